@@ -1,0 +1,3 @@
+from grewkit.cli.main import main
+
+main()

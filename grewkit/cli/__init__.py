@@ -1,0 +1,1 @@
+"""The ``grewkit`` command line; each stage's command lives beside its stage."""

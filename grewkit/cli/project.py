@@ -1,0 +1,115 @@
+"""Project-level commands: init, status, validate, doctor."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from grewkit.core.project import LAYOUT, Project
+from grewkit.cli.options import project_option
+
+console = Console()
+
+
+@click.command("init")
+@click.argument("project_dir", metavar="PROJECT", type=click.Path(file_okay=False))
+@click.option("--name", default=None, help="Dataset name written into the settings (default: the folder name).")
+def init_command(project_dir, name):
+    """Create PROJECT with a settings file (grewkit.toml) and the folder layout.
+
+    \b
+    Example:
+      grewkit init ~/datasets/campus-gait
+      grewkit init demo --name "demo set"
+    """
+    project = Project.init(project_dir, name=name)
+    click.echo(f"created {project.root}/ with {project.settings_path.name} and folders: {', '.join(LAYOUT)}")
+
+
+def _stage_names(project: Project) -> list[str]:
+    from grewkit.core.stage import STAGES
+
+    names = list(STAGES)
+    state_root = project.root / "state"
+    if state_root.is_dir():
+        names += sorted(p.name for p in state_root.iterdir() if p.is_dir() and p.name not in STAGES)
+    return names
+
+
+@click.command("status")
+@project_option
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def status_command(project, as_json):
+    """Per stage: how many units are done, failed (with reasons) and pending.
+
+    \b
+    Example:
+      grewkit status --project demo
+    """
+    from grewkit.core.runner import stage_status
+
+    rows = [stage_status(project, name) for name in _stage_names(project)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"grewkit status: {project.root}")
+    for col in ("stage", "done", "failed", "pending", "total"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for row in rows:
+        if row["started"]:
+            table.add_row(row["stage"], str(row["done"]), str(len(row["failed"])), str(row["pending"]), str(row["total"]))
+        else:
+            table.add_row(row["stage"], "-", "-", "-", "not run")
+    console.print(table)
+    for row in rows:
+        for key, reason in sorted(row["failed"].items())[:20]:
+            console.print(f"[red]failed[/red] {escape(row['stage'])}/{escape(key)}: {escape(reason)}", highlight=False)
+        if len(row["failed"]) > 20:
+            console.print(f"... and {len(row['failed']) - 20} more failures in {row['stage']}")
+
+
+@click.command("validate")
+@project_option
+def validate_command(project):
+    """Check every manifest against its schema and the cross-manifest references.
+
+    Exits 1 with one line per problem (file: problem) when anything is wrong.
+
+    \b
+    Example:
+      grewkit validate --project demo
+    """
+    from grewkit.core.validate import validate_project
+
+    problems = validate_project(project)
+    if problems:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"{len(problems)} problem(s) found", err=True)
+        sys.exit(1)
+    click.echo("all manifests valid")
+
+
+@click.command("doctor")
+@click.option("--label-studio-url", default=None, help="Also check that a Label Studio server answers at this URL.")
+def doctor_command(label_studio_url):
+    """Report which optional backends and services are usable here, and why not.
+
+    \b
+    Example:
+      grewkit doctor --label-studio-url http://127.0.0.1:8080
+    """
+    from grewkit.core.doctor import run_checks
+
+    table = Table(title="grewkit doctor")
+    table.add_column("component")
+    table.add_column("usable")
+    table.add_column("detail")
+    for check in run_checks(label_studio_url):
+        table.add_row(check.name, "[green]yes[/green]" if check.ok else "[yellow]no[/yellow]", escape(check.detail))
+    console.print(table)

@@ -1,0 +1,1 @@
+"""Infrastructure shared by every stage: project folder, settings, schemas, manifests, runner."""

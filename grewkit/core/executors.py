@@ -1,0 +1,114 @@
+"""Executors run a function over many units and report each outcome as it arrives.
+
+The runner only talks to this interface, so a cluster executor (Ray) can replace the local
+process pool without touching any stage. An executor must yield exactly one outcome per
+item it was given, in any order.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import importlib
+import traceback
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+from grewkit.core.errors import GrewkitError
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one item: ``value`` when the function returned, ``error`` when it raised or its worker died."""
+
+    item: Any
+    value: Any = None
+    error: str | None = None
+
+
+class Executor(ABC):
+    name: str = "executor"
+
+    @abstractmethod
+    def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Outcome]:
+        """Apply ``fn`` to every item, yielding one Outcome per item as soon as it is known."""
+
+    def close(self) -> None:
+        """Release workers; the executor is not used after this."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class SerialExecutor(Executor):
+    """Runs everything in this process: for debugging, profiling and tiny inputs."""
+
+    name = "serial"
+
+    def __init__(self, workers: int = 1):
+        del workers
+
+    def map_unordered(self, fn, items):
+        for item in items:
+            try:
+                yield Outcome(item, value=fn(item))
+            except Exception as exc:  # one unit's failure must not stop the others
+                yield Outcome(item, error=_describe(exc) + "\n" + traceback.format_exc(limit=5))
+
+
+class LocalExecutor(Executor):
+    """A process pool on this machine (the default)."""
+
+    name = "local"
+
+    def __init__(self, workers: int = 2):
+        if workers < 1:
+            raise GrewkitError(f"executor workers must be at least 1, not {workers}")
+        self.workers = workers
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def map_unordered(self, fn, items):
+        items = list(items)
+        if not items:
+            return
+        self._pool = cf.ProcessPoolExecutor(max_workers=self.workers)
+        futures = {self._pool.submit(fn, item): item for item in items}
+        for future in cf.as_completed(futures):
+            item = futures[future]
+            try:
+                yield Outcome(item, value=future.result())
+            except cf.process.BrokenProcessPool:
+                yield Outcome(item, error="the worker process died (killed or crashed) before this unit finished")
+            except Exception as exc:
+                yield Outcome(item, error=_describe(exc))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+# Name -> "module:Class"; a cluster executor adds its line here.
+EXECUTORS: dict[str, str] = {
+    "local": "grewkit.core.executors:LocalExecutor",
+    "serial": "grewkit.core.executors:SerialExecutor",
+}
+
+
+def make_executor(kind: str, workers: int) -> Executor:
+    if kind not in EXECUTORS:
+        raise GrewkitError(f"unknown executor {kind!r}; known: {', '.join(EXECUTORS)}")
+    module, _, attr = EXECUTORS[kind].partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except ImportError as exc:
+        raise GrewkitError(f"executor {kind!r} is not installed here ({exc})") from None
+    return cls(workers=workers)

@@ -1,0 +1,158 @@
+"""Stage settings: typed dataclasses, one per section of a project's ``grewkit.toml``.
+
+Each stage declares its settings as a dataclass whose fields carry a default and a one-line
+``help``; ``SECTIONS`` maps a section name to that class. ``grewkit init`` writes every
+section with its defaults and help as comments; loading checks every key and type, so a
+typo is an error naming the file and the key instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grewkit.core.errors import GrewkitError
+
+
+def setting(default: Any, help: str, **kwargs) -> Any:
+    """A dataclass field with a default and a help line that ``grewkit init`` writes as a comment."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: json.loads(json.dumps(default)), metadata={"help": help}, **kwargs)
+    return field(default=default, metadata={"help": help}, **kwargs)
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    name: str = setting("grewkit-project", "Name of the dataset being built.")
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    kind: str = setting("local", "Where per-unit stages run: 'local' (process pool) or 'serial' (this process).")
+    workers: int = setting(2, "Worker processes of the local executor.")
+    retry_failed: bool = setting(True, "Retry units that failed in an earlier run.")
+
+
+# Section name -> "module:Class". Stages add their own line; import is lazy so that a stage
+# whose optional dependencies are missing does not break the others.
+SECTIONS: dict[str, str] = {
+    "project": "grewkit.core.settings:ProjectSettings",
+    "executor": "grewkit.core.settings:ExecutorSettings",
+}
+
+
+def section_class(name: str) -> type:
+    module, _, attr = SECTIONS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if annotation in ("str", str):
+        return isinstance(value, str)
+    if annotation in ("bool", bool):
+        return isinstance(value, bool)
+    if annotation in ("int", int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation in ("float", float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin is list or (isinstance(annotation, str) and annotation.startswith("list")):
+        return isinstance(value, list)
+    if origin is dict or (isinstance(annotation, str) and annotation.startswith("dict")):
+        return isinstance(value, dict)
+    return True
+
+
+def _type_name(annotation: Any) -> str:
+    return annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+
+
+def build_section(name: str, values: dict[str, Any], path: Path) -> Any:
+    cls = section_class(name)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in values.items():
+        if key not in fields:
+            raise GrewkitError(f"[{name}] has no setting {key!r}; known: {', '.join(fields)}", path=path)
+        if not _type_ok(value, fields[key].type):
+            raise GrewkitError(
+                f"[{name}] {key} = {value!r} should be of type {_type_name(fields[key].type)}", path=path
+            )
+    kwargs = {k: (float(v) if fields[k].type in ("float", float) else v) for k, v in values.items()}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise GrewkitError(f"[{name}] {exc}", path=path) from None
+
+
+class Settings:
+    """All sections of one project's settings, validated on load."""
+
+    def __init__(self, raw: dict[str, Any], path: Path):
+        self.path = path
+        self._raw = raw
+        self._built: dict[str, Any] = {}
+        for name, values in raw.items():
+            if name not in SECTIONS:
+                raise GrewkitError(f"unknown section [{name}]; known: {', '.join(sorted(SECTIONS))}", path=path)
+            if not isinstance(values, dict):
+                raise GrewkitError(f"{name!r} must be a [section] table", path=path)
+            self._built[name] = build_section(name, values, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Settings":
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise GrewkitError("settings file not found", path=path) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise GrewkitError(f"invalid TOML: {exc}", path=path) from None
+        return cls(raw, path)
+
+    def section(self, name: str) -> Any:
+        """The settings of one section; sections absent from the file take their defaults."""
+        if name not in SECTIONS:
+            raise GrewkitError(f"unknown settings section {name!r}")
+        if name not in self._built:
+            self._built[name] = build_section(name, {}, self.path)
+        return self._built[name]
+
+    def raw(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self._raw))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def default_toml(project_name: str) -> str:
+    """The settings file ``grewkit init`` writes: every section, every default, every help line."""
+    lines = ["# grewkit project settings. Every key is shown with its default; edit what you need.", ""]
+    for name in SECTIONS:
+        cls = section_class(name)
+        lines.append(f"[{name}]")
+        for f in dataclasses.fields(cls):
+            value = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            if name == "project" and f.name == "name":
+                value = project_name
+            help_text = f.metadata.get("help")
+            if help_text:
+                lines.append(f"# {help_text}")
+            lines.append(f"{f.name} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
