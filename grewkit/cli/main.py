@@ -19,6 +19,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("grewkit.cli.project:status_command", "Per stage: units done, failed (with reasons) and pending."),
     "validate": ("grewkit.cli.project:validate_command", "Check every manifest against its schema and the others."),
     "doctor": ("grewkit.cli.project:doctor_command", "Which optional backends and services work on this machine."),
+
+    # -- synth (issue 3): add entries below this line --
+
+    # -- ingest, detect, track (issue 4): add entries below this line --
+
+    # -- annotate (issue 6): add entries below this line --
+
+    # -- render (issue 5): add entries below this line --
+
+    # -- split, export, import, report (issue 7): add entries below this line --
+
+    # -- train, embed, evaluate (issue 8): add entries below this line --
+
+    # -- ray, run (issue 9): add entries below this line --
+
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import importlib
+import multiprocessing
 import traceback
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -79,7 +80,8 @@ class LocalExecutor(Executor):
         items = list(items)
         if not items:
             return
-        self._pool = cf.ProcessPoolExecutor(max_workers=self.workers)
+        # forkserver, not fork: workers must not inherit the runner's lock, threads (progress bar) or open models.
+        self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("forkserver"))
         futures = {self._pool.submit(fn, item): item for item in items}
         for future in cf.as_completed(futures):
             item = futures[future]
@@ -100,6 +102,9 @@ class LocalExecutor(Executor):
 EXECUTORS: dict[str, str] = {
     "local": "grewkit.core.executors:LocalExecutor",
     "serial": "grewkit.core.executors:SerialExecutor",
+
+    # -- ray, run (issue 9): add entries below this line --
+
 }
 
 

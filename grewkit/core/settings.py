@@ -44,6 +44,21 @@ class ExecutorSettings:
 SECTIONS: dict[str, str] = {
     "project": "grewkit.core.settings:ProjectSettings",
     "executor": "grewkit.core.settings:ExecutorSettings",
+
+    # -- synth (issue 3): add entries below this line --
+
+    # -- ingest, detect, track (issue 4): add entries below this line --
+
+    # -- annotate (issue 6): add entries below this line --
+
+    # -- render (issue 5): add entries below this line --
+
+    # -- split, export, import, report (issue 7): add entries below this line --
+
+    # -- train, embed, evaluate (issue 8): add entries below this line --
+
+    # -- ray, run (issue 9): add entries below this line --
+
 }
 
 

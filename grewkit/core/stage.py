@@ -67,7 +67,22 @@ class Stage(ABC):
 
 
 # Stage name -> "module:Class", in pipeline order; each stage issue adds its line.
-STAGES: dict[str, str] = {}
+STAGES: dict[str, str] = {
+    # -- synth (issue 3): add entries below this line --
+
+    # -- ingest, detect, track (issue 4): add entries below this line --
+
+    # -- annotate (issue 6): add entries below this line --
+
+    # -- render (issue 5): add entries below this line --
+
+    # -- split, export, import, report (issue 7): add entries below this line --
+
+    # -- train, embed, evaluate (issue 8): add entries below this line --
+
+    # -- ray, run (issue 9): add entries below this line --
+
+}
 
 
 def stage_class(ref: str) -> type[Stage]:

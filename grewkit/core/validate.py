@@ -31,7 +31,22 @@ class Problem:
 
 
 # Extra checks: "module:function", each function(project) -> list[Problem]. Split issues add leak checks.
-CHECKS: list[str] = []
+CHECKS: list[str] = [
+    # -- synth (issue 3): add entries below this line --
+
+    # -- ingest, detect, track (issue 4): add entries below this line --
+
+    # -- annotate (issue 6): add entries below this line --
+
+    # -- render (issue 5): add entries below this line --
+
+    # -- split, export, import, report (issue 7): add entries below this line --
+
+    # -- train, embed, evaluate (issue 8): add entries below this line --
+
+    # -- ray, run (issue 9): add entries below this line --
+
+]
 
 
 def _files(project: Project, name: str) -> list[Path]:

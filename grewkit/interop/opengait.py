@@ -1,0 +1,61 @@
+"""OpenGait's dataset layout: ``ROOT/<id>/<type>/<view>/<view>.pkl``, each a uint8 array (T, H, W)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from grewkit.core.errors import GrewkitError
+from grewkit.interop.safe_pickle import load_array
+
+
+@dataclass(frozen=True)
+class OpenGaitSequence:
+    """One sequence folder of an OpenGait-layout dataset."""
+
+    identity: str
+    type: str
+    view: str
+    folder: Path
+
+    @property
+    def files(self) -> list[Path]:
+        return sorted(self.folder.glob("*.pkl"))
+
+    def load(self) -> np.ndarray:
+        """The sequence's silhouettes: the first pickle of the folder, checked to be (T, H, W) uint8."""
+        files = self.files
+        if not files:
+            raise GrewkitError("no .pkl file in the sequence folder", path=self.folder)
+        array = load_array(files[0])
+        if array.ndim != 3 or array.dtype != np.uint8:
+            raise GrewkitError(f"expected a uint8 array (T, H, W), got {array.dtype} {array.shape}", path=files[0])
+        return array
+
+
+def find_root(path: str | Path) -> Path:
+    """The folder whose children are identity folders; accepts a parent with a single wrapper folder (e.g. ``subset/``)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise GrewkitError("not a folder", path=path)
+    children = [c for c in path.iterdir() if c.is_dir()]
+    if len(children) == 1 and not any(children[0].glob("*/*/*.pkl")) and any(children[0].glob("*/*/*/*.pkl")):
+        return children[0]
+    return path
+
+
+def iter_sequences(root: str | Path) -> Iterator[OpenGaitSequence]:
+    """Every ``<id>/<type>/<view>/`` folder holding a pickle, in sorted order."""
+    root = find_root(root)
+    found = False
+    for identity in sorted(p for p in root.iterdir() if p.is_dir()):
+        for seq_type in sorted(p for p in identity.iterdir() if p.is_dir()):
+            for view in sorted(p for p in seq_type.iterdir() if p.is_dir()):
+                if any(view.glob("*.pkl")):
+                    found = True
+                    yield OpenGaitSequence(identity.name, seq_type.name, view.name, view)
+    if not found:
+        raise GrewkitError("no <id>/<type>/<view>/*.pkl sequences found (is this OpenGait's layout?)", path=root)

@@ -1,0 +1,42 @@
+"""A small real stage for runner tests: each unit is a fake video that yields a videos row and detections."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pyarrow as pa
+
+from grewkit.core.stage import Stage, Unit, unit_key
+
+
+class ToyDetect(Stage):
+    name = "toy"
+    outputs = ("videos", "detections")
+    unit_noun = "video"
+
+    def plan(self):
+        spec = json.loads((self.project.root / "toy_inputs.json").read_text())
+        return [Unit(unit_key(v["video_id"]), v) for v in spec["videos"]]
+
+    def process(self, unit):
+        v = unit.payload
+        if v.get("fail"):
+            raise ValueError(f"cannot decode {v['video_id']}")
+        time.sleep(float(os.environ.get("TOY_SLEEP", "0")))
+        n = v["frames"]
+        videos = pa.table({
+            "video_id": [v["video_id"]], "camera_id": [v["camera_id"]], "path": [f"media/{v['video_id']}.avi"],
+            "fps": [25.0], "frame_count": [n], "width": [640], "height": [480], "duration_s": [n / 25.0],
+            "start_time": pa.nulls(1, pa.timestamp("us", tz="UTC")), "size_bytes": [1000 + n], "sha256": ["0" * 64],
+            "codec": ["MJPG"],
+        })
+        frames = [f for f in range(n) for _ in range(2)]
+        dets = pa.table({
+            "video_id": [v["video_id"]] * len(frames), "camera_id": [v["camera_id"]] * len(frames),
+            "frame": frames, "det_index": [i % 2 for i in range(len(frames))],
+            "x1": [float(f) for f in frames], "y1": [1.0] * len(frames), "x2": [f + 10.0 for f in frames],
+            "y2": [50.0] * len(frames), "score": [0.9] * len(frames), "detector": ["toy"] * len(frames),
+        })
+        return {"videos": videos, "detections": dets}
