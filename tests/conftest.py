@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("GREWKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 # Worker processes import test-only stages from here.
 if str(TESTS) not in sys.path:
