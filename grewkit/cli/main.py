@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("grewkit.cli.project:doctor_command", "Which optional backends and services work on this machine."),
 
     # -- synth (issue 3): add entries below this line --
+    "synth": ("grewkit.synth.cli:synth_command", "Generate multi-camera walking footage with exact ground truth."),
 
     # -- ingest, detect, track (issue 4): add entries below this line --
 

@@ -49,6 +49,7 @@ SECTIONS: dict[str, str] = {
     "executor": "grewkit.core.settings:ExecutorSettings",
 
     # -- synth (issue 3): add entries below this line --
+    "synth": "grewkit.synth.world:SynthConfig",
 
     # -- ingest, detect, track (issue 4): add entries below this line --
 
