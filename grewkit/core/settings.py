@@ -48,6 +48,9 @@ SECTIONS: dict[str, str] = {
     # -- synth (issue 3): add entries below this line --
 
     # -- ingest, detect, track (issue 4): add entries below this line --
+    "ingest": "grewkit.ingest.settings:IngestSettings",
+    "detect": "grewkit.detect.settings:DetectSettings",
+    "track": "grewkit.track.settings:TrackSettings",
 
     # -- annotate (issue 6): add entries below this line --
 
