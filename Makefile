@@ -8,6 +8,7 @@ NODEPS := mediapipe==0.10.14
 # -- synth (issue 3): add NODEPS += lines below this line --
 
 # -- ingest, detect, track (issue 4): add NODEPS += lines below this line --
+NODEPS += trackers==2.6.1 supervision==0.26.1
 
 # -- annotate (issue 6): add NODEPS += lines below this line --
 

@@ -24,6 +24,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("grewkit.synth.cli:synth_command", "Generate multi-camera walking footage with exact ground truth."),
 
     # -- ingest, detect, track (issue 4): add entries below this line --
+    "ingest": ("grewkit.ingest.command:ingest_command", "Register videos with their cameras (probe, checksum, failures with reasons)."),
+    "detect": ("grewkit.detect.command:detect_command", "Person boxes per frame with the configured detector backend."),
+    "track": ("grewkit.track.command:track_command", "ByteTrack per video into tracklets and per-frame boxes, with quality filters."),
 
     # -- annotate (issue 6): add entries below this line --
 

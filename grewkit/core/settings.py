@@ -52,6 +52,9 @@ SECTIONS: dict[str, str] = {
     "synth": "grewkit.synth.world:SynthConfig",
 
     # -- ingest, detect, track (issue 4): add entries below this line --
+    "ingest": "grewkit.ingest.settings:IngestSettings",
+    "detect": "grewkit.detect.settings:DetectSettings",
+    "track": "grewkit.track.settings:TrackSettings",
 
     # -- annotate (issue 6): add entries below this line --
 
