@@ -16,7 +16,7 @@ from grewkit.cli.options import executor_options, project_option
 @click.option("--retry-failed/--skip-failed", default=None, help="Retry units that failed before (default: [executor] retry_failed).")
 @click.option("--strict", is_flag=True, help="Exit with status 3 when any tracklet failed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def render_command(project, executor_kind, workers, modalities, segmenter, retry_failed, strict, quiet):
+def render_command(project, executor_kind, workers, address, modalities, segmenter, retry_failed, strict, quiet):
     """Render silhouettes, GEIs, optical flow and 2D/3D poses for every kept tracklet.
 
     Writes PROJECT/renders/<camera>/<tracklet>/<modality>.npy and the sequences manifest
@@ -38,7 +38,8 @@ def render_command(project, executor_kind, workers, modalities, segmenter, retry
         overrides["segmenter"] = segmenter
     RenderStage.overrides = overrides
     try:
-        run_and_report(project, "render", executor_kind=executor_kind, workers=workers, retry_failed=retry_failed,
+        run_and_report(project, "render", executor_kind=executor_kind, workers=workers, address=address,
+                       retry_failed=retry_failed,
                        strict=strict, show_progress=not quiet)
     finally:
         RenderStage.overrides = {}
