@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # -- annotate (issue 6): add entries below this line --
 
     # -- render (issue 5): add entries below this line --
+    "render": ("grewkit.render.cli:render_command", "Render silhouettes, GEIs, flow and 2D/3D poses per kept tracklet."),
 
     # -- split, export, import, report (issue 7): add entries below this line --
 

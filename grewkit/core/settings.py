@@ -59,6 +59,7 @@ SECTIONS: dict[str, str] = {
     # -- annotate (issue 6): add entries below this line --
 
     # -- render (issue 5): add entries below this line --
+    "render": "grewkit.render.stage:RenderSettings",
 
     # -- split, export, import, report (issue 7): add entries below this line --
 
