@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # -- ingest, detect, track (issue 4): add entries below this line --
 
     # -- annotate (issue 6): add entries below this line --
+    "annotate": ("grewkit.annotate.cli:annotate_group", "Link identities across cameras and label attributes in Label Studio."),
 
     # -- render (issue 5): add entries below this line --
 

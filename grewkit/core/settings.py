@@ -50,6 +50,7 @@ SECTIONS: dict[str, str] = {
     # -- ingest, detect, track (issue 4): add entries below this line --
 
     # -- annotate (issue 6): add entries below this line --
+    "annotate": "grewkit.annotate.settings:AnnotateSettings",
 
     # -- render (issue 5): add entries below this line --
 
