@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "track": ("grewkit.track.command:track_command", "ByteTrack per video into tracklets and per-frame boxes, with quality filters."),
 
     # -- annotate (issue 6): add entries below this line --
+    "annotate": ("grewkit.annotate.cli:annotate_group", "Link identities across cameras and label attributes in Label Studio."),
 
     # -- render (issue 5): add entries below this line --
     "render": ("grewkit.render.cli:render_command", "Render silhouettes, GEIs, flow and 2D/3D poses per kept tracklet."),

@@ -57,6 +57,7 @@ SECTIONS: dict[str, str] = {
     "track": "grewkit.track.settings:TrackSettings",
 
     # -- annotate (issue 6): add entries below this line --
+    "annotate": "grewkit.annotate.settings:AnnotateSettings",
 
     # -- render (issue 5): add entries below this line --
     "render": "grewkit.render.stage:RenderSettings",
