@@ -54,6 +54,7 @@ SECTIONS: dict[str, str] = {
     # -- render (issue 5): add entries below this line --
 
     # -- split, export, import, report (issue 7): add entries below this line --
+    "split": "grewkit.split.settings:SplitSettings",
 
     # -- train, embed, evaluate (issue 8): add entries below this line --
 
