@@ -134,5 +134,5 @@ def protocol_problems(project: Project) -> list[Problem]:
         from grewkit.core.progress import console
 
         checked = "identity leaks 0, camera leaks 0" if camera_disjoint else "identity leaks 0 (camera-disjoint not asked)"
-        console.print(f"{shape.line()}; {checked}", highlight=False, markup=False)
+        console.print(f"{shape.line()}; {checked}", highlight=False, markup=False, soft_wrap=True)
     return [Problem(path, m) for m in messages]
