@@ -63,6 +63,7 @@ SECTIONS: dict[str, str] = {
     "render": "grewkit.render.stage:RenderSettings",
 
     # -- split, export, import, report (issue 7): add entries below this line --
+    "split": "grewkit.split.settings:SplitSettings",
 
     # -- train, embed, evaluate (issue 8): add entries below this line --
 

@@ -42,6 +42,7 @@ CHECKS: list[str] = [
     # -- render (issue 5): add entries below this line --
 
     # -- split, export, import, report (issue 7): add entries below this line --
+    "grewkit.split.checks:protocol_problems",
 
     # -- train, embed, evaluate (issue 8): add entries below this line --
 
