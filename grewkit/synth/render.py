@@ -34,37 +34,54 @@ class Prim:
 
 
 class Shapes:
-    """Turns 3D shapes into image primitives for one camera."""
+    """Collects 3D shapes of one object, then projects all their points at once into image primitives."""
 
     def __init__(self, cam: Camera):
         self.cam = cam
-        self.prims: list[Prim] = []
+        self._items: list[tuple[str, int, int, float, tuple, float]] = []   # kind, first, count, size_m, bgr, bias
+        self._points: list[np.ndarray] = []
+        self._n = 0
+
+    def _add(self, kind: str, pts: np.ndarray, size_m: float, rgb, shade: float, bias: float) -> None:
+        pts = np.asarray(pts, float).reshape(-1, 3)
+        self._items.append((kind, self._n, len(pts), size_m, _bgr(rgb, shade), bias))
+        self._points.append(pts)
+        self._n += len(pts)
 
     def capsule(self, a, b, width_m: float, rgb, shade: float = 1.0):
-        uv, z = self.cam.project(np.stack([a, b]))
-        zm = float(max(z.mean(), 0.3))
-        self.prims.append(Prim(zm, "capsule", uv, max(1.0, self.cam.fy * width_m / zm), _bgr(rgb, shade)))
+        self._add("capsule", np.stack([a, b]), width_m, rgb, shade, 0.0)
 
     def ball(self, c, radius_m: float, rgb, shade: float = 1.0, bias: float = 0.0):
-        uv, z = self.cam.project(np.asarray(c)[None])
-        zm = float(max(z[0], 0.3))
-        self.prims.append(Prim(zm + bias, "ellipse", uv, max(1.0, self.cam.fy * radius_m / zm), _bgr(rgb, shade)))
+        self._add("ellipse", c, radius_m, rgb, shade, bias)
 
     def box(self, centre, axes, rgb, shade: float = 1.0, bias: float = 0.0):
         """A box given its centre and three half-axis vectors; drawn as the hull of its projected corners."""
-        c = np.asarray(centre, float)
-        a0, a1, a2 = (np.asarray(a, float) for a in axes)
-        corners = np.array([c + s0 * a0 + s1 * a1 + s2 * a2 for s0 in (-1, 1) for s1 in (-1, 1) for s2 in (-1, 1)])
-        uv, z = self.cam.project(corners)
-        if (z < 0.2).any():
-            return
-        self.prims.append(Prim(float(z.mean()) + bias, "poly", uv, 0.0, _bgr(rgb, shade)))
+        a = np.asarray(axes, float)
+        self._add("poly", np.asarray(centre, float) + _SIGNS @ a, 0.0, rgb, shade, bias)
 
     def poly(self, points3d, rgb, shade: float = 1.0, bias: float = 0.0):
-        uv, z = self.cam.project(np.asarray(points3d, float))
-        if (z < 0.2).any():
-            return
-        self.prims.append(Prim(float(z.mean()) + bias, "poly", uv, 0.0, _bgr(rgb, shade)))
+        self._add("poly", points3d, 0.0, rgb, shade, bias)
+
+    @property
+    def prims(self) -> list[Prim]:
+        if not self._items:
+            return []
+        uv, z = self.cam.project(np.concatenate(self._points))
+        out = []
+        fy = self.cam.fy
+        for kind, i, n, size_m, color, bias in self._items:
+            zs = z[i:i + n]
+            if kind == "poly":
+                if zs.min() < 0.2:
+                    continue
+                out.append(Prim(float(zs.mean()) + bias, kind, uv[i:i + n], 0.0, color))
+            else:
+                zm = max(float(zs.mean()), 0.3)
+                out.append(Prim(zm + bias, kind, uv[i:i + n], max(1.0, fy * size_m / zm), color))
+        return out
+
+
+_SIGNS = np.array([[s0, s1, s2] for s0 in (-1, 1) for s1 in (-1, 1) for s2 in (-1, 1)], float)
 
 
 def _bgr(rgb, shade: float) -> tuple[float, float, float]:
@@ -307,7 +324,7 @@ def make_background(config: SynthConfig, cam: Camera) -> np.ndarray:
     rng = rng_for(config.seed, "background", cam.index)
     W, Hh = cam.width, cam.height
     # Ground texture in ground coordinates (4 cm per texel around the camera), then warped into the view.
-    extent, res = 2 * (_BG_DISTANCE_M + 4), 0.04
+    extent, res = 2 * (_BG_DISTANCE_M + 4), 0.05
     n = int(extent / res)
     ys, xs = np.mgrid[0:n, 0:n].astype(np.float32) * res
     base = rng.uniform(95, 165) * np.array([1.0, rng.uniform(0.93, 1.02), rng.uniform(0.85, 1.0)])
@@ -392,7 +409,7 @@ class CameraRenderer:
         self.noise = []
         if with_background and sigma > 0:
             nrng = rng_for(self.config.seed, "noise", camera)
-            for _ in range(12):
+            for _ in range(6):
                 n = nrng.normal(0, sigma, size=(self.cam.height, self.cam.width, 3))
                 self.noise.append((np.clip(n, 0, 255).astype(np.uint8), np.clip(-n, 0, 255).astype(np.uint8)))
 
@@ -474,8 +491,7 @@ class CameraRenderer:
                 continue
             src = a[ya - r.y0:yb - r.y0, xa - r.x0:xb - r.x0]
             m = src[:, :, 3] > 0
-            dst = img[ya:yb, xa:xb]
-            dst[m] = src[:, :, :3][m]
+            np.copyto(img[ya:yb, xa:xb], src[:, :, :3], where=m[:, :, None])
         img = cv2.GaussianBlur(img, (3, 3), 0.7)
         img = cv2.convertScaleAbs(img, alpha=self.gain(frame / self.config.fps), beta=0)
         if self.noise:
