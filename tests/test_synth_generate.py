@@ -178,3 +178,25 @@ def _camera_row(camera_id):
 def test_bad_flag_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(cli, ["synth", str(tmp_path / "x"), "--single-camera-fraction", "2"])
     assert result.exit_code != 0 and "single_camera_fraction" in result.output
+
+
+def test_masks_flag_writes_each_tracklets_true_silhouettes(tmp_path):
+    from grewkit.core.arrays import load_array
+
+    project = Project.init(tmp_path / "m")
+    generate(project, SynthConfig(cameras=1, identities=3, seconds=1.0, width=320, height=240, seed=2,
+                                  single_camera_fraction=1.0), masks=True, show_progress=False)
+    gt = ground_truth(project)
+    tracklets = gt.read("tracklets").to_pylist()
+    boxes = gt.read("boxes").join(gt.read("identities", ["tracklet_id", "identity_id"]), "tracklet_id")
+    assert tracklets
+    for t in tracklets:
+        arr = load_array(project.root / "ground_truth" / "masks" / f"{t['tracklet_id']}.npy")
+        rows = boxes.filter(pc.equal(boxes["tracklet_id"], t["tracklet_id"])).sort_by("frame").to_pylist()
+        assert arr.dtype == bool and arr.shape[0] == t["n_frames"] == len(rows)
+        for k in (0, len(rows) // 2):
+            r = rows[k]
+            x1, y1, x2, y2 = (int(r[c]) for c in ("x1", "y1", "x2", "y2"))
+            want = render_mask(project, r["camera_id"], r["frame"], r["identity_id"])[y1:y2, x1:x2]
+            assert np.array_equal(arr[k, :y2 - y1, :x2 - x1], want)
+            assert abs(want.sum() / max(1, arr[k].sum()) - 1) < 1e-9
