@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -149,7 +150,12 @@ def _add_row(truth: CameraTruth, s: Seen, video: VideoFile, local: int, masks: b
         truth.masks.setdefault((s.walk_index, video.video_id), []).append(s.visible_crop)
 
 
-def generate(project: Project, config: SynthConfig, *, masks: bool = False, show_progress: bool = True) -> Summary:
+def _render_camera_job(config: SynthConfig, camera: int, videos: list[VideoFile], masks: bool) -> CameraTruth:
+    return render_camera(build_world(config), camera, videos, masks=masks)
+
+
+def generate(project: Project, config: SynthConfig, *, masks: bool = False, workers: int = 1,
+             show_progress: bool = True) -> Summary:
     import time
 
     started = time.perf_counter()
@@ -165,8 +171,17 @@ def generate(project: Project, config: SynthConfig, *, masks: bool = False, show
         per_camera.setdefault(v.camera_id, []).append(v)
     truths: dict[int, CameraTruth] = {}
     with progress_bar("synth", total=config.n_frames * config.cameras, unit="frame", enabled=show_progress) as advance:
-        for cam in world.cameras:
-            truths[cam.index] = render_camera(world, cam.index, per_camera[cam.camera_id], masks=masks, advance=advance)
+        if workers <= 1 or config.cameras == 1:
+            for cam in world.cameras:
+                truths[cam.index] = render_camera(world, cam.index, per_camera[cam.camera_id], masks=masks, advance=advance)
+        else:
+            # Cameras are independent given the config: one process each, same bytes as serial.
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = {pool.submit(_render_camera_job, config, cam.index, per_camera[cam.camera_id], masks): cam.index
+                           for cam in world.cameras}
+                for future in as_completed(futures):
+                    truths[futures[future]] = future.result()
+                    advance(config.n_frames)
     tables = build_truth_tables(project, world, videos, truths)
     if masks:
         _write_masks(gt_dir, tables["tracklet_of"], truths)
