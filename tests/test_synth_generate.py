@@ -137,19 +137,29 @@ def test_boxes_match_rendered_masks(made):
         assert seen.sum() / whole.sum() >= r["visibility"] - 1e-4
 
 
+def _digests(root):
+    files = sorted((root / "media" / "synth").glob("*.avi")) + sorted((root / "ground_truth" / "manifests").rglob("*.parquet"))
+    return [(f.relative_to(root).as_posix(), _sha(f)) for f in files]
+
+
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
-    config = SynthConfig(cameras=2, identities=3, seconds=1.0, seed=11, width=320, height=240)
-    digests = []
-    for name in ("a", "b"):
-        project = Project.init(tmp_path / name)
-        generate(project, config, show_progress=False)
-        files = sorted((project.root / "media" / "synth").glob("*.avi"))
-        files += sorted((project.root / "ground_truth" / "manifests").rglob("*.parquet"))
-        digests.append([(f.relative_to(project.root).as_posix(), _sha(f)) for f in files])
-    assert digests[0] == digests[1]
+    import os
+    import subprocess
+    import sys
+
+    config = SynthConfig(cameras=2, identities=4, seconds=1.0, seed=11, width=320, height=240)
+    project = Project.init(tmp_path / "a")
+    generate(project, config, show_progress=False)
+    # Another process with another string-hash seed, through the command line.
+    env = {**os.environ, "PYTHONHASHSEED": "123"}
+    subprocess.run([sys.executable, "-m", "grewkit", "synth", str(tmp_path / "b"), "--cameras", "2", "--identities", "4",
+                    "--seconds", "1", "--seed", "11", "--width", "320", "--height", "240", "--workers", "1", "--quiet"],
+                   check=True, env=env, capture_output=True)
+    first = _digests(project.root)
+    assert len(first) > 10 and first == _digests(tmp_path / "b")
     other = Project.init(tmp_path / "c")
     generate(other, SynthConfig(**{**config.to_dict(), "seed": 12}), show_progress=False)
-    assert _sha(other.root / "media/synth/synth-cam01.avi") != dict(digests[0])["media/synth/synth-cam01.avi"]
+    assert _sha(other.root / "media/synth/synth-cam01.avi") != dict(first)["media/synth/synth-cam01.avi"]
 
 
 def test_rerun_into_an_existing_project_keeps_other_cameras_and_removes_stale_files(tmp_path):
@@ -208,7 +218,5 @@ def test_parallel_cameras_give_the_same_bytes(tmp_path):
     for name, workers in (("serial", 1), ("pool", 2)):
         project = Project.init(tmp_path / name)
         generate(project, config, workers=workers, show_progress=False)
-        files = sorted((project.root / "media" / "synth").glob("*.avi"))
-        files += sorted((project.root / "ground_truth" / "manifests").rglob("*.parquet"))
-        shas.append([(f.name, _sha(f)) for f in files])
+        shas.append(_digests(project.root))
     assert shas[0] == shas[1]

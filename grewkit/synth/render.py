@@ -9,6 +9,7 @@ a function of (config, camera, frame index), so ``render_mask`` can redo any sin
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 
 import cv2
@@ -207,7 +208,8 @@ def person_prims(cam: Camera, walk: Walk, joints: np.ndarray) -> list[Prim]:
         s.box(chest + trunk_up * 0.04 * H - fwd * (depth_half + 0.08),
               (lat * 0.15, fwd * 0.08, trunk_up * 0.2), p.bag_rgb, 0.85, bias=0.0)
     elif p.carrying == "shoulder_bag":
-        side = 1.0 if (hash(walk.walk_id) & 1) else -1.0
+        # str hash() changes between processes; the bag's side must not.
+        side = 1.0 if zlib.crc32(p.identity_id.encode()) & 1 else -1.0
         anchor = pelvis + lat * side * (p.hip_w / 2 + 0.06) + up * 0.02 * H
         s.box(anchor, (fwd * 0.14, lat * 0.05, up * 0.12), p.bag_rgb, shade(side))
         s.capsule(joints[J["l_shoulder" if side < 0 else "r_shoulder"]], anchor + up * 0.1, 0.012 * H, p.bag_rgb, 0.7)
