@@ -68,11 +68,13 @@ class Summary:
     tracklets: int
     identities: int
     seconds: float
+    cpu_seconds: float
 
     def line(self) -> str:
         fps = self.frames / self.seconds if self.seconds else 0.0
-        return (f"synth: {self.videos} videos, {self.frames} frames ({fps:.1f} frames/s), "
-                f"{self.tracklets} GT tracklets of {self.identities} identities")
+        cpu_fps = self.frames / self.cpu_seconds if self.cpu_seconds else 0.0
+        return (f"synth: {self.videos} videos, {self.frames} frames in {self.seconds:.1f} s ({fps:.1f} frames/s; "
+                f"{cpu_fps:.1f} frames per CPU second), {self.tracklets} GT tracklets of {self.identities} identities")
 
 
 def _start_time(config: SynthConfig) -> datetime:
@@ -158,7 +160,7 @@ def generate(project: Project, config: SynthConfig, *, masks: bool = False, work
              show_progress: bool = True) -> Summary:
     import time
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu()
     world = build_world(config)
     media_dir = project.folder("media") / MEDIA_SUBDIR
     media_dir.mkdir(parents=True, exist_ok=True)
@@ -199,7 +201,13 @@ def generate(project: Project, config: SynthConfig, *, masks: bool = False, work
                                      "videos": sorted(written)})
     elapsed = time.perf_counter() - started
     return Summary(videos=len(videos), frames=config.n_frames * config.cameras, tracklets=tables["tracklets"].num_rows,
-                   identities=len(world.identities), seconds=elapsed)
+                   identities=len(world.identities), seconds=elapsed, cpu_seconds=_cpu() - cpu_started)
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished worker processes."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _previous_files(gt_dir: Path) -> set[str]:
