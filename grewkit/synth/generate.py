@@ -69,12 +69,14 @@ class Summary:
     identities: int
     seconds: float
     cpu_seconds: float
+    boxes: int = 0
 
     def line(self) -> str:
         fps = self.frames / self.seconds if self.seconds else 0.0
         cpu_fps = self.frames / self.cpu_seconds if self.cpu_seconds else 0.0
         return (f"synth: {self.videos} videos, {self.frames} frames in {self.seconds:.1f} s ({fps:.1f} frames/s; "
-                f"{cpu_fps:.1f} frames per CPU second), {self.tracklets} GT tracklets of {self.identities} identities")
+                f"{cpu_fps:.1f} frames per CPU second), {self.tracklets} GT tracklets of {self.identities} identities, "
+                f"{self.boxes / max(self.frames, 1):.1f} people per frame")
 
 
 def _start_time(config: SynthConfig) -> datetime:
@@ -166,7 +168,8 @@ def generate(project: Project, config: SynthConfig, *, masks: bool = False, work
     media_dir.mkdir(parents=True, exist_ok=True)
     gt_dir = project.root / GT_FOLDER
     gt = GroundTruth(project.root)
-    previous = _previous_files(gt_dir)
+    # The config file marks the ground truth complete: gone while the videos change, written last.
+    (gt_dir / CONFIG_FILE).unlink(missing_ok=True)
     videos = plan_videos(config, world, media_dir)
     per_camera: dict[str, list[VideoFile]] = {}
     for v in videos:
@@ -193,28 +196,26 @@ def generate(project: Project, config: SynthConfig, *, masks: bool = False, work
     _register_cameras(project, tables["cameras"])
     _write_cameras_csv(media_dir / "cameras.csv", world, videos, project)
     written = {project.relative(v.path) for v in videos}
-    for stale in previous - written:
-        path = project.resolve(stale)
-        if path.is_file() and path.parent == media_dir:
+    # media/synth/ and ground_truth/masks/ belong to synth: what this run did not write is stale.
+    for path in sorted(media_dir.glob("*.avi")) + sorted(media_dir.glob(".*.partial.avi")):
+        if project.relative(path) not in written:
+            path.unlink()
+    keep_masks = {f"{t}.npy" for t in tables["tracklets"]["tracklet_id"].to_pylist()} if masks else set()
+    for path in sorted((gt_dir / "masks").glob("*.npy")):
+        if path.name not in keep_masks:
             path.unlink()
     write_json(gt_dir / CONFIG_FILE, {"generator": "grewkit synth", "version": 1, "config": config.to_dict(),
                                      "videos": sorted(written)})
     elapsed = time.perf_counter() - started
     return Summary(videos=len(videos), frames=config.n_frames * config.cameras, tracklets=tables["tracklets"].num_rows,
-                   identities=len(world.identities), seconds=elapsed, cpu_seconds=_cpu() - cpu_started)
+                   identities=len(world.identities), seconds=elapsed, cpu_seconds=_cpu() - cpu_started,
+                   boxes=tables["boxes"].num_rows)
 
 
 def _cpu() -> float:
     """CPU seconds of this process and its finished worker processes."""
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
-
-
-def _previous_files(gt_dir: Path) -> set[str]:
-    try:
-        return set(json.loads((gt_dir / CONFIG_FILE).read_text()).get("videos", []))
-    except (OSError, ValueError):
-        return set()
 
 
 def build_truth_tables(project: Project, world: World, videos: list[VideoFile], truths: dict[int, CameraTruth]) -> dict:

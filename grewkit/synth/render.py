@@ -20,7 +20,8 @@ from grewkit.synth.world import Camera, SynthConfig, World, rng_for
 
 _SHIFT = 4                 # sub-pixel bits for OpenCV drawing
 _SCALE = 1 << _SHIFT
-_BG_DISTANCE_M = 32.0      # buildings and trees stand this far away; nothing behind them is drawn
+_BG_DISTANCE_M = 32.0
+_RING = np.linspace(0, 2 * np.pi, 16, endpoint=False)      # buildings and trees stand this far away; nothing behind them is drawn
 
 
 # ---------------------------------------------------------------- primitives
@@ -407,6 +408,9 @@ class CameraRenderer:
         self.background = make_background(self.config, self.cam) if with_background else None
         rng = rng_for(self.config.seed, "light", camera)
         self.light = (rng.uniform(40, 90), rng.uniform(0, 2 * math.pi), rng.uniform(7, 15), rng.uniform(0, 2 * math.pi))
+        azimuth = rng.uniform(0, 2 * math.pi)
+        self.sun = np.array([math.cos(azimuth), math.sin(azimuth)])   # direction shadows fall
+        self.shadows: list[np.ndarray] = []
         sigma = self.config.noise_sigma
         self.noise = []
         if with_background and sigma > 0:
@@ -424,6 +428,7 @@ class CameraRenderer:
         """All rasters of the frame (far to near) and the walkers seen, with visibility."""
         t = frame / self.config.fps
         objects: list[tuple[Raster, int | None, np.ndarray | None]] = [(r, None, None) for r in self.static]
+        shadows: list[np.ndarray] = []
         for i, w in self.walks:
             if not w.active(t):
                 continue
@@ -434,12 +439,14 @@ class CameraRenderer:
             r = rasterize(person_prims(self.cam, w, joints), float(z[0]))
             if r is not None:
                 objects.append((r, i, joints))
+                shadows.append(self._shadow(w.ground_point(t), 0.28))
         for m in self.movers:
             got = m.prims(self.cam, t)
             if got is not None and got[1] > 0.5:
                 r = rasterize(*got)
                 if r is not None:
                     objects.append((r, None, None))
+                    shadows.append(self._shadow(m.position(t)[:2], 1.6 if m.kind == "car" else 0.3))
         objects.sort(key=lambda o: o[0].depth)   # near first
         W, Hh = self.cam.width, self.cam.height
         occupied = np.zeros((Hh, W), np.uint8)
@@ -473,7 +480,21 @@ class CameraRenderer:
                 seen.append(Seen(walk_index, r, box, visible / total if total else 0.0,
                                  np.column_stack([uv, flags]), kp3, crop))
             occ |= own.astype(np.uint8)
+        self.shadows = shadows
         return [o[0] for o in reversed(objects)], seen
+
+    def _shadow(self, ground_xy: np.ndarray, radius: float) -> np.ndarray:
+        """Image polygon of a soft ground shadow, stretched away from the sun."""
+        sun = self.sun
+        centre = np.asarray(ground_xy, float)[:2] + sun * radius * 0.8
+        ring = np.stack([np.cos(_RING), np.sin(_RING)], axis=1)
+        stretch = np.outer(ring @ sun, sun) * 0.9
+        pts = centre + (ring + stretch) * radius
+        uv, z = self.cam.project(np.column_stack([pts, np.zeros(len(pts))]))
+        return uv if (z > 0.3).all() else np.zeros((0, 2))
+
+    def _draw_shadows(self, img: np.ndarray) -> None:
+        _shadow_darkening(img, self.shadows)
 
     @property
     def walks_by_index(self) -> dict[int, Walk]:
@@ -485,6 +506,7 @@ class CameraRenderer:
         rasters, seen = self.scene(frame)
         img = self.background.copy()
         W, Hh = self.cam.width, self.cam.height
+        self._draw_shadows(img)
         for r in rasters:
             a = r.canvas
             xa, ya = max(r.x0, 0), max(r.y0, 0)
@@ -500,6 +522,26 @@ class CameraRenderer:
             pos, neg = self.noise[(frame * 7) % len(self.noise)]
             img = cv2.subtract(cv2.add(img, pos), neg)
         return img, seen
+
+
+def _shadow_darkening(img: np.ndarray, polygons: list[np.ndarray]) -> None:
+    polys = [p for p in polygons if len(p)]
+    if not polys:
+        return
+    H, W = img.shape[:2]
+    allpts = np.concatenate(polys)
+    x0, y0 = max(int(allpts[:, 0].min()) - 3, 0), max(int(allpts[:, 1].min()) - 3, 0)
+    x1, y1 = min(int(allpts[:, 0].max()) + 4, W), min(int(allpts[:, 1].max()) + 4, H)
+    if x0 >= x1 or y0 >= y1:
+        return
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for p in polys:
+        pts = np.round((p - [x0, y0]) * _SCALE).astype(np.int32)
+        cv2.fillPoly(mask, [pts], 255, cv2.LINE_8, _SHIFT)
+    mask = cv2.GaussianBlur(mask, (7, 7), 2.0)
+    roi = img[y0:y1, x0:x1]
+    keep = (1.0 - 0.38 * mask.astype(np.float32) / 255.0)[:, :, None]
+    roi[:] = (roi * keep).astype(np.uint8)
 
 
 def mask_of(renderer: CameraRenderer, frame: int, walk_index: int, *, visible: bool = True) -> np.ndarray:
