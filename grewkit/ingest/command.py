@@ -12,6 +12,7 @@ from grewkit.cli.options import executor_options, project_option
 from grewkit.cli.stage_command import run_and_report
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import console
+from grewkit.core.schemas import conform, get_schema
 from grewkit.core.project import Project
 from grewkit.ingest.cameras import read_cameras_csv
 from grewkit.ingest.stage import STAGE, record_inputs
@@ -38,7 +39,8 @@ def register_cameras(project: Project, csv_path: Path) -> list:
     if project.has("cameras"):
         old = project.read("cameras")
         keep = pc.invert(pc.is_in(old.column("camera_id"), value_set=table.column("camera_id")))
-        table = pa.concat_tables([old.filter(keep), table])
+        schema = get_schema("cameras")
+        table = pa.concat_tables([conform(old.filter(keep), schema), conform(table, schema)])
     project.write("cameras", table)
     return rules
 
