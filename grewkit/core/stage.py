@@ -78,6 +78,7 @@ STAGES: dict[str, str] = {
     # -- annotate (issue 6): add entries below this line --
 
     # -- render (issue 5): add entries below this line --
+    "render": "grewkit.render.stage:RenderStage",
 
     # -- split, export, import, report (issue 7): add entries below this line --
 
