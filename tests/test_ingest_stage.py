@@ -106,3 +106,24 @@ def test_bad_cameras_csv(project, tmp_path, csv_text, message):
 def test_without_cameras_is_an_error(project, footage):
     result = CliRunner().invoke(cli, ["ingest", str(footage), "--project", str(project.root)])
     assert result.exit_code == 1 and "give --cameras cameras.csv" in result.output
+
+
+def test_one_row_per_file_as_synth_writes(project, tmp_path):
+    src = tmp_path / "synth"
+    write_video(src / "a.avi", frames=6, seed=1)
+    write_video(src / "b.avi", frames=6, seed=2)
+    write_video(src / "c.avi", frames=6, seed=3)
+    (src / "cameras.csv").write_text(
+        "camera_id,file,start_time,view,width,height\n"
+        "east,a.avi,2026-05-04T08:00:00+00:00,side,160,120\n"
+        "east,b.avi,2026-05-04T08:01:00+00:00,side,160,120\n"
+        "west,c.avi,2026-05-04T08:00:00+00:00,back,160,120\n")
+    run(project, src, "--cameras", src / "cameras.csv")
+    videos = project.read("videos").to_pandas().sort_values("path")
+    assert videos.camera_id.tolist() == ["east", "east", "west"]
+    assert [str(t) for t in videos.start_time] == ["2026-05-04 08:00:00+00:00", "2026-05-04 08:01:00+00:00",
+                                                   "2026-05-04 08:00:00+00:00"]
+    assert project.read("cameras").num_rows == 2
+    (src / "cameras.csv").write_text("camera_id,file,view\neast,a.avi,side\neast,b.avi,back\n")
+    result = CliRunner().invoke(cli, ["ingest", "--cameras", str(src / "cameras.csv"), "--project", str(project.root)])
+    assert result.exit_code == 1 and "camera 'east' has other view than on line 2" in result.output

@@ -65,7 +65,7 @@ def ingest(project: Project, paths: list[Path], *, cameras: Path | None) -> int:
 @click.option("--retry-failed/--skip-failed", default=None, help="Retry files that failed before (default: [executor] retry_failed).")
 @click.option("--strict", is_flag=True, help="Exit with status 3 when any file failed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def ingest_command(paths, cameras, project, executor_kind, workers, retry_failed, strict, quiet):
+def ingest_command(paths, cameras, project, executor_kind, workers, address, retry_failed, strict, quiet):
     """Register videos with their cameras: probed fps, frame count, size, resolution, start time, checksum.
 
     Each file becomes one unit: corrupt, truncated, zero-length, unreadable or mislabelled files are
@@ -82,5 +82,5 @@ def ingest_command(paths, cameras, project, executor_kind, workers, retry_failed
     n = ingest(project, list(paths), cameras=cameras)
     if paths:
         console.print(f"listed {n} video file(s)", highlight=False)
-    run_and_report(project, STAGE, executor_kind=executor_kind, workers=workers, retry_failed=retry_failed,
+    run_and_report(project, STAGE, executor_kind=executor_kind, workers=workers, address=address, retry_failed=retry_failed,
                    strict=strict, show_progress=not quiet)
