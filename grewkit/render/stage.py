@@ -115,8 +115,8 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
     try:
         t = time.perf_counter()
         for index, frame_bgr in read_frames(video_path, start, last):
-            if segmenter is not None and segmenter.warmup_frames:
-                segmenter.observe(frame_bgr)
+            if segmenter is not None:
+                segmenter.observe(frame_bgr)  # every frame, in order: background models must see them all
                 t = clock.add("segment", t)
             box = by_frame.get(index)
             if box is None:
