@@ -71,6 +71,9 @@ STAGES: dict[str, str] = {
     # -- synth (issue 3): add entries below this line --
 
     # -- ingest, detect, track (issue 4): add entries below this line --
+    "ingest": "grewkit.ingest.stage:IngestStage",
+    "detect": "grewkit.detect.stage:DetectStage",
+    "track": "grewkit.track.stage:TrackStage",
 
     # -- annotate (issue 6): add entries below this line --
 
