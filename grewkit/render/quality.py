@@ -47,6 +47,13 @@ class QualityReport:
     produced: list[bool] = field(default_factory=list)
     visibility: list[float] = field(default_factory=list)
     per_tracklet: dict[str, float] = field(default_factory=dict)
+    #: 2D pose: per visible true keypoint, the error of grewkit's keypoint over the box height (NaN: not found)
+    pose_errors: list[float] = field(default_factory=list)
+
+    def pck(self, threshold: float = 0.05) -> float:
+        """Share of visible true keypoints found within ``threshold`` x box height (missing ones count as wrong)."""
+        err = np.asarray(self.pose_errors)
+        return float(np.mean(np.nan_to_num(err, nan=np.inf) <= threshold)) if err.size else float("nan")
 
     @property
     def mean_iou(self) -> float:
@@ -82,6 +89,9 @@ def synthetic_quality(project: Project, settings, *, max_tracklets: int | None =
     tracklets.sort(key=lambda t: t["tracklet_id"])
     report = QualityReport(settings.segmenter)
     boxes_all = read_manifest(gt_root, "boxes")
+    poses = None
+    if "pose2d" in settings.modalities:
+        poses = read_manifest(gt_root, "gt_poses", ["tracklet_id", "frame", "kp_x", "kp_y", "kp_visibility"])
     for t in tracklets[:max_tracklets]:
         rows = boxes_all.filter(pc.equal(boxes_all["tracklet_id"], t["tracklet_id"])).sort_by("frame").to_pandas()
         video = videos[t["video_id"]]
@@ -103,5 +113,18 @@ def synthetic_quality(project: Project, settings, *, max_tracklets: int | None =
                 report.produced.append(bool(result.masks[k].any()))
                 report.visibility.append(vis)
         report.ious.extend(mine)
+        if poses is not None:
+            true = poses.filter(pc.equal(poses["tracklet_id"], t["tracklet_id"])).sort_by("frame").to_pandas()
+            pred = result.arrays["pose2d"]
+            heights = (rows.y2 - rows.y1).to_numpy()
+            by_frame = {int(f): k for k, f in enumerate(rows.frame)}
+            for r in true.itertuples():
+                k = by_frame.get(int(r.frame))
+                if k is None:
+                    continue
+                vis = np.asarray(r.kp_visibility) == 2  # 2: visible in the frame and not occluded
+                err = np.hypot(pred[k, :, 0] - np.asarray(r.kp_x), pred[k, :, 1] - np.asarray(r.kp_y)) / heights[k]
+                err[pred[k, :, 2] < 0.5] = np.nan
+                report.pose_errors.extend(err[vis].tolist())
         report.per_tracklet[t["tracklet_id"]] = float(np.mean(mine)) if mine else float("nan")
     return report
