@@ -8,6 +8,7 @@ NODEPS := mediapipe==0.10.14
 # -- synth (issue 3): add NODEPS += lines below this line --
 
 # -- ingest, detect, track (issue 4): add NODEPS += lines below this line --
+NODEPS += trackers==2.6.1 supervision==0.26.1
 
 # -- annotate (issue 6): add NODEPS += lines below this line --
 
@@ -28,7 +29,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test,train]"
+	$(BIN)/pip install -q -e ".[test,train,ray]"
 	$(BIN)/pip install -q --no-deps $(NODEPS)
 	touch $@
 

@@ -1,0 +1,69 @@
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from grewkit.cli.main import COMMANDS, cli
+
+
+def grewkit(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "grewkit", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_help_lists_commands_and_every_command_has_help_with_an_example():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert name in result.output
+        sub = CliRunner().invoke(cli, [name, "--help"])
+        assert sub.exit_code == 0, (name, sub.output)
+        assert "grewkit" in sub.output and "Example" in sub.output, name
+
+
+def test_init_status_validate_on_a_new_project(tmp_path):
+    assert grewkit("init", str(tmp_path / "p")).returncode == 0
+    status = grewkit("status", "--project", str(tmp_path / "p"))
+    assert status.returncode == 0, status.stderr
+    assert grewkit("validate", "--project", str(tmp_path / "p")).returncode == 0
+
+
+@pytest.mark.parametrize("setup, args, message", [
+    (None, ["status", "--project", "{tmp}/nope"], "{tmp}/nope: project folder does not exist"),
+    ("init", ["validate", "--project", "{tmp}/p"], None),
+    ("badtoml", ["status", "--project", "{tmp}/p"], "{tmp}/p/grewkit.toml: invalid TOML"),
+    (None, ["frobnicate"], "No such command 'frobnicate'"),
+])
+def test_bad_input_gives_one_clear_line_and_nonzero_exit(tmp_path, setup, args, message):
+    if setup in ("init", "badtoml"):
+        grewkit("init", str(tmp_path / "p"))
+    if setup == "badtoml":
+        (tmp_path / "p/grewkit.toml").write_text("[executor]\nworkers = \n")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = grewkit(*[a.format(tmp=tmp_path) for a in args])
+    if message is None:
+        assert result.returncode == 0
+        return
+    assert result.returncode != 0
+    assert message.format(tmp=tmp_path) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_validate_exits_nonzero_listing_the_problem(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    grewkit("init", str(tmp_path / "p"))
+    table = pa.table({"camera_id": ["c"]}).replace_schema_metadata({"grewkit.schema": "cameras", "grewkit.schema_version": "1"})
+    pq.write_table(table, tmp_path / "p/manifests/cameras.parquet")
+    result = grewkit("validate", "--project", str(tmp_path / "p"))
+    assert result.returncode == 1
+    assert "manifests/cameras.parquet: manifest 'cameras'" in result.stderr and "missing columns" in result.stderr
+
+
+def test_doctor_reports_each_backend():
+    result = grewkit("doctor")
+    assert result.returncode == 0
+    for name in ("torch", "opencv", "onnxruntime", "mediapipe", "ray", "label-studio"):
+        assert name in result.stdout
