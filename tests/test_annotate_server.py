@@ -49,11 +49,17 @@ def _backend(server) -> LabelStudioBackend:
 
 def _project(server, name, shared_data=None, **settings):
     project = Project.init(server.document_root / "projects" / f"{name}-{uuid.uuid4().hex[:8]}")
-    text = project.settings_path.read_text()
-    for key, value in settings.items():
-        text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {json.dumps(value)}", text, count=1)
-    project.settings_path.write_text(text)
+    _set(project, **settings)
     return project
+
+
+def _set(project, **settings):
+    """Change keys of the [annotate] section of the project's grewkit.toml."""
+    text = project.settings_path.read_text()
+    head, _, tail = text.partition("[annotate]\n")
+    for key, value in settings.items():
+        tail = re.sub(rf"(?m)^{key} = .*$", f"{key} = {json.dumps(value)}", tail, count=1)
+    project.settings_path.write_text(head + "[annotate]\n" + tail)
 
 
 class Annotator:
@@ -111,7 +117,7 @@ def _tasks(backend, project_id):
 
 
 def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shared_data):
-    project = _project(ls_server, "roundtrip", k=3)
+    project = _project(ls_server, "roundtrip", k=3, annotators_per_task=2)
     truth = build_tud_world(project, shared_data)
     campaign.compute_candidates(project, show_progress=False)
     backend = _backend(ls_server)
@@ -121,6 +127,7 @@ def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shar
     assert (first.created, first.updated, first.unchanged) == (20, 0, 0)
     again = campaign.push(project, backend, run, show_progress=False)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 20)
+    assert backend.client.request("GET", f"/api/projects/{run.project_id}/")["maximum_annotations"] == 2
     tasks = _tasks(backend, run.project_id)
     assert len(tasks) == 20 and len({t["data"]["grewkit_key"] for t in tasks}) == 20
     # The machine's rank-1 guess rides along as a prediction.
@@ -189,8 +196,7 @@ def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shar
     assert info["tasks"] == 20 and info["conflicting"] == len(second.report["conflicts"]) >= 1
 
     # Candidates change after answers exist: answered tasks are kept, unanswered ones updated in place.
-    text = project.settings_path.read_text().replace("k = 3", "k = 2", 1)
-    project.settings_path.write_text(text)
+    _set(project, k=2)
     campaign.compute_candidates(project, show_progress=False)
     changed = campaign.push(project, backend, run, show_progress=False)
     assert changed.created == 0 and changed.kept_annotated == 20
@@ -237,3 +243,36 @@ def test_push_survives_a_server_kill_mid_push_without_duplicates(ls_server):
     existing = backend.existing_tasks(project_id)
     assert len(existing) == 3000 and not any("duplicates" in v for v in existing.values())
     assert backend.summary(project_id)["tasks"] == 3000
+
+
+def test_commands_against_an_existing_server_never_print_the_token(ls_server, shared_data, monkeypatch):
+    from click.testing import CliRunner
+
+    from grewkit.cli.main import cli
+
+    project = _project(ls_server, "cli", k=2)
+    build_tud_world(project, shared_data)
+    token = ls_server.credentials.token
+    monkeypatch.setenv("GREWKIT_LABEL_STUDIO_URL", ls_server.url)
+    monkeypatch.setenv("GREWKIT_LABEL_STUDIO_API_KEY", token)
+    runner = CliRunner()
+    common = ["--project", str(project.root)]
+    outputs = []
+    for args in (["annotate", "serve", "--url", ls_server.url, *common],
+                 ["annotate", "candidates", "--quiet", *common],
+                 ["annotate", "push", "--quiet", "--document-root", str(ls_server.document_root), *common],
+                 ["annotate", "push", "--quiet", "--document-root", str(ls_server.document_root), *common],
+                 ["annotate", "pull", *common],
+                 ["annotate", "status", "--json", *common]):
+        result = runner.invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    assert "40 candidates for 20 query tracklets" in outputs[1]
+    assert "20 tasks created" in outputs[2] and "0 tasks created, 0 updated, 20 unchanged" in outputs[3]
+    status = json.loads(outputs[5])
+    assert status["tasks"] == 20 and status["done"] == 0 and status["conflicting"] == 0
+    run_record = (project.root / "annotation" / "runs" / "identity-linking.json").read_text()
+    assert all(token not in text for text in [*outputs, run_record])
+    # A wrong key is refused with a one-line error, and the key is not echoed.
+    result = runner.invoke(cli, ["annotate", "status", *common], env={"GREWKIT_LABEL_STUDIO_API_KEY": "0" * 40})
+    assert result.exit_code == 1 and "HTTP 401" in result.output and "0" * 40 not in result.output

@@ -76,7 +76,8 @@ def push(project, backend: AnnotationBackend, run: AnnotationRun, *, force: bool
     # Record the run before anything is sent, so an interrupted push resumes into the same project.
     run.project_id = backend.ensure_project(title=f"{project.settings.section('project').name} / {run.key}",
                                             config_xml=xml, media_dir=project.root / "media" / "annotation",
-                                            project_id=run.project_id)
+                                            project_id=run.project_id,
+                                            annotators_per_task=settings.annotators_per_task)
     run.k, run.config_hash = slots, config_hash(xml)
     run.save(project)
     tasks = build_tasks(candidates=candidates, tracklets=tracklets, strips=strips, placeholder=placeholder,
