@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from annotate_world import build_tud_world
+from annotate_world import build_synth_world, build_tud_world
 from grewkit.annotate import campaign
 from grewkit.annotate.backend import LabelStudioBackend, TaskSpec
 from grewkit.annotate.resolve import identity_accuracy
@@ -276,3 +276,102 @@ def test_commands_against_an_existing_server_never_print_the_token(ls_server, sh
     # A wrong key is refused with a one-line error, and the key is not echoed.
     result = runner.invoke(cli, ["annotate", "status", *common], env={"GREWKIT_LABEL_STUDIO_API_KEY": "0" * 40})
     assert result.exit_code == 1 and "HTTP 401" in result.output and "0" * 40 not in result.output
+
+
+class _SessionProxy:
+    """A local reverse proxy that adds a logged-in session cookie to every request.
+
+    Headless Chromium's one-shot ``--screenshot`` cannot set cookies; behind this proxy it sees
+    the labelling page exactly as a logged-in annotator does. It records the paths it served.
+    """
+
+    def __init__(self, target: str, cookie: str, csrf: str):
+        import http.client
+        import http.server
+        import socketserver
+        from urllib.parse import urlsplit
+
+        host, port = urlsplit(target).hostname, urlsplit(target).port
+        served = self.served = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self):
+                conn = http.client.HTTPConnection(host, port, timeout=60)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "cookie", "accept-encoding", "origin", "referer")}
+                headers["Cookie"] = cookie
+                # The page's scripts cannot read the injected cookie, so the proxy adds the CSRF header.
+                headers["X-CSRFToken"] = csrf
+                headers["Referer"] = target + "/"
+                length = int(self.headers.get("Content-Length") or 0)
+                conn.request(self.command, self.path, body=self.rfile.read(length) if length else None, headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+                served.append((self.command, self.path, response.status))
+                self.send_response(response.status)
+                for k, v in response.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length", "set-cookie"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+
+            def log_message(self, *args):
+                pass
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_headless_chromium_renders_the_labelling_page(ls_server, tmp_path):
+    import shutil
+    import subprocess
+
+    import cv2
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    project = _project(ls_server, "screenshot", k=3)
+    build_synth_world(project, cameras=3, identities=6, seconds=8.0, seed=1)
+    campaign.compute_candidates(project, show_progress=False)
+    backend = _backend(ls_server)
+    _, run = campaign.open_backend(project, url=ls_server.url, api_key=ls_server.credentials.token,
+                                   document_root=str(ls_server.document_root))
+    campaign.push(project, backend, run, show_progress=False)
+    task = _tasks(backend, run.project_id)[0]
+    invite = backend.client.request("GET", "/api/invite")["invite_url"]
+    annotator = Annotator(ls_server, invite, f"viewer-{project.root.name}@lab.org")
+    cookie = "; ".join(f"{k}={v}" for k, v in annotator.session.cookies.items())
+    proxy = _SessionProxy(ls_server.url, cookie, annotator.session.cookies["csrftoken"])
+    shot = tmp_path / "labelling-page.png"
+    try:
+        subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,1500",
+                        "--virtual-time-budget=30000", f"--screenshot={shot}",
+                        f"{proxy.url}/projects/{run.project_id}/data?task={task['id']}"],
+                       check=True, timeout=180, capture_output=True)
+    finally:
+        proxy.close()
+    image = cv2.imread(str(shot))
+    assert image is not None and image.shape[:2] == (1500, 1400) and image.std() > 20
+    # The page asked for the query's strip and every candidate's strip, and got them.
+    wanted = {task["data"]["query_image"]} | {task["data"][f"cand{i}_image"] for i in (1, 2, 3)}
+    fetched = {path for method, path, status in proxy.served if status == 200}
+    failed = [(method, path, status) for method, path, status in proxy.served if status >= 400]
+    assert not failed, failed
+    assert wanted <= fetched, sorted(p for p in fetched if "local-files" in p)
+    keep = os.environ.get("GREWKIT_KEEP_SCREENSHOT")
+    if keep:
+        shutil.copy(shot, keep)
