@@ -64,3 +64,22 @@ def write_world(project, rows: pa.Table | None = None, *, modalities=("sil64",),
     table = pa.Table.from_pylist(out)
     project.write("sequences", table)
     return table
+
+
+def set_split_settings(project, text: str) -> None:
+    """Replace the [split] section of the project's grewkit.toml with ``text``."""
+    path = project.settings_path
+    body = path.read_text()
+    start = body.index("[split]")
+    end = body.find("\n[", start + 1)
+    end = len(body) if end < 0 else end
+    path.write_text(body[:start] + "[split]\n" + text + body[end:])
+
+
+def small_world(project, *, modalities=("sil64",), split_settings="ratios = [6, 1, 3]\n"):
+    """A ~70-sequence world, written and split; returns the splits table."""
+    from grewkit.split.cli import split_project
+
+    write_world(project, world_rows(n_multi=16, n_single=4, n_unlabelled=3), modalities=modalities)
+    set_split_settings(project, split_settings)
+    return split_project(project)[0].table
