@@ -48,7 +48,7 @@ def test_report_numbers_match_the_manifests_and_figures_are_pngs(tmp_path):
         assert f"<td>{name}</td><td>{ids:,}</td>" in page
     n_probe = sum(r["role"] == "probe" for r in rows if r["split"] == "test")
     assert f"{n_probe} / {n_probe} |" in md
-    assert "## Attribute: gender" in md and f"| {len(identities)} |" in md
+    assert "## Attribute: gender" in md and "| value | identities | share |" in md and f"| {len(identities)} |" in md
     figures = sorted(p.name for p in (project.root / "reports/figures").glob("*.png"))
     assert figures == ["attributes.png", "identities.png", "sequence_length.png", "views.png"]
     for f in figures:

@@ -34,7 +34,7 @@ def _tables(stats: DatasetStats) -> list[tuple[str, list[str], list[list[str]]]]
     ]
     for name, counts in sorted(stats.attributes.items()):
         total = sum(counts.values())
-        tables.append((f"Attribute: {name}", ["value", stats.attribute_level + "s", "share"],
+        tables.append((f"Attribute: {name}", ["value", "identities" if stats.attribute_level == "identity" else "tracklets", "share"],
                        [[str(k), n(v), f"{100 * v / total:.1f} %"] for k, v in counts.most_common()]))
     return tables
 
