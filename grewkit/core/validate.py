@@ -33,6 +33,7 @@ class Problem:
 # Extra checks: "module:function", each function(project) -> list[Problem]. Split issues add leak checks.
 CHECKS: list[str] = [
     # -- synth (issue 3): add entries below this line --
+    "grewkit.synth.truth:check_ground_truth",
 
     # -- ingest, detect, track (issue 4): add entries below this line --
 

@@ -1,0 +1,1 @@
+"""Evaluation: distances, memory-bounded search, metrics (Rank-k, mAP, mINP), protocols, submissions."""

@@ -1,0 +1,106 @@
+"""Distances between gait features, in a small registry so a user can add their own.
+
+Features are ``(N, D)`` or ``(N, P, D)`` (P horizontal parts, as GaitSet/GaitPart/GaitBase emit).
+Each distance returns a *ranking key*: a value that orders gallery entries exactly as the true
+distance does but is cheaper to compute (the squared Euclidean distance, for example), plus
+``to_distance`` to turn keys into the documented distance for reports and submissions.
+The formulas are in docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from grewkit.core.errors import GrewkitError
+
+
+def _as_parts(x: torch.Tensor) -> torch.Tensor:
+    return x.unsqueeze(1) if x.dim() == 2 else x
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(x.shape[0], -1)
+
+
+def _sq_euclidean(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    # ||q||^2 + ||g||^2 - 2 q.g: one matrix product instead of a (B, G, D) difference tensor.
+    out = torch.addmm((g * g).sum(1).unsqueeze(0), q, g.T, beta=1.0, alpha=-2.0)
+    out.add_((q * q).sum(1, keepdim=True))
+    return out.clamp_min_(0.0)
+
+
+def euclidean_key(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    return _sq_euclidean(_flat(q), _flat(g))
+
+
+def euclidean_parts_key(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    q, g = _as_parts(q), _as_parts(g)
+    parts = q.shape[1]
+    out = None
+    for p in range(parts):
+        d = _sq_euclidean(q[:, p], g[:, p]).sqrt_()
+        out = d if out is None else out.add_(d)
+    return out.div_(parts)
+
+
+def _normalise(x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.normalize(x, p=2, dim=-1)
+
+
+def cosine_key(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    return torch.addmm(torch.ones(1, dtype=q.dtype, device=q.device), _normalise(_flat(q)), _normalise(_flat(g)).T,
+                       beta=1.0, alpha=-1.0)
+
+
+def cosine_parts_key(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    q, g = _normalise(_as_parts(q)), _normalise(_as_parts(g))
+    parts = q.shape[1]
+    sim = None
+    for p in range(parts):
+        s = q[:, p] @ g[:, p].T
+        sim = s if sim is None else sim.add_(s)
+    return sim.div_(-parts).add_(1.0)
+
+
+@dataclass(frozen=True)
+class Distance:
+    name: str
+    key: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    to_distance: Callable[[torch.Tensor], torch.Tensor]
+    formula: str
+    # Keys closer than tie_scale(q, g) * tie_rtol are ties: float32 rounding differs between code paths.
+    squared_scale: bool
+
+    def tie_tolerance(self, q: torch.Tensor, g_sq_max: float, rtol: float) -> torch.Tensor:
+        if self.squared_scale:
+            return rtol * ((_flat(q) ** 2).sum(1) + g_sq_max)
+        return torch.full((q.shape[0],), rtol * 2.0, dtype=torch.float32, device=q.device)
+
+
+DISTANCES: dict[str, Distance] = {
+    "euclidean": Distance("euclidean", euclidean_key, lambda k: k.clamp_min(0).sqrt(),
+                          "d(q,g) = ||flatten(q) - flatten(g)||_2", squared_scale=True),
+    "euclidean_parts": Distance("euclidean_parts", euclidean_parts_key, lambda k: k,
+                                "d(q,g) = 1/P sum_p ||q_p - g_p||_2 (OpenGait 'euc')", squared_scale=False),
+    "cosine": Distance("cosine", cosine_key, lambda k: k,
+                       "d(q,g) = 1 - <q,g> / (||q|| ||g||) on flattened features", squared_scale=False),
+    "cosine_parts": Distance("cosine_parts", cosine_parts_key, lambda k: k,
+                             "d(q,g) = 1 - 1/P sum_p cos(q_p, g_p) (OpenGait 'cos')", squared_scale=False),
+}
+
+
+def get_distance(name: str) -> Distance:
+    if name not in DISTANCES:
+        raise GrewkitError(f"unknown distance {name!r}; known: {', '.join(DISTANCES)}")
+    return DISTANCES[name]
+
+
+def pairwise(q, g, distance: str = "euclidean") -> torch.Tensor:
+    """Full distance matrix for small inputs (tests, tools); large searches use ``grewkit.evaluate.search``."""
+    d = get_distance(distance)
+    q = torch.as_tensor(q, dtype=torch.float32)
+    g = torch.as_tensor(g, dtype=torch.float32)
+    return d.to_distance(d.key(q, g))

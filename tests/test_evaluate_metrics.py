@@ -1,0 +1,125 @@
+"""Metrics against hand-computed cases, and the chunked search against a brute-force ranking."""
+
+import numpy as np
+import pytest
+
+from grewkit.core.errors import GrewkitError
+from grewkit.evaluate.distances import pairwise
+from grewkit.evaluate.metrics import Conventions, FeatureSet, RetrievalEvaluator, evaluate_retrieval
+from grewkit.evaluate.search import SearchConfig, encode, search
+
+
+def fs(values, labels, cameras=None, views=None):
+    x = np.asarray(values, dtype=np.float32).reshape(len(values), -1)
+    return FeatureSet([f"s{i}" for i in range(len(values))], x, list(labels), cameras, views)
+
+
+GALLERY = fs([0, 1, 2, 3, 4], ["a", "b", "a", "c", "b"])
+
+
+def test_hand_computed_ranks_ap_inp():
+    # Probe a at 0.25: a .25, b .75, a 1.75, c 2.75, b 3.75: a at ranks 1, 3.
+    # Probe b at 2.75: c .25, a .75, b 1.25, b 1.75, a 2.75: b at ranks 3, 4.
+    probes = fs([0.25, 2.75], ["a", "b"])
+    ev = RetrievalEvaluator(GALLERY, Conventions(ranks=(1, 3, 5)))
+    ev.process(probes)
+    per = ev.per_probe()
+    assert per.ranks.tolist() == [[1, 3], [3, 4]]
+    m = ev.evaluate()
+    assert m["rank1"] == pytest.approx(50.0)
+    assert m["rank3"] == pytest.approx(100.0)
+    ap = [(1 / 1 + 2 / 3) / 2, (1 / 3 + 2 / 4) / 2]
+    inp = [2 / 3, 2 / 4]
+    assert m["mAP"] == pytest.approx(100 * np.mean(ap))
+    assert m["mINP"] == pytest.approx(100 * np.mean(inp))
+
+
+def test_probe_without_match_is_a_miss_or_skipped():
+    probes = fs([0.25, 2.0], ["a", "zzz"])
+    miss = evaluate_retrieval(probes, GALLERY, Conventions(no_match="miss"))
+    skip = evaluate_retrieval(probes, GALLERY, Conventions(no_match="skip"))
+    ap_a = (1 + 2 / 3) / 2
+    assert miss["probes_without_match"] == 1 and miss["probes_counted"] == 2
+    assert miss["rank1"] == pytest.approx(50.0) and miss["mAP"] == pytest.approx(100 * ap_a / 2)
+    assert skip["probes_counted"] == 1
+    assert skip["rank1"] == pytest.approx(100.0) and skip["mAP"] == pytest.approx(100 * ap_a)
+    assert skip["mINP"] == pytest.approx(100 * 2 / 3)
+
+
+def test_ties_pessimistic_and_optimistic():
+    # Probe x at 1: negative (z at 0) and true match (x at 2) both at distance 1.
+    gallery = fs([0, 2, 5], ["z", "x", "x"])
+    probes = fs([1], ["x"])
+    pes = evaluate_retrieval(probes, gallery, Conventions(ties="pessimistic", ranks=(1, 2)))
+    opt = evaluate_retrieval(probes, gallery, Conventions(ties="optimistic", ranks=(1, 2)))
+    assert pes["rank1"] == 0.0 and pes["rank2"] == 100.0
+    assert pes["mAP"] == pytest.approx(100 * (1 / 2 + 2 / 3) / 2)
+    assert opt["rank1"] == 100.0
+    assert opt["mAP"] == pytest.approx(100 * (1 / 1 + 2 / 3) / 2)
+    # Identical features everywhere: a constant model must not score 100 %.
+    const = evaluate_retrieval(fs([[1.0, 2.0]], ["x"]), fs([[1.0, 2.0]] * 4, ["y", "y", "y", "x"]),
+                               Conventions(ranks=(1,)))
+    assert const["rank1"] == 0.0 and const["mAP"] == pytest.approx(25.0)
+
+
+def test_same_camera_exclusion():
+    gallery = fs([0, 1, 3], ["a", "a", "b"], cameras=["c1", "c2", "c1"])
+    probes = fs([0], ["a"], cameras=["c1"])
+    none = RetrievalEvaluator(gallery, Conventions(exclude="none"))
+    none.process(probes)
+    assert none.per_probe().ranks.tolist() == [[1, 2]]
+    cam = RetrievalEvaluator(gallery, Conventions(exclude="same-camera"))
+    cam.process(probes)
+    # Only the c2 entry is left (the c1 true match and the c1 negative are gone).
+    assert cam.per_probe().n_pos.tolist() == [1] and cam.per_probe().ranks[0, 0] == 1
+    with pytest.raises(GrewkitError, match="view"):
+        evaluate_retrieval(probes, gallery, Conventions(exclude="same-view"))
+
+
+def test_distances_formulas():
+    q = np.array([[[3.0, 4.0], [0.0, 1.0]]], dtype=np.float32)  # one probe, 2 parts
+    g = np.zeros((1, 2, 2), dtype=np.float32)
+    assert pairwise(q, g, "euclidean")[0, 0].item() == pytest.approx(np.sqrt(26))
+    assert pairwise(q, g, "euclidean_parts")[0, 0].item() == pytest.approx((5 + 1) / 2)
+    a = np.array([[1.0, 0.0]], np.float32)
+    b = np.array([[0.0, 2.0], [3.0, 0.0]], np.float32)
+    assert pairwise(a, b, "cosine").numpy()[0].tolist() == pytest.approx([1.0, 0.0])
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine", "euclidean_parts"])
+def test_chunked_search_equals_brute_force(distance):
+    rng = np.random.default_rng(0)
+    g = rng.normal(size=(257, 3, 4)).astype(np.float32)
+    q = rng.normal(size=(33, 3, 4)).astype(np.float32)
+    gl = rng.integers(0, 20, size=257)
+    gl[100:] = -2  # distractors after the first checkpoint: every true match lies in the prefix
+    ql = rng.integers(0, 22, size=33)  # labels 20, 21 have no gallery
+    gk = rng.integers(0, 3, size=257)
+    qk = rng.integers(0, 3, size=33)
+    cfg = SearchConfig(distance=distance, topk=7, probe_chunk=8, gallery_chunk=50)
+    res = search(q, g, probe_labels=ql, gallery_labels=gl, config=cfg, probe_keys=qk, gallery_keys=gk,
+                 checkpoints=[100, 257])
+    d = pairwise(q, g, distance).numpy()
+    for cp_i, cp in enumerate([100, 257]):
+        for i in range(len(q)):
+            keep = (gk[:cp] != qk[i])
+            di = np.where(keep, d[i, :cp], np.inf)
+            order = np.argsort(di, kind="stable")
+            pos = [r + 1 for r, j in enumerate(order) if keep[j] and gl[j] == ql[i]]
+            if cp == 257:
+                assert res.n_pos[i] == len(pos)
+            got = res.pos_ranks[cp_i, i, :len(pos)].tolist()
+            assert got == pos, (i, cp)
+    full = np.where(gk[None, :] != qk[:, None], d, np.inf)
+    assert np.array_equal(res.topk_index, np.argsort(full, axis=1, kind="stable")[:, :7])
+    assert np.allclose(res.topk_distance, np.sort(full, axis=1)[:, :7], atol=1e-5)
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(GrewkitError, match="no_match"):
+        Conventions(no_match="ignore")
+    with pytest.raises(GrewkitError, match="unknown distance"):
+        Conventions(distance="manhattan")
+    pl, gl = encode(["a"], ["a"])
+    with pytest.raises(GrewkitError, match="shape"):
+        search(np.zeros((1, 3), np.float32), np.zeros((1, 4), np.float32), probe_labels=pl, gallery_labels=gl)
