@@ -17,7 +17,7 @@ from grewkit.export.pixels import scan_release
 from grewkit.interop.grew import read_pose2d_csv
 from split_world import small_world
 
-MODALITIES = ("sil64", "gei", "flow", "pose2d", "pose3d")
+MODALITIES = ("sil64", "sil64_frames", "gei64", "flow", "pose2d", "pose3d")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_release_layout_and_hidden_probe_identities(release):
             assert r["identity"] == k["public_identity"]
         assert k["sequence_id"] not in r["name"] and (k["identity_id"] or "@@") not in r["folder"]
         folder = out / r["folder"]
-        assert (folder / "gei.png").is_file() and (folder / "flow.npy").is_file() and (folder / "pose3d.npy").is_file()
+        assert (folder / "gei64.png").is_file() and (folder / "sil64_frames.npy").is_file() and (folder / "flow.npy").is_file() and (folder / "pose3d.npy").is_file()
         assert len(list((folder / "sil64").glob("*.png"))) == int(r["frames"])
     assert {p.name for p in (out / "test").iterdir()} == {"gallery", "probe"}
     # nothing of the key is inside the release
@@ -91,7 +91,8 @@ def test_scanner_finds_no_colour_pixel_in_the_release_and_catches_planted_ones(r
 
 @pytest.mark.parametrize("modality, array, message", [
     ("sil64", np.zeros((5, 64, 44, 3), np.uint8), "colour"),
-    ("gei", np.zeros((64, 44, 3), np.uint8), "colour"),
+    ("gei64", np.zeros((64, 44, 3), np.uint8), "colour"),
+    ("sil64_frames", np.zeros(40, np.uint8), "must hold frame numbers"),
     ("flow", np.zeros((4, 64, 44, 3), np.uint8), "colour-coded flow is refused"),
     ("pose2d", np.zeros((5, 64, 44, 3), np.uint8), "float coordinates"),
 ])

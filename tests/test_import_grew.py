@@ -14,7 +14,7 @@ from grewkit.export.grew import export_grew
 from grewkit.interop.import_grew import import_grew
 from split_world import small_world
 
-MODALITIES = ("sil64", "gei", "pose2d", "pose3d")
+MODALITIES = ("sil64", "sil64_frames", "gei64", "flow", "pose2d", "pose3d")
 
 
 @pytest.fixture(scope="module")

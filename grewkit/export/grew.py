@@ -24,7 +24,7 @@ from grewkit.core.atomic import write_text
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
-from grewkit.export.pixels import check_array, scan_release
+from grewkit.export.pixels import check_array, is_gei, is_silhouette, scan_release
 from grewkit.export.selection import ExportSequence, split_sequences
 from grewkit.export.target import ExportTarget
 from grewkit.interop.grew import sequence_folder, write_pose2d_csv
@@ -96,13 +96,13 @@ def _png(image: np.ndarray) -> bytes:
 def _write_modality(target: ExportTarget, folder: tuple[str, ...], modality: str, array: np.ndarray,
                     image_size: tuple[int, int] | None, source: Path) -> int:
     check_array(array, modality, source=source)
-    if modality.startswith("sil"):
+    if is_silhouette(modality):
         frames = _as_uint8_image(array if array.ndim == 3 else array[None])
         for t, frame in enumerate(frames):
             target.write((*folder, modality, f"{t + 1:05d}.png",), _png(frame))
         return len(frames)
-    if modality == "gei":
-        target.write((*folder, "gei.png",), _png(_as_uint8_image(array if array.ndim == 2 else array.mean(0))))
+    if is_gei(modality):
+        target.write((*folder, f"{modality}.png",), _png(_as_uint8_image(array if array.ndim == 2 else array.mean(0))))
         return 1
     if modality == "pose2d":
         width, height = image_size or (None, None)
@@ -168,7 +168,7 @@ def export_grew(project: Project, out, *, key_dir=None, modalities: list[str] | 
                 source = project.resolve(s.files[modality])
                 array = load_array(source)
                 files += _write_modality(target, folder, modality, array, sizes.get(s.camera_id), source)
-                if modality.startswith("sil"):
+                if is_silhouette(modality):
                     frames = max(frames, len(array))
             hidden = s.split == "distractor" or (s.split == "test" and s.role == "probe")
             index.append({"name": row["name"], "split": s.split, "role": s.role,

@@ -8,6 +8,7 @@ exporter runs it at the end; the tests run it on their own).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,18 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 TEXT_SUFFIXES = {".csv", ".json", ".txt", ".md", ".html"}
 MIN_SIDE = 8  # a frame narrower than this is a colour axis, not an image side
+# Modality names as render writes them: sil64, sil128 (T, H, W); gei64 (H, W); sil64_frames and
+# frames are (T,) frame numbers; flow (T, H, W, 2); pose2d / pose3d (T, J, C).
+SILHOUETTE = re.compile(r"^sil\d+$")
+GEI = re.compile(r"^gei\d*$")
+
+
+def is_silhouette(modality: str) -> bool:
+    return bool(SILHOUETTE.match(modality))
+
+
+def is_gei(modality: str) -> bool:
+    return bool(GEI.match(modality))
 
 
 def check_array(array: np.ndarray, modality: str, *, source: str | Path) -> None:
@@ -29,6 +42,11 @@ def check_array(array: np.ndarray, modality: str, *, source: str | Path) -> None
         # Coordinates (T, J, 2|3|4) as numbers, never an image: refuse integer pixel-like arrays.
         if array.ndim != 3 or shape[-1] not in (2, 3, 4) or not np.issubdtype(array.dtype, np.floating):
             raise GrewkitError(f"{modality} must be float coordinates (T, joints, 2..4), got {array.dtype} {shape}", path=source)
+        return
+    if array.ndim == 1:
+        # Frame numbers and other per-frame indices: integers wider than a byte, never pixels.
+        if not np.issubdtype(array.dtype, np.integer) or array.dtype.itemsize < 4:
+            raise GrewkitError(f"{modality}: a 1-D array must hold frame numbers (int32/int64), got {array.dtype}", path=source)
         return
     if modality.startswith("flow"):
         if array.ndim != 4 or shape[-1] != 2 or min(shape[1:3]) < MIN_SIDE:

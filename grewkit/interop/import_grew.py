@@ -19,7 +19,7 @@ from grewkit.core.arrays import load_array, save_array, sha256_file
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
-from grewkit.export.pixels import IMAGE_SUFFIXES
+from grewkit.export.pixels import IMAGE_SUFFIXES, is_gei, is_silhouette
 from grewkit.interop.grew import iter_release, read_frames, read_pose2d_csv
 from grewkit.interop.register import safe_id, upsert
 
@@ -47,7 +47,7 @@ def _read_key(key_dir: Path) -> dict[str, dict]:
 def _modalities(folder: Path) -> dict[str, tuple[str, Path | list[Path]]]:
     """modality -> (kind, source) of one sequence folder."""
     found: dict[str, tuple[str, Path | list[Path]]] = {}
-    loose = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and p.stem != "gei")
+    loose = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_gei(p.stem))
     if loose:  # GREW's own release: frames directly in the sequence folder
         found["sil"] = ("frames", loose)
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
@@ -55,8 +55,8 @@ def _modalities(folder: Path) -> dict[str, tuple[str, Path | list[Path]]]:
         if frames:
             found[sub.name] = ("frames", frames)
     for f in sorted(p for p in folder.iterdir() if p.is_file()):
-        if f.stem == "gei" and f.suffix.lower() in IMAGE_SUFFIXES:
-            found["gei"] = ("image", f)
+        if is_gei(f.stem) and f.suffix.lower() in IMAGE_SUFFIXES:
+            found[f.stem] = ("image", f)
         elif f.name == "pose2d.csv":
             found["pose2d"] = ("pose2d", f)
         elif f.suffix == ".npy":
@@ -64,6 +64,15 @@ def _modalities(folder: Path) -> dict[str, tuple[str, Path | list[Path]]]:
         elif f.suffix == ".pkl":
             found["sil"] = ("array", f)  # OpenGait-pretreated silhouettes
     return found
+
+
+def _shape(modality: str, array: np.ndarray) -> tuple[int, int, int]:
+    """(frames, height, width) as the sequences manifest records them (render's convention)."""
+    if is_gei(modality):
+        return 1, int(array.shape[0]), int(array.shape[1])
+    if (is_silhouette(modality) or modality == "flow") and array.ndim >= 3:
+        return int(array.shape[0]), int(array.shape[1]), int(array.shape[2])
+    return int(array.shape[0]) if array.ndim else 1, 0, 0
 
 
 def import_grew(project: Project, root: str | Path, *, dataset: str = "grew", key_dir: str | Path | None = None,
@@ -94,23 +103,18 @@ def import_grew(project: Project, root: str | Path, *, dataset: str = "grew", ke
                        "view": None, "condition": None}
                 if kind == "frames":
                     array = read_frames(source)
-                    modality = name if name.startswith("sil") and name[3:].isdigit() else f"sil{array.shape[1]}"
+                    modality = name if is_silhouette(name) else f"sil{array.shape[1]}"
                 elif kind == "image":
                     array = read_frames([source])[0]
-                    modality = "gei"
+                    modality = name
                 elif kind == "pose2d":
                     array, _, _ = read_pose2d_csv(source)
                     modality = "pose2d"
                 else:
                     array = load_array(source)
                     modality = f"sil{array.shape[1]}" if name == "sil" else name
-                shape = array.shape
-                row.update({
-                    "modality": modality,
-                    "frames": 1 if modality == "gei" else int(shape[0]),
-                    "height": int(shape[-2]) if modality == "gei" else (int(shape[1]) if array.ndim >= 3 and not modality.startswith("pose") else 0),
-                    "width": int(shape[-1]) if modality == "gei" else (int(shape[2]) if array.ndim >= 3 and not modality.startswith("pose") else 0),
-                })
+                frames, height, width = _shape(modality, array)
+                row.update({"modality": modality, "frames": frames, "height": height, "width": width})
                 if kind == "array":
                     row["path"], row["sha256"] = project.relative(source), sha256_file(source)
                 else:  # frames, images and CSV become .npy so that load_array reads them

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from grewkit.core.errors import GrewkitError
 from grewkit.core.project import Project
+from grewkit.export.pixels import is_silhouette
 
 SPLIT_ORDER = ("train", "val", "test", "distractor", "left out", "all")
 
@@ -51,7 +52,7 @@ def _sequence_table(project: Project) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for r in project.read("sequences", ["sequence_id", "modality", "view", "frames"]).to_pylist():
         row = out.setdefault(r["sequence_id"], {**resolved[r["sequence_id"]], "view": r["view"], "frames": 0, "sil": False})
-        is_sil = r["modality"].startswith("sil")
+        is_sil = is_silhouette(r["modality"])
         if is_sil and not row["sil"]:
             row["frames"], row["sil"] = r["frames"], True
         elif not row["sil"]:
