@@ -33,20 +33,28 @@ class GEIEmbedder:
         return {"model": "gei", "resolution": self.resolution}
 
 
-class CheckpointEmbedder:
-    """A model trained by ``grewkit train``; all frames of a sequence (up to ``max_frames``) in one pass."""
+class ModelEmbedder:
+    """A gait model in eval mode; all frames of a sequence (up to ``max_test_frames``) in one pass."""
 
-    name = "checkpoint"
+    name = "model"
 
-    def __init__(self, checkpoint: str | Path, *, device: str = "cpu"):
-        from grewkit.train.loop import model_from_checkpoint, pick_device
+    def __init__(self, model: torch.nn.Module, cfg, *, device: str = "cpu", checkpoint: str | None = None,
+                 iteration: int = 0):
+        from grewkit.train.loop import pick_device
 
         self.device = pick_device(device)
-        self.model, self.cfg, state = model_from_checkpoint(checkpoint)
-        self.model.to(self.device)
-        self.resolution = self.cfg.data.resolution
-        self.checkpoint = str(checkpoint)
-        self.iteration = int(state["iteration"])
+        self.model = model.to(self.device).eval()
+        self.cfg = cfg
+        self.resolution = cfg.data.resolution
+        self.checkpoint = checkpoint
+        self.iteration = iteration
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str | Path, *, device: str = "cpu") -> "ModelEmbedder":
+        from grewkit.train.loop import model_from_checkpoint
+
+        model, cfg, state = model_from_checkpoint(checkpoint)
+        return cls(model, cfg, device=device, checkpoint=str(checkpoint), iteration=int(state["iteration"]))
 
     @torch.inference_mode()
     def embed(self, sil: np.ndarray) -> np.ndarray:
@@ -61,7 +69,7 @@ class CheckpointEmbedder:
 
 def make_embedder(*, checkpoint: str | None, model: str | None, device: str = "cpu", resolution: int = 64):
     if checkpoint:
-        return CheckpointEmbedder(checkpoint, device=device)
+        return ModelEmbedder.from_checkpoint(checkpoint, device=device)
     if model == "gei":
         return GEIEmbedder(resolution)
     raise GrewkitError("give --checkpoint (a model trained by `grewkit train`) or --model gei (the GEI baseline)")
