@@ -69,6 +69,7 @@ SECTIONS: dict[str, str] = {
 
     # -- ray, run (issue 9): add entries below this line --
 
+    "run": "grewkit.pipeline.settings:RunSettings",
 }
 
 
