@@ -247,20 +247,35 @@ def build_world(config: SynthConfig) -> World:
             rng.shuffle(cams)
         person = _with_cameras(person, tuple(cams))
         assigned.append(person)
-        # Midpoint times inside the video, in visiting order, spread over the duration when it allows.
-        slots = np.sort(rng.uniform(0.08 * T, 0.92 * T, size=len(cams)))
+        planned = []
         for j, cam_index in enumerate(cams):
             walk_rng = rng_for(config.seed, "walk", i, j)
             start, heading, length, mid_s = _path_in_view(cameras[cam_index], walk_rng, cameras[cam_index].view)
             gait = perturb(person, walk_rng)
             speed = gait.stride_factor * gait.height_m * gait.cadence_spm / 120.0
-            t_mid = float(slots[j])
+            planned.append((j, cam_index, walk_rng, start, heading, length / speed, mid_s / speed, gait))
+        slots = _schedule(rng, T, [(p[6], p[5] - p[6]) for p in planned])
+        for (j, cam_index, walk_rng, start, heading, duration, to_mid, gait), t_mid in zip(planned, slots):
             walks.append(Walk(
                 walk_id=f"{person.identity_id}-w{j}", person=gait, camera=cam_index, start=(float(start[0]), float(start[1])),
-                heading=float(heading), t0=t_mid - mid_s / speed, duration=length / speed,
+                heading=float(heading), t0=float(t_mid) - to_mid, duration=duration,
                 phase0=float(walk_rng.uniform(0, 1)),
             ))
     return World(config=config, cameras=cameras, identities=assigned, walks=walks)
+
+
+def _schedule(rng: np.random.Generator, T: float, walks: list[tuple[float, float]]) -> list[float]:
+    """Midpoint times in visiting order, inside [0.08 T, 0.92 T] so every walk is on screen.
+
+    walks: (seconds before the midpoint, seconds after it). When the video is long enough the
+    walks do not overlap in time (nobody is in two places at once), with a gap of at least 2 s.
+    """
+    lo, hi = 0.08 * T, 0.92 * T
+    for _ in range(200):
+        slots = np.sort(rng.uniform(lo, hi, size=len(walks)))
+        if all(slots[k + 1] - slots[k] >= walks[k][1] + walks[k + 1][0] + 2.0 for k in range(len(walks) - 1)):
+            return slots.tolist()
+    return np.sort(rng.uniform(lo, hi, size=len(walks))).tolist()
 
 
 def _with_cameras(person: Identity, cams: tuple[int, ...]) -> Identity:
