@@ -108,3 +108,8 @@ def test_nobody_is_in_two_places_at_once_when_the_video_allows(world):
     # every walk is on screen inside the video: its time in the band overlaps [0, T]
     T = world.config.seconds
     assert all(w.t0 < 0.92 * T and w.t0 + w.duration > 0.08 * T for w in world.walks)
+
+
+def test_ids_must_be_usable_as_file_names():
+    with pytest.raises(ValueError, match="camera_prefix"):
+        SynthConfig(camera_prefix="cam/")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -20,6 +21,7 @@ from grewkit.core.settings import setting
 from grewkit.synth.body import Identity, Walk, make_identities, perturb
 
 ZONE_SPACING_M = 80.0
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Mean adult height (m) used to size the walking area so that people are about 80-250 px tall.
 _REF_HEIGHT = 1.72
 
@@ -61,6 +63,9 @@ class SynthConfig:
             (self.noise_sigma >= 0 and 0 <= self.illumination_drift < 0.5, "noise_sigma >= 0, illumination_drift in [0, 0.5)"),
             (1 <= self.jpeg_quality <= 100, "jpeg_quality must be in [1, 100]"),
             (self.codec in ("MJPG", "XVID"), "codec must be MJPG or XVID"),
+            (self.movers_per_camera >= 0 and self.occluders_per_camera >= 0, "movers and occluders must be >= 0"),
+            (bool(_SAFE_ID.match(self.camera_prefix)) and bool(_SAFE_ID.match(self.identity_prefix)),
+             "camera_prefix and identity_prefix may hold letters, digits, '.', '_' and '-' only (they name files)"),
         ]
         for ok, message in checks:
             if not ok:
