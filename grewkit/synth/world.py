@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from grewkit.core.errors import GrewkitError
 from grewkit.core.settings import setting
 from grewkit.synth.body import Identity, Walk, make_identities, perturb
 
