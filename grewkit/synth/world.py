@@ -73,6 +73,9 @@ class SynthConfig:
             # Cross-camera identities need two cameras; with one, everyone is single-camera.
             object.__setattr__(self, "single_camera_fraction", 1.0)
 
+    def camera_id(self, index: int) -> str:
+        return f"{self.camera_prefix}{index + 1:02d}"
+
     @property
     def n_frames(self) -> int:
         return int(round(self.seconds * self.fps))
@@ -178,7 +181,7 @@ def make_cameras(config: SynthConfig) -> list[Camera]:
         aim = 0.55 * (near + far) + (0.15 * h if h > 5 else 0.0)
         pitch = math.degrees(math.atan2(h - 1.0, aim))
         cams.append(Camera(
-            index=k, camera_id=f"{config.camera_prefix}{k + 1:02d}", view=view, width=config.width, height=config.height,
+            index=k, camera_id=config.camera_id(k), view=view, width=config.width, height=config.height,
             fx=float(f), fy=float(f), cx=config.width / 2.0, cy=config.height / 2.0,
             x=k * ZONE_SPACING_M, y=0.0, height_m=float(h), yaw_deg=float(rng.uniform(0, 360)), pitch_deg=float(pitch),
             near_m=float(max(near, 2.0)), far_m=float(far),
