@@ -56,6 +56,12 @@ def test_ingest_detect_track_on_vtest(pets):
     assert (project.manifests_dir / "detections" / "pets.parquet").is_file()
     assert run(project, "detect").done == 0                      # rerun: nothing to do
 
+    # Chunks of one video (so that workers share it) give exactly the boxes of one whole pass.
+    whole = project.read("detections")
+    set_option(project, "detect", "chunk_frames", "16")
+    assert run(project, "detect").done == 4
+    assert project.read("detections").equals(whole)
+
     run(project, "track")
     tracklets = project.read("tracklets").to_pandas()
     boxes = project.read("boxes").to_pandas()
