@@ -1,75 +1,56 @@
-#!/usr/bin/env python3
-"""Detect + track on the synthetic world, scored against its exact ground truth.
+"""Frames per second of `grewkit synth` generation at 640x480, against a write-only baseline in the same run.
 
-    .venv/bin/python tools/bench_synth.py [--cameras 2 --identities 6 --seconds 10 --seed 0] [--backends ssdlite,mog2]
+    .venv/bin/python tools/bench_synth.py --frames 300
 
-Generates the world with `grewkit synth` into a temporary project, then for each detector
-backend runs ingest, detect and track (serial executor) and prints detector precision/recall
-(IoU 0.5; all people, and people at least half visible), MOTA / IDF1 / ID switches, and the
-purity of kept tracklets (goal: >= 0.98).
+Reports CPU seconds (time.process_time), which a shared machine's load does not inflate, and wall
+seconds. The baseline writes the camera's background with the same noise and writer, no people:
+the ratio says what the world costs on top of encoding the video.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from grewkit.core.executors import make_executor
-from grewkit.core.project import Project
-from grewkit.core.runner import run_stage
-from grewkit.ingest.command import ingest
-from grewkit.track.synth_eval import evaluate_synth
+import cv2
+
+from grewkit.synth.generate import VideoFile, _open_writer, render_camera
+from grewkit.synth.render import CameraRenderer
+from grewkit.synth.world import SynthConfig, build_world
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cameras", type=int, default=2)
-    ap.add_argument("--identities", type=int, default=6)
-    ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--backends", default="ssdlite,mog2")
-    args = ap.parse_args()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--identities", type=int, default=40)
+    parser.add_argument("--camera", type=int, default=0)
+    args = parser.parse_args()
+    config = SynthConfig(cameras=4, identities=args.identities, seconds=60.0, seed=0)
+    world = build_world(config)
     with tempfile.TemporaryDirectory() as tmp:
-        world = Path(tmp) / "world"
-        subprocess.run([sys.executable, "-m", "grewkit", "synth", str(world), "--cameras", str(args.cameras),
-                        "--identities", str(args.identities), "--seconds", str(args.seconds), "--seed", str(args.seed),
-                        "--quiet"], check=True)
-        print(f"machine: {platform.node()} {platform.machine()}; world: {args.cameras} cameras, {args.identities} "
-              f"identities, {args.seconds:g} s, seed {args.seed}")
-        print("| backend | det precision | det recall | recall (>= 50 % visible) | MOTA | IDF1 | ID sw | "
-              "tracklets kept/all | kept purity mean / min | kept >= 0.98 pure | identities covered | detect+track s |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for backend in args.backends.split(","):
-            root = Path(tmp) / backend
-            shutil.copytree(world, root, ignore=shutil.ignore_patterns("state"))
-            for stale in ("videos.parquet",):
-                (root / "manifests" / stale).unlink(missing_ok=True)
-            project = Project(root)
-            text = project.settings_path.read_text().replace('backend = "ssdlite"', f'backend = "{backend}"')
-            project.settings_path.write_text(text)
-            csv = root / "media" / "synth" / "cameras.csv"
-            with make_executor("serial", 1) as ex:
-                ingest(project, [root / "media" / "synth"], cameras=csv)
-                run_stage(project, "ingest", executor=ex, show_progress=False)
-                t = time.perf_counter()
-                for stage in ("detect", "track"):
-                    summary = run_stage(project, stage, executor=ex, show_progress=False)
-                    if summary.failed:
-                        raise SystemExit(f"{stage} failed: {summary.failed}")
-                seconds = time.perf_counter() - t
-            r = evaluate_synth(project)
-            m = r["mot"]
-            print(f"| {backend} | {r['det_all']['precision']:.3f} | {r['det_all']['recall']:.3f} | "
-                  f"{r['det_visible']['recall']:.3f} | {100 * m['mota']:.1f} % | {100 * m['idf1']:.1f} % | "
-                  f"{int(m['num_switches'])} | {r['kept']}/{r['tracklets']} | {r['kept_purity_mean']:.3f} / "
-                  f"{r['kept_purity_min']:.3f} | {r['kept_share_pure_98']:.2f} | {r['gt_identities_covered']} of "
-                  f"{r['gt_identities']} | {seconds:.1f} |")
+        video = VideoFile("bench", "bench", Path(tmp) / "bench.avi", 0, 0, args.frames, None)
+        c0, w0 = time.process_time(), time.perf_counter()
+        renderer = CameraRenderer(world, args.camera)
+        setup = time.process_time() - c0
+        writer, _ = _open_writer(Path(tmp) / "base.avi", config)
+        c1, w1 = time.process_time(), time.perf_counter()
+        for f in range(args.frames):
+            img = renderer.background.copy()
+            pos, neg = renderer.noise[f % len(renderer.noise)]
+            writer.write(cv2.subtract(cv2.add(img, pos), neg))
+        writer.release()
+        base_cpu, base_wall = time.process_time() - c1, time.perf_counter() - w1
+        c2, w2 = time.process_time(), time.perf_counter()
+        truth = render_camera(world, args.camera, [video])
+        full_cpu, full_wall = time.process_time() - c2, time.perf_counter() - w2
+    people = len(truth.box_rows["walk"]) / args.frames
+    print(f"camera {args.camera}, {args.frames} frames 640x480, {people:.1f} people per frame on average")
+    print(f"  camera setup (background, noise bank): {setup:.2f} CPU s")
+    print(f"  write-only baseline: {args.frames / base_cpu:.1f} frames per CPU s ({args.frames / base_wall:.1f} wall)")
+    print(f"  full generation (camera setup included): {args.frames / full_cpu:.1f} frames per CPU s ({args.frames / full_wall:.1f} wall); "
+          f"{full_cpu / base_cpu:.2f}x the baseline's CPU time")
 
 
 if __name__ == "__main__":
