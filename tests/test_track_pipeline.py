@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
-import pyarrow.compute as pc
 import pytest
 
 from grewkit.core.executors import make_executor
