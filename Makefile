@@ -60,6 +60,9 @@ demo: setup
 # -- demo steps are rewired by the end-to-end issue (issue 9); stage issues add theirs below this line --
 	$(BIN)/grewkit synth $(DEMO) --cameras 4 --identities 40 --seconds 60 --seed 0
 	$(BIN)/grewkit validate --project $(DEMO)
+	$(BIN)/grewkit ingest $(DEMO)/media/synth --cameras $(DEMO)/media/synth/cameras.csv --project $(DEMO)
+	$(BIN)/grewkit detect --project $(DEMO)
+	$(BIN)/grewkit track --project $(DEMO)
 
 
 clean:
