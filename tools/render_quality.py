@@ -35,7 +35,7 @@ def main():
         generate(project, SynthConfig(cameras=args.cameras, identities=args.identities, seconds=args.seconds,
                                       seed=args.seed), masks=True, show_progress=False)
         print(f"synthetic world: {args.cameras} cameras, {args.identities} identities, {args.seconds:g} s, seed {args.seed}")
-        for segmenter, modalities in (("mediapipe", ["sil", "pose2d"]), ("mog2", ["sil"])):
+        for segmenter, modalities in (("mediapipe", ["sil", "pose2d"]), ("mog2", ["sil"]), ("mediapipe+mog2", ["sil"])):
             t = time.perf_counter()
             report = synthetic_quality(project, RenderSettings(segmenter=segmenter, modalities=modalities))
             print(report.line() + f"  [{time.perf_counter() - t:.0f} s]")

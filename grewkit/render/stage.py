@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from grewkit.core.arrays import save_array
 from grewkit.core.errors import GrewkitError
+from grewkit.core import manifests
 from grewkit.core.manifests import read_manifest
 from grewkit.core.settings import setting
 from grewkit.core.stage import Stage, Unit, unit_key
@@ -39,7 +40,8 @@ MODALITIES = ("sil", "gei", "flow", "pose2d", "pose3d")
 @dataclass(frozen=True)
 class RenderSettings:
     modalities: list[str] = setting(list(MODALITIES), "What to render per kept tracklet: sil, gei, flow, pose2d, pose3d.")
-    segmenter: str = setting("mediapipe", "Person segmentation backend: mediapipe (default) or mog2 (static cameras).")
+    segmenter: str = setting("mediapipe", "Person segmentation backend: mediapipe (default, any camera), mog2 or "
+                                          "mediapipe+mog2 (static cameras; the most accurate there).")
     heights: list[int] = setting([64, 128], "Silhouette/GEI heights after OpenGait's size normalisation (even numbers).")
     min_frames: int = setting(5, "Fail a tracklet when fewer silhouettes than this survive size normalisation.")
     crop_margin: float = setting(0.1, "Box growth on each side before cropping, as a fraction of the box size.")
@@ -214,6 +216,10 @@ class RenderStage(Stage):
     def plan(self) -> list[Unit]:
         settings = self.settings()
         root = self.input_dir(settings)
+        for name in ("videos", "tracklets", "boxes"):
+            if not manifests.exists(root, name):
+                raise GrewkitError(f"no {name} manifest here: run `grewkit track` first (or set [render] input)",
+                                   path=root)
         tracklets = read_manifest(root, "tracklets").to_pylist()
         videos = {v["video_id"]: v for v in read_manifest(root, "videos").to_pylist()}
         config = asdict(settings)
