@@ -57,7 +57,7 @@ class MediapipeSegmenter(Segmenter):
     def segment(self, frame_bgr, crop, person):
         if person is None or person.mask is None:
             return np.zeros(crop.image.shape[:2], np.uint8)
-        return np.where(person.mask > self.threshold, 255, 0).astype(np.uint8)
+        return (person.mask > self.threshold).view(np.uint8) * np.uint8(255)
 
 
 class MOG2Segmenter(Segmenter):

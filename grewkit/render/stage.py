@@ -81,21 +81,23 @@ class RenderResult:
 
 
 class _Clock:
-    def __init__(self):
+    def __init__(self, timer=time.perf_counter):
+        self.timer = timer
         self.seconds: dict[str, float] = {}
 
     def add(self, name: str, since: float) -> float:
-        now = time.perf_counter()
+        now = self.timer()
         self.seconds[name] = self.seconds.get(name, 0.0) + now - since
         return now
 
 
 def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, settings: RenderSettings,
-                    *, name: str = "tracklet", keep_masks: bool = False) -> RenderResult:
+                    *, name: str = "tracklet", keep_masks: bool = False, timer=time.perf_counter) -> RenderResult:
     """Render every requested modality of one tracklet from its video and its per-frame boxes.
 
     ``frames``: (T,) increasing video frame numbers; ``boxes``: (T, 4) x1, y1, x2, y2 pixels.
-    Raises GrewkitError naming the tracklet when too few silhouettes survive.
+    Raises GrewkitError naming the tracklet when too few silhouettes survive. ``timer`` clocks the
+    steps in ``RenderResult.seconds`` (``time.process_time`` for CPU time on a busy machine).
     """
     wanted = set(settings.modalities)
     need_sil = bool(wanted & {"sil", "gei"})
@@ -113,13 +115,13 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
         # One BlazePose per live tracklet (about 105 MB), closed below when the tracklet is done.
         person_model = MediapipePerson(segmentation=segmenter is not None and segmenter.needs_person)
     flow = DISFlow(settings.flow_height) if "flow" in wanted else None
-    clock = _Clock()
+    clock = _Clock(timer)
     masks, pose2d, pose3d, grays, geometry = [], [], [], [], []
     by_frame = {int(f): b for f, b in zip(frames, boxes)}
     first, last = int(frames[0]), int(frames[-1])
     start = max(0, first - (segmenter.warmup_frames if segmenter else 0))
     try:
-        t = time.perf_counter()
+        t = timer()
         for index, frame_bgr in read_frames(video_path, start, last):
             if segmenter is not None:
                 segmenter.observe(frame_bgr)  # every frame, in order: background models must see them all
@@ -152,7 +154,7 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
         if segmenter is not None:
             segmenter.close()
     arrays: dict[str, np.ndarray] = {"frames": np.asarray(frames, np.int64)}
-    t = time.perf_counter()
+    t = timer()
     if need_sil:
         normalised = normalise_frames(np.stack(masks), tuple(settings.heights))
         for r, out in normalised.items():
