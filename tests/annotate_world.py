@@ -76,3 +76,24 @@ def build_tud_world(project, shared_data: Path, *, min_frames: int = 5) -> dict[
     project.write("tracklets", pa.Table.from_pylist(tracklets, schema=get_schema("tracklets").arrow))
     project.write("boxes", pa.Table.from_pydict(dict(boxes), schema=get_schema("boxes").arrow))
     return truth
+
+
+def build_synth_world(project, *, cameras: int = 3, identities: int = 6, seconds: float = 8.0,
+                      seed: int = 1) -> dict[str, str]:
+    """A synthetic world (``grewkit synth``) whose ground-truth tracklets stand in for tracked ones.
+
+    Returns tracklet -> true identity. Synthetic people may appear in docs (unlike TUD-Campus).
+    """
+    import dataclasses
+
+    from grewkit.synth.generate import generate
+    from grewkit.synth.truth import ground_truth
+
+    config = dataclasses.replace(project.settings.section("synth"), cameras=cameras, identities=identities,
+                                 seconds=seconds, seed=seed)
+    generate(project, config, show_progress=False)
+    gt = ground_truth(project)
+    for name in ("videos", "tracklets", "boxes"):
+        project.write(name, gt.read(name))
+    ids = gt.read("identities", ["tracklet_id", "identity_id"]).to_pydict()
+    return dict(zip(ids["tracklet_id"], ids["identity_id"]))

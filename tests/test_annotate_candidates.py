@@ -8,7 +8,7 @@ import pytest
 
 from annotate_world import build_tud_world
 from grewkit.annotate.candidates import kept_tracklets, rank_candidates, recall_at_k
-from grewkit.annotate.media import mask_faces, render_strips
+from grewkit.annotate.media import make_strip, render_strips
 from grewkit.annotate.settings import AnnotateSettings
 
 
@@ -85,13 +85,13 @@ def test_strips_are_face_masked_jpegs(world):
     assert mtimes == {t: (project.root / paths[t]).stat().st_mtime_ns for t in ids}
 
 
-def test_mask_faces_hides_the_head_band_only():
+def test_strip_tiles_have_the_head_masked_and_the_legs_untouched():
     rng = np.random.default_rng(0)
-    image = rng.integers(0, 255, (200, 100, 3), dtype=np.uint8)
-    masked = mask_faces(image, np.array([[10, 10, 90, 190]]))
-    head = (slice(12, 40), slice(20, 80))
-    assert np.abs(masked[head].astype(int) - image[head].astype(int)).mean() > 20
-    assert np.array_equal(masked[100:], image[100:])
+    crop = rng.integers(0, 255, (200, 100, 3), dtype=np.uint8)
+    strip = make_strip([(crop, (10.0, 10.0, 90.0, 190.0))], height=200)
+    head, legs = (slice(15, 40), slice(25, 75)), (slice(120, 200), slice(0, 100))
+    assert np.abs(strip[head].astype(int) - crop[head].astype(int)).mean() > 20
+    assert np.array_equal(strip[legs], crop[legs])
 
 
 def test_unknown_tracklet_is_a_clear_error(world):

@@ -91,7 +91,7 @@ class AnnotationBackend(ABC):
 
     @abstractmethod
     def ensure_project(self, *, title: str, config_xml: str, media_dir: Path | None,
-                       project_id: int | None = None) -> int:
+                       project_id: int | None = None, annotators_per_task: int = 1) -> int:
         """Create the project (or find the one with this title/id) and bring its config up to date."""
 
     @abstractmethod
@@ -220,7 +220,7 @@ class LabelStudioBackend(AnnotationBackend):
                 return None
             page += 1
 
-    def ensure_project(self, *, title, config_xml, media_dir=None, project_id=None):
+    def ensure_project(self, *, title, config_xml, media_dir=None, project_id=None, annotators_per_task=1):
         title = PROJECT_PREFIX + title
         if project_id is not None:
             try:
@@ -238,12 +238,17 @@ class LabelStudioBackend(AnnotationBackend):
             doc = self.client.request("POST", "/api/projects/", json={
                 "title": title, "label_config": config_xml, "show_skip_button": True,
                 "description": "Cross-camera identity linking made by grewkit.",
-                "maximum_annotations": 1, "sampling": "Sequential sampling"})
+                "maximum_annotations": annotators_per_task, "sampling": "Sequential sampling"})
             project_id = int(doc["id"])
         else:
             current = self.client.request("GET", f"/api/projects/{project_id}/")
+            changes = {}
             if current.get("label_config", "").strip() != config_xml.strip():
-                self.client.request("PATCH", f"/api/projects/{project_id}/", json={"label_config": config_xml})
+                changes["label_config"] = config_xml
+            if current.get("maximum_annotations") != annotators_per_task:
+                changes["maximum_annotations"] = annotators_per_task
+            if changes:
+                self.client.request("PATCH", f"/api/projects/{project_id}/", json=changes)
         if media_dir is not None:
             self.ensure_local_storage(project_id, Path(media_dir))
         return project_id
@@ -420,7 +425,7 @@ class LabelStudioBackend(AnnotationBackend):
                 return None
             page += 1
 
-    def ensure_project(self, *, title, config_xml, media_dir=None, project_id=None):
+    def ensure_project(self, *, title, config_xml, media_dir=None, project_id=None, annotators_per_task=1):
         title = PROJECT_PREFIX + title
         if project_id is not None:
             try:
@@ -438,12 +443,17 @@ class LabelStudioBackend(AnnotationBackend):
             doc = self.client.request("POST", "/api/projects/", json={
                 "title": title, "label_config": config_xml, "show_skip_button": True,
                 "description": "Cross-camera identity linking made by grewkit.",
-                "maximum_annotations": 1, "sampling": "Sequential sampling"})
+                "maximum_annotations": annotators_per_task, "sampling": "Sequential sampling"})
             project_id = int(doc["id"])
         else:
             current = self.client.request("GET", f"/api/projects/{project_id}/")
+            changes = {}
             if current.get("label_config", "").strip() != config_xml.strip():
-                self.client.request("PATCH", f"/api/projects/{project_id}/", json={"label_config": config_xml})
+                changes["label_config"] = config_xml
+            if current.get("maximum_annotations") != annotators_per_task:
+                changes["maximum_annotations"] = annotators_per_task
+            if changes:
+                self.client.request("PATCH", f"/api/projects/{project_id}/", json=changes)
         if media_dir is not None:
             self.ensure_local_storage(project_id, Path(media_dir))
         return project_id

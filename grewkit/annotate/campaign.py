@@ -70,15 +70,18 @@ def push(project, backend: AnnotationBackend, run: AnnotationRun, *, force: bool
         strips = render_strips(project, needed, frames=settings.strip_frames, height=settings.strip_height,
                                progress=advance)
     placeholder = write_placeholder(project.root, settings.strip_height)
-    xml = render_config(settings.k)
+    # Label Studio refuses a config that drops a control answers already use: slots never shrink.
+    slots = max(settings.k, run.k or 0)
+    xml = render_config(slots)
     # Record the run before anything is sent, so an interrupted push resumes into the same project.
     run.project_id = backend.ensure_project(title=f"{project.settings.section('project').name} / {run.key}",
                                             config_xml=xml, media_dir=project.root / "media" / "annotation",
-                                            project_id=run.project_id)
-    run.k, run.config_hash = settings.k, config_hash(xml)
+                                            project_id=run.project_id,
+                                            annotators_per_task=settings.annotators_per_task)
+    run.k, run.config_hash = slots, config_hash(xml)
     run.save(project)
     tasks = build_tasks(candidates=candidates, tracklets=tracklets, strips=strips, placeholder=placeholder,
-                        media_url=lambda rel: backend.media_url(project.root / rel), k=settings.k,
+                        media_url=lambda rel: backend.media_url(project.root / rel), k=settings.k, slots=slots,
                         preselect_min_score=settings.preselect_min_score)
     with progress_bar("push tasks", total=len(tasks), unit="task", enabled=show_progress) as advance:
         result = backend.push_tasks(run.project_id, tasks, batch_size=settings.batch_size, force=force,

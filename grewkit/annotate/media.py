@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from grewkit.core.atomic import write_bytes
 from grewkit.core.errors import GrewkitError
+from grewkit.render.faces import mask_faces
 
 STRIP_DIR = "media/annotation/strips"
 PLACEHOLDER = "media/annotation/no-candidate.jpg"
@@ -91,30 +92,10 @@ def crop_box(image: np.ndarray, box: Box, *, margin: float) -> tuple[np.ndarray,
     return image[y1:y2, x1:x2].copy(), (box.x1 - x1, box.y1 - y1, box.x2 - x1, box.y2 - y1)
 
 
-def mask_faces(image: np.ndarray, boxes_xyxy: np.ndarray) -> np.ndarray:
-    """Hide the faces of the people in ``boxes_xyxy`` before anyone outside the lab sees the image.
-
-    Stand-in until ``grewkit.render.faces.mask_faces`` lands in main: pixelates the head band at
-    the top of each person box (heads take about the top sixth of a standing person's box).
-    """
-    out = image.copy()
-    h, w = out.shape[:2]
-    for x1, y1, x2, y2 in np.asarray(boxes_xyxy, dtype=float).reshape(-1, 4):
-        bh, bw = y2 - y1, x2 - x1
-        hx1, hx2 = int(max(0, x1 + 0.1 * bw)), int(min(w, x2 - 0.1 * bw))
-        hy1, hy2 = int(max(0, y1 - 0.02 * bh)), int(min(h, y1 + 0.2 * bh))
-        if hx2 - hx1 < 2 or hy2 - hy1 < 2:
-            continue
-        region = out[hy1:hy2, hx1:hx2]
-        small = cv2.resize(region, (max(1, (hx2 - hx1) // 8), max(1, (hy2 - hy1) // 8)), interpolation=cv2.INTER_AREA)
-        out[hy1:hy2, hx1:hx2] = cv2.resize(small, (hx2 - hx1, hy2 - hy1), interpolation=cv2.INTER_NEAREST)
-    return out
-
-
 def make_strip(crops: Iterable[tuple[np.ndarray, tuple[float, float, float, float]]], *, height: int) -> np.ndarray:
     tiles = []
     for crop, box in crops:
-        masked = mask_faces(crop, np.array([box]))
+        masked = mask_faces(crop, boxes_xyxy=np.array([box], dtype=np.float32), keypoints=None, channels="bgr")
         scale = height / masked.shape[0]
         tiles.append(cv2.resize(masked, (max(1, round(masked.shape[1] * scale)), height), interpolation=cv2.INTER_AREA))
         tiles.append(np.full((height, 3, 3), 255, np.uint8))

@@ -18,6 +18,7 @@ class AnnotateSettings:
     strip_frames: int = setting(8, "Frames per annotator strip.")
     strip_height: int = setting(160, "Height in pixels of each frame of a strip.")
     descriptor_frames: int = setting(6, "Frames sampled per tracklet for the appearance descriptor.")
+    annotators_per_task: int = setting(1, "Annotators who answer each task (Label Studio's overlap); 2 or more measures agreement.")
     batch_size: int = setting(1000, "Tasks per import request.")
     preselect_min_score: float = setting(0.0, "Pre-select 'same' for the rank-1 candidate when its score is at least this (predictions).")
 
@@ -26,6 +27,8 @@ class AnnotateSettings:
             raise ValueError(f"k must be at least 1, not {self.k}")
         if self.strip_frames < 1 or self.descriptor_frames < 1:
             raise ValueError("strip_frames and descriptor_frames must be at least 1")
+        if self.annotators_per_task < 1:
+            raise ValueError("annotators_per_task must be at least 1")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if self.max_gap_s < 0:

@@ -17,7 +17,10 @@ from grewkit.annotate.backend import TaskSpec
 
 
 def build_tasks(*, candidates: pa.Table, tracklets: pa.Table, strips: dict[str, str], placeholder: str,
-                media_url: Callable[[str], str], k: int, preselect_min_score: float) -> list[TaskSpec]:
+                media_url: Callable[[str], str], k: int, preselect_min_score: float,
+                slots: int | None = None) -> list[TaskSpec]:
+    """Tasks with ``k`` candidates in ``slots`` (>= k) candidate slots; empty slots show a placeholder."""
+    slots = max(slots or k, k)
     info = {r["tracklet_id"]: r for r in tracklets.select(
         ["tracklet_id", "camera_id", "start_frame", "end_frame"]).to_pylist()}
     ranked: dict[str, list[dict]] = defaultdict(list)
@@ -29,7 +32,7 @@ def build_tasks(*, candidates: pa.Table, tracklets: pa.Table, strips: dict[str, 
         q = info[query]
         data = {"query_id": query, "query_camera": q["camera_id"],
                 "query_frames": f"{q['start_frame']}-{q['end_frame']}", "query_image": media_url(strips[query])}
-        for i in range(1, k + 1):
+        for i in range(1, slots + 1):
             if i <= len(rows):
                 c = rows[i - 1]
                 cid = c["candidate_tracklet_id"]
