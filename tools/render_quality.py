@@ -32,6 +32,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tracked", action="store_true",
                         help="Also run ingest, detect and track, and score the masks on the tracked boxes.")
+    parser.add_argument("--only-tracked", action="store_true", help="Skip the ground-truth boxes part.")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="render-quality-"))
     try:
@@ -39,19 +40,21 @@ def main():
         generate(project, SynthConfig(cameras=args.cameras, identities=args.identities, seconds=args.seconds,
                                       seed=args.seed), masks=True, show_progress=False)
         print(f"synthetic world: {args.cameras} cameras, {args.identities} identities, {args.seconds:g} s, seed {args.seed}")
-        for segmenter, modalities in (("mediapipe", ["sil", "pose2d"]), ("mog2", ["sil"]), ("mediapipe+mog2", ["sil"])):
+        for segmenter, modalities in (() if args.only_tracked else
+                                      (("mediapipe", ["sil", "pose2d"]), ("mog2", ["sil"]), ("mediapipe+mog2", ["sil"]))):
             t = time.perf_counter()
             report = synthetic_quality(project, RenderSettings(segmenter=segmenter, modalities=modalities))
             print(report.line() + f"  [{time.perf_counter() - t:.0f} s]")
             if report.pose_errors:
                 print(f"  pose2d: PCK@0.05 {report.pck(0.05):.3f}, PCK@0.1 {report.pck(0.1):.3f} of box height, over "
                       f"{len(report.pose_errors)} visible true keypoints (missing = wrong)")
-        if args.tracked:
+        if args.tracked or args.only_tracked:
             from grewkit.ingest.command import ingest
 
             ingest(project, [project.root / "media" / "synth"], cameras=None)  # cameras come from synth
             for stage in ("ingest", "detect", "track"):
-                print(run_stage(project, stage, executor=SerialExecutor(), show_progress=False).line())
+                summary = run_stage(project, stage, executor=SerialExecutor(), show_progress=False)
+                print(summary.line(), summary.failed or "")
             print("on the tracked boxes (default detector and tracker), tracklets matched to true identities:")
             for segmenter in ("mediapipe", "mog2", "mediapipe+mog2"):
                 report = tracked_quality(project, RenderSettings(segmenter=segmenter, modalities=["sil"]))
