@@ -3,6 +3,8 @@
 The measure is the IoU of grewkit's binary person mask and the true visible silhouette, both in
 crop space (256x128, the segmenter's own output before size normalisation), per crop. Crops whose
 true mask is empty (person fully hidden) are skipped: there is nothing to segment.
+Needs pandas (the ``test`` extra) and a ``grewkit synth --masks`` project; the render stage itself
+does not import this module.
 """
 
 from __future__ import annotations
