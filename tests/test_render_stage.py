@@ -102,3 +102,9 @@ def test_command_with_modalities_and_mog2(tmp_path, shared_data):
     assert len(sil) > 30 and sil.shape[1:] == (64, 64)
     bad = CliRunner().invoke(cli, ["render", "--project", str(project.root), "--modalities", "sil,depth"])
     assert bad.exit_code != 0 and "depth" in bad.output
+
+
+def test_missing_inputs_are_named(project):
+    result = CliRunner().invoke(cli, ["render", "--project", str(project.root), "--quiet"])
+    assert result.exit_code != 0
+    assert "no videos manifest" in result.output and "grewkit track" in result.output

@@ -34,6 +34,10 @@ def test_silhouette_iou_against_true_masks(world):
     mog2 = synthetic_quality(world, RenderSettings(modalities=["sil"], segmenter="mog2", mog2_warmup_frames=0),
                              max_tracklets=2)
     assert mog2.mean_iou > 0.5
+    hybrid = synthetic_quality(world, RenderSettings(modalities=["sil"], segmenter="mediapipe+mog2",
+                                                     mog2_warmup_frames=0), max_tracklets=2)
+    assert hybrid.mean_iou > 0.6 and hybrid.mean_iou > mediapipe.mean_iou
+    assert np.mean(hybrid.produced) > 0.9, "MOG2 fills in where mediapipe loses the person"
 
 
 def test_render_stage_on_ground_truth_input(world):

@@ -12,7 +12,7 @@ from grewkit.cli.options import executor_options, project_option
 @executor_options
 @click.option("--modalities", default=None,
               help="Comma-separated subset of sil,gei,flow,pose2d,pose3d (default: [render] modalities).")
-@click.option("--segmenter", default=None, help="Segmentation backend: mediapipe or mog2 (default: [render] segmenter).")
+@click.option("--segmenter", default=None, help="Segmentation backend: mediapipe, mog2 or mediapipe+mog2 (default: [render] segmenter).")
 @click.option("--retry-failed/--skip-failed", default=None, help="Retry units that failed before (default: [executor] retry_failed).")
 @click.option("--strict", is_flag=True, help="Exit with status 3 when any tracklet failed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")

@@ -3,6 +3,8 @@
 The measure is the IoU of grewkit's binary person mask and the true visible silhouette, both in
 crop space (256x128, the segmenter's own output before size normalisation), per crop. Crops whose
 true mask is empty (person fully hidden) are skipped: there is nothing to segment.
+Needs pandas (the ``test`` extra) and a ``grewkit synth --masks`` project; the render stage itself
+does not import this module.
 """
 
 from __future__ import annotations
@@ -126,5 +128,57 @@ def synthetic_quality(project: Project, settings, *, max_tracklets: int | None =
                 err = np.hypot(pred[k, :, 0] - np.asarray(r.kp_x), pred[k, :, 1] - np.asarray(r.kp_y)) / heights[k]
                 err[pred[k, :, 2] < 0.5] = np.nan
                 report.pose_errors.extend(err[vis].tolist())
+        report.per_tracklet[t["tracklet_id"]] = float(np.mean(mine)) if mine else float("nan")
+    return report
+
+
+def tracked_quality(project: Project, settings, *, max_tracklets: int | None = None) -> QualityReport:
+    """Like ``synthetic_quality`` but on the pipeline's own kept tracklets (detector boxes, tracker ids).
+
+    Each tracked tracklet is matched to a true identity (``grewkit.synth.truth.match_tracklets_to_truth``);
+    per frame, the true mask of that identity in that frame is compared with grewkit's mask, both
+    in the crop cut around the *tracked* box. Unmatched tracklets and frames are skipped.
+    """
+    from grewkit.render.stage import render_tracklet
+    from grewkit.synth.truth import ground_truth, match_tracklets_to_truth
+
+    gt = ground_truth(project)
+    masks_dir = project.root / "ground_truth" / "masks"
+    if not masks_dir.is_dir():
+        raise GrewkitError("no true masks: generate the world with `grewkit synth --masks`", path=masks_dir)
+    identity = {r["tracklet_id"]: r["identity_id"] for r in match_tracklets_to_truth(project).to_pylist()}
+    gt_of_identity = {}
+    for r in gt.read("identities", ["tracklet_id", "identity_id"]).to_pylist():
+        gt_of_identity.setdefault(r["identity_id"], []).append(r["tracklet_id"])
+    gt_boxes = gt.read("boxes", ["tracklet_id", "frame", "x1", "y1", "x2", "y2"]).to_pandas()
+    gt_index = {(r.tracklet_id, int(r.frame)): (k, np.array([r.x1, r.y1, r.x2, r.y2]))
+                for tid, g in gt_boxes.groupby("tracklet_id")
+                for k, r in enumerate(g.sort_values("frame").itertuples())}
+    videos = {v["video_id"]: v for v in project.read("videos").to_pylist()}
+    boxes = project.read("boxes").to_pandas()
+    report = QualityReport(settings.segmenter)
+    kept = [t for t in project.read("tracklets").to_pylist() if t["kept"] and identity.get(t["tracklet_id"])]
+    for t in sorted(kept, key=lambda t: t["tracklet_id"])[:max_tracklets]:
+        rows = boxes[boxes.tracklet_id == t["tracklet_id"]].sort_values("frame")
+        video = videos[t["video_id"]]
+        result = render_tracklet(project.resolve(video["path"]), rows.frame.to_numpy(),
+                                 rows[["x1", "y1", "x2", "y2"]].to_numpy(np.float64), settings,
+                                 name=t["tracklet_id"], keep_masks=True)
+        cache: dict[str, np.ndarray] = {}
+        mine = []
+        for k, frame in enumerate(rows.frame.to_numpy()):
+            hit = next(((g, gt_index[(g, int(frame))]) for g in gt_of_identity[identity[t["tracklet_id"]]]
+                        if (g, int(frame)) in gt_index), None)
+            if hit is None:
+                continue
+            g, (j, gbox) = hit
+            if g not in cache:
+                cache[g] = load_array(masks_dir / f"{g}.npy")
+            true = true_crop_mask(cache[g][j], gbox, (video["height"], video["width"]), result.geometry[k])
+            if true.any():
+                mine.append(mask_iou(result.masks[k], true))
+                report.produced.append(bool(result.masks[k].any()))
+                report.visibility.append(1.0)
+        report.ious.extend(mine)
         report.per_tracklet[t["tracklet_id"]] = float(np.mean(mine)) if mine else float("nan")
     return report

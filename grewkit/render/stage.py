@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from grewkit.core.arrays import save_array
 from grewkit.core.errors import GrewkitError
+from grewkit.core import manifests
 from grewkit.core.manifests import read_manifest
 from grewkit.core.settings import setting
 from grewkit.core.stage import Stage, Unit, unit_key
@@ -39,7 +40,8 @@ MODALITIES = ("sil", "gei", "flow", "pose2d", "pose3d")
 @dataclass(frozen=True)
 class RenderSettings:
     modalities: list[str] = setting(list(MODALITIES), "What to render per kept tracklet: sil, gei, flow, pose2d, pose3d.")
-    segmenter: str = setting("mediapipe", "Person segmentation backend: mediapipe (default) or mog2 (static cameras).")
+    segmenter: str = setting("mediapipe", "Person segmentation backend: mediapipe (default, any camera), mog2 or "
+                                          "mediapipe+mog2 (static cameras; the most accurate there).")
     heights: list[int] = setting([64, 128], "Silhouette/GEI heights after OpenGait's size normalisation (even numbers).")
     min_frames: int = setting(5, "Fail a tracklet when fewer silhouettes than this survive size normalisation.")
     crop_margin: float = setting(0.1, "Box growth on each side before cropping, as a fraction of the box size.")
@@ -79,21 +81,23 @@ class RenderResult:
 
 
 class _Clock:
-    def __init__(self):
+    def __init__(self, timer=time.perf_counter):
+        self.timer = timer
         self.seconds: dict[str, float] = {}
 
     def add(self, name: str, since: float) -> float:
-        now = time.perf_counter()
+        now = self.timer()
         self.seconds[name] = self.seconds.get(name, 0.0) + now - since
         return now
 
 
 def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, settings: RenderSettings,
-                    *, name: str = "tracklet", keep_masks: bool = False) -> RenderResult:
+                    *, name: str = "tracklet", keep_masks: bool = False, timer=time.perf_counter) -> RenderResult:
     """Render every requested modality of one tracklet from its video and its per-frame boxes.
 
     ``frames``: (T,) increasing video frame numbers; ``boxes``: (T, 4) x1, y1, x2, y2 pixels.
-    Raises GrewkitError naming the tracklet when too few silhouettes survive.
+    Raises GrewkitError naming the tracklet when too few silhouettes survive. ``timer`` clocks the
+    steps in ``RenderResult.seconds`` (``time.process_time`` for CPU time on a busy machine).
     """
     wanted = set(settings.modalities)
     need_sil = bool(wanted & {"sil", "gei"})
@@ -111,13 +115,13 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
         # One BlazePose per live tracklet (about 105 MB), closed below when the tracklet is done.
         person_model = MediapipePerson(segmentation=segmenter is not None and segmenter.needs_person)
     flow = DISFlow(settings.flow_height) if "flow" in wanted else None
-    clock = _Clock()
+    clock = _Clock(timer)
     masks, pose2d, pose3d, grays, geometry = [], [], [], [], []
     by_frame = {int(f): b for f, b in zip(frames, boxes)}
     first, last = int(frames[0]), int(frames[-1])
     start = max(0, first - (segmenter.warmup_frames if segmenter else 0))
     try:
-        t = time.perf_counter()
+        t = timer()
         for index, frame_bgr in read_frames(video_path, start, last):
             if segmenter is not None:
                 segmenter.observe(frame_bgr)  # every frame, in order: background models must see them all
@@ -150,7 +154,7 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
         if segmenter is not None:
             segmenter.close()
     arrays: dict[str, np.ndarray] = {"frames": np.asarray(frames, np.int64)}
-    t = time.perf_counter()
+    t = timer()
     if need_sil:
         normalised = normalise_frames(np.stack(masks), tuple(settings.heights))
         for r, out in normalised.items():
@@ -214,6 +218,10 @@ class RenderStage(Stage):
     def plan(self) -> list[Unit]:
         settings = self.settings()
         root = self.input_dir(settings)
+        for name in ("videos", "tracklets", "boxes"):
+            if not manifests.exists(root, name):
+                raise GrewkitError(f"no {name} manifest here: run `grewkit track` first (or set [render] input)",
+                                   path=root)
         tracklets = read_manifest(root, "tracklets").to_pylist()
         videos = {v["video_id"]: v for v in read_manifest(root, "videos").to_pylist()}
         config = asdict(settings)
