@@ -3,6 +3,8 @@
   recall PROJECT        recall@K of the true cross-camera match for the candidate ranking on a
                         synthetic world (``grewkit synth PROJECT ...``), on its ground-truth
                         tracklets, against a random ranking under the same gates.
+  accuracy PROJECT      identity accuracy after a real push, simulated annotators (with an error
+                        rate) and pull on a synthetic world, against a naive union of "same" votes.
   server --tasks N      push (with predictions) and pull of N tasks through grewkit against the
                         raw server's import and export of the same tasks, in the same run.
 """
@@ -158,18 +160,113 @@ def server(args) -> None:
             shutil.rmtree(root, ignore_errors=True)
 
 
+def accuracy(args) -> None:
+    """Identity accuracy after a real push / annotate / pull on a synthetic world, with annotator errors."""
+    import random
+
+    from grewkit.annotate import campaign
+    from grewkit.annotate.resolve import UnionFind, identity_accuracy, latest_answers
+    from grewkit.annotate.server import LabelStudioServer
+    from grewkit.annotate.simulate import SimulatedAnnotator, answer_from_truth
+    from grewkit.core.project import Project
+    from grewkit.synth.truth import ground_truth
+
+    src = ground_truth(args.project)
+    root = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="grewkit-bench-ls-"))
+    stamp = int(time.time())
+    project = Project.init(root / "projects" / f"accuracy-{stamp}")
+    (project.root / "media" / "synth").symlink_to(Path(args.project).resolve() / "media" / "synth")
+    for name in ("videos", "tracklets", "boxes"):
+        project.write(name, src.read(name))
+    ids = src.read("identities", ["tracklet_id", "identity_id"]).to_pydict()
+    truth = dict(zip(ids["tracklet_id"], ids["identity_id"]))
+    attributes: dict[str, dict[str, list[str]]] = {}
+    for r in src.read("attributes").to_pylist():
+        if r["level"] == "identity":
+            attributes.setdefault(r["subject_id"], {}).setdefault(r["attribute"], []).append(r["value"])
+    text = project.settings_path.read_text()
+    head, _, tail = text.partition("[annotate]\n")
+    tail = tail.replace("k = 5", f"k = {args.k}", 1).replace("annotators_per_task = 1", f"annotators_per_task = {args.annotators}", 1)
+    project.settings_path.write_text(head + "[annotate]\n" + tail)
+    srv = LabelStudioServer(root / "server", document_root=root)
+    srv.start(timeout=600)
+    try:
+        campaign.compute_candidates(project, show_progress=False)
+        backend, run = campaign.open_backend(project, url=srv.url, api_key=srv.credentials.token,
+                                             document_root=str(root))
+        campaign.push(project, backend, run, show_progress=False)
+        tasks = backend.export(run.project_id)
+        invite = backend.client.request("GET", "/api/invite")["invite_url"]
+        for a in range(args.annotators):
+            person = SimulatedAnnotator(srv.url, invite, f"sim{a}-{stamp}@lab.org")
+            rng = random.Random(a)
+            for task in tasks:
+                person.answer(task["id"], answer_from_truth(task["data"], truth, attributes=attributes,
+                                                             error_rate=args.error_rate, rng=rng))
+        summary = campaign.pull(project, backend, run)
+        identities = project.read("identities")
+        ours = identity_accuracy(identities, truth)
+        # Baseline: union every "same" vote, no majority, nothing held out.
+        answers, _ = latest_answers(project.read("annotations"))
+        uf = UnionFind()
+        for answer in answers:
+            uf.find(answer.query)
+            for cand, label in answer.links.items():
+                uf.find(cand)
+                if label == "same":
+                    uf.union(answer.query, cand)
+        naive_rows = [{"tracklet_id": t, "identity_id": root_id, "source": "annotation", "status": "resolved", "reason": None}
+                      for root_id, members in uf.groups().items() for t in members]
+        naive = identity_accuracy(pa.Table.from_pylist(naive_rows), truth)
+        report = summary.report
+        single = ("gender", "age_group", "upper", "lower")
+        right = total = 0
+        by_subject: dict[tuple[str, str], dict[str, int]] = {}
+        for r in project.read("attributes").to_pylist():
+            if r["level"] == "identity" and r["attribute"] in single:
+                by_subject.setdefault((r["subject_id"], r["attribute"]), {})[r["value"]] = r["votes"]
+        members: dict[str, list[str]] = {}
+        for r in identities.to_pylist():
+            if r["status"] == "resolved":
+                members.setdefault(r["identity_id"], []).append(r["tracklet_id"])
+        for (identity, attribute), votes in by_subject.items():
+            true_ids = {truth[t] for t in members.get(identity, []) if t in truth}
+            if len(true_ids) != 1:
+                continue
+            true_value = attributes.get(true_ids.pop(), {}).get(attribute)
+            if not true_value:
+                continue
+            total += 1
+            right += max(votes, key=votes.get) == true_value[0]
+        print(f"| error rate | annotators | tasks | pair precision | pair recall | naive precision | naive recall | "
+              f"conflicts caught | held-out tracklets | attribute accuracy |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        print(f"| {args.error_rate:.2f} | {args.annotators} | {len(tasks)} | {ours['pair_precision']:.3f} | {ours['pair_recall']:.3f} | "
+              f"{naive['pair_precision']:.3f} | {naive['pair_recall']:.3f} | {len(report['conflicts'])} "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(report['conflict_counts'].items()))}) | "
+              f"{report['held_out_tracklets']} of {len(truth)} | {right}/{total} |")
+    finally:
+        srv.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("recall")
     p.add_argument("project")
     p.add_argument("--k", default="1,5,10")
+    p = sub.add_parser("accuracy")
+    p.add_argument("project")
+    p.add_argument("--error-rate", type=float, default=0.1)
+    p.add_argument("--annotators", type=int, default=2)
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--data-dir", default=None, help="Reuse this server folder (skips the first-start migrations).")
     p = sub.add_parser("server")
     p.add_argument("--tasks", type=int, default=10_000)
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--data-dir", default=None, help="Reuse this server folder (skips the first-start migrations).")
     args = parser.parse_args()
-    {"recall": recall, "server": server}[args.cmd](args)
+    {"recall": recall, "server": server, "accuracy": accuracy}[args.cmd](args)
 
 
 if __name__ == "__main__":
