@@ -65,6 +65,8 @@ demo: setup
 	$(BIN)/grewkit status --project $(DEMO)
 	$(BIN)/grewkit validate --project $(DEMO)
 # -- demo steps are rewired by the end-to-end issue (issue 9); stage issues add theirs below this line --
+	$(BIN)/grewkit synth $(DEMO) --cameras 4 --identities 40 --seconds 60 --seed 0
+	$(BIN)/grewkit validate --project $(DEMO)
 
 
 clean:

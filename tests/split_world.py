@@ -45,8 +45,9 @@ def write_world(project, rows: pa.Table | None = None, *, modalities=("sil64",),
         sil[:, 8:60, 12 + rng.integers(0, 8):30] = 255
         arrays = {
             "sil64": sil,
-            "gei": sil.mean(axis=0).astype(np.uint8),
-            "flow": rng.normal(size=(frames - 1, 64, 44, 2)).astype(np.float16),
+            "sil64_frames": np.arange(frames, dtype=np.int64) * 2,  # frame numbers of the silhouettes, as render writes
+            "gei64": sil.mean(axis=0).astype(np.uint8),
+            "flow": rng.integers(-127, 128, size=(frames - 1, 64, 44, 2)).astype(np.int8),
             "pose2d": np.concatenate([rng.uniform(0, 640, (frames, 17, 2)), rng.uniform(0, 1, (frames, 17, 1))], -1).astype(np.float32),
             "pose3d": rng.normal(size=(frames, 17, 3)).astype(np.float32),
         }
@@ -55,12 +56,31 @@ def write_world(project, rows: pa.Table | None = None, *, modalities=("sil64",),
             path = project.folder("renders") / modality / f"{seq}.npy"
             digest = save_array(path, array)
             h, w = (array.shape[1], array.shape[2]) if modality in ("sil64", "flow") else (
-                (array.shape[0], array.shape[1]) if modality == "gei" else (0, 0))
+                (array.shape[0], array.shape[1]) if modality == "gei64" else (0, 0))
             out.append({
                 "sequence_id": seq, "modality": modality, "tracklet_id": None, "identity_id": ident,
                 "camera_id": cam, "view": None, "condition": None, "path": project.relative(path),
-                "frames": 1 if modality == "gei" else int(array.shape[0]), "height": h, "width": w, "sha256": digest,
+                "frames": 1 if modality == "gei64" else int(array.shape[0]), "height": h, "width": w, "sha256": digest,
             })
     table = pa.Table.from_pylist(out)
     project.write("sequences", table)
     return table
+
+
+def set_split_settings(project, text: str) -> None:
+    """Replace the [split] section of the project's grewkit.toml with ``text``."""
+    path = project.settings_path
+    body = path.read_text()
+    start = body.index("[split]")
+    end = body.find("\n[", start + 1)
+    end = len(body) if end < 0 else end
+    path.write_text(body[:start] + "[split]\n" + text + body[end:])
+
+
+def small_world(project, *, modalities=("sil64",), split_settings="ratios = [6, 1, 3]\n"):
+    """A ~70-sequence world, written and split; returns the splits table."""
+    from grewkit.split.cli import split_project
+
+    write_world(project, world_rows(n_multi=16, n_single=4, n_unlabelled=3), modalities=modalities)
+    set_split_settings(project, split_settings)
+    return split_project(project)[0].table

@@ -46,19 +46,21 @@ def test_probe_without_match_is_a_miss_or_skipped():
     assert skip["mINP"] == pytest.approx(100 * 2 / 3)
 
 
-def test_ties_pessimistic_and_optimistic():
+@pytest.mark.parametrize("use_numba", [True, False])
+def test_ties_pessimistic_and_optimistic(use_numba):
+    cfg = SearchConfig(use_numba=use_numba)
     # Probe x at 1: negative (z at 0) and true match (x at 2) both at distance 1.
     gallery = fs([0, 2, 5], ["z", "x", "x"])
     probes = fs([1], ["x"])
-    pes = evaluate_retrieval(probes, gallery, Conventions(ties="pessimistic", ranks=(1, 2)))
-    opt = evaluate_retrieval(probes, gallery, Conventions(ties="optimistic", ranks=(1, 2)))
+    pes = evaluate_retrieval(probes, gallery, Conventions(ties="pessimistic", ranks=(1, 2)), cfg)
+    opt = evaluate_retrieval(probes, gallery, Conventions(ties="optimistic", ranks=(1, 2)), cfg)
     assert pes["rank1"] == 0.0 and pes["rank2"] == 100.0
     assert pes["mAP"] == pytest.approx(100 * (1 / 2 + 2 / 3) / 2)
     assert opt["rank1"] == 100.0
     assert opt["mAP"] == pytest.approx(100 * (1 / 1 + 2 / 3) / 2)
     # Identical features everywhere: a constant model must not score 100 %.
     const = evaluate_retrieval(fs([[1.0, 2.0]], ["x"]), fs([[1.0, 2.0]] * 4, ["y", "y", "y", "x"]),
-                               Conventions(ranks=(1,)))
+                               Conventions(ranks=(1,)), cfg)
     assert const["rank1"] == 0.0 and const["mAP"] == pytest.approx(25.0)
 
 
@@ -86,8 +88,9 @@ def test_distances_formulas():
     assert pairwise(a, b, "cosine").numpy()[0].tolist() == pytest.approx([1.0, 0.0])
 
 
-@pytest.mark.parametrize("distance", ["euclidean", "cosine", "euclidean_parts"])
-def test_chunked_search_equals_brute_force(distance):
+@pytest.mark.parametrize("distance,use_numba", [("euclidean", True), ("euclidean", False), ("cosine", True),
+                                                ("euclidean_parts", False)])
+def test_chunked_search_equals_brute_force(distance, use_numba):
     rng = np.random.default_rng(0)
     g = rng.normal(size=(257, 3, 4)).astype(np.float32)
     q = rng.normal(size=(33, 3, 4)).astype(np.float32)
@@ -96,7 +99,7 @@ def test_chunked_search_equals_brute_force(distance):
     ql = rng.integers(0, 22, size=33)  # labels 20, 21 have no gallery
     gk = rng.integers(0, 3, size=257)
     qk = rng.integers(0, 3, size=33)
-    cfg = SearchConfig(distance=distance, topk=7, probe_chunk=8, gallery_chunk=50)
+    cfg = SearchConfig(distance=distance, topk=7, probe_chunk=8, gallery_chunk=50, use_numba=use_numba)
     res = search(q, g, probe_labels=ql, gallery_labels=gl, config=cfg, probe_keys=qk, gallery_keys=gk,
                  checkpoints=[100, 257])
     d = pairwise(q, g, distance).numpy()

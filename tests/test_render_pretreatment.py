@@ -91,6 +91,8 @@ def test_identical_to_reference_on_awkward_masks(seed, r):
     masks = _random_masks(seed)
     expected, kept = reference_pretreatment(masks, r)
     got = normalise_frames(masks, (64, 128))[r]
+    threaded = normalise_frames(masks, (64, 128), threads=2)[r]
+    assert np.array_equal(threaded.frames, got.frames) and np.array_equal(threaded.kept, got.kept)
     assert got.frames.dtype == np.uint8 and got.frames.shape == expected.shape
     assert np.array_equal(got.frames, expected)
     assert np.array_equal(got.kept, kept)

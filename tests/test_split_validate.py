@@ -11,20 +11,11 @@ import pytest
 from grewkit.core.validate import validate_project
 from grewkit.split.checks import check_splits
 from grewkit.split.cli import split_project
-from split_world import write_world
+from split_world import set_split_settings, write_world
 
 
 def grewkit(*args):
     return subprocess.run([sys.executable, "-m", "grewkit", *args], capture_output=True, text=True)
-
-
-def _set_split_settings(project, text):
-    path = project.settings_path
-    body = path.read_text()
-    start = body.index("[split]")
-    end = body.find("\n[", start + 1)
-    end = len(body) if end < 0 else end
-    path.write_text(body[:start] + "[split]\n" + text + body[end:])
 
 
 def _splits(rows):
@@ -62,7 +53,7 @@ def test_camera_sharing_is_allowed_when_camera_disjoint_is_not_asked():
 
 def test_split_then_validate_passes_and_prints_the_shape(project):
     write_world(project)
-    _set_split_settings(project, "camera_disjoint = true\nratios = [6, 1, 3]\n")
+    set_split_settings(project, "camera_disjoint = true\nratios = [6, 1, 3]\n")
     result, shape = split_project(project)
     assert shape.rows["test"]["probe"] == 2 * shape.rows["test"]["identities"]
     assert validate_project(project) == []

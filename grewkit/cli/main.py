@@ -41,6 +41,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("grewkit.report.cli:report_command", "Dataset statistics and figures (GREW Table 1/4, Fig. 5) as Markdown and HTML."),
 
     # -- train, embed, evaluate (issue 8): add entries below this line --
+    "train": ("grewkit.train.cli:train_command", "Train a gait model (GEINet, GaitSet, GaitPart, GaitBase) from a config file."),
+    "embed": ("grewkit.train.cli:embed_command", "Extract features of sequences with a checkpoint (or the GEI baseline)."),
+    "evaluate": ("grewkit.evaluate.cli:evaluate_command", "Rank-k, mAP, mINP under a protocol (GREW, distractors, attributes, CASIA-B, ...)."),
+    "submission": ("grewkit.evaluate.cli:submission_command", "Write a GREW submission CSV (and the private answer key)."),
+    "score": ("grewkit.evaluate.cli:score_command", "Score a GREW submission CSV against an answer key."),
+    "bench": ("grewkit.evaluate.bench:bench_group", "Benchmarks (bench search: GREW-scale search time and memory)."),
 
     # -- ray, run (issue 9): add entries below this line --
 

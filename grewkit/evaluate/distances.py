@@ -74,6 +74,17 @@ class Distance:
     # Keys closer than tie_scale(q, g) * tie_rtol are ties: float32 rounding differs between code paths.
     squared_scale: bool
 
+    def block(self, q: torch.Tensor, g: torch.Tensor):
+        """``(dot, alpha, qterm, gterm, clamp)`` with key = alpha * dot + qterm[i] + gterm[j] (clamped at 0)."""
+        if self.name == "euclidean":
+            qf, gf = _flat(q), _flat(g)
+            return qf @ gf.T, -2.0, (qf * qf).sum(1), (gf * gf).sum(1), True
+        if self.name == "cosine":
+            qf, gf = _normalise(_flat(q)), _normalise(_flat(g))
+            return qf @ gf.T, -1.0, torch.ones(len(qf), device=q.device), torch.zeros(len(gf), device=g.device), False
+        zq = torch.zeros(len(q), device=q.device)
+        return self.key(q, g), 1.0, zq, torch.zeros(len(g), device=g.device), False
+
     def tie_tolerance(self, q: torch.Tensor, g_sq_max: float, rtol: float) -> torch.Tensor:
         if self.squared_scale:
             return rtol * ((_flat(q) ** 2).sum(1) + g_sq_max)

@@ -12,7 +12,7 @@ or is *skipped* (left out of every mean, Gait3D style): ``Conventions.no_match``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -143,9 +143,7 @@ class RetrievalEvaluator:
         self.gallery = gallery
         self.conventions = conventions
         base = search_config or SearchConfig()
-        self.search_config = SearchConfig(distance=conventions.distance, ties=conventions.ties,
-                                          tie_rtol=base.tie_rtol, topk=base.topk, probe_chunk=base.probe_chunk,
-                                          gallery_chunk=base.gallery_chunk, device=base.device)
+        self.search_config = replace(base, distance=conventions.distance, ties=conventions.ties)
         self.reset()
 
     def reset(self) -> None:

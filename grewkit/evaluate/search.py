@@ -22,6 +22,7 @@ import torch
 
 from grewkit.core.errors import GrewkitError
 from grewkit.evaluate.distances import get_distance
+from grewkit.evaluate.kernels import scan_block
 
 TIES = ("pessimistic", "optimistic")
 
@@ -35,6 +36,7 @@ class SearchConfig:
     probe_chunk: int = 2048
     gallery_chunk: int = 32768
     device: str = "cpu"
+    use_numba: bool = True
 
     def __post_init__(self):
         get_distance(self.distance)
@@ -149,10 +151,12 @@ def search(probe: np.ndarray, gallery: np.ndarray, *, probe_labels: np.ndarray, 
                 thr[torch.as_tensor(rows, device=device), torch.as_tensor(cols, device=device)] = keys.float()
             thr, _ = thr.sort(dim=1)
             tol = dist.tie_tolerance(q, g_sq_max, config.tie_rtol).unsqueeze(1)
-            limit = thr + tol if config.ties == "pessimistic" else thr - tol
+            pessimistic = config.ties == "pessimistic"
+            limit = (thr + tol if pessimistic else thr - tol).contiguous()
             neg_count = torch.zeros((b, m), dtype=torch.int64, device=device)
-            best_d = best_i = None
-            pkeys_t = torch.as_tensor(probe_keys[p0:p1], device=device).unsqueeze(1) if exclude else None
+            top_dk = torch.full((b, k), float("inf"), device=device)
+            top_ik = torch.full((b, k), -1, dtype=torch.int64, device=device)
+            pkey = torch.as_tensor(probe_keys[p0:p1] if exclude else np.full(b, -1), device=device)
             snap = 0
             for bound in bounds:
                 if bound is None:
@@ -162,35 +166,19 @@ def search(probe: np.ndarray, gallery: np.ndarray, *, probe_labels: np.ndarray, 
                     continue
                 g0, g1 = bound
                 g = torch.as_tensor(np.ascontiguousarray(gallery[g0:g1], dtype=np.float32), device=device)
-                d = dist.key(q, g)
-                if exclude:
-                    d.masked_fill_(pkeys_t == gkeys_t[g0:g1].unsqueeze(0), float("inf"))
-                if k:
-                    kk = min(k, g1 - g0)
-                    vd, vi = torch.topk(d, kk, dim=1, largest=False, sorted=False)
-                    vi = vi + g0
-                    if best_d is not None:
-                        vd = torch.cat([best_d, vd], 1)
-                        vi = torch.cat([best_i, vi], 1)
-                    if vd.shape[1] > k:
-                        vd, sel = torch.topk(vd, k, dim=1, largest=False, sorted=False)
-                        vi = torch.gather(vi, 1, sel)
-                    best_d, best_i = vd, vi
-                # True matches do not count as entries ranked before a true match.
-                inside = valid & (pidx >= g0) & (pidx < g1)
-                if inside.any():
-                    r, c = np.nonzero(inside)
-                    d[torch.as_tensor(r, device=device), torch.as_tensor(pidx[r, c] - g0, device=device)] = float("inf")
-                for j in range(m):
-                    lim = limit[:, j:j + 1]
-                    hit = (d <= lim) if config.ties == "pessimistic" else (d < lim)
-                    neg_count[:, j] += hit.sum(1)
+                dot, alpha, qterm, gterm, clamp = dist.block(q, g)
+                gkey = gkeys_t[g0:g1] if exclude else torch.full((g1 - g0,), -2, dtype=torch.int64, device=device)
+                pcol = torch.as_tensor(np.where(valid & (pidx >= g0) & (pidx < g1), pidx - g0, -1), device=device)
+                scan_block(dot.contiguous(), alpha, qterm.contiguous(), gterm.contiguous(), clamp, pkey, gkey, pcol,
+                           limit, pessimistic, neg_count, top_dk, top_ik, g0, use_numba=config.use_numba)
             if k:
-                order = torch.argsort(best_d, dim=1, stable=True)
-                best_d = torch.gather(best_d, 1, order)
-                best_i = torch.gather(best_i, 1, order)
-                top_d[p0:p1] = dist.to_distance(best_d).cpu().numpy()
-                top_i[p0:p1] = best_i.cpu().numpy()
+                # Sort by distance, earlier gallery entries first on ties.
+                key_i = torch.where(top_ik < 0, torch.iinfo(torch.int64).max, top_ik)
+                order = torch.argsort(key_i, dim=1, stable=True)
+                top_dk, top_ik = torch.gather(top_dk, 1, order), torch.gather(top_ik, 1, order)
+                order = torch.argsort(top_dk, dim=1, stable=True)
+                top_d[p0:p1] = dist.to_distance(torch.gather(top_dk, 1, order)).cpu().numpy()
+                top_i[p0:p1] = torch.gather(top_ik, 1, order).cpu().numpy()
             if progress is not None:
                 progress(b)
     return SearchResult(n_pos=n_pos, pos_ranks=pos_ranks, checkpoints=checkpoints, topk_index=top_i, topk_distance=top_d)

@@ -12,6 +12,7 @@ from grewkit.cli.options import executor_options, project_option
 from grewkit.cli.stage_command import run_and_report
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import console
+from grewkit.core.schemas import conform, get_schema
 from grewkit.core.project import Project
 from grewkit.ingest.cameras import read_cameras_csv
 from grewkit.ingest.stage import STAGE, record_inputs
@@ -38,7 +39,8 @@ def register_cameras(project: Project, csv_path: Path) -> list:
     if project.has("cameras"):
         old = project.read("cameras")
         keep = pc.invert(pc.is_in(old.column("camera_id"), value_set=table.column("camera_id")))
-        table = pa.concat_tables([old.filter(keep), table])
+        schema = get_schema("cameras")
+        table = pa.concat_tables([conform(old.filter(keep), schema), conform(table, schema)])
     project.write("cameras", table)
     return rules
 
@@ -63,7 +65,7 @@ def ingest(project: Project, paths: list[Path], *, cameras: Path | None) -> int:
 @click.option("--retry-failed/--skip-failed", default=None, help="Retry files that failed before (default: [executor] retry_failed).")
 @click.option("--strict", is_flag=True, help="Exit with status 3 when any file failed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def ingest_command(paths, cameras, project, executor_kind, workers, retry_failed, strict, quiet):
+def ingest_command(paths, cameras, project, executor_kind, workers, address, retry_failed, strict, quiet):
     """Register videos with their cameras: probed fps, frame count, size, resolution, start time, checksum.
 
     Each file becomes one unit: corrupt, truncated, zero-length, unreadable or mislabelled files are
@@ -80,5 +82,5 @@ def ingest_command(paths, cameras, project, executor_kind, workers, retry_failed
     n = ingest(project, list(paths), cameras=cameras)
     if paths:
         console.print(f"listed {n} video file(s)", highlight=False)
-    run_and_report(project, STAGE, executor_kind=executor_kind, workers=workers, retry_failed=retry_failed,
+    run_and_report(project, STAGE, executor_kind=executor_kind, workers=workers, address=address, retry_failed=retry_failed,
                    strict=strict, show_progress=not quiet)

@@ -54,11 +54,12 @@ def file_key(path: Path, camera_id: str | None) -> str:
 def record_inputs(project: Project, files: list[Path], rules: list[CameraRule]) -> dict:
     """Merge newly listed files and camera rules into the ingest record; return the record."""
     record = read_inputs(project)
-    by_camera = {r["camera_id"]: r for r in record["rules"]}
-    for rule in rules:
-        by_camera[rule.camera_id] = {"camera_id": rule.camera_id, "pattern": rule.pattern,
-                                     "start_time": rule.start_time, "width": rule.width, "height": rule.height}
-    record["rules"] = [by_camera[k] for k in sorted(by_camera)]
+    # A new cameras.csv replaces every rule of the cameras it names.
+    named = {rule.camera_id for rule in rules}
+    kept = [r for r in record["rules"] if r["camera_id"] not in named]
+    new = [{"camera_id": r.camera_id, "file": r.file, "pattern": r.pattern, "start_time": r.start_time,
+            "width": r.width, "height": r.height} for r in rules]
+    record["rules"] = sorted(kept + new, key=lambda r: (r["camera_id"], r.get("file") or "", r.get("pattern") or ""))
     all_rules = _rules(project, record)
     by_path = {f["path"]: f for f in record["files"]}
     for path in files:
@@ -72,11 +73,11 @@ def record_inputs(project: Project, files: list[Path], rules: list[CameraRule]) 
 
 def _rules(project: Project, record: dict) -> list[CameraRule]:
     """Rules from cameras.csv calls, plus cameras registered otherwise (``grewkit synth``) by id."""
-    rules = {r["camera_id"]: CameraRule(**r) for r in record["rules"]}
+    rules = [CameraRule(**r) for r in record["rules"]]
+    named = {r.camera_id for r in rules}
     if project.has("cameras"):
-        for rule in rules_from_manifest(project.read("cameras")):
-            rules.setdefault(rule.camera_id, rule)
-    return [rules[k] for k in sorted(rules)]
+        rules += [r for r in rules_from_manifest(project.read("cameras")) if r.camera_id not in named]
+    return sorted(rules, key=lambda r: (r.camera_id, r.file or "", r.pattern or ""))
 
 
 class IngestStage(Stage):

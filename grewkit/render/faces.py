@@ -38,6 +38,9 @@ FACE_KEYPOINTS: dict[int, tuple[int, ...]] = {
     33: tuple(range(11)),  # mediapipe pose: nose, eyes (inner, centre, outer), ears, mouth corners
     17: tuple(range(5)),  # COCO-17: nose, eyes, ears
 }
+# The ears sit at the centre of the head both frontally (between them) and in profile (where the
+# nose-eyes centroid lies in front of the head's centre).
+EAR_KEYPOINTS: dict[int, tuple[int, int]] = {33: (7, 8), 17: (3, 4)}
 KEYPOINT_MIN_CONFIDENCE = 0.3
 # Head height is about 1/7.5 of a standing person's height; 1/6 of the box leaves a margin for
 # loose boxes and bent heads.
@@ -152,22 +155,24 @@ def _clip(x1, y1, x2, y2, w, h, source) -> FaceRegion | None:
 
 def keypoint_head_region(person_kps: np.ndarray, box: np.ndarray | None, w: int, h: int) -> FaceRegion | None:
     """The whole-head square around one person's visible face keypoints, or None when none is visible."""
-    face = person_kps[list(FACE_KEYPOINTS[person_kps.shape[0]])]
-    ok = np.isfinite(face[:, :2]).all(axis=1)
-    if face.shape[1] == 3:
-        ok &= face[:, 2] >= KEYPOINT_MIN_CONFIDENCE
-    pts = face[ok, :2]
-    if len(pts) == 0:
+    layout = person_kps.shape[0]
+    ok = np.isfinite(person_kps[:, :2]).all(axis=1)
+    if person_kps.shape[1] == 3:
+        ok &= person_kps[:, 2] >= KEYPOINT_MIN_CONFIDENCE
+    face = [i for i in FACE_KEYPOINTS[layout] if ok[i]]
+    if not face:
         return None
+    pts = person_kps[face, :2]
     span = float(np.ptp(pts, axis=0).max()) if len(pts) > 1 else 0.0
     # Face keypoints span ear-to-ear (~0.15 m) at most; a head with hair and chin is ~0.25 m.
     head = 2.0 * span
     if box is not None:
         head = max(head, (box[3] - box[1]) / 7.0)
     head = max(head, 12.0)
-    side = 1.3 * head
-    cx, cy = pts.mean(axis=0)
-    cy -= 0.05 * head  # the keypoints' centroid sits between eyes and mouth, below the head's centre
+    side = 1.5 * head
+    ears = [i for i in EAR_KEYPOINTS[layout] if ok[i]]
+    cx, cy = (person_kps[ears, :2] if ears else pts).mean(axis=0)
+    cy -= 0.05 * head  # ears and eyes sit a little below the head's centre (hair on top)
     return _clip(cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2, w, h, "keypoints")
 
 

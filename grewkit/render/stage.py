@@ -72,6 +72,10 @@ class RenderResult:
     arrays: dict[str, np.ndarray]
     seconds: dict[str, float] = field(default_factory=dict)
     crops: int = 0
+    #: with ``keep_masks``: the binary person masks in crop space before size normalisation, and each
+    #: crop's (scale, x0, y0), for quality checks against true masks
+    masks: np.ndarray | None = None
+    geometry: list[tuple[float, float, float]] | None = None
 
 
 class _Clock:
@@ -85,7 +89,7 @@ class _Clock:
 
 
 def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, settings: RenderSettings,
-                    *, name: str = "tracklet") -> RenderResult:
+                    *, name: str = "tracklet", keep_masks: bool = False) -> RenderResult:
     """Render every requested modality of one tracklet from its video and its per-frame boxes.
 
     ``frames``: (T,) increasing video frame numbers; ``boxes``: (T, 4) x1, y1, x2, y2 pixels.
@@ -108,15 +112,15 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
         person_model = MediapipePerson(segmentation=segmenter is not None and segmenter.needs_person)
     flow = DISFlow(settings.flow_height) if "flow" in wanted else None
     clock = _Clock()
-    masks, pose2d, pose3d, grays = [], [], [], []
+    masks, pose2d, pose3d, grays, geometry = [], [], [], [], []
     by_frame = {int(f): b for f, b in zip(frames, boxes)}
     first, last = int(frames[0]), int(frames[-1])
     start = max(0, first - (segmenter.warmup_frames if segmenter else 0))
     try:
         t = time.perf_counter()
         for index, frame_bgr in read_frames(video_path, start, last):
-            if segmenter is not None and segmenter.warmup_frames:
-                segmenter.observe(frame_bgr)
+            if segmenter is not None:
+                segmenter.observe(frame_bgr)  # every frame, in order: background models must see them all
                 t = clock.add("segment", t)
             box = by_frame.get(index)
             if box is None:
@@ -124,6 +128,7 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
                 continue
             rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
             crop = make_crop(rgb, index, box, settings.crop_margin)
+            geometry.append((crop.scale, crop.x0, crop.y0))
             t = clock.add("decode", t)
             person = None
             if person_model is not None:
@@ -169,7 +174,9 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
         arrays["pose2d"] = np.stack(pose2d)
     if "pose3d" in wanted:
         arrays["pose3d"] = np.stack(pose3d)
-    return RenderResult(arrays, clock.seconds, crops=len(frames))
+    return RenderResult(arrays, clock.seconds, crops=len(frames),
+                        masks=np.stack(masks) if keep_masks and masks else None,
+                        geometry=geometry if keep_masks else None)
 
 
 def _shape_row(modality: str, array: np.ndarray) -> tuple[int, int, int]:

@@ -59,39 +59,37 @@ def _example(values) -> str:
     return repr(sorted(map(str, values))[0])
 
 
-def check_splits(splits: pa.Table, *, camera_disjoint: bool, sequences: set[str] | None = None) -> tuple[list[str], Shape]:
+def check_splits(splits: pa.Table, *, camera_disjoint: bool, sequences: pa.Array | None = None) -> tuple[list[str], Shape]:
     """Problems of a splits table (messages) and its shape. Pure: the tests call it on hand-made leaky tables."""
     problems: list[str] = []
-    split = splits.column("split").to_pylist()
-    role = splits.column("role").to_pylist()
-    ident = splits.column("identity_id").to_pylist()
-    cam = splits.column("camera_id").to_pylist()
-    seq = splits.column("sequence_id").to_pylist()
-
-    bad_split = {s for s in split if s not in SPLITS}
+    split_col, role_col = splits.column("split"), splits.column("role")
+    bad_split = set(pc.unique(split_col).to_pylist()) - set(SPLITS)
     if bad_split:
         problems.append(f"unknown split values {sorted(bad_split)} (allowed: {', '.join(SPLITS)})")
-    bad_role = [i for i, (s, r) in enumerate(zip(split, role))
-                if (s in ("test", "val") and r not in ROLES) or (s in ("train", "distractor") and r is not None)]
-    if bad_role:
-        i = bad_role[0]
-        problems.append(f"{len(bad_role)} rows have a role that does not fit their split "
-                        f"(test/val need probe or gallery, train/distractor none), e.g. {seq[i]!r}: {split[i]}/{role[i]}")
+    evaluated = pc.is_in(split_col, value_set=pa.array(["test", "val"]))
+    has_role = pc.fill_null(pc.is_in(role_col, value_set=pa.array(list(ROLES))), False)
+    no_role = pc.is_in(split_col, value_set=pa.array(["train", "distractor"]))
+    bad_role = pc.or_(pc.and_(evaluated, pc.invert(has_role)), pc.and_(no_role, pc.is_valid(role_col)))
+    if pc.any(bad_role).as_py():
+        bad = splits.filter(bad_role)
+        r = bad.slice(0, 1).to_pylist()[0]
+        problems.append(f"{bad.num_rows} rows have a role that does not fit their split "
+                        f"(test/val need probe or gallery, train/distractor none), e.g. {r['sequence_id']!r}: {r['split']}/{r['role']}")
 
-    ids_of: dict[str, set] = {s: set() for s in SPLITS}
-    cams_of: dict[str, set] = {s: set() for s in SPLITS}
-    for s, i, c in zip(split, ident, cam):
-        if s in ids_of:
-            if i is not None:
-                ids_of[s].add(i)
-            if c is not None:
-                cams_of[s].add(c)
+    def values(column: str, split: str, role: str | None = None) -> set:
+        mask = pc.equal(split_col, split)
+        if role is not None:
+            mask = pc.and_(mask, pc.fill_null(pc.equal(role_col, role), False))
+        return set(pc.unique(splits.column(column).filter(mask).drop_null()).to_pylist())
+
+    ids_of = {s: values("identity_id", s) for s in SPLITS}
     for a_i, a in enumerate(SPLITS):
         for b in SPLITS[a_i + 1:]:
             shared = ids_of[a] & ids_of[b]
             if shared:
                 problems.append(f"identity leak: {len(shared)} identities are in both {a} and {b}, e.g. {_example(shared)}")
     if camera_disjoint:
+        cams_of = {s: values("camera_id", s) for s in SETS}
         for a_i, a in enumerate(SETS):
             for b in SETS[a_i + 1:]:
                 shared = cams_of[a] & cams_of[b]
@@ -100,19 +98,19 @@ def check_splits(splits: pa.Table, *, camera_disjoint: bool, sequences: set[str]
                                     f"(camera_disjoint is on), e.g. {_example(shared)}")
 
     for name in ("test", "val"):
-        probe_ids = {i for s, r, i in zip(split, role, ident) if s == name and r == "probe" and i is not None}
-        gallery_ids = {i for s, r, i in zip(split, role, ident) if s == name and r == "gallery" and i is not None}
-        unanswerable = probe_ids - gallery_ids
+        unanswerable = values("identity_id", name, "probe") - values("identity_id", name, "gallery")
         if unanswerable:
             problems.append(f"{name}: {len(unanswerable)} probe identities have no gallery sequence, e.g. {_example(unanswerable)}")
-        no_identity = sum(1 for s, i in zip(split, ident) if s == name and i is None)
+        # Probes may lack an identity (an imported public release hides them); gallery sequences may not.
+        gallery = pc.and_(pc.equal(split_col, name), pc.fill_null(pc.equal(role_col, "gallery"), False))
+        no_identity = int(pc.sum(pc.and_(gallery, pc.is_null(splits.column("identity_id")))).as_py() or 0)
         if no_identity:
-            problems.append(f"{name}: {no_identity} sequences have no identity (the private splits manifest must know it)")
+            problems.append(f"{name}: {no_identity} gallery sequences have no identity")
 
     if sequences is not None:
-        unknown = set(seq) - sequences
-        if unknown:
-            problems.append(f"{len(unknown)} split sequences are not in the sequences manifest, e.g. {_example(unknown)}")
+        unknown = splits.column("sequence_id").filter(pc.invert(pc.is_in(splits.column("sequence_id"), value_set=sequences)))
+        if len(unknown):
+            problems.append(f"{len(unknown)} split sequences are not in the sequences manifest, e.g. {_example(unknown.to_pylist())}")
     return problems, _shape(splits)
 
 
@@ -126,7 +124,7 @@ def protocol_problems(project: Project) -> list[Problem]:
         camera_disjoint = project.settings.section("split").camera_disjoint
         sequences = None
         if project.has("sequences"):
-            sequences = set(pc.unique(project.read("sequences", ["sequence_id"]).column("sequence_id")).to_pylist())
+            sequences = pc.unique(project.read("sequences", ["sequence_id"]).column("sequence_id"))
     except GrewkitError as exc:
         return [Problem(path, exc.reason)]
     messages, shape = check_splits(splits, camera_disjoint=camera_disjoint, sequences=sequences)

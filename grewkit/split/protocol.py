@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from grewkit.core.errors import GrewkitError
 from grewkit.split.settings import SplitSettings
@@ -70,9 +71,9 @@ def choose_probe_gallery(cameras: np.ndarray, *, n_seq: int, n_probe: int, rng: 
     n = len(cameras)
     if n < 2:
         raise GrewkitError("a test identity needs at least two sequences")
-    if n < n_seq:  # fewer sequences than asked: keep the probe:gallery proportion, at least one of each
+    if n < n_seq:  # fewer sequences than asked: keep the probe:gallery proportion (gallery rounds up), one of each at least
+        n_probe = min(max(1, n * n_probe // n_seq), n - 1)
         n_seq = n
-        n_probe = min(max(1, round(n * n_probe / max(n_seq, 1))), n - 1)
     n_gallery = n_seq - n_probe
     order = rng.permutation(n)
     cams = {}
@@ -99,33 +100,36 @@ def make_splits(rows: pa.Table, settings: SplitSettings) -> SplitResult:
     for col in ("sequence_id", "identity_id", "camera_id"):
         if col not in rows.column_names:
             raise GrewkitError(f"split input lacks column {col!r}")
-    seq = np.asarray(rows.column("sequence_id").to_pylist(), dtype=object)
-    if len(set(seq)) != len(seq):
+    rows = rows.select(["sequence_id", "identity_id", "camera_id"]).combine_chunks()
+    if pc.count_distinct(rows.column("sequence_id")).as_py() != rows.num_rows:
         raise GrewkitError("split input repeats sequence ids")
     # Sort by sequence id so that the split does not depend on the manifest's row order.
-    order = np.argsort(seq.astype(str), kind="stable")
-    seq = seq[order].astype(str)
-    ident = np.asarray(rows.column("identity_id").to_pylist(), dtype=object)[order]
-    cam_raw = np.asarray(rows.column("camera_id").to_pylist(), dtype=object)[order]
-    cam = np.where(cam_raw == None, UNKNOWN_CAMERA, cam_raw).astype(str)  # noqa: E711 (elementwise)
-    labelled = ident != None  # noqa: E711
-    n = len(seq)
-
-    split = np.full(n, "", dtype=object)
-    role = np.full(n, None, dtype=object)
-    result = SplitResult(table=pa.table({}))
-    split[~labelled] = "distractor"
-
-    id_values, id_code = np.unique(ident[labelled].astype(str), return_inverse=True)
-    cam_values, cam_code = np.unique(cam, return_inverse=True)
+    rows = rows.take(pc.sort_indices(rows, sort_keys=[("sequence_id", "ascending")]))
+    n = rows.num_rows
+    ident_col = rows.column("identity_id")
+    cam_col = rows.column("camera_id")
+    labelled = pc.is_valid(ident_col).to_numpy(zero_copy_only=False)
+    ident_enc = pc.dictionary_encode(ident_col).combine_chunks()
+    cam_enc = pc.dictionary_encode(pc.fill_null(cam_col, UNKNOWN_CAMERA)).combine_chunks()
+    id_values = np.asarray(ident_enc.dictionary.to_pylist(), dtype=object)
+    cam_values = np.asarray(cam_enc.dictionary.to_pylist(), dtype=object)
+    cam_code = cam_enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    cam = cam_values[cam_code]  # the camera per row, for the probe/gallery choice of a few identities
     lab_idx = np.flatnonzero(labelled)
+    id_code = ident_enc.indices.to_numpy(zero_copy_only=False)[lab_idx].astype(np.int64)
+
+    # split codes: -1 left out, else an index into SPLITS; role codes: -1 none, else an index into ROLES
+    split = np.full(n, -1, dtype=np.int8)
+    role = np.full(n, -1, dtype=np.int8)
+    result = SplitResult(table=pa.table({}))
+    split[~labelled] = SPLITS.index("distractor")
     lab_cam = cam_code[lab_idx]
     n_id = len(id_values)
     pairs = np.unique(id_code.astype(np.int64) * len(cam_values) + lab_cam)
     cams_per_id = np.bincount(pairs // max(len(cam_values), 1), minlength=n_id)
     seqs_per_id = np.bincount(id_code, minlength=n_id)
     eligible = cams_per_id >= settings.min_cameras
-    split[lab_idx[~eligible[id_code]]] = "distractor"
+    split[lab_idx[~eligible[id_code]]] = SPLITS.index("distractor")
 
     set_of_id = np.full(n_id, -1, dtype=np.int8)  # 0 train, 1 val, 2 test, -1 not in a set
     rich = seqs_per_id >= settings.sequences_per_test_identity
@@ -166,7 +170,7 @@ def make_splits(rows: pa.Table, settings: SplitSettings) -> SplitResult:
             result.notes.append(f"{name}: asked for {targets[s]} identities, {got} available")
 
     in_set = set_of_id[id_code]
-    split[lab_idx[in_set == 0]] = "train"
+    split[lab_idx[in_set == 0]] = SPLITS.index("train")
     # Test and val identities: a fixed number of sequences each, split into probe and gallery.
     sel = lab_idx[in_set > 0]
     sel_id = id_code[in_set > 0]
@@ -177,27 +181,29 @@ def make_splits(rows: pa.Table, settings: SplitSettings) -> SplitResult:
     code_of_row = np.full(n, -1, dtype=np.int64)
     code_of_row[lab_idx] = id_code
     for group in np.split(sel, bounds) if len(sel) else []:
-        identity = str(ident[group[0]])
-        name = "test" if set_of_id[code_of_row[group[0]]] == 2 else "val"
+        identity = str(id_values[code_of_row[group[0]]])
+        name = SPLITS.index("test") if set_of_id[code_of_row[group[0]]] == 2 else SPLITS.index("val")
         probes, gallery = choose_probe_gallery(
             cam[group], n_seq=settings.sequences_per_test_identity, n_probe=settings.probes_per_test_identity,
             rng=_rng(settings.seed, "roles", identity),
         )
         split[group[probes]] = name
-        role[group[probes]] = "probe"
+        role[group[probes]] = ROLES.index("probe")
         split[group[gallery]] = name
-        role[group[gallery]] = "gallery"
+        role[group[gallery]] = ROLES.index("gallery")
         leftover += len(group) - len(probes) - len(gallery)
     if leftover:
         result.excluded["test/val sequences beyond the per-identity count"] = leftover
 
-    keep = split != ""
+    keep = pa.array(split >= 0)
+    kept = rows.filter(keep)
+    split_kept, role_kept = split[split >= 0], role[split >= 0]
     result.table = pa.table({
-        "sequence_id": pa.array(seq[keep], pa.string()),
-        "identity_id": pa.array(ident[keep].tolist(), pa.string()),
-        "camera_id": pa.array(cam_raw[keep].tolist(), pa.string()),
-        "split": pa.array(split[keep].tolist(), pa.string()),
-        "role": pa.array(role[keep].tolist(), pa.string()),
+        "sequence_id": kept.column("sequence_id"),
+        "identity_id": kept.column("identity_id"),
+        "camera_id": kept.column("camera_id"),
+        "split": pa.DictionaryArray.from_arrays(pa.array(split_kept), pa.array(SPLITS)).cast(pa.string()),
+        "role": pa.DictionaryArray.from_arrays(pa.array(role_kept, mask=role_kept < 0), pa.array(ROLES)).cast(pa.string()),
     })
     return result
 
@@ -225,10 +231,17 @@ def _camera_groups(pairs: np.ndarray, n_id: int, n_cam: int, eligible: np.ndarra
     share = settings.min_cameras + np.floor((len(used_cams) - need) * weights / weights.sum()).astype(int)
     share[np.argmax(weights)] += len(used_cams) - share.sum()
     labels = np.repeat(np.array(wanted, dtype=np.int8), share)
+    neighbours = _camera_graph(pair_id, pair_cam)
     best = None
     for trial in range(settings.camera_trials):
+        rng = _rng(settings.seed, "cameras", str(trial))
+        # Even trials walk the camera co-occurrence graph, so cameras that see the same people
+        # land in the same set (a site's neighbouring cameras); odd trials shuffle freely.
+        order = _walk(used_cams, neighbours, rng) if trial % 2 == 0 else used_cams[rng.permutation(len(used_cams))]
+        blocks = np.split(labels, np.cumsum(share)[:-1])
+        trial_labels = np.concatenate([blocks[i] for i in rng.permutation(len(blocks))])
         group_of_cam = np.full(n_cam, -1, dtype=np.int8)
-        group_of_cam[used_cams[_rng(settings.seed, "cameras", str(trial)).permutation(len(used_cams))]] = labels
+        group_of_cam[order] = trial_labels
         g = group_of_cam[pair_cam]
         lo = np.full(n_id, 127, dtype=np.int8)
         hi = np.full(n_id, -1, dtype=np.int8)
@@ -240,3 +253,33 @@ def _camera_groups(pairs: np.ndarray, n_id: int, n_cam: int, eligible: np.ndarra
         if best is None or score > best[0]:
             best = (score, group_of_cam, kept_group)
     return best[1], best[2]
+
+
+def _camera_graph(pair_id: np.ndarray, pair_cam: np.ndarray) -> dict[int, set[int]]:
+    """Cameras linked when one identity is seen in both."""
+    neighbours: dict[int, set[int]] = {}
+    bounds = np.flatnonzero(np.diff(pair_id)) + 1
+    for cams in np.split(pair_cam, bounds) if len(pair_cam) else []:
+        for c in cams:
+            neighbours.setdefault(int(c), set()).update(int(x) for x in cams if x != c)
+    return neighbours
+
+
+def _walk(cameras: np.ndarray, neighbours: dict[int, set[int]], rng: np.random.Generator) -> np.ndarray:
+    """A breadth-first order of the cameras from random starts, neighbours in random order."""
+    seen: set[int] = set()
+    order: list[int] = []
+    for start in cameras[rng.permutation(len(cameras))]:
+        start = int(start)
+        if start in seen:
+            continue
+        seen.add(start)
+        queue = [start]
+        while queue:
+            c = queue.pop(0)
+            order.append(c)
+            nxt = sorted(neighbours.get(c, ()) - seen)
+            for x in (nxt[i] for i in rng.permutation(len(nxt))):
+                seen.add(x)
+                queue.append(x)
+    return np.asarray(order, dtype=np.int64)

@@ -225,8 +225,8 @@ class Walk:
             knee = hip + thigh * (-np.cos(hip_a) * up + np.sin(hip_a) * fwd)
             shin_a = hip_a - knee_a
             ankle = knee + shin * (-np.cos(shin_a) * up + np.sin(shin_a) * fwd)
-            # The toe points forward, lifted after push-off.
-            toe_a = np.radians(25.0 * _bump(q, 0.62, 0.06) - 12.0 * _bump(q, 0.02, 0.05))
+            # Foot flat in stance, toes up at heel strike, heel up (toes down) at push-off.
+            toe_a = np.radians(12.0 * _bump(q, 0.02, 0.05) - 25.0 * _bump(q, 0.6, 0.06))
             toe = ankle + foot * (np.cos(toe_a) * fwd + np.sin(toe_a) * up) + lat * sign * 0.015
             out[J[f"{side}_hip"]], out[J[f"{side}_knee"]] = hip, knee
             out[J[f"{side}_ankle"]], out[J[f"{side}_toe"]] = ankle, toe

@@ -29,8 +29,10 @@ _OVERRIDES = ("cameras", "identities", "seconds", "seed", "fps", "width", "heigh
               help="Fraction of identities seen by one camera only (future distractors).")
 @click.option("--segment-seconds", type=float, default=None, help="Split each camera into files of this length (0: one file).")
 @click.option("--masks", is_flag=True, help="Also write each GT tracklet's true silhouettes to ground_truth/masks/.")
+@click.option("--workers", type=int, default=None,
+              help="Cameras rendered in parallel processes (default: [executor] workers); the bytes do not depend on it.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def synth_command(project_dir, masks, quiet, **flags):
+def synth_command(project_dir, masks, workers, quiet, **flags):
     """Generate multi-camera walking footage with exact ground truth into PROJECT.
 
     PROJECT is created (as by `grewkit init`) when it is not a project yet. Writes
@@ -55,6 +57,8 @@ def synth_command(project_dir, masks, quiet, **flags):
         config = dataclasses.replace(base, **overrides)
     except ValueError as exc:
         raise GrewkitError(f"synth: {exc}") from None
-    summary = generate(project, config, masks=masks, show_progress=not quiet)
+    if workers is None:
+        workers = project.settings.section("executor").workers
+    summary = generate(project, config, masks=masks, workers=max(1, workers), show_progress=not quiet)
     console.print(summary.line(), highlight=False)
     click.echo(f"videos and cameras.csv in {project.root / 'media' / 'synth'}; ground truth in {project.root / 'ground_truth'}")

@@ -9,6 +9,7 @@ a function of (config, camera, frame index), so ``render_mask`` can redo any sin
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 
 import cv2
@@ -19,7 +20,8 @@ from grewkit.synth.world import Camera, SynthConfig, World, rng_for
 
 _SHIFT = 4                 # sub-pixel bits for OpenCV drawing
 _SCALE = 1 << _SHIFT
-_BG_DISTANCE_M = 32.0      # buildings and trees stand this far away; nothing behind them is drawn
+_BG_DISTANCE_M = 32.0
+_RING = np.linspace(0, 2 * np.pi, 16, endpoint=False)      # buildings and trees stand this far away; nothing behind them is drawn
 
 
 # ---------------------------------------------------------------- primitives
@@ -34,37 +36,54 @@ class Prim:
 
 
 class Shapes:
-    """Turns 3D shapes into image primitives for one camera."""
+    """Collects 3D shapes of one object, then projects all their points at once into image primitives."""
 
     def __init__(self, cam: Camera):
         self.cam = cam
-        self.prims: list[Prim] = []
+        self._items: list[tuple[str, int, int, float, tuple, float]] = []   # kind, first, count, size_m, bgr, bias
+        self._points: list[np.ndarray] = []
+        self._n = 0
+
+    def _add(self, kind: str, pts: np.ndarray, size_m: float, rgb, shade: float, bias: float) -> None:
+        pts = np.asarray(pts, float).reshape(-1, 3)
+        self._items.append((kind, self._n, len(pts), size_m, _bgr(rgb, shade), bias))
+        self._points.append(pts)
+        self._n += len(pts)
 
     def capsule(self, a, b, width_m: float, rgb, shade: float = 1.0):
-        uv, z = self.cam.project(np.stack([a, b]))
-        zm = float(max(z.mean(), 0.3))
-        self.prims.append(Prim(zm, "capsule", uv, max(1.0, self.cam.fy * width_m / zm), _bgr(rgb, shade)))
+        self._add("capsule", np.stack([a, b]), width_m, rgb, shade, 0.0)
 
     def ball(self, c, radius_m: float, rgb, shade: float = 1.0, bias: float = 0.0):
-        uv, z = self.cam.project(np.asarray(c)[None])
-        zm = float(max(z[0], 0.3))
-        self.prims.append(Prim(zm + bias, "ellipse", uv, max(1.0, self.cam.fy * radius_m / zm), _bgr(rgb, shade)))
+        self._add("ellipse", c, radius_m, rgb, shade, bias)
 
     def box(self, centre, axes, rgb, shade: float = 1.0, bias: float = 0.0):
         """A box given its centre and three half-axis vectors; drawn as the hull of its projected corners."""
-        c = np.asarray(centre, float)
-        a0, a1, a2 = (np.asarray(a, float) for a in axes)
-        corners = np.array([c + s0 * a0 + s1 * a1 + s2 * a2 for s0 in (-1, 1) for s1 in (-1, 1) for s2 in (-1, 1)])
-        uv, z = self.cam.project(corners)
-        if (z < 0.2).any():
-            return
-        self.prims.append(Prim(float(z.mean()) + bias, "poly", uv, 0.0, _bgr(rgb, shade)))
+        a = np.asarray(axes, float)
+        self._add("poly", np.asarray(centre, float) + _SIGNS @ a, 0.0, rgb, shade, bias)
 
     def poly(self, points3d, rgb, shade: float = 1.0, bias: float = 0.0):
-        uv, z = self.cam.project(np.asarray(points3d, float))
-        if (z < 0.2).any():
-            return
-        self.prims.append(Prim(float(z.mean()) + bias, "poly", uv, 0.0, _bgr(rgb, shade)))
+        self._add("poly", points3d, 0.0, rgb, shade, bias)
+
+    @property
+    def prims(self) -> list[Prim]:
+        if not self._items:
+            return []
+        uv, z = self.cam.project(np.concatenate(self._points))
+        out = []
+        fy = self.cam.fy
+        for kind, i, n, size_m, color, bias in self._items:
+            zs = z[i:i + n]
+            if kind == "poly":
+                if zs.min() < 0.2:
+                    continue
+                out.append(Prim(float(zs.mean()) + bias, kind, uv[i:i + n], 0.0, color))
+            else:
+                zm = max(float(zs.mean()), 0.3)
+                out.append(Prim(zm + bias, kind, uv[i:i + n], max(1.0, fy * size_m / zm), color))
+        return out
+
+
+_SIGNS = np.array([[s0, s1, s2] for s0 in (-1, 1) for s1 in (-1, 1) for s2 in (-1, 1)], float)
 
 
 def _bgr(rgb, shade: float) -> tuple[float, float, float]:
@@ -190,7 +209,8 @@ def person_prims(cam: Camera, walk: Walk, joints: np.ndarray) -> list[Prim]:
         s.box(chest + trunk_up * 0.04 * H - fwd * (depth_half + 0.08),
               (lat * 0.15, fwd * 0.08, trunk_up * 0.2), p.bag_rgb, 0.85, bias=0.0)
     elif p.carrying == "shoulder_bag":
-        side = 1.0 if (hash(walk.walk_id) & 1) else -1.0
+        # str hash() changes between processes; the bag's side must not.
+        side = 1.0 if zlib.crc32(p.identity_id.encode()) & 1 else -1.0
         anchor = pelvis + lat * side * (p.hip_w / 2 + 0.06) + up * 0.02 * H
         s.box(anchor, (fwd * 0.14, lat * 0.05, up * 0.12), p.bag_rgb, shade(side))
         s.capsule(joints[J["l_shoulder" if side < 0 else "r_shoulder"]], anchor + up * 0.1, 0.012 * H, p.bag_rgb, 0.7)
@@ -307,7 +327,7 @@ def make_background(config: SynthConfig, cam: Camera) -> np.ndarray:
     rng = rng_for(config.seed, "background", cam.index)
     W, Hh = cam.width, cam.height
     # Ground texture in ground coordinates (4 cm per texel around the camera), then warped into the view.
-    extent, res = 2 * (_BG_DISTANCE_M + 4), 0.04
+    extent, res = 2 * (_BG_DISTANCE_M + 4), 0.05
     n = int(extent / res)
     ys, xs = np.mgrid[0:n, 0:n].astype(np.float32) * res
     base = rng.uniform(95, 165) * np.array([1.0, rng.uniform(0.93, 1.02), rng.uniform(0.85, 1.0)])
@@ -388,11 +408,14 @@ class CameraRenderer:
         self.background = make_background(self.config, self.cam) if with_background else None
         rng = rng_for(self.config.seed, "light", camera)
         self.light = (rng.uniform(40, 90), rng.uniform(0, 2 * math.pi), rng.uniform(7, 15), rng.uniform(0, 2 * math.pi))
+        azimuth = rng.uniform(0, 2 * math.pi)
+        self.sun = np.array([math.cos(azimuth), math.sin(azimuth)])   # direction shadows fall
+        self.shadows: list[np.ndarray] = []
         sigma = self.config.noise_sigma
         self.noise = []
         if with_background and sigma > 0:
             nrng = rng_for(self.config.seed, "noise", camera)
-            for _ in range(12):
+            for _ in range(6):
                 n = nrng.normal(0, sigma, size=(self.cam.height, self.cam.width, 3))
                 self.noise.append((np.clip(n, 0, 255).astype(np.uint8), np.clip(-n, 0, 255).astype(np.uint8)))
 
@@ -405,6 +428,7 @@ class CameraRenderer:
         """All rasters of the frame (far to near) and the walkers seen, with visibility."""
         t = frame / self.config.fps
         objects: list[tuple[Raster, int | None, np.ndarray | None]] = [(r, None, None) for r in self.static]
+        shadows: list[np.ndarray] = []
         for i, w in self.walks:
             if not w.active(t):
                 continue
@@ -415,12 +439,14 @@ class CameraRenderer:
             r = rasterize(person_prims(self.cam, w, joints), float(z[0]))
             if r is not None:
                 objects.append((r, i, joints))
+                shadows.append(self._shadow(w.ground_point(t), 0.28))
         for m in self.movers:
             got = m.prims(self.cam, t)
             if got is not None and got[1] > 0.5:
                 r = rasterize(*got)
                 if r is not None:
                     objects.append((r, None, None))
+                    shadows.append(self._shadow(m.position(t)[:2], 1.6 if m.kind == "car" else 0.3))
         objects.sort(key=lambda o: o[0].depth)   # near first
         W, Hh = self.cam.width, self.cam.height
         occupied = np.zeros((Hh, W), np.uint8)
@@ -454,7 +480,21 @@ class CameraRenderer:
                 seen.append(Seen(walk_index, r, box, visible / total if total else 0.0,
                                  np.column_stack([uv, flags]), kp3, crop))
             occ |= own.astype(np.uint8)
+        self.shadows = shadows
         return [o[0] for o in reversed(objects)], seen
+
+    def _shadow(self, ground_xy: np.ndarray, radius: float) -> np.ndarray:
+        """Image polygon of a soft ground shadow, stretched away from the sun."""
+        sun = self.sun
+        centre = np.asarray(ground_xy, float)[:2] + sun * radius * 0.8
+        ring = np.stack([np.cos(_RING), np.sin(_RING)], axis=1)
+        stretch = np.outer(ring @ sun, sun) * 0.9
+        pts = centre + (ring + stretch) * radius
+        uv, z = self.cam.project(np.column_stack([pts, np.zeros(len(pts))]))
+        return uv if (z > 0.3).all() else np.zeros((0, 2))
+
+    def _draw_shadows(self, img: np.ndarray) -> None:
+        _shadow_darkening(img, self.shadows)
 
     @property
     def walks_by_index(self) -> dict[int, Walk]:
@@ -466,6 +506,7 @@ class CameraRenderer:
         rasters, seen = self.scene(frame)
         img = self.background.copy()
         W, Hh = self.cam.width, self.cam.height
+        self._draw_shadows(img)
         for r in rasters:
             a = r.canvas
             xa, ya = max(r.x0, 0), max(r.y0, 0)
@@ -474,14 +515,33 @@ class CameraRenderer:
                 continue
             src = a[ya - r.y0:yb - r.y0, xa - r.x0:xb - r.x0]
             m = src[:, :, 3] > 0
-            dst = img[ya:yb, xa:xb]
-            dst[m] = src[:, :, :3][m]
+            np.copyto(img[ya:yb, xa:xb], src[:, :, :3], where=m[:, :, None])
         img = cv2.GaussianBlur(img, (3, 3), 0.7)
         img = cv2.convertScaleAbs(img, alpha=self.gain(frame / self.config.fps), beta=0)
         if self.noise:
             pos, neg = self.noise[(frame * 7) % len(self.noise)]
             img = cv2.subtract(cv2.add(img, pos), neg)
         return img, seen
+
+
+def _shadow_darkening(img: np.ndarray, polygons: list[np.ndarray]) -> None:
+    polys = [p for p in polygons if len(p)]
+    if not polys:
+        return
+    H, W = img.shape[:2]
+    allpts = np.concatenate(polys)
+    x0, y0 = max(int(allpts[:, 0].min()) - 3, 0), max(int(allpts[:, 1].min()) - 3, 0)
+    x1, y1 = min(int(allpts[:, 0].max()) + 4, W), min(int(allpts[:, 1].max()) + 4, H)
+    if x0 >= x1 or y0 >= y1:
+        return
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for p in polys:
+        pts = np.round((p - [x0, y0]) * _SCALE).astype(np.int32)
+        cv2.fillPoly(mask, [pts], 255, cv2.LINE_8, _SHIFT)
+    mask = cv2.GaussianBlur(mask, (7, 7), 2.0)
+    roi = img[y0:y1, x0:x1]
+    keep = (1.0 - 0.38 * mask.astype(np.float32) / 255.0)[:, :, None]
+    roi[:] = (roi * keep).astype(np.uint8)
 
 
 def mask_of(renderer: CameraRenderer, frame: int, walk_index: int, *, visible: bool = True) -> np.ndarray:

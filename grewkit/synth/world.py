@@ -8,6 +8,7 @@ y down, z forward).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import asdict, dataclass, field
@@ -39,9 +40,10 @@ class SynthConfig:
     segment_seconds: float = setting(0.0, "Split each camera's footage into files of this many seconds (0: one file per camera).")
     movers_per_camera: int = setting(3, "Non-person movers per camera (cars on a road behind, dogs in the walking area).")
     occluders_per_camera: int = setting(2, "Static occluders per camera (lamp posts, planters).")
-    noise_sigma: float = setting(4.0, "Standard deviation of the sensor noise, grey levels.")
+    noise_sigma: float = setting(3.0, "Standard deviation of the sensor noise, grey levels.")
     illumination_drift: float = setting(0.12, "Relative amplitude of the slow illumination changes.")
-    jpeg_quality: int = setting(90, "MJPG quality of the written videos (1-100).")
+    jpeg_quality: int = setting(80, "Quality of the written videos (1-100).")
+    codec: str = setting("MJPG", "FourCC of the videos: MJPG (every frame a JPEG, default) or XVID (about 5x smaller).")
     start_time: str = setting("2026-05-04T08:00:00+00:00", "Wall-clock time of every camera's first frame (ISO 8601).")
     camera_prefix: str = setting("synth-cam", "Camera ids are this prefix and a 2-digit number.")
     identity_prefix: str = setting("synth-id", "Identity ids are this prefix and a 4-digit number.")
@@ -58,6 +60,7 @@ class SynthConfig:
             (self.segment_seconds >= 0, "segment_seconds must be >= 0 (0 = one file per camera)"),
             (self.noise_sigma >= 0 and 0 <= self.illumination_drift < 0.5, "noise_sigma >= 0, illumination_drift in [0, 0.5)"),
             (1 <= self.jpeg_quality <= 100, "jpeg_quality must be in [1, 100]"),
+            (self.codec in ("MJPG", "XVID"), "codec must be MJPG or XVID"),
         ]
         for ok, message in checks:
             if not ok:
@@ -105,11 +108,11 @@ class Camera:
     near_m: float        # ground distance of the nearest walking point
     far_m: float         # ground distance of the farthest walking point
 
-    @property
+    @functools.cached_property
     def position(self) -> np.ndarray:
         return np.array([self.x, self.y, self.height_m])
 
-    @property
+    @functools.cached_property
     def rotation(self) -> np.ndarray:
         """World -> camera rotation (rows: camera x right, y down, z forward)."""
         yaw, pitch = math.radians(self.yaw_deg), math.radians(self.pitch_deg)
@@ -123,7 +126,7 @@ class Camera:
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixel coordinates (N x 2) and depth along the optical axis (N) of world points (N x 3)."""
-        pc = self.to_camera(points)
+        pc = (np.asarray(points, float) - self.position) @ self.rotation.T
         z = np.maximum(pc[:, 2], 1e-3)
         uv = np.stack([self.fx * pc[:, 0] / z + self.cx, self.fy * pc[:, 1] / z + self.cy], axis=1)
         return uv, pc[:, 2]
@@ -143,7 +146,7 @@ class Camera:
     def as_row(self, site: str) -> dict:
         return {
             "camera_id": self.camera_id, "site": site,
-            "description": f"synthetic camera {self.index}: {self.height_m:.1f} m high, pitch {self.pitch_deg:.0f} deg, "
+            "description": f"synthetic camera {self.camera_id}: {self.height_m:.1f} m high, pitch {self.pitch_deg:.0f} deg, "
                            f"walkers {self.near_m:.1f}-{self.far_m:.1f} m away",
             "view": self.view, "width": self.width, "height": self.height,
             "fx": self.fx, "fy": self.fy, "cx": self.cx, "cy": self.cy,
@@ -163,8 +166,10 @@ def make_cameras(config: SynthConfig) -> list[Camera]:
         h0, view = _CAMERA_PRESETS[k % len(_CAMERA_PRESETS)]
         h = h0 * rng.uniform(0.9, 1.1)
         f = config.width * rng.uniform(0.85, 1.05)
-        far = f * _REF_HEIGHT / 95.0 * (config.height / 480.0) * (640.0 / config.width)
-        near = f * _REF_HEIGHT / 235.0 * (config.height / 480.0) * (640.0 / config.width)
+        # Adults 95-235 px tall at 480 rows, in proportion at other sizes.
+        rows = config.height / 480.0
+        far = f * _REF_HEIGHT / (95.0 * rows)
+        near = f * _REF_HEIGHT / (235.0 * rows)
         # Aim the optical axis at the middle of the walking band (a bit beyond for high cameras).
         aim = 0.55 * (near + far) + (0.15 * h if h > 5 else 0.0)
         pitch = math.degrees(math.atan2(h - 1.0, aim))
@@ -185,15 +190,16 @@ def _path_in_view(cam: Camera, rng: np.random.Generator, view: str) -> tuple[np.
     mid = np.array([cam.x + d_mid * math.cos(yaw + off), cam.y + d_mid * math.sin(yaw + off)])
     # Headings relative to the line of sight: side views dominate as in GREW, all others occur.
     los = yaw + off
+    # Directions relative to the line of sight: mostly the camera's dominant view, all others occur.
+    side = math.pi / 2 * rng.choice([-1, 1]) + rng.normal(0, 0.2)
+    towards, away = math.pi + rng.normal(0, 0.25), rng.normal(0, 0.25)
+    oblique = rng.choice([-1, 1]) * rng.uniform(0.5, 1.1) + (math.pi if rng.random() < 0.5 else 0.0)
+    dominant = {"side": side, "frontal": towards, "back": away, "oblique": oblique}.get(view)
     choice = rng.random()
-    if view == "side" or choice < 0.45:
-        rel = math.pi / 2 * rng.choice([-1, 1]) + rng.normal(0, 0.2)
-    elif choice < 0.65:
-        rel = math.pi + rng.normal(0, 0.25)  # towards the camera
-    elif choice < 0.8:
-        rel = rng.normal(0, 0.25)           # away from the camera
+    if dominant is not None and choice < 0.6:
+        rel = dominant
     else:
-        rel = rng.choice([-1, 1]) * rng.uniform(0.5, 1.1) + (math.pi if rng.random() < 0.5 else 0.0)
+        rel = (side, side, towards, away, oblique)[int(rng.integers(5))]
     heading = los + rel
     direction = np.array([math.cos(heading), math.sin(heading)])
     # Walk from where the person is outside the band or the field of view to where they leave it.

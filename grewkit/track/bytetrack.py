@@ -41,6 +41,8 @@ def run_bytetrack(frames: np.ndarray, xyxy: np.ndarray, scores: np.ndarray, *, d
         minimum_iou_threshold=settings.minimum_iou_threshold,
         high_conf_det_threshold=settings.high_conf_det_threshold,
     )
+    keep = scores >= settings.min_score
+    frames, xyxy, scores = frames[keep], xyxy[keep], scores[keep]
     order = np.argsort(frames, kind="stable")
     frames, xyxy, scores = frames[order], xyxy[order], scores[order]
     starts = np.searchsorted(frames, detected_frames, side="left")

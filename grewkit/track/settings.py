@@ -9,9 +9,10 @@ from grewkit.core.settings import setting
 
 @dataclass(frozen=True)
 class TrackSettings:
+    min_score: float = setting(0.3, "Ignore detections scoring below this (SSDLite's weakest boxes are half-bodies that pull tracks off).")
     # ByteTrack (Roboflow trackers 2.6.1), names as in its ByteTrackTracker.
-    track_activation_threshold: float = setting(0.4, "ByteTrack: a detection needs this score to start a track.")
-    high_conf_det_threshold: float = setting(0.4, "ByteTrack: scores at or above go to the first association, below to the second.")
+    track_activation_threshold: float = setting(0.5, "ByteTrack: a detection needs this score to start a track.")
+    high_conf_det_threshold: float = setting(0.5, "ByteTrack: scores at or above go to the first association, below to the second.")
     minimum_iou_threshold: float = setting(0.2, "ByteTrack: least IoU between a track's predicted box and a detection to match.")
     lost_track_buffer: int = setting(30, "ByteTrack: how long (in 30 fps frames) a lost track waits to be found again.")
     minimum_consecutive_frames: int = setting(2, "ByteTrack: matched frames in a row before a track gets an id.")
@@ -26,7 +27,7 @@ class TrackSettings:
     min_travel: float = setting(0.5, "Drop tracklets whose feet move less than this many median box heights (not walking).")
 
     def __post_init__(self):
-        for name in ("track_activation_threshold", "high_conf_det_threshold", "minimum_iou_threshold",
+        for name in ("min_score", "track_activation_threshold", "high_conf_det_threshold", "minimum_iou_threshold",
                      "max_border_fraction", "min_visibility", "max_occluded_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")

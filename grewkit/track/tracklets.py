@@ -105,7 +105,7 @@ def judge(t: Tracklet, *, fps: float, width: int, height: int, settings) -> list
     m = settings.border_margin
     touch = ((t.xyxy[:, 0] <= m) | (t.xyxy[:, 1] <= m) | (t.xyxy[:, 2] >= width - m) | (t.xyxy[:, 3] >= height - m))
     if touch.mean() > settings.max_border_fraction:
-        reasons.append(f"truncated at the frame border in {touch.mean():.0%} of frames "
+        reasons.append(f"truncated at the frame border: in {touch.mean():.0%} of frames "
                        f"(> {settings.max_border_fraction:.0%})")
     if t.visibility is not None:
         occluded = (t.visibility < settings.min_visibility).mean()

@@ -1,0 +1,83 @@
+"""``grewkit bench search``: GREW-scale search timing and peak memory on random features."""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import time
+
+import click
+import numpy as np
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_search_bench(*, probes: int, gallery: int, distractors: int, dim: int, threads: int, device: str,
+                     probe_chunk: int, gallery_chunk: int, topk: int, distance: str, seed: int = 0) -> dict:
+    import torch
+
+    from grewkit.evaluate.search import SearchConfig, search
+
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(seed)
+    n_gal = gallery + distractors
+    ids = probes // 1 if probes else 1
+    t0 = time.perf_counter()
+    probe = rng.standard_normal((probes, dim), dtype=np.float32)
+    gal = rng.standard_normal((n_gal, dim), dtype=np.float32)
+    # GREW's test set: two gallery sequences per identity; distractors match nothing.
+    n_ids = max(1, gallery // 2)
+    probe_labels = rng.integers(0, n_ids, size=probes)
+    gallery_labels = np.concatenate([np.arange(gallery) % n_ids, np.full(distractors, -2)])
+    t_make = time.perf_counter() - t0
+    cfg = SearchConfig(distance=distance, topk=topk, probe_chunk=probe_chunk, gallery_chunk=gallery_chunk, device=device)
+    t0 = time.perf_counter()
+    res = search(probe, gal, probe_labels=probe_labels, gallery_labels=gallery_labels, config=cfg)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t_search = time.perf_counter() - t0
+    del ids
+    return {"probes": probes, "gallery": gallery, "distractors": distractors, "dim": dim, "threads": threads,
+            "device": device, "distance": distance, "topk": topk, "probe_chunk": probe_chunk,
+            "gallery_chunk": gallery_chunk, "search_s": round(t_search, 2), "make_features_s": round(t_make, 2),
+            "pairs_per_s": float(f"{probes * n_gal / t_search:.4g}"), "peak_rss_mb": round(peak_rss_mb(), 1),
+            "rank1_random": float(100 * np.mean((res.n_pos > 0) & (res.pos_ranks[-1][:, 0] == 1))),
+            "machine": f"{platform.node()} {platform.processor() or platform.machine()}"}
+
+
+@click.group("bench")
+def bench_group():
+    """Benchmarks that write the figures of docs/benchmarks.md."""
+
+
+@bench_group.command("search")
+@click.option("--probes", default=12000, show_default=True)
+@click.option("--gallery", default=12000, show_default=True, help="Labelled gallery sequences.")
+@click.option("--distractors", default=233857, show_default=True)
+@click.option("--dim", default=256, show_default=True)
+@click.option("--threads", default=2, show_default=True, help="CPU threads torch may use.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--probe-chunk", default=2048, show_default=True)
+@click.option("--gallery-chunk", default=32768, show_default=True)
+@click.option("--topk", default=20, show_default=True, help="Also keep the k nearest (submission ranks).")
+@click.option("--distance", default="euclidean", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def bench_search_command(probes, gallery, distractors, dim, threads, device, probe_chunk, gallery_chunk, topk,
+                         distance, as_json):
+    """Time probes x (gallery + distractors) search on random features; report peak RSS.
+
+    \b
+    Example (GREW scale, the default):
+      grewkit bench search --threads 2
+    """
+    out = run_search_bench(probes=probes, gallery=gallery, distractors=distractors, dim=dim, threads=threads,
+                           device=device, probe_chunk=probe_chunk, gallery_chunk=gallery_chunk, topk=topk,
+                           distance=distance)
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+    else:
+        click.echo(" ".join(f"{k}={v}" for k, v in out.items()))

@@ -1,0 +1,1 @@
+"""Training gait models (GEINet, GaitSet, GaitPart, GaitBase) and extracting their features."""

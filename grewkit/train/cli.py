@@ -1,0 +1,68 @@
+"""``grewkit train`` and ``grewkit embed``."""
+
+from __future__ import annotations
+
+import click
+
+from grewkit.cli.options import project_option
+
+
+@click.command("train")
+@project_option
+@click.option("--config", "config_name", required=True,
+              help="A bundled config (gaitset_grew, gaitpart_grew, gaitbase_grew, geinet_grew, gaitset_tiny) or a TOML path.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Run folder; rerunning on it resumes from its newest checkpoint.")
+@click.option("--split", "splits", default="train", show_default=True, help="Split(s) to train on, comma-separated.")
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda.")
+@click.option("--iterations", type=int, default=None, help="Override [train] iterations.")
+@click.option("--threads", type=int, default=None, help="CPU threads for torch.")
+@click.option("--quiet", is_flag=True)
+def train_command(project, config_name, out_dir, splits, device, iterations, threads, quiet):
+    """Train a gait model on a project's training split.
+
+    \b
+    Examples:
+      grewkit train --config gaitset_grew --out runs/gaitset
+      grewkit train --config gaitset_tiny --out runs/tiny --device cpu --iterations 300
+    """
+    from grewkit.train.config import TrainConfig
+    from grewkit.train.data import records_from_project
+    from grewkit.train.loop import train
+
+    cfg = TrainConfig.load(config_name)
+    records = records_from_project(project, splits=tuple(s.strip() for s in splits.split(",")), modality=cfg.data.modality)
+    res = train(cfg, records, out_dir, device=device, iterations=iterations, show_progress=not quiet, threads=threads)
+    click.echo(f"trained {cfg.model.name} to iteration {res.iterations} (resumed from {res.resumed_from}) on {res.device}"
+               f"{' with mixed precision' if res.amp else ''}: {res.seconds_per_iter:.3f} s/iteration, "
+               f"last loss {res.last_loss:.4f}; checkpoints in {res.run_dir}/checkpoints")
+
+
+@click.command("embed")
+@project_option
+@click.option("--checkpoint", default=None, type=click.Path(dir_okay=False), help="Checkpoint from `grewkit train`.")
+@click.option("--model", default=None, type=click.Choice(["gei"]), help="gei: the untrained GEI baseline.")
+@click.option("--split", "splits", default="test,distractor", show_default=True,
+              help="Split(s) to embed, comma-separated; 'all' for every sequence (no splits manifest needed).")
+@click.option("--modality", default="sil64", show_default=True)
+@click.option("--resolution", default=64, show_default=True, type=click.Choice(["64", "128"]),
+              help="For --model gei; a checkpoint brings its own.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--quiet", is_flag=True)
+def embed_command(project, checkpoint, model, splits, modality, resolution, device, out_dir, quiet):
+    """Extract features of a project's sequences into a folder that `grewkit evaluate` reads.
+
+    \b
+    Examples:
+      grewkit embed --checkpoint runs/gaitset/checkpoints/iter-0250000.pt --out features/gaitset
+      grewkit embed --model gei --split all --out features/gei
+    """
+    from grewkit.train.data import records_from_project
+    from grewkit.train.embed import embed_records, make_embedder
+
+    embedder = make_embedder(checkpoint=checkpoint, model=model, device=device, resolution=int(resolution))
+    chosen = None if splits == "all" else tuple(s.strip() for s in splits.split(","))
+    records = records_from_project(project, splits=chosen, modality=modality)
+    meta = embed_records(embedder, records, out_dir, show_progress=not quiet)
+    click.echo(f"wrote {out_dir}: {meta['sequences']} sequences, {meta['seconds_per_sequence'] * 1000:.2f} ms/sequence")

@@ -1,0 +1,128 @@
+"""Training configs: TOML files with sections [model], [data], [optim], [loss], [train].
+
+Bundled configs live in ``grewkit/train/configs/``; ``grewkit train --config NAME`` accepts a
+bundled name (``gaitset_grew``) or a path. Unknown sections or keys are errors naming the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grewkit.core.errors import GrewkitError
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    name: str = "gaitset"
+    args: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DataSection:
+    modality: str = "sil64"
+    resolution: int = 64
+    frames: int = 30
+    ordered: bool = False
+    p: int = 8
+    k: int = 8
+    cache: bool = True
+    max_test_frames: int = 720
+
+
+@dataclass(frozen=True)
+class OptimSection:
+    name: str = "adam"
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    milestones: list = field(default_factory=list)
+    gamma: float = 0.1
+
+
+@dataclass(frozen=True)
+class LossSection:
+    triplet_margin: float = 0.2
+    triplet_weight: float = 1.0
+    ce_weight: float = 0.0
+    label_smoothing: float = 0.1
+
+
+@dataclass(frozen=True)
+class TrainSection:
+    iterations: int = 1000
+    checkpoint_every: int = 500
+    log_every: int = 50
+    seed: int = 0
+    amp: bool = True
+
+
+SECTION_TYPES = {"model": ModelSection, "data": DataSection, "optim": OptimSection, "loss": LossSection,
+                 "train": TrainSection}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: ModelSection = ModelSection()
+    data: DataSection = DataSection()
+    optim: OptimSection = OptimSection()
+    loss: LossSection = LossSection()
+    train: TrainSection = TrainSection()
+    source: str = "<defaults>"
+
+    @classmethod
+    def from_dict(cls, raw: dict, *, source: str = "<dict>") -> "TrainConfig":
+        sections = {}
+        for name, values in raw.items():
+            if name not in SECTION_TYPES:
+                raise GrewkitError(f"unknown section [{name}]; known: {', '.join(SECTION_TYPES)}", path=source)
+            typ = SECTION_TYPES[name]
+            known = {f.name: f for f in dataclasses.fields(typ)}
+            for key, value in values.items():
+                if key not in known:
+                    raise GrewkitError(f"[{name}] has no key {key!r}; known: {', '.join(known)}", path=source)
+                default = known[key].default if known[key].default is not dataclasses.MISSING else known[key].default_factory()
+                if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+                    value = float(value)
+                if type(default) is not type(value):
+                    raise GrewkitError(f"[{name}] {key} = {value!r} should be {type(default).__name__}", path=source)
+                values = {**values, key: value}
+            sections[name] = typ(**values)
+        cfg = cls(**sections, source=source)
+        cfg.check()
+        return cfg
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> "TrainConfig":
+        path = Path(name_or_path)
+        if not path.suffix and not path.exists():
+            path = CONFIG_DIR / f"{name_or_path}.toml"
+        if not path.is_file():
+            bundled = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.toml")))
+            raise GrewkitError(f"no such config (bundled: {bundled})", path=path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise GrewkitError(f"invalid TOML: {exc}", path=path) from None
+        return cls.from_dict(raw, source=str(path))
+
+    def check(self) -> None:
+        from grewkit.train.models import MODELS
+
+        if self.model.name not in MODELS:
+            raise GrewkitError(f"unknown model {self.model.name!r}; known: {', '.join(MODELS)}", path=self.source)
+        if self.data.resolution not in (64, 128):
+            raise GrewkitError("data.resolution must be 64 or 128", path=self.source)
+        if self.optim.name not in ("adam", "sgd"):
+            raise GrewkitError(f"optim.name must be adam or sgd, not {self.optim.name!r}", path=self.source)
+        if self.loss.triplet_weight <= 0 and self.loss.ce_weight <= 0:
+            raise GrewkitError("at least one of loss.triplet_weight and loss.ce_weight must be positive", path=self.source)
+        if self.train.iterations < 1 or self.data.frames < 1:
+            raise GrewkitError("train.iterations and data.frames must be positive", path=self.source)
+
+    def to_dict(self) -> dict:
+        return {name: dataclasses.asdict(getattr(self, name)) for name in SECTION_TYPES}

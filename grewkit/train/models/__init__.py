@@ -1,0 +1,33 @@
+"""A small model registry: name -> class. A user registers their own model the same way.
+
+Every model maps silhouettes ``(N, T, H, W)`` in [0, 1] (``T`` may differ between calls) to
+``{"embeddings": (N, P, D), "logits": (N, P, C) or None}``; P is the number of horizontal parts
+(1 for GEINet). Evaluation compares embeddings with the ``euclidean_parts`` or ``euclidean`` distance.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from grewkit.core.errors import GrewkitError
+
+MODELS: dict[str, str] = {
+    "geinet": "grewkit.train.models.geinet:GEINet",
+    "gaitset": "grewkit.train.models.gaitset:GaitSet",
+    "gaitpart": "grewkit.train.models.gaitpart:GaitPart",
+    "gaitbase": "grewkit.train.models.gaitbase:GaitBase",
+}
+
+
+def model_class(name: str):
+    if name not in MODELS:
+        raise GrewkitError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    module, _, attr = MODELS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def build_model(name: str, *, num_classes: int, height: int, width: int, **kwargs):
+    try:
+        return model_class(name)(num_classes=num_classes, height=height, width=width, **kwargs)
+    except TypeError as exc:
+        raise GrewkitError(f"model {name!r}: {exc}") from None
