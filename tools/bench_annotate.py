@@ -25,42 +25,50 @@ import pyarrow as pa
 
 
 def recall(args) -> None:
-    from grewkit.annotate.candidates import kept_tracklets, rank_candidates, recall_at_k
+    """Recall@K on a synthetic world. PROJECT is either the synth project itself (its ground-truth
+    tracklets are ranked) or a project whose tracklets/boxes/videos are copies of them and whose
+    ground_truth folder links to the synth one (so renders made there can be used)."""
+    from grewkit.annotate.candidates import GEIEmbedder, kept_tracklets, rank_candidates, recall_at_k
     from grewkit.annotate.settings import AnnotateSettings
+    from grewkit.core.project import Project
     from grewkit.synth.truth import ground_truth
 
     gt = ground_truth(args.project)
+    project = Project.open(args.project)
+    if not project.has("tracklets"):
+        project = gt
     truth = dict(zip(*gt.read("identities", ["tracklet_id", "identity_id"]).to_pydict().values()))
-    tracklets = kept_tracklets(gt)
+    tracklets = kept_tracklets(project)
     ks = tuple(int(k) for k in args.k.split(","))
+    k = max(ks)
+    variants = [("appearance", AnnotateSettings(k=k, embedders=["appearance"]))]
+    if GEIEmbedder().available(project):
+        variants += [("gei", AnnotateSettings(k=k, embedders=["gei"])),
+                     ("appearance + gei", AnnotateSettings(k=k, embedders=["appearance", "gei"]))]
+    if args.max_gap_s:
+        variants.append((f"appearance, time gate {args.max_gap_s:g} s",
+                         AnnotateSettings(k=k, embedders=["appearance"], max_gap_s=args.max_gap_s)))
     rows = []
-    variants = [("appearance", AnnotateSettings(k=max(ks), embedders=["appearance"])),
-                ("appearance, time gate 5 s", AnnotateSettings(k=max(ks), embedders=["appearance"], max_gap_s=5.0))]
     for name, settings in variants:
-        start = time.perf_counter()
-        table = rank_candidates(gt, settings)
-        seconds = time.perf_counter() - start
-        rows.append((name, recall_at_k(table, truth, tracklets, ks), seconds))
-        # Random ranking of the same gated candidate sets: the chance level of this world.
-        rng = np.random.default_rng(0)
-        full = rank_candidates(gt, dataclasses.replace(settings, k=10_000))
-        cols = full.to_pydict()
-        by_query: dict[str, list[str]] = {}
-        for q, c in zip(cols["query_tracklet_id"], cols["candidate_tracklet_id"]):
-            by_query.setdefault(q, []).append(c)
-        rand = {"query_tracklet_id": [], "candidate_tracklet_id": [], "rank": []}
-        for q, cands in by_query.items():
-            for r, c in enumerate(rng.permutation(cands)[: max(ks)], 1):
-                rand["query_tracklet_id"].append(q)
-                rand["candidate_tracklet_id"].append(str(c))
-                rand["rank"].append(r)
-        rows.append((f"random order ({name.split(',')[1].strip() if ',' in name else 'no gate'})",
-                     recall_at_k(pa.table(rand), truth, tracklets, ks), None))
-    print(f"| ranking | queries | " + " | ".join(f"recall@{k}" for k in ks) + " | seconds |")
-    print("|---|---|" + "---|" * len(ks) + "---|")
-    for name, r, seconds in rows:
+        rows.append((name, recall_at_k(rank_candidates(project, settings), truth, tracklets, ks)))
+    # Random order of the same (ungated) candidate sets: the chance level of this world.
+    full = rank_candidates(project, AnnotateSettings(k=10_000, embedders=["appearance"])).to_pydict()
+    by_query: dict[str, list[str]] = {}
+    for q, c in zip(full["query_tracklet_id"], full["candidate_tracklet_id"]):
+        by_query.setdefault(q, []).append(c)
+    rng = np.random.default_rng(0)
+    rand = {"query_tracklet_id": [], "candidate_tracklet_id": [], "rank": []}
+    for q, cands in by_query.items():
+        for r, c in enumerate(rng.permutation(cands)[:k], 1):
+            rand["query_tracklet_id"].append(q)
+            rand["candidate_tracklet_id"].append(str(c))
+            rand["rank"].append(r)
+    rows.append(("random order (chance)", recall_at_k(pa.table(rand), truth, tracklets, ks)))
+    print(f"| ranking | queries | " + " | ".join(f"recall@{k}" for k in ks) + " |")
+    print("|---|---|" + "---|" * len(ks))
+    for name, r in rows:
         cells = " | ".join(f"{r[f'recall@{k}']:.3f}" for k in ks)
-        print(f"| {name} | {r['queries']} | {cells} | {f'{seconds:.2f}' if seconds is not None else '-'} |")
+        print(f"| {name} | {r['queries']} | {cells} |")
 
 
 def _task(i: int, k: int = 5):
@@ -140,6 +148,14 @@ def server(args) -> None:
             "updated_at": a.updated_at, "was_cancelled": a.was_cancelled, "result_json": json.dumps(a.result),
             "task_data_json": json.dumps(a.task_data)} for a in pulled], schema=schema.arrow)
         fetched = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        since = max(a.updated_at for a in pulled)
+        incremental = backend.pull(ann_id, since=since)
+        incremental_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        raw_again = backend.export(ann_id)
+        raw_export = (raw_export + time.perf_counter() - t0) / 2  # two exports, bracketing grewkit's pull
+        del raw_again
         ids = sorted({t.data["query_id"] for t in tasks} | {t.data[f"cand{j}_id"] for t in tasks for j in range(1, 6)})
         tracklets = pa.table({"tracklet_id": ids, "video_id": ["v"] * len(ids), "camera_id": [("cam1" if i.startswith("q") else "cam2") for i in ids],
                               "start_frame": [0] * len(ids), "end_frame": [99] * len(ids)})
@@ -152,7 +168,8 @@ def server(args) -> None:
         print("|---|---|---|---|")
         print(f"| import with predictions | {push:.1f} s ({n / push:.0f} tasks/s) | {raw_import:.1f} s ({n / raw_import:.0f} tasks/s) | {push / raw_import:.2f}x |")
         print(f"| re-push, nothing changed | {repush:.1f} s | - | - |")
-        print(f"| pull / export with {len(pulled):,} annotations | {pull:.1f} s (fetch {fetched:.1f} s + resolve {resolved:.1f} s) | {raw_export:.1f} s | {pull / raw_export:.2f}x |")
+        print(f"| pull / export with {len(pulled):,} annotations | {pull:.1f} s (fetch {fetched:.1f} s + resolve {resolved:.1f} s) | {raw_export:.1f} s (mean of 2) | {pull / raw_export:.2f}x |")
+        print(f"| incremental pull, nothing changed | {incremental_s:.1f} s ({len(incremental.annotations)} fetched) | - | - |")
         print(f"identities resolved: {resolution.report['identities']}", file=sys.stderr)
     finally:
         srv.stop()
@@ -255,6 +272,7 @@ def main() -> None:
     p = sub.add_parser("recall")
     p.add_argument("project")
     p.add_argument("--k", default="1,5,10")
+    p.add_argument("--max-gap-s", type=float, default=0.0, help="Also rank with this time gate.")
     p = sub.add_parser("accuracy")
     p.add_argument("project")
     p.add_argument("--error-rate", type=float, default=0.1)

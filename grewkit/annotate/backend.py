@@ -18,7 +18,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -81,8 +81,11 @@ class RemoteAnnotation:
 
 @dataclass(frozen=True)
 class PullResult:
+    """``task_ids``: the tasks whose annotations are all in ``annotations`` (every task on a full pull)."""
+
     annotations: list[RemoteAnnotation]
-    tasks: int
+    task_ids: set[int]
+    complete: bool = True
 
 
 class AnnotationBackend(ABC):
@@ -100,8 +103,9 @@ class AnnotationBackend(ABC):
         """Create new tasks, update changed ones in place; never duplicate a key."""
 
     @abstractmethod
-    def pull(self, project_id: int) -> PullResult:
-        """Every annotation of the project (skips included) with its task's key and data."""
+    def pull(self, project_id: int, *, since: datetime | None = None) -> PullResult:
+        """Every annotation (skips included) of the tasks changed after ``since`` (all tasks when None),
+        with its task's key and data."""
 
     @abstractmethod
     def summary(self, project_id: int) -> dict[str, int]:
@@ -305,8 +309,9 @@ class LabelStudioBackend(AnnotationBackend):
         """Create new tasks, update changed ones in place; never duplicate a key."""
 
     @abstractmethod
-    def pull(self, project_id: int) -> PullResult:
-        """Every annotation of the project (skips included) with its task's key and data."""
+    def pull(self, project_id: int, *, since: datetime | None = None) -> PullResult:
+        """Every annotation (skips included) of the tasks changed after ``since`` (all tasks when None),
+        with its task's key and data."""
 
     @abstractmethod
     def summary(self, project_id: int) -> dict[str, int]:
@@ -574,12 +579,47 @@ class LabelStudioBackend(AnnotationBackend):
             self._users = {int(u["id"]): u.get("email") or u.get("username") or str(u["id"]) for u in rows}
         return self._users
 
-    def export(self, project_id: int) -> list[dict]:
-        return self.client.request("GET", f"/api/projects/{project_id}/export",
-                                   params={"exportType": "JSON", "download_all_tasks": "true"})
+    def export(self, project_id: int, task_ids: list[int] | None = None) -> list[dict]:
+        if task_ids is None:
+            return self.client.request("GET", f"/api/projects/{project_id}/export",
+                                       params={"exportType": "JSON", "download_all_tasks": "true"})
+        out = []
+        for start in range(0, len(task_ids), 200):
+            # The server reads ``ids[]`` (the SDK's download_sync sends ``ids`` and gets everything back).
+            out += self.client.request("GET", f"/api/projects/{project_id}/export", params={
+                "exportType": "JSON", "download_all_tasks": "true", "ids[]": task_ids[start:start + 200]})
+        return out
 
-    def pull(self, project_id):
-        tasks = self.export(project_id)
+    def changed_task_ids(self, project_id: int, since: datetime) -> list[int]:
+        """Tasks whose ``updated_at`` is after ``since``: creating, editing, skipping or deleting an
+        annotation touches its task (an edit leaves the annotation's ``completed_at`` as it was)."""
+        stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        query = json.dumps({"filters": {"conjunction": "and", "items": [
+            {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime", "value": stamp}]}})
+        ids, page = [], 1
+        while True:
+            try:
+                doc = self.client.request("GET", "/api/tasks/", params={
+                    "project": project_id, "fields": "task_only", "query": query, "page": page, "page_size": 1000,
+                    "include": "id"})
+            except GrewkitError as exc:
+                if "HTTP 404" in str(exc):
+                    break
+                raise
+            tasks = doc.get("tasks", [])
+            ids += [int(t["id"]) for t in tasks]
+            if not tasks or page * 1000 >= doc.get("total", 0):
+                break
+            page += 1
+        return ids
+
+    def pull(self, project_id, *, since=None):
+        if since is None:
+            tasks = self.export(project_id)
+        else:
+            # A margin for annotations saved in the same instant as the last pull's newest one.
+            changed = self.changed_task_ids(project_id, since - timedelta(seconds=2))
+            tasks = self.export(project_id, changed) if changed else []
         users = self.users()
         out = []
         for task in tasks:
@@ -598,7 +638,7 @@ class LabelStudioBackend(AnnotationBackend):
                     annotator=annotator, created_at=_parse_time(ann.get("created_at")),
                     updated_at=_parse_time(ann.get("updated_at") or ann.get("created_at")),
                     was_cancelled=bool(ann.get("was_cancelled")), result=ann.get("result") or [], task_data=data))
-        return PullResult(out, len(tasks))
+        return PullResult(out, {int(t["id"]) for t in tasks}, complete=since is None)
 
     def summary(self, project_id):
         doc = self.client.request("GET", f"/api/projects/{project_id}/")
