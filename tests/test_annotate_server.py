@@ -319,7 +319,7 @@ def test_headless_chromium_renders_the_labelling_page(ls_server, tmp_path):
     if chromium is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     project = _project(ls_server, "screenshot", k=3)
-    build_synth_world(project, cameras=3, identities=6, seconds=8.0, seed=1)
+    build_synth_world(project, cameras=2, identities=4, seconds=6.0, seed=1)
     campaign.compute_candidates(project, show_progress=False)
     backend = _backend(ls_server)
     _, run = campaign.open_backend(project, url=ls_server.url, api_key=ls_server.credentials.token,

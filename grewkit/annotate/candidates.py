@@ -101,12 +101,12 @@ class AppearanceEmbedder(Embedder):
 
 
 class GEIEmbedder(Embedder):
-    """Gait energy images from the render stage (``sequences`` rows of modality gei, or the mean
-    of a silhouette sequence), centred on the mean GEI so that the common body shape does not
+    """Gait energy images from the render stage (``sequences`` rows of modality gei64/gei128, or the
+    mean of a silhouette sequence sil64/sil128), centred on the mean GEI so that the common body shape does not
     dominate the cosine similarity."""
 
     name = "gei"
-    modalities = ("gei", "sil64", "sil128")
+    modalities = ("gei64", "gei128", "gei", "sil64", "sil128")  # first available wins
     size = (44, 64)  # width, height
 
     def _rows(self, project):
