@@ -44,7 +44,9 @@ def recall(args) -> None:
     variants = [("appearance", AnnotateSettings(k=k, embedders=["appearance"]))]
     if GEIEmbedder().available(project):
         variants += [("gei", AnnotateSettings(k=k, embedders=["gei"])),
-                     ("appearance + gei", AnnotateSettings(k=k, embedders=["appearance", "gei"]))]
+                     ("appearance + gei (weights 1 : 0.1, the default)", AnnotateSettings(k=k, embedders=["appearance", "gei"])),
+                     ("appearance + gei (weights 1 : 1)", AnnotateSettings(k=k, embedders=["appearance", "gei"],
+                                                                          weights={"appearance": 1.0, "gei": 1.0}))]
     if args.max_gap_s:
         variants.append((f"appearance, time gate {args.max_gap_s:g} s",
                          AnnotateSettings(k=k, embedders=["appearance"], max_gap_s=args.max_gap_s)))
