@@ -123,7 +123,7 @@ def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool 
     since = None if (full or watermark is None or not have_manifest) else watermark
     fetched = backend.pull(run.project_id, since=since)
     remote = fetched.annotations
-    prefix = backend.client.url + "#" if hasattr(backend, "client") else ""
+    prefix = backend.annotation_prefix
     stored = {row["annotation_id"]: row for row in project.read("annotations").to_pylist()} if have_manifest else {}
     remote_ids = {a.annotation_id for a in remote}
     # Annotations of this server gone from the tasks we now see in full were deleted there.
