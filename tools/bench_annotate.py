@@ -37,8 +37,17 @@ def recall(args) -> None:
     project = Project.open(args.project)
     if not project.has("tracklets"):
         project = gt
-    truth = dict(zip(*gt.read("identities", ["tracklet_id", "identity_id"]).to_pydict().values()))
+    if args.matched:
+        # Tracked tracklets (ingest, detect, track): true identity by box overlap with the ground truth.
+        from grewkit.synth.truth import match_tracklets_to_truth
+
+        matched = match_tracklets_to_truth(project).to_pydict()
+        truth = {t: i for t, i in zip(matched["tracklet_id"], matched["identity_id"]) if i is not None}
+    else:
+        truth = dict(zip(*gt.read("identities", ["tracklet_id", "identity_id"]).to_pydict().values()))
     tracklets = kept_tracklets(project)
+    print(f"{len(tracklets)} kept tracklets, {sum(t.tracklet_id in truth for t in tracklets)} with a true identity",
+          file=sys.stderr)
     ks = tuple(int(k) for k in args.k.split(","))
     k = max(ks)
     variants = [("appearance", AnnotateSettings(k=k, embedders=["appearance"]))]
@@ -275,6 +284,8 @@ def main() -> None:
     p.add_argument("project")
     p.add_argument("--k", default="1,5,10")
     p.add_argument("--max-gap-s", type=float, default=0.0, help="Also rank with this time gate.")
+    p.add_argument("--matched", action="store_true",
+                   help="PROJECT's tracklets come from the pipeline: match them to the ground truth by box overlap.")
     p = sub.add_parser("accuracy")
     p.add_argument("project")
     p.add_argument("--error-rate", type=float, default=0.1)

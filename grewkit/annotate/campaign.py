@@ -184,7 +184,8 @@ def status(project, backend: AnnotationBackend | None, run: AnnotationRun | None
     if run is None:
         out["state"] = "not pushed"
         return out
-    out.update({"server": run.url, "project_id": run.project_id, "last_pull_watermark": run.watermark})
+    out.update({"server": run.url, "project_id": run.project_id, "pushed": run.pushed,
+                "last_pull_watermark": run.watermark})
     if backend is not None and run.project_id is not None:
         out.update(backend.summary(run.project_id))
     report_path = project.root / ANNOTATION_DIR / "reports" / f"{run.key}.json"
@@ -193,5 +194,6 @@ def status(project, backend: AnnotationBackend | None, run: AnnotationRun | None
         out["conflicting"] = len(report["conflicts"])
         out["conflict_counts"] = report["conflict_counts"]
         out["held_out_tracklets"] = report["held_out_tracklets"]
+        out["skipped_tasks_at_last_pull"] = report["skipped_tasks"]
         out["identities"] = report["identities"]
     return out
