@@ -8,6 +8,7 @@ NODEPS := mediapipe==0.10.14
 # -- synth (issue 3): add NODEPS += lines below this line --
 
 # -- ingest, detect, track (issue 4): add NODEPS += lines below this line --
+NODEPS += trackers==2.6.1 supervision==0.26.1
 
 # -- annotate (issue 6): add NODEPS += lines below this line --
 
@@ -28,13 +29,24 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test,train]"
+	$(BIN)/pip install -q -e ".[test,train,ray]"
 	$(BIN)/pip install -q --no-deps $(NODEPS)
 	touch $@
 
 # Services and environments the tests need besides the venv (e.g. Label Studio's own venv).
 TEST_NEEDS := setup
 # -- annotate (issue 6): add TEST_NEEDS += lines below this line --
+TEST_NEEDS += label-studio
+# Label Studio pins its own Django, pyarrow and label-studio-sdk: it lives in its own venv, found by
+# grewkit through .venv-label-studio/bin/label-studio (or $$GREWKIT_LABEL_STUDIO).
+LS_VENV ?= .venv-label-studio
+.PHONY: label-studio
+label-studio: $(LS_VENV)/.installed
+$(LS_VENV)/.installed:
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install -q --upgrade pip
+	$(LS_VENV)/bin/pip install -q label-studio==1.23.2
+	touch $@
 
 test: $(TEST_NEEDS)
 	$(BIN)/python -m pytest -q tests
@@ -46,6 +58,8 @@ demo: setup
 	$(BIN)/grewkit status --project $(DEMO)
 	$(BIN)/grewkit validate --project $(DEMO)
 # -- demo steps are rewired by the end-to-end issue (issue 9); stage issues add theirs below this line --
+	$(BIN)/grewkit synth $(DEMO) --cameras 4 --identities 40 --seconds 60 --seed 0
+	$(BIN)/grewkit validate --project $(DEMO)
 
 
 clean:

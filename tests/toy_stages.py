@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 
 import pyarrow as pa
@@ -24,6 +25,8 @@ class ToyDetect(Stage):
         v = unit.payload
         if v.get("fail"):
             raise ValueError(f"cannot decode {v['video_id']}")
+        if v.get("kill") == "always" or (v.get("kill") == "once" and not self._killed_before(v["video_id"])):
+            os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-unit, as on a preempted node
         time.sleep(float(os.environ.get("TOY_SLEEP", "0")))
         n = v["frames"]
         videos = pa.table({
@@ -40,3 +43,10 @@ class ToyDetect(Stage):
             "y2": [50.0] * len(frames), "score": [0.9] * len(frames), "detector": ["toy"] * len(frames),
         })
         return {"videos": videos, "detections": dets}
+
+    def _killed_before(self, video_id):
+        marker = self.project.root / f"killed-{video_id}"
+        if marker.exists():
+            return True
+        marker.touch()
+        return False

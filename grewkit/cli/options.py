@@ -21,8 +21,9 @@ def project_option(fn):
 
 
 def executor_options(fn):
-    """``--executor`` and ``--workers`` overriding the project's [executor] settings."""
+    """``--executor``, ``--workers`` and ``--address`` overriding the project's [executor] settings."""
     fn = click.option("--workers", type=int, default=None, help="Worker processes (default: [executor] workers).")(fn)
+    fn = click.option("--address", default=None, help="Ray cluster address with --executor ray (default: [executor] ray_address).")(fn)
     fn = click.option("--executor", "executor_kind", default=None,
-                      help="local (process pool), serial, or another registered executor.")(fn)
+                      help="local (process pool), serial, ray, or another registered executor.")(fn)
     return fn

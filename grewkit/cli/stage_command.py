@@ -12,17 +12,17 @@ from grewkit.core.progress import console
 
 
 def run_and_report(project, stage: str, *, executor_kind: str | None = None, workers: int | None = None,
-                   retry_failed: bool | None = None, strict: bool = False, show_progress: bool = True):
+                   address: str | None = None, retry_failed: bool | None = None, strict: bool = False, show_progress: bool = True):
     """Run a registered stage with the project's executor (or the overrides) and print its summary.
 
     Exits 3 when ``strict`` and some units failed; otherwise failures are listed and the
     command succeeds, so one corrupt video does not stop a night's batch.
     """
-    from grewkit.core.executors import make_executor
+    from grewkit.core.executors import executor_for
     from grewkit.core.runner import run_stage
 
-    settings = project.settings.section("executor")
-    executor = make_executor(executor_kind or settings.kind, workers or settings.workers)
+    executor = executor_for(project.settings.section("executor"), stage, kind=executor_kind, workers=workers,
+                            address=address)
     with executor:
         summary = run_stage(project, stage, executor=executor, retry_failed=retry_failed, show_progress=show_progress)
     console.print(escape(summary.line()), highlight=False)
@@ -44,8 +44,9 @@ def stage_command(stage: str, help_text: str) -> click.Command:
     @click.option("--retry-failed/--skip-failed", default=None, help="Retry units that failed before (default: [executor] retry_failed).")
     @click.option("--strict", is_flag=True, help="Exit with status 3 when any unit failed.")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
-    def command(project, executor_kind, workers, retry_failed, strict, quiet):
-        run_and_report(project, stage, executor_kind=executor_kind, workers=workers, retry_failed=retry_failed,
+    def command(project, executor_kind, workers, address, retry_failed, strict, quiet):
+        run_and_report(project, stage, executor_kind=executor_kind, workers=workers, address=address,
+                       retry_failed=retry_failed,
                        strict=strict, show_progress=not quiet)
 
     return command

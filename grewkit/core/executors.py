@@ -105,10 +105,27 @@ EXECUTORS: dict[str, str] = {
 
     # -- ray, run (issue 9): add entries below this line --
 
+    "ray": "grewkit.core.ray_executor:RayExecutor",
 }
 
 
-def make_executor(kind: str, workers: int) -> Executor:
+def executor_for(settings, stage: str, *, kind: str | None = None, workers: int | None = None,
+                 address: str | None = None) -> Executor:
+    """The executor a stage runs on: the project's [executor] settings, overridden by command-line values."""
+    kind = kind or settings.kind
+    options = {}
+    if kind == "ray":
+        resources = settings.resources.get(stage, {})
+        unknown = set(resources) - {"num_cpus", "num_gpus"}
+        if unknown:
+            raise GrewkitError(f"[executor] resources.{stage} has unknown keys {sorted(unknown)}; use num_cpus, num_gpus")
+        options = dict(address=address or settings.ray_address or None, max_retries=settings.ray_max_retries,
+                       num_cpus=float(resources.get("num_cpus", 1)), num_gpus=float(resources.get("num_gpus", 0)))
+    return make_executor(kind, workers or settings.workers, **options)
+
+
+def make_executor(kind: str, workers: int, **options) -> Executor:
+    """Build an executor by name; ``options`` go to executors that take them (e.g. Ray's address and resources)."""
     if kind not in EXECUTORS:
         raise GrewkitError(f"unknown executor {kind!r}; known: {', '.join(EXECUTORS)}")
     module, _, attr = EXECUTORS[kind].partition(":")
@@ -116,4 +133,4 @@ def make_executor(kind: str, workers: int) -> Executor:
         cls = getattr(importlib.import_module(module), attr)
     except ImportError as exc:
         raise GrewkitError(f"executor {kind!r} is not installed here ({exc})") from None
-    return cls(workers=workers)
+    return cls(workers=workers, **options)

@@ -20,6 +20,8 @@ LAYOUT = {
     "renders": "Per-sequence silhouettes, GEIs, flow and poses.",
     "logs": "Run logs of the stages.",
     "state": "Per-stage unit records (done, failed, plan) that make stages resumable.",
+    "ground_truth": "Exact ground truth of generated footage (grewkit synth), in the pipeline's manifest schemas.",
+    "reports": "Dataset statistics and figures written by `grewkit report`.",
 }
 
 

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from grewkit.core import manifests
 from grewkit.core.atomic import write_json
 from grewkit.core.errors import GrewkitError
-from grewkit.core.executors import Executor, make_executor
+from grewkit.core.executors import Executor, executor_for
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
 from grewkit.core.schemas import conform, get_schema
@@ -214,7 +214,7 @@ def run_stage(
     retry = settings.retry_failed if retry_failed is None else retry_failed
     own_executor = executor is None
     if executor is None:
-        executor = make_executor(settings.kind, settings.workers)
+        executor = executor_for(settings, cls.name)
     instance = cls(project)
     state = StageState(project, cls.name)
     started = time.perf_counter()

@@ -37,6 +37,9 @@ class ExecutorSettings:
     kind: str = setting("local", "Where per-unit stages run: 'local' (process pool) or 'serial' (this process).")
     workers: int = setting(2, "Worker processes of the local executor.")
     retry_failed: bool = setting(True, "Retry units that failed in an earlier run.")
+    ray_address: str = setting("", "Ray cluster address for kind = 'ray' ('' starts a local Ray with `workers` CPUs).")
+    ray_max_retries: int = setting(2, "Times Ray reruns a unit whose worker died before the unit is recorded as failed.")
+    resources: dict = setting({}, "Per-stage task resources on Ray, e.g. { render = { num_cpus = 1 }, detect = { num_gpus = 0.25 } }.")
 
 
 # Section name -> "module:Class". Stages add their own line; import is lazy so that a stage
@@ -46,14 +49,21 @@ SECTIONS: dict[str, str] = {
     "executor": "grewkit.core.settings:ExecutorSettings",
 
     # -- synth (issue 3): add entries below this line --
+    "synth": "grewkit.synth.world:SynthConfig",
 
     # -- ingest, detect, track (issue 4): add entries below this line --
+    "ingest": "grewkit.ingest.settings:IngestSettings",
+    "detect": "grewkit.detect.settings:DetectSettings",
+    "track": "grewkit.track.settings:TrackSettings",
 
     # -- annotate (issue 6): add entries below this line --
+    "annotate": "grewkit.annotate.settings:AnnotateSettings",
 
     # -- render (issue 5): add entries below this line --
+    "render": "grewkit.render.stage:RenderSettings",
 
     # -- split, export, import, report (issue 7): add entries below this line --
+    "split": "grewkit.split.settings:SplitSettings",
 
     # -- train, embed, evaluate (issue 8): add entries below this line --
 
@@ -151,6 +161,8 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
+        if not value:
+            return "{}"
         return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {value!r} as TOML")
 

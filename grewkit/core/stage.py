@@ -71,10 +71,14 @@ STAGES: dict[str, str] = {
     # -- synth (issue 3): add entries below this line --
 
     # -- ingest, detect, track (issue 4): add entries below this line --
+    "ingest": "grewkit.ingest.stage:IngestStage",
+    "detect": "grewkit.detect.stage:DetectStage",
+    "track": "grewkit.track.stage:TrackStage",
 
     # -- annotate (issue 6): add entries below this line --
 
     # -- render (issue 5): add entries below this line --
+    "render": "grewkit.render.stage:RenderStage",
 
     # -- split, export, import, report (issue 7): add entries below this line --
 

@@ -33,6 +33,7 @@ class Problem:
 # Extra checks: "module:function", each function(project) -> list[Problem]. Split issues add leak checks.
 CHECKS: list[str] = [
     # -- synth (issue 3): add entries below this line --
+    "grewkit.synth.truth:check_ground_truth",
 
     # -- ingest, detect, track (issue 4): add entries below this line --
 
@@ -41,6 +42,7 @@ CHECKS: list[str] = [
     # -- render (issue 5): add entries below this line --
 
     # -- split, export, import, report (issue 7): add entries below this line --
+    "grewkit.split.checks:protocol_problems",
 
     # -- train, embed, evaluate (issue 8): add entries below this line --
 

@@ -59,3 +59,51 @@ def iter_sequences(root: str | Path) -> Iterator[OpenGaitSequence]:
                     yield OpenGaitSequence(identity.name, seq_type.name, view.name, view)
     if not found:
         raise GrewkitError("no <id>/<type>/<view>/*.pkl sequences found (is this OpenGait's layout?)", path=root)
+
+
+@dataclass(frozen=True)
+class PartitionEntry:
+    """One sequence as OpenGait's dataset would list it: [label, type, view, files]."""
+
+    label: str
+    type: str
+    view: str
+    files: tuple[Path, ...]
+
+
+def read_partition(root: str | Path, partition_file: str | Path, *, training: bool) -> list[PartitionEntry]:
+    """The sequences OpenGait's dataset parser would read for one phase, following its rules.
+
+    Those rules (OpenGait ``opengait/data/dataset.py``): labels are the names listed in the
+    root, kept only when in ``TRAIN_SET`` (training) or ``TEST_SET`` (testing), in the
+    partition's order; types, views and files are listed sorted; every file of a view folder is
+    a ``.pkl`` to load, and the files of one sequence have the same length. Files are read here
+    with the restricted unpickler, so a refused or inconsistent export shows up before
+    OpenGait sees it.
+    """
+    import json
+
+    root = Path(root)
+    try:
+        partition = json.loads(Path(partition_file).read_text())
+        wanted = partition["TRAIN_SET" if training else "TEST_SET"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise GrewkitError(f"not an OpenGait partition file ({exc})", path=partition_file) from None
+    present = {p.name for p in root.iterdir()}
+    out: list[PartitionEntry] = []
+    for label in (lab for lab in wanted if lab in present):
+        for seq_type in sorted(p.name for p in (root / label).iterdir()):
+            for view in sorted(p.name for p in (root / label / seq_type).iterdir()):
+                files = tuple(sorted((root / label / seq_type / view).iterdir()))
+                if not files:
+                    continue
+                lengths = set()
+                for f in files:
+                    if f.suffix != ".pkl":
+                        raise GrewkitError("OpenGait's loader only reads .pkl files", path=f)
+                    lengths.add(len(load_array(f)))
+                if len(lengths) != 1 or 0 in lengths:
+                    raise GrewkitError(f"files of one sequence must have the same non-zero length, got {sorted(lengths)}",
+                                       path=root / label / seq_type / view)
+                out.append(PartitionEntry(label, seq_type, view, files))
+    return out

@@ -1,0 +1,39 @@
+"""The labelling config of an identity-linking campaign, rendered from ``annotation/identity_link.xml``."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from grewkit.core.errors import GrewkitError
+
+TEMPLATE_NAME = "identity_link.xml"
+_BLOCK = re.compile(r"<!-- CANDIDATE-BEGIN -->(.*?)<!-- CANDIDATE-END -->", re.S)
+# Control names that resolve.py reads back from the results.
+ATTRIBUTES = ("gender", "age_group", "carrying", "upper", "lower", "quality")
+LINK_CHOICES = ("same", "different", "unsure")
+
+
+def template_path() -> Path:
+    """The checkout's ``annotation/`` folder (the file also ships inside the wheel as grewkit/_annotation)."""
+    here = Path(__file__).resolve().parents[1]
+    for folder in (here.parent / "annotation", here / "_annotation"):
+        if (folder / TEMPLATE_NAME).is_file():
+            return folder / TEMPLATE_NAME
+    raise GrewkitError(f"cannot find the labelling config template {TEMPLATE_NAME} (annotation/ folder)")
+
+
+def render_config(k: int, template: str | None = None) -> str:
+    """The XML for K candidate slots: the candidate block is repeated with ``$i`` = 1..K."""
+    text = template if template is not None else template_path().read_text(encoding="utf-8")
+    match = _BLOCK.search(text)
+    if not match:
+        raise GrewkitError("labelling config template has no CANDIDATE-BEGIN/END block", path=template_path())
+    block = match.group(1)
+    slots = "".join(block.replace("$i", str(i)) for i in range(1, k + 1))
+    return text[: match.start()] + slots + text[match.end():]
+
+
+def config_hash(xml: str) -> str:
+    return hashlib.sha256(xml.encode()).hexdigest()[:12]

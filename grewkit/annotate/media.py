@@ -1,0 +1,178 @@
+"""Annotator media: one face-masked JPEG frame strip per tracklet, and the crops behind it.
+
+A strip (a few evenly spaced crops side by side) shows gait, clothing and carried objects at
+a glance, loads instantly in the labelling page and plays everywhere (opencv's mp4v does not
+play in Chromium). Frames are read once per video, in order, for all tracklets of the video.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+import pyarrow as pa
+
+from grewkit.core.atomic import write_bytes
+from grewkit.core.errors import GrewkitError
+from grewkit.render.faces import mask_faces
+
+STRIP_DIR = "media/annotation/strips"
+PLACEHOLDER = "media/annotation/no-candidate.jpg"
+
+
+@dataclass(frozen=True)
+class Box:
+    frame: int
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+def sample_boxes(boxes: list[Box], n: int) -> list[Box]:
+    """``n`` boxes evenly spaced over the tracklet (all of them when it has fewer)."""
+    boxes = sorted(boxes, key=lambda b: b.frame)
+    if len(boxes) <= n:
+        return boxes
+    idx = np.linspace(0, len(boxes) - 1, n).round().astype(int)
+    return [boxes[i] for i in idx]
+
+
+def boxes_by_tracklet(boxes: pa.Table) -> dict[str, list[Box]]:
+    cols = boxes.select(["tracklet_id", "frame", "x1", "y1", "x2", "y2"]).to_pydict()
+    out: dict[str, list[Box]] = defaultdict(list)
+    for t, f, x1, y1, x2, y2 in zip(cols["tracklet_id"], cols["frame"], cols["x1"], cols["y1"], cols["x2"], cols["y2"]):
+        out[t].append(Box(int(f), float(x1), float(y1), float(x2), float(y2)))
+    return out
+
+
+def iter_crops(video_path: Path, wanted: dict[str, list[Box]], *, margin: float = 0.08
+               ) -> Iterator[tuple[str, Box, np.ndarray, tuple[float, float, float, float]]]:
+    """Yield ``(tracklet_id, box, crop, box_in_crop)`` for every wanted box, reading the video once in order."""
+    by_frame: dict[int, list[tuple[str, Box]]] = defaultdict(list)
+    for tid, boxes in wanted.items():
+        for box in boxes:
+            by_frame[box.frame].append((tid, box))
+    if not by_frame:
+        return
+    cap = cv2.VideoCapture(str(video_path))
+    if not cap.isOpened():
+        raise GrewkitError("cannot open the video", path=video_path)
+    try:
+        last = max(by_frame)
+        frame_index = 0
+        while frame_index <= last:
+            if frame_index in by_frame:
+                ok, image = cap.read()
+            else:
+                ok, image = cap.grab(), None
+            if not ok:
+                raise GrewkitError(f"video ends at frame {frame_index}, before frame {last} that a tracklet needs",
+                                   path=video_path)
+            for tid, box in by_frame.get(frame_index, ()):
+                yield (tid, box, *crop_box(image, box, margin=margin))
+            frame_index += 1
+    finally:
+        cap.release()
+
+
+def crop_box(image: np.ndarray, box: Box, *, margin: float) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    h, w = image.shape[:2]
+    bw, bh = box.x2 - box.x1, box.y2 - box.y1
+    x1 = int(max(0, np.floor(box.x1 - margin * bw)))
+    y1 = int(max(0, np.floor(box.y1 - margin * bh)))
+    x2 = int(min(w, np.ceil(box.x2 + margin * bw)))
+    y2 = int(min(h, np.ceil(box.y2 + margin * bh)))
+    if x2 <= x1 or y2 <= y1:
+        return np.zeros((8, 4, 3), np.uint8), (0.0, 0.0, 4.0, 8.0)
+    return image[y1:y2, x1:x2].copy(), (box.x1 - x1, box.y1 - y1, box.x2 - x1, box.y2 - y1)
+
+
+def make_strip(crops: Iterable[tuple[np.ndarray, tuple[float, float, float, float]]], *, height: int) -> np.ndarray:
+    tiles = []
+    for crop, box in crops:
+        masked = mask_faces(crop, boxes_xyxy=np.array([box], dtype=np.float32), keypoints=None, channels="bgr")
+        scale = height / masked.shape[0]
+        tiles.append(cv2.resize(masked, (max(1, round(masked.shape[1] * scale)), height), interpolation=cv2.INTER_AREA))
+        tiles.append(np.full((height, 3, 3), 255, np.uint8))
+    if not tiles:
+        raise GrewkitError("no frames to make a strip from")
+    return np.hstack(tiles[:-1])
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise GrewkitError("JPEG encoding failed")
+    return data.tobytes()
+
+
+def strip_path(tracklet_id: str) -> str:
+    from grewkit.core.stage import unit_key
+
+    return f"{STRIP_DIR}/{unit_key(tracklet_id)}.jpg"
+
+
+def write_placeholder(project_root: Path, height: int) -> str:
+    path = project_root / PLACEHOLDER
+    if not path.exists():
+        image = np.full((height, height // 2, 3), 235, np.uint8)
+        cv2.putText(image, "none", (4, height // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (90, 90, 90), 1)
+        write_bytes(path, encode_jpeg(image))
+    return PLACEHOLDER
+
+
+def render_strips(project, tracklet_ids: Iterable[str], *, frames: int, height: int, force: bool = False,
+                  progress=lambda n=1: None) -> dict[str, str]:
+    """Write the strip of every tracklet that lacks one; return tracklet_id -> path relative to the project."""
+    tracklets = project.read("tracklets", ["tracklet_id", "video_id", "camera_id"]).to_pydict()
+    info = {t: (v, c) for t, v, c in zip(tracklets["tracklet_id"], tracklets["video_id"], tracklets["camera_id"])}
+    wanted_ids = list(dict.fromkeys(tracklet_ids))
+    unknown = [t for t in wanted_ids if t not in info]
+    if unknown:
+        raise GrewkitError(f"{len(unknown)} tracklets are not in the tracklets manifest, e.g. {unknown[0]!r}",
+                           path=project.manifests_dir / "tracklets.parquet")
+    paths = {t: strip_path(t) for t in wanted_ids}
+    todo = [t for t in wanted_ids if force or not (project.root / paths[t]).exists()]
+    progress(len(wanted_ids) - len(todo))
+    if not todo:
+        return paths
+    videos = project.read("videos", ["video_id", "path"]).to_pydict()
+    video_path = dict(zip(videos["video_id"], videos["path"]))
+    by_camera: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for t in todo:
+        video, camera = info[t]
+        by_camera[camera][video].append(t)
+    for camera, per_video in sorted(by_camera.items()):
+        boxes = boxes_by_tracklet(_camera_boxes(project, camera, [t for ts in per_video.values() for t in ts]))
+        for video, ids in sorted(per_video.items()):
+            if video not in video_path:
+                raise GrewkitError(f"video {video!r} of tracklet {ids[0]!r} is not in the videos manifest",
+                                   path=project.manifests_dir / "videos.parquet")
+            wanted = {t: sample_boxes(boxes.get(t, []), frames) for t in ids}
+            crops: dict[str, list] = defaultdict(list)
+            for tid, box, crop, inner in iter_crops(project.resolve(video_path[video]), wanted):
+                crops[tid].append((crop, inner))
+            for t in ids:
+                if not crops.get(t):
+                    raise GrewkitError(f"tracklet {t!r} has no boxes", path=project.manifests_dir / "boxes")
+                write_bytes(project.root / paths[t], encode_jpeg(make_strip(crops[t], height=height)))
+                progress(1)
+    return paths
+
+
+def _camera_boxes(project, camera: str, tracklet_ids: list[str]) -> pa.Table:
+    import pyarrow.compute as pc
+
+    from grewkit.core import manifests
+    from grewkit.core.schemas import get_schema
+
+    path = manifests.manifest_path(project.manifests_dir, "boxes") / f"{camera}.parquet"
+    if not path.is_file():
+        raise GrewkitError(f"no boxes for camera {camera!r}", path=path)
+    table = manifests._read_file(path, get_schema("boxes"), ["tracklet_id", "frame", "x1", "y1", "x2", "y2"])
+    return table.filter(pc.is_in(table.column("tracklet_id"), value_set=pa.array(tracklet_ids)))

@@ -1,0 +1,274 @@
+"""From raw annotations to identities and attributes, with every contradiction held out.
+
+Links: each answered candidate slot is a vote "same" or "different" on a tracklet pair (both
+directions of a pair pool their votes; "unsure" is no vote). A pair is linked when "same"
+outvotes "different", separated when the reverse, and disputed on a tie. Identities are the
+connected components of the linked pairs (union-find). A component is held out, never merged
+silently, when it contains a separated pair (A=B, B=C, A!=C) or two tracklets of one camera at
+the same time (one person cannot be in two places). Attributes are counted per tracklet (from
+the tasks where it is the query) and per resolved identity, with disagreements counted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from grewkit.annotate.config import ATTRIBUTES, LINK_CHOICES
+
+
+class UnionFind:
+    def __init__(self):
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:  # path compression
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            # The smaller id becomes the root, so component roots do not depend on input order.
+            if rb < ra:
+                ra, rb = rb, ra
+            self.parent[rb] = ra
+
+    def groups(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = defaultdict(list)
+        for x in list(self.parent):
+            out[self.find(x)].append(x)
+        return {root: sorted(members) for root, members in out.items()}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One annotator's latest answer to one task."""
+
+    task_key: str
+    annotator: str
+    query: str
+    links: dict[str, str]                    # candidate tracklet -> same / different / unsure
+    attributes: dict[str, list[str]]         # attribute -> chosen values
+
+
+def parse_answer(row: dict) -> Answer | None:
+    """None for skips; otherwise the choices of one annotation, slots mapped to tracklet ids."""
+    if row["was_cancelled"]:
+        return None
+    data = json.loads(row.get("task_data_json") or "{}")
+    links: dict[str, str] = {}
+    attributes: dict[str, list[str]] = {}
+    for item in json.loads(row["result_json"]):
+        name = item.get("from_name", "")
+        choices = (item.get("value") or {}).get("choices") or []
+        if not choices:
+            continue
+        if name.startswith("cand") and name[4:].isdigit():
+            candidate = data.get(f"{name}_id")
+            if candidate and choices[0] in LINK_CHOICES:
+                links[candidate] = choices[0]
+        elif name in ATTRIBUTES:
+            attributes[name] = sorted(set(choices))
+    return Answer(row["task_key"], row["annotator"], row["query_tracklet_id"], links, attributes)
+
+
+def latest_answers(annotations: pa.Table) -> tuple[list[Answer], int]:
+    """The latest annotation of each annotator on each task; also the number of skipped tasks."""
+    latest: dict[tuple[str, str], dict] = {}
+    for row in annotations.to_pylist():
+        key = (row["task_key"], row["annotator"])
+        if key not in latest or row["updated_at"] > latest[key]["updated_at"]:
+            latest[key] = row
+    answers, skipped_tasks = [], set()
+    answered_tasks = set()
+    for (task, _), row in sorted(latest.items()):
+        answer = parse_answer(row)
+        if answer is None:
+            skipped_tasks.add(task)
+        else:
+            answers.append(answer)
+            answered_tasks.add(task)
+    return answers, len(skipped_tasks - answered_tasks)
+
+
+@dataclass
+class Resolution:
+    identities: pa.Table
+    attributes: pa.Table
+    report: dict = field(default_factory=dict)
+
+
+def _pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
+
+
+def _agreement(items: dict, *, exclude=("unsure",)) -> dict:
+    """Mean share of agreeing annotator pairs over items answered by at least two annotators."""
+    shares, disagreements = [], 0
+    for votes in items.values():
+        labels = [v for v in votes.values() if v not in exclude]
+        if len(labels) < 2:
+            continue
+        pairs = list(itertools.combinations(labels, 2))
+        share = sum(a == b for a, b in pairs) / len(pairs)
+        shares.append(share)
+        disagreements += share < 1.0
+    return {"items": len(shares), "mean_pairwise_agreement": round(sum(shares) / len(shares), 4) if shares else None,
+            "items_with_disagreement": disagreements}
+
+
+def resolve(annotations: pa.Table, tracklets: pa.Table, *, time_spans: dict[str, tuple[float, float]] | None = None
+            ) -> Resolution:
+    answers, skipped = latest_answers(annotations)
+    info = {r["tracklet_id"]: r for r in tracklets.select(
+        ["tracklet_id", "video_id", "camera_id", "start_frame", "end_frame"]).to_pylist()}
+
+    # Votes per pair, one per annotator (an annotator who saw a pair in both directions counts once: the later task wins).
+    pair_votes: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    touched: set[str] = set()
+    for answer in answers:
+        touched.add(answer.query)
+        for candidate, label in answer.links.items():
+            if label == "unsure":
+                continue
+            touched.add(candidate)
+            pair_votes[_pair(answer.query, candidate)][answer.annotator] = label
+    linked, separated, disputed = [], [], []
+    for pair, votes in sorted(pair_votes.items()):
+        counts = Counter(votes.values())
+        if counts["same"] > counts["different"]:
+            linked.append(pair)
+        elif counts["different"] > counts["same"]:
+            separated.append(pair)
+        else:
+            disputed.append(pair)
+
+    uf = UnionFind()
+    for t in touched:
+        uf.find(t)
+    for a, b in linked:
+        uf.union(a, b)
+    groups = uf.groups()
+    conflicts = []
+    held: dict[str, str] = {}
+    for a, b in separated:
+        if uf.find(a) == uf.find(b):
+            root = uf.find(a)
+            conflicts.append({"kind": "linked_but_different", "tracklets": [a, b], "component": groups[root],
+                              "detail": f"{a} and {b} were judged different but same-links join them"})
+            held.setdefault(root, f"contradiction: {a} != {b} inside one linked group")
+    for root, members in groups.items():
+        for a, b in itertools.combinations(members, 2):
+            ia, ib = info.get(a), info.get(b)
+            if ia is None or ib is None or ia["camera_id"] != ib["camera_id"]:
+                continue
+            if _overlap(ia, ib, time_spans):
+                conflicts.append({"kind": "same_camera_same_time", "tracklets": [a, b], "component": members,
+                                  "detail": f"{a} and {b} are both in camera {ia['camera_id']} at the same time"})
+                held.setdefault(root, f"contradiction: {a} and {b} overlap in time in camera {ia['camera_id']}")
+    for a, b in disputed:
+        conflicts.append({"kind": "annotators_disagree", "tracklets": [a, b], "component": None,
+                          "detail": f"as many 'same' as 'different' votes for {a} and {b}: not linked"})
+
+    identity_rows = {"tracklet_id": [], "identity_id": [], "source": [], "status": [], "reason": []}
+    identity_of: dict[str, str] = {}
+    for root, members in sorted(groups.items()):
+        held_reason = held.get(root)
+        identity = ("held-" if held_reason else "id-") + root
+        for member in members:
+            identity_rows["tracklet_id"].append(member)
+            identity_rows["identity_id"].append(identity)
+            identity_rows["source"].append("annotation")
+            identity_rows["status"].append("held_out" if held_reason else "resolved")
+            identity_rows["reason"].append(held_reason)
+            if not held_reason:
+                identity_of[member] = identity
+
+    # Attributes: per tracklet from its own tasks, per identity pooled over its tracklets.
+    per_subject: dict[tuple[str, str, str], Counter] = defaultdict(Counter)
+    totals: dict[tuple[str, str, str], int] = defaultdict(int)
+    attribute_answers: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    for answer in answers:
+        subjects = [("tracklet", answer.query)]
+        if answer.query in identity_of:
+            subjects.append(("identity", identity_of[answer.query]))
+        for attribute, values in answer.attributes.items():
+            for level, subject in subjects:
+                per_subject[(level, subject, attribute)].update(values)
+                totals[(level, subject, attribute)] += 1
+            attribute_answers[(answer.query, attribute)][answer.annotator] = "|".join(values)
+    attr_rows = {"level": [], "subject_id": [], "attribute": [], "value": [], "votes": [], "total": [], "source": []}
+    disagreements = Counter()
+    for (level, subject, attribute), counts in sorted(per_subject.items()):
+        if level == "tracklet" and attribute != "carrying" and attribute != "quality" and len(counts) > 1:
+            disagreements[attribute] += 1
+        for value, votes in sorted(counts.items()):
+            attr_rows["level"].append(level)
+            attr_rows["subject_id"].append(subject)
+            attr_rows["attribute"].append(attribute)
+            attr_rows["value"].append(value)
+            attr_rows["votes"].append(votes)
+            attr_rows["total"].append(totals[(level, subject, attribute)])
+            attr_rows["source"].append("annotation")
+
+    identities = sum(1 for root in groups if root not in held)
+    report = {
+        "answers": len(answers),
+        "skipped_tasks": skipped,
+        "pairs": {"linked": len(linked), "separated": len(separated), "disputed": len(disputed)},
+        "identities": identities,
+        "resolved_tracklets": len(identity_of),
+        "held_out_tracklets": sum(len(groups[r]) for r in held),
+        "conflicts": conflicts,
+        "conflict_counts": dict(Counter(c["kind"] for c in conflicts)),
+        "agreement": {"links": _agreement(pair_votes),
+                      "attributes": _agreement(attribute_answers, exclude=())},
+        "attribute_disagreements": dict(disagreements),
+    }
+    return Resolution(pa.table(identity_rows), pa.table(attr_rows), report)
+
+
+def _overlap(a: dict, b: dict, spans) -> bool:
+    if a["video_id"] == b["video_id"]:
+        return a["start_frame"] <= b["end_frame"] and b["start_frame"] <= a["end_frame"]
+    if spans and a["tracklet_id"] in spans and b["tracklet_id"] in spans:
+        (s1, e1), (s2, e2) = spans[a["tracklet_id"]], spans[b["tracklet_id"]]
+        return s1 <= e2 and s2 <= e1
+    return False
+
+
+def identity_accuracy(identities: pa.Table, truth: dict[str, str]) -> dict:
+    """Pairwise precision and recall of the resolved identities against ground truth.
+
+    Over pairs of resolved tracklets that both have a true identity: precision = linked pairs
+    that are truly one person / linked pairs; recall = truly-same pairs that are linked / truly-same pairs.
+    """
+    rows = [r for r in identities.to_pylist() if r["status"] == "resolved" and r["tracklet_id"] in truth]
+    by_identity: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        by_identity[r["identity_id"]].append(r["tracklet_id"])
+    linked = true_linked = 0
+    for members in by_identity.values():
+        for a, b in itertools.combinations(members, 2):
+            linked += 1
+            true_linked += truth[a] == truth[b]
+    by_truth: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        by_truth[truth[r["tracklet_id"]]].append(r["identity_id"])
+    true_pairs = found = 0
+    for ids in by_truth.values():
+        for a, b in itertools.combinations(ids, 2):
+            true_pairs += 1
+            found += a == b
+    return {"tracklets": len(rows), "linked_pairs": linked,
+            "pair_precision": true_linked / linked if linked else None,
+            "pair_recall": found / true_pairs if true_pairs else None}

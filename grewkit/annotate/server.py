@@ -1,0 +1,234 @@
+"""Start and stop a local Label Studio from its own virtual environment.
+
+Label Studio pins its own Django, pyarrow and SDK versions, so it never runs inside grewkit's
+environment: ``make label-studio`` builds ``.venv-label-studio`` and this module launches its
+``label-studio`` executable as a child process. The admin account and the API token are made
+at the first start of a data folder (Label Studio only honours them then) and kept in a 0600
+file inside that folder; nothing here prints or logs the token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from grewkit.core.atomic import write_text
+from grewkit.core.doctor import label_studio_executable
+from grewkit.core.errors import GrewkitError
+
+SECRETS_FILE = "grewkit-credentials.json"
+STATE_FILE = "grewkit-server.json"
+LOG_FILE = "label-studio.log"
+ADMIN_EMAIL = "admin@grewkit.local"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The admin account and legacy API token of a grewkit-managed server (never printed)."""
+
+    username: str
+    password: str
+    token: str
+
+    def __repr__(self) -> str:  # keep secrets out of tracebacks and logs
+        return f"Credentials(username={self.username!r}, password=***, token=***)"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex((host, port)) == 0
+
+
+def health(url: str, timeout: float = 3.0) -> bool:
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout) as response:
+            return b'"UP"' in response.read(200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def load_credentials(data_dir: Path) -> Credentials | None:
+    path = Path(data_dir) / SECRETS_FILE
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+        return Credentials(doc["username"], doc["password"], doc["token"])
+    except (ValueError, KeyError) as exc:
+        raise GrewkitError(f"unreadable credentials file ({type(exc).__name__})", path=path) from None
+
+
+def _create_credentials(data_dir: Path) -> Credentials:
+    creds = Credentials(ADMIN_EMAIL, secrets.token_urlsafe(18), secrets.token_hex(20))
+    path = data_dir / SECRETS_FILE
+    write_text(path, json.dumps({"username": creds.username, "password": creds.password, "token": creds.token}))
+    os.chmod(path, 0o600)
+    return creds
+
+
+class LabelStudioServer:
+    """One Label Studio process bound to 127.0.0.1, with its data (SQLite, uploads) in ``data_dir``.
+
+    ``document_root`` is the folder local files may be served from (Label Studio refuses any
+    path outside it); media and the local-files storages of the projects must lie inside it.
+    """
+
+    def __init__(self, data_dir: str | Path, *, document_root: str | Path, port: int | None = None,
+                 host: str = "127.0.0.1", executable: str | Path | None = None):
+        self.data_dir = Path(data_dir).resolve()
+        self.document_root = Path(document_root).resolve()
+        self.host = host
+        self.port = port
+        self.executable = Path(executable) if executable else label_studio_executable()
+        self.process: subprocess.Popen | None = None
+        self._log = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def credentials(self) -> Credentials:
+        creds = load_credentials(self.data_dir)
+        if creds is None:
+            raise GrewkitError("no credentials yet: the server has never been started here", path=self.data_dir)
+        return creds
+
+    def _env(self, creds: Credentials) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "LABEL_STUDIO_BASE_DATA_DIR": str(self.data_dir),
+            "LABEL_STUDIO_USERNAME": creds.username,
+            "LABEL_STUDIO_PASSWORD": creds.password,
+            "LABEL_STUDIO_USER_TOKEN": creds.token,
+            # Only honoured at the first start of a data folder; without it the token above is refused.
+            "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+            "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+            "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
+            "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(self.document_root),
+            "LATEST_VERSION_CHECK": "false",
+            "COLLECT_ANALYTICS": "false",
+            "SENTRY_DSN": "",
+            "FRONTEND_SENTRY_DSN": "",
+            "DJANGO_DB": "sqlite",
+        })
+        # The venv's executable must not pick up grewkit's own interpreter settings.
+        env.pop("PYTHONPATH", None)
+        env.pop("VIRTUAL_ENV", None)
+        return env
+
+    def start(self, *, timeout: float = 240.0) -> "LabelStudioServer":
+        if self.executable is None or not self.executable.is_file():
+            raise GrewkitError("Label Studio is not installed: run `make label-studio` (its own virtual environment) "
+                               "or set GREWKIT_LABEL_STUDIO to a label-studio executable")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.document_root.is_dir():
+            raise GrewkitError("local-files document root does not exist", path=self.document_root)
+        creds = load_credentials(self.data_dir) or _create_credentials(self.data_dir)
+        if self.port is None:
+            self.port = free_port(self.host)
+        elif port_in_use(self.port, self.host):
+            # Label Studio would silently move to the next port; fail loudly instead.
+            raise GrewkitError(f"port {self.port} on {self.host} is already in use")
+        self._log = open(self.data_dir / LOG_FILE, "ab")
+        cmd = [str(self.executable), "start", "--no-browser", "--internal-host", self.host, "--port", str(self.port),
+               "--data-dir", str(self.data_dir)]
+        self.process = subprocess.Popen(cmd, env=self._env(creds), stdout=self._log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise GrewkitError(f"Label Studio exited with status {self.process.returncode} while starting; "
+                                   f"see its log", path=self.data_dir / LOG_FILE)
+            if health(self.url, timeout=2):
+                self._write_state()
+                return self
+            time.sleep(1.0)
+        self.stop()
+        raise GrewkitError(f"Label Studio did not answer /health within {timeout:.0f} s", path=self.data_dir / LOG_FILE)
+
+    def _write_state(self) -> None:
+        write_text(self.data_dir / STATE_FILE, json.dumps({"url": self.url, "pid": self.process.pid,
+                                                           "document_root": str(self.document_root)}, indent=2))
+
+    def stop(self, *, timeout: float = 20.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            # The launcher starts child processes: signal the whole session it leads.
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=timeout)
+            except ProcessLookupError:
+                pass
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        state = self.data_dir / STATE_FILE
+        if state.exists():
+            state.unlink()
+
+    def kill(self) -> None:
+        """Kill -9 the server (tests of crash recovery); the data folder stays usable."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=20)
+        self.process = None
+
+    def __enter__(self) -> "LabelStudioServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def running_server(data_dir: Path) -> dict | None:
+    """The state file of a detached server in ``data_dir`` if its process is alive and healthy."""
+    path = Path(data_dir) / STATE_FILE
+    if not path.is_file():
+        return None
+    state = json.loads(path.read_text())
+    try:
+        os.kill(int(state["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return state if health(state["url"]) else None
+
+
+def stop_detached(data_dir: Path, timeout: float = 20.0) -> bool:
+    state = running_server(data_dir)
+    if state is None:
+        return False
+    pid = int(state["pid"])
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            break
+        time.sleep(0.3)
+    else:
+        os.killpg(pid, signal.SIGKILL)
+    (Path(data_dir) / STATE_FILE).unlink(missing_ok=True)
+    return True

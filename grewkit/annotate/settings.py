@@ -1,0 +1,35 @@
+"""The ``[annotate]`` settings section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grewkit.core.settings import setting
+
+
+@dataclass(frozen=True)
+class AnnotateSettings:
+    campaign: str = setting("identity-linking", "Name of the annotation run (one Label Studio project per run).")
+    k: int = setting(5, "Candidates shown per query tracklet.")
+    embedders: list = setting(["appearance", "gei"], "Candidate similarities to combine (registry names); unavailable ones are skipped.")
+    weights: dict = setting({"appearance": 1.0, "gei": 1.0}, "Weight of each similarity in the combined score.")
+    max_gap_s: float = setting(0.0, "Time gate: drop candidates more than this many seconds away from the query (0: no gate; needs videos.start_time).")
+    topology: dict = setting({}, "Camera topology: camera_id -> list of cameras a walker can reach next; empty: every camera.")
+    strip_frames: int = setting(8, "Frames per annotator strip.")
+    strip_height: int = setting(160, "Height in pixels of each frame of a strip.")
+    descriptor_frames: int = setting(6, "Frames sampled per tracklet for the appearance descriptor.")
+    annotators_per_task: int = setting(1, "Annotators who answer each task (Label Studio's overlap); 2 or more measures agreement.")
+    batch_size: int = setting(1000, "Tasks per import request.")
+    preselect_min_score: float = setting(0.0, "Pre-select 'same' for the rank-1 candidate when its score is at least this (predictions).")
+
+    def __post_init__(self):
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, not {self.k}")
+        if self.strip_frames < 1 or self.descriptor_frames < 1:
+            raise ValueError("strip_frames and descriptor_frames must be at least 1")
+        if self.annotators_per_task < 1:
+            raise ValueError("annotators_per_task must be at least 1")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if self.max_gap_s < 0:
+            raise ValueError("max_gap_s must be >= 0")

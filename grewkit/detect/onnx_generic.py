@@ -1,0 +1,124 @@
+"""Users' own detectors exported to ONNX (YOLOX, RTMDet via mmdeploy, ...), run by ONNX Runtime.
+
+Described entirely in a detectors.toml entry, so a lab plugs in its checkpoint without code:
+
+    [my-yolox]
+    kind = "onnx"
+    model = "/models/yolox_s.onnx"      # relative paths are relative to the toml file
+    sha256 = "..."                      # optional; checked at load time when given
+    output_format = "yolox"             # or "dets_labels" (mmdeploy end2end: dets (1,N,5) + labels (1,N))
+    input_size = [640, 640]             # model input height, width
+    resize = "letterbox"                # keep aspect, pad bottom/right (YOLOX, RTMDet); or "stretch"
+    pad_value = 114
+    channels = "bgr"                    # channel order the model expects; "rgb" for most mmdeploy exports
+    mean = [0.0, 0.0, 0.0]              # (pixel - mean) / std, per channel, after reordering
+    std = [1.0, 1.0, 1.0]
+    person_class = 0                    # class index of "person" (COCO: 0); -1 for a one-class model
+    nms_iou = 0.45                      # YOLOX outputs need NMS; mmdeploy end2end outputs have it already
+
+``yolox`` expects the decoded head output (1, anchors, 5 + classes): cx, cy, w, h, objectness,
+class scores, as YOLOX's ``export_onnx.py`` writes by default (``decode_in_inference``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from grewkit.core.errors import GrewkitError
+from grewkit.detect.base import Boxes, nms
+from grewkit.detect.onnx_session import open_session
+
+FORMATS = ("yolox", "dets_labels")
+
+
+class OnnxDetector:
+    kind = "onnx"
+
+    def __init__(self, *, model: Path, sha256: str | None = None, output_format: str = "yolox",
+                 input_size: tuple[int, int] = (640, 640), resize: str = "letterbox", pad_value: float = 114.0,
+                 channels: str = "bgr", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), person_class: int = 0,
+                 nms_iou: float = 0.45, min_score: float = 0.05, threads: int = 1, label: str = "onnx"):
+        if output_format not in FORMATS:
+            raise GrewkitError(f"[{label}] output_format {output_format!r}: use one of {', '.join(FORMATS)}")
+        if resize not in ("letterbox", "stretch"):
+            raise GrewkitError(f"[{label}] resize {resize!r}: use letterbox or stretch")
+        if channels not in ("bgr", "rgb"):
+            raise GrewkitError(f"[{label}] channels {channels!r}: use bgr or rgb")
+        self.session = open_session(model, sha256=sha256, threads=threads)
+        self.input = self.session.get_inputs()[0]
+        if len(self.input.shape) != 4:
+            raise GrewkitError(f"expects a 4-D NCHW image input, the model's is {self.input.shape}", path=model)
+        self.output_format = output_format
+        self.input_hw = (int(input_size[0]), int(input_size[1]))
+        self.resize = resize
+        self.pad_value = float(pad_value)
+        self.rgb = channels == "rgb"
+        self.mean = np.asarray(mean, np.float32).reshape(1, 1, 3)
+        self.std = np.asarray(std, np.float32).reshape(1, 1, 3)
+        self.person_class = int(person_class)
+        self.nms_iou = float(nms_iou)
+        self.min_score = float(min_score)
+        self.fp16 = "float16" in (self.input.type or "")
+        self.name = f"{label}:{self.kind}:{Path(model).stem}@{(sha256 or 'unchecked')[:8]}"
+
+    @classmethod
+    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> "OnnxDetector":
+        known = {"kind", "model", "sha256", "output_format", "input_size", "resize", "pad_value", "channels", "mean",
+                 "std", "person_class", "nms_iou", "min_score"}
+        unknown = set(config) - known
+        if unknown:
+            raise GrewkitError(f"[{name}] unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        if "model" not in config:
+            raise GrewkitError(f"[{name}] needs model = \"path/to/model.onnx\"")
+        kwargs = {k: v for k, v in config.items() if k not in ("kind", "model")}
+        return cls(model=(base_dir / config["model"]).resolve(), threads=threads, label=name, **kwargs)
+
+    def reset(self) -> None:
+        pass
+
+    def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, float, float]:
+        h, w = frame.shape[:2]
+        th, tw = self.input_hw
+        if self.resize == "letterbox":
+            r = min(th / h, tw / w)
+            nh, nw = max(1, round(h * r)), max(1, round(w * r))
+            canvas = np.full((th, tw, 3), self.pad_value, np.float32)
+            canvas[:nh, :nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+            sx = sy = r
+        else:
+            canvas = cv2.resize(frame, (tw, th), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+            sx, sy = tw / w, th / h
+        if self.rgb:
+            canvas = canvas[..., ::-1]
+        canvas = (canvas - self.mean) / self.std
+        blob = np.ascontiguousarray(canvas.transpose(2, 0, 1)[None])
+        return blob.astype(np.float16 if self.fp16 else np.float32), sx, sy
+
+    def detect(self, frame: np.ndarray) -> Boxes:
+        h, w = frame.shape[:2]
+        blob, sx, sy = self._prepare(frame)
+        outputs = self.session.run(None, {self.input.name: blob})
+        if self.output_format == "yolox":
+            pred = np.asarray(outputs[0], np.float32).reshape(-1, outputs[0].shape[-1])
+            if pred.shape[1] < 6:
+                raise GrewkitError(f"yolox output has {pred.shape[1]} columns per anchor, expected 5 + classes")
+            cls = pred[:, 5 + self.person_class] if self.person_class >= 0 else np.ones(len(pred), np.float32)
+            scores = pred[:, 4] * cls
+            keep = scores >= self.min_score
+            cxcywh, scores = pred[keep, :4], scores[keep]
+            xyxy = np.concatenate([cxcywh[:, :2] - cxcywh[:, 2:] / 2, cxcywh[:, :2] + cxcywh[:, 2:] / 2], axis=1)
+            boxes = nms(Boxes(xyxy, scores), self.nms_iou)
+        else:
+            dets = np.asarray(outputs[0], np.float32).reshape(-1, outputs[0].shape[-1])
+            if dets.shape[1] < 5:
+                raise GrewkitError(f"dets output has {dets.shape[1]} columns, expected x1, y1, x2, y2, score")
+            keep = dets[:, 4] >= self.min_score
+            if len(outputs) > 1 and self.person_class >= 0:
+                labels = np.asarray(outputs[1]).reshape(-1)
+                keep &= labels == self.person_class
+            boxes = Boxes(dets[keep, :4], dets[keep, 4])
+        scale = np.array([sx, sy, sx, sy], np.float32)
+        return Boxes(boxes.xyxy / scale, boxes.scores).clip(w, h)

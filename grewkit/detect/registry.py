@@ -1,0 +1,71 @@
+"""Detector backends by kind, and the detectors.toml files that configure named instances of them.
+
+A backends file (preprocess/detectors.toml ships with grewkit; a lab points [detect]
+backends_file at its own) has one table per named detector, each with a ``kind`` from
+``KINDS`` and that kind's keys. ``[detect] backend`` in grewkit.toml picks one by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from pathlib import Path
+
+from grewkit.core.errors import GrewkitError
+from grewkit.detect.base import Detector
+
+# kind -> "module:Class"; each class has from_config(name, config, base_dir, threads).
+KINDS: dict[str, str] = {
+    "ssdlite-onnx": "grewkit.detect.ssdlite:SSDLiteDetector",
+    "onnx": "grewkit.detect.onnx_generic:OnnxDetector",
+    "hog": "grewkit.detect.classic:HogDetector",
+    "mog2": "grewkit.detect.classic:Mog2Detector",
+    "mmdet": "grewkit.detect.mmdet_adapter:MMDetDetector",
+}
+
+
+def preprocess_dir() -> Path:
+    """The checkout's preprocess/ folder, or its copy inside an installed wheel."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here.parent / "preprocess", here / "_preprocess"):
+        if candidate.is_dir():
+            return candidate
+    raise GrewkitError("cannot find the preprocess folder (neither the checkout's preprocess/ nor grewkit/_preprocess)")
+
+
+def backends_path(configured: str = "") -> Path:
+    return Path(configured).expanduser() if configured else preprocess_dir() / "detectors.toml"
+
+
+def load_backends(path: Path) -> dict[str, dict]:
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GrewkitError("detector backends file not found", path=path) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise GrewkitError(f"invalid TOML: {exc}", path=path) from None
+    for name, config in doc.items():
+        if not isinstance(config, dict) or "kind" not in config:
+            raise GrewkitError(f"[{name}] must be a table with a kind (one of {', '.join(KINDS)})", path=path)
+        if config["kind"] not in KINDS:
+            raise GrewkitError(f"[{name}] kind {config['kind']!r} is unknown; known: {', '.join(KINDS)}", path=path)
+    return doc
+
+
+def make_detector(name: str, *, backends_file: str | Path = "", threads: int = 1) -> Detector:
+    """Build the detector called ``name`` in the backends file."""
+    path = backends_path(str(backends_file))
+    backends = load_backends(path)
+    if name not in backends:
+        raise GrewkitError(f"no detector named {name!r}; defined: {', '.join(backends)}", path=path)
+    config = backends[name]
+    module, _, attr = KINDS[config["kind"]].partition(":")
+    cls = getattr(importlib.import_module(module), attr)
+    try:
+        return cls.from_config(name, config, path.parent, threads)
+    except GrewkitError as exc:
+        if exc.path is None:
+            raise GrewkitError(exc.reason, path=path) from None
+        raise
+    except TypeError as exc:  # a wrong key or value type in the table
+        raise GrewkitError(f"[{name}] {exc}", path=path) from None

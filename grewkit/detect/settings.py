@@ -1,0 +1,26 @@
+"""Settings of ``grewkit detect`` (section ``[detect]`` of grewkit.toml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grewkit.core.settings import setting
+
+
+@dataclass(frozen=True)
+class DetectSettings:
+    backend: str = setting("ssdlite", "Detector to run: a table name in the backends file (ssdlite, hog, mog2, or your own).")
+    backends_file: str = setting("", "Your own detectors.toml; empty uses grewkit's preprocess/detectors.toml.")
+    stride: int = setting(1, "Detect on every n-th frame (the tracker bridges the frames between).")
+    min_score: float = setting(0.1, "Keep boxes scoring at least this; the tracker's low-score pass needs weak boxes too.")
+    min_box_height: float = setting(16.0, "Drop boxes shorter than this many pixels.")
+    max_frames: int = setting(0, "Stop after this many frames per video (0: all); for quick trials.")
+    threads: int = setting(1, "Inference threads per worker process (workers x threads should not exceed the cores).")
+
+    def __post_init__(self):
+        if self.stride < 1:
+            raise ValueError("stride must be >= 1")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError("min_score must be in [0, 1]")
+        if self.max_frames < 0 or self.threads < 1 or self.min_box_height < 0:
+            raise ValueError("max_frames and min_box_height must be >= 0, threads >= 1")

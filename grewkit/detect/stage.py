@@ -1,0 +1,88 @@
+"""The ``detect`` stage: one unit per registered video, person boxes per frame into ``detections``.
+
+A unit's key carries a fingerprint of the detector and its settings, so changing the backend,
+its model file or the stride re-detects every video, while rerunning unchanged settings does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pyarrow as pa
+
+from grewkit.core.stage import Stage, Unit, unit_key
+from grewkit.detect.registry import backends_path, load_backends
+from grewkit.detect.video import iter_frames
+
+
+def detector_fingerprint(settings) -> str:
+    """Hash of everything that changes the boxes: the backend's table, its model's size and mtime, the settings."""
+    path = backends_path(settings.backends_file)
+    config = load_backends(path).get(settings.backend, {"missing": settings.backend})
+    model_stamp = None
+    if "model" in config:
+        model = (path.parent / config["model"]).resolve()
+        if model.exists():
+            st = model.stat()
+            model_stamp = [st.st_size, st.st_mtime_ns]
+    text = json.dumps({"backend": settings.backend, "config": config, "model": model_stamp, "stride": settings.stride,
+                       "min_score": settings.min_score, "min_box_height": settings.min_box_height,
+                       "max_frames": settings.max_frames}, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+class DetectStage(Stage):
+    name = "detect"
+    outputs = ("detections",)
+    unit_noun = "video"
+
+    def __init__(self, project):
+        super().__init__(project)
+        self._detector = None
+
+    def plan(self) -> list[Unit]:
+        settings = self.project.settings.section("detect")
+        fingerprint = detector_fingerprint(settings)
+        videos = self.project.read("videos", ["video_id", "camera_id", "path", "frame_count"])
+        return [Unit(f"{unit_key(v['video_id'])}-{fingerprint}", v)
+                for v in sorted(videos.to_pylist(), key=lambda v: v["video_id"])]
+
+    def detector(self, settings):
+        if self._detector is None:
+            from grewkit.detect.registry import make_detector
+
+            self._detector = make_detector(settings.backend, backends_file=settings.backends_file,
+                                           threads=settings.threads)
+        return self._detector
+
+    def process(self, unit: Unit) -> dict[str, pa.Table]:
+        settings = self.project.settings.section("detect")
+        detector = self.detector(settings)
+        detector.reset()
+        v = unit.payload
+        frames, index, xyxy, scores = [], [], [], []
+        for f, image in iter_frames(self.project.resolve(v["path"]), stride=settings.stride,
+                                    max_frames=settings.max_frames, expected=v["frame_count"]):
+            boxes = detector.detect(image).filter(min_score=settings.min_score, min_height=settings.min_box_height)
+            n = len(boxes)
+            frames.append(np.full(n, f, np.int64))
+            index.append(np.arange(n, dtype=np.int32))
+            xyxy.append(boxes.xyxy)
+            scores.append(boxes.scores)
+        n = int(sum(len(s) for s in scores))
+        xyxy_all = np.concatenate(xyxy) if n else np.zeros((0, 4), np.float32)
+        table = pa.table({
+            "video_id": pa.array([v["video_id"]] * n, pa.string()),
+            "camera_id": pa.array([v["camera_id"]] * n, pa.string()),
+            "frame": np.concatenate(frames) if n else np.zeros(0, np.int64),
+            "det_index": np.concatenate(index) if n else np.zeros(0, np.int32),
+            "x1": xyxy_all[:, 0], "y1": xyxy_all[:, 1], "x2": xyxy_all[:, 2], "y2": xyxy_all[:, 3],
+            "score": np.concatenate(scores) if n else np.zeros(0, np.float32),
+            "detector": pa.array([detector.name] * n, pa.string()),
+        })
+        return {"detections": table}
+
+    def close(self) -> None:
+        self._detector = None

@@ -1,0 +1,65 @@
+"""``grewkit export opengait|grew``."""
+
+from __future__ import annotations
+
+import click
+
+from grewkit.cli.options import project_option
+
+
+@click.group("export")
+def export_group():
+    """Write the split dataset for others: OpenGait's layout or a GREW-style release."""
+
+
+@export_group.command("opengait")
+@click.argument("out", type=click.Path(file_okay=False))
+@project_option
+@click.option("--layout", type=click.Choice(["protocol", "source"]), default="protocol", show_default=True,
+              help="protocol: <id>/{00 train,01 gallery,02 probe}/<seq>/ (OpenGait's GREW evaluator); "
+                   "source: <id>/<condition>/<view>/ (CASIA-B style).")
+@click.option("--modality", default=None, help="Silhouette modality to export (default: sil64, else the smallest sil*).")
+@click.option("--no-distractors", is_flag=True, help="Leave the distractors out of the test partition.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def export_opengait_command(out, project, layout, modality, no_distractors, quiet):
+    """Write OUT/<id>/<type>/<view>/<view>.pkl (uint8 T,H,W) and OUT/partition.json for OpenGait.
+
+    partition.json holds TRAIN_SET, TEST_SET and PROBE_SET; partition_val.json the val set.
+    See docs/interop.md for the OpenGait config and evaluator that fit.
+
+    \b
+    Example:
+      grewkit export opengait /data/mygait-opengait --project demo
+    """
+    from grewkit.export.opengait import export_opengait
+
+    r = export_opengait(project, out, layout=layout, modality=modality, distractors=not no_distractors,
+                        show_progress=not quiet)
+    click.echo(f"wrote {r.sequences} {r.modality} sequences to {out}: {r.train_labels} train, {r.val_labels} val and "
+               f"{r.test_labels} test identities, {r.probes} test probes; partition.json beside them")
+
+
+@export_group.command("grew")
+@click.argument("out", type=click.Path(file_okay=False))
+@project_option
+@click.option("--key", "key_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for the private answer key (default: OUT-answer-key beside OUT; never inside it).")
+@click.option("--modality", "modalities", multiple=True, help="Only these modalities (repeatable; default: all).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def export_grew_command(out, project, key_dir, modalities, quiet):
+    """Write a GREW-style release to OUT and its private answer key apart.
+
+    train/<id>/<seq>/, val/{gallery,probe}/<id>/<seq>/, test/gallery/<id>/<seq>/, test/probe/<seq>/
+    (no identity) and distractors/<seq>/, each with silhouettes (PNG per frame), gei.png, flow.npy,
+    pose2d.csv (original image size in its header) and pose3d.npy. No RGB pixel is ever written:
+    colour arrays and images are refused, and the finished release is scanned.
+
+    \b
+    Example:
+      grewkit export grew /data/mygait-release --project demo --key /private/mygait-key
+    """
+    from grewkit.export.grew import export_grew
+
+    r = export_grew(project, out, key_dir=key_dir, modalities=list(modalities) or None, show_progress=not quiet)
+    parts = ", ".join(f"{k}: {v}" for k, v in sorted(r.counts.items()))
+    click.echo(f"wrote {r.sequences} sequences ({r.files} files; {parts}) to {out}; answer key in {r.key_dir}")

@@ -1,0 +1,1 @@
+"""The render stage: silhouettes, GEIs, optical flow, 2D/3D poses and face masks per kept tracklet."""

@@ -1,0 +1,130 @@
+"""Silhouette quality against true masks (a synthetic world's ground truth).
+
+The measure is the IoU of grewkit's binary person mask and the true visible silhouette, both in
+crop space (256x128, the segmenter's own output before size normalisation), per crop. Crops whose
+true mask is empty (person fully hidden) are skipped: there is nothing to segment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+
+from grewkit.core.arrays import load_array
+from grewkit.core.errors import GrewkitError
+from grewkit.core.manifests import read_manifest
+from grewkit.core.project import Project
+from grewkit.render.crops import Crop
+
+
+def mask_iou(pred: np.ndarray, true: np.ndarray) -> float:
+    """IoU of two masks (non-zero = person); NaN when both are empty."""
+    p, t = pred > 0, true > 0
+    union = np.count_nonzero(p | t)
+    return float(np.count_nonzero(p & t) / union) if union else float("nan")
+
+
+def true_crop_mask(true_in_box: np.ndarray, box: np.ndarray, frame_shape: tuple[int, int],
+                   geometry: tuple[float, float, float]) -> np.ndarray:
+    """A true mask given inside its whole-pixel box, placed in the frame and warped into the crop."""
+    h, w = frame_shape
+    x1, y1, x2, y2 = (int(v) for v in box)
+    full = np.zeros((h, w), np.uint8)
+    full[y1:y2, x1:x2] = true_in_box[:y2 - y1, :x2 - x1].astype(np.uint8) * 255
+    scale, x0, y0 = geometry
+    return Crop(0, None, scale, x0, y0).warp(full, nearest=True)  # type: ignore[arg-type]
+
+
+@dataclass
+class QualityReport:
+    """Per-crop IoUs (crops with a visible person), whether grewkit produced a mask there, and the visibility."""
+
+    segmenter: str
+    ious: list[float] = field(default_factory=list)
+    produced: list[bool] = field(default_factory=list)
+    visibility: list[float] = field(default_factory=list)
+    per_tracklet: dict[str, float] = field(default_factory=dict)
+    #: 2D pose: per visible true keypoint, the error of grewkit's keypoint over the box height (NaN: not found)
+    pose_errors: list[float] = field(default_factory=list)
+
+    def pck(self, threshold: float = 0.05) -> float:
+        """Share of visible true keypoints found within ``threshold`` x box height (missing ones count as wrong)."""
+        err = np.asarray(self.pose_errors)
+        return float(np.mean(np.nan_to_num(err, nan=np.inf) <= threshold)) if err.size else float("nan")
+
+    @property
+    def mean_iou(self) -> float:
+        return float(np.mean(self.ious)) if self.ious else float("nan")
+
+    @property
+    def mean_iou_produced(self) -> float:
+        """Mean IoU over the crops where the segmenter found the person (what pretreatment keeps)."""
+        vals = np.asarray(self.ious)[np.asarray(self.produced, bool)]
+        return float(vals.mean()) if vals.size else float("nan")
+
+    def mean_iou_visible(self, threshold: float = 0.9) -> float:
+        vals = np.asarray(self.ious)[np.asarray(self.visibility) >= threshold]
+        return float(vals.mean()) if vals.size else float("nan")
+
+    def line(self) -> str:
+        return (f"{self.segmenter}: mean IoU {self.mean_iou:.3f} over {len(self.ious)} crops of "
+                f"{len(self.per_tracklet)} tracklets; {self.mean_iou_visible():.3f} on crops >= 90 % visible; "
+                f"mask found on {100 * np.mean(self.produced):.0f} % of crops, IoU there {self.mean_iou_produced:.3f}")
+
+
+def synthetic_quality(project: Project, settings, *, max_tracklets: int | None = None,
+                      min_visibility: float = 0.0) -> QualityReport:
+    """Render the ground-truth tracklets of a ``grewkit synth --masks`` project and score their masks."""
+    from grewkit.render.stage import render_tracklet
+
+    gt_root = project.root / "ground_truth" / "manifests"
+    masks_dir = project.root / "ground_truth" / "masks"
+    if not masks_dir.is_dir():
+        raise GrewkitError("no true masks: generate the world with `grewkit synth --masks`", path=masks_dir)
+    videos = {v["video_id"]: v for v in read_manifest(gt_root, "videos").to_pylist()}
+    tracklets = [t for t in read_manifest(gt_root, "tracklets").to_pylist() if t["kept"]]
+    tracklets.sort(key=lambda t: t["tracklet_id"])
+    report = QualityReport(settings.segmenter)
+    boxes_all = read_manifest(gt_root, "boxes")
+    poses = None
+    if "pose2d" in settings.modalities:
+        poses = read_manifest(gt_root, "gt_poses", ["tracklet_id", "frame", "kp_x", "kp_y", "kp_visibility"])
+    for t in tracklets[:max_tracklets]:
+        rows = boxes_all.filter(pc.equal(boxes_all["tracklet_id"], t["tracklet_id"])).sort_by("frame").to_pandas()
+        video = videos[t["video_id"]]
+        result = render_tracklet(project.resolve(video["path"]), rows.frame.to_numpy(),
+                                 rows[["x1", "y1", "x2", "y2"]].to_numpy(np.float64), settings,
+                                 name=t["tracklet_id"], keep_masks=True)
+        truth = load_array(masks_dir / f"{t['tracklet_id']}.npy")
+        if len(truth) != len(rows):
+            raise GrewkitError(f"{len(truth)} true masks for {len(rows)} boxes", path=masks_dir / f"{t['tracklet_id']}.npy")
+        mine = []
+        for k, row in enumerate(rows.itertuples()):
+            vis = 1.0 if row.visibility is None or np.isnan(row.visibility) else float(row.visibility)
+            if vis < min_visibility:
+                continue
+            true = true_crop_mask(truth[k], np.array([row.x1, row.y1, row.x2, row.y2]),
+                                  (video["height"], video["width"]), result.geometry[k])
+            if true.any():
+                mine.append(mask_iou(result.masks[k], true))
+                report.produced.append(bool(result.masks[k].any()))
+                report.visibility.append(vis)
+        report.ious.extend(mine)
+        if poses is not None:
+            true = poses.filter(pc.equal(poses["tracklet_id"], t["tracklet_id"])).sort_by("frame").to_pandas()
+            pred = result.arrays["pose2d"]
+            heights = (rows.y2 - rows.y1).to_numpy()
+            by_frame = {int(f): k for k, f in enumerate(rows.frame)}
+            for r in true.itertuples():
+                k = by_frame.get(int(r.frame))
+                if k is None:
+                    continue
+                vis = np.asarray(r.kp_visibility) == 2  # 2: visible in the frame and not occluded
+                err = np.hypot(pred[k, :, 0] - np.asarray(r.kp_x), pred[k, :, 1] - np.asarray(r.kp_y)) / heights[k]
+                err[pred[k, :, 2] < 0.5] = np.nan
+                report.pose_errors.extend(err[vis].tolist())
+        report.per_tracklet[t["tracklet_id"]] = float(np.mean(mine)) if mine else float("nan")
+    return report

@@ -1,0 +1,261 @@
+"""The render stage: one unit per kept tracklet, one file per sequence and modality.
+
+Inputs (from the tracking stage, or a synthetic world's ground truth with
+``[render] input = "ground_truth/manifests"``): ``videos``, ``tracklets`` (kept = true) and
+``boxes``. Output: ``renders/<camera>/<tracklet>/<modality>.npy`` and one ``sequences`` row per
+file. Everything of a tracklet is computed before anything is written, so a failing tracklet
+leaves no file behind, and every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from grewkit.core.arrays import save_array
+from grewkit.core.errors import GrewkitError
+from grewkit.core.manifests import read_manifest
+from grewkit.core.settings import setting
+from grewkit.core.stage import Stage, Unit, unit_key
+from grewkit.render.crops import make_crop, read_frames
+from grewkit.render.flow import DISFlow
+from grewkit.render.gei import gait_energy_image
+from grewkit.render.pose import MediapipePerson, to_coco17, world_joints
+from grewkit.render.pretreatment import normalise_frames
+from grewkit.render.segmentation import SEGMENTERS, make_segmenter
+
+MODALITIES = ("sil", "gei", "flow", "pose2d", "pose3d")
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    modalities: list[str] = setting(list(MODALITIES), "What to render per kept tracklet: sil, gei, flow, pose2d, pose3d.")
+    segmenter: str = setting("mediapipe", "Person segmentation backend: mediapipe (default) or mog2 (static cameras).")
+    heights: list[int] = setting([64, 128], "Silhouette/GEI heights after OpenGait's size normalisation (even numbers).")
+    min_frames: int = setting(5, "Fail a tracklet when fewer silhouettes than this survive size normalisation.")
+    crop_margin: float = setting(0.1, "Box growth on each side before cropping, as a fraction of the box size.")
+    mask_threshold: float = setting(0.5, "mediapipe segmentation: a pixel is the person above this probability.")
+    flow_height: int = setting(64, "Stored optical-flow grid height (width is half); computed at twice this size.")
+    mog2_history: int = setting(300, "mog2 segmenter: frames of background history.")
+    mog2_var_threshold: float = setting(16.0, "mog2 segmenter: squared Mahalanobis distance that marks foreground.")
+    mog2_warmup_frames: int = setting(100, "mog2 segmenter: frames before the tracklet used to learn the background.")
+    input: str = setting("manifests", "Folder of the input manifests, relative to the project: 'manifests' "
+                                      "(tracking output) or 'ground_truth/manifests' (a synthetic world).")
+
+    def __post_init__(self):
+        unknown = [m for m in self.modalities if m not in MODALITIES]
+        if unknown or not self.modalities:
+            raise ValueError(f"modalities {unknown or '[]'} unknown or empty; choose from {', '.join(MODALITIES)}")
+        if self.segmenter not in SEGMENTERS:
+            raise ValueError(f"segmenter {self.segmenter!r} unknown; known: {', '.join(SEGMENTERS)}")
+        if not self.heights or any(h < 2 or h % 2 for h in self.heights):
+            raise ValueError(f"heights must be even numbers >= 2, got {self.heights}")
+        if self.min_frames < 1 or self.flow_height < 8 or self.flow_height % 2:
+            raise ValueError("min_frames must be >= 1 and flow_height an even number >= 8")
+        if not 0.0 <= self.crop_margin <= 1.0 or not 0.0 < self.mask_threshold < 1.0:
+            raise ValueError("crop_margin must be in [0, 1] and mask_threshold in (0, 1)")
+
+
+@dataclass
+class RenderResult:
+    """A tracklet's arrays (modality name -> array) and the seconds spent per step."""
+
+    arrays: dict[str, np.ndarray]
+    seconds: dict[str, float] = field(default_factory=dict)
+    crops: int = 0
+    #: with ``keep_masks``: the binary person masks in crop space before size normalisation, and each
+    #: crop's (scale, x0, y0), for quality checks against true masks
+    masks: np.ndarray | None = None
+    geometry: list[tuple[float, float, float]] | None = None
+
+
+class _Clock:
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def add(self, name: str, since: float) -> float:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - since
+        return now
+
+
+def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, settings: RenderSettings,
+                    *, name: str = "tracklet", keep_masks: bool = False) -> RenderResult:
+    """Render every requested modality of one tracklet from its video and its per-frame boxes.
+
+    ``frames``: (T,) increasing video frame numbers; ``boxes``: (T, 4) x1, y1, x2, y2 pixels.
+    Raises GrewkitError naming the tracklet when too few silhouettes survive.
+    """
+    wanted = set(settings.modalities)
+    need_sil = bool(wanted & {"sil", "gei"})
+    need_pose = bool(wanted & {"pose2d", "pose3d"})
+    if len(frames) == 0:
+        raise GrewkitError(f"{name}: no boxes")
+    if np.any(np.diff(frames) <= 0):
+        raise GrewkitError(f"{name}: box frames are not strictly increasing")
+    segmenter = None
+    if need_sil:
+        segmenter = make_segmenter(settings.segmenter, threshold=settings.mask_threshold, history=settings.mog2_history,
+                                   var_threshold=settings.mog2_var_threshold, warmup_frames=settings.mog2_warmup_frames)
+    person_model = None
+    if need_pose or (segmenter is not None and segmenter.needs_person):
+        # One BlazePose per live tracklet (about 105 MB), closed below when the tracklet is done.
+        person_model = MediapipePerson(segmentation=segmenter is not None and segmenter.needs_person)
+    flow = DISFlow(settings.flow_height) if "flow" in wanted else None
+    clock = _Clock()
+    masks, pose2d, pose3d, grays, geometry = [], [], [], [], []
+    by_frame = {int(f): b for f, b in zip(frames, boxes)}
+    first, last = int(frames[0]), int(frames[-1])
+    start = max(0, first - (segmenter.warmup_frames if segmenter else 0))
+    try:
+        t = time.perf_counter()
+        for index, frame_bgr in read_frames(video_path, start, last):
+            if segmenter is not None:
+                segmenter.observe(frame_bgr)  # every frame, in order: background models must see them all
+                t = clock.add("segment", t)
+            box = by_frame.get(index)
+            if box is None:
+                t = clock.add("decode", t)
+                continue
+            rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+            crop = make_crop(rgb, index, box, settings.crop_margin)
+            geometry.append((crop.scale, crop.x0, crop.y0))
+            t = clock.add("decode", t)
+            person = None
+            if person_model is not None:
+                person = person_model.process(crop.image)
+                t = clock.add("mediapipe", t)
+            if segmenter is not None:
+                masks.append(segmenter.segment(frame_bgr, crop, person))
+                t = clock.add("segment", t)
+            if need_pose:
+                pose2d.append(to_coco17(person.landmarks, crop))
+                pose3d.append(world_joints(person.world))
+                t = clock.add("pose", t)
+            if flow is not None:
+                grays.append(flow.prepare(crop.image))
+                t = clock.add("flow", t)
+    finally:
+        if person_model is not None:
+            person_model.close()
+        if segmenter is not None:
+            segmenter.close()
+    arrays: dict[str, np.ndarray] = {"frames": np.asarray(frames, np.int64)}
+    t = time.perf_counter()
+    if need_sil:
+        normalised = normalise_frames(np.stack(masks), tuple(settings.heights))
+        for r, out in normalised.items():
+            if len(out.kept) < settings.min_frames:
+                raise GrewkitError(
+                    f"{name}: only {len(out.kept)} of {len(frames)} crops gave a silhouette at height {r} "
+                    f"(min_frames={settings.min_frames}): the crops are empty or black, or no person was segmented")
+            if "sil" in wanted:
+                arrays[f"sil{r}"] = out.frames
+                arrays[f"sil{r}_frames"] = arrays["frames"][out.kept]
+        t = clock.add("pretreatment", t)
+        if "gei" in wanted:
+            for r, out in normalised.items():
+                arrays[f"gei{r}"] = gait_energy_image(out.frames)
+            t = clock.add("gei", t)
+    if flow is not None:
+        arrays["flow"] = (np.stack([flow.pair(a, b) for a, b in zip(grays[:-1], grays[1:])]) if len(grays) > 1
+                          else np.zeros((0, flow.height, flow.width, 2), np.int8))
+        t = clock.add("flow", t)
+    if "pose2d" in wanted:
+        arrays["pose2d"] = np.stack(pose2d)
+    if "pose3d" in wanted:
+        arrays["pose3d"] = np.stack(pose3d)
+    return RenderResult(arrays, clock.seconds, crops=len(frames),
+                        masks=np.stack(masks) if keep_masks and masks else None,
+                        geometry=geometry if keep_masks else None)
+
+
+def _shape_row(modality: str, array: np.ndarray) -> tuple[int, int, int]:
+    """(frames, height, width) for the sequences manifest."""
+    if modality.startswith("gei"):
+        return 1, array.shape[0], array.shape[1]
+    if modality.startswith("sil") and array.ndim == 3 or modality == "flow":
+        return array.shape[0], array.shape[1], array.shape[2]
+    return array.shape[0], 0, 0
+
+
+class RenderStage(Stage):
+    name = "render"
+    outputs = ("sequences",)
+    unit_noun = "tracklet"
+    #: set by ``grewkit render --modalities/--segmenter`` in the planning process; never read by workers
+    overrides: ClassVar[dict[str, Any]] = {}
+
+    def settings(self) -> RenderSettings:
+        base = self.project.settings.section("render")
+        if not self.overrides:
+            return base
+        values = {**asdict(base), **self.overrides}
+        try:
+            return RenderSettings(**values)
+        except ValueError as exc:
+            raise GrewkitError(f"render options: {exc}") from None
+
+    def input_dir(self, settings: RenderSettings) -> Path:
+        path = self.project.root / settings.input
+        if not path.is_dir():
+            raise GrewkitError("input manifests folder does not exist (run the tracking stage first)", path=path)
+        return path
+
+    def plan(self) -> list[Unit]:
+        settings = self.settings()
+        root = self.input_dir(settings)
+        tracklets = read_manifest(root, "tracklets").to_pylist()
+        videos = {v["video_id"]: v for v in read_manifest(root, "videos").to_pylist()}
+        config = asdict(settings)
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+        units = []
+        for row in sorted(tracklets, key=lambda r: r["tracklet_id"]):
+            if not row["kept"]:
+                continue
+            video = videos.get(row["video_id"])
+            if video is None:
+                raise GrewkitError(f"tracklet {row['tracklet_id']} names video {row['video_id']!r}, absent from videos",
+                                   path=root / "videos.parquet")
+            payload = {
+                "tracklet_id": row["tracklet_id"], "camera_id": row["camera_id"], "video_id": row["video_id"],
+                "video_path": str(self.project.resolve(video["path"]) if not Path(video["path"]).is_absolute()
+                                  else video["path"]),
+                "boxes_path": str(root / "boxes" / f"{row['camera_id']}.parquet"),
+                "settings": config,
+            }
+            units.append(Unit(unit_key(row["tracklet_id"], digest), payload))
+        return units
+
+    def process(self, unit: Unit) -> dict[str, pa.Table]:
+        p = unit.payload
+        settings = RenderSettings(**p["settings"])
+        tid = p["tracklet_id"]
+        boxes_path = Path(p["boxes_path"])
+        if not boxes_path.is_file():
+            raise GrewkitError(f"no boxes partition for camera {p['camera_id']!r}", path=boxes_path)
+        table = pq.read_table(boxes_path, columns=["tracklet_id", "frame", "x1", "y1", "x2", "y2"],
+                              filters=[("tracklet_id", "=", tid)]).sort_by("frame")
+        frames = table.column("frame").to_numpy()
+        boxes = np.stack([table.column(c).to_numpy().astype(np.float64) for c in ("x1", "y1", "x2", "y2")], axis=1) \
+            if table.num_rows else np.zeros((0, 4))
+        result = render_tracklet(Path(p["video_path"]), frames, boxes, settings, name=f"tracklet {tid}")
+        folder = self.project.folder("renders") / unit_key(p["camera_id"]) / unit_key(tid)
+        rows = []
+        for modality, array in sorted(result.arrays.items()):
+            path = folder / f"{modality}.npy"
+            digest = save_array(path, array)
+            n, h, w = _shape_row(modality, array)
+            rows.append({"sequence_id": tid, "modality": modality, "tracklet_id": tid, "identity_id": None,
+                         "camera_id": p["camera_id"], "view": None, "condition": None,
+                         "path": self.project.relative(path), "frames": n, "height": h, "width": w, "sha256": digest})
+        return {"sequences": pa.Table.from_pylist(rows)}

@@ -1,0 +1,67 @@
+"""ByteTrack over one video's detections, from Roboflow's maintained ``trackers`` package.
+
+Returns raw tracks (the tracker's own ids) as arrays; numbering, gap filling and filtering
+happen in grewkit.track.tracklets so that they are the same whatever tracker is plugged in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from grewkit.core.errors import GrewkitError
+
+
+@dataclass(frozen=True)
+class RawTracks:
+    """One row per tracked box: raw tracker id, frame, xyxy box and detector score."""
+
+    track_id: np.ndarray
+    frame: np.ndarray
+    xyxy: np.ndarray
+    score: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def run_bytetrack(frames: np.ndarray, xyxy: np.ndarray, scores: np.ndarray, *, detected_frames: np.ndarray,
+                  fps: float, settings) -> RawTracks:
+    """Track the detections of one video. ``detected_frames`` lists every frame the detector ran on, boxes or not."""
+    try:
+        import supervision as sv
+        from trackers import ByteTrackTracker
+    except ImportError as exc:
+        raise GrewkitError(f"ByteTrack needs the trackers and supervision packages ({exc}); run `make setup`") from None
+    tracker = ByteTrackTracker(
+        lost_track_buffer=settings.lost_track_buffer, frame_rate=fps,
+        track_activation_threshold=settings.track_activation_threshold,
+        minimum_consecutive_frames=settings.minimum_consecutive_frames,
+        minimum_iou_threshold=settings.minimum_iou_threshold,
+        high_conf_det_threshold=settings.high_conf_det_threshold,
+    )
+    keep = scores >= settings.min_score
+    frames, xyxy, scores = frames[keep], xyxy[keep], scores[keep]
+    order = np.argsort(frames, kind="stable")
+    frames, xyxy, scores = frames[order], xyxy[order], scores[order]
+    starts = np.searchsorted(frames, detected_frames, side="left")
+    ends = np.searchsorted(frames, detected_frames, side="right")
+    out_id, out_frame, out_box, out_score = [], [], [], []
+    for f, a, b in zip(detected_frames, starts, ends):
+        dets = sv.Detections(xyxy=xyxy[a:b].astype(np.float32).reshape(-1, 4),
+                             confidence=scores[a:b].astype(np.float32))
+        # Timestamps let the Kalman filter step over frames skipped by a detection stride.
+        result = tracker.update(dets, timestamp=float(f) / fps)
+        ids = np.asarray(result.tracker_id, dtype=np.int64)
+        keep = ids >= 0
+        if keep.any():
+            out_id.append(ids[keep])
+            out_frame.append(np.full(int(keep.sum()), f, np.int64))
+            out_box.append(np.asarray(result.xyxy, np.float32)[keep])
+            out_score.append(np.asarray(result.confidence, np.float32)[keep])
+    if not out_id:
+        return RawTracks(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4), np.float32),
+                         np.zeros(0, np.float32))
+    return RawTracks(np.concatenate(out_id), np.concatenate(out_frame), np.concatenate(out_box),
+                     np.concatenate(out_score))

@@ -1,0 +1,131 @@
+"""Scoring detections and tracks against ground truth in MOTChallenge format.
+
+Two evaluators with the same protocol (``reset`` / ``process`` one frame / ``evaluate``):
+detection precision and recall at an IoU threshold, and CLEAR-MOT / identity metrics from
+py-motmetrics (MOTA, IDF1, ID switches). motmetrics is a test/benchmark dependency, imported
+only here. The IoU distance matrix is computed in numpy and handed to motmetrics, so the
+scores do not depend on its distance helpers (which use numpy 1 APIs in 1.4.0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from grewkit.core.errors import GrewkitError
+
+
+@dataclass(frozen=True)
+class MotRows:
+    """Rows of a MOT text file: frame (1-based as written), id, xyxy box, score."""
+
+    frame: np.ndarray
+    ids: np.ndarray
+    xyxy: np.ndarray
+    score: np.ndarray
+
+    def at(self, frame: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sel = self.frame == frame
+        return self.ids[sel], self.xyxy[sel], self.score[sel]
+
+
+def read_mot(path: str | Path, *, min_score: float | None = None) -> MotRows:
+    """Read ``frame,id,x,y,w,h,score,...``; ground truth rows with a 0 in column 7 (ignore flag) are dropped."""
+    path = Path(path)
+    try:
+        data = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
+    except (OSError, ValueError) as exc:
+        raise GrewkitError(f"not a MOT text file: {exc}", path=path) from None
+    if data.shape[1] < 6:
+        raise GrewkitError(f"MOT rows need at least 6 columns, found {data.shape[1]}", path=path)
+    score = data[:, 6] if data.shape[1] > 6 else np.ones(len(data))
+    keep = np.ones(len(data), bool) if min_score is None else score >= min_score
+    data, score = data[keep], score[keep]
+    xyxy = np.concatenate([data[:, 2:4], data[:, 2:4] + data[:, 4:6]], axis=1)
+    return MotRows(data[:, 0].astype(np.int64), data[:, 1].astype(np.int64), xyxy.astype(np.float32),
+                   score.astype(np.float32))
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+class DetectionEvaluator:
+    """Precision and recall of boxes at an IoU threshold, with one-to-one optimal matching per frame."""
+
+    def __init__(self, *, iou: float = 0.5):
+        self.iou = iou
+        self.reset()
+
+    def reset(self) -> None:
+        self.tp = self.fp = self.fn = 0
+
+    def process(self, gt_xyxy: np.ndarray, det_xyxy: np.ndarray) -> None:
+        from scipy.optimize import linear_sum_assignment
+
+        iou = iou_matrix(gt_xyxy, det_xyxy)
+        matched = 0
+        if iou.size:
+            rows, cols = linear_sum_assignment(-iou)
+            matched = int((iou[rows, cols] >= self.iou).sum())
+        self.tp += matched
+        self.fn += len(iou) - matched
+        self.fp += iou.shape[1] - matched
+
+    def evaluate(self) -> dict[str, float]:
+        precision = self.tp / max(self.tp + self.fp, 1)
+        recall = self.tp / max(self.tp + self.fn, 1)
+        return {"precision": precision, "recall": recall, "tp": self.tp, "fp": self.fp, "fn": self.fn}
+
+
+class MotEvaluator:
+    """MOTA, IDF1, ID switches and friends from py-motmetrics, IoU distance with a 0.5 cut as in MOTChallenge."""
+
+    METRICS = ("mota", "motp", "idf1", "num_switches", "num_false_positives", "num_misses", "mostly_tracked",
+               "num_unique_objects", "num_frames")
+
+    def __init__(self, *, iou: float = 0.5):
+        try:
+            import motmetrics  # noqa: F401
+        except ImportError:
+            raise GrewkitError("MOT metrics need py-motmetrics: pip install motmetrics==1.4.0") from None
+        self.max_distance = 1.0 - iou
+        self.reset()
+
+    def reset(self) -> None:
+        import motmetrics as mm
+
+        self.acc = mm.MOTAccumulator(auto_id=False)
+
+    def process(self, frame: int, gt_ids, gt_xyxy, hyp_ids, hyp_xyxy) -> None:
+        dist = 1.0 - iou_matrix(gt_xyxy, hyp_xyxy)
+        dist[dist > self.max_distance] = np.nan
+        self.acc.update(list(map(int, gt_ids)), list(map(int, hyp_ids)), dist, frameid=int(frame))
+
+    def evaluate(self) -> dict[str, float]:
+        import motmetrics as mm
+
+        summary = mm.metrics.create().compute(self.acc, metrics=list(self.METRICS), name="run")
+        return {k: float(summary[k].iloc[0]) for k in self.METRICS}
+
+
+def score_mot_files(gt: MotRows, hyp: MotRows) -> dict[str, float]:
+    """Score a tracker's MOT rows against ground truth over every frame that has either."""
+    ev = MotEvaluator()
+    for f in np.union1d(np.unique(gt.frame), np.unique(hyp.frame)):
+        g_ids, g_box, _ = gt.at(f)
+        h_ids, h_box, _ = hyp.at(f)
+        ev.process(int(f), g_ids, g_box, h_ids, h_box)
+    return ev.evaluate()

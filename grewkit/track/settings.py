@@ -1,0 +1,37 @@
+"""Settings of ``grewkit track`` (section ``[track]`` of grewkit.toml): ByteTrack, gap filling, quality filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grewkit.core.settings import setting
+
+
+@dataclass(frozen=True)
+class TrackSettings:
+    min_score: float = setting(0.3, "Ignore detections scoring below this (SSDLite's weakest boxes are half-bodies that pull tracks off).")
+    # ByteTrack (Roboflow trackers 2.6.1), names as in its ByteTrackTracker.
+    track_activation_threshold: float = setting(0.5, "ByteTrack: a detection needs this score to start a track.")
+    high_conf_det_threshold: float = setting(0.5, "ByteTrack: scores at or above go to the first association, below to the second.")
+    minimum_iou_threshold: float = setting(0.2, "ByteTrack: least IoU between a track's predicted box and a detection to match.")
+    lost_track_buffer: int = setting(30, "ByteTrack: how long (in 30 fps frames) a lost track waits to be found again.")
+    minimum_consecutive_frames: int = setting(2, "ByteTrack: matched frames in a row before a track gets an id.")
+    max_gap: int = setting(10, "Fill gaps of up to this many frames in a tracklet by linear interpolation (score null).")
+    # Quality filters: a tracklet failing any is kept in the manifests with kept=false and the reasons.
+    min_seconds: float = setting(1.0, "Drop tracklets shorter than this (too short for a gait cycle).")
+    min_box_height: float = setting(50.0, "Drop tracklets whose median box height is below this, in pixels.")
+    border_margin: float = setting(2.0, "A box within this many pixels of the frame edge touches the border.")
+    max_border_fraction: float = setting(0.5, "Drop tracklets whose boxes touch the frame border in more than this share of frames.")
+    min_visibility: float = setting(0.5, "A box is occluded when less than this share of it is clear of boxes in front of it.")
+    max_occluded_fraction: float = setting(0.5, "Drop tracklets occluded in more than this share of frames.")
+    min_travel: float = setting(0.5, "Drop tracklets whose feet move less than this many median box heights (not walking).")
+
+    def __post_init__(self):
+        for name in ("min_score", "track_activation_threshold", "high_conf_det_threshold", "minimum_iou_threshold",
+                     "max_border_fraction", "min_visibility", "max_occluded_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1]")
+        if self.lost_track_buffer < 0 or self.minimum_consecutive_frames < 1 or self.max_gap < 0:
+            raise ValueError("lost_track_buffer and max_gap must be >= 0, minimum_consecutive_frames >= 1")
+        if self.min_seconds < 0 or self.min_box_height < 0 or self.min_travel < 0 or self.border_margin < 0:
+            raise ValueError("min_seconds, min_box_height, min_travel and border_margin must be >= 0")

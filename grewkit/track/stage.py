@@ -1,0 +1,96 @@
+"""The ``track`` stage: one unit per video with detections, producing ``tracklets`` and ``boxes``.
+
+Every tracklet is written, kept or not: dropped ones carry their reasons in ``filter_reason``
+so a reviewer can see what the filters threw away. Later stages use ``kept = true`` only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from grewkit.core import manifests
+from grewkit.core.runner import StageState
+from grewkit.core.schemas import conform, get_schema
+from grewkit.core.stage import Stage, Unit, unit_key
+from grewkit.track.bytetrack import run_bytetrack
+from grewkit.track.tracklets import build_tracklets, estimate_visibility, judge
+
+
+def detections_of(project, camera_id: str, video_id: str) -> pa.Table:
+    """One video's rows from its camera's detections partition, without reading the other videos."""
+    path = manifests.manifest_path(project.manifests_dir, "detections") / f"{camera_id}.parquet"
+    schema = get_schema("detections")
+    if not path.exists():
+        return schema.empty_table()
+    table = pq.read_table(path, filters=[("video_id", "=", video_id)])
+    return conform(table.replace_schema_metadata(None), schema, path=path)
+
+
+def tracklet_id(video_id: str, number: int) -> str:
+    return f"{video_id}-t{number:05d}"
+
+
+class TrackStage(Stage):
+    name = "track"
+    outputs = ("tracklets", "boxes")
+    unit_noun = "video"
+
+    def plan(self) -> list[Unit]:
+        track = self.project.settings.section("track")
+        detect = self.project.settings.section("detect")
+        videos = self.project.read("videos", ["video_id", "camera_id", "fps", "frame_count", "width", "height"])
+        # The detect unit's key (video + detector fingerprint) is part of ours: re-detecting with other
+        # settings re-tracks; merely rerunning detect does not.
+        plan = StageState(self.project, "detect").planned() or []
+        detect_keys = {u["payload"].get("video_id"): u["key"] for u in plan}
+        units = []
+        for v in sorted(videos.to_pylist(), key=lambda v: v["video_id"]):
+            text = json.dumps({"track": asdict(track), "stride": detect.stride, "max_frames": detect.max_frames,
+                               "dets": detect_keys.get(v["video_id"])}, sort_keys=True)
+            digest = hashlib.sha1(text.encode()).hexdigest()[:10]
+            units.append(Unit(f"{unit_key(v['video_id'])}-{digest}", {**v, "stride": detect.stride,
+                                                                       "max_frames": detect.max_frames}))
+        return units
+
+    def process(self, unit: Unit) -> dict[str, pa.Table]:
+        v = unit.payload
+        settings = self.project.settings.section("track")
+        dets = detections_of(self.project, v["camera_id"], v["video_id"])
+        n_frames = v["frame_count"] if not v["max_frames"] else min(v["frame_count"], v["max_frames"])
+        detected = np.arange(0, n_frames, v["stride"], dtype=np.int64)
+        xyxy = np.stack([dets.column(c).to_numpy() for c in ("x1", "y1", "x2", "y2")], axis=1) if dets.num_rows \
+            else np.zeros((0, 4), np.float32)
+        raw = run_bytetrack(dets.column("frame").to_numpy(), xyxy, dets.column("score").to_numpy(),
+                            detected_frames=detected, fps=v["fps"], settings=settings)
+        tracklets = build_tracklets(raw, max_gap=max(settings.max_gap, v["stride"] - 1))
+        estimate_visibility(tracklets)
+        rows, box_parts = [], []
+        for t in tracklets:
+            reasons = judge(t, fps=v["fps"], width=v["width"], height=v["height"], settings=settings)
+            tid = tracklet_id(v["video_id"], t.number)
+            scores = t.score[~np.isnan(t.score)]
+            rows.append({
+                "tracklet_id": tid, "video_id": v["video_id"], "camera_id": v["camera_id"], "track_id": t.number,
+                "start_frame": int(t.frame[0]), "end_frame": int(t.frame[-1]), "n_frames": len(t.frame),
+                "mean_box_height": float(t.heights.mean()), "mean_score": float(scores.mean()) if len(scores) else 0.0,
+                "kept": not reasons, "filter_reason": "; ".join(reasons) or None,
+            })
+            n = len(t.frame)
+            box_parts.append(pa.table({
+                "tracklet_id": pa.array([tid] * n, pa.string()), "video_id": pa.array([v["video_id"]] * n, pa.string()),
+                "camera_id": pa.array([v["camera_id"]] * n, pa.string()), "frame": t.frame,
+                "x1": t.xyxy[:, 0], "y1": t.xyxy[:, 1], "x2": t.xyxy[:, 2], "y2": t.xyxy[:, 3],
+                "score": pa.array(t.score, pa.float32(), from_pandas=True),
+                "visibility": t.visibility,
+            }))
+        tracklets_table = pa.Table.from_pylist(rows, schema=get_schema("tracklets").arrow) if rows \
+            else get_schema("tracklets").empty_table()
+        boxes = pa.concat_tables([conform(b, get_schema("boxes")) for b in box_parts]) if box_parts \
+            else get_schema("boxes").empty_table()
+        return {"tracklets": tracklets_table, "boxes": boxes}

@@ -1,0 +1,101 @@
+"""Scoring detect and track against the synthetic world's exact ground truth (``grewkit synth``).
+
+Our videos are matched to the ground truth's by file path; boxes by frame and IoU. Figures:
+detector precision/recall (all people, and people at least half visible), MOTA / IDF1 / ID
+switches over all videos, and the purity of kept tracklets (share of a tracklet's boxes whose
+best-overlapping true person is its majority identity; boxes matching nobody count as impure).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from grewkit.core.project import Project
+from grewkit.track.evaluate import DetectionEvaluator, MotEvaluator, iou_matrix
+
+
+def _frames(df: pd.DataFrame) -> dict[int, pd.DataFrame]:
+    return {int(f): g for f, g in df.groupby("frame")}
+
+
+def _xyxy(df: pd.DataFrame) -> np.ndarray:
+    return df[["x1", "y1", "x2", "y2"]].to_numpy(np.float64) if len(df) else np.zeros((0, 4))
+
+
+def evaluate_synth(project: Project, *, min_score: float = 0.3, min_visibility: float = 0.5) -> dict:
+    from grewkit.synth.truth import ground_truth
+
+    gt = ground_truth(project)
+    ours = project.read("videos", ["video_id", "path"]).to_pandas()
+    ours["key"] = [str(project.resolve(p).resolve()) for p in ours.path]
+    theirs = gt.read("videos", ["video_id", "path"]).to_pandas()
+    theirs["key"] = [str(gt.resolve(p).resolve()) for p in theirs.path]
+    pairs = ours.merge(theirs, on="key", suffixes=("", "_gt"))
+    gt_boxes = gt.read("boxes").to_pandas()
+    identity = dict(gt.read("identities", ["tracklet_id", "identity_id"]).to_pandas().itertuples(index=False))
+    gt_boxes["identity"] = gt_boxes.tracklet_id.map(identity)
+    dets = project.read("detections").to_pandas()
+    boxes = project.read("boxes").to_pandas()
+    tracklets = project.read("tracklets").to_pandas()
+
+    det_all, det_vis = DetectionEvaluator(), DetectionEvaluator()
+    mot = MotEvaluator()
+    ids = {name: i for i, name in enumerate(sorted(set(gt_boxes.identity.dropna()) | set(boxes.tracklet_id)))}
+    majority: dict[str, Counter] = {}
+    frame_offset = 0
+    detect = project.settings.section("detect")
+    stride, max_frames = detect.stride, detect.max_frames or 1 << 62
+    n_frames = dict(project.read("videos", ["video_id", "frame_count"]).to_pandas().itertuples(index=False))
+    for pair in pairs.itertuples(index=False):
+        g = gt_boxes[gt_boxes.video_id == pair.video_id_gt]
+        d = dets[(dets.video_id == pair.video_id) & (dets.score >= min_score)]
+        b = boxes[boxes.video_id == pair.video_id]
+        gf, df_, bf = _frames(g), _frames(d), _frames(b)
+        # Every frame the detector ran on counts, also those where it found nobody.
+        detected_frames = [f for f in range(0, n_frames[pair.video_id], stride) if f < max_frames]
+        for f in detected_frames:
+            gg = gf.get(f, g.iloc[:0])
+            dd = _xyxy(df_.get(f, d.iloc[:0]))
+            det_all.process(_xyxy(gg), dd)
+            visible = gg[gg.visibility >= min_visibility]
+            hidden = gg[gg.visibility < min_visibility]
+            # People less than half visible are neither required nor held against the detector.
+            iou_hidden = iou_matrix(_xyxy(hidden), dd)
+            spare = iou_hidden.max(axis=0) >= 0.5 if iou_hidden.size else np.zeros(len(dd), bool)
+            det_vis.process(_xyxy(visible), dd[~spare])
+        for f in sorted(set(gf) | set(bf)):
+            gg = gf.get(f, g.iloc[:0])
+            bb = bf.get(f, b.iloc[:0])
+            mot.process(frame_offset + f, [ids[i] for i in gg.identity], _xyxy(gg),
+                        [ids[t] for t in bb.tracklet_id], _xyxy(bb))
+            if len(bb) and len(gg):
+                iou = iou_matrix(_xyxy(bb), _xyxy(gg))
+                best = iou.argmax(axis=1)
+                for t, j, v in zip(bb.tracklet_id, best, iou.max(axis=1)):
+                    majority.setdefault(t, Counter())[gg.identity.iloc[j] if v >= 0.5 else None] += 1
+            elif len(bb):
+                for t in bb.tracklet_id:
+                    majority.setdefault(t, Counter())[None] += 1
+        frame_offset += 10**6
+    purity = {}
+    for t, counts in majority.items():
+        top = max((c for k, c in counts.items() if k is not None), default=0)
+        purity[t] = top / sum(counts.values())
+    kept = tracklets[tracklets.kept]
+    kept_purity = np.array([purity.get(t, 0.0) for t in kept.tracklet_id])
+    out = {
+        "videos": len(pairs),
+        "det_all": det_all.evaluate(), "det_visible": det_vis.evaluate(),
+        "mot": mot.evaluate(),
+        "tracklets": len(tracklets), "kept": len(kept),
+        "kept_purity_mean": float(kept_purity.mean()) if len(kept_purity) else float("nan"),
+        "kept_purity_min": float(kept_purity.min()) if len(kept_purity) else float("nan"),
+        "kept_share_pure_98": float((kept_purity >= 0.98).mean()) if len(kept_purity) else float("nan"),
+        "gt_identities_covered": len({max(((k, c) for k, c in majority[t].items() if k), key=lambda kc: kc[1],
+                                          default=(None, 0))[0] for t in kept.tracklet_id} - {None}),
+        "gt_identities": int(gt_boxes.identity.nunique()),
+    }
+    return out

@@ -1,0 +1,377 @@
+"""Annotation round trips against a REAL Label Studio server (one per test session).
+
+Annotators are simulated the way people use Label Studio: they sign up through the
+organisation's invite link, log in with a session cookie and CSRF token, and post, skip and
+edit annotations through the same API the labelling page uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from annotate_world import build_synth_world, build_tud_world
+from grewkit.annotate import campaign
+from grewkit.annotate.backend import LabelStudioBackend, TaskSpec
+from grewkit.annotate.resolve import identity_accuracy
+from grewkit.annotate.server import LabelStudioServer
+from grewkit.core.doctor import label_studio_executable
+from grewkit.core.project import Project
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(scope="session")
+def ls_server(tmp_path_factory):
+    if label_studio_executable() is None:
+        pytest.skip("Label Studio is not installed here (make label-studio)")
+    # GREWKIT_TEST_LABEL_STUDIO_DIR reuses an already migrated server folder between local runs
+    # (its first start migrates the database for a minute or two); CI uses a fresh one.
+    reuse = os.environ.get("GREWKIT_TEST_LABEL_STUDIO_DIR")
+    root = Path(reuse).resolve() if reuse else tmp_path_factory.mktemp("labelstudio")
+    server = LabelStudioServer(root / "server", document_root=root)
+    server.start(timeout=420)
+    yield server
+    server.stop()
+
+
+def _backend(server) -> LabelStudioBackend:
+    return LabelStudioBackend(server.url, server.credentials.token, document_root=server.document_root)
+
+
+def _project(server, name, shared_data=None, **settings):
+    project = Project.init(server.document_root / "projects" / f"{name}-{uuid.uuid4().hex[:8]}")
+    _set(project, **settings)
+    return project
+
+
+def _set(project, **settings):
+    """Change keys of the [annotate] section of the project's grewkit.toml."""
+    text = project.settings_path.read_text()
+    head, _, tail = text.partition("[annotate]\n")
+    for key, value in settings.items():
+        tail = re.sub(rf"(?m)^{key} = .*$", f"{key} = {json.dumps(value)}", tail, count=1)
+    project.settings_path.write_text(head + "[annotate]\n" + tail)
+
+
+class Annotator:
+    """A person using Label Studio in a browser: invite-link sign-up, session cookie, CSRF token."""
+
+    def __init__(self, server, invite_url: str, email: str):
+        self.url = server.url
+        self.email = email
+        self.session = requests.Session()
+        signup = f"{self.url}{invite_url}"
+        self.session.get(signup, timeout=60)
+        response = self.session.post(signup, data={"email": email, "password": "walks-like-a-person-1",
+                                                   "csrfmiddlewaretoken": self.session.cookies["csrftoken"]},
+                                     headers={"Referer": signup}, timeout=60)
+        assert response.status_code == 200, response.text[:300]
+        assert self._api("GET", "/api/current-user/whoami")["email"] == email, "sign-up failed"
+
+    def _api(self, method, path, **kwargs):
+        headers = {"X-CSRFToken": self.session.cookies["csrftoken"], "Referer": self.url}
+        response = self.session.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
+        assert response.status_code in (200, 201), f"{method} {path}: {response.status_code} {response.text[:300]}"
+        return response.json()
+
+    def answer(self, task_id: int, result: list) -> int:
+        return self._api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": result, "lead_time": 4.2})["id"]
+
+    def skip(self, task_id: int) -> int:
+        return self._api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": [], "was_cancelled": True})["id"]
+
+    def edit(self, annotation_id: int, result: list) -> None:
+        self._api("PATCH", f"/api/annotations/{annotation_id}/", json={"result": result})
+
+
+def _choice(name, to, values):
+    return {"from_name": name, "to_name": to, "type": "choices", "value": {"choices": list(values)}}
+
+
+def _truthful(task, truth, *, gender="male"):
+    data = task["data"]
+    result = []
+    for i in range(1, 10):
+        cand = data.get(f"cand{i}_id")
+        if cand is None:
+            break
+        if cand:
+            same = truth[cand] == truth[data["query_id"]]
+            result.append(_choice(f"cand{i}", f"cand{i}_image", ["same" if same else "different"]))
+    result.append(_choice("gender", "query", [gender]))
+    result.append(_choice("carrying", "query", ["none"]))
+    return result
+
+
+def _tasks(backend, project_id):
+    return sorted(backend.export(project_id), key=lambda t: t["data"]["grewkit_key"])
+
+
+def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shared_data):
+    project = _project(ls_server, "roundtrip", k=3, annotators_per_task=2)
+    truth = build_tud_world(project, shared_data)
+    campaign.compute_candidates(project, show_progress=False)
+    backend = _backend(ls_server)
+    _, run = campaign.open_backend(project, url=ls_server.url, api_key=ls_server.credentials.token,
+                                   document_root=str(ls_server.document_root))
+    first = campaign.push(project, backend, run, show_progress=False)
+    assert (first.created, first.updated, first.unchanged) == (20, 0, 0)
+    again = campaign.push(project, backend, run, show_progress=False)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 20)
+    assert backend.client.request("GET", f"/api/projects/{run.project_id}/")["maximum_annotations"] == 2
+    tasks = _tasks(backend, run.project_id)
+    assert len(tasks) == 20 and len({t["data"]["grewkit_key"] for t in tasks}) == 20
+    # The machine's rank-1 guess rides along as a prediction.
+    assert all(len(t["predictions"]) == 1 for t in tasks)
+    prediction = backend.client.request("GET", "/api/predictions/", params={"task": tasks[0]["id"]})[0]
+    assert prediction["result"][0]["from_name"] == "cand1"
+    assert prediction["result"][0]["value"]["choices"] == ["same"]
+    # Media is served from the project through the local-files storage.
+    image = backend.client.session.get(ls_server.url + tasks[0]["data"]["query_image"], timeout=60)
+    assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff"
+
+    invite = backend.client.request("GET", "/api/invite")["invite_url"]
+    tag = project.root.name
+    careful = Annotator(ls_server, invite, f"careful-{tag}@lab.org")
+    sloppy = Annotator(ls_server, invite, f"sloppy-{tag}@lab.org")
+    skipped = tasks[0]
+    answers = {}
+    for task in tasks[1:]:
+        answers[task["id"]] = careful.answer(task["id"], _truthful(task, truth))
+    careful.skip(skipped["id"])
+    # The sloppy annotator answers the skipped task and calls a wrong candidate "same".
+    data = skipped["data"]
+    wrong_slot = next(i for i in range(1, 4) if data[f"cand{i}_id"] and truth[data[f"cand{i}_id"]] != truth[data["query_id"]])
+    wrong = data[f"cand{wrong_slot}_id"]
+    sloppy_result = [_choice(f"cand{wrong_slot}", f"cand{wrong_slot}_image", ["same"]),
+                     _choice("gender", "query", ["female"])]
+    sloppy.answer(skipped["id"], sloppy_result)
+    # ... and disagrees with the careful one on another task's attributes.
+    other = tasks[1]
+    sloppy.answer(other["id"], _truthful(other, truth, gender="female"))
+
+    summary = campaign.pull(project, backend, run)
+    assert (summary.fetched, summary.new_or_changed, summary.deleted) == (22, 22, 0)
+    stored = project.read("annotations")
+    assert stored.num_rows == 22
+    assert sum(stored.column("was_cancelled").to_pylist()) == 1
+    assert set(stored.column("annotator").to_pylist()) == {careful.email, sloppy.email}
+    row = next(r for r in stored.to_pylist() if r["task_key"] == data["query_id"] and not r["was_cancelled"])
+    assert json.loads(row["result_json"])[0]["value"]["choices"] == ["same"]  # stored verbatim
+
+    report = summary.report
+    assert report["conflicts"], "the wrong link must surface as a conflict"
+    identities = project.read("identities")
+    resolved = {r["tracklet_id"]: r["identity_id"] for r in identities.to_pylist() if r["status"] == "resolved"}
+    assert not (data["query_id"] in resolved and resolved.get(wrong) == resolved[data["query_id"]])
+    accuracy = identity_accuracy(identities, truth)
+    assert accuracy["pair_precision"] == 1.0, accuracy  # no wrong merge survives
+    assert accuracy["pair_recall"] >= 0.6, accuracy
+    assert report["attribute_disagreements"].get("gender") == 1
+    assert report["agreement"]["attributes"]["items_with_disagreement"] >= 1
+
+    # An annotator corrects an answer after the pull: the next pull picks up exactly that change.
+    time.sleep(1.1)
+    edited = _truthful(tasks[2], truth, gender="female")
+    careful.edit(answers[tasks[2]["id"]], edited)
+    second = campaign.pull(project, backend, run)
+    assert (second.fetched, second.new_or_changed) == (22, 1)
+    attrs = project.read("attributes").to_pylist()
+    gender = {r["value"]: r["votes"] for r in attrs if r["level"] == "tracklet"
+              and r["subject_id"] == tasks[2]["data"]["query_id"] and r["attribute"] == "gender"}
+    assert gender == {"female": 1}
+    third = campaign.pull(project, backend, run)
+    assert third.new_or_changed == 0
+
+    info = campaign.status(project, backend, run)
+    assert info["tasks"] == 20 and info["conflicting"] == len(second.report["conflicts"]) >= 1
+
+    # Candidates change after answers exist: answered tasks are kept, unanswered ones updated in place.
+    _set(project, k=2)
+    campaign.compute_candidates(project, show_progress=False)
+    changed = campaign.push(project, backend, run, show_progress=False)
+    assert changed.created == 0 and changed.kept_annotated == 20
+    assert len(_tasks(backend, run.project_id)) == 20
+
+
+def test_push_survives_a_server_kill_mid_push_without_duplicates(ls_server):
+    project = _project(ls_server, "restart")
+    backend = _backend(ls_server)
+    backend.reconnect_timeout = 240
+    xml = ('<View><Text name="t" value="$text"/><Choices name="c" toName="t">'
+           '<Choice value="a"/><Choice value="b"/></Choices></View>')
+    project_id = backend.ensure_project(title=project.root.name, config_xml=xml, media_dir=None)
+    tasks = [TaskSpec(key=f"k{i:05d}", data={"text": f"task {i}"},
+                      predictions=[{"model_version": "m1", "score": 0.5,
+                                    "result": [_choice("c", "t", ["a"])]}]) for i in range(3000)]
+    outcome = {}
+
+    def run_push():
+        try:
+            outcome["result"] = backend.push_tasks(project_id, tasks, batch_size=250)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run_push)
+    worker.start()
+    # Kill -9 the server once some batches have landed, then bring it back on the same port.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        count = backend.summary(project_id)["tasks"]
+        if count >= 250:
+            break
+        time.sleep(0.2)
+    assert count < 3000, "push finished before the server could be killed"
+    ls_server.kill()
+    ls_server.start(timeout=240)
+    worker.join(timeout=300)
+    assert not worker.is_alive()
+    if "error" in outcome:  # the push may give up; a re-push must then finish the job
+        outcome["result"] = backend.push_tasks(project_id, tasks, batch_size=250)
+    assert outcome["result"].retries >= 1 or "error" in outcome
+    again = backend.push_tasks(project_id, tasks, batch_size=250)
+    assert (again.created, again.unchanged) == (0, 3000)
+    existing = backend.existing_tasks(project_id)
+    assert len(existing) == 3000 and not any("duplicates" in v for v in existing.values())
+    assert backend.summary(project_id)["tasks"] == 3000
+
+
+def test_commands_against_an_existing_server_never_print_the_token(ls_server, shared_data, monkeypatch):
+    from click.testing import CliRunner
+
+    from grewkit.cli.main import cli
+
+    project = _project(ls_server, "cli", k=2)
+    build_tud_world(project, shared_data)
+    token = ls_server.credentials.token
+    monkeypatch.setenv("GREWKIT_LABEL_STUDIO_URL", ls_server.url)
+    monkeypatch.setenv("GREWKIT_LABEL_STUDIO_API_KEY", token)
+    runner = CliRunner()
+    common = ["--project", str(project.root)]
+    outputs = []
+    for args in (["annotate", "serve", "--url", ls_server.url, *common],
+                 ["annotate", "candidates", "--quiet", *common],
+                 ["annotate", "push", "--quiet", "--document-root", str(ls_server.document_root), *common],
+                 ["annotate", "push", "--quiet", "--document-root", str(ls_server.document_root), *common],
+                 ["annotate", "pull", *common],
+                 ["annotate", "status", "--json", *common]):
+        result = runner.invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    assert "40 candidates for 20 query tracklets" in outputs[1]
+    assert "20 tasks created" in outputs[2] and "0 tasks created, 0 updated, 20 unchanged" in outputs[3]
+    status = json.loads(outputs[5])
+    assert status["tasks"] == 20 and status["done"] == 0 and status["conflicting"] == 0
+    run_record = (project.root / "annotation" / "runs" / "identity-linking.json").read_text()
+    assert all(token not in text for text in [*outputs, run_record])
+    # A wrong key is refused with a one-line error, and the key is not echoed.
+    result = runner.invoke(cli, ["annotate", "status", *common], env={"GREWKIT_LABEL_STUDIO_API_KEY": "0" * 40})
+    assert result.exit_code == 1 and "HTTP 401" in result.output and "0" * 40 not in result.output
+
+
+class _SessionProxy:
+    """A local reverse proxy that adds a logged-in session cookie to every request.
+
+    Headless Chromium's one-shot ``--screenshot`` cannot set cookies; behind this proxy it sees
+    the labelling page exactly as a logged-in annotator does. It records the paths it served.
+    """
+
+    def __init__(self, target: str, cookie: str, csrf: str):
+        import http.client
+        import http.server
+        import socketserver
+        from urllib.parse import urlsplit
+
+        host, port = urlsplit(target).hostname, urlsplit(target).port
+        served = self.served = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self):
+                conn = http.client.HTTPConnection(host, port, timeout=60)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "cookie", "accept-encoding", "origin", "referer")}
+                headers["Cookie"] = cookie
+                # The page's scripts cannot read the injected cookie, so the proxy adds the CSRF header.
+                headers["X-CSRFToken"] = csrf
+                headers["Referer"] = target + "/"
+                length = int(self.headers.get("Content-Length") or 0)
+                conn.request(self.command, self.path, body=self.rfile.read(length) if length else None, headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+                served.append((self.command, self.path, response.status))
+                self.send_response(response.status)
+                for k, v in response.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length", "set-cookie"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+
+            def log_message(self, *args):
+                pass
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_headless_chromium_renders_the_labelling_page(ls_server, tmp_path):
+    import shutil
+    import subprocess
+
+    import cv2
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    project = _project(ls_server, "screenshot", k=3)
+    build_synth_world(project, cameras=3, identities=6, seconds=8.0, seed=1)
+    campaign.compute_candidates(project, show_progress=False)
+    backend = _backend(ls_server)
+    _, run = campaign.open_backend(project, url=ls_server.url, api_key=ls_server.credentials.token,
+                                   document_root=str(ls_server.document_root))
+    campaign.push(project, backend, run, show_progress=False)
+    task = _tasks(backend, run.project_id)[0]
+    invite = backend.client.request("GET", "/api/invite")["invite_url"]
+    annotator = Annotator(ls_server, invite, f"viewer-{project.root.name}@lab.org")
+    cookie = "; ".join(f"{k}={v}" for k, v in annotator.session.cookies.items())
+    proxy = _SessionProxy(ls_server.url, cookie, annotator.session.cookies["csrftoken"])
+    shot = tmp_path / "labelling-page.png"
+    try:
+        subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,1500",
+                        "--virtual-time-budget=30000", f"--screenshot={shot}",
+                        f"{proxy.url}/projects/{run.project_id}/data?task={task['id']}"],
+                       check=True, timeout=180, capture_output=True)
+    finally:
+        proxy.close()
+    image = cv2.imread(str(shot))
+    assert image is not None and image.shape[:2] == (1500, 1400) and image.std() > 20
+    # The page asked for the query's strip and every candidate's strip, and got them.
+    wanted = {task["data"]["query_image"]} | {task["data"][f"cand{i}_image"] for i in (1, 2, 3)}
+    fetched = {path for method, path, status in proxy.served if status == 200}
+    failed = [(method, path, status) for method, path, status in proxy.served if status >= 400]
+    assert not failed, failed
+    assert wanted <= fetched, sorted(p for p in fetched if "local-files" in p)
+    keep = os.environ.get("GREWKIT_KEEP_SCREENSHOT")
+    if keep:
+        shutil.copy(shot, keep)

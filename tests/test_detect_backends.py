@@ -1,0 +1,98 @@
+"""The shipped backends on real frames: SSDLite (default), HOG and MOG2, and the optional mmdet adapter."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from grewkit.core.errors import GrewkitError
+from grewkit.detect.registry import load_backends, make_detector, preprocess_dir
+from grewkit.track.evaluate import iou_matrix
+from grewkit.track.mot_data import MotSequence
+
+
+def vtest_frame(shared_data, index=50):
+    cap = cv2.VideoCapture(str(shared_data / "vtest.avi"))
+    for _ in range(index + 1):
+        ok, frame = cap.read()
+    cap.release()
+    assert ok
+    return frame
+
+
+def test_ssdlite_model_is_shipped_with_checksum_and_licence():
+    folder = preprocess_dir()
+    config = load_backends(folder / "detectors.toml")["ssdlite"]
+    assert (folder / config["model"]).is_file() and len(config["sha256"]) == 64
+    assert "MIT License" in (folder / "models" / "LICENSE-ssdlite").read_text()
+
+
+def test_ssdlite_finds_the_walkers_of_a_tud_frame(shared_data):
+    seq = MotSequence.open(shared_data / "tud_campus")
+    det = make_detector("ssdlite")
+    found = total = 0
+    for i in (0, 20, 40, 60):
+        _, gt, _ = seq.gt.at(i + 1)
+        boxes = det.detect(cv2.imread(str(seq.frames[i]))).filter(min_score=0.3)
+        iou = iou_matrix(gt, boxes.xyxy)
+        found += int((iou.max(axis=1) >= 0.5).sum()) if iou.size else 0
+        total += len(gt)
+    assert found / total >= 0.6, f"SSDLite found {found} of {total} ground-truth people"
+
+
+def test_ssdlite_on_vtest_frame(shared_data):
+    boxes = make_detector("ssdlite").detect(vtest_frame(shared_data)).filter(min_score=0.3)
+    assert 4 <= len(boxes) <= 12
+    h = boxes.xyxy[:, 3] - boxes.xyxy[:, 1]
+    assert np.all((h > 40) & (h < 250)) and np.all(np.diff(boxes.scores) <= 0)
+
+
+def test_damaged_model_is_refused(tmp_path):
+    folder = preprocess_dir()
+    text = (folder / "detectors.toml").read_text()
+    model = tmp_path / "models" / "ssdlite_mobilenet_v2_pedestrian.onnx"
+    model.parent.mkdir()
+    data = bytearray((folder / "models" / model.name).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    (tmp_path / "detectors.toml").write_text(text)
+    with pytest.raises(GrewkitError, match="model checksum mismatch"):
+        make_detector("ssdlite", backends_file=tmp_path / "detectors.toml")
+
+
+def test_hog_finds_a_vtest_walker(shared_data):
+    frame = vtest_frame(shared_data)
+    sub = frame[150:400, 300:620]  # a crop keeps the slow HOG scan short
+    boxes = make_detector("hog").detect(sub)
+    assert len(boxes) >= 1 and np.all((boxes.scores > 0) & (boxes.scores < 1))
+
+
+def test_mog2_finds_a_moving_blob_after_warmup():
+    det = make_detector("mog2")
+    rng = np.random.default_rng(0)
+    background = rng.integers(40, 60, (240, 320, 3), dtype=np.uint8)
+    found = []
+    for i in range(40):
+        img = background.copy()
+        x = 20 + 5 * i
+        img[60:160, x:x + 40] = 220
+        found.append(det.detect(img))
+    assert all(len(b) == 0 for b in found[:20])     # warm-up: the background is not learnt yet
+    last = found[-1]
+    assert len(last) == 1
+    np.testing.assert_allclose(last.xyxy[0], [20 + 5 * 39, 60, 20 + 5 * 39 + 40, 160], atol=6)
+    det.reset()
+    assert len(det.detect(background)) == 0
+
+
+def test_mmdet_adapter_explains_what_is_missing(tmp_path):
+    try:
+        import mmdet  # noqa: F401
+        pytest.skip("mmdet is installed here; the adapter needs a user's config and checkpoint to run")
+    except ImportError:
+        pass
+    toml = tmp_path / "d.toml"
+    toml.write_text('[rtm]\nkind = "mmdet"\nconfig = "c.py"\ncheckpoint = "c.pth"\n')
+    with pytest.raises(GrewkitError, match='needs mmdet and mmcv.*kind = "onnx"'):
+        make_detector("rtm", backends_file=toml)

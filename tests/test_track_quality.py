@@ -1,0 +1,53 @@
+"""Quality floors on TUD-Campus (real frames, ground truth), so that a regression fails CI.
+
+The metric code is checked first against the reference scores of motmetrics' bundled tracker
+output; then the default detector and ByteTrack must stay above floors set a little below the
+figures in docs/benchmarks.md (SSDLite+ByteTrack: MOTA 64.9 %, IDF1 70.1 %, 7 ID switches).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grewkit.detect.registry import make_detector
+from grewkit.track.evaluate import read_mot, score_mot_files
+from grewkit.track.mot_data import MotSequence, detect_sequence, detection_scores, track_to_mot
+from grewkit.track.settings import TrackSettings
+
+
+@pytest.fixture(scope="module")
+def tud(request):
+    from conftest import SHARED_DATA
+
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent")
+    seq = MotSequence.open(SHARED_DATA / "tud_campus")
+    return seq, detect_sequence(seq, make_detector("ssdlite"), min_score=0.1)
+
+
+def test_metric_code_reproduces_the_reference_scores(shared_data):
+    r = score_mot_files(read_mot(shared_data / "motmetrics_tud/TUD-Campus/gt.txt"),
+                        read_mot(shared_data / "motmetrics_tud/TUD-Campus/test.txt"))
+    assert round(100 * r["mota"], 2) == 52.65 and round(100 * r["idf1"], 2) == 55.77 and r["num_switches"] == 7
+
+
+def test_default_detector_precision_recall_floor(tud):
+    seq, (f, b, s) = tud
+    r = detection_scores(seq, f, b, s, threshold=TrackSettings().min_score)
+    assert r["precision"] >= 0.85 and r["recall"] >= 0.68, r
+
+
+def test_detect_and_track_floor(tud):
+    seq, (f, b, s) = tud
+    r = score_mot_files(seq.gt, track_to_mot(f, b, s, n_frames=len(seq.frames), fps=seq.fps, settings=TrackSettings()))
+    assert r["mota"] >= 0.60 and r["idf1"] >= 0.65 and r["num_switches"] <= 10, r
+
+
+def test_bytetrack_on_public_detections_floor(tud):
+    seq, _ = tud
+    pub = seq.public_detections()
+    hyp = track_to_mot(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1), n_frames=len(seq.frames),
+                       fps=seq.fps, settings=TrackSettings())
+    r = score_mot_files(seq.gt, hyp)
+    assert r["mota"] >= 0.52 and r["idf1"] >= 0.52, r
