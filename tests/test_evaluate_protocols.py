@@ -168,3 +168,23 @@ def test_evaluate_cli_conventions_and_errors(world, tmp_path):
     assert r.exit_code != 0 and "view" in r.output
     r = runner.invoke(cli, ["evaluate", "--project", str(project.root), "--features", str(tmp_path)])
     assert r.exit_code != 0 and "index.json" in r.output
+
+
+def test_project_settings_fix_the_conventions(world, tmp_path):
+    project, folder = world
+    text = project.settings_path.read_text()
+    start = text.index("[evaluate]")
+    section = text[start:].replace('no_match = "miss"', 'no_match = "skip"', 1).replace('ties = "pessimistic"', 'ties = "optimistic"', 1)
+    project.settings_path.write_text(text[:start] + section)
+    runner = CliRunner()
+    out = tmp_path / "r.json"
+    r = runner.invoke(cli, ["evaluate", "--project", str(project.root), "--features", str(folder), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    conv = json.loads(out.read_text())["conventions"]
+    assert conv["no_match"] == "skip" and conv["ties"] == "optimistic" and conv["distance"] == "euclidean"
+    r = runner.invoke(cli, ["evaluate", "--project", str(project.root), "--features", str(folder), "--out", str(out),
+                            "--ties", "pessimistic"])
+    assert json.loads(out.read_text())["conventions"]["ties"] == "pessimistic"  # the option wins over the file
+    project.settings_path.write_text(text[:start] + section.replace('ties = "optimistic"', 'ties = "random"', 1))
+    r = runner.invoke(cli, ["evaluate", "--project", str(project.root), "--features", str(folder)])
+    assert r.exit_code != 0 and "grewkit.toml" in r.output and "ties" in r.output
