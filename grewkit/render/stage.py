@@ -123,6 +123,7 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
     try:
         t = timer()
         for index, frame_bgr in read_frames(video_path, start, last):
+            t = clock.add("decode", t)  # the generator decoded the frame
             if segmenter is not None:
                 segmenter.observe(frame_bgr)  # every frame, in order: background models must see them all
                 t = clock.add("segment", t)
