@@ -45,7 +45,7 @@ def write_world(project, rows: pa.Table | None = None, *, modalities=("sil64",),
         sil[:, 8:60, 12 + rng.integers(0, 8):30] = 255
         arrays = {
             "sil64": sil,
-            "sil64_frames": np.arange(frames, dtype=np.int64) * 2,  # frame numbers of the silhouettes, as render writes
+            "sil64_frames": 1000 + np.arange(frames, dtype=np.int64) * 2,  # frame numbers of the silhouettes, as render writes
             "gei64": sil.mean(axis=0).astype(np.uint8),
             "flow": rng.integers(-127, 128, size=(frames - 1, 64, 44, 2)).astype(np.int8),
             "pose2d": np.concatenate([rng.uniform(0, 640, (frames, 17, 2)), rng.uniform(0, 1, (frames, 17, 1))], -1).astype(np.float32),

@@ -100,3 +100,34 @@ def test_unknown_tracklet_is_a_clear_error(world):
 
     with pytest.raises(GrewkitError, match="not in the tracklets manifest"):
         render_strips(project, ["nope"], frames=2, height=50)
+
+
+def test_gei_similarity_is_used_when_renders_exist(world):
+    """GEIs (here: one pattern per true identity plus noise, as .npy files in the sequences manifest)
+    drive the ranking alone, and combine with appearance."""
+    import pyarrow as pa
+
+    from grewkit.core.arrays import save_array
+    from grewkit.core.schemas import get_schema
+
+    project, truth = world
+    rng = np.random.default_rng(1)
+    patterns = {p: rng.random((64, 44)).astype(np.float32) for p in sorted(set(truth.values()))}
+    rows = []
+    for t in kept_tracklets(project):
+        gei = np.clip(patterns[truth[t.tracklet_id]] + 0.05 * rng.standard_normal((64, 44)), 0, 1).astype(np.float32)
+        rel = f"renders/{t.camera_id}/{t.tracklet_id}/gei64.npy"
+        digest = save_array(project.root / rel, gei)
+        rows.append({"sequence_id": t.tracklet_id, "modality": "gei64", "tracklet_id": t.tracklet_id,
+                     "identity_id": None, "camera_id": t.camera_id, "view": None, "condition": None, "path": rel,
+                     "frames": 1, "height": 64, "width": 44, "sha256": digest})
+    schema = get_schema("sequences")
+    project.write("sequences", pa.Table.from_pylist([{c: r.get(c) for c in schema.column_names} for r in rows],
+                                                    schema=schema.arrow))
+    tracklets = kept_tracklets(project)
+    gei_only = rank_candidates(project, AnnotateSettings(k=3, embedders=["gei"]))
+    assert recall_at_k(gei_only, truth, tracklets, ks=(1,))["recall@1"] == 1.0
+    assert set(gei_only.column("method").to_pylist()) == {gei_only.column("method")[0].as_py()}
+    both = rank_candidates(project, AnnotateSettings(k=3, embedders=["appearance", "gei"]))
+    assert recall_at_k(both, truth, tracklets, ks=(1,))["recall@1"] == 1.0
+    assert both.column("method")[0].as_py().startswith("appearance+gei@")

@@ -1,8 +1,8 @@
 """Annotation round trips against a REAL Label Studio server (one per test session).
 
-Annotators are simulated the way people use Label Studio: they sign up through the
-organisation's invite link, log in with a session cookie and CSRF token, and post, skip and
-edit annotations through the same API the labelling page uses.
+Annotators are simulated the way people use Label Studio (grewkit.annotate.simulate): they
+sign up through the organisation's invite link, log in with a session cookie and CSRF token,
+and post, skip and edit annotations through the same API the labelling page uses.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from annotate_world import build_synth_world, build_tud_world
 from grewkit.annotate import campaign
 from grewkit.annotate.backend import LabelStudioBackend, TaskSpec
 from grewkit.annotate.resolve import identity_accuracy
+from grewkit.annotate.simulate import SimulatedAnnotator
+from grewkit.annotate.simulate import choice as _choice
 from grewkit.annotate.server import LabelStudioServer
 from grewkit.core.doctor import label_studio_executable
 from grewkit.core.project import Project
@@ -62,39 +64,8 @@ def _set(project, **settings):
     project.settings_path.write_text(head + "[annotate]\n" + tail)
 
 
-class Annotator:
-    """A person using Label Studio in a browser: invite-link sign-up, session cookie, CSRF token."""
-
-    def __init__(self, server, invite_url: str, email: str):
-        self.url = server.url
-        self.email = email
-        self.session = requests.Session()
-        signup = f"{self.url}{invite_url}"
-        self.session.get(signup, timeout=60)
-        response = self.session.post(signup, data={"email": email, "password": "walks-like-a-person-1",
-                                                   "csrfmiddlewaretoken": self.session.cookies["csrftoken"]},
-                                     headers={"Referer": signup}, timeout=60)
-        assert response.status_code == 200, response.text[:300]
-        assert self._api("GET", "/api/current-user/whoami")["email"] == email, "sign-up failed"
-
-    def _api(self, method, path, **kwargs):
-        headers = {"X-CSRFToken": self.session.cookies["csrftoken"], "Referer": self.url}
-        response = self.session.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
-        assert response.status_code in (200, 201), f"{method} {path}: {response.status_code} {response.text[:300]}"
-        return response.json()
-
-    def answer(self, task_id: int, result: list) -> int:
-        return self._api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": result, "lead_time": 4.2})["id"]
-
-    def skip(self, task_id: int) -> int:
-        return self._api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": [], "was_cancelled": True})["id"]
-
-    def edit(self, annotation_id: int, result: list) -> None:
-        self._api("PATCH", f"/api/annotations/{annotation_id}/", json={"result": result})
-
-
-def _choice(name, to, values):
-    return {"from_name": name, "to_name": to, "type": "choices", "value": {"choices": list(values)}}
+def Annotator(server, invite_url, email):
+    return SimulatedAnnotator(server.url, invite_url, email)
 
 
 def _truthful(task, truth, *, gender="male"):
@@ -184,13 +155,17 @@ def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shar
     edited = _truthful(tasks[2], truth, gender="female")
     careful.edit(answers[tasks[2]["id"]], edited)
     second = campaign.pull(project, backend, run)
-    assert (second.fetched, second.new_or_changed) == (22, 1)
+    # Only tasks touched since the watermark (less a 2 s margin) are exported.
+    assert second.new_or_changed == 1 and second.fetched < 22
     attrs = project.read("attributes").to_pylist()
     gender = {r["value"]: r["votes"] for r in attrs if r["level"] == "tracklet"
               and r["subject_id"] == tasks[2]["data"]["query_id"] and r["attribute"] == "gender"}
     assert gender == {"female": 1}
     third = campaign.pull(project, backend, run)
     assert third.new_or_changed == 0
+    full = campaign.pull(project, backend, run, full=True)
+    assert (full.fetched, full.new_or_changed, full.deleted) == (22, 0, 0)
+    assert project.read("annotations").num_rows == 22
 
     info = campaign.status(project, backend, run)
     assert info["tasks"] == 20 and info["conflicting"] == len(second.report["conflicts"]) >= 1
@@ -344,7 +319,7 @@ def test_headless_chromium_renders_the_labelling_page(ls_server, tmp_path):
     if chromium is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     project = _project(ls_server, "screenshot", k=3)
-    build_synth_world(project, cameras=3, identities=6, seconds=8.0, seed=1)
+    build_synth_world(project, cameras=2, identities=4, seconds=6.0, seed=1)
     campaign.compute_candidates(project, show_progress=False)
     backend = _backend(ls_server)
     _, run = campaign.open_backend(project, url=ls_server.url, api_key=ls_server.credentials.token,

@@ -88,7 +88,7 @@ def test_mog2_finds_a_moving_blob_after_warmup():
 
 def test_mmdet_adapter_explains_what_is_missing(tmp_path):
     try:
-        import mmdet  # noqa: F401
+        import mmdet  # noqa: F401  (only whether it imports)
         pytest.skip("mmdet is installed here; the adapter needs a user's config and checkpoint to run")
     except ImportError:
         pass

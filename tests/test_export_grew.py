@@ -116,3 +116,25 @@ def test_the_key_may_not_live_inside_the_release(release, tmp_path):
     project, _, _, _ = release
     with pytest.raises(GrewkitError, match="kept apart"):
         export_grew(project, tmp_path / "r", key_dir=tmp_path / "r" / "key", show_progress=False)
+
+
+def test_command_line_export_and_import_with_one_line_errors(release, tmp_path):
+    import subprocess
+    import sys
+
+    project, splits, _, _ = release
+
+    def grewkit(*args):
+        return subprocess.run([sys.executable, "-m", "grewkit", *args], capture_output=True, text=True)
+
+    out = grewkit("export", "grew", str(tmp_path / "rel"), "--project", str(project.root), "--key", str(tmp_path / "key"),
+                  "--modality", "sil64", "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert f"wrote {splits.num_rows} sequences" in out.stdout and (tmp_path / "key/answer_key.csv").is_file()
+    assert {p.name for p in next((tmp_path / "rel/train").iterdir()).iterdir().__next__().iterdir()} == {"sil64"}
+    copy = tmp_path / "copy"
+    assert grewkit("init", str(copy)).returncode == 0
+    out = grewkit("import", "grew", str(tmp_path / "rel"), "--project", str(copy), "--quiet")
+    assert out.returncode == 0 and "probe identities hidden" in out.stdout, out.stderr
+    bad = grewkit("export", "grew", str(tmp_path / "r2"), "--project", str(project.root), "--key", str(tmp_path / "r2/k"))
+    assert bad.returncode != 0 and "kept apart from the release" in bad.stderr and "Traceback" not in bad.stderr

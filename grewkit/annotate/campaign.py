@@ -101,7 +101,7 @@ class PullSummary:
 
     def line(self) -> str:
         r = self.report
-        return (f"{self.fetched} annotations on the server, {self.new_or_changed} new or changed since the last pull, "
+        return (f"{self.fetched} annotations fetched, {self.new_or_changed} new or changed since the last pull, "
                 f"{self.deleted} deleted there; {r['identities']} identities over {r['resolved_tracklets']} tracklets, "
                 f"{r['held_out_tracklets']} tracklets held out, {len(r['conflicts'])} conflicts")
 
@@ -110,35 +110,40 @@ def _ts(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat()
 
 
-def pull(project, backend: AnnotationBackend, run: AnnotationRun) -> PullSummary:
+def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool = False) -> PullSummary:
+    """Fetch what changed since the run's watermark (everything on the first pull or with ``full``),
+    merge it into the annotations manifest, then resolve identities and attributes from all of it."""
     from grewkit.annotate.candidates import _time_spans, kept_tracklets
     from grewkit.annotate.resolve import resolve
 
     if run.project_id is None:
         raise GrewkitError(f"campaign {run.key!r} has not been pushed yet: run `grewkit annotate push`")
-    remote = backend.pull(run.project_id).annotations
     watermark = datetime.fromisoformat(run.watermark) if run.watermark else None
-    old = project.read("annotations") if project.has("annotations") else None
-    prefix = backend.client.url + "#" if hasattr(backend, "client") else ""
-    kept_old = {}
-    if old is not None:
-        for row in old.to_pylist():
-            kept_old[row["annotation_id"]] = row
+    have_manifest = project.has("annotations")
+    since = None if (full or watermark is None or not have_manifest) else watermark
+    fetched = backend.pull(run.project_id, since=since)
+    remote = fetched.annotations
+    prefix = backend.annotation_prefix
+    stored = {row["annotation_id"]: row for row in project.read("annotations").to_pylist()} if have_manifest else {}
     remote_ids = {a.annotation_id for a in remote}
-    deleted = [k for k in kept_old if k.startswith(prefix) and k not in remote_ids]
+    # Annotations of this server gone from the tasks we now see in full were deleted there.
+    deleted = [k for k, row in stored.items() if k.startswith(prefix) and k not in remote_ids
+               and (fetched.complete or row["task_id"] in fetched.task_ids)]
     for k in deleted:
-        del kept_old[k]
+        del stored[k]
     changed = 0
     for a in remote:
-        if watermark is not None and a.updated_at <= watermark and a.annotation_id in kept_old:
+        old = stored.get(a.annotation_id)
+        if old is not None and old["updated_at"] >= a.updated_at:
             continue  # unchanged since the last pull
         changed += 1
-        kept_old[a.annotation_id] = {
+        stored[a.annotation_id] = {
             "annotation_id": a.annotation_id, "task_key": a.task_key, "task_id": a.task_id,
             "query_tracklet_id": a.task_data.get("query_id", a.task_key), "annotator": a.annotator,
             "created_at": a.created_at, "updated_at": a.updated_at, "was_cancelled": a.was_cancelled,
             "result_json": json.dumps(a.result, sort_keys=True),
             "task_data_json": json.dumps(a.task_data, sort_keys=True)}
+    kept_old = stored
     from grewkit.core.schemas import get_schema
 
     schema = get_schema("annotations")
@@ -146,15 +151,16 @@ def pull(project, backend: AnnotationBackend, run: AnnotationRun) -> PullSummary
     table = pa.Table.from_pylist(rows, schema=schema.arrow) if rows else schema.empty_table()
     project.write("annotations", table)
     if remote:
-        run.watermark = _ts(max(a.updated_at for a in remote))
+        newest = max(a.updated_at for a in remote)
+        run.watermark = _ts(max(newest, watermark) if watermark else newest)
     tracklets = project.read("tracklets")
     spans = _time_spans(project, kept_tracklets(project))
     resolution = resolve(table, tracklets, time_spans=spans)
     _write_merged(project, "identities", resolution.identities, key="tracklet_id")
     _write_merged(project, "attributes", resolution.attributes, key=None)
     write_json(project.root / ANNOTATION_DIR / "reports" / f"{run.key}.json", resolution.report)
-    run.log(project, "pull", fetched=len(remote), changed=changed, deleted=len(deleted),
-            conflicts=len(resolution.report["conflicts"]))
+    run.log(project, "pull", incremental=not fetched.complete, fetched=len(remote), changed=changed,
+            deleted=len(deleted), conflicts=len(resolution.report["conflicts"]))
     return PullSummary(len(remote), changed, len(deleted), resolution.report)
 
 
@@ -178,7 +184,8 @@ def status(project, backend: AnnotationBackend | None, run: AnnotationRun | None
     if run is None:
         out["state"] = "not pushed"
         return out
-    out.update({"server": run.url, "project_id": run.project_id, "last_pull_watermark": run.watermark})
+    out.update({"server": run.url, "project_id": run.project_id, "pushed": run.pushed,
+                "last_pull_watermark": run.watermark})
     if backend is not None and run.project_id is not None:
         out.update(backend.summary(run.project_id))
     report_path = project.root / ANNOTATION_DIR / "reports" / f"{run.key}.json"
@@ -187,5 +194,6 @@ def status(project, backend: AnnotationBackend | None, run: AnnotationRun | None
         out["conflicting"] = len(report["conflicts"])
         out["conflict_counts"] = report["conflict_counts"]
         out["held_out_tracklets"] = report["held_out_tracklets"]
+        out["skipped_tasks_at_last_pull"] = report["skipped_tasks"]
         out["identities"] = report["identities"]
     return out

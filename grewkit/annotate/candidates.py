@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grewkit.annotate.media import boxes_by_tracklet, iter_crops, sample_boxes, _camera_boxes
+from grewkit.annotate.media import boxes_by_tracklet, iter_crops, sample_boxes, camera_boxes
 from grewkit.core.errors import GrewkitError
 
 
@@ -89,7 +89,7 @@ class AppearanceEmbedder(Embedder):
         sums: dict[str, np.ndarray] = {}
         counts: dict[str, int] = defaultdict(int)
         for camera, per_video in sorted(by_camera.items()):
-            boxes = boxes_by_tracklet(_camera_boxes(project, camera, [t for ids in per_video.values() for t in ids]))
+            boxes = boxes_by_tracklet(camera_boxes(project, camera, [t for ids in per_video.values() for t in ids]))
             for video, ids in sorted(per_video.items()):
                 wanted = {t: sample_boxes(boxes.get(t, []), settings.descriptor_frames) for t in ids}
                 for tid, _, crop, inner in iter_crops(project.resolve(video_path[video]), wanted, margin=0.0):
@@ -101,12 +101,12 @@ class AppearanceEmbedder(Embedder):
 
 
 class GEIEmbedder(Embedder):
-    """Gait energy images from the render stage (``sequences`` rows of modality gei, or the mean
-    of a silhouette sequence), centred on the mean GEI so that the common body shape does not
+    """Gait energy images from the render stage (``sequences`` rows of modality gei64/gei128, or the
+    mean of a silhouette sequence sil64/sil128), centred on the mean GEI so that the common body shape does not
     dominate the cosine similarity."""
 
     name = "gei"
-    modalities = ("gei", "sil64", "sil128")
+    modalities = ("gei64", "gei128", "gei", "sil64", "sil128")  # first available wins
     size = (44, 64)  # width, height
 
     def _rows(self, project):

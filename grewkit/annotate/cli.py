@@ -145,8 +145,12 @@ def push_command(project, campaign, url, api_key, document_root, force, quiet):
 @annotate_group.command("pull")
 @project_option
 @_connection_options
-def pull_command(project, campaign, url, api_key, document_root):
+@click.option("--full", is_flag=True, help="Fetch every task, not only those changed since the last pull.")
+def pull_command(project, campaign, url, api_key, document_root, full):
     """Fetch annotations, store them losslessly, and resolve identities and attributes.
+
+    Incremental: only tasks changed since the last pull (their updated_at) are exported;
+    --full fetches everything and also notices annotations deleted on the server.
 
     Contradictions (A=B, B=C but A!=C; two tracklets of one camera at the same time in one
     identity; tied votes) are listed in annotation/reports/CAMPAIGN.json and their tracklets
@@ -159,7 +163,7 @@ def pull_command(project, campaign, url, api_key, document_root):
     from grewkit.annotate.campaign import open_backend, pull
 
     backend, run = open_backend(project, url=url, api_key=api_key, document_root=document_root, campaign=campaign)
-    summary = pull(project, backend, run)
+    summary = pull(project, backend, run, full=full)
     click.echo(summary.line())
     for conflict in summary.report["conflicts"][:20]:
         console.print(f"[yellow]conflict[/yellow] {escape(conflict['kind'])}: {escape(conflict['detail'])}",

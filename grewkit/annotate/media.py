@@ -148,7 +148,7 @@ def render_strips(project, tracklet_ids: Iterable[str], *, frames: int, height: 
         video, camera = info[t]
         by_camera[camera][video].append(t)
     for camera, per_video in sorted(by_camera.items()):
-        boxes = boxes_by_tracklet(_camera_boxes(project, camera, [t for ts in per_video.values() for t in ts]))
+        boxes = boxes_by_tracklet(camera_boxes(project, camera, [t for ts in per_video.values() for t in ts]))
         for video, ids in sorted(per_video.items()):
             if video not in video_path:
                 raise GrewkitError(f"video {video!r} of tracklet {ids[0]!r} is not in the videos manifest",
@@ -165,7 +165,7 @@ def render_strips(project, tracklet_ids: Iterable[str], *, frames: int, height: 
     return paths
 
 
-def _camera_boxes(project, camera: str, tracklet_ids: list[str]) -> pa.Table:
+def camera_boxes(project, camera: str, tracklet_ids: list[str]) -> pa.Table:
     import pyarrow.compute as pc
 
     from grewkit.core import manifests

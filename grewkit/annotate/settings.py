@@ -12,7 +12,8 @@ class AnnotateSettings:
     campaign: str = setting("identity-linking", "Name of the annotation run (one Label Studio project per run).")
     k: int = setting(5, "Candidates shown per query tracklet.")
     embedders: list = setting(["appearance", "gei"], "Candidate similarities to combine (registry names); unavailable ones are skipped.")
-    weights: dict = setting({"appearance": 1.0, "gei": 1.0}, "Weight of each similarity in the combined score.")
+    weights: dict = setting({"appearance": 1.0, "gei": 0.1},
+                            "Weight of each similarity in the combined score (GEIs match poorly across views: docs/benchmarks.md).")
     max_gap_s: float = setting(0.0, "Time gate: drop candidates more than this many seconds away from the query (0: no gate; needs videos.start_time).")
     topology: dict = setting({}, "Camera topology: camera_id -> list of cameras a walker can reach next; empty: every camera.")
     strip_frames: int = setting(8, "Frames per annotator strip.")

@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
     # -- ray, run (issue 9): add entries below this line --
 
+    "run": ("grewkit.pipeline.cli:run_command", "The whole pipeline from one settings file, skipping what is done."),
 }
 
 

@@ -66,9 +66,11 @@ SECTIONS: dict[str, str] = {
     "split": "grewkit.split.settings:SplitSettings",
 
     # -- train, embed, evaluate (issue 8): add entries below this line --
+    "evaluate": "grewkit.evaluate.settings:EvaluateSettings",
 
     # -- ray, run (issue 9): add entries below this line --
 
+    "run": "grewkit.pipeline.settings:RunSettings",
 }
 
 

@@ -36,6 +36,7 @@ CHECKS: list[str] = [
     "grewkit.synth.truth:check_ground_truth",
 
     # -- ingest, detect, track (issue 4): add entries below this line --
+    "grewkit.track.checks:check_boxes",
 
     # -- annotate (issue 6): add entries below this line --
 

@@ -14,6 +14,7 @@ class DetectSettings:
     stride: int = setting(1, "Detect on every n-th frame (the tracker bridges the frames between).")
     min_score: float = setting(0.1, "Keep boxes scoring at least this; the tracker's low-score pass needs weak boxes too.")
     min_box_height: float = setting(16.0, "Drop boxes shorter than this many pixels.")
+    chunk_frames: int = setting(200, "Split videos into units of this many frames, so that workers share one long video (0: one unit per video).")
     max_frames: int = setting(0, "Stop after this many frames per video (0: all); for quick trials.")
     threads: int = setting(1, "Inference threads per worker process (workers x threads should not exceed the cores).")
 
@@ -22,5 +23,5 @@ class DetectSettings:
             raise ValueError("stride must be >= 1")
         if not 0.0 <= self.min_score <= 1.0:
             raise ValueError("min_score must be in [0, 1]")
-        if self.max_frames < 0 or self.threads < 1 or self.min_box_height < 0:
+        if self.chunk_frames < 0 or self.max_frames < 0 or self.threads < 1 or self.min_box_height < 0:
             raise ValueError("max_frames and min_box_height must be >= 0, threads >= 1")

@@ -28,9 +28,24 @@ def detector_fingerprint(settings) -> str:
             st = model.stat()
             model_stamp = [st.st_size, st.st_mtime_ns]
     text = json.dumps({"backend": settings.backend, "config": config, "model": model_stamp, "stride": settings.stride,
+                       "chunk_frames": chunk_frames(settings, config),
                        "min_score": settings.min_score, "min_box_height": settings.min_box_height,
                        "max_frames": settings.max_frames}, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+# Backends that keep state from frame to frame (a background model) see each video whole.
+STATEFUL_KINDS = {"mog2"}
+
+
+def chunk_frames(settings, config: dict) -> int:
+    return 0 if config.get("kind") in STATEFUL_KINDS else settings.chunk_frames
+
+
+def chunks(n_frames: int, size: int) -> list[tuple[int, int]]:
+    if size <= 0 or n_frames <= size:
+        return [(0, n_frames)]
+    return [(a, min(a + size, n_frames)) for a in range(0, n_frames, size)]
 
 
 class DetectStage(Stage):
@@ -45,9 +60,17 @@ class DetectStage(Stage):
     def plan(self) -> list[Unit]:
         settings = self.project.settings.section("detect")
         fingerprint = detector_fingerprint(settings)
+        config = load_backends(backends_path(settings.backends_file)).get(settings.backend, {})
+        size = chunk_frames(settings, config)
         videos = self.project.read("videos", ["video_id", "camera_id", "path", "frame_count"])
-        return [Unit(f"{unit_key(v['video_id'])}-{fingerprint}", v)
-                for v in sorted(videos.to_pylist(), key=lambda v: v["video_id"])]
+        units = []
+        for v in sorted(videos.to_pylist(), key=lambda v: v["video_id"]):
+            n = min(v["frame_count"], settings.max_frames) if settings.max_frames else v["frame_count"]
+            parts = chunks(n, size)
+            for i, (a, b) in enumerate(parts):
+                suffix = f"-c{i:05d}" if len(parts) > 1 else ""
+                units.append(Unit(f"{unit_key(v['video_id'])}-{fingerprint}{suffix}", {**v, "start": a, "end": b}))
+        return units
 
     def detector(self, settings):
         if self._detector is None:
@@ -63,8 +86,8 @@ class DetectStage(Stage):
         detector.reset()
         v = unit.payload
         frames, index, xyxy, scores = [], [], [], []
-        for f, image in iter_frames(self.project.resolve(v["path"]), stride=settings.stride,
-                                    max_frames=settings.max_frames, expected=v["frame_count"]):
+        for f, image in iter_frames(self.project.resolve(v["path"]), stride=settings.stride, start=v["start"],
+                                    max_frames=v["end"], expected=v["end"]):
             boxes = detector.detect(image).filter(min_score=settings.min_score, min_height=settings.min_box_height)
             n = len(boxes)
             frames.append(np.full(n, f, np.int64))

@@ -12,13 +12,25 @@ from grewkit.core.errors import GrewkitError
 
 
 def iter_frames(path: Path, *, stride: int = 1, max_frames: int = 0, expected: int | None = None,
-                ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(frame index, BGR frame)`` for frames 0, stride, 2*stride, ...; skipped frames are only grabbed."""
+                start: int = 0) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(frame index, BGR frame)`` for the frames from ``start`` (up to ``max_frames``, exclusive) whose
+    index is a multiple of ``stride``; skipped frames are only grabbed."""
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
         raise GrewkitError("cannot open the video (moved, deleted or damaged since ingest?)", path=path)
     try:
         index = 0
+        if start > 0:
+            # FFmpeg seeks frame-accurately in the containers checked (AVI MJPG/MPEG-4, MP4); where the
+            # position does not come back exact, decode from the start instead.
+            cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+            if int(cap.get(cv2.CAP_PROP_POS_FRAMES)) == start:
+                index = start
+            else:
+                cap.release()
+                cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+            while index < start and cap.grab():
+                index += 1
         limit = max_frames if max_frames > 0 else None
         while limit is None or index < limit:
             if index % stride == 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import time
@@ -25,7 +26,6 @@ def run_search_bench(*, probes: int, gallery: int, distractors: int, dim: int, t
     torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     n_gal = gallery + distractors
-    ids = probes // 1 if probes else 1
     t0 = time.perf_counter()
     probe = rng.standard_normal((probes, dim), dtype=np.float32)
     gal = rng.standard_normal((n_gal, dim), dtype=np.float32)
@@ -36,14 +36,17 @@ def run_search_bench(*, probes: int, gallery: int, distractors: int, dim: int, t
     t_make = time.perf_counter() - t0
     cfg = SearchConfig(distance=distance, topk=topk, probe_chunk=probe_chunk, gallery_chunk=gallery_chunk, device=device)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     res = search(probe, gal, probe_labels=probe_labels, gallery_labels=gallery_labels, config=cfg)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     t_search = time.perf_counter() - t0
-    del ids
+    cpu_search = time.process_time() - c0
     return {"probes": probes, "gallery": gallery, "distractors": distractors, "dim": dim, "threads": threads,
             "device": device, "distance": distance, "topk": topk, "probe_chunk": probe_chunk,
-            "gallery_chunk": gallery_chunk, "search_s": round(t_search, 2), "make_features_s": round(t_make, 2),
+            "gallery_chunk": gallery_chunk, "search_s": round(t_search, 2), "search_cpu_s": round(cpu_search, 2),
+            # CPU seconds over threads: the wall time on dedicated cores (the shared dev box is often contended).
+            "search_s_if_dedicated": round(cpu_search / threads, 2), "load_avg_1min": round(os.getloadavg()[0], 2), "make_features_s": round(t_make, 2),
             "pairs_per_s": float(f"{probes * n_gal / t_search:.4g}"), "peak_rss_mb": round(peak_rss_mb(), 1),
             "rank1_random": float(100 * np.mean((res.n_pos > 0) & (res.pos_ranks[-1][:, 0] == 1))),
             "machine": f"{platform.node()} {platform.processor() or platform.machine()}"}
@@ -81,3 +84,58 @@ def bench_search_command(probes, gallery, distractors, dim, threads, device, pro
         click.echo(json.dumps(out, indent=2))
     else:
         click.echo(" ".join(f"{k}={v}" for k, v in out.items()))
+
+
+def model_costs(*, frames: int, resolution: int, threads: int, repeats: int = 5, num_classes: int = 20000) -> list[dict]:
+    """Parameters, FLOPs and CPU extraction time per sequence of each registered model (GREW Table 8)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from grewkit.train.data import RESOLUTIONS
+    from grewkit.train.models import MODELS, build_model
+
+    torch.set_num_threads(threads)
+    h, w = RESOLUTIONS[resolution]
+    rows = []
+    for name in MODELS:
+        torch.manual_seed(0)
+        model = build_model(name, num_classes=num_classes, height=h, width=w).eval()
+        classifier = sum(p.numel() for n, p in model.named_parameters() if n.startswith(("classifier", "bnneck")))
+        total = sum(p.numel() for p in model.parameters())
+        x = torch.rand(1, frames, h, w)
+        with torch.inference_mode():
+            with FlopCounterMode(display=False) as counter:
+                emb = model(x)["embeddings"]
+            model(x)  # warm-up
+            t0 = time.perf_counter()
+            for _ in range(repeats):
+                model(x)
+            per_seq = (time.perf_counter() - t0) / repeats
+        rows.append({"model": name, "params_M": round((total - classifier) / 1e6, 3),
+                     "classifier_params_M": round(classifier / 1e6, 3),
+                     "GFLOPs_per_sequence": round(counter.get_total_flops() / 1e9, 3),
+                     "feature": "x".join(str(s) for s in emb.shape[1:]), "ms_per_sequence_cpu": round(per_seq * 1000, 1),
+                     "frames": frames, "input": f"{h}x{w}", "threads": threads,
+                     "load_avg_1min": round(os.getloadavg()[0], 2)})
+    return rows
+
+
+@bench_group.command("models")
+@click.option("--frames", default=30, show_default=True, help="Frames per sequence.")
+@click.option("--resolution", default=64, show_default=True, type=click.Choice(["64", "128"]))
+@click.option("--threads", default=2, show_default=True)
+@click.option("--repeats", default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def bench_models_command(frames, resolution, threads, repeats, as_json):
+    """Parameters (without the training-only classifier), FLOPs and CPU time per sequence of each model.
+
+    \b
+    Example:
+      grewkit bench models --frames 30 --threads 2
+    """
+    rows = model_costs(frames=frames, resolution=int(resolution), threads=threads, repeats=repeats)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(" ".join(f"{k}={v}" for k, v in r.items()))

@@ -27,16 +27,24 @@ def _ints(text: str | None) -> tuple[int, ...]:
 
 
 def convention_options(fn):
-    fn = click.option("--ties", type=click.Choice(["pessimistic", "optimistic"]), default="pessimistic",
-                      show_default=True, help="A true match tied with another identity ranks after it (pessimistic) or before.")(fn)
-    fn = click.option("--exclude", type=click.Choice(["none", "same-camera", "same-view"]), default="none",
-                      show_default=True, help="Remove gallery entries from the probe's own camera or view.")(fn)
-    fn = click.option("--no-match", type=click.Choice(["miss", "skip"]), default="miss", show_default=True,
-                      help="Probes without a true match in the gallery: counted as misses (GREW) or skipped (Gait3D).")(fn)
+    # Defaults come from the project's [evaluate] settings (see `grewkit init`'s grewkit.toml).
+    fn = click.option("--ties", type=click.Choice(["pessimistic", "optimistic"]), default=None,
+                      help="A true match tied with another identity ranks after it (pessimistic) or before. [evaluate] ties")(fn)
+    fn = click.option("--exclude", type=click.Choice(["none", "same-camera", "same-view"]), default=None,
+                      help="Remove gallery entries from the probe's own camera or view. [evaluate] exclude")(fn)
+    fn = click.option("--no-match", type=click.Choice(["miss", "skip"]), default=None,
+                      help="Probes without a true match in the gallery: misses (GREW) or skipped (Gait3D). [evaluate] no_match")(fn)
     fn = click.option("--distance", type=click.Choice(["euclidean", "euclidean_parts", "cosine", "cosine_parts"]),
-                      default="euclidean", show_default=True, help="Formulas in docs/evaluation.md.")(fn)
-    fn = click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")(fn)
+                      default=None, help="Formulas in docs/evaluation.md. [evaluate] distance")(fn)
+    fn = click.option("--device", default=None, help="cpu or cuda. [evaluate] device")(fn)
     return fn
+
+
+def _settings(project, **given):
+    """The [evaluate] settings with the command-line options that were given laid over them."""
+    s = project.settings.section("evaluate")
+    return {k: (v if v is not None else getattr(s, k)) for k, v in given.items()} | {
+        "probe_chunk": s.probe_chunk, "gallery_chunk": s.gallery_chunk}
 
 
 def _print_metrics(title: str, rows: list[dict], first_cols: list[str]):
@@ -80,10 +88,14 @@ def evaluate_command(project, features_dir, protocol, distance, no_match, exclud
     from grewkit.evaluate.protocols import Catalog, Options, run_protocol
     from grewkit.evaluate.search import SearchConfig
 
+    c = _settings(project, distance=distance, no_match=no_match, exclude=exclude, ties=ties, device=device)
+    distance, no_match, exclude, ties = c["distance"], c["no_match"], c["exclude"], c["ties"]
     features = load_features(features_dir)
     catalog = Catalog.from_project(project)
     conventions = Conventions(distance=distance, no_match=no_match, exclude=exclude, ties=ties)
-    options = Options(search=SearchConfig(device=device), distractor_counts=_ints(distractor_counts),
+    options = Options(search=SearchConfig(device=c["device"], probe_chunk=c["probe_chunk"],
+                                          gallery_chunk=c["gallery_chunk"]),
+                      distractor_counts=_ints(distractor_counts),
                       identity_counts=_ints(identity_counts), include_identical_view=include_identical_view, seed=seed)
     result = run_protocol(protocol, catalog, features, conventions, options)
     result["features"] = str(Path(features_dir))
@@ -113,8 +125,8 @@ def evaluate_command(project, features_dir, protocol, distance, no_match, exclud
 @click.option("--answer-key", default=None, type=click.Path(dir_okay=False),
               help="Also write the private answer key (videoId,identity) for `grewkit score`.")
 @click.option("--distance", type=click.Choice(["euclidean", "euclidean_parts", "cosine", "cosine_parts"]),
-              default="euclidean", show_default=True)
-@click.option("--device", default="cpu", show_default=True)
+              default=None, help="[evaluate] distance")
+@click.option("--device", default=None, help="[evaluate] device")
 def submission_command(project, features_dir, out_path, with_distractors, answer_key, distance, device):
     """Write a GREW submission CSV: videoId, rank1..rank20 (gallery identities), distractor.
 
@@ -127,6 +139,7 @@ def submission_command(project, features_dir, out_path, with_distractors, answer
     from grewkit.evaluate.search import SearchConfig, encode, search
     from grewkit.evaluate.submission import write_answer_key, write_submission
 
+    c = _settings(project, distance=distance, device=device)
     features = load_features(features_dir)
     catalog = Catalog.from_project(project)
     probes, gallery = _test_sets(catalog)
@@ -135,7 +148,8 @@ def submission_command(project, features_dir, out_path, with_distractors, answer
     gal_labels = [catalog.rows[s]["identity_id"] for s in gallery] + [None] * len(distractors)
     pl, gl = encode([None] * len(probes), gal_labels)  # probes' identities are private: ranks only
     res = search(features.take(probes), features.take(gal_ids), probe_labels=pl, gallery_labels=gl,
-                 config=SearchConfig(distance=distance, topk=20, device=device))
+                 config=SearchConfig(distance=c["distance"], topk=20, device=c["device"], probe_chunk=c["probe_chunk"],
+                                     gallery_chunk=c["gallery_chunk"]))
     write_submission(out_path, probes, res.topk_index, gal_labels)
     click.echo(f"wrote {out_path}: {len(probes)} probes against {len(gallery)} gallery + {len(distractors)} distractors")
     if answer_key:

@@ -78,8 +78,11 @@ class FeatureSet:
         if exclude == "none":
             return None
         values = self.cameras if exclude == "same-camera" else self.views
-        if values is None:
-            raise GrewkitError(f"exclude={exclude!r} needs the {'camera' if exclude == 'same-camera' else 'view'} of every sequence")
+        what = "camera" if exclude == "same-camera" else "view"
+        missing = len(self.ids) if values is None else sum(v is None for v in values)
+        if missing:
+            # A null key never equals another, so nothing would be removed: refuse instead of ignoring the option.
+            raise GrewkitError(f"exclude={exclude!r} needs the {what} of every sequence; {missing} have none")
         return values
 
 

@@ -117,6 +117,7 @@ def gait3d(catalog, features, conventions, options) -> dict:
     conventions = replace(conventions, no_match="skip", ranks=(1, 5, 10))
     out = grew(catalog, features, conventions, options)
     out["protocol"] = "gait3d"
+    out["conventions"] = _describe(conventions)
     return out
 
 
@@ -251,6 +252,10 @@ def run_protocol(name: str, catalog: Catalog, features: Features, conventions: C
     if name not in PROTOCOLS:
         raise GrewkitError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)}")
     result = PROTOCOLS[name](catalog, features, conventions, options)
-    result["conventions"] = {"distance": conventions.distance, "no_match": conventions.no_match,
-                             "exclude": conventions.exclude, "ties": conventions.ties}
+    result.setdefault("conventions", _describe(conventions))
     return result
+
+
+def _describe(conventions: Conventions) -> dict:
+    return {"distance": conventions.distance, "no_match": conventions.no_match, "exclude": conventions.exclude,
+            "ties": conventions.ties}

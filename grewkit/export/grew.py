@@ -108,6 +108,10 @@ def _write_modality(target: ExportTarget, folder: tuple[str, ...], modality: str
         width, height = image_size or (None, None)
         target.write((*folder, "pose2d.csv",), write_pose2d_csv(array, width=width, height=height))
         return 1
+    if array.ndim == 1 and len(array):
+        # Frame numbers: published relative to the sequence's first frame. Absolute numbers would
+        # date every sequence, and dates link a probe to the gallery sequences recorded with it.
+        array = array - array[0]
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
     target.write((*folder, f"{modality}.npy",), buffer.getvalue())

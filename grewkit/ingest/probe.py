@@ -8,7 +8,6 @@ truncated files) only runs on files that look like videos.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -8,9 +8,7 @@ leaves a truncated video under its final name.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -124,7 +122,6 @@ def render_camera(world: World, camera: int, videos: list[VideoFile], *, masks: 
     """Write every video file of one camera and return its ground-truth rows."""
     renderer = CameraRenderer(world, camera)
     truth = CameraTruth()
-    rows = truth.box_rows
     for video in videos:
         writer, tmp = _open_writer(video.path, world.config)
         try:

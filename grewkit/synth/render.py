@@ -182,18 +182,24 @@ def person_prims(cam: Camera, walk: Walk, joints: np.ndarray) -> list[Prim]:
         rgb = p.lower_rgb if skirt else p.upper_rgb
         top_c = pelvis + up * (0.25 * H if p.coat else 0.02 * H)
         pts = [top_c + sx * bot_w * lat + sz * depth_half * fwd for sx in (-1, 1) for sz in (-1, 1)]
-        pts += [bottom + sx * bot_w * flare * lat + sz * depth_half * flare * fwd for sx in (-1, 1) for sz in (-1, 1)]
+        pts += [bottom + sx * bot_w * flare * lat + sz * depth_half * (1.0 + 0.45 * (flare - 1.0)) * fwd
+                for sx in (-1, 1) for sz in (-1, 1)]
         s.poly(pts, rgb, 0.88, bias=-0.012)
     # Neck and head: hair behind, face in front when the person looks towards the camera.
     head = joints[J["head"]]
     r = 0.065 * H * p.head_scale
     s.capsule(neck - trunk_up * 0.01 * H, head - trunk_up * 0.5 * r, 0.055 * H, p.skin, 0.85)
-    hair_c = head + up * 0.12 * r - fwd * 0.18 * r
-    s.ball(hair_c, r * 1.02, p.hair, 1.0, bias=-0.02 if facing < 0 else -0.015)
+    if facing < -0.35:
+        # Seen from behind: the hair covers the head.
+        hair_c = head + up * 0.06 * r - fwd * 0.05 * r
+        s.ball(hair_c, r * 1.0, p.hair, 1.0, bias=-0.02)
+    else:
+        # Hair at the back and top, the face in front of it.
+        hair_c = head + up * 0.18 * r - fwd * 0.25 * r
+        s.ball(hair_c, r * 0.97, p.hair, 1.0, bias=-0.015)
+        s.ball(head + fwd * 0.2 * r - up * 0.1 * r, r * 0.86, p.skin, 1.0, bias=-0.03)
     if p.hair_long:
         s.capsule(hair_c - fwd * 0.3 * r, hair_c - fwd * 0.5 * r - up * 1.6 * r, 1.4 * r, p.hair, 0.9)
-    if facing > -0.3:
-        s.ball(head + fwd * 0.22 * r - up * 0.12 * r, r * 0.9, p.skin, 1.0, bias=-0.02 if facing > 0 else 0.0)
     # Arms: sleeves per the upper-body class; hands are skin.
     for side, sign in (("l", 1.0), ("r", -1.0)):
         sh_, el, wr = (joints[J[f"{side}_{n}"]] for n in ("shoulder", "elbow", "wrist"))

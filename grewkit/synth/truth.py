@@ -14,6 +14,7 @@ on the video's file path (resolved), not on the id.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -175,19 +176,26 @@ def render_mask(project: Project | str | Path, camera: str, frame: int, identity
     parts hidden by nearer people, cars and occluders are removed; else the whole body inside the
     frame. All False when the identity is not in that frame.
     """
-    from grewkit.synth.render import CameraRenderer, mask_of
-    from grewkit.synth.world import build_world
+    from grewkit.synth.render import mask_of
 
     config = load_config(project)
-    world = build_world(config)
-    cams = {c.camera_id: c.index for c in world.cameras}
+    cams = [config.camera_id(k) for k in range(config.cameras)]
     if camera not in cams:
         raise GrewkitError(f"unknown synthetic camera {camera!r}; cameras: {', '.join(cams)}")
     if not 0 <= frame < config.n_frames:
         raise GrewkitError(f"frame {frame} outside the video (0..{config.n_frames - 1})")
-    renderer = CameraRenderer(world, cams[camera], with_background=False)
+    renderer = _renderer(config, cams.index(camera))
     out = np.zeros((config.height, config.width), bool)
     for index, walk in renderer.walks:
         if walk.person.identity_id == identity:
             out |= mask_of(renderer, frame, index, visible=visible)
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _renderer(config, camera: int):
+    # Building the world and a camera's occluders is the slow part of a mask; reuse it across calls.
+    from grewkit.synth.render import CameraRenderer
+    from grewkit.synth.world import build_world
+
+    return CameraRenderer(build_world(config), camera, with_background=False)

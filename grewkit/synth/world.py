@@ -11,15 +11,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from grewkit.core.errors import GrewkitError
 from grewkit.core.settings import setting
 from grewkit.synth.body import Identity, Walk, make_identities, perturb
 
 ZONE_SPACING_M = 80.0
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Mean adult height (m) used to size the walking area so that people are about 80-250 px tall.
 _REF_HEIGHT = 1.72
 
@@ -61,6 +62,9 @@ class SynthConfig:
             (self.noise_sigma >= 0 and 0 <= self.illumination_drift < 0.5, "noise_sigma >= 0, illumination_drift in [0, 0.5)"),
             (1 <= self.jpeg_quality <= 100, "jpeg_quality must be in [1, 100]"),
             (self.codec in ("MJPG", "XVID"), "codec must be MJPG or XVID"),
+            (self.movers_per_camera >= 0 and self.occluders_per_camera >= 0, "movers and occluders must be >= 0"),
+            (bool(_SAFE_ID.match(self.camera_prefix)) and bool(_SAFE_ID.match(self.identity_prefix)),
+             "camera_prefix and identity_prefix may hold letters, digits, '.', '_' and '-' only (they name files)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -68,6 +72,9 @@ class SynthConfig:
         if self.cameras == 1 and self.single_camera_fraction < 1.0:
             # Cross-camera identities need two cameras; with one, everyone is single-camera.
             object.__setattr__(self, "single_camera_fraction", 1.0)
+
+    def camera_id(self, index: int) -> str:
+        return f"{self.camera_prefix}{index + 1:02d}"
 
     @property
     def n_frames(self) -> int:
@@ -174,7 +181,7 @@ def make_cameras(config: SynthConfig) -> list[Camera]:
         aim = 0.55 * (near + far) + (0.15 * h if h > 5 else 0.0)
         pitch = math.degrees(math.atan2(h - 1.0, aim))
         cams.append(Camera(
-            index=k, camera_id=f"{config.camera_prefix}{k + 1:02d}", view=view, width=config.width, height=config.height,
+            index=k, camera_id=config.camera_id(k), view=view, width=config.width, height=config.height,
             fx=float(f), fy=float(f), cx=config.width / 2.0, cy=config.height / 2.0,
             x=k * ZONE_SPACING_M, y=0.0, height_m=float(h), yaw_deg=float(rng.uniform(0, 360)), pitch_deg=float(pitch),
             near_m=float(max(near, 2.0)), far_m=float(far),
@@ -247,20 +254,35 @@ def build_world(config: SynthConfig) -> World:
             rng.shuffle(cams)
         person = _with_cameras(person, tuple(cams))
         assigned.append(person)
-        # Midpoint times inside the video, in visiting order, spread over the duration when it allows.
-        slots = np.sort(rng.uniform(0.08 * T, 0.92 * T, size=len(cams)))
+        planned = []
         for j, cam_index in enumerate(cams):
             walk_rng = rng_for(config.seed, "walk", i, j)
             start, heading, length, mid_s = _path_in_view(cameras[cam_index], walk_rng, cameras[cam_index].view)
             gait = perturb(person, walk_rng)
             speed = gait.stride_factor * gait.height_m * gait.cadence_spm / 120.0
-            t_mid = float(slots[j])
+            planned.append((j, cam_index, walk_rng, start, heading, length / speed, mid_s / speed, gait))
+        slots = _schedule(rng, T, [(p[6], p[5] - p[6]) for p in planned])
+        for (j, cam_index, walk_rng, start, heading, duration, to_mid, gait), t_mid in zip(planned, slots):
             walks.append(Walk(
                 walk_id=f"{person.identity_id}-w{j}", person=gait, camera=cam_index, start=(float(start[0]), float(start[1])),
-                heading=float(heading), t0=t_mid - mid_s / speed, duration=length / speed,
+                heading=float(heading), t0=float(t_mid) - to_mid, duration=duration,
                 phase0=float(walk_rng.uniform(0, 1)),
             ))
     return World(config=config, cameras=cameras, identities=assigned, walks=walks)
+
+
+def _schedule(rng: np.random.Generator, T: float, walks: list[tuple[float, float]]) -> list[float]:
+    """Midpoint times in visiting order, inside [0.08 T, 0.92 T] so every walk is on screen.
+
+    walks: (seconds before the midpoint, seconds after it). When the video is long enough the
+    walks do not overlap in time (nobody is in two places at once), with a gap of at least 2 s.
+    """
+    lo, hi = 0.08 * T, 0.92 * T
+    for _ in range(200):
+        slots = np.sort(rng.uniform(lo, hi, size=len(walks)))
+        if all(slots[k + 1] - slots[k] >= walks[k][1] + walks[k + 1][0] + 2.0 for k in range(len(walks) - 1)):
+            return slots.tolist()
+    return np.sort(rng.uniform(lo, hi, size=len(walks))).tolist()
 
 
 def _with_cameras(person: Identity, cams: tuple[int, ...]) -> Identity:

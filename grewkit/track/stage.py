@@ -48,7 +48,9 @@ class TrackStage(Stage):
         # The detect unit's key (video + detector fingerprint) is part of ours: re-detecting with other
         # settings re-tracks; merely rerunning detect does not.
         plan = StageState(self.project, "detect").planned() or []
-        detect_keys = {u["payload"].get("video_id"): u["key"] for u in plan}
+        detect_keys: dict[str, list[str]] = {}
+        for u in plan:
+            detect_keys.setdefault(u["payload"].get("video_id"), []).append(u["key"])
         units = []
         for v in sorted(videos.to_pylist(), key=lambda v: v["video_id"]):
             text = json.dumps({"track": asdict(track), "stride": detect.stride, "max_frames": detect.max_frames,

@@ -1,0 +1,73 @@
+"""Simulated annotators for tests and benchmarks: people as Label Studio sees them.
+
+A ``SimulatedAnnotator`` signs up through the organisation's invite link, logs in with a
+session cookie and CSRF token (as a browser does), and posts, skips and edits annotations
+through the same endpoints the labelling page uses. ``answer_from_truth`` answers a task from
+known identities and attributes, with a chosen error rate.
+"""
+
+from __future__ import annotations
+
+import random
+
+import requests
+
+from grewkit.annotate.config import LINK_CHOICES
+from grewkit.core.errors import GrewkitError
+
+
+class SimulatedAnnotator:
+    def __init__(self, url: str, invite_url: str, email: str, password: str = "walks-like-a-person-1"):
+        self.url = url.rstrip("/")
+        self.email = email
+        self.session = requests.Session()
+        signup = f"{self.url}{invite_url}"
+        self.session.get(signup, timeout=60)
+        self.session.post(signup, data={"email": email, "password": password,
+                                        "csrfmiddlewaretoken": self.session.cookies["csrftoken"]},
+                          headers={"Referer": signup}, timeout=60)
+        if self.api("GET", "/api/current-user/whoami").get("email") != email:
+            raise GrewkitError(f"sign-up of {email} through the invite link failed")
+
+    def api(self, method: str, path: str, **kwargs):
+        headers = {"X-CSRFToken": self.session.cookies.get("csrftoken", ""), "Referer": self.url + "/"}
+        response = self.session.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
+        if response.status_code not in (200, 201):
+            raise GrewkitError(f"{method} {path}: HTTP {response.status_code}: {response.text[:200]}")
+        return response.json()
+
+    def answer(self, task_id: int, result: list) -> int:
+        return self.api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": result, "lead_time": 4.2})["id"]
+
+    def skip(self, task_id: int) -> int:
+        return self.api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": [], "was_cancelled": True})["id"]
+
+    def edit(self, annotation_id: int, result: list) -> None:
+        self.api("PATCH", f"/api/annotations/{annotation_id}/", json={"result": result})
+
+
+def choice(name: str, to_name: str, values) -> dict:
+    return {"from_name": name, "to_name": to_name, "type": "choices", "value": {"choices": list(values)}}
+
+
+def answer_from_truth(data: dict, truth: dict[str, str], *, attributes: dict[str, dict[str, list[str]]] | None = None,
+                      error_rate: float = 0.0, rng: random.Random | None = None) -> list:
+    """The result an annotator gives a task: each link right with probability 1 - error_rate
+    (a wrong answer flips same/different), attributes of the query's true identity."""
+    rng = rng or random.Random(0)
+    result = []
+    query_identity = truth.get(data["query_id"])
+    i = 1
+    while f"cand{i}_id" in data:
+        candidate = data[f"cand{i}_id"]
+        if candidate:
+            same = truth.get(candidate) is not None and truth.get(candidate) == query_identity
+            if rng.random() < error_rate:
+                same = not same
+            label = "same" if same else "different"
+            assert label in LINK_CHOICES
+            result.append(choice(f"cand{i}", f"cand{i}_image", [label]))
+        i += 1
+    for attribute, values in ((attributes or {}).get(query_identity) or {}).items():
+        result.append(choice(attribute, "query", values))
+    return result

@@ -1,0 +1,30 @@
+"""The ``[evaluate]`` section of grewkit.toml: a project's evaluation conventions, fixed once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grewkit.core.settings import setting
+from grewkit.evaluate.distances import DISTANCES
+from grewkit.evaluate.metrics import EXCLUDE, NO_MATCH
+from grewkit.evaluate.search import TIES
+
+
+@dataclass(frozen=True)
+class EvaluateSettings:
+    distance: str = setting("euclidean", "euclidean, euclidean_parts, cosine or cosine_parts (docs/evaluation.md).")
+    no_match: str = setting("miss", "Probes without a true match: 'miss' (GREW) or 'skip' (Gait3D).")
+    exclude: str = setting("none", "Gallery entries removed per probe: none, same-camera or same-view.")
+    ties: str = setting("pessimistic", "A true match tied with another identity ranks after it (pessimistic) or before.")
+    probe_chunk: int = setting(2048, "Probes per search block (memory: probe_chunk x gallery_chunk x 4 bytes).")
+    gallery_chunk: int = setting(32768, "Gallery entries per search block.")
+    device: str = setting("cpu", "Where the search runs: cpu or cuda.")
+
+    def __post_init__(self):
+        for name, allowed in (("distance", tuple(DISTANCES)), ("no_match", NO_MATCH), ("exclude", EXCLUDE),
+                              ("ties", TIES)):
+            if getattr(self, name) not in allowed:
+                # ValueError: the settings loader reports it with the file's name.
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        if self.probe_chunk < 1 or self.gallery_chunk < 1:
+            raise ValueError("probe_chunk and gallery_chunk must be positive")

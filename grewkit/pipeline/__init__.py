@@ -1,0 +1,1 @@
+"""``grewkit run``: the whole pipeline from one settings file, skipping what is done."""
