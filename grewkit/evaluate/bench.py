@@ -18,7 +18,8 @@ def peak_rss_mb() -> float:
 
 
 def run_search_bench(*, probes: int, gallery: int, distractors: int, dim: int, threads: int, device: str,
-                     probe_chunk: int, gallery_chunk: int, topk: int, distance: str, seed: int = 0) -> dict:
+                     probe_chunk: int, gallery_chunk: int, topk: int, distance: str, seed: int = 0,
+                     baseline: bool = False) -> dict:
     import torch
 
     from grewkit.evaluate.search import SearchConfig, search
@@ -42,6 +43,18 @@ def run_search_bench(*, probes: int, gallery: int, distractors: int, dim: int, t
         torch.cuda.synchronize()
     t_search = time.perf_counter() - t0
     cpu_search = time.process_time() - c0
+    extra = {}
+    if baseline:
+        # The same search without the fused numba pass (plain torch ops per block), same features, same process.
+        from dataclasses import replace
+
+        c1 = time.process_time()
+        t1 = time.perf_counter()
+        base = search(probe, gal, probe_labels=probe_labels, gallery_labels=gallery_labels,
+                      config=replace(cfg, use_numba=False))
+        extra = {"torch_path_s": round(time.perf_counter() - t1, 2), "torch_path_cpu_s": round(time.process_time() - c1, 2),
+                 "same_ranks": bool(np.array_equal(base.pos_ranks, res.pos_ranks))}
+        extra["cpu_speedup_fused"] = round(extra["torch_path_cpu_s"] / max(cpu_search, 1e-9), 2)
     return {"probes": probes, "gallery": gallery, "distractors": distractors, "dim": dim, "threads": threads,
             "device": device, "distance": distance, "topk": topk, "probe_chunk": probe_chunk,
             "gallery_chunk": gallery_chunk, "search_s": round(t_search, 2), "search_cpu_s": round(cpu_search, 2),
@@ -49,7 +62,7 @@ def run_search_bench(*, probes: int, gallery: int, distractors: int, dim: int, t
             "search_s_if_dedicated": round(cpu_search / threads, 2), "load_avg_1min": round(os.getloadavg()[0], 2), "make_features_s": round(t_make, 2),
             "pairs_per_s": float(f"{probes * n_gal / t_search:.4g}"), "peak_rss_mb": round(peak_rss_mb(), 1),
             "rank1_random": float(100 * np.mean((res.n_pos > 0) & (res.pos_ranks[-1][:, 0] == 1))),
-            "machine": f"{platform.node()} {platform.processor() or platform.machine()}"}
+            "machine": f"{platform.node()} {platform.processor() or platform.machine()}", **extra}
 
 
 @click.group("bench")
@@ -68,9 +81,10 @@ def bench_group():
 @click.option("--gallery-chunk", default=32768, show_default=True)
 @click.option("--topk", default=20, show_default=True, help="Also keep the k nearest (submission ranks).")
 @click.option("--distance", default="euclidean", show_default=True)
+@click.option("--baseline", is_flag=True, help="Also time the plain-torch path on the same features (ratio).")
 @click.option("--json", "as_json", is_flag=True)
 def bench_search_command(probes, gallery, distractors, dim, threads, device, probe_chunk, gallery_chunk, topk,
-                         distance, as_json):
+                         distance, baseline, as_json):
     """Time probes x (gallery + distractors) search on random features; report peak RSS.
 
     \b
@@ -79,7 +93,7 @@ def bench_search_command(probes, gallery, distractors, dim, threads, device, pro
     """
     out = run_search_bench(probes=probes, gallery=gallery, distractors=distractors, dim=dim, threads=threads,
                            device=device, probe_chunk=probe_chunk, gallery_chunk=gallery_chunk, topk=topk,
-                           distance=distance)
+                           distance=distance, baseline=baseline)
     if as_json:
         click.echo(json.dumps(out, indent=2))
     else:

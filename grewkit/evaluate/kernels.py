@@ -20,6 +20,7 @@ try:  # optional accelerator for the CPU path
     def _scan(dot, alpha, qterm, gterm, clamp, pkey, gkey, pcol, lim, pessimistic, counts, top_d, top_i, g0):
         b, n = dot.shape
         m = lim.shape[1]
+        zero = np.float32(0.0)
         k = top_d.shape[1]
         for i in numba.prange(b):
             worst = 0
@@ -33,9 +34,10 @@ try:  # optional accelerator for the CPU path
             for j in range(n):
                 if gkey[j] == pk:
                     continue
+                # float32 throughout, in the torch path's order, so both paths give identical keys.
                 v = alpha * dot[i, j] + qt + gterm[j]
-                if clamp and v < 0:
-                    v = 0.0
+                if clamp and v < zero:
+                    v = zero
                 positive = False
                 for s in range(m):
                     if pcol[i, s] == j:
@@ -73,7 +75,7 @@ def scan_block(dot: torch.Tensor, alpha: float, qterm: torch.Tensor, gterm: torc
     ``pcol`` (B, m): block columns of each probe's true matches (-1 = none), never counted.
     """
     if use_numba and HAVE_NUMBA and dot.device.type == "cpu":
-        _scan(dot.numpy(), float(alpha), qterm.numpy(), gterm.numpy(), bool(clamp), pkey.numpy(), gkey.numpy(),
+        _scan(dot.numpy(), np.float32(alpha), qterm.numpy(), gterm.numpy(), bool(clamp), pkey.numpy(), gkey.numpy(),
               pcol.numpy(), lim.numpy(), bool(pessimistic), counts.numpy(), top_d.numpy(), top_i.numpy(), int(g0))
         return
     d = dot * alpha + qterm.unsqueeze(1) + gterm.unsqueeze(0)

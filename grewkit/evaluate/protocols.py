@@ -199,7 +199,8 @@ def attributes(catalog, features, conventions, options) -> dict:
 
 def casiab(catalog, features, conventions, options) -> dict:
     """CASIA-B: gallery nm-01..04; NM/BG/CL probes; Rank-1 per probe view x gallery view, identical view excluded."""
-    sids = [s for s in catalog.rows if s in set(features.ids)]
+    have = set(features.ids)
+    sids = [s for s in catalog.rows if s in have]
     if any(catalog.rows[s].get("split") for s in sids):
         sids = [s for s in sids if catalog.rows[s].get("split") in ("test", None)]
     gal = [s for s in sids if catalog.rows[s].get("condition") in options.gallery_conditions]
