@@ -27,3 +27,21 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent (real test data lives in ../shared/data beside the checkout)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def ls_server(tmp_path_factory):
+    """One real Label Studio server for the whole test session (its first start migrates for a minute or two)."""
+    from grewkit.annotate.server import LabelStudioServer
+    from grewkit.core.doctor import label_studio_executable
+
+    if label_studio_executable() is None:
+        pytest.skip("Label Studio is not installed here (make label-studio)")
+    # GREWKIT_TEST_LABEL_STUDIO_DIR reuses an already migrated server folder between local runs;
+    # CI uses a fresh one.
+    reuse = os.environ.get("GREWKIT_TEST_LABEL_STUDIO_DIR")
+    root = Path(reuse).resolve() if reuse else tmp_path_factory.mktemp("labelstudio")
+    server = LabelStudioServer(root / "server", document_root=root)
+    server.start(timeout=420)
+    yield server
+    server.stop()

@@ -32,20 +32,6 @@ pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="session")
-def ls_server(tmp_path_factory):
-    if label_studio_executable() is None:
-        pytest.skip("Label Studio is not installed here (make label-studio)")
-    # GREWKIT_TEST_LABEL_STUDIO_DIR reuses an already migrated server folder between local runs
-    # (its first start migrates the database for a minute or two); CI uses a fresh one.
-    reuse = os.environ.get("GREWKIT_TEST_LABEL_STUDIO_DIR")
-    root = Path(reuse).resolve() if reuse else tmp_path_factory.mktemp("labelstudio")
-    server = LabelStudioServer(root / "server", document_root=root)
-    server.start(timeout=420)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
 def synth_source(ls_server):
     """One small synthetic world per session (grewkit synth: 3 cameras, 6 people, 8 s)."""
     source = Project.init(ls_server.document_root / "projects" / f"synth-source-{uuid.uuid4().hex[:8]}")

@@ -17,7 +17,9 @@ from grewkit.core.progress import console
 
 def _connection_options(fn):
     fn = click.option("--document-root", default=None, type=click.Path(file_okay=False),
-                      help="Local-files document root of an existing server (default: the project's own server).")(fn)
+                      envvar="GREWKIT_LABEL_STUDIO_DOCUMENT_ROOT",
+                      help="Local-files document root of an existing server (default: the project's own server; "
+                           "$GREWKIT_LABEL_STUDIO_DOCUMENT_ROOT).")(fn)
     fn = click.option("--api-key", default=None, envvar="GREWKIT_LABEL_STUDIO_API_KEY",
                       help="Legacy token or personal access token of an existing server ($GREWKIT_LABEL_STUDIO_API_KEY).")(fn)
     fn = click.option("--url", default=None, envvar="GREWKIT_LABEL_STUDIO_URL",

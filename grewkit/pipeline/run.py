@@ -9,6 +9,7 @@ so a rerun costs a glance at the state folder. The other steps record a marker i
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +82,14 @@ class Pipeline:
     def render(self):
         _invoke(["render", *self.p, *self._q()])
 
+    def _external_server(self) -> str | None:
+        # An existing server named in the environment is used as it is: not started, not stopped.
+        return os.environ.get("GREWKIT_LABEL_STUDIO_URL")
+
     def serve(self):
+        if self._external_server():
+            console.print(f"using the Label Studio at {self._external_server()}", highlight=False)
+            return
         _invoke(["annotate", "serve", "--detach", *self.p])
 
     def candidates(self):
@@ -119,7 +127,8 @@ class Pipeline:
         _invoke(["annotate", "pull", *self.p])
 
     def stop(self):
-        _invoke(["annotate", "serve", "--stop", *self.p])
+        if not self._external_server():
+            _invoke(["annotate", "serve", "--stop", *self.p])
 
     def split(self):
         _invoke(["split", *self.p])
