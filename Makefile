@@ -58,19 +58,15 @@ chromium:
 test: $(TEST_NEEDS)
 	$(BIN)/python -m pytest -q tests
 
-demo: setup
+# The README's first command: the whole pipeline on the embedded demo settings (a small synthetic
+# world, a real Label Studio round trip with simulated annotators, training, evaluation, report).
+demo: setup label-studio
 	rm -rf $(DEMO)
-	$(BIN)/grewkit init $(DEMO)
 	$(BIN)/grewkit doctor
+	$(BIN)/grewkit run --project $(DEMO) --demo
+	$(BIN)/grewkit validate --project $(DEMO)
 	$(BIN)/grewkit status --project $(DEMO)
-	$(BIN)/grewkit validate --project $(DEMO)
-# -- demo steps are rewired by the end-to-end issue (issue 9); stage issues add theirs below this line --
-	$(BIN)/grewkit synth $(DEMO) --cameras 4 --identities 40 --seconds 60 --seed 0
-	$(BIN)/grewkit validate --project $(DEMO)
-	$(BIN)/grewkit ingest $(DEMO)/media/synth --cameras $(DEMO)/media/synth/cameras.csv --project $(DEMO)
-	$(BIN)/grewkit detect --project $(DEMO)
-	$(BIN)/grewkit track --project $(DEMO)
-
+	cat $(DEMO)/reports/report.md
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

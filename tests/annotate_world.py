@@ -97,3 +97,20 @@ def build_synth_world(project, *, cameras: int = 3, identities: int = 6, seconds
         project.write(name, gt.read(name))
     ids = gt.read("identities", ["tracklet_id", "identity_id"]).to_pydict()
     return dict(zip(ids["tracklet_id"], ids["identity_id"]))
+
+
+def link_synth_world(project, source) -> dict[str, str]:
+    """Make ``project`` see the synthetic world of ``source`` (a project made by build_synth_world):
+    its footage and ground truth linked, its ground-truth tracklets copied as tracked ones."""
+    from grewkit.synth.truth import ground_truth
+
+    (project.root / "media" / "synth").symlink_to((source.root / "media" / "synth").resolve())
+    gt_link = project.root / "ground_truth"
+    if gt_link.is_dir() and not any(gt_link.iterdir()):
+        gt_link.rmdir()
+    gt_link.symlink_to((source.root / "ground_truth").resolve())
+    gt = ground_truth(project)
+    for name in ("videos", "tracklets", "boxes"):
+        project.write(name, gt.read(name))
+    ids = gt.read("identities", ["tracklet_id", "identity_id"]).to_pydict()
+    return dict(zip(ids["tracklet_id"], ids["identity_id"]))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from annotate_world import build_synth_world, build_tud_world
+from annotate_world import build_synth_world, build_tud_world, link_synth_world
 from grewkit.annotate import campaign
 from grewkit.annotate.backend import LabelStudioBackend, TaskSpec
 from grewkit.annotate.resolve import identity_accuracy
@@ -43,6 +43,14 @@ def ls_server(tmp_path_factory):
     server.start(timeout=420)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def synth_source(ls_server):
+    """One small synthetic world per session (grewkit synth: 3 cameras, 6 people, 8 s)."""
+    source = Project.init(ls_server.document_root / "projects" / f"synth-source-{uuid.uuid4().hex[:8]}")
+    build_synth_world(source, cameras=3, identities=6, seconds=8.0, seed=1)
+    return source
 
 
 def _backend(server) -> LabelStudioBackend:
@@ -309,7 +317,7 @@ class _SessionProxy:
         self.httpd.server_close()
 
 
-def test_headless_chromium_renders_the_labelling_page(ls_server, tmp_path):
+def test_headless_chromium_renders_the_labelling_page(ls_server, synth_source, tmp_path):
     import shutil
     import subprocess
 
@@ -319,7 +327,7 @@ def test_headless_chromium_renders_the_labelling_page(ls_server, tmp_path):
     if chromium is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     project = _project(ls_server, "screenshot", k=3)
-    build_synth_world(project, cameras=2, identities=4, seconds=6.0, seed=1)
+    link_synth_world(project, synth_source)
     campaign.compute_candidates(project, show_progress=False)
     backend = _backend(ls_server)
     _, run = campaign.open_backend(project, url=ls_server.url, api_key=ls_server.credentials.token,
@@ -350,3 +358,57 @@ def test_headless_chromium_renders_the_labelling_page(ls_server, tmp_path):
     keep = os.environ.get("GREWKIT_KEEP_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
+
+
+def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_source):
+    """Three annotators answer every task from the synthetic ground truth, each link answer wrong
+    with probability 0.15; majority votes and held-out contradictions keep the identities right."""
+    import random
+
+    from grewkit.annotate.simulate import answer_from_truth
+    from grewkit.synth.truth import ground_truth
+
+    project = _project(ls_server, "synthetic", k=3, annotators_per_task=3)
+    truth = link_synth_world(project, synth_source)
+    attributes: dict[str, dict[str, list[str]]] = {}
+    for r in ground_truth(project).read("attributes").to_pylist():
+        if r["level"] == "identity":
+            attributes.setdefault(r["subject_id"], {}).setdefault(r["attribute"], []).append(r["value"])
+    campaign.compute_candidates(project, show_progress=False)
+    backend = _backend(ls_server)
+    _, run = campaign.open_backend(project, url=ls_server.url, api_key=ls_server.credentials.token,
+                                   document_root=str(ls_server.document_root))
+    pushed = campaign.push(project, backend, run, show_progress=False)
+    tasks = _tasks(backend, run.project_id)
+    assert pushed.created == len(tasks) == len(truth)
+    invite = backend.client.request("GET", "/api/invite")["invite_url"]
+    wrong = 0
+    for a in range(3):
+        person = Annotator(ls_server, invite, f"sim{a}-{project.root.name}@lab.org")
+        rng = random.Random(a)
+        for task in tasks:
+            result = answer_from_truth(task["data"], truth, attributes=attributes, error_rate=0.15, rng=rng)
+            wrong += sum(1 for item in result if item["from_name"].startswith("cand")
+                         and (item["value"]["choices"] == ["same"])
+                         != (truth[task["data"][item["from_name"] + "_id"]] == truth[task["data"]["query_id"]]))
+            person.answer(task["id"], result)
+    assert wrong > 0, "the simulated annotators must make mistakes"
+    summary = campaign.pull(project, backend, run)
+    assert summary.fetched == 3 * len(tasks)
+    identities = project.read("identities")
+    accuracy = identity_accuracy(identities, truth)
+    assert accuracy["pair_precision"] >= 0.8 and accuracy["pair_recall"] >= 0.6, accuracy
+    assert summary.report["agreement"]["links"]["items"] > 0
+    # Attributes of resolved identities: the majority is the true value.
+    members = {}
+    for r in identities.to_pylist():
+        if r["status"] == "resolved":
+            members.setdefault(r["identity_id"], set()).add(truth[r["tracklet_id"]])
+    votes = {}
+    for r in project.read("attributes").to_pylist():
+        if r["level"] == "identity" and r["attribute"] == "gender" and len(members.get(r["subject_id"], ())) == 1:
+            votes.setdefault(r["subject_id"], {})[r["value"]] = r["votes"]
+    assert votes
+    for identity, counts in votes.items():
+        (true_identity,) = members[identity]
+        assert max(counts, key=counts.get) == attributes[true_identity]["gender"][0]

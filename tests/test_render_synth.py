@@ -10,6 +10,7 @@ from grewkit.core.executors import SerialExecutor
 from grewkit.core.manifests import read_manifest
 from grewkit.core.project import Project
 from grewkit.core.runner import run_stage
+from grewkit.core.validate import validate_project
 from grewkit.render.faces import face_regions
 from grewkit.render.quality import synthetic_quality
 from grewkit.render.stage import RenderSettings
@@ -51,6 +52,12 @@ def test_render_stage_on_ground_truth_input(world):
     seqs = world.read("sequences")
     assert set(seqs.column("modality").to_pylist()) == {"frames", "sil64", "sil64_frames", "sil128", "sil128_frames",
                                                        "gei64", "gei128"}
+    # Ground-truth tracklets are not the project's: no tracklet_id, but the true identity.
+    truth = {r["tracklet_id"]: r["identity_id"]
+             for r in read_manifest(world.root / "ground_truth" / "manifests", "identities").to_pylist()}
+    for row in seqs.to_pylist():
+        assert row["tracklet_id"] is None and row["identity_id"] == truth[row["sequence_id"]]
+    assert validate_project(world) == []
 
 
 def _frame(world, video_path, index):

@@ -95,10 +95,12 @@ class Pipeline:
 
         backend, run = open_backend(self.project)
         if self.settings.annotation == "simulate":
-            from grewkit.pipeline.simulated_annotators import answer_tasks
+            from grewkit.pipeline.simulated_annotators import answer_open_tasks
 
-            summary = answer_tasks(self.project, backend, run, error_rate=self.settings.simulated_error_rate,
-                                   seed=self.project.settings.section("synth").seed, show_progress=not self.quiet)
+            summary = answer_open_tasks(self.project, backend, run, error_rate=self.settings.simulated_error_rate,
+                                        seed=self.project.settings.section("synth").seed,
+                                        annotators=self.project.settings.section("annotate").annotators_per_task,
+                                        show_progress=not self.quiet)
             console.print(summary.line(), highlight=False)
             return
         deadline = time.monotonic() + self.settings.wait_timeout_s

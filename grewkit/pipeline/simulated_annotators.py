@@ -1,9 +1,9 @@
-"""Simulated annotators: answer Label Studio tasks from the synthetic world's ground truth.
+"""Answer a campaign's open tasks from the synthetic world's ground truth, as people would.
 
-They stand in for people in the demo and the end-to-end test, through the same server API a
-person's browser uses, so the round trip (push, answer, pull, resolve) is the real one. An
-``error_rate`` flips some same/different answers, as tired people do, which gives the
-contradiction detection in ``annotate pull`` something to find.
+The demo and the end-to-end test have no people at hand: simulated annotators
+(``grewkit.annotate.simulate``) sign up through the server's invite link and answer through the
+same endpoints the labelling page uses, so the round trip (push, answer, pull, resolve) is the
+real one. The truth of a tracked tracklet is the ground-truth identity it overlaps most.
 """
 
 from __future__ import annotations
@@ -15,31 +15,32 @@ import pyarrow.compute as pc
 
 from grewkit.annotate.backend import AnnotationBackend
 from grewkit.annotate.runs import AnnotationRun
+from grewkit.annotate.simulate import SimulatedAnnotator, answer_from_truth
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
-
-# Control names of annotation/identity_link.xml; the values are its aliases (= synth's attribute values).
-SINGLE_CHOICE_ATTRIBUTES = ("gender", "age_group", "upper", "lower")
-MULTI_CHOICE_ATTRIBUTES = ("carrying",)
 
 
 @dataclass(frozen=True)
 class SimulationSummary:
     answered: int
     already_answered: int
-    unknown_truth: int
-    flipped: int
+    without_truth: int
+    annotators: int
 
     def line(self) -> str:
-        return (f"simulated annotators: {self.answered} tasks answered, {self.already_answered} already answered, "
-                f"{self.unknown_truth} candidate links without ground truth answered 'unsure', "
-                f"{self.flipped} answers deliberately wrong")
+        return (f"simulated annotators ({self.annotators}): {self.answered} tasks answered, "
+                f"{self.already_answered} already answered, {self.without_truth} query tracklets match no "
+                f"ground-truth person (answered 'different' throughout)")
 
 
-def _truth(project: Project) -> tuple[dict[str, str], dict[str, dict[str, list[str]]]]:
+def truth_of_tracklets(project: Project) -> tuple[dict[str, str], dict[str, dict[str, list[str]]]]:
+    """(tracklet -> true identity, identity -> attribute -> values) from ``ground_truth/``."""
     from grewkit.synth.truth import ground_truth, match_tracklets_to_truth
 
+    if not (project.root / "ground_truth").is_dir():
+        raise GrewkitError("simulated annotators need the synthetic world's ground truth (grewkit synth)",
+                           path=project.root / "ground_truth")
     matched = match_tracklets_to_truth(project)
     identity_of = {t: i for t, i in zip(matched["tracklet_id"].to_pylist(), matched["identity_id"].to_pylist()) if i}
     attrs = ground_truth(project).read("attributes")
@@ -51,54 +52,27 @@ def _truth(project: Project) -> tuple[dict[str, str], dict[str, dict[str, list[s
     return identity_of, values
 
 
-def _choice(name: str, to: str, values: list[str]) -> dict:
-    return {"from_name": name, "to_name": to, "type": "choices", "value": {"choices": sorted(values)}}
-
-
-def answer_tasks(project: Project, backend: AnnotationBackend, run: AnnotationRun, *, error_rate: float = 0.0,
-                 seed: int = 0, show_progress: bool = True) -> SimulationSummary:
-    """Answer every task of the campaign that has no annotation yet, truthfully but for ``error_rate``."""
+def answer_open_tasks(project: Project, backend: AnnotationBackend, run: AnnotationRun, *, error_rate: float,
+                      seed: int, annotators: int = 1, show_progress: bool = True) -> SimulationSummary:
+    """Each open task gets answers from ``annotators`` simulated people, truthful but for ``error_rate``."""
     if run.project_id is None:
         raise GrewkitError("the campaign has no Label Studio project yet: run `grewkit annotate push` first")
-    if not (project.root / "ground_truth").is_dir():
-        raise GrewkitError("simulated annotators need the synthetic world's ground truth (grewkit synth)",
-                           path=project.root / "ground_truth")
-    identity_of, attributes = _truth(project)
+    identity_of, attributes = truth_of_tracklets(project)
+    invite = backend.client.request("GET", "/api/invite")["invite_url"]
+    people = [SimulatedAnnotator(backend.client.url, invite, f"simulated-{i + 1}@grewkit.local")
+              for i in range(annotators)]
     rng = random.Random(seed)
     tasks = sorted(backend.export(run.project_id), key=lambda t: t["data"].get("grewkit_key", ""))
-    answered = already = unknown = flipped = 0
+    answered = already = without_truth = 0
     with progress_bar("simulated annotators", total=len(tasks), unit="task", enabled=show_progress) as advance:
         for task in tasks:
             advance(1)
             if task.get("annotations"):
                 already += 1
                 continue
-            data = task["data"]
-            query_identity = identity_of.get(data["query_id"])
-            result = []
-            for i in range(1, 1000):
-                if f"cand{i}_id" not in data:
-                    break
-                candidate = data[f"cand{i}_id"]
-                if not candidate:
-                    continue  # an empty slot (fewer candidates than the config has rows)
-                candidate_identity = identity_of.get(candidate)
-                if query_identity is None or candidate_identity is None:
-                    answer = "unsure"
-                    unknown += 1
-                else:
-                    same = query_identity == candidate_identity
-                    if rng.random() < error_rate:
-                        same = not same
-                        flipped += 1
-                    answer = "same" if same else "different"
-                result.append(_choice(f"cand{i}", f"cand{i}_image", [answer]))
-            truth = attributes.get(query_identity or "", {})
-            for name in (*SINGLE_CHOICE_ATTRIBUTES, *MULTI_CHOICE_ATTRIBUTES):
-                if truth.get(name):
-                    chosen = truth[name] if name in MULTI_CHOICE_ATTRIBUTES else truth[name][:1]
-                    result.append(_choice(name, "query", chosen))
-            backend.client.request("POST", f"/api/tasks/{task['id']}/annotations/",
-                                   json={"result": result, "lead_time": round(rng.uniform(5, 40), 1)})
+            without_truth += task["data"]["query_id"] not in identity_of
+            for person in people:
+                person.answer(task["id"], answer_from_truth(task["data"], identity_of, attributes=attributes,
+                                                            error_rate=error_rate, rng=rng))
             answered += 1
-    return SimulationSummary(answered, already, unknown, flipped)
+    return SimulationSummary(answered, already, without_truth, annotators)

@@ -123,6 +123,7 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
     try:
         t = timer()
         for index, frame_bgr in read_frames(video_path, start, last):
+            t = clock.add("decode", t)  # the generator decoded the frame
             if segmenter is not None:
                 segmenter.observe(frame_bgr)  # every frame, in order: background models must see them all
                 t = clock.add("segment", t)
@@ -224,6 +225,13 @@ class RenderStage(Stage):
                                    path=root)
         tracklets = read_manifest(root, "tracklets").to_pylist()
         videos = {v["video_id"]: v for v in read_manifest(root, "videos").to_pylist()}
+        # Tracklets from another folder (a synthetic world's ground truth) are not in the project's
+        # tracklets manifest: their sequences carry no tracklet_id (the sequence_id still names the
+        # tracklet) and take their identity from that folder's identities manifest when it has one.
+        own = root.resolve() == self.project.manifests_dir.resolve()
+        identities = {}
+        if not own and manifests.exists(root, "identities"):
+            identities = {r["tracklet_id"]: r["identity_id"] for r in read_manifest(root, "identities").to_pylist()}
         config = asdict(settings)
         digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
         units = []
@@ -239,6 +247,7 @@ class RenderStage(Stage):
                 "video_path": str(self.project.resolve(video["path"]) if not Path(video["path"]).is_absolute()
                                   else video["path"]),
                 "boxes_path": str(root / "boxes" / f"{row['camera_id']}.parquet"),
+                "own_tracklet": own, "identity_id": identities.get(row["tracklet_id"]),
                 "settings": config,
             }
             units.append(Unit(unit_key(row["tracklet_id"], digest), payload))
@@ -263,7 +272,8 @@ class RenderStage(Stage):
             path = folder / f"{modality}.npy"
             digest = save_array(path, array)
             n, h, w = _shape_row(modality, array)
-            rows.append({"sequence_id": tid, "modality": modality, "tracklet_id": tid, "identity_id": None,
+            rows.append({"sequence_id": tid, "modality": modality, "tracklet_id": tid if p["own_tracklet"] else None,
+                         "identity_id": p["identity_id"],
                          "camera_id": p["camera_id"], "view": None, "condition": None,
                          "path": self.project.relative(path), "frames": n, "height": h, "width": w, "sha256": digest})
         return {"sequences": pa.Table.from_pylist(rows)}
