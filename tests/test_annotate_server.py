@@ -242,6 +242,14 @@ def test_commands_against_an_existing_server_never_print_the_token(ls_server, sh
     assert status["tasks"] == 20 and status["done"] == 0 and status["conflicting"] == 0
     run_record = (project.root / "annotation" / "runs" / "identity-linking.json").read_text()
     assert all(token not in text for text in [*outputs, run_record])
+    # A personal access token (a JWT refresh token) works as well as the legacy token.
+    invite = _backend(ls_server).client.request("GET", "/api/invite")["invite_url"]
+    member = Annotator(ls_server, invite, f"lead-{project.root.name}@lab.org")
+    pat = member.api("POST", "/api/token/")["token"]
+    assert pat.count(".") == 2
+    result = runner.invoke(cli, ["annotate", "status", "--json", *common], env={"GREWKIT_LABEL_STUDIO_API_KEY": pat},
+                           catch_exceptions=False)
+    assert result.exit_code == 0 and json.loads(result.output)["tasks"] == 20 and pat not in result.output
     # A wrong key is refused with a one-line error, and the key is not echoed.
     result = runner.invoke(cli, ["annotate", "status", *common], env={"GREWKIT_LABEL_STUDIO_API_KEY": "0" * 40})
     assert result.exit_code == 1 and "HTTP 401" in result.output and "0" * 40 not in result.output
