@@ -22,7 +22,7 @@ NODEPS += trackers==2.6.1 supervision==0.26.1
 
 DEMO   ?= demo-project
 
-.PHONY: setup test demo clean
+.PHONY: setup test demo demo-vtest clean
 
 setup: $(VENV)/.installed
 
@@ -68,5 +68,21 @@ demo: setup label-studio
 	$(BIN)/grewkit status --project $(DEMO)
 	cat $(DEMO)/reports/report.md
 
+# Second demo: detect + track + render on real footage (PETS 2009 via OpenCV's vtest.avi), and a
+# picture of the tracks in $(VTEST)/reports/tracks/. The video comes from ../shared/data when it is
+# there, else from Debian's opencv-doc package (apt-get download needs no root).
+VTEST     ?= vtest-project
+VTEST_AVI ?= $(firstword $(wildcard ../shared/data/vtest.avi) .cache/opencv-doc/usr/share/doc/opencv-doc/examples/data/vtest.avi)
+demo-vtest: setup
+	test -f $(VTEST_AVI) || (mkdir -p .cache/opencv-doc && cd .cache/opencv-doc && apt-get download opencv-doc && dpkg-deb -x opencv-doc_*.deb .)
+	rm -rf $(VTEST)
+	$(BIN)/grewkit init $(VTEST)
+	printf 'camera_id,file,site,description\npets-s2l1-view001,%s,PETS 2009,PETS 2009 S2.L1 View_001\n' "$(abspath $(VTEST_AVI))" > $(VTEST)/cameras.csv
+	$(BIN)/grewkit ingest $(VTEST_AVI) --cameras $(VTEST)/cameras.csv --project $(VTEST)
+	$(BIN)/grewkit detect --project $(VTEST)
+	$(BIN)/grewkit track --project $(VTEST)
+	$(BIN)/grewkit render --project $(VTEST)
+	$(BIN)/grewkit tracks-picture --project $(VTEST)
+
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache
+	rm -rf $(VENV) $(DEMO) $(VTEST) .pytest_cache

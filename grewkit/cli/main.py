@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
     # -- ray, run (issue 9): add entries below this line --
 
+    "tracks-picture": ("grewkit.track.command:tracks_picture_command", "Draw each video's tracks as a PNG."),
     "run": ("grewkit.pipeline.cli:run_command", "The whole pipeline from one settings file, skipping what is done."),
 }
 

@@ -13,3 +13,32 @@ Examples:
   grewkit track --project demo
   grewkit status --project demo
 """)
+
+
+import click  # noqa: E402
+
+from grewkit.cli.options import project_option  # noqa: E402
+
+
+@click.command("tracks-picture")
+@project_option
+@click.option("--video", "video_id", default=None, help="Video id (default: every video).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for the PNGs (default: PROJECT/reports/tracks).")
+def tracks_picture_command(project, video_id, out_dir):
+    """Draw each video's tracks (walking paths of kept and dropped tracklets) as a PNG.
+
+    \b
+    Examples:
+      grewkit tracks-picture --project vtest
+      grewkit tracks-picture --project demo --video synth-cam01-92bf05d7b12a --out pictures
+    """
+    from pathlib import Path
+
+    from grewkit.track.picture import draw_tracks
+
+    folder = Path(out_dir) if out_dir else project.folder("reports") / "tracks"
+    ids = [video_id] if video_id else project.read("videos", ["video_id"])["video_id"].to_pylist()
+    for vid in ids:
+        counts = draw_tracks(project, vid, folder / f"{vid}.png")
+        click.echo(f"{folder / f'{vid}.png'}: {counts['kept']} kept, {counts['dropped']} dropped tracklets")
