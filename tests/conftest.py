@@ -34,6 +34,7 @@ def ls_server(tmp_path_factory):
     """One real Label Studio server for the whole test session (its first start migrates for a minute or two)."""
     from grewkit.annotate.server import LabelStudioServer
     from grewkit.core.doctor import label_studio_executable
+    from grewkit.core.errors import GrewkitError
 
     if label_studio_executable() is None:
         pytest.skip("Label Studio is not installed here (make label-studio)")
@@ -42,6 +43,12 @@ def ls_server(tmp_path_factory):
     reuse = os.environ.get("GREWKIT_TEST_LABEL_STUDIO_DIR")
     root = Path(reuse).resolve() if reuse else tmp_path_factory.mktemp("labelstudio")
     server = LabelStudioServer(root / "server", document_root=root)
-    server.start(timeout=420)
+    try:
+        server.start(timeout=420)
+    except GrewkitError as exc:  # a port race with another process: once more on a new free port
+        if "another server answers" not in str(exc):
+            raise
+        server = LabelStudioServer(root / "server", document_root=root)
+        server.start(timeout=420)
     yield server
     server.stop()

@@ -26,6 +26,7 @@ from grewkit.annotate.simulate import SimulatedAnnotator
 from grewkit.annotate.simulate import choice as _choice
 from grewkit.annotate.server import LabelStudioServer
 from grewkit.core.doctor import label_studio_executable
+from grewkit.core.errors import GrewkitError
 from grewkit.core.project import Project
 
 pytestmark = pytest.mark.server
@@ -186,7 +187,7 @@ def test_push_survives_a_server_kill_mid_push_without_duplicates(ls_server):
 
     def run_push():
         try:
-            outcome["result"] = backend.push_tasks(project_id, tasks, batch_size=250)
+            outcome["result"] = backend.push_tasks(project_id, tasks, batch_size=150)
         except Exception as exc:  # noqa: BLE001 - reported below
             outcome["error"] = exc
 
@@ -196,16 +197,16 @@ def test_push_survives_a_server_kill_mid_push_without_duplicates(ls_server):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         count = backend.summary(project_id)["tasks"]
-        if count >= 250:
+        if count >= 150:
             break
-        time.sleep(0.2)
+        time.sleep(0.1)
     assert count < 3000, "push finished before the server could be killed"
     ls_server.kill()
     ls_server.start(timeout=240)
     worker.join(timeout=300)
     assert not worker.is_alive()
     if "error" in outcome:  # the push may give up; a re-push must then finish the job
-        outcome["result"] = backend.push_tasks(project_id, tasks, batch_size=250)
+        outcome["result"] = backend.push_tasks(project_id, tasks, batch_size=150)
     assert outcome["result"].retries >= 1 or "error" in outcome
     again = backend.push_tasks(project_id, tasks, batch_size=250)
     assert (again.created, again.unchanged) == (0, 3000)

@@ -156,11 +156,28 @@ class LabelStudioServer:
                 raise GrewkitError(f"Label Studio exited with status {self.process.returncode} while starting; "
                                    f"see its log", path=self.data_dir / LOG_FILE)
             if health(self.url, timeout=2):
+                if not self._answers_to(creds):
+                    # Another server took the port between our choice and Label Studio's bind (it then
+                    # silently moves to the next port): never talk to a stranger with our token.
+                    self.stop()
+                    raise GrewkitError(f"another server answers on port {self.port}; start again (a free port is chosen)")
                 self._write_state()
                 return self
             time.sleep(1.0)
         self.stop()
         raise GrewkitError(f"Label Studio did not answer /health within {timeout:.0f} s", path=self.data_dir / LOG_FILE)
+
+    def _answers_to(self, creds: Credentials) -> bool:
+        """True when the server on our port is ours: it accepts our token and our process is alive."""
+        if self.process is None or self.process.poll() is not None:
+            return False
+        request = urllib.request.Request(f"{self.url}/api/current-user/whoami",
+                                         headers={"Authorization": f"Token {creds.token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read()).get("email") == creds.username
+        except (OSError, ValueError):
+            return False
 
     def _write_state(self) -> None:
         write_text(self.data_dir / STATE_FILE, json.dumps({"url": self.url, "pid": self.process.pid,
@@ -191,6 +208,9 @@ class LabelStudioServer:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=20)
         self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def __enter__(self) -> "LabelStudioServer":
         return self.start()

@@ -59,5 +59,14 @@ def run_command(project_dir, settings_file, demo, force, until, quiet):
     report = project.root / "reports" / "report.md"
     if report.exists():
         click.echo(f"\nreport: {report}")
-    for name, result in read_evaluations(project).items():
-        click.echo(f"evaluation ({name}): {project.root / 'reports' / f'evaluation-{name}.json'}")
+    evaluations = read_evaluations(project)
+    if evaluations:
+        click.echo("\nevaluation (Rank-k, mAP, mINP in %; details in reports/evaluation-*.json):")
+        click.echo(f"  {'features':<16} {'protocol':<10} {'probes':>6} {'gallery':>7} {'R1':>6} {'R5':>6} {'R10':>6} {'mAP':>6} {'mINP':>6}")
+        for name, result in evaluations.items():
+            m = result.get("metrics", {})
+            if not m:
+                click.echo(f"  {name:<16} {result.get('protocol', '?'):<10} (curve or breakdown: see its JSON)")
+                continue
+            click.echo(f"  {name:<16} {result.get('protocol', '?'):<10} {m.get('probes', 0):>6} {result.get('gallery', 0):>7} "
+                       + " ".join(f"{m.get(k, float('nan')):>6.1f}" for k in ("rank1", "rank5", "rank10", "mAP", "mINP")))

@@ -24,6 +24,7 @@ from grewkit.core.project import Project
 from grewkit.pipeline.settings import ALL_STEPS, RunSettings
 
 ALWAYS_RUN = {"ingest", "detect", "track", "render", "serve", "stop"}
+ANNOTATION_STEPS = ("candidates", "push", "annotate", "pull")
 
 
 @dataclass
@@ -189,6 +190,8 @@ class Pipeline:
             forcing = forcing or step in force
             if not self.applicable(step):
                 results.append(StepResult(step, "off"))
+            elif step in ("serve", "stop") and not forcing and all(self.marker(s).exists() for s in ANNOTATION_STEPS):
+                results.append(StepResult(step, "skipped"))  # no annotation step left: no server needed
             elif step not in ALWAYS_RUN and self.marker(step).exists() and not forcing:
                 results.append(StepResult(step, "skipped"))
             else:
