@@ -113,6 +113,9 @@ def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shar
     answers = {}
     for task in tasks[1:]:
         answers[task["id"]] = careful.answer(task["id"], _truthful(task, truth))
+    # Past the incremental pull's 2 s margin, so the later pulls can tell these answers are old
+    # (on a fast machine all 22 answers would otherwise fall inside the margin).
+    time.sleep(2.5)
     careful.skip(skipped["id"])
     # The sloppy annotator answers the skipped task and calls a wrong candidate "same".
     data = skipped["data"]

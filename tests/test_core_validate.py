@@ -18,7 +18,7 @@ def _video(video_id, camera_id, path):
 
 def _tracklet(tracklet_id, video_id, camera_id):
     return dict(tracklet_id=tracklet_id, video_id=video_id, camera_id=camera_id, track_id=1, start_frame=0,
-                end_frame=9, n_frames=10, mean_box_height=50.0, mean_score=0.9, kept=True)
+                end_frame=2, n_frames=3, mean_box_height=9.0, mean_score=0.9, kept=True)
 
 
 def _consistent(project):
@@ -27,7 +27,7 @@ def _consistent(project):
     project.write("videos", _rows("videos", [_video("v1", "camA", "media/a.avi")]))
     project.write("tracklets", _rows("tracklets", [_tracklet("v1-1", "v1", "camA")]))
     project.write("boxes", _rows("boxes", [dict(tracklet_id="v1-1", video_id="v1", camera_id="camA", frame=f,
-                                                x1=0.0, y1=0.0, x2=5.0, y2=9.0) for f in range(3)]))
+                                                x1=0.0, y1=0.0, x2=5.0, y2=9.0, score=0.9) for f in range(3)]))
 
 
 def test_a_consistent_project_has_no_problems(project):

@@ -114,8 +114,15 @@ def validate_project(project: Project) -> list[Problem]:
                         f"{len(dangling)} values of {', '.join(ref.columns)} are not in {where}.{', '.join(ref.target)}, "
                         f"e.g. {example!r}",
                     ))
+    unreadable = {p.path for p in problems}
     for check in CHECKS:
         module, _, attr = check.partition(":")
         fn: Callable[[Project], list[Problem]] = getattr(importlib.import_module(module), attr)
-        problems.extend(fn(project))
+        try:
+            problems.extend(fn(project))
+        except GrewkitError as exc:
+            # A check that trips over a manifest already reported as unreadable adds nothing new.
+            where = project.relative(exc.path) if exc.path else check
+            if where not in unreadable:
+                problems.append(Problem(where, f"{exc.reason} (while running check {check})"))
     return problems
