@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from grewkit.core.errors import GrewkitError
+from grewkit.core.resources import shipped_dir
 
 TEMPLATE_NAME = "identity_link.xml"
 _BLOCK = re.compile(r"<!-- CANDIDATE-BEGIN -->(.*?)<!-- CANDIDATE-END -->", re.S)
@@ -17,11 +18,10 @@ LINK_CHOICES = ("same", "different", "unsure")
 
 def template_path() -> Path:
     """The checkout's ``annotation/`` folder (the file also ships inside the wheel as grewkit/_annotation)."""
-    here = Path(__file__).resolve().parents[1]
-    for folder in (here.parent / "annotation", here / "_annotation"):
-        if (folder / TEMPLATE_NAME).is_file():
-            return folder / TEMPLATE_NAME
-    raise GrewkitError(f"cannot find the labelling config template {TEMPLATE_NAME} (annotation/ folder)")
+    path = shipped_dir("annotation") / TEMPLATE_NAME
+    if not path.is_file():
+        raise GrewkitError(f"cannot find the labelling config template {TEMPLATE_NAME}", path=path.parent)
+    return path
 
 
 def render_config(k: int, template: str | None = None) -> str:

@@ -8,7 +8,6 @@ candidates changed; the machine's ranking rides along as a prediction that pre-s
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 from typing import Callable
 
 import pyarrow as pa

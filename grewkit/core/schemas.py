@@ -18,6 +18,7 @@ from typing import Callable
 import pyarrow as pa
 
 from grewkit.core.errors import GrewkitError, SchemaError
+from grewkit.core.resources import shipped_dir
 
 META_NAME = b"grewkit.schema"
 META_VERSION = b"grewkit.schema_version"
@@ -94,11 +95,7 @@ class ManifestSchema:
 
 def schema_dir() -> Path:
     """The folder of schema files: the checkout's ``schemas/``, or the copy inside an installed wheel."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here.parent / "schemas", here / "_schemas"):
-        if candidate.is_dir():
-            return candidate
-    raise GrewkitError("cannot find the schemas folder (neither the checkout's schemas/ nor grewkit/_schemas)")
+    return shipped_dir("schemas")
 
 
 def _load(path: Path) -> ManifestSchema:
@@ -201,7 +198,7 @@ def check_version(file_schema: pa.Schema, schema: ManifestSchema, path: Path) ->
     except ValueError:
         version = 0
     if version == 0:
-        raise SchemaError(f"no grewkit schema version in the file's metadata (was it written by grewkit?)", path=path)
+        raise SchemaError("no grewkit schema version in the file's metadata (was it written by grewkit?)", path=path)
     if version > schema.version:
         raise SchemaError(
             f"written with {schema.name} schema v{version}, newer than this grewkit's v{schema.version}: upgrade grewkit",

@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grewkit.core.errors import GrewkitError
+from grewkit.core.resources import read_toml
 
 
 def setting(default: Any, help: str, **kwargs) -> Any:
@@ -133,13 +133,7 @@ class Settings:
 
     @classmethod
     def load(cls, path: Path) -> "Settings":
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise GrewkitError("settings file not found", path=path) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise GrewkitError(f"invalid TOML: {exc}", path=path) from None
-        return cls(raw, path)
+        return cls(read_toml(path, what="settings file"), path)
 
     def section(self, name: str) -> Any:
         """The settings of one section; sections absent from the file take their defaults."""

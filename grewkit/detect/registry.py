@@ -8,10 +8,10 @@ backends_file at its own) has one table per named detector, each with a ``kind``
 from __future__ import annotations
 
 import importlib
-import tomllib
 from pathlib import Path
 
 from grewkit.core.errors import GrewkitError
+from grewkit.core.resources import read_toml, shipped_dir
 from grewkit.detect.base import Detector
 
 # kind -> "module:Class"; each class has from_config(name, config, base_dir, threads).
@@ -26,11 +26,7 @@ KINDS: dict[str, str] = {
 
 def preprocess_dir() -> Path:
     """The checkout's preprocess/ folder, or its copy inside an installed wheel."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here.parent / "preprocess", here / "_preprocess"):
-        if candidate.is_dir():
-            return candidate
-    raise GrewkitError("cannot find the preprocess folder (neither the checkout's preprocess/ nor grewkit/_preprocess)")
+    return shipped_dir("preprocess")
 
 
 def backends_path(configured: str = "") -> Path:
@@ -38,12 +34,7 @@ def backends_path(configured: str = "") -> Path:
 
 
 def load_backends(path: Path) -> dict[str, dict]:
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GrewkitError("detector backends file not found", path=path) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise GrewkitError(f"invalid TOML: {exc}", path=path) from None
+    doc = read_toml(path, what="detector backends file")
     for name, config in doc.items():
         if not isinstance(config, dict) or "kind" not in config:
             raise GrewkitError(f"[{name}] must be a table with a kind (one of {', '.join(KINDS)})", path=path)

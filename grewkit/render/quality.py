@@ -10,7 +10,6 @@ does not import this module.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc

@@ -7,11 +7,11 @@ bundled name (``gaitset_grew``) or a path. Unknown sections or keys are errors n
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grewkit.core.errors import GrewkitError
+from grewkit.core.resources import read_toml
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -104,11 +104,7 @@ class TrainConfig:
         if not path.is_file():
             bundled = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.toml")))
             raise GrewkitError(f"no such config (bundled: {bundled})", path=path)
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise GrewkitError(f"invalid TOML: {exc}", path=path) from None
-        return cls.from_dict(raw, source=str(path))
+        return cls.from_dict(read_toml(path, what="training config"), source=str(path))
 
     def check(self) -> None:
         from grewkit.train.models import MODELS
