@@ -139,3 +139,20 @@ def test_fused_and_torch_paths_agree_exactly_at_scale():
                config=SearchConfig(topk=20, gallery_chunk=8192, use_numba=False))
     assert np.array_equal(a.pos_ranks, b.pos_ranks)
     assert np.array_equal(a.topk_index, b.topk_index) and np.array_equal(a.topk_distance, b.topk_distance)
+
+
+def test_convention_names_match_the_implementations():
+    from grewkit.evaluate.conventions import DISTANCE_NAMES
+    from grewkit.evaluate.distances import DISTANCES
+
+    assert tuple(DISTANCES) == DISTANCE_NAMES
+
+
+def test_opening_a_project_does_not_import_torch(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from grewkit.core.project import Project; Project.init(sys.argv[1]); "
+            "Project.open(sys.argv[1]); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p")], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -20,8 +20,7 @@ import numpy as np
 from grewkit.core.errors import GrewkitError
 from grewkit.evaluate.search import SearchConfig, encode, search
 
-NO_MATCH = ("miss", "skip")
-EXCLUDE = ("none", "same-camera", "same-view")
+from grewkit.evaluate.conventions import EXCLUDE, NO_MATCH  # noqa: E402  (re-exported)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from grewkit.core.errors import GrewkitError
 from grewkit.evaluate.distances import get_distance
 from grewkit.evaluate.kernels import scan_block
 
-TIES = ("pessimistic", "optimistic")
+from grewkit.evaluate.conventions import TIES  # noqa: E402  (re-exported)
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grewkit.core.settings import setting
-from grewkit.evaluate.distances import DISTANCES
-from grewkit.evaluate.metrics import EXCLUDE, NO_MATCH
-from grewkit.evaluate.search import TIES
+from grewkit.evaluate.conventions import DISTANCE_NAMES, EXCLUDE, NO_MATCH, TIES
 
 
 @dataclass(frozen=True)
@@ -21,7 +19,7 @@ class EvaluateSettings:
     device: str = setting("cpu", "Where the search runs: cpu or cuda.")
 
     def __post_init__(self):
-        for name, allowed in (("distance", tuple(DISTANCES)), ("no_match", NO_MATCH), ("exclude", EXCLUDE),
+        for name, allowed in (("distance", DISTANCE_NAMES), ("no_match", NO_MATCH), ("exclude", EXCLUDE),
                               ("ties", TIES)):
             if getattr(self, name) not in allowed:
                 # ValueError: the settings loader reports it with the file's name.
