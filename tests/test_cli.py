@@ -76,5 +76,5 @@ def test_validate_exits_nonzero_listing_the_problem(tmp_path):
 def test_doctor_reports_each_backend():
     result = grewkit("doctor")
     assert result.returncode == 0
-    for name in ("torch", "opencv", "onnxruntime", "mediapipe", "ray", "label-studio"):
+    for name in ("torch", "opencv", "onnxruntime", "numba", "mediapipe", "ray", "label-studio"):
         assert name in result.stdout

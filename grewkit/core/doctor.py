@@ -97,6 +97,7 @@ def check_label_studio(url: str | None = None) -> list[Check]:
 def run_checks(label_studio_url: str | None = None) -> list[Check]:
     checks = [*check_torch(), *check_opencv()]
     checks.append(check_module("onnxruntime", "onnxruntime"))
+    checks.append(check_module("numba", "numba", "search falls back to plain torch, about 2x slower"))
     checks.append(check_mediapipe())
     checks.append(check_module("trackers (ByteTrack)", "trackers"))
     checks.append(check_module("mmdet", "mmdet", "optional OpenMMLab backend; bring your own environment and checkpoints"))
