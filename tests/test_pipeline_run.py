@@ -1,7 +1,6 @@
 """`grewkit run` end to end on a small synthetic world, with a real Label Studio and simulated annotators."""
 
 import json
-import os
 import uuid
 
 import pytest
@@ -52,6 +51,7 @@ def test_run_takes_every_step_then_skips_them_all(ls_server, tmp_path, monkeypat
                  "evaluate", "report"):
         assert (root / "state" / "run" / f"{step}.json").exists(), step
     assert validate_project(project) == []
+    assert "serve       ran" in result.output and "stop        ran" in result.output, result.output
 
     identities = project.read("identities")
     assert identities.num_rows > 0 and set(identities.column("source").to_pylist()) == {"annotation"}
@@ -66,4 +66,5 @@ def test_run_takes_every_step_then_skips_them_all(ls_server, tmp_path, monkeypat
     again = CliRunner().invoke(cli, ["run", "--project", str(root), "--quiet"])
     assert again.exit_code == 0, again.output
     assert "split       skipped" in again.output and "train       skipped" in again.output
+    assert "serve       skipped" in again.output and "stop        skipped" in again.output
     assert _manifest_bytes(project) == before

@@ -186,11 +186,15 @@ class Pipeline:
     def run(self, *, force: set[str] = frozenset(), until: str | None = None) -> list[StepResult]:
         results = []
         forcing = False
+        # Decided once, before any step: a server is started only when an annotation step is left,
+        # and then always stopped at the end of the annotation steps.
+        needs_server = bool(force & {"serve", *ANNOTATION_STEPS, *ALL_STEPS[:ALL_STEPS.index("serve")]}) or not all(
+            self.marker(s).exists() for s in ANNOTATION_STEPS)
         for step in ALL_STEPS:
             forcing = forcing or step in force
             if not self.applicable(step):
                 results.append(StepResult(step, "off"))
-            elif step in ("serve", "stop") and not forcing and all(self.marker(s).exists() for s in ANNOTATION_STEPS):
+            elif step in ("serve", "stop") and not needs_server:
                 results.append(StepResult(step, "skipped"))  # no annotation step left: no server needed
             elif step not in ALWAYS_RUN and self.marker(step).exists() and not forcing:
                 results.append(StepResult(step, "skipped"))
@@ -198,7 +202,13 @@ class Pipeline:
                 console.rule(f"[bold]{step}")
                 started = time.perf_counter()
                 step_fn: Callable[[], None] = getattr(self, step)
-                step_fn()
+                try:
+                    step_fn()
+                except BaseException:
+                    # A failed annotation step must not leave the detached server running.
+                    if needs_server and "serve" in [r.step for r in results if r.status == "ran"] and step != "stop":
+                        self.stop()
+                    raise
                 seconds = time.perf_counter() - started
                 if step not in ALWAYS_RUN:
                     write_json(self.marker(step), {"step": step, "seconds": round(seconds, 1)})
