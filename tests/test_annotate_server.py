@@ -13,10 +13,8 @@ import re
 import uuid
 import threading
 import time
-from pathlib import Path
 
 import pytest
-import requests
 
 from annotate_world import build_synth_world, build_tud_world, link_synth_world
 from grewkit.annotate import campaign
@@ -24,9 +22,6 @@ from grewkit.annotate.backend import LabelStudioBackend, TaskSpec
 from grewkit.annotate.resolve import identity_accuracy
 from grewkit.annotate.simulate import SimulatedAnnotator
 from grewkit.annotate.simulate import choice as _choice
-from grewkit.annotate.server import LabelStudioServer
-from grewkit.core.doctor import label_studio_executable
-from grewkit.core.errors import GrewkitError
 from grewkit.core.project import Project
 
 pytestmark = pytest.mark.server
@@ -338,14 +333,19 @@ def test_headless_chromium_renders_the_labelling_page(ls_server, synth_source, t
     proxy = _SessionProxy(ls_server.url, cookie, annotator.session.cookies["csrftoken"])
     shot = tmp_path / "labelling-page.png"
     try:
-        subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,1500",
-                        "--virtual-time-budget=30000", f"--screenshot={shot}",
-                        f"{proxy.url}/projects/{run.project_id}/data?task={task['id']}"],
-                       check=True, timeout=180, capture_output=True)
+        # Headless Chromium sometimes takes the picture before the labelling app has painted the
+        # strips (a nearly blank page); a person would wait too, so it gets up to three tries.
+        for attempt in range(3):
+            subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                            f"--user-data-dir={tmp_path / f'chromium-{attempt}'}", "--window-size=1400,1500",
+                            f"--virtual-time-budget={30000 * (attempt + 1)}", f"--screenshot={shot}",
+                            f"{proxy.url}/projects/{run.project_id}/data?task={task['id']}"],
+                           check=True, timeout=180, capture_output=True)
+            image = cv2.imread(str(shot))
+            if image is not None and image.std() > 20:
+                break
     finally:
         proxy.close()
-    image = cv2.imread(str(shot))
     assert image is not None and image.shape[:2] == (1500, 1400) and image.std() > 20
     # The page asked for the query's strip and every candidate's strip, and got them.
     wanted = {task["data"]["query_image"]} | {task["data"][f"cand{i}_image"] for i in (1, 2, 3)}
