@@ -103,6 +103,15 @@ class Raster:
     def alpha(self) -> np.ndarray:
         return self.canvas[:, :, 3]
 
+    def clip(self, width: int, height: int) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
+        """(frame rows, cols), (canvas rows, cols) of the part inside a width x height frame; None when outside."""
+        xa, ya = max(self.x0, 0), max(self.y0, 0)
+        xb, yb = min(self.x0 + self.canvas.shape[1], width), min(self.y0 + self.canvas.shape[0], height)
+        if xa >= xb or ya >= yb:
+            return None
+        return ((slice(ya, yb), slice(xa, xb)),
+                (slice(ya - self.y0, yb - self.y0), slice(xa - self.x0, xb - self.x0)))
+
 
 def rasterize(prims: list[Prim], depth: float, *, max_side: int = 4000) -> Raster | None:
     if not prims:
@@ -459,12 +468,12 @@ class CameraRenderer:
         seen: list[Seen] = []
         for r, walk_index, joints in objects:
             a = r.alpha
-            xa, ya = max(r.x0, 0), max(r.y0, 0)
-            xb, yb = min(r.x0 + a.shape[1], W), min(r.y0 + a.shape[0], Hh)
-            if xa >= xb or ya >= yb:
+            clipped = r.clip(W, Hh)
+            if clipped is None:
                 continue
-            own = a[ya - r.y0:yb - r.y0, xa - r.x0:xb - r.x0] > 0
-            occ = occupied[ya:yb, xa:xb]
+            in_frame, inside = clipped
+            own = a[inside] > 0
+            occ = occupied[in_frame]
             if walk_index is not None and own.any():
                 total = int(np.count_nonzero(a))
                 visible = int(np.count_nonzero(own & (occ == 0)))
@@ -474,6 +483,7 @@ class CameraRenderer:
                        float(min(r.x0 + cols[-1] + 1, W)), float(min(r.y0 + rows[-1] + 1, Hh)))
                 vis_own = own & (occ == 0)
                 bx1, by1, bx2, by2 = (int(v) for v in box)
+                ya, xa = in_frame[0].start, in_frame[1].start
                 crop = vis_own[by1 - ya:by2 - ya, bx1 - xa:bx2 - xa].copy()
                 walk = self.walks_by_index[walk_index]
                 kp3 = coco17(walk, joints)
@@ -514,14 +524,13 @@ class CameraRenderer:
         W, Hh = self.cam.width, self.cam.height
         self._draw_shadows(img)
         for r in rasters:
-            a = r.canvas
-            xa, ya = max(r.x0, 0), max(r.y0, 0)
-            xb, yb = min(r.x0 + a.shape[1], W), min(r.y0 + a.shape[0], Hh)
-            if xa >= xb or ya >= yb:
+            clipped = r.clip(W, Hh)
+            if clipped is None:
                 continue
-            src = a[ya - r.y0:yb - r.y0, xa - r.x0:xb - r.x0]
+            in_frame, inside = clipped
+            src = r.canvas[inside]
             m = src[:, :, 3] > 0
-            np.copyto(img[ya:yb, xa:xb], src[:, :, :3], where=m[:, :, None])
+            np.copyto(img[in_frame], src[:, :, :3], where=m[:, :, None])
         img = cv2.GaussianBlur(img, (3, 3), 0.7)
         img = cv2.convertScaleAbs(img, alpha=self.gain(frame / self.config.fps), beta=0)
         if self.noise:
@@ -558,14 +567,13 @@ def mask_of(renderer: CameraRenderer, frame: int, walk_index: int, *, visible: b
     nearer = np.zeros((Hh, W), bool)
     by_id = {id(s.raster): s.walk_index for s in seen}
     for r in reversed(rasters):   # near first
-        a = r.alpha
-        xa, ya = max(r.x0, 0), max(r.y0, 0)
-        xb, yb = min(r.x0 + a.shape[1], W), min(r.y0 + a.shape[0], Hh)
-        if xa >= xb or ya >= yb:
+        clipped = r.clip(W, Hh)
+        if clipped is None:
             continue
-        own = a[ya - r.y0:yb - r.y0, xa - r.x0:xb - r.x0] > 0
+        in_frame, inside = clipped
+        own = r.alpha[inside] > 0
         if by_id.get(id(r)) == walk_index:
-            out[ya:yb, xa:xb] = own & ~nearer[ya:yb, xa:xb] if visible else own
+            out[in_frame] = own & ~nearer[in_frame] if visible else own
             break
-        nearer[ya:yb, xa:xb] |= own
+        nearer[in_frame] |= own
     return out
