@@ -48,17 +48,31 @@ def test_ssdlite_on_vtest_frame(shared_data):
     assert np.all((h > 40) & (h < 250)) and np.all(np.diff(boxes.scores) <= 0)
 
 
-def test_damaged_model_is_refused(tmp_path):
+@pytest.mark.parametrize("name", ["ssdlite", "ssdlite-fp32"])
+def test_damaged_model_is_refused(tmp_path, name):
     folder = preprocess_dir()
     text = (folder / "detectors.toml").read_text()
-    model = tmp_path / "models" / "ssdlite_mobilenet_v2_pedestrian.onnx"
+    model = tmp_path / load_backends(folder / "detectors.toml")[name]["model"]
     model.parent.mkdir()
     data = bytearray((folder / "models" / model.name).read_bytes())
     data[len(data) // 2] ^= 0xFF
     model.write_bytes(bytes(data))
     (tmp_path / "detectors.toml").write_text(text)
     with pytest.raises(GrewkitError, match="model checksum mismatch"):
-        make_detector("ssdlite", backends_file=tmp_path / "detectors.toml")
+        make_detector(name, backends_file=tmp_path / "detectors.toml")
+
+
+def test_int8_model_finds_the_boxes_of_the_float_model(shared_data):
+    """The quantized default must stay a faithful copy of the float network, frame by frame."""
+    int8, fp32 = make_detector("ssdlite"), make_detector("ssdlite-fp32")
+    matched = total = 0
+    for index in (10, 120, 300, 500, 700):
+        frame = vtest_frame(shared_data, index)
+        a, b = fp32.detect(frame).filter(min_score=0.3), int8.detect(frame).filter(min_score=0.3)
+        iou = iou_matrix(a.xyxy, b.xyxy)
+        matched += int((iou.max(axis=1) >= 0.7).sum()) if iou.size else 0
+        total += len(a)
+    assert total >= 20 and matched / total >= 0.85, f"int8 matched {matched} of {total} float boxes"
 
 
 def test_hog_finds_a_vtest_walker(shared_data):

@@ -1,8 +1,11 @@
 """Quality floors on TUD-Campus (real frames, ground truth), so that a regression fails CI.
 
 The metric code is checked first against the reference scores of motmetrics' bundled tracker
-output; then the default detector and ByteTrack must stay above floors set a little below the
-figures in docs/benchmarks.md (SSDLite+ByteTrack: MOTA 64.9 %, IDF1 70.1 %, 7 ID switches).
+output; then both shipped SSDLite models with ByteTrack must stay above floors set a little below
+the figures in docs/benchmarks.md (float32: MOTA 64.9 %, IDF1 70.0 %, 7 ID switches; the INT8
+default: 57.9 %, 62.0 %, 7 at stride 1 and 60.7 %, 67.8 %, 6 at stride 2). TUD-Campus has 71
+frames and 8 people, so a few boxes move MOTA by several points: the floors catch breakage,
+not fine differences.
 """
 
 from __future__ import annotations
@@ -16,14 +19,20 @@ from grewkit.track.mot_data import MotSequence, detect_sequence, detection_score
 from grewkit.track.settings import TrackSettings
 
 
-@pytest.fixture(scope="module")
+FLOORS = {  # model -> (MOTA, IDF1) at stride 1
+    "ssdlite": (0.55, 0.60),
+    "ssdlite-fp32": (0.60, 0.65),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(FLOORS))
 def tud(request):
     from conftest import SHARED_DATA
 
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent")
     seq = MotSequence.open(SHARED_DATA / "tud_campus")
-    return seq, detect_sequence(seq, make_detector("ssdlite"), min_score=0.1)
+    return request.param, seq, detect_sequence(seq, make_detector(request.param), min_score=0.1)
 
 
 def test_metric_code_reproduces_the_reference_scores(shared_data):
@@ -33,19 +42,29 @@ def test_metric_code_reproduces_the_reference_scores(shared_data):
 
 
 def test_default_detector_precision_recall_floor(tud):
-    seq, (f, b, s) = tud
+    _, seq, (f, b, s) = tud
     r = detection_scores(seq, f, b, s, threshold=TrackSettings().min_score)
     assert r["precision"] >= 0.85 and r["recall"] >= 0.68, r
 
 
 def test_detect_and_track_floor(tud):
-    seq, (f, b, s) = tud
+    model, seq, (f, b, s) = tud
     r = score_mot_files(seq.gt, track_to_mot(f, b, s, n_frames=len(seq.frames), fps=seq.fps, settings=TrackSettings()))
-    assert r["mota"] >= 0.60 and r["idf1"] >= 0.65 and r["num_switches"] <= 10, r
+    mota, idf1 = FLOORS[model]
+    assert r["mota"] >= mota and r["idf1"] >= idf1 and r["num_switches"] <= 10, r
+
+
+def test_detect_every_second_frame_floor(tud):
+    """A detection stride trades accuracy for speed; stride 2 must stay usable."""
+    _, seq, (f, b, s) = tud
+    k = f % 2 == 0
+    r = score_mot_files(seq.gt, track_to_mot(f[k], b[k], s[k], n_frames=len(seq.frames), fps=seq.fps,
+                                             settings=TrackSettings(), stride=2))
+    assert r["mota"] >= 0.52 and r["idf1"] >= 0.57, r
 
 
 def test_bytetrack_on_public_detections_floor(tud):
-    seq, _ = tud
+    _, seq, _ = tud
     pub = seq.public_detections()
     hyp = track_to_mot(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1), n_frames=len(seq.frames),
                        fps=seq.fps, settings=TrackSettings())

@@ -65,8 +65,18 @@ class SerialExecutor(Executor):
                 yield Outcome(item, error=_describe(exc) + "\n" + traceback.format_exc(limit=5))
 
 
+# Imported once by the forkserver, so that every worker it forks starts with them instead of paying
+# for them again (trackers alone takes about 1 s, through supervision, scipy and matplotlib). Only
+# libraries that start no threads on import belong here; the forkserver ignores any that fail.
+WORKER_PRELOAD: tuple[str, ...] = (
+    "numpy", "pyarrow", "pyarrow.parquet", "cv2", "grewkit.core.runner",
+    # -- ingest, detect, track (issue 4): add entries below this line --
+    "onnxruntime", "trackers",
+)
+
+
 class LocalExecutor(Executor):
-    """A process pool on this machine (the default)."""
+    """A process pool on this machine (the default); one pool serves every stage the executor runs."""
 
     name = "local"
 
@@ -76,18 +86,29 @@ class LocalExecutor(Executor):
         self.workers = workers
         self._pool: cf.ProcessPoolExecutor | None = None
 
+    def _get_pool(self) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            # forkserver, not fork: workers must not inherit the runner's lock, threads (progress bar) or open models.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(list(WORKER_PRELOAD))
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return self._pool
+
     def map_unordered(self, fn, items):
         items = list(items)
         if not items:
             return
-        # forkserver, not fork: workers must not inherit the runner's lock, threads (progress bar) or open models.
-        self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("forkserver"))
-        futures = {self._pool.submit(fn, item): item for item in items}
+        pool = self._get_pool()
+        futures = {pool.submit(fn, item): item for item in items}
         for future in cf.as_completed(futures):
             item = futures[future]
             try:
                 yield Outcome(item, value=future.result())
             except cf.process.BrokenProcessPool:
+                # A broken pool stays broken: let the next call start a fresh one.
+                if self._pool is pool:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = None
                 yield Outcome(item, error="the worker process died (killed or crashed) before this unit finished")
             except Exception as exc:
                 yield Outcome(item, error=_describe(exc))

