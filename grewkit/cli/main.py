@@ -46,7 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("grewkit.evaluate.cli:evaluate_command", "Rank-k, mAP, mINP under a protocol (GREW, distractors, attributes, CASIA-B, ...)."),
     "submission": ("grewkit.evaluate.cli:submission_command", "Write a GREW submission CSV (and the private answer key)."),
     "score": ("grewkit.evaluate.cli:score_command", "Score a GREW submission CSV against an answer key."),
-    "bench": ("grewkit.evaluate.bench:bench_group", "Benchmarks (bench search: GREW-scale search time and memory)."),
+    "bench": ("grewkit.cli.bench:bench_group", "Benchmarks that produce the figures of docs/benchmarks.md (detect, track, search, models)."),
 
     # -- ray, run (issue 9): add entries below this line --
 
@@ -56,17 +56,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when called; ``commands`` maps name -> ("module:attr", help)."""
+
+    def __init__(self, *args, commands: dict[str, tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = COMMANDS if commands is None else commands
+
     def list_commands(self, ctx):
-        return list(COMMANDS)
+        return list(self.lazy_commands)
 
     def get_command(self, ctx, name):
-        if name not in COMMANDS:
+        if name not in self.lazy_commands:
             return None
-        module, _, attr = COMMANDS[name][0].partition(":")
+        module, _, attr = self.lazy_commands[name][0].partition(":")
         return getattr(importlib.import_module(module), attr)
 
     def format_commands(self, ctx, formatter):
-        rows = [(name, help_text) for name, (_, help_text) in COMMANDS.items()]
+        rows = [(name, help_text) for name, (_, help_text) in self.lazy_commands.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

@@ -65,12 +65,7 @@ def run_search_bench(*, probes: int, gallery: int, distractors: int, dim: int, t
             "machine": f"{platform.node()} {platform.processor() or platform.machine()}", **extra}
 
 
-@click.group("bench")
-def bench_group():
-    """Benchmarks that write the figures of docs/benchmarks.md."""
-
-
-@bench_group.command("search")
+@click.command("search")
 @click.option("--probes", default=12000, show_default=True)
 @click.option("--gallery", default=12000, show_default=True, help="Labelled gallery sequences.")
 @click.option("--distractors", default=233857, show_default=True)
@@ -134,7 +129,7 @@ def model_costs(*, frames: int, resolution: int, threads: int, repeats: int = 5,
     return rows
 
 
-@bench_group.command("models")
+@click.command("models")
 @click.option("--frames", default=30, show_default=True, help="Frames per sequence.")
 @click.option("--resolution", default=64, show_default=True, type=click.Choice(["64", "128"]))
 @click.option("--threads", default=2, show_default=True)

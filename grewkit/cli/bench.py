@@ -1,0 +1,29 @@
+"""``grewkit bench``: the benchmarks behind docs/benchmarks.md, each printing the figures it measured.
+
+Like the top-level group, benchmarks are imported only when run, so one whose heavy
+dependencies are missing does not break the others.
+"""
+
+from __future__ import annotations
+
+import click
+
+from grewkit.cli.main import LazyGroup
+
+# name -> ("module:attribute", one-line help)
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    # -- ingest, detect, track (issue 4): add entries below this line --
+    "detect": ("grewkit.detect.bench:bench_detect_command",
+               "Detector precision/recall on TUD-Campus and speed on TUD-Campus and vtest.avi."),
+    "track": ("grewkit.track.bench:bench_track_command",
+              "MOT metrics on TUD-Campus, and ingest/detect/track wall time over pure decode on a real video."),
+
+    # -- train, embed, evaluate (issue 8): add entries below this line --
+    "search": ("grewkit.evaluate.bench:bench_search_command", "GREW-scale probe x gallery search time and memory."),
+    "models": ("grewkit.evaluate.bench:bench_models_command", "Parameters, FLOPs and CPU time per sequence of each gait model."),
+}
+
+
+@click.group("bench", cls=LazyGroup, commands=BENCHMARKS)
+def bench_group():
+    """Benchmarks that produce the figures of docs/benchmarks.md (each prints the command's own results)."""

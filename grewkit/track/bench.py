@@ -1,0 +1,180 @@
+"""``grewkit bench track``: MOT metrics on TUD-Campus and the speed of the real pipeline on a video.
+
+1. Checks the metric code first: motmetrics' bundled tracker output (motmetrics_tud test.txt)
+   against gt.txt must give the published reference scores (MOTA 52.65 %, IDF1 55.77 %, 7 ID
+   switches on TUD-Campus); the benchmark stops if it does not.
+2. TUD-Campus: the detector + ByteTrack with the default [track] settings at several detection
+   strides, and ByteTrack on the public detections (det.txt scores are raw DPM margins, mapped to
+   min(1, score / 50)).
+3. A real video (default vtest.avi, 795 frames): ``grewkit ingest``, ``detect`` and ``track`` run for
+   real on a temporary project, timed against a pure decode of the same file in the same run.
+   The executor is created before the stages, so its start-up (worker processes, preloaded
+   libraries) is inside the detect time, as in a ``grewkit run``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from grewkit.detect.bench import SHARED_DATA_OPTION, require
+
+REFERENCE = {"TUD-Campus": (0.5265, 0.5577, 7), "TUD-Stadtmitte": (0.5640, 0.6446, 7)}
+METRICS = ("mota", "idf1", "num_switches", "num_false_positives", "num_misses", "mostly_tracked")
+
+
+def check_metric_code(data: Path) -> list[dict]:
+    from grewkit.track.evaluate import read_mot, score_mot_files
+
+    rows = []
+    for name, (mota, idf1, switches) in REFERENCE.items():
+        folder = require(data / "motmetrics_tud" / name, "motmetrics_tud folder")
+        r = score_mot_files(read_mot(folder / "gt.txt"), read_mot(folder / "test.txt"))
+        if not (abs(r["mota"] - mota) < 5e-5 and abs(r["idf1"] - idf1) < 5e-5 and int(r["num_switches"]) == switches):
+            raise click.ClickException(f"metric check failed on {name}: {r}")
+        rows.append({"run": f"reference check {name}: motmetrics' test.txt", **{k: float(r[k]) for k in METRICS}})
+    return rows
+
+
+def tud_figures(data: Path, *, backend: str, strides: list[int]) -> list[dict]:
+    from grewkit.detect.registry import make_detector
+    from grewkit.track.evaluate import score_mot_files
+    from grewkit.track.mot_data import MotSequence, detect_sequence, track_to_mot
+    from grewkit.track.settings import TrackSettings
+
+    seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"))
+    settings = TrackSettings()
+    f, b, s = detect_sequence(seq, make_detector(backend, threads=1), min_score=0.1)
+    rows = []
+    for stride in strides:
+        k = f % stride == 0
+        r = score_mot_files(seq.gt, track_to_mot(f[k], b[k], s[k], n_frames=len(seq.frames), fps=seq.fps,
+                                                 settings=settings, stride=stride))
+        rows.append({"run": f"TUD-Campus: {backend} + ByteTrack, detect stride {stride}",
+                     **{m: float(r[m]) for m in METRICS}})
+    pub = seq.public_detections()
+    r = score_mot_files(seq.gt, track_to_mot(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1),
+                                             n_frames=len(seq.frames), fps=seq.fps, settings=settings))
+    rows.append({"run": "TUD-Campus: public det.txt + ByteTrack", **{m: float(r[m]) for m in METRICS}})
+    return rows
+
+
+def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_frames: int = 0) -> dict:
+    """Wall (and, serially, CPU) seconds of ingest, detect and track on ``video`` against decoding it."""
+    from grewkit.core.executors import make_executor
+    from grewkit.core.project import Project
+    from grewkit.core.runner import run_stage
+    from grewkit.detect.video import iter_frames
+    from grewkit.ingest.command import ingest
+
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    capture.release()
+    with tempfile.TemporaryDirectory(prefix="grewkit-bench-track-") as tmp:
+        src = Path(tmp) / "footage"
+        src.mkdir()
+        (src / f"cam_{video.name}").symlink_to(video.resolve())
+        (src / "cameras.csv").write_text(f"camera_id,site,view,width,height\ncam,bench,any,{width},{height}\n")
+        project = Project.init(Path(tmp) / "proj")
+        # Only what differs from the defaults; every other key keeps its default.
+        project.settings_path.write_text(f'[detect]\nbackend = "{backend}"\nstride = {stride}\nmax_frames = {max_frames}\n')
+        detect = Project.open(project.root).settings.section("detect")
+        assert (detect.stride, detect.backend, detect.max_frames) == (stride, backend, max_frames), detect
+        started, cpu = time.perf_counter(), time.process_time()
+        n_decoded = sum(1 for _ in iter_frames(video, max_frames=max_frames))
+        decode_s, decode_cpu = time.perf_counter() - started, time.process_time() - cpu
+        wall, cpu_s = {}, {}
+        with make_executor("serial" if workers == 1 else "local", workers) as executor:
+            ingest(project, [src], cameras=src / "cameras.csv")
+            for stage in ("ingest", "detect", "track"):
+                started, cpu = time.perf_counter(), time.process_time()
+                summary = run_stage(project, stage, executor=executor, show_progress=False)
+                wall[stage], cpu_s[stage] = time.perf_counter() - started, time.process_time() - cpu
+                if summary.failed:
+                    raise click.ClickException(f"{stage} failed: {summary.failed}")
+        tracklets = project.read("tracklets").to_pandas()
+        kept = tracklets[tracklets.kept]
+        return {"video": video.name, "frames": n_decoded, "resolution": f"{width}x{height}", "backend": backend,
+                "stride": stride, "workers": workers, "decode_s": decode_s, "decode_cpu_s": decode_cpu,
+                "wall_s": wall, "cpu_s": cpu_s if workers == 1 else None,
+                "ratio": (wall["detect"] + wall["track"]) / decode_s,
+                "tracklets": len(tracklets), "kept": len(kept), "kept_boxes": int(kept.n_frames.sum()),
+                "load_avg_1min": round(os.getloadavg()[0], 2)}
+
+
+def markdown_mot(rows: list[dict]) -> str:
+    lines = ["| run | MOTA | IDF1 | ID switches | FP | misses | mostly tracked |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['run']} | {100 * r['mota']:.2f} % | {100 * r['idf1']:.2f} % | {int(r['num_switches'])} | "
+                     f"{int(r['num_false_positives'])} | {int(r['num_misses'])} | {int(r['mostly_tracked'])} |")
+    return "\n".join(lines)
+
+
+def markdown_speed(runs: list[dict]) -> str:
+    lines = ["| backend | stride | workers | decode s | ingest s | detect s | track s | detect + track s "
+             "| x decode | runs (x decode) | tracklets found / kept | load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for group in runs:
+        r = group[len(group) // 2]
+        ratios = ", ".join(f"{g['ratio']:.2f}" for g in group)
+        w = r["wall_s"]
+        lines.append(f"| {r['backend']} | {r['stride']} | {r['workers']} | {r['decode_s']:.2f} | {w['ingest']:.2f} | "
+                     f"{w['detect']:.2f} | {w['track']:.2f} | {w['detect'] + w['track']:.2f} | **{r['ratio']:.2f}** | "
+                     f"{ratios} | {r['tracklets']} / {r['kept']} | "
+                     f"{r['load_avg_1min']} |")
+    return "\n".join(lines)
+
+
+@click.command("track")
+@SHARED_DATA_OPTION
+@click.option("--backend", default="ssdlite", show_default=True, help="Detector name from the backends file.")
+@click.option("--video", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Video for the speed runs (default: vtest.avi in --data).")
+@click.option("--strides", default="1,2,3", show_default=True, help="[detect] stride values, comma-separated.")
+@click.option("--workers", default="1,2", show_default=True,
+              help="Comma-separated: 1 runs the serial executor, more the local process pool.")
+@click.option("--repeats", default=3, show_default=True, help="Speed runs per setting; the median run is reported.")
+@click.option("--max-frames", default=0, show_default=True, help="Only this many frames of the video (0: all).")
+@click.option("--skip-tud", is_flag=True, help="Only the speed runs.")
+@click.option("--skip-speed", is_flag=True, help="Only the TUD-Campus metrics.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of Markdown tables.")
+def bench_track_command(data, backend, video, strides, workers, repeats, max_frames, skip_tud, skip_speed, as_json):
+    """MOTA/IDF1 on TUD-Campus, and detect + track wall time over pure decode on a real video.
+
+    \b
+    Example:
+      grewkit bench track --data ../shared/data --strides 1,2,3,4 --workers 1,2
+    """
+    stride_list = [int(s) for s in strides.split(",") if s]
+    result = {"machine": f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+              "mot": [], "speed": []}
+    if not skip_tud:
+        result["mot"] = check_metric_code(data) + tud_figures(data, backend=backend, strides=stride_list)
+    if not skip_speed:
+        video = video or require(data / "vtest.avi", "vtest.avi")
+        for n_workers in (int(w) for w in workers.split(",") if w):
+            for stride in stride_list:
+                group = [pipeline_speed(video, backend=backend, stride=stride, workers=n_workers, max_frames=max_frames)
+                         for _ in range(max(1, repeats))]
+                result["speed"].append(sorted(group, key=lambda r: r["ratio"]))
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=float))
+        return
+    click.echo(f"machine: {result['machine']}")
+    if result["mot"]:
+        click.echo("\n" + markdown_mot(result["mot"]))
+    if result["speed"]:
+        first = result["speed"][0][0]
+        click.echo(f"\n{first['video']}: {first['frames']} frames {first['resolution']}; wall seconds, median of "
+                   f"{max(1, repeats)} runs; x decode = (detect + track) / pure decode of the same file in the same run\n")
+        click.echo(markdown_speed(result["speed"]))
