@@ -114,10 +114,11 @@ def calibration_frames(videos: list[Path], count: int, step: int):
     import numpy as np
 
     frames = []
+    per_video = max(1, count // len(videos))
     for video in videos:
         capture = cv2.VideoCapture(str(video))
-        index = 0
-        while len(frames) < count:
+        index, taken = 0, 0
+        while taken < per_video:
             ok, frame = capture.read()
             if not ok:
                 break
@@ -125,6 +126,7 @@ def calibration_frames(videos: list[Path], count: int, step: int):
                 small = cv2.resize(frame, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
                 rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
                 frames.append(np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32))
+                taken += 1
             index += 1
     if not frames:
         sys.exit(f"no frames could be read from {', '.join(map(str, videos))}")
@@ -166,7 +168,7 @@ def main() -> None:
     p.add_argument("model", type=Path)
     p.add_argument("output", type=Path)
     p.add_argument("--calibration", type=Path, nargs="+", required=True, help="Videos to take calibration frames from.")
-    p.add_argument("--frames", type=int, default=40)
+    p.add_argument("--frames", type=int, default=40, help="Calibration frames in all, shared equally by the videos.")
     p.add_argument("--every", type=int, default=19, help="Take every n-th frame.")
     args = ap.parse_args()
     if args.step == "convert":
