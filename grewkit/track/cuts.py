@@ -1,0 +1,159 @@
+"""Cutting tracks where they may change person, so that every kept tracklet is one person.
+
+A GREW sequence must show one person; a tracker that swaps identities at a crossing, or
+follows a box that jumps from one walker to another, poisons it. Trackers swap identities
+for a few reasons, each of which leaves a trace in the boxes alone (no frames are read):
+
+- crossings: the box overlaps another person's box (another track, or another detection
+  at the tracker's ``min_score``) heavily. Those frames, and a few either side (the swap
+  shows as the boxes separate), are split off and dropped;
+- lone outliers: a box much taller or shorter, or much wider or narrower, than its
+  neighbours in the track (a half-body box, or a box on two merged people). It is dropped
+  on its own and the track goes on;
+- jumps: the box changes size or shape, or moves further than a walker can, from one
+  detected frame to the next and stays changed. The track is cut there in two.
+
+Every dropped part becomes a tracklet of its own with ``kept = false`` and the reason, so a
+reviewer sees what was thrown away. Cuts depend on the boxes only, so reruns give the same
+pieces and the same ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from grewkit.track.evaluate import iou_matrix
+
+CROSSING = "crossing"
+OUTLIER = "outlier"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Part of one raw track: its boxes (observed only, before gap filling) and why it is dropped, if it is."""
+
+    frame: np.ndarray
+    xyxy: np.ndarray
+    score: np.ndarray
+    reason: str | None = None
+
+
+def crowding(tracks: list[tuple[np.ndarray, np.ndarray]], det_frame: np.ndarray, det_xyxy: np.ndarray) -> list[np.ndarray]:
+    """Per track and box, the highest IoU with a box of another person in the same frame.
+
+    Other people are the other tracks' boxes and the detections that no track box matches
+    (IoU < 0.7 with every box of the frame): a person the tracker did not follow still hides
+    whoever walks behind them.
+    """
+    frame = np.concatenate([f for f, _ in tracks]) if tracks else np.zeros(0, np.int64)
+    boxes = np.concatenate([b for _, b in tracks]).astype(np.float64) if tracks else np.zeros((0, 4))
+    owner = np.concatenate([np.full(len(f), i) for i, (f, _) in enumerate(tracks)]) if tracks else np.zeros(0, int)
+    best = np.zeros(len(frame))
+    order = np.argsort(frame, kind="stable")
+    det_order = np.argsort(det_frame, kind="stable")
+    det_frame, det_xyxy = det_frame[det_order], np.asarray(det_xyxy, np.float64)[det_order]
+    bounds = np.flatnonzero(np.diff(frame[order])) + 1
+    for idx in np.split(order, bounds):
+        if not len(idx):
+            continue
+        f = frame[idx[0]]
+        b = boxes[idx]
+        a, z = np.searchsorted(det_frame, f, "left"), np.searchsorted(det_frame, f, "right")
+        d = det_xyxy[a:z]
+        if len(d):
+            d = d[iou_matrix(d, b).max(axis=1) < 0.7]
+        iou = np.zeros((len(idx), 0))
+        if len(idx) > 1:
+            m = iou_matrix(b, b)
+            m[owner[idx][:, None] == owner[idx][None, :]] = 0.0
+            iou = m
+        if len(d):
+            iou = np.concatenate([iou, iou_matrix(b, d)], axis=1)
+        if iou.shape[1]:
+            best[idx] = iou.max(axis=1)
+    out, start = [], 0
+    for f, _ in tracks:
+        out.append(best[start:start + len(f)])
+        start += len(f)
+    return out
+
+
+def _runs(labels: list) -> list[tuple[int, int]]:
+    """[start, end) of the runs of equal labels."""
+    cuts = [0] + [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]] + [len(labels)]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def cut_track(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, crowd: np.ndarray, *, settings) -> list[Piece]:
+    """Split one raw track (sorted by frame, one box per frame) into pieces, dropped ones with their reason."""
+    n = len(frame)
+    if n == 0:
+        return []
+    w = np.maximum(xyxy[:, 2] - xyxy[:, 0], 1e-3).astype(np.float64)
+    h = np.maximum(xyxy[:, 3] - xyxy[:, 1], 1e-3).astype(np.float64)
+    label = np.array([""] * n, dtype=object)
+    # Crossings, widened by a margin in frames on either side.
+    if settings.cut_overlap_iou > 0:
+        hit = frame[crowd >= settings.cut_overlap_iou]
+        if len(hit):
+            near = np.abs(frame[:, None] - hit[None, :]).min(axis=1) <= settings.cut_margin_frames
+            label[near] = CROSSING
+    # Lone outliers: far from the median of their neighbours (up to `k` on each side) in height or width.
+    jump_h, jump_w = np.log1p(settings.cut_height_jump), np.log1p(settings.cut_width_jump)
+    k = 3
+    free = np.flatnonzero(label == "")
+    if len(free) >= 3:
+        lh, lw = np.log(h[free]), np.log(w[free])
+        for j, i in enumerate(free):
+            nb = np.r_[max(0, j - k):j, j + 1:min(len(free), j + k + 1)]
+            if len(nb) < 2:
+                continue
+            if abs(lh[j] - np.median(lh[nb])) > jump_h or abs(lw[j] - np.median(lw[nb])) > jump_w:
+                # Only a lone box: when its neighbours differ among themselves as much, it is a jump, not an outlier.
+                if np.ptp(lh[nb]) <= jump_h and np.ptp(lw[nb]) <= jump_w:
+                    label[i] = OUTLIER
+    # Jumps between consecutive kept boxes cut the track; so does a crossing. Lone outliers do not: the
+    # boxes either side of one stay in the same piece.
+    piece, prev = 0, None
+    labels: list = []
+    cx, cy = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2
+    for i in range(n):
+        if label[i] == CROSSING:
+            if prev is not None:
+                piece, prev = piece + 1, None
+            labels.append(CROSSING)
+            continue
+        if label[i] == OUTLIER:
+            labels.append(OUTLIER)
+            continue
+        if prev is not None:
+            steps = max(1, int(frame[i] - frame[prev]))
+            shift = float(np.hypot(cx[i] - cx[prev], cy[i] - cy[prev])) / max(h[i], h[prev])
+            if (abs(np.log(h[i] / h[prev])) > jump_h or abs(np.log(w[i] / w[prev])) > jump_w
+                    or shift > settings.cut_max_shift * steps):
+                piece += 1
+        prev = i
+        labels.append(piece)
+    out = []
+    for a, b in _runs(labels):
+        if labels[a] == CROSSING:
+            out.append(Piece(frame[a:b], xyxy[a:b], score[a:b],
+                             f"crossing: overlaps another person's box (IoU >= {settings.cut_overlap_iou:g}, "
+                             f"+/- {settings.cut_margin_frames} frames)"))
+        elif labels[a] == OUTLIER:
+            out.append(Piece(frame[a:b], xyxy[a:b], score[a:b],
+                             f"outlier box: height or width off its neighbours' median by more than "
+                             f"{settings.cut_height_jump:.0%} / {settings.cut_width_jump:.0%}"))
+    for p in sorted({x for x in labels if isinstance(x, int)}):
+        sel = np.array([x == p if isinstance(x, int) else False for x in labels])
+        out.append(Piece(frame[sel], xyxy[sel], score[sel], None))
+    return out
+
+
+def cut_tracks(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]], det_frame: np.ndarray, det_xyxy: np.ndarray,
+               *, settings) -> list[Piece]:
+    """Cut every raw track of one video; ``det_*`` are the video's detections the tracker was given."""
+    crowd = crowding([(f, b) for f, b, _ in groups], det_frame, det_xyxy)
+    return [p for (f, b, s), c in zip(groups, crowd) for p in cut_track(f, b, s, c, settings=settings)]
