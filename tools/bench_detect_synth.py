@@ -43,8 +43,9 @@ def main() -> None:
         print(f"machine: {platform.node()} {platform.machine()}; world: {args.cameras} cameras, {args.identities} "
               f"identities, {args.seconds:g} s, seed {args.seed}")
         print("| backend | det precision | det recall | recall (>= 50 % visible) | MOTA | IDF1 | ID sw | "
-              "tracklets kept/all | kept purity mean / min | kept >= 0.98 pure | identities covered | detect+track s |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "tracklets kept/all | kept boxes | kept purity mean / min | kept >= 0.98 pure | kept identity purity mean / min | "
+              "identities covered | detect+track s |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for backend in args.backends.split(","):
             root = Path(tmp) / backend
             shutil.copytree(world, root, ignore=shutil.ignore_patterns("state"))
@@ -67,8 +68,9 @@ def main() -> None:
             m = r["mot"]
             print(f"| {backend} | {r['det_all']['precision']:.3f} | {r['det_all']['recall']:.3f} | "
                   f"{r['det_visible']['recall']:.3f} | {100 * m['mota']:.1f} % | {100 * m['idf1']:.1f} % | "
-                  f"{int(m['num_switches'])} | {r['kept']}/{r['tracklets']} | {r['kept_purity_mean']:.3f} / "
-                  f"{r['kept_purity_min']:.3f} | {r['kept_share_pure_98']:.2f} | {r['gt_identities_covered']} of "
+                  f"{int(m['num_switches'])} | {r['kept']}/{r['tracklets']} | {r['kept_boxes']} | {r['kept_purity_mean']:.3f} / "
+                  f"{r['kept_purity_min']:.3f} | {r['kept_share_pure_98']:.2f} | {r['kept_identity_purity_mean']:.3f} / "
+                  f"{r['kept_identity_purity_min']:.3f} | {r['gt_identities_covered']} of "
                   f"{r['gt_identities']} | {seconds:.1f} |")
 
 

@@ -11,7 +11,12 @@ for a few reasons, each of which leaves a trace in the boxes alone (no frames ar
   neighbours in the track (a half-body box, or a box on two merged people). It is dropped
   on its own and the track goes on;
 - jumps: the box changes size or shape, or moves further than a walker can, from one
-  detected frame to the next and stays changed. The track is cut there in two.
+  detected frame to the next and stays changed. The track is cut there in two;
+- long gaps: a track the detector lost for a while (often hidden behind someone) and found
+  again may have been found on someone else. The track is cut there in two.
+
+A box covering two people who walk together, with no second box beside it, leaves no trace
+in the boxes; what the cuts cannot see, they cannot cut (docs/benchmarks.md, issue 4).
 
 Every dropped part becomes a tracklet of its own with ``kept = false`` and the reason, so a
 reviewer sees what was thrown away. Cuts depend on the boxes only, so reruns give the same
@@ -86,8 +91,12 @@ def _runs(labels: list) -> list[tuple[int, int]]:
     return list(zip(cuts[:-1], cuts[1:]))
 
 
-def cut_track(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, crowd: np.ndarray, *, settings) -> list[Piece]:
-    """Split one raw track (sorted by frame, one box per frame) into pieces, dropped ones with their reason."""
+def cut_track(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, crowd: np.ndarray, *, settings,
+              stride: int = 1) -> list[Piece]:
+    """Split one raw track (sorted by frame, one box per frame) into pieces, dropped ones with their reason.
+
+    ``stride`` is the detection stride: a gap cuts only when at least one detection was missed.
+    """
     n = len(frame)
     if n == 0:
         return []
@@ -100,40 +109,38 @@ def cut_track(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, crowd: np.
         if len(hit):
             near = np.abs(frame[:, None] - hit[None, :]).min(axis=1) <= settings.cut_margin_frames
             label[near] = CROSSING
-    # Lone outliers: far from the median of their neighbours (up to `k` on each side) in height or width.
+    # Jumps: a box that differs too much from the last accepted one in height, width or position. When the
+    # next box agrees with it (and not with the old one), the change persists: the track is cut there.
+    # Otherwise it is a lone outlier (a half-body box, a box on two people for a frame): dropped alone.
     jump_h, jump_w = np.log1p(settings.cut_height_jump), np.log1p(settings.cut_width_jump)
-    k = 3
-    free = np.flatnonzero(label == "")
-    if len(free) >= 3:
-        lh, lw = np.log(h[free]), np.log(w[free])
-        for j, i in enumerate(free):
-            nb = np.r_[max(0, j - k):j, j + 1:min(len(free), j + k + 1)]
-            if len(nb) < 2:
-                continue
-            if abs(lh[j] - np.median(lh[nb])) > jump_h or abs(lw[j] - np.median(lw[nb])) > jump_w:
-                # Only a lone box: when its neighbours differ among themselves as much, it is a jump, not an outlier.
-                if np.ptp(lh[nb]) <= jump_h and np.ptp(lw[nb]) <= jump_w:
-                    label[i] = OUTLIER
-    # Jumps between consecutive kept boxes cut the track; so does a crossing. Lone outliers do not: the
-    # boxes either side of one stay in the same piece.
+    cx, cy = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2
+
+    def differ(i: int, j: int) -> bool:
+        steps = max(1, abs(int(frame[i] - frame[j])))
+        shift = float(np.hypot(cx[i] - cx[j], cy[i] - cy[j])) / max(h[i], h[j])
+        return (abs(np.log(h[i] / h[j])) > jump_h or abs(np.log(w[i] / w[j])) > jump_w
+                or shift > settings.cut_max_shift * steps)
+
     piece, prev = 0, None
     labels: list = []
-    cx, cy = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2
     for i in range(n):
         if label[i] == CROSSING:
+            # A crossing ends the piece: who comes out of it is not known.
             if prev is not None:
                 piece, prev = piece + 1, None
             labels.append(CROSSING)
             continue
-        if label[i] == OUTLIER:
-            labels.append(OUTLIER)
-            continue
-        if prev is not None:
-            steps = max(1, int(frame[i] - frame[prev]))
-            shift = float(np.hypot(cx[i] - cx[prev], cy[i] - cy[prev])) / max(h[i], h[prev])
-            if (abs(np.log(h[i] / h[prev])) > jump_h or abs(np.log(w[i] / w[prev])) > jump_w
-                    or shift > settings.cut_max_shift * steps):
+        if prev is not None and settings.cut_gap_frames and frame[i] - frame[prev] > max(settings.cut_gap_frames, stride):
+            # Found again after a long gap (often hidden behind someone): maybe not the same person.
+            piece += 1
+        elif prev is not None and differ(i, prev):
+            nxt = i + 1 if i + 1 < n and label[i + 1] != CROSSING else None
+            # Two outliers in a row: the old box is no reference any more, so start afresh.
+            if (nxt is not None and differ(nxt, prev) and not differ(nxt, i)) or labels[-1] == OUTLIER:
                 piece += 1
+            else:
+                labels.append(OUTLIER)
+                continue
         prev = i
         labels.append(piece)
     out = []
@@ -144,8 +151,9 @@ def cut_track(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, crowd: np.
                              f"+/- {settings.cut_margin_frames} frames)"))
         elif labels[a] == OUTLIER:
             out.append(Piece(frame[a:b], xyxy[a:b], score[a:b],
-                             f"outlier box: height or width off its neighbours' median by more than "
-                             f"{settings.cut_height_jump:.0%} / {settings.cut_width_jump:.0%}"))
+                             f"outlier box: height, width or place off the boxes either side (by more than "
+                             f"{settings.cut_height_jump:.0%} / {settings.cut_width_jump:.0%} / "
+                             f"{settings.cut_max_shift:g} box heights a frame)"))
     for p in sorted({x for x in labels if isinstance(x, int)}):
         sel = np.array([x == p if isinstance(x, int) else False for x in labels])
         out.append(Piece(frame[sel], xyxy[sel], score[sel], None))
@@ -153,7 +161,7 @@ def cut_track(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, crowd: np.
 
 
 def cut_tracks(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]], det_frame: np.ndarray, det_xyxy: np.ndarray,
-               *, settings) -> list[Piece]:
+               *, settings, stride: int = 1) -> list[Piece]:
     """Cut every raw track of one video; ``det_*`` are the video's detections the tracker was given."""
     crowd = crowding([(f, b) for f, b, _ in groups], det_frame, det_xyxy)
-    return [p for (f, b, s), c in zip(groups, crowd) for p in cut_track(f, b, s, c, settings=settings)]
+    return [p for (f, b, s), c in zip(groups, crowd) for p in cut_track(f, b, s, c, settings=settings, stride=stride)]
