@@ -11,7 +11,7 @@ import numpy as np
 from grewkit.core.errors import GrewkitError
 from grewkit.detect.base import Detector
 from grewkit.track.bytetrack import RawTracks, run_bytetrack
-from grewkit.track.evaluate import DetectionEvaluator, MotRows, PurityEvaluator, read_mot
+from grewkit.track.evaluate import DetectionEvaluator, MotRows, read_mot
 from grewkit.track.tracklets import Tracklet, build_tracklets
 
 
@@ -92,12 +92,3 @@ def track_to_mot(frames, xyxy, scores, *, n_frames: int, fps: float, settings, s
     return tracklets_to_mot(track_sequence(frames, xyxy, scores, n_frames=n_frames, fps=fps, settings=settings,
                                            stride=stride))
 
-
-def sequence_purity(gt: MotRows, hyp: MotRows) -> dict:
-    """Per hypothesis id, the share of its boxes on its majority true person (grewkit.track.evaluate.PurityEvaluator)."""
-    ev = PurityEvaluator()
-    for f in np.unique(hyp.frame):
-        g_ids, g_box, _ = gt.at(f)
-        h_ids, h_box, _ = hyp.at(f)
-        ev.process(g_ids, g_box, h_ids, h_box)
-    return ev.evaluate()
