@@ -203,7 +203,7 @@ def person_prims(cam: Camera, walk: Walk, joints: np.ndarray) -> list[Prim]:
     # Torso: a box from the hips to the shoulders, narrower at the waist.
     hips_c = pelvis + trunk_up * 0.02 * H
     chest_c = neck - trunk_up * 0.04 * H
-    top_w, bot_w = (p.shoulder_w / 2 + 0.025 * H), (p.hip_w / 2 + 0.03 * H * g)
+    top_w, bot_w = p.shoulder_w / 2 + 0.025 * H, p.hip_w / 2 + 0.03 * H * g
     torso = [hips_c + sx * bot_w * lat + sz * depth_half * fwd for sx in (-1, 1) for sz in (-1, 1)]
     torso += [chest_c + sx * top_w * lat + sz * depth_half * 0.9 * fwd for sx in (-1, 1) for sz in (-1, 1)]
     s.poly(torso, p.upper_rgb, 0.92, bias=-0.01)
@@ -453,6 +453,7 @@ class CameraRenderer:
         azimuth = rng.uniform(0, 2 * math.pi)
         self.sun = np.array([math.cos(azimuth), math.sin(azimuth)])   # direction shadows fall
         self.shadows: list[np.ndarray] = []
+        self._cloth_cache: dict[str, np.ndarray] = {}
         sigma = self.config.noise_sigma
         self.noise = []
         if with_background and sigma > 0:
@@ -532,15 +533,18 @@ class CameraRenderer:
         return [o[0] for o in reversed(objects)], seen
 
     def _cloth(self, walk_index: int) -> np.ndarray:
-        """A fixed pattern of soft light and dark blotches for one walker (folds, texture), as a brightness factor."""
-        cache = self.__dict__.setdefault("_cloth_cache", {})
-        if walk_index not in cache:
-            rng = rng_for(self.config.seed, "cloth", walk_index)
+        """A fixed pattern of fine light and dark blotches (cloth texture) as a brightness factor.
+
+        Seeded by the person, not the walk: the same clothes look the same in every camera.
+        """
+        person = self.walks_by_index[walk_index].person.identity_id
+        if person not in self._cloth_cache:
+            rng = rng_for(self.config.seed, "cloth", person)
             n = rng.normal(0, 1, size=(512, 512)).astype(np.float32)
             n = cv2.GaussianBlur(n, (0, 0), _CLOTH_SIGMA)
             n /= max(float(n.std()), 1e-6)
-            cache[walk_index] = np.clip(1.0 + _CLOTH_AMPLITUDE * n, 0.5, 1.5)
-        return cache[walk_index]
+            self._cloth_cache[person] = np.clip(1.0 + _CLOTH_AMPLITUDE * n, 0.5, 1.5)
+        return self._cloth_cache[person]
 
     def _shadow(self, ground_xy: np.ndarray, radius: float) -> np.ndarray:
         """Image polygon of a soft ground shadow, stretched away from the sun."""
