@@ -41,7 +41,7 @@ def test_cuts_remove_identity_switches_on_tud_campus(shared_data):
     assert before < 0.8 and after >= 0.95, (before, after)
     assert boxes >= 100
     dropped = [t for t in cut if t.reasons]
-    assert dropped and all(r.startswith(("crossing", "outlier")) for t in dropped for r in t.reasons)
+    assert dropped and all(r.startswith(("crossing", "outlier", "merged")) for t in dropped for r in t.reasons)
 
 
 def _raw(tracks: dict[int, list[tuple[int, list[float]]]]) -> RawTracks:
@@ -72,6 +72,20 @@ def test_a_crossing_is_cut_out_and_dropped_with_its_reason():
     assert {16, 20, 24} <= boxes and 0 not in boxes and 39 not in boxes
     assert len([t for t in out if not t.reasons]) == 4      # each walker before and after the crossing
     assert sum(len(t.frame) for t in out) == 80             # nothing lost: every box is in some tracklet
+
+
+def test_two_people_leaving_a_crossing_under_one_box_are_dropped_until_they_part():
+    # B walks behind A; from frame 12 the detector sees one tall box on both, A's track follows it,
+    # B's track ends; from frame 30 A's box is A alone again.
+    a = _walk(100, range(40), dx=1.0)
+    b = [(f, [105.0 + f, 70.0, 145.0 + f, 160.0]) for f in range(10)]
+    for i in range(12, 30):
+        a[i] = (i, [a[i][1][0], 60.0, a[i][1][2], 200.0])
+    out = build_tracklets(_raw({1: a, 2: b}), max_gap=10, cut_settings=SETTINGS)
+    merged = [t for t in out if t.reasons and t.reasons[0].startswith("merged")]
+    assert len(merged) == 1 and int(merged[0].frame[0]) > 12 and int(merged[0].frame[-1]) == 29
+    kept = [t for t in out if not t.reasons]
+    assert all(float((t.xyxy[:, 3] - t.xyxy[:, 1]).max()) <= 100.0 for t in kept), [t.frame for t in kept]
 
 
 def test_a_lone_outlier_box_is_dropped_without_cutting_the_track():

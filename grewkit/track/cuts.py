@@ -10,6 +10,8 @@ for a few reasons, each of which leaves a trace in the boxes alone (no frames ar
 - lone outliers: a box much taller or shorter, or much wider or narrower, than its
   neighbours in the track (a half-body box, or a box on two merged people). It is dropped
   on its own and the track goes on;
+- merges: two people who met at a crossing often leave it under one box, taller or wider
+  than the track's box before the crossing. Those boxes are dropped until the box shrinks back;
 - jumps: the box changes size or shape, or moves further than a walker can, from one
   detected frame to the next and stays changed. The track is cut there in two;
 - long gaps: a track the detector lost for a while (often hidden behind someone) and found
@@ -33,6 +35,7 @@ from grewkit.track.evaluate import iou_matrix
 
 CROSSING = "crossing"
 OUTLIER = "outlier"
+MERGED = "merged"
 
 
 @dataclass(frozen=True)
@@ -109,10 +112,25 @@ def cut_track(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, crowd: np.
         if len(hit):
             near = np.abs(frame[:, None] - hit[None, :]).min(axis=1) <= settings.cut_margin_frames
             label[near] = CROSSING
+    # Merges: two people who met often leave under one box (the detector sees one taller or wider blob).
+    # After a crossing, boxes much bigger than the track's box before it are dropped until they shrink back.
+    jump_h, jump_w = np.log1p(settings.cut_height_jump), np.log1p(settings.cut_width_jump)
+    crossing = np.flatnonzero(label == CROSSING)
+    if len(crossing):
+        starts = crossing[np.r_[True, np.diff(crossing) > 1]]
+        ends = crossing[np.r_[np.diff(crossing) > 1, True]] + 1
+        for a, b in zip(starts, ends):
+            ref = a - 1 if a > 0 else a
+            for i in range(b, n):
+                if label[i]:
+                    break
+                if np.log(h[i] / h[ref]) > jump_h or np.log(w[i] / w[ref]) > jump_w:
+                    label[i] = MERGED
+                else:
+                    break
     # Jumps: a box that differs too much from the last accepted one in height, width or position. When the
     # next box agrees with it (and not with the old one), the change persists: the track is cut there.
     # Otherwise it is a lone outlier (a half-body box, a box on two people for a frame): dropped alone.
-    jump_h, jump_w = np.log1p(settings.cut_height_jump), np.log1p(settings.cut_width_jump)
     cx, cy = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2
 
     def differ(i: int, j: int) -> bool:
@@ -124,17 +142,17 @@ def cut_track(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, crowd: np.
     piece, prev = 0, None
     labels: list = []
     for i in range(n):
-        if label[i] == CROSSING:
+        if label[i] in (CROSSING, MERGED):
             # A crossing ends the piece: who comes out of it is not known.
             if prev is not None:
                 piece, prev = piece + 1, None
-            labels.append(CROSSING)
+            labels.append(label[i])
             continue
         if prev is not None and settings.cut_gap_frames and frame[i] - frame[prev] > max(settings.cut_gap_frames, stride):
             # Found again after a long gap (often hidden behind someone): maybe not the same person.
             piece += 1
         elif prev is not None and differ(i, prev):
-            nxt = i + 1 if i + 1 < n and label[i + 1] != CROSSING else None
+            nxt = i + 1 if i + 1 < n and not label[i + 1] else None
             # Two outliers in a row: the old box is no reference any more, so start afresh.
             if (nxt is not None and differ(nxt, prev) and not differ(nxt, i)) or labels[-1] == OUTLIER:
                 piece += 1
@@ -149,6 +167,10 @@ def cut_track(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, crowd: np.
             out.append(Piece(frame[a:b], xyxy[a:b], score[a:b],
                              f"crossing: overlaps another person's box (IoU >= {settings.cut_overlap_iou:g}, "
                              f"+/- {settings.cut_margin_frames} frames)"))
+        elif labels[a] == MERGED:
+            out.append(Piece(frame[a:b], xyxy[a:b], score[a:b],
+                             f"merged: after a crossing, the box is taller or wider than before it by more than "
+                             f"{settings.cut_height_jump:.0%} / {settings.cut_width_jump:.0%} (two people under one box)"))
         elif labels[a] == OUTLIER:
             out.append(Piece(frame[a:b], xyxy[a:b], score[a:b],
                              f"outlier box: height, width or place off the boxes either side (by more than "
