@@ -65,7 +65,9 @@ def test_ingest_detect_track_on_vtest(pets):
     tracklets = project.read("tracklets").to_pandas()
     boxes = project.read("boxes").to_pandas()
     kept = tracklets[tracklets.kept]
-    assert len(kept) >= 3, tracklets.filter_reason.tolist()
+    # Two walkers cross in this 4 s slice: the cut drops the crossing and leaves pieces too short to keep.
+    assert len(kept) >= 2, tracklets.filter_reason.tolist()
+    assert tracklets.filter_reason.str.startswith("crossing").any(), tracklets.filter_reason.tolist()
     assert tracklets.filter_reason.isna().eq(tracklets.kept).all()
     assert set(tracklets.tracklet_id) == set(boxes.tracklet_id)
     # Stride 2: the odd frames between detections are interpolated boxes with no score.

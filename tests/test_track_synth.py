@@ -1,10 +1,9 @@
 """ingest -> detect -> track on the synthetic world, scored against its exact ground truth.
 
-The SSDLite floors are low on purpose and say where things stand: the model, trained on real
-pedestrians, finds few of the flat-shaded synthetic walkers (docs/benchmarks.md has the figures);
-the precision floor and the checks on videos and cameras still catch a pipeline that loses
-boxes, mixes cameras or breaks the file-to-camera mapping.
-"""
+Floors a little below what this small world gives (4 identities, 4 s, seed 1, stride 2; measured:
+SSDLite precision 0.98, recall 0.57, 0.62 for people at least half visible; 6 kept tracklets, all
+of one person with every box on them). Without the cuts of grewkit.track.cuts one kept tracklet
+of this world is only 57 % one person, so the purity floors fail if the cuts stop working."""
 
 from __future__ import annotations
 
@@ -24,8 +23,8 @@ from grewkit.track.synth_eval import evaluate_synth
 @pytest.mark.slow
 def test_pipeline_on_the_synthetic_world(tmp_path):
     root = tmp_path / "world"
-    made = subprocess.run([sys.executable, "-m", "grewkit", "synth", str(root), "--cameras", "2", "--identities", "3",
-                           "--seconds", "3", "--seed", "3", "--quiet"], capture_output=True, text=True)
+    made = subprocess.run([sys.executable, "-m", "grewkit", "synth", str(root), "--cameras", "2", "--identities", "4",
+                           "--seconds", "4", "--seed", "1", "--quiet"], capture_output=True, text=True)
     if made.returncode != 0:
         pytest.fail(f"grewkit synth failed: {made.stderr[-2000:]}")
     project = Project.open(root)
@@ -42,7 +41,10 @@ def test_pipeline_on_the_synthetic_world(tmp_path):
     assert validate_project(project) == []
     r = evaluate_synth(project)
     assert r["videos"] == 2
-    assert r["det_all"]["precision"] >= 0.75, r["det_all"]
-    assert r["det_visible"]["recall"] >= 0.03, r["det_visible"]   # see the module docstring
+    assert r["det_all"]["precision"] >= 0.85 and r["det_all"]["recall"] >= 0.45, r["det_all"]
+    assert r["det_visible"]["recall"] >= 0.5, r["det_visible"]
     assert r["mot"]["num_false_positives"] <= r["mot"]["num_misses"], r["mot"]
-
+    # Kept tracklets are one person each (identity purity), and nearly all their boxes are on that person.
+    assert r["kept"] >= 3 and r["gt_identities_covered"] >= 2, r
+    assert r["kept_identity_purity_min"] >= 0.98, r
+    assert r["kept_purity_min"] >= 0.95, r

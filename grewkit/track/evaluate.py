@@ -90,6 +90,56 @@ class DetectionEvaluator:
         return {"precision": precision, "recall": recall, "tp": self.tp, "fp": self.fp, "fn": self.fn}
 
 
+class PurityEvaluator:
+    """Per hypothesis track: the share of its boxes whose best-overlapping true person (IoU >= ``iou``) is its majority one.
+
+    Boxes that overlap nobody that well count against the track: a sequence built from it would
+    show background or a fragment of a person there.
+    """
+
+    def __init__(self, *, iou: float = 0.5):
+        self.iou = iou
+        self.reset()
+
+    def reset(self) -> None:
+        self.counts: dict = {}
+
+    def process(self, gt_ids, gt_xyxy: np.ndarray, hyp_ids, hyp_xyxy: np.ndarray) -> None:
+        from collections import Counter
+
+        gt_ids = list(gt_ids)
+        iou = iou_matrix(hyp_xyxy, gt_xyxy)
+        for k, h in enumerate(hyp_ids):
+            who = None
+            if iou.shape[1]:
+                j = int(iou[k].argmax())
+                who = gt_ids[j] if iou[k, j] >= self.iou else None
+            self.counts.setdefault(h, Counter())[who] += 1
+
+    def majority(self, hyp_id):
+        """The true person most of the track's boxes belong to (None when no box matches anyone)."""
+        c = self.counts.get(hyp_id)
+        named = [(n, k) for k, n in (c or {}).items() if k is not None]
+        return max(named, key=lambda nk: (nk[0], str(nk[1])))[1] if named else None
+
+    def evaluate(self) -> dict:
+        """{hyp id: purity}."""
+        return {h: max((n for k, n in c.items() if k is not None), default=0) / sum(c.values())
+                for h, c in self.counts.items()}
+
+    def identity_purity(self) -> dict:
+        """{hyp id: share of the boxes matched to someone that are on the majority person} (NaN when none matched).
+
+        Unlike ``evaluate``, loose boxes (IoU < ``iou`` with everybody) do not count: this is the
+        share of identity errors alone, which cuts at crossings are meant to remove.
+        """
+        out = {}
+        for h, c in self.counts.items():
+            named = [n for k, n in c.items() if k is not None]
+            out[h] = max(named) / sum(named) if named else float("nan")
+        return out
+
+
 class MotEvaluator:
     """MOTA, IDF1, ID switches and friends from py-motmetrics, IoU distance with a 0.5 cut as in MOTChallenge."""
 

@@ -12,7 +12,7 @@ from grewkit.core.errors import GrewkitError
 from grewkit.detect.base import Detector
 from grewkit.track.bytetrack import RawTracks, run_bytetrack
 from grewkit.track.evaluate import DetectionEvaluator, MotRows, read_mot
-from grewkit.track.tracklets import build_tracklets
+from grewkit.track.tracklets import Tracklet, build_tracklets
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,18 @@ def detection_scores(seq: MotSequence, frames, xyxy, scores, *, threshold: float
     return ev.evaluate()
 
 
-def track_to_mot(frames, xyxy, scores, *, n_frames: int, fps: float, settings, stride: int = 1) -> MotRows:
-    """ByteTrack + grewkit's tracklet building (numbering, gap filling) as MOT rows with 1-based frames."""
+def track_sequence(frames, xyxy, scores, *, n_frames: int, fps: float, settings, stride: int = 1,
+                   cut: bool = False) -> list[Tracklet]:
+    """ByteTrack + grewkit's tracklet building; with ``cut``, also the identity-switch cuts of the track stage."""
     raw: RawTracks = run_bytetrack(frames, xyxy, scores, detected_frames=np.arange(0, n_frames, stride),
                                    fps=fps, settings=settings)
-    tracklets = build_tracklets(raw, max_gap=max(settings.max_gap, stride - 1))
+    given = np.asarray(scores) >= settings.min_score
+    return build_tracklets(raw, max_gap=max(settings.max_gap, stride - 1), cut_settings=settings if cut else None,
+                           detections=(np.asarray(frames)[given], np.asarray(xyxy)[given]), stride=stride)
+
+
+def tracklets_to_mot(tracklets: list[Tracklet]) -> MotRows:
+    """Tracklets as MOT rows with 1-based frames, the tracklet number as id."""
     if not tracklets:
         return MotRows(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
     return MotRows(
@@ -74,3 +81,14 @@ def track_to_mot(frames, xyxy, scores, *, n_frames: int, fps: float, settings, s
         np.concatenate([t.xyxy for t in tracklets]),
         np.nan_to_num(np.concatenate([t.score for t in tracklets]), nan=0.0),
     )
+
+
+def track_to_mot(frames, xyxy, scores, *, n_frames: int, fps: float, settings, stride: int = 1) -> MotRows:
+    """ByteTrack + grewkit's tracklet building (numbering, gap filling) as MOT rows with 1-based frames.
+
+    The identity-switch cuts are left out on purpose: MOT metrics score whole trajectories, and
+    the cuts split them deliberately to make one-person sequences (their figure is purity).
+    """
+    return tracklets_to_mot(track_sequence(frames, xyxy, scores, n_frames=n_frames, fps=fps, settings=settings,
+                                           stride=stride))
+

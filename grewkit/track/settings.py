@@ -17,6 +17,14 @@ class TrackSettings:
     lost_track_buffer: int = setting(30, "ByteTrack: how long (in 30 fps frames) a lost track waits to be found again.")
     minimum_consecutive_frames: int = setting(2, "ByteTrack: matched frames in a row before a track gets an id.")
     max_gap: int = setting(10, "Fill gaps of up to this many frames in a tracklet by linear interpolation (score null).")
+    # Cuts where a track may change person (grewkit.track.cuts): a GREW sequence must be one person.
+    cut_switches: bool = setting(True, "Cut tracks at crossings, outlier boxes, jumps and long gaps (grewkit.track.cuts); dropped parts are kept=false with the reason.")
+    cut_overlap_iou: float = setting(0.25, "A box overlapping another person's box by at least this IoU is at a crossing: that part is dropped (0: never).")
+    cut_margin_frames: int = setting(3, "Frames either side of a crossing that are dropped with it (swaps show as the boxes separate).")
+    cut_gap_frames: int = setting(6, "Cut where a track goes more than this many frames without a detection (0: never): it may come back on someone else.")
+    cut_height_jump: float = setting(0.25, "A box whose height differs by more than this share from its neighbours' is an outlier (alone) or a jump (cut).")
+    cut_width_jump: float = setting(0.5, "The same for the box width (walkers' widths swing with the stride, so looser).")
+    cut_max_shift: float = setting(0.2, "Cut where the box centre moves more than this many box heights per frame.")
     # Quality filters: a tracklet failing any is kept in the manifests with kept=false and the reasons.
     min_seconds: float = setting(1.0, "Drop tracklets shorter than this (too short for a gait cycle).")
     min_box_height: float = setting(50.0, "Drop tracklets whose median box height is below this, in pixels.")
@@ -28,10 +36,12 @@ class TrackSettings:
 
     def __post_init__(self):
         for name in ("min_score", "track_activation_threshold", "high_conf_det_threshold", "minimum_iou_threshold",
-                     "max_border_fraction", "min_visibility", "max_occluded_fraction"):
+                     "max_border_fraction", "min_visibility", "max_occluded_fraction", "cut_overlap_iou"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
         if self.lost_track_buffer < 0 or self.minimum_consecutive_frames < 1 or self.max_gap < 0:
             raise ValueError("lost_track_buffer and max_gap must be >= 0, minimum_consecutive_frames >= 1")
+        if self.cut_margin_frames < 0 or self.cut_gap_frames < 0 or self.cut_height_jump <= 0 or self.cut_width_jump <= 0 or self.cut_max_shift <= 0:
+            raise ValueError("cut_margin_frames must be >= 0; cut_height_jump, cut_width_jump and cut_max_shift > 0")
         if self.min_seconds < 0 or self.min_box_height < 0 or self.min_travel < 0 or self.border_margin < 0:
             raise ValueError("min_seconds, min_box_height, min_travel and border_margin must be >= 0")

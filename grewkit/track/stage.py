@@ -70,11 +70,14 @@ class TrackStage(Stage):
             else np.zeros((0, 4), np.float32)
         raw = run_bytetrack(dets.column("frame").to_numpy(), xyxy, dets.column("score").to_numpy(),
                             detected_frames=detected, fps=v["fps"], settings=settings)
-        tracklets = build_tracklets(raw, max_gap=max(settings.max_gap, v["stride"] - 1))
+        given = dets.column("score").to_numpy() >= settings.min_score
+        tracklets = build_tracklets(raw, max_gap=max(settings.max_gap, v["stride"] - 1),
+                                    cut_settings=settings if settings.cut_switches else None,
+                                    detections=(dets.column("frame").to_numpy()[given], xyxy[given]), stride=v["stride"])
         estimate_visibility(tracklets)
         rows, box_parts = [], []
         for t in tracklets:
-            reasons = judge(t, fps=v["fps"], width=v["width"], height=v["height"], settings=settings)
+            reasons = (t.reasons or []) + judge(t, fps=v["fps"], width=v["width"], height=v["height"], settings=settings)
             tid = tracklet_id(v["video_id"], t.number)
             scores = t.score[~np.isnan(t.score)]
             rows.append({

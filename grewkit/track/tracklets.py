@@ -47,7 +47,15 @@ def _fill_gaps(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, max_gap: 
     return np.concatenate(frames), np.concatenate(boxes).astype(np.float32), np.concatenate(scores)
 
 
-def build_tracklets(raw: RawTracks, *, max_gap: int) -> list[Tracklet]:
+def build_tracklets(raw: RawTracks, *, max_gap: int, cut_settings=None,
+                    detections: tuple[np.ndarray, np.ndarray] | None = None, stride: int = 1) -> list[Tracklet]:
+    """Raw tracks to numbered tracklets; with ``cut_settings``, first cut where a track may change person.
+
+    ``detections`` (frames, xyxy) are what the tracker was given: a detection no track follows
+    still counts as a person at a crossing. Dropped pieces come back as tracklets with ``reasons``.
+    """
+    from grewkit.track.cuts import Piece, cut_tracks
+
     groups = []
     for tid in np.unique(raw.track_id):
         sel = np.flatnonzero(raw.track_id == tid)
@@ -55,9 +63,15 @@ def build_tracklets(raw: RawTracks, *, max_gap: int) -> list[Tracklet]:
         frame, xyxy, score = raw.frame[sel], raw.xyxy[sel], raw.score[sel]
         # A tracker returns at most one box per track and frame; keep the first if one ever repeats.
         first = np.concatenate([[True], np.diff(frame) > 0])
-        groups.append(_fill_gaps(frame[first], xyxy[first], score[first], max_gap))
-    groups.sort(key=lambda g: (int(g[0][0]), float(g[1][0, 0]), float(g[1][0, 1]), len(g[0])))
-    return [Tracklet(i + 1, f, b, s) for i, (f, b, s) in enumerate(groups)]
+        groups.append((frame[first], xyxy[first], score[first]))
+    if cut_settings is not None:
+        det_frame, det_xyxy = detections if detections is not None else (np.zeros(0, np.int64), np.zeros((0, 4)))
+        pieces = cut_tracks(groups, det_frame, det_xyxy, settings=cut_settings, stride=stride)
+    else:
+        pieces = [Piece(f, b, s) for f, b, s in groups]
+    filled = [(*_fill_gaps(p.frame, p.xyxy, p.score, max_gap if p.reason is None else 0), p.reason) for p in pieces]
+    filled.sort(key=lambda g: (int(g[0][0]), float(g[1][0, 0]), float(g[1][0, 1]), len(g[0]), g[3] or ""))
+    return [Tracklet(i + 1, f, b, s, reasons=[r] if r else None) for i, (f, b, s, r) in enumerate(filled)]
 
 
 def estimate_visibility(tracklets: list[Tracklet]) -> None:

@@ -1,0 +1,189 @@
+"""Cutting tracks where they may change person, so that every kept tracklet is one person.
+
+A GREW sequence must show one person; a tracker that swaps identities at a crossing, or
+follows a box that jumps from one walker to another, poisons it. Trackers swap identities
+for a few reasons, each of which leaves a trace in the boxes alone (no frames are read):
+
+- crossings: the box overlaps another person's box (another track, or another detection
+  at the tracker's ``min_score``) heavily. Those frames, and a few either side (the swap
+  shows as the boxes separate), are split off and dropped;
+- lone outliers: a box much taller or shorter, or much wider or narrower, than its
+  neighbours in the track (a half-body box, or a box on two merged people). It is dropped
+  on its own and the track goes on;
+- merges: two people who met at a crossing often leave it under one box, taller or wider
+  than the track's box before the crossing. Those boxes are dropped until the box shrinks back;
+- jumps: the box changes size or shape, or moves further than a walker can, from one
+  detected frame to the next and stays changed. The track is cut there in two;
+- long gaps: a track the detector lost for a while (often hidden behind someone) and found
+  again may have been found on someone else. The track is cut there in two.
+
+A box covering two people who walk together, with no second box beside it, leaves no trace
+in the boxes; what the cuts cannot see, they cannot cut (docs/benchmarks.md, issue 4).
+
+Every dropped part becomes a tracklet of its own with ``kept = false`` and the reason, so a
+reviewer sees what was thrown away. Cuts depend on the boxes only, so reruns give the same
+pieces and the same ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from grewkit.track.evaluate import iou_matrix
+
+CROSSING = "crossing"
+OUTLIER = "outlier"
+MERGED = "merged"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Part of one raw track: its boxes (observed only, before gap filling) and why it is dropped, if it is."""
+
+    frame: np.ndarray
+    xyxy: np.ndarray
+    score: np.ndarray
+    reason: str | None = None
+
+
+def crowding(tracks: list[tuple[np.ndarray, np.ndarray]], det_frame: np.ndarray, det_xyxy: np.ndarray) -> list[np.ndarray]:
+    """Per track and box, the highest IoU with a box of another person in the same frame.
+
+    Other people are the other tracks' boxes and the detections that no track box matches
+    (IoU < 0.7 with every box of the frame): a person the tracker did not follow still hides
+    whoever walks behind them.
+    """
+    frame = np.concatenate([f for f, _ in tracks]) if tracks else np.zeros(0, np.int64)
+    boxes = np.concatenate([b for _, b in tracks]).astype(np.float64) if tracks else np.zeros((0, 4))
+    owner = np.concatenate([np.full(len(f), i) for i, (f, _) in enumerate(tracks)]) if tracks else np.zeros(0, int)
+    best = np.zeros(len(frame))
+    order = np.argsort(frame, kind="stable")
+    det_order = np.argsort(det_frame, kind="stable")
+    det_frame, det_xyxy = det_frame[det_order], np.asarray(det_xyxy, np.float64)[det_order]
+    bounds = np.flatnonzero(np.diff(frame[order])) + 1
+    for idx in np.split(order, bounds):
+        if not len(idx):
+            continue
+        f = frame[idx[0]]
+        b = boxes[idx]
+        a, z = np.searchsorted(det_frame, f, "left"), np.searchsorted(det_frame, f, "right")
+        d = det_xyxy[a:z]
+        if len(d):
+            d = d[iou_matrix(d, b).max(axis=1) < 0.7]
+        iou = np.zeros((len(idx), 0))
+        if len(idx) > 1:
+            m = iou_matrix(b, b)
+            m[owner[idx][:, None] == owner[idx][None, :]] = 0.0
+            iou = m
+        if len(d):
+            iou = np.concatenate([iou, iou_matrix(b, d)], axis=1)
+        if iou.shape[1]:
+            best[idx] = iou.max(axis=1)
+    out, start = [], 0
+    for f, _ in tracks:
+        out.append(best[start:start + len(f)])
+        start += len(f)
+    return out
+
+
+def _runs(labels: list) -> list[tuple[int, int]]:
+    """[start, end) of the runs of equal labels."""
+    cuts = [0] + [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]] + [len(labels)]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def cut_track(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, crowd: np.ndarray, *, settings,
+              stride: int = 1) -> list[Piece]:
+    """Split one raw track (sorted by frame, one box per frame) into pieces, dropped ones with their reason.
+
+    ``stride`` is the detection stride: a gap cuts only when at least one detection was missed.
+    """
+    n = len(frame)
+    if n == 0:
+        return []
+    w = np.maximum(xyxy[:, 2] - xyxy[:, 0], 1e-3).astype(np.float64)
+    h = np.maximum(xyxy[:, 3] - xyxy[:, 1], 1e-3).astype(np.float64)
+    label = np.array([""] * n, dtype=object)
+    # Crossings, widened by a margin in frames on either side.
+    if settings.cut_overlap_iou > 0:
+        hit = frame[crowd >= settings.cut_overlap_iou]
+        if len(hit):
+            near = np.abs(frame[:, None] - hit[None, :]).min(axis=1) <= settings.cut_margin_frames
+            label[near] = CROSSING
+    # Merges: two people who met often leave under one box (the detector sees one taller or wider blob).
+    # After a crossing, boxes much bigger than the track's box before it are dropped until they shrink back.
+    jump_h, jump_w = np.log1p(settings.cut_height_jump), np.log1p(settings.cut_width_jump)
+    crossing = np.flatnonzero(label == CROSSING)
+    if len(crossing):
+        starts = crossing[np.r_[True, np.diff(crossing) > 1]]
+        ends = crossing[np.r_[np.diff(crossing) > 1, True]] + 1
+        for a, b in zip(starts, ends):
+            ref = a - 1 if a > 0 else a
+            for i in range(b, n):
+                if label[i]:
+                    break
+                if np.log(h[i] / h[ref]) > jump_h or np.log(w[i] / w[ref]) > jump_w:
+                    label[i] = MERGED
+                else:
+                    break
+    # Jumps: a box that differs too much from the last accepted one in height, width or position. When the
+    # next box agrees with it (and not with the old one), the change persists: the track is cut there.
+    # Otherwise it is a lone outlier (a half-body box, a box on two people for a frame): dropped alone.
+    cx, cy = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2
+
+    def differ(i: int, j: int) -> bool:
+        steps = max(1, abs(int(frame[i] - frame[j])))
+        shift = float(np.hypot(cx[i] - cx[j], cy[i] - cy[j])) / max(h[i], h[j])
+        return (abs(np.log(h[i] / h[j])) > jump_h or abs(np.log(w[i] / w[j])) > jump_w
+                or shift > settings.cut_max_shift * steps)
+
+    piece, prev = 0, None
+    labels: list = []
+    for i in range(n):
+        if label[i] in (CROSSING, MERGED):
+            # A crossing ends the piece: who comes out of it is not known.
+            if prev is not None:
+                piece, prev = piece + 1, None
+            labels.append(label[i])
+            continue
+        if prev is not None and settings.cut_gap_frames and frame[i] - frame[prev] > max(settings.cut_gap_frames, stride):
+            # Found again after a long gap (often hidden behind someone): maybe not the same person.
+            piece += 1
+        elif prev is not None and differ(i, prev):
+            nxt = i + 1 if i + 1 < n and not label[i + 1] else None
+            # Two outliers in a row: the old box is no reference any more, so start afresh.
+            if (nxt is not None and differ(nxt, prev) and not differ(nxt, i)) or labels[-1] == OUTLIER:
+                piece += 1
+            else:
+                labels.append(OUTLIER)
+                continue
+        prev = i
+        labels.append(piece)
+    out = []
+    for a, b in _runs(labels):
+        if labels[a] == CROSSING:
+            out.append(Piece(frame[a:b], xyxy[a:b], score[a:b],
+                             f"crossing: overlaps another person's box (IoU >= {settings.cut_overlap_iou:g}, "
+                             f"+/- {settings.cut_margin_frames} frames)"))
+        elif labels[a] == MERGED:
+            out.append(Piece(frame[a:b], xyxy[a:b], score[a:b],
+                             f"merged: after a crossing, the box is taller or wider than before it by more than "
+                             f"{settings.cut_height_jump:.0%} / {settings.cut_width_jump:.0%} (two people under one box)"))
+        elif labels[a] == OUTLIER:
+            out.append(Piece(frame[a:b], xyxy[a:b], score[a:b],
+                             f"outlier box: height, width or place off the boxes either side (by more than "
+                             f"{settings.cut_height_jump:.0%} / {settings.cut_width_jump:.0%} / "
+                             f"{settings.cut_max_shift:g} box heights a frame)"))
+    for p in sorted({x for x in labels if isinstance(x, int)}):
+        sel = np.array([x == p if isinstance(x, int) else False for x in labels])
+        out.append(Piece(frame[sel], xyxy[sel], score[sel], None))
+    return out
+
+
+def cut_tracks(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]], det_frame: np.ndarray, det_xyxy: np.ndarray,
+               *, settings, stride: int = 1) -> list[Piece]:
+    """Cut every raw track of one video; ``det_*`` are the video's detections the tracker was given."""
+    crowd = crowding([(f, b) for f, b, _ in groups], det_frame, det_xyxy)
+    return [p for (f, b, s), c in zip(groups, crowd) for p in cut_track(f, b, s, c, settings=settings, stride=stride)]
