@@ -159,7 +159,9 @@ class LabelStudioClient:
             # max_retries=0: the SDK re-sends any request after a 5xx or a dropped connection, and a
             # re-sent import whose first try the server had committed would create every task twice.
             # push_tasks asks the server what landed instead.
-            self.sdk = LabelStudioBase(base_url=self.url, api_key=api_key, timeout=timeout, max_retries=0)
+            # The trailing "/": the SDK refreshes a PAT at urljoin(base_url, "api/token/refresh/"), which
+            # drops the last path segment of a server behind a prefix (https://lab.org/ls) without it.
+            self.sdk = LabelStudioBase(base_url=self.url + "/", api_key=api_key, timeout=timeout, max_retries=0)
         except ApiError as exc:  # an expired or malformed personal access token is refused here
             raise GrewkitError(f"{self.url}: the API key was refused (HTTP {exc.status_code}: "
                                f"{_detail(exc.body)})") from None
