@@ -11,6 +11,7 @@ NODEPS := mediapipe==0.10.14
 NODEPS += trackers==2.6.1 supervision==0.26.1
 
 # -- annotate (issue 6): add NODEPS += lines below this line --
+NODEPS += label-studio-sdk==2.1.2
 
 # -- render (issue 5): add NODEPS += lines below this line --
 

@@ -15,6 +15,7 @@ import threading
 import time
 
 import pytest
+import requests
 
 from annotate_world import build_synth_world, build_tud_world, link_synth_world
 from grewkit.annotate import campaign
@@ -54,6 +55,10 @@ def _set(project, **settings):
     project.settings_path.write_text(head + "[annotate]\n" + tail)
 
 
+def _invite(backend) -> str:
+    return backend.sdk.organizations.invites.get_invite_link().invite_url
+
+
 def Annotator(server, invite_url, email):
     return SimulatedAnnotator(server.url, invite_url, email)
 
@@ -88,19 +93,22 @@ def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shar
     assert (first.created, first.updated, first.unchanged) == (20, 0, 0)
     again = campaign.push(project, backend, run, show_progress=False)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 20)
-    assert backend.client.request("GET", f"/api/projects/{run.project_id}/")["maximum_annotations"] == 2
+    assert backend.sdk.projects.get(run.project_id).maximum_annotations == 2
     tasks = _tasks(backend, run.project_id)
     assert len(tasks) == 20 and len({t["data"]["grewkit_key"] for t in tasks}) == 20
+    # The export filter reaches the server (the SDK's own ``ids`` argument would export all 20).
+    assert [t["id"] for t in backend.export(run.project_id, [tasks[3]["id"]])] == [tasks[3]["id"]]
     # The machine's rank-1 guess rides along as a prediction.
     assert all(len(t["predictions"]) == 1 for t in tasks)
-    prediction = backend.client.request("GET", "/api/predictions/", params={"task": tasks[0]["id"]})[0]
-    assert prediction["result"][0]["from_name"] == "cand1"
-    assert prediction["result"][0]["value"]["choices"] == ["same"]
+    prediction = backend.sdk.predictions.list(task=tasks[0]["id"])[0]
+    assert prediction.result[0]["from_name"] == "cand1"
+    assert prediction.result[0]["value"]["choices"] == ["same"]
     # Media is served from the project through the local-files storage.
-    image = backend.client.session.get(ls_server.url + tasks[0]["data"]["query_image"], timeout=60)
+    image = requests.get(ls_server.url + tasks[0]["data"]["query_image"], timeout=60,
+                         headers={"Authorization": f"Token {ls_server.credentials.token}"})
     assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff"
 
-    invite = backend.client.request("GET", "/api/invite")["invite_url"]
+    invite = _invite(backend)
     tag = project.root.name
     careful = Annotator(ls_server, invite, f"careful-{tag}@lab.org")
     sloppy = Annotator(ls_server, invite, f"sloppy-{tag}@lab.org")
@@ -242,7 +250,7 @@ def test_commands_against_an_existing_server_never_print_the_token(ls_server, sh
     run_record = (project.root / "annotation" / "runs" / "identity-linking.json").read_text()
     assert all(token not in text for text in [*outputs, run_record])
     # A personal access token (a JWT refresh token) works as well as the legacy token.
-    invite = _backend(ls_server).client.request("GET", "/api/invite")["invite_url"]
+    invite = _invite(_backend(ls_server))
     member = Annotator(ls_server, invite, f"lead-{project.root.name}@lab.org")
     pat = member.api("POST", "/api/token/")["token"]
     assert pat.count(".") == 2
@@ -327,7 +335,7 @@ def test_headless_chromium_renders_the_labelling_page(ls_server, synth_source, t
                                    document_root=str(ls_server.document_root))
     campaign.push(project, backend, run, show_progress=False)
     task = _tasks(backend, run.project_id)[0]
-    invite = backend.client.request("GET", "/api/invite")["invite_url"]
+    invite = _invite(backend)
     annotator = Annotator(ls_server, invite, f"viewer-{project.root.name}@lab.org")
     cookie = "; ".join(f"{k}={v}" for k, v in annotator.session.cookies.items())
     proxy = _SessionProxy(ls_server.url, cookie, annotator.session.cookies["csrftoken"])
@@ -379,7 +387,7 @@ def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_sourc
     pushed = campaign.push(project, backend, run, show_progress=False)
     tasks = _tasks(backend, run.project_id)
     assert pushed.created == len(tasks) == len(truth)
-    invite = backend.client.request("GET", "/api/invite")["invite_url"]
+    invite = _invite(backend)
     wrong = 0
     for a in range(3):
         person = Annotator(ls_server, invite, f"sim{a}-{project.root.name}@lab.org")

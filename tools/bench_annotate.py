@@ -5,15 +5,15 @@
                         tracklets, against a random ranking under the same gates.
   accuracy PROJECT      identity accuracy after a real push, simulated annotators (with an error
                         rate) and pull on a synthetic world, against a naive union of "same" votes.
-  server --tasks N      push (with predictions) and pull of N tasks through grewkit against the
-                        raw server's import and export of the same tasks, in the same run.
+  server --tasks N      push (with predictions) and pull of N tasks through grewkit (the SDK
+                        client) against plain HTTP import and export of the same tasks on the
+                        same server, interleaved, --repeats times in one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import shutil
 import sys
 import tempfile
@@ -104,12 +104,35 @@ def _annotation():
             "was_cancelled": False}
 
 
+def _bench_project(root: Path, tasks) -> "Project":
+    """A grewkit project holding the tracklets the benchmark tasks name (what `annotate pull` resolves over)."""
+    from grewkit.core.project import Project
+    from grewkit.core.schemas import conform, get_schema
+
+    project = Project.init(root)
+    ids = sorted({t.data["query_id"] for t in tasks} | {t.data[f"cand{j}_id"] for t in tasks for j in range(1, 6)})
+    n = len(ids)
+    project.write("videos", conform(pa.table({
+        "video_id": ["v"], "camera_id": ["cam1"], "path": ["v.mp4"], "fps": [25.0], "frame_count": [100],
+        "width": [640], "height": [480], "duration_s": [4.0], "start_time": pa.array([None], pa.timestamp("us", "UTC")),
+        "size_bytes": [0], "sha256": ["0" * 64], "codec": [None]}), get_schema("videos")))
+    project.write("tracklets", conform(pa.table({
+        "tracklet_id": ids, "video_id": ["v"] * n, "camera_id": ["cam1" if i.startswith("q") else "cam2" for i in ids],
+        "track_id": list(range(n)), "start_frame": [0] * n, "end_frame": [99] * n, "n_frames": [100] * n,
+        "mean_box_height": [100.0] * n, "mean_score": [0.9] * n, "kept": [True] * n,
+        "filter_reason": pa.array([None] * n, pa.string())}), get_schema("tracklets")))
+    return project
+
+
 def server(args) -> None:
+    """grewkit's push and pull against plain HTTP calls to the same server, interleaved in one run."""
+    import requests
+
+    from grewkit.annotate import campaign
     from grewkit.annotate.backend import LabelStudioBackend
     from grewkit.annotate.config import render_config
-    from grewkit.annotate.resolve import resolve
+    from grewkit.annotate.runs import AnnotationRun
     from grewkit.annotate.server import LabelStudioServer
-    from grewkit.core.schemas import get_schema
 
     root = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="grewkit-bench-ls-"))
     srv = LabelStudioServer(root / "server", document_root=root)
@@ -118,70 +141,93 @@ def server(args) -> None:
     print(f"server start: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     try:
         backend = LabelStudioBackend(srv.url, srv.credentials.token, document_root=root)
+        batch = args.batch
+        # The raw server: the same payloads posted to /import and the same export downloaded, by plain HTTP.
+        raw = requests.Session()
+        raw.headers["Authorization"] = f"Token {srv.credentials.token}"
+
+        def raw_import(project_id, payloads):
+            for s in range(0, len(payloads), batch):
+                raw.post(f"{srv.url}/api/projects/{project_id}/import", params={"commit_to_project": "true"},
+                         json=payloads[s:s + batch], timeout=600).raise_for_status()
+
+        def raw_export(project_id):
+            response = raw.get(f"{srv.url}/api/projects/{project_id}/export", timeout=600,
+                               params={"exportType": "JSON", "download_all_tasks": "true"})
+            response.raise_for_status()
+            return response.json()
+
         xml = render_config(5)
         tasks = [_task(i) for i in range(args.tasks)]
-        stamp = int(time.time())
-        batch = args.batch
-        # Raw server: the same payloads (data with the same fields, one prediction each) posted to /import.
-        raw_id = backend.ensure_project(title=f"bench-raw-{stamp}", config_xml=xml, media_dir=None)
         payloads = [backend._payload(t) for t in tasks]
-        t0 = time.perf_counter()
-        for s in range(0, len(payloads), batch):
-            backend.client.request("POST", f"/api/projects/{raw_id}/import", params={"commit_to_project": "true"},
-                                   json=payloads[s:s + batch])
-        raw_import = time.perf_counter() - t0
-        # grewkit push: lists what exists, then imports the new tasks in batches.
-        gk_id = backend.ensure_project(title=f"bench-grewkit-{stamp}", config_xml=xml, media_dir=None)
-        t0 = time.perf_counter()
-        result = backend.push_tasks(gk_id, tasks, batch_size=batch)
-        push = time.perf_counter() - t0
-        assert result.created == len(tasks), result
+        n = len(tasks)
+        stamp = int(time.time())
+        # Push: raw import and grewkit push alternate, each into a project of its own.
+        push_rows = []
+        for rep in range(args.repeats):
+            raw_id = backend.ensure_project(title=f"bench-raw-{stamp}-{rep}", config_xml=xml)
+            t0 = time.perf_counter()
+            raw_import(raw_id, payloads)
+            raw_s = time.perf_counter() - t0
+            gk_id = backend.ensure_project(title=f"bench-grewkit-{stamp}-{rep}", config_xml=xml)
+            t0 = time.perf_counter()
+            result = backend.push_tasks(gk_id, tasks, batch_size=batch)
+            push_s = time.perf_counter() - t0
+            assert result.created == n, result
+            push_rows.append((push_s, raw_s))
+            print(f"push {rep + 1}: grewkit {push_s:.1f} s, raw {raw_s:.1f} s", file=sys.stderr)
         t0 = time.perf_counter()
         again = backend.push_tasks(gk_id, tasks, batch_size=batch)
         repush = time.perf_counter() - t0
-        assert again.unchanged == len(tasks), again
-        # Annotations for the pull: imported with the tasks of a third project (one per task).
-        ann_id = backend.ensure_project(title=f"bench-annotated-{stamp}", config_xml=xml, media_dir=None)
-        annotated = [dict(p, annotations=[_annotation()]) for p in payloads]
-        for s in range(0, len(annotated), batch):
-            backend.client.request("POST", f"/api/projects/{ann_id}/import", params={"commit_to_project": "true"},
-                                   json=annotated[s:s + batch])
+        assert again.unchanged == n, again
+        # Pull: one project whose tasks carry one annotation each (imported with them); raw exports
+        # bracket every grewkit pull, each pull into a fresh grewkit project (the real `annotate pull`:
+        # export, annotations manifest, identities and attributes).
+        ann_id = backend.ensure_project(title=f"bench-annotated-{stamp}", config_xml=xml)
+        raw_import(ann_id, [dict(p, annotations=[_annotation()]) for p in payloads])
+        # Unmeasured: the first export right after a large import was slower than the last one in
+        # each of three runs (the server's post-import work, or a cold cache), which flattered grewkit.
+        raw_export(ann_id)
+        exports = []
         t0 = time.perf_counter()
-        raw = backend.export(ann_id)
-        raw_export = time.perf_counter() - t0
-        assert len(raw) == len(tasks)
+        assert len(raw_export(ann_id)) == n
+        exports.append(time.perf_counter() - t0)
+        pull_rows = []
+        for rep in range(args.repeats):
+            project = _bench_project(root / "projects" / f"bench-{stamp}-{rep}", tasks)
+            run = AnnotationRun(key="bench", backend="labelstudio", url=srv.url, document_root=str(root),
+                                project_id=ann_id)
+            t0 = time.perf_counter()
+            summary = campaign.pull(project, backend, run)
+            pull_s = time.perf_counter() - t0
+            assert summary.fetched == n, summary
+            t0 = time.perf_counter()
+            raw_export(ann_id)
+            exports.append(time.perf_counter() - t0)
+            raw_s = (exports[-2] + exports[-1]) / 2
+            pull_rows.append((pull_s, raw_s))
+            print(f"pull {rep + 1}: grewkit {pull_s:.1f} s, raw {raw_s:.1f} s (mean of the exports before and after)",
+                  file=sys.stderr)
         t0 = time.perf_counter()
-        pulled = backend.pull(ann_id).annotations
-        schema = get_schema("annotations")
-        table = pa.Table.from_pylist([{
-            "annotation_id": a.annotation_id, "task_key": a.task_key, "task_id": a.task_id,
-            "query_tracklet_id": a.task_data["query_id"], "annotator": a.annotator, "created_at": a.created_at,
-            "updated_at": a.updated_at, "was_cancelled": a.was_cancelled, "result_json": json.dumps(a.result),
-            "task_data_json": json.dumps(a.task_data)} for a in pulled], schema=schema.arrow)
-        fetched = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        since = max(a.updated_at for a in pulled)
-        incremental = backend.pull(ann_id, since=since)
+        incremental = campaign.pull(project, backend, run)
         incremental_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        raw_again = backend.export(ann_id)
-        raw_export = (raw_export + time.perf_counter() - t0) / 2  # two exports, bracketing grewkit's pull
-        del raw_again
-        ids = sorted({t.data["query_id"] for t in tasks} | {t.data[f"cand{j}_id"] for t in tasks for j in range(1, 6)})
-        tracklets = pa.table({"tracklet_id": ids, "video_id": ["v"] * len(ids), "camera_id": [("cam1" if i.startswith("q") else "cam2") for i in ids],
-                              "start_frame": [0] * len(ids), "end_frame": [99] * len(ids)})
-        t1 = time.perf_counter()
-        resolution = resolve(table, tracklets)
-        resolved = time.perf_counter() - t1
-        pull = fetched + resolved
-        n = len(tasks)
-        print(f"| step ({n:,} tasks, batches of {batch}) | grewkit | raw server | ratio |")
-        print("|---|---|---|---|")
-        print(f"| import with predictions | {push:.1f} s ({n / push:.0f} tasks/s) | {raw_import:.1f} s ({n / raw_import:.0f} tasks/s) | {push / raw_import:.2f}x |")
-        print(f"| re-push, nothing changed | {repush:.1f} s | - | - |")
-        print(f"| pull / export with {len(pulled):,} annotations | {pull:.1f} s (fetch {fetched:.1f} s + resolve {resolved:.1f} s) | {raw_export:.1f} s (mean of 2) | {pull / raw_export:.2f}x |")
-        print(f"| incremental pull, nothing changed | {incremental_s:.1f} s ({len(incremental.annotations)} fetched) | - | - |")
-        print(f"identities resolved: {resolution.report['identities']}", file=sys.stderr)
+
+        def cells(rows):
+            return " | ".join(f"{g:.1f} s / {r:.1f} s = {g / r:.2f}x" for g, r in rows)
+
+        def median_ratio(rows):
+            return float(np.median([g / r for g, r in rows]))
+
+        head = " | ".join(f"rep {i + 1}: grewkit / raw" for i in range(args.repeats))
+        print(f"| step ({n:,} tasks, batches of {batch}) | {head} | median ratio |")
+        print("|---|" + "---|" * (args.repeats + 1))
+        print(f"| import with predictions | {cells(push_rows)} | {median_ratio(push_rows):.2f}x |")
+        print(f"| pull (export + manifest + resolve) / export, {n:,} annotations | {cells(pull_rows)} | "
+              f"{median_ratio(pull_rows):.2f}x |")
+        print(f"| re-push, nothing changed | {repush:.1f} s | - |")
+        print(f"| incremental pull, nothing changed | {incremental_s:.1f} s ({incremental.fetched} fetched) | - |")
+        print(f"throughput: push {n / min(g for g, _ in push_rows):.0f} tasks/s at best; identities resolved: "
+              f"{summary.report['identities']}", file=sys.stderr)
     finally:
         srv.stop()
         if not args.data_dir:
@@ -224,7 +270,7 @@ def accuracy(args) -> None:
                                              document_root=str(root))
         campaign.push(project, backend, run, show_progress=False)
         tasks = backend.export(run.project_id)
-        invite = backend.client.request("GET", "/api/invite")["invite_url"]
+        invite = backend.sdk.organizations.invites.get_invite_link().invite_url
         for a in range(args.annotators):
             person = SimulatedAnnotator(srv.url, invite, f"sim{a}-{stamp}@lab.org")
             rng = random.Random(a)
@@ -295,6 +341,7 @@ def main() -> None:
     p = sub.add_parser("server")
     p.add_argument("--tasks", type=int, default=10_000)
     p.add_argument("--batch", type=int, default=1000)
+    p.add_argument("--repeats", type=int, default=2, help="Interleaved repetitions of each measurement.")
     p.add_argument("--data-dir", default=None, help="Reuse this server folder (skips the first-start migrations).")
     args = parser.parse_args()
     {"recall": recall, "server": server, "accuracy": accuracy}[args.cmd](args)

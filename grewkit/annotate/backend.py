@@ -5,9 +5,10 @@ The interface follows fiftyone's annotation backends: a backend declares what it
 ``pull`` and ``summary``, so another tool (CVAT, a lab's own web app) can replace Label Studio
 by adding one class and one line in ``BACKENDS``.
 
-The Label Studio backend speaks the server's REST API over plain HTTP (``requests``): the
-official SDK pins a second OpenCV distribution and its export filter sends ``ids=`` where the
-server reads ``ids[]=`` (it silently exports everything); the few endpoints needed are stable.
+The Label Studio backend talks to the server through the official ``label-studio-sdk``
+(installed ``--no-deps``: it pins a second OpenCV distribution; its real needs are in
+pyproject.toml). Where the SDK is wrong (its export ``ids`` filter), ``LabelStudioBackend.export``
+works around it.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, ClassVar
-
-import requests
 
 from grewkit.core.errors import GrewkitError
 
@@ -128,62 +127,90 @@ class ServerUnavailable(GrewkitError):
     pass
 
 
-class LabelStudioClient:
-    """A thin REST session: authentication, retries on restarts, errors that name the endpoint.
+def _detail(body: Any) -> str:
+    text = body if isinstance(body, str) else json.dumps(body, default=str)
+    return text[:300].replace("\n", " ")
 
-    Accepts a legacy token or a personal access token (a JWT refresh token, exchanged at
-    ``/api/token/refresh/`` for short-lived access tokens). The token is never put in a message.
+
+class LabelStudioClient:
+    """Label Studio's official SDK client (``label-studio-sdk``), set up the way grewkit needs it.
+
+    ``sdk`` is the SDK's client: every call to the server goes through it (``call`` turns its
+    errors into one-line ``GrewkitError``s that name the call). It accepts a legacy token or a
+    personal access token (a JWT refresh token): the SDK tells them apart and exchanges the PAT
+    for short-lived access tokens at ``/api/token/refresh/``, again before each one expires.
+    The token is never put in a message.
+
+    It is the SDK's generated ``LabelStudioBase`` (the same projects, tasks, predictions,
+    import-storage and export APIs as ``label_studio_sdk.LabelStudio``): ``LabelStudio`` only
+    adds label-config and export-polling helpers whose imports (lxml, xmljson, jsf with faker
+    and smart-open, pandas) grewkit would otherwise have to install and never use.
     """
 
     def __init__(self, url: str, api_key: str, *, timeout: float = 300.0):
         if not api_key:
             raise GrewkitError("no Label Studio API key: pass --api-key, set GREWKIT_LABEL_STUDIO_API_KEY, "
                                "or start the server with `grewkit annotate serve`")
+        from label_studio_sdk.base_client import LabelStudioBase
+        from label_studio_sdk.core.api_error import ApiError
+
         self.url = url.rstrip("/")
-        self.timeout = timeout
-        self._key = api_key
-        self._jwt = api_key.count(".") == 2
-        self.session = requests.Session()
-        self._authorise()
+        try:
+            # max_retries=0: the SDK re-sends any request after a 5xx or a dropped connection, and a
+            # re-sent import whose first try the server had committed would create every task twice.
+            # push_tasks asks the server what landed instead.
+            # The trailing "/": the SDK refreshes a PAT at urljoin(base_url, "api/token/refresh/"), which
+            # drops the last path segment of a server behind a prefix (https://lab.org/ls) without it.
+            self.sdk = LabelStudioBase(base_url=self.url + "/", api_key=api_key, timeout=timeout, max_retries=0)
+        except ApiError as exc:  # an expired or malformed personal access token is refused here
+            raise GrewkitError(f"{self.url}: the API key was refused (HTTP {exc.status_code}: "
+                               f"{_detail(exc.body)})") from None
 
     def __repr__(self) -> str:
         return f"LabelStudioClient(url={self.url!r})"
 
-    def _authorise(self) -> None:
-        if not self._jwt:
-            self.session.headers["Authorization"] = f"Token {self._key}"
-            return
-        response = self.session.post(f"{self.url}/api/token/refresh/", json={"refresh": self._key}, timeout=30)
-        if response.status_code != 200:
-            raise GrewkitError(f"{self.url}: the personal access token was refused (HTTP {response.status_code})")
-        self.session.headers["Authorization"] = f"Bearer {response.json()['access']}"
+    def call(self, what: str, fn: Callable[..., Any], *args, missing_ok: bool = False, **kwargs) -> Any:
+        """``fn(*args, **kwargs)`` (an SDK method); None for HTTP 404 when ``missing_ok``."""
+        import httpx
+        from label_studio_sdk.core.api_error import ApiError
 
-    def request(self, method: str, path: str, *, expect: tuple[int, ...] = (200, 201, 204), **kwargs) -> Any:
-        url = f"{self.url}{path}"
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-            if response.status_code == 401 and self._jwt:  # access tokens expire after minutes
-                self._authorise()
-                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.ConnectionError as exc:
-            raise ServerUnavailable(f"{method} {path}: cannot reach {self.url} ({type(exc).__name__})") from None
-        if response.status_code >= 500:
-            raise ServerUnavailable(f"{method} {path}: server error HTTP {response.status_code}")
-        if response.status_code not in expect:
-            detail = response.text[:300].replace("\n", " ")
-            raise GrewkitError(f"Label Studio {method} {path}: HTTP {response.status_code}: {detail}")
-        if response.status_code == 204 or not response.content:
-            return None
-        return response.json()
+            return fn(*args, **kwargs)
+        except ApiError as exc:
+            status = exc.status_code
+            if status == 404 and missing_ok:
+                return None
+            if status is None or status >= 500:
+                raise ServerUnavailable(f"Label Studio {what}: server error HTTP {status}") from None
+            raise GrewkitError(f"Label Studio {what}: HTTP {status}: {_detail(exc.body)}") from None
+        except httpx.TransportError as exc:
+            raise ServerUnavailable(f"Label Studio {what}: cannot reach {self.url} ({type(exc).__name__})") from None
+
+    def pages(self, what: str, list_method: Callable[..., Any], *, page_size: int, **kwargs):
+        """Yield every item of a paginated SDK list, page by page.
+
+        The SDK's own pager asks for one page past the last, which Label Studio answers with 404;
+        the page's ``total`` tells when to stop.
+        """
+        page = 1
+        while True:
+            pager = self.call(what, list_method, page=page, page_size=page_size, missing_ok=True, **kwargs)
+            items = (pager.items or []) if pager is not None else []
+            yield from items
+            total = getattr(pager.response, "total", None) if pager is not None else None
+            if total is None:
+                total = getattr(pager.response, "count", 0) if pager is not None else 0
+            if not items or page * page_size >= (total or 0):
+                return
+            page += 1
 
     def wait_until_up(self, timeout: float = 180.0) -> None:
+        from grewkit.annotate.server import health
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                if self.session.get(f"{self.url}/health", timeout=3).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
+            if health(self.url):
+                return
             time.sleep(1.0)
         raise ServerUnavailable(f"{self.url} did not come back within {timeout:.0f} s")
 
@@ -199,6 +226,7 @@ class LabelStudioBackend(AnnotationBackend):
     def __init__(self, url: str, api_key: str, *, document_root: str | Path | None = None,
                  reconnect_timeout: float = 180.0):
         self.client = LabelStudioClient(url, api_key)
+        self.sdk = self.client.sdk
         self.document_root = Path(document_root).resolve() if document_root else None
         self.reconnect_timeout = reconnect_timeout
         self._users: dict[int, str] | None = None
@@ -221,47 +249,37 @@ class LabelStudioBackend(AnnotationBackend):
 
     # -- projects ----------------------------------------------------------------------------
     def find_project(self, title: str) -> int | None:
-        page = 1
-        while True:
-            doc = self.client.request("GET", "/api/projects/", params={"page": page, "page_size": 100,
-                                                                        "title": title})
-            rows = doc["results"] if isinstance(doc, dict) else doc
-            for row in rows:
-                if row.get("title") == title:
-                    return int(row["id"])
-            if not isinstance(doc, dict) or not doc.get("next"):
-                return None
-            page += 1
+        for row in self.client.pages("list projects", self.sdk.projects.list, page_size=100, title=title):
+            if row.title == title:
+                return int(row.id)
+        return None
 
     def ensure_project(self, *, title, config_xml, media_dir=None, project_id=None, annotators_per_task=1):
         title = PROJECT_PREFIX + title
+        current = None
         if project_id is not None:
-            try:
-                current = self.client.request("GET", f"/api/projects/{project_id}/")
-            except GrewkitError as exc:
-                if "HTTP 404" not in str(exc):
-                    raise
-                current = None
-            if current is None or current.get("title") != title:
-                project_id = None
+            current = self.client.call(f"get project {project_id}", self.sdk.projects.get, project_id, missing_ok=True)
+            if current is None or current.title != title:
+                project_id, current = None, None
         if project_id is None:
             # A crash between creating the project and recording its id must not make a second one.
             project_id = self.find_project(title)
         if project_id is None:
-            doc = self.client.request("POST", "/api/projects/", json={
-                "title": title, "label_config": config_xml, "show_skip_button": True,
-                "description": "Cross-camera identity linking made by grewkit.",
-                "maximum_annotations": annotators_per_task, "sampling": "Sequential sampling"})
-            project_id = int(doc["id"])
+            created = self.client.call("create project", self.sdk.projects.create,
+                                       title=title, label_config=config_xml, show_skip_button=True,
+                                       description="Cross-camera identity linking made by grewkit.",
+                                       maximum_annotations=annotators_per_task, sampling="Sequential sampling")
+            project_id = int(created.id)
         else:
-            current = self.client.request("GET", f"/api/projects/{project_id}/")
+            if current is None:
+                current = self.client.call(f"get project {project_id}", self.sdk.projects.get, project_id)
             changes = {}
-            if current.get("label_config", "").strip() != config_xml.strip():
+            if (current.label_config or "").strip() != config_xml.strip():
                 changes["label_config"] = config_xml
-            if current.get("maximum_annotations") != annotators_per_task:
+            if current.maximum_annotations != annotators_per_task:
                 changes["maximum_annotations"] = annotators_per_task
             if changes:
-                self.client.request("PATCH", f"/api/projects/{project_id}/", json=changes)
+                self.client.call(f"update project {project_id}", self.sdk.projects.update, project_id, **changes)
         if media_dir is not None:
             self.ensure_local_storage(project_id, Path(media_dir))
         return project_id
@@ -269,49 +287,40 @@ class LabelStudioBackend(AnnotationBackend):
     def ensure_local_storage(self, project_id: int, media_dir: Path) -> None:
         """Label Studio serves a local file only to projects with a local-files storage covering it."""
         path = str(Path(media_dir).resolve())
-        existing = self.client.request("GET", "/api/storages/localfiles/", params={"project": project_id})
-        if any(s.get("path") == path for s in existing):
+        local = self.sdk.import_storage.local
+        existing = self.client.call("list local-files storages", local.list, project=project_id)
+        if any(s.path == path for s in existing or []):
             return
-        self.client.request("POST", "/api/storages/localfiles/", json={
-            "project": project_id, "path": path, "title": "grewkit media", "use_blob_urls": True,
-            "regex_filter": r".*\.jpg$"})
+        self.client.call("create local-files storage", local.create, project=project_id, path=path,
+                         title="grewkit media", use_blob_urls=True, regex_filter=r".*\.jpg$")
 
     # -- tasks -------------------------------------------------------------------------------
     def existing_tasks(self, project_id: int) -> dict[str, dict]:
         """key -> {id, digest, annotated} for every grewkit task on the server, read page by page."""
         out: dict[str, dict] = {}
-        page = 1
-        while True:
-            try:
-                doc = self.client.request("GET", "/api/tasks/", params={
-                    "project": project_id, "page": page, "page_size": 1000, "fields": "task_only",
-                    "include": "id,data,total_annotations,cancelled_annotations"})
-            except GrewkitError as exc:
-                if "HTTP 404" in str(exc):  # past the last page
-                    break
-                raise
-            tasks = doc.get("tasks", []) if isinstance(doc, dict) else doc
-            for task in tasks:
-                data = task.get("data") or {}
-                key = data.get("grewkit_key")
-                if key is None:
-                    continue
-                annotated = (task.get("total_annotations") or 0) + (task.get("cancelled_annotations") or 0) > 0
-                if key in out:
-                    # Never expected (keys are checked before every import); keep the oldest and report.
-                    out[key].setdefault("duplicates", []).append(int(task["id"]))
-                    continue
-                out[key] = {"id": int(task["id"]), "digest": data.get("grewkit_digest"), "annotated": annotated}
-            total = doc.get("total", 0) if isinstance(doc, dict) else len(tasks)
-            if not tasks or page * 1000 >= total:
-                break
-            page += 1
+        for task in self.client.pages("list tasks", self.sdk.tasks.list, page_size=1000, project=project_id,
+                                      fields="task_only",
+                                      include="id,data,total_annotations,cancelled_annotations"):
+            data = task.data or {}
+            key = data.get("grewkit_key")
+            if key is None:
+                continue
+            annotated = (task.total_annotations or 0) + (task.cancelled_annotations or 0) > 0
+            if key in out:
+                # Never expected (keys are checked before every import); keep the oldest and report.
+                out[key].setdefault("duplicates", []).append(int(task.id))
+                continue
+            out[key] = {"id": int(task.id), "digest": data.get("grewkit_digest"), "annotated": annotated}
         return out
 
     @staticmethod
     def _payload(task: TaskSpec) -> dict:
         data = dict(task.data, grewkit_key=task.key, grewkit_digest=task.digest)
         return {"data": data, "predictions": task.predictions}
+
+    def import_batch(self, project_id: int, payloads: list[dict]) -> None:
+        self.client.call(f"import into project {project_id}", self.sdk.projects.import_tasks, project_id,
+                         request=payloads, commit_to_project=True, return_task_ids=False)
 
     def push_tasks(self, project_id, tasks, *, batch_size, force=False, progress=lambda n=1: None):
         keys = [t.key for t in tasks]
@@ -339,9 +348,7 @@ class LabelStudioBackend(AnnotationBackend):
         while pending:
             batch = pending[:batch_size]
             try:
-                self.client.request("POST", f"/api/projects/{project_id}/import",
-                                    params={"commit_to_project": "true", "return_task_ids": "false"},
-                                    json=[self._payload(t) for t in batch])
+                self.import_batch(project_id, [self._payload(t) for t in batch])
             except ServerUnavailable:
                 # The batch may or may not have been committed: wait for the server, then ask it.
                 retries += 1
@@ -361,29 +368,42 @@ class LabelStudioBackend(AnnotationBackend):
 
     def _update_task(self, task_id: int, task: TaskSpec) -> None:
         payload = self._payload(task)
-        self.client.request("PATCH", f"/api/tasks/{task_id}/", json={"data": payload["data"]})
-        old = self.client.request("GET", "/api/predictions/", params={"task": task_id})
+        self.client.call(f"update task {task_id}", self.sdk.tasks.update, str(task_id), data=payload["data"])
+        old = self.client.call(f"list predictions of task {task_id}", self.sdk.predictions.list, task=task_id)
         for prediction in old or []:
-            self.client.request("DELETE", f"/api/predictions/{prediction['id']}/")
+            self.client.call(f"delete prediction {prediction.id}", self.sdk.predictions.delete, prediction.id)
         for prediction in task.predictions:
-            self.client.request("POST", "/api/predictions/", json={"task": task_id, **prediction})
+            self.client.call(f"create prediction for task {task_id}", self.sdk.predictions.create, task=task_id,
+                             result=prediction["result"], score=prediction.get("score"),
+                             model_version=prediction.get("model_version"))
 
     # -- annotations -------------------------------------------------------------------------
     def users(self) -> dict[int, str]:
         if self._users is None:
-            rows = self.client.request("GET", "/api/users/")
-            self._users = {int(u["id"]): u.get("email") or u.get("username") or str(u["id"]) for u in rows}
+            rows = self.client.call("list users", self.sdk.users.list)
+            self._users = {int(u.id): u.email or u.username or str(u.id) for u in rows}
         return self._users
 
     def export(self, project_id: int, task_ids: list[int] | None = None) -> list[dict]:
+        """The project's tasks with their annotations (JSON export); only ``task_ids`` when given."""
+        exports = self.sdk.projects.exports
+
+        def download(params: dict) -> list[dict]:
+            # The export arrives as a byte stream; it is parsed once, whole, as the server sends one document.
+            chunks = exports.download_sync(project_id, download_all_tasks=True, export_type="JSON",
+                                           request_options={"additional_query_parameters": params,
+                                                            "chunk_size": 1 << 20})
+            return json.loads(b"".join(chunks))
+
         if task_ids is None:
-            return self.client.request("GET", f"/api/projects/{project_id}/export",
-                                       params={"exportType": "JSON", "download_all_tasks": "true"})
+            return self.client.call(f"export project {project_id}", download, {})
         out = []
         for start in range(0, len(task_ids), 200):
-            # The server reads ``ids[]`` (the SDK's download_sync sends ``ids`` and gets everything back).
-            out += self.client.request("GET", f"/api/projects/{project_id}/export", params={
-                "exportType": "JSON", "download_all_tasks": "true", "ids[]": task_ids[start:start + 200]})
+            # SDK bug worked around here (label-studio-sdk 2.1.2): download_sync(ids=...) sends ``ids=``,
+            # the server reads only ``ids[]=`` and silently exports every task; so the filter goes in as
+            # an extra query parameter under the name the server reads.
+            out += self.client.call(f"export tasks of project {project_id}", download,
+                                    {"ids[]": task_ids[start:start + 200]})
         return out
 
     def changed_task_ids(self, project_id: int, since: datetime) -> list[int]:
@@ -392,22 +412,9 @@ class LabelStudioBackend(AnnotationBackend):
         stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         query = json.dumps({"filters": {"conjunction": "and", "items": [
             {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime", "value": stamp}]}})
-        ids, page = [], 1
-        while True:
-            try:
-                doc = self.client.request("GET", "/api/tasks/", params={
-                    "project": project_id, "fields": "task_only", "query": query, "page": page, "page_size": 1000,
-                    "include": "id"})
-            except GrewkitError as exc:
-                if "HTTP 404" in str(exc):
-                    break
-                raise
-            tasks = doc.get("tasks", [])
-            ids += [int(t["id"]) for t in tasks]
-            if not tasks or page * 1000 >= doc.get("total", 0):
-                break
-            page += 1
-        return ids
+        return [int(t.id) for t in self.client.pages("list changed tasks", self.sdk.tasks.list, page_size=1000,
+                                                      project=project_id, fields="task_only", query=query,
+                                                      include="id")]
 
     def pull(self, project_id, *, since=None):
         if since is None:
@@ -437,11 +444,11 @@ class LabelStudioBackend(AnnotationBackend):
         return PullResult(out, {int(t["id"]) for t in tasks}, complete=since is None)
 
     def summary(self, project_id):
-        doc = self.client.request("GET", f"/api/projects/{project_id}/")
-        return {"tasks": int(doc.get("task_number") or 0),
-                "done": int(doc.get("num_tasks_with_annotations") or 0),
-                "skipped": int(doc.get("skipped_annotations_number") or 0),
-                "annotations": int(doc.get("total_annotations_number") or 0)}
+        doc = self.client.call(f"get project {project_id}", self.sdk.projects.get, project_id)
+        return {"tasks": int(doc.task_number or 0),
+                "done": int(doc.num_tasks_with_annotations or 0),
+                "skipped": int(doc.skipped_annotations_number or 0),
+                "annotations": int(doc.total_annotations_number or 0)}
 
 
 # Backend name -> "module:Class"; another tool adds its line here.

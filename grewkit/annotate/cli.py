@@ -75,8 +75,8 @@ def serve_command(project, port, detach, stop, url, api_key, timeout):
         from grewkit.annotate.backend import LabelStudioClient
 
         client = LabelStudioClient(url, api_key or "")
-        user = client.request("GET", "/api/current-user/whoami")
-        click.echo(f"{url} answers; logged in as {user.get('email') or user.get('username')}")
+        user = client.call("who am I", client.sdk.users.whoami)
+        click.echo(f"{url} answers; logged in as {user.email or user.username}")
         return
     state = running_server(data_dir)
     if state:

@@ -26,8 +26,21 @@ class SimulatedAnnotator:
         self.session.post(signup, data={"email": email, "password": password,
                                         "csrfmiddlewaretoken": self.session.cookies["csrftoken"]},
                           headers={"Referer": signup}, timeout=60)
-        if self.api("GET", "/api/current-user/whoami").get("email") != email:
-            raise GrewkitError(f"sign-up of {email} through the invite link failed")
+        if not self._logged_in_as(email):
+            # Signed up before (a re-run against the same server): log in, as that person would.
+            login = f"{self.url}/user/login/"
+            self.session.get(login, timeout=60)
+            self.session.post(login, data={"email": email, "password": password,
+                                           "csrfmiddlewaretoken": self.session.cookies.get("csrftoken", "")},
+                              headers={"Referer": login}, timeout=60)
+        if not self._logged_in_as(email):
+            raise GrewkitError(f"sign-up of {email} through the invite link failed, and so did logging in")
+
+    def _logged_in_as(self, email: str) -> bool:
+        try:
+            return self.api("GET", "/api/current-user/whoami").get("email") == email
+        except GrewkitError:
+            return False
 
     def api(self, method: str, path: str, **kwargs):
         headers = {"X-CSRFToken": self.session.cookies.get("csrftoken", ""), "Referer": self.url + "/"}

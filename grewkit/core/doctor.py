@@ -102,5 +102,7 @@ def run_checks(label_studio_url: str | None = None) -> list[Check]:
     checks.append(check_module("trackers (ByteTrack)", "trackers"))
     checks.append(check_module("mmdet", "mmdet", "optional OpenMMLab backend; bring your own environment and checkpoints"))
     checks.append(check_module("ray", "ray", "optional: pip install 'grewkit[ray]'"))
+    checks.append(check_module("label-studio-sdk", "label_studio_sdk.base_client",
+                               "the annotate client: make setup installs it --no-deps"))
     checks.extend(check_label_studio(label_studio_url))
     return checks

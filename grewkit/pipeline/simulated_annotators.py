@@ -58,7 +58,7 @@ def answer_open_tasks(project: Project, backend: AnnotationBackend, run: Annotat
     if run.project_id is None:
         raise GrewkitError("the campaign has no Label Studio project yet: run `grewkit annotate push` first")
     identity_of, attributes = truth_of_tracklets(project)
-    invite = backend.client.request("GET", "/api/invite")["invite_url"]
+    invite = backend.client.call("invite link", backend.sdk.organizations.invites.get_invite_link).invite_url
     people = [SimulatedAnnotator(backend.client.url, invite, f"simulated-{i + 1}@grewkit.local")
               for i in range(annotators)]
     rng = random.Random(seed)

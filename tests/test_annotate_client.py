@@ -1,0 +1,50 @@
+"""The Label Studio client: the official label-studio-sdk, installed without its second cv2.
+
+No server here (the round trips are in test_annotate_server.py): these check the install rule,
+how keys are told apart and refused, and that errors name the call but never the key.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib.metadata import PackageNotFoundError, version
+
+import pytest
+
+from grewkit.annotate.backend import LabelStudioClient, ServerUnavailable
+from grewkit.annotate.server import free_port
+from grewkit.core.errors import GrewkitError
+
+
+def test_the_sdk_is_the_servers_version_without_its_opencv_pin():
+    # label-studio 1.23.2 pins label-studio-sdk 2.1.2, which declares opencv-python-headless<4.13:
+    # `make setup` installs it --no-deps, so no second cv2 distribution comes with it.
+    assert version("label-studio-sdk") == "2.1.2"
+    with pytest.raises(PackageNotFoundError):
+        version("opencv-python-headless")
+    from label_studio_sdk.base_client import LabelStudioBase
+
+    client = LabelStudioClient("http://127.0.0.1:9/", "0123456789abcdef" * 2)
+    assert isinstance(client.sdk, LabelStudioBase) and client.url == "http://127.0.0.1:9"
+
+
+def test_an_unreachable_server_is_reported_by_call_without_the_key():
+    key = "f" * 40
+    client = LabelStudioClient(f"http://127.0.0.1:{free_port()}", key)
+    with pytest.raises(ServerUnavailable) as caught:
+        client.call("list projects", client.sdk.projects.list)
+    assert "list projects" in str(caught.value) and "cannot reach" in str(caught.value)
+    assert key not in str(caught.value) and key not in repr(client)
+
+
+def test_keys_missing_or_expired_are_refused_without_echoing_them():
+    import jwt
+
+    with pytest.raises(GrewkitError, match="no Label Studio API key"):
+        LabelStudioClient("http://127.0.0.1:9", "")
+    # A personal access token is a JWT refresh token; an expired one is refused before any request.
+    expired = jwt.encode({"token_type": "refresh", "exp": int(time.time()) - 60, "user_id": 1}, "s" * 32,
+                         algorithm="HS256")
+    with pytest.raises(GrewkitError, match="refused") as caught:
+        LabelStudioClient("http://127.0.0.1:9", expired)
+    assert expired not in str(caught.value)
