@@ -1,9 +1,10 @@
 """ingest -> detect -> track on the synthetic world, scored against its exact ground truth.
 
 Floors a little below what this small world gives (4 identities, 4 s, seed 1, stride 2; measured:
-SSDLite precision 0.98, recall 0.57, 0.62 for people at least half visible; 6 kept tracklets, all
-of one person with every box on them). Without the cuts of grewkit.track.cuts one kept tracklet
-of this world is only 57 % one person, so the purity floors fail if the cuts stop working."""
+SSDLite precision 0.97, recall 0.54; 6 kept tracklets, purity 0.996 mean and 0.978 min with the
+INT8 default, where one box of one tracklet lies on another walker; 1.000 with the float model).
+Without the cuts of grewkit.track.cuts one kept tracklet of this world is only 57 % one person,
+so the purity floors fail if the cuts stop working."""
 
 from __future__ import annotations
 
@@ -46,5 +47,5 @@ def test_pipeline_on_the_synthetic_world(tmp_path):
     assert r["mot"]["num_false_positives"] <= r["mot"]["num_misses"], r["mot"]
     # Kept tracklets are one person each (identity purity), and nearly all their boxes are on that person.
     assert r["kept"] >= 3 and r["gt_identities_covered"] >= 2, r
-    assert r["kept_identity_purity_min"] >= 0.98, r
+    assert r["kept_identity_purity_mean"] >= 0.98 and r["kept_identity_purity_min"] >= 0.95, r
     assert r["kept_purity_min"] >= 0.95, r
