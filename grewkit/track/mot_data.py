@@ -10,9 +10,8 @@ import numpy as np
 
 from grewkit.core.errors import GrewkitError
 from grewkit.detect.base import Detector
-from grewkit.track.bytetrack import RawTracks, run_bytetrack
 from grewkit.track.evaluate import DetectionEvaluator, MotRows, read_mot
-from grewkit.track.tracklets import Tracklet, build_tracklets
+from grewkit.track.tracklets import Tracklet, track_detections
 
 
 @dataclass(frozen=True)
@@ -64,11 +63,8 @@ def detection_scores(seq: MotSequence, frames, xyxy, scores, *, threshold: float
 def track_sequence(frames, xyxy, scores, *, n_frames: int, fps: float, settings, stride: int = 1,
                    cut: bool = False) -> list[Tracklet]:
     """ByteTrack + grewkit's tracklet building; with ``cut``, also the identity-switch cuts of the track stage."""
-    raw: RawTracks = run_bytetrack(frames, xyxy, scores, detected_frames=np.arange(0, n_frames, stride),
-                                   fps=fps, settings=settings)
-    given = np.asarray(scores) >= settings.min_score
-    return build_tracklets(raw, max_gap=max(settings.max_gap, stride - 1), cut_settings=settings if cut else None,
-                           detections=(np.asarray(frames)[given], np.asarray(xyxy)[given]), stride=stride)
+    return track_detections(frames, xyxy, scores, detected_frames=np.arange(0, n_frames, stride), fps=fps,
+                            settings=settings, stride=stride, cut=cut)
 
 
 def tracklets_to_mot(tracklets: list[Tracklet]) -> MotRows:

@@ -18,8 +18,7 @@ from grewkit.core import manifests
 from grewkit.core.runner import StageState
 from grewkit.core.schemas import conform, get_schema
 from grewkit.core.stage import Stage, Unit, unit_key
-from grewkit.track.bytetrack import run_bytetrack
-from grewkit.track.tracklets import build_tracklets, estimate_visibility, judge
+from grewkit.track.tracklets import estimate_visibility, judge, track_detections
 
 
 def detections_of(project, camera_id: str, video_id: str) -> pa.Table:
@@ -68,12 +67,9 @@ class TrackStage(Stage):
         detected = np.arange(0, n_frames, v["stride"], dtype=np.int64)
         xyxy = np.stack([dets.column(c).to_numpy() for c in ("x1", "y1", "x2", "y2")], axis=1) if dets.num_rows \
             else np.zeros((0, 4), np.float32)
-        raw = run_bytetrack(dets.column("frame").to_numpy(), xyxy, dets.column("score").to_numpy(),
-                            detected_frames=detected, fps=v["fps"], settings=settings)
-        given = dets.column("score").to_numpy() >= settings.min_score
-        tracklets = build_tracklets(raw, max_gap=max(settings.max_gap, v["stride"] - 1),
-                                    cut_settings=settings if settings.cut_switches else None,
-                                    detections=(dets.column("frame").to_numpy()[given], xyxy[given]), stride=v["stride"])
+        tracklets = track_detections(dets.column("frame").to_numpy(), xyxy, dets.column("score").to_numpy(),
+                                     detected_frames=detected, fps=v["fps"], settings=settings, stride=v["stride"],
+                                     cut=settings.cut_switches)
         estimate_visibility(tracklets)
         rows, box_parts = [], []
         for t in tracklets:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grewkit.track.bytetrack import RawTracks
+from grewkit.track.bytetrack import RawTracks, run_bytetrack
 
 
 @dataclass
@@ -72,6 +72,17 @@ def build_tracklets(raw: RawTracks, *, max_gap: int, cut_settings=None,
     filled = [(*_fill_gaps(p.frame, p.xyxy, p.score, max_gap if p.reason is None else 0), p.reason) for p in pieces]
     filled.sort(key=lambda g: (int(g[0][0]), float(g[1][0, 0]), float(g[1][0, 1]), len(g[0]), g[3] or ""))
     return [Tracklet(i + 1, f, b, s, reasons=[r] if r else None) for i, (f, b, s, r) in enumerate(filled)]
+
+
+def track_detections(frames: np.ndarray, xyxy: np.ndarray, scores: np.ndarray, *, detected_frames: np.ndarray,
+                     fps: float, settings, stride: int = 1, cut: bool = False) -> list[Tracklet]:
+    """One video's detections through ByteTrack into numbered, gap-filled tracklets; with ``cut``, also
+    the identity-switch cuts. The track stage and the MOT benchmarks both track through here."""
+    frames, xyxy, scores = np.asarray(frames), np.asarray(xyxy), np.asarray(scores)
+    raw = run_bytetrack(frames, xyxy, scores, detected_frames=detected_frames, fps=fps, settings=settings)
+    given = scores >= settings.min_score  # what the tracker was given (run_bytetrack drops the rest)
+    return build_tracklets(raw, max_gap=max(settings.max_gap, stride - 1), cut_settings=settings if cut else None,
+                           detections=(frames[given], xyxy[given]), stride=stride)
 
 
 def estimate_visibility(tracklets: list[Tracklet]) -> None:
