@@ -7,6 +7,8 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from grewkit.core.errors import GrewkitError
+
 
 @dataclass(frozen=True)
 class Boxes:
@@ -64,6 +66,13 @@ class Detector(Protocol):
     def reset(self) -> None: ...
 
     def detect(self, frame: np.ndarray) -> Boxes: ...
+
+
+def check_keys(name: str, config: dict, known: set[str]) -> None:
+    """Refuse keys a backend kind does not read (a typo would otherwise be ignored silently)."""
+    unknown = set(config) - set(known) - {"kind"}
+    if unknown:
+        raise GrewkitError(f"[{name}] unknown keys {sorted(unknown)}; known: {sorted(known)}")
 
 
 def nms(boxes: Boxes, iou: float) -> Boxes:

@@ -14,13 +14,7 @@ import cv2
 import numpy as np
 
 from grewkit.core.errors import GrewkitError
-from grewkit.detect.base import Boxes, nms
-
-
-def _check_keys(name: str, config: dict, known: set[str]) -> None:
-    unknown = set(config) - known - {"kind"}
-    if unknown:
-        raise GrewkitError(f"[{name}] unknown keys {sorted(unknown)}; known: {sorted(known)}")
+from grewkit.detect.base import Boxes, check_keys, nms
 
 
 class HogDetector:
@@ -41,7 +35,7 @@ class HogDetector:
 
     @classmethod
     def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> "HogDetector":
-        _check_keys(name, config, {"upscale", "win_stride", "scale", "hit_threshold", "nms_iou"})
+        check_keys(name, config, {"upscale", "win_stride", "scale", "hit_threshold", "nms_iou"})
         return cls(label=name, **{k: v for k, v in config.items() if k != "kind"})
 
     def reset(self) -> None:
@@ -78,7 +72,7 @@ class Mog2Detector:
 
     @classmethod
     def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> "Mog2Detector":
-        _check_keys(name, config, {"history", "var_threshold", "min_area", "min_aspect", "max_aspect", "open_kernel",
+        check_keys(name, config, {"history", "var_threshold", "min_area", "min_aspect", "max_aspect", "open_kernel",
                                    "close_kernel", "warmup_frames"})
         return cls(label=name, **{k: v for k, v in config.items() if k != "kind"})
 

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from grewkit.core.errors import GrewkitError
-from grewkit.detect.base import Boxes, nms
+from grewkit.detect.base import Boxes, check_keys, nms
 from grewkit.detect.onnx_session import open_session
 
 FORMATS = ("yolox", "dets_labels")
@@ -66,11 +66,8 @@ class OnnxDetector:
 
     @classmethod
     def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> "OnnxDetector":
-        known = {"kind", "model", "sha256", "output_format", "input_size", "resize", "pad_value", "channels", "mean",
-                 "std", "person_class", "nms_iou", "min_score"}
-        unknown = set(config) - known
-        if unknown:
-            raise GrewkitError(f"[{name}] unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        check_keys(name, config, {"model", "sha256", "output_format", "input_size", "resize", "pad_value", "channels",
+                                  "mean", "std", "person_class", "nms_iou", "min_score"})
         if "model" not in config:
             raise GrewkitError(f"[{name}] needs model = \"path/to/model.onnx\"")
         kwargs = {k: v for k, v in config.items() if k not in ("kind", "model")}

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from grewkit.detect.base import Boxes, nms
+from grewkit.detect.base import Boxes, check_keys, nms
 from grewkit.detect.onnx_session import open_session
 
 
@@ -36,10 +36,7 @@ class SSDLiteDetector:
 
     @classmethod
     def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> "SSDLiteDetector":
-        known = {"kind", "model", "sha256", "input_size", "nms_iou", "max_detections", "score_floor"}
-        unknown = set(config) - known
-        if unknown:
-            raise TypeError(f"unknown keys {sorted(unknown)} for kind ssdlite-onnx (known: {sorted(known)})")
+        check_keys(name, config, {"model", "sha256", "input_size", "nms_iou", "max_detections", "score_floor"})
         return cls(model=(base_dir / config["model"]).resolve(), sha256=config.get("sha256"),
                    input_size=config.get("input_size", 300), nms_iou=config.get("nms_iou", 0.6),
                    max_detections=config.get("max_detections", 100), score_floor=config.get("score_floor", 0.01),
