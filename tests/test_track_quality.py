@@ -63,8 +63,9 @@ def test_detect_every_second_frame_floor(tud):
     assert r["mota"] >= 0.52 and r["idf1"] >= 0.57, r
 
 
-def test_bytetrack_on_public_detections_floor(tud):
-    _, seq, _ = tud
+def test_bytetrack_on_public_detections_floor(shared_data):
+    # No detector involved: once, not once per model like the tests on the `tud` fixture.
+    seq = MotSequence.open(shared_data / "tud_campus")
     pub = seq.public_detections()
     hyp = track_to_mot(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1), n_frames=len(seq.frames),
                        fps=seq.fps, settings=TrackSettings())
