@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grewkit.track.evaluate import iou_matrix
+from grewkit.track.tracklets import frame_groups, split_by_lengths
 
 CROSSING = "crossing"
 OUTLIER = "outlier"
@@ -59,11 +60,9 @@ def crowding(tracks: list[tuple[np.ndarray, np.ndarray]], det_frame: np.ndarray,
     boxes = np.concatenate([b for _, b in tracks]).astype(np.float64) if tracks else np.zeros((0, 4))
     owner = np.concatenate([np.full(len(f), i) for i, (f, _) in enumerate(tracks)]) if tracks else np.zeros(0, int)
     best = np.zeros(len(frame))
-    order = np.argsort(frame, kind="stable")
     det_order = np.argsort(det_frame, kind="stable")
     det_frame, det_xyxy = det_frame[det_order], np.asarray(det_xyxy, np.float64)[det_order]
-    bounds = np.flatnonzero(np.diff(frame[order])) + 1
-    for idx in np.split(order, bounds):
+    for idx in frame_groups(frame):
         if not len(idx):
             continue
         f = frame[idx[0]]
@@ -81,11 +80,7 @@ def crowding(tracks: list[tuple[np.ndarray, np.ndarray]], det_frame: np.ndarray,
             iou = np.concatenate([iou, iou_matrix(b, d)], axis=1)
         if iou.shape[1]:
             best[idx] = iou.max(axis=1)
-    out, start = [], 0
-    for f, _ in tracks:
-        out.append(best[start:start + len(f)])
-        start += len(f)
-    return out
+    return split_by_lengths(best, [len(f) for f, _ in tracks])
 
 
 def _runs(labels: list) -> list[tuple[int, int]]:

@@ -85,6 +85,18 @@ def track_detections(frames: np.ndarray, xyxy: np.ndarray, scores: np.ndarray, *
                            detections=(frames[given], xyxy[given]), stride=stride)
 
 
+def frame_groups(frame: np.ndarray) -> list[np.ndarray]:
+    """Indices into ``frame`` grouped by frame number, lowest first, each group in input order: the boxes of
+    several tracks concatenated, one group per video frame."""
+    order = np.argsort(frame, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(frame[order])) + 1)
+
+
+def split_by_lengths(values: np.ndarray, lengths: list[int]) -> list[np.ndarray]:
+    """The inverse of concatenating per-track arrays: ``values`` cut back into pieces of ``lengths``."""
+    return np.split(values, np.cumsum(lengths)[:-1].astype(int)) if lengths else []
+
+
 def estimate_visibility(tracklets: list[Tracklet]) -> None:
     """Per box, the share not covered by the box of a person nearer the camera (lower feet) in the same frame.
 
@@ -97,9 +109,7 @@ def estimate_visibility(tracklets: list[Tracklet]) -> None:
     frame = np.concatenate([t.frame for t in tracklets])
     boxes = np.concatenate([t.xyxy for t in tracklets]).astype(np.float64)
     vis = np.ones(len(frame), np.float32)
-    order = np.argsort(frame, kind="stable")
-    bounds = np.flatnonzero(np.diff(frame[order])) + 1
-    for idx in np.split(order, bounds):
+    for idx in frame_groups(frame):
         if len(idx) < 2:
             continue
         b = boxes[idx]
@@ -112,10 +122,8 @@ def estimate_visibility(tracklets: list[Tracklet]) -> None:
         in_front = b[None, :, 3] > b[:, None, 3]     # [i, j]: j's feet are lower, so j is nearer
         covered = np.where(in_front, inter / area[:, None], 0.0).max(axis=1)
         vis[idx] = (1.0 - covered).astype(np.float32)
-    start = 0
-    for t in tracklets:
-        t.visibility = vis[start:start + len(t.frame)]
-        start += len(t.frame)
+    for t, v in zip(tracklets, split_by_lengths(vis, [len(t.frame) for t in tracklets])):
+        t.visibility = v
 
 
 def judge(t: Tracklet, *, fps: float, width: int, height: int, settings) -> list[str]:
