@@ -1,6 +1,6 @@
 """Annotation round trips against a REAL Label Studio server (one per test session).
 
-Annotators are simulated the way people use Label Studio (grewkit.annotate.simulate): they
+Annotators are simulated the way people use Label Studio (grewkit.synth.annotators): they
 sign up through the organisation's invite link, log in with a session cookie and CSRF token,
 and post, skip and edit annotations through the same API the labelling page uses.
 """
@@ -21,8 +21,8 @@ from annotate_world import build_synth_world, build_tud_world, link_synth_world
 from grewkit.annotate import campaign
 from grewkit.annotate.backend import LabelStudioBackend, TaskSpec
 from grewkit.annotate.resolve import identity_accuracy
-from grewkit.annotate.simulate import SimulatedAnnotator
-from grewkit.annotate.simulate import choice as _choice
+from grewkit.synth.annotators import SimulatedAnnotator
+from grewkit.synth.annotators import choice as _choice
 from grewkit.core.project import Project
 
 pytestmark = pytest.mark.server
@@ -371,7 +371,7 @@ def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_sourc
     with probability 0.15; majority votes and held-out contradictions keep the identities right."""
     import random
 
-    from grewkit.annotate.simulate import answer_from_truth
+    from grewkit.synth.annotators import answer_from_truth
     from grewkit.synth.truth import ground_truth
 
     project = _project(ls_server, "synthetic", k=3, annotators_per_task=3)

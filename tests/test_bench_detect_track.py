@@ -16,7 +16,7 @@ def invoke(args):
 
 
 def test_bench_detect_reports_precision_recall_and_speed(shared_data):
-    out = json.loads(invoke(["bench", "detect", "--data", str(shared_data), "--backends", "ssdlite",
+    out = json.loads(invoke(["bench", "detect", "--shared-data", str(shared_data), "--backends", "ssdlite",
                              "--vtest-frames", "20", "--json"]))
     main = out["rows"][0]
     assert main["backend"] == "ssdlite" and main["precision"] >= 0.85 and main["recall"] >= 0.68
@@ -25,7 +25,7 @@ def test_bench_detect_reports_precision_recall_and_speed(shared_data):
 
 
 def test_bench_track_times_the_real_stages_against_decode(shared_data):
-    out = json.loads(invoke(["bench", "track", "--data", str(shared_data), "--strides", "2", "--workers", "1",
+    out = json.loads(invoke(["bench", "track", "--shared-data", str(shared_data), "--strides", "2", "--workers", "1",
                              "--repeats", "1", "--max-frames", "120", "--json"]))
     checks = [r for r in out["mot"] if r["run"].startswith("reference check")]
     assert len(checks) == 2 and round(100 * checks[0]["mota"], 2) == 52.65
@@ -35,5 +35,5 @@ def test_bench_track_times_the_real_stages_against_decode(shared_data):
 
 
 def test_bench_needs_the_data_folder(tmp_path):
-    result = CliRunner().invoke(cli, ["bench", "track", "--data", str(tmp_path / "nowhere"), "--skip-tud"])
+    result = CliRunner().invoke(cli, ["bench", "track", "--shared-data", str(tmp_path / "nowhere"), "--skip-tud"])
     assert result.exit_code != 0 and "vtest.avi not found" in result.output

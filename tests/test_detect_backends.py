@@ -8,8 +8,8 @@ import pytest
 
 from grewkit.core.errors import GrewkitError
 from grewkit.detect.registry import load_backends, make_detector, preprocess_dir
-from grewkit.track.evaluate import iou_matrix
-from grewkit.track.mot_data import MotSequence
+from grewkit.core.boxes import iou_matrix
+from grewkit.bench.mot_sequence import MotSequence
 
 
 def vtest_frame(shared_data, index=50):

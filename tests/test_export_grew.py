@@ -13,7 +13,7 @@ from grewkit.core.arrays import save_array
 from grewkit.core.errors import GrewkitError
 from grewkit.core.project import Project
 from grewkit.export.grew import export_grew
-from grewkit.export.pixels import scan_release
+from grewkit.interop.pixels import scan_release
 from grewkit.interop.grew import read_pose2d_csv
 from split_world import small_world
 

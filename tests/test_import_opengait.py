@@ -15,7 +15,7 @@ from grewkit.core.arrays import load_array, sha256_file
 from grewkit.core.errors import GrewkitError
 from grewkit.core.validate import validate_project
 from grewkit.interop.import_opengait import import_opengait
-from grewkit.interop.safe_pickle import dump_array
+from grewkit.core.safe_pickle import dump_array
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from grewkit.core.project import Project
 from grewkit.core.runner import run_stage
 from grewkit.core.validate import validate_project
 from grewkit.render.faces import face_regions
-from grewkit.render.quality import synthetic_quality
+from grewkit.bench.render_quality import synthetic_quality
 from grewkit.render.stage import RenderSettings
 
 

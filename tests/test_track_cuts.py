@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from grewkit.track.bytetrack import RawTracks
-from grewkit.track.evaluate import PurityEvaluator
-from grewkit.track.mot_data import MotSequence, track_sequence, tracklets_to_mot
+from grewkit.bench.mot import PurityEvaluator
+from grewkit.bench.mot_sequence import MotSequence, track_sequence, tracklets_to_mot
 from grewkit.track.settings import TrackSettings
 from grewkit.track.tracklets import build_tracklets
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from grewkit.detect.registry import make_detector
-from grewkit.track.evaluate import read_mot, score_mot_files
-from grewkit.track.mot_data import MotSequence, detect_sequence, detection_scores, track_to_mot
+from grewkit.bench.mot import read_mot, score_mot_files
+from grewkit.bench.mot_sequence import MotSequence, detect_sequence, detection_scores, track_to_mot
 from grewkit.track.settings import TrackSettings
 
 

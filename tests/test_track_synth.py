@@ -18,7 +18,7 @@ from grewkit.core.project import Project
 from grewkit.core.runner import run_stage
 from grewkit.core.validate import validate_project
 from grewkit.ingest.command import ingest
-from grewkit.track.synth_eval import evaluate_synth
+from grewkit.bench.synth_tracking import evaluate_synth
 
 
 @pytest.mark.slow

@@ -241,7 +241,7 @@ def accuracy(args) -> None:
     from grewkit.annotate import campaign
     from grewkit.annotate.resolve import UnionFind, identity_accuracy, latest_answers
     from grewkit.annotate.server import LabelStudioServer
-    from grewkit.annotate.simulate import SimulatedAnnotator, answer_from_truth
+    from grewkit.synth.annotators import SimulatedAnnotator, answer_from_truth
     from grewkit.core.project import Project
     from grewkit.synth.truth import ground_truth
 

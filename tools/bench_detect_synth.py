@@ -24,7 +24,7 @@ from grewkit.core.executors import make_executor
 from grewkit.core.project import Project
 from grewkit.core.runner import run_stage
 from grewkit.ingest.command import ingest
-from grewkit.track.synth_eval import evaluate_synth
+from grewkit.bench.synth_tracking import evaluate_synth
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from grewkit.core.project import Project
 from grewkit.core.executors import SerialExecutor
 from grewkit.core.runner import run_stage
-from grewkit.render.quality import synthetic_quality, tracked_quality
+from grewkit.bench.render_quality import synthetic_quality, tracked_quality
 from grewkit.render.stage import RenderSettings
 from grewkit.synth.generate import generate
 from grewkit.synth.world import SynthConfig

@@ -25,7 +25,7 @@ def load_array(path: str | Path, *, mmap: bool = False) -> np.ndarray:
         except (OSError, ValueError) as exc:
             raise GrewkitError(f"not a readable .npy array ({exc})", path=path) from None
     if suffix == ".pkl":
-        from grewkit.interop.safe_pickle import load_array as load_pickle
+        from grewkit.core.safe_pickle import load_array as load_pickle
 
         return load_pickle(path)
     raise GrewkitError(f"unknown array format {suffix!r} (expected .npy or .pkl)", path=path)

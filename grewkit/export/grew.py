@@ -24,7 +24,7 @@ from grewkit.core.atomic import write_text
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
-from grewkit.export.pixels import check_array, is_gei, is_silhouette, scan_release
+from grewkit.interop.pixels import check_array, is_gei, is_silhouette, scan_release
 from grewkit.export.selection import ExportSequence, split_sequences
 from grewkit.export.target import ExportTarget
 from grewkit.interop.grew import sequence_folder, write_pose2d_csv

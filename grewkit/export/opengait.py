@@ -27,11 +27,11 @@ import json
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
-from grewkit.export.pixels import check_array
+from grewkit.interop.pixels import check_array
 from grewkit.export.selection import silhouette_modality, split_sequences
 from grewkit.export.target import ExportTarget
 from grewkit.interop.register import safe_id
-from grewkit.interop.safe_pickle import dump_array
+from grewkit.core.safe_pickle import dump_array
 
 def _json(obj) -> bytes:
     return (json.dumps(obj, indent=2) + "\n").encode()

@@ -46,7 +46,7 @@ def silhouette_modality(sequences: list[ExportSequence], wanted: str | None) -> 
         if lacking:
             raise GrewkitError(f"{len(lacking)} split sequences have no {wanted!r} file, e.g. {lacking[0]!r}")
         return wanted
-    from grewkit.export.pixels import is_silhouette
+    from grewkit.interop.pixels import is_silhouette
 
     sils = sorted((m for m in have if is_silhouette(m)), key=lambda m: (len(m), m))
     if not sils:

@@ -19,7 +19,7 @@ from grewkit.core.arrays import load_array, save_array, sha256_file
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
-from grewkit.export.pixels import IMAGE_SUFFIXES, is_gei, is_silhouette
+from grewkit.interop.pixels import IMAGE_SUFFIXES, is_gei, is_silhouette
 from grewkit.interop.grew import iter_release, read_frames, read_pose2d_csv
 from grewkit.interop.register import safe_id, upsert
 

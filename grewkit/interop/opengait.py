@@ -9,7 +9,7 @@ from typing import Iterator
 import numpy as np
 
 from grewkit.core.errors import GrewkitError
-from grewkit.interop.safe_pickle import load_array
+from grewkit.core.safe_pickle import load_array
 
 
 @dataclass(frozen=True)

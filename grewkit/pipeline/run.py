@@ -104,7 +104,7 @@ class Pipeline:
 
         backend, run = open_backend(self.project)
         if self.settings.annotation == "simulate":
-            from grewkit.pipeline.simulated_annotators import answer_open_tasks
+            from grewkit.synth.answers import answer_open_tasks
 
             summary = answer_open_tasks(self.project, backend, run, error_rate=self.settings.simulated_error_rate,
                                         seed=self.project.settings.section("synth").seed,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from grewkit.core.errors import GrewkitError
 from grewkit.core.project import Project
-from grewkit.export.pixels import is_silhouette
+from grewkit.interop.pixels import is_silhouette
 
 SPLIT_ORDER = ("train", "val", "test", "distractor", "left out", "all")
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grewkit.track.evaluate import iou_matrix
+from grewkit.core.boxes import iou_matrix
 from grewkit.track.tracklets import frame_groups, split_by_lengths
 
 CROSSING = "crossing"

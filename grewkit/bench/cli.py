@@ -13,14 +13,14 @@ from grewkit.cli.main import LazyGroup
 # name -> ("module:attribute", one-line help)
 BENCHMARKS: dict[str, tuple[str, str]] = {
     # -- ingest, detect, track (issue 4): add entries below this line --
-    "detect": ("grewkit.detect.bench:bench_detect_command",
+    "detect": ("grewkit.bench.detect:bench_detect_command",
                "Detector precision/recall on TUD-Campus and speed on TUD-Campus and vtest.avi."),
-    "track": ("grewkit.track.bench:bench_track_command",
+    "track": ("grewkit.bench.track:bench_track_command",
               "MOT metrics on TUD-Campus, and ingest/detect/track wall time over pure decode on a real video."),
 
     # -- train, embed, evaluate (issue 8): add entries below this line --
-    "search": ("grewkit.evaluate.bench:bench_search_command", "GREW-scale probe x gallery search time and memory."),
-    "models": ("grewkit.evaluate.bench:bench_models_command", "Parameters, FLOPs and CPU time per sequence of each gait model."),
+    "search": ("grewkit.bench.search:bench_search_command", "GREW-scale probe x gallery search time and memory."),
+    "models": ("grewkit.bench.models:bench_models_command", "Parameters, FLOPs and CPU time per sequence of each gait model."),
 }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grewkit.core.boxes import iou_matrix
 from grewkit.core.errors import GrewkitError
 
 
@@ -46,20 +47,6 @@ def read_mot(path: str | Path, *, min_score: float | None = None) -> MotRows:
     xyxy = np.concatenate([data[:, 2:4], data[:, 2:4] + data[:, 4:6]], axis=1)
     return MotRows(data[:, 0].astype(np.int64), data[:, 1].astype(np.int64), xyxy.astype(np.float32),
                    score.astype(np.float32))
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 class DetectionEvaluator:

@@ -24,14 +24,14 @@ from pathlib import Path
 import click
 import numpy as np
 
-from grewkit.detect.bench import SHARED_DATA_OPTION, require
+from grewkit.bench.data import SHARED_DATA_OPTION, require
 
 REFERENCE = {"TUD-Campus": (0.5265, 0.5577, 7), "TUD-Stadtmitte": (0.5640, 0.6446, 7)}
 METRICS = ("mota", "idf1", "num_switches", "num_false_positives", "num_misses", "mostly_tracked")
 
 
 def check_metric_code(data: Path) -> list[dict]:
-    from grewkit.track.evaluate import read_mot, score_mot_files
+    from grewkit.bench.mot import read_mot, score_mot_files
 
     rows = []
     for name, (mota, idf1, switches) in REFERENCE.items():
@@ -45,8 +45,8 @@ def check_metric_code(data: Path) -> list[dict]:
 
 def tud_figures(data: Path, *, backend: str, strides: list[int]) -> list[dict]:
     from grewkit.detect.registry import make_detector
-    from grewkit.track.evaluate import score_mot_files
-    from grewkit.track.mot_data import MotSequence, detect_sequence, track_to_mot
+    from grewkit.bench.mot import score_mot_files
+    from grewkit.bench.mot_sequence import MotSequence, detect_sequence, track_to_mot
     from grewkit.track.settings import TrackSettings
 
     seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"))

@@ -10,7 +10,7 @@ import numpy as np
 
 from grewkit.core.errors import GrewkitError
 from grewkit.detect.base import Detector
-from grewkit.track.evaluate import DetectionEvaluator, MotRows, read_mot
+from grewkit.bench.mot import DetectionEvaluator, MotRows, read_mot
 from grewkit.track.tracklets import Tracklet, track_detections
 
 

@@ -1,7 +1,7 @@
 """Answer a campaign's open tasks from the synthetic world's ground truth, as people would.
 
 The demo and the end-to-end test have no people at hand: simulated annotators
-(``grewkit.annotate.simulate``) sign up through the server's invite link and answer through the
+(``grewkit.synth.annotators``) sign up through the server's invite link and answer through the
 same endpoints the labelling page uses, so the round trip (push, answer, pull, resolve) is the
 real one. The truth of a tracked tracklet is the ground-truth identity it overlaps most.
 """
@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from grewkit.annotate.backend import AnnotationBackend
 from grewkit.annotate.runs import AnnotationRun
-from grewkit.annotate.simulate import SimulatedAnnotator, answer_from_truth
+from grewkit.synth.annotators import SimulatedAnnotator, answer_from_truth
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project

@@ -15,28 +15,16 @@ from pathlib import Path
 import click
 import numpy as np
 
-from grewkit.core.errors import GrewkitError
+from grewkit.bench.data import SHARED_DATA_OPTION, require
 
 # The score at which each backend's boxes are used (SSDLite: [track] min_score; HOG: SVM margin 0; MOG2: any blob).
 THRESHOLDS = {"hog": 0.5, "mog2": 0.0}
 DEFAULT_THRESHOLD = 0.3
 
-SHARED_DATA_OPTION = click.option(
-    "--data", "data", type=click.Path(path_type=Path, file_okay=False), default=Path("../shared/data"),
-    envvar="GREWKIT_SHARED_DATA", show_default=True,
-    help="Folder with tud_campus/ and vtest.avi (env GREWKIT_SHARED_DATA).")
-
-
-def require(path: Path, what: str) -> Path:
-    if not path.exists():
-        raise GrewkitError(f"{what} not found (give --data or set GREWKIT_SHARED_DATA)", path=path)
-    return path
-
-
 def compare_detectors(data: Path, names: list[str], *, vtest_frames: int, backends_file: str = "") -> dict:
     from grewkit.detect.registry import make_detector
     from grewkit.detect.video import iter_frames
-    from grewkit.track.mot_data import MotSequence, detection_scores
+    from grewkit.bench.mot_sequence import MotSequence, detection_scores
 
     seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"))
     tud_images = [img for _, img in seq.images()]

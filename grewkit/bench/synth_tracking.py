@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from grewkit.core.project import Project
-from grewkit.track.evaluate import DetectionEvaluator, MotEvaluator, PurityEvaluator, iou_matrix
+from grewkit.bench.mot import DetectionEvaluator, MotEvaluator, PurityEvaluator
+from grewkit.core.boxes import iou_matrix
 
 
 def _frames(df: pd.DataFrame) -> dict[int, pd.DataFrame]:

@@ -1,0 +1,64 @@
+"""``grewkit bench models``: parameters, FLOPs and CPU time per sequence of each gait model."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import click
+
+
+def model_costs(*, frames: int, resolution: int, threads: int, repeats: int = 5, num_classes: int = 20000) -> list[dict]:
+    """Parameters, FLOPs and CPU extraction time per sequence of each registered model (GREW Table 8)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from grewkit.train.data import RESOLUTIONS
+    from grewkit.train.models import MODELS, build_model
+
+    torch.set_num_threads(threads)
+    h, w = RESOLUTIONS[resolution]
+    rows = []
+    for name in MODELS:
+        torch.manual_seed(0)
+        model = build_model(name, num_classes=num_classes, height=h, width=w).eval()
+        classifier = sum(p.numel() for n, p in model.named_parameters() if n.startswith(("classifier", "bnneck")))
+        total = sum(p.numel() for p in model.parameters())
+        x = torch.rand(1, frames, h, w)
+        with torch.inference_mode():
+            with FlopCounterMode(display=False) as counter:
+                emb = model(x)["embeddings"]
+            model(x)  # warm-up
+            t0 = time.perf_counter()
+            for _ in range(repeats):
+                model(x)
+            per_seq = (time.perf_counter() - t0) / repeats
+        rows.append({"model": name, "params_M": round((total - classifier) / 1e6, 3),
+                     "classifier_params_M": round(classifier / 1e6, 3),
+                     "GFLOPs_per_sequence": round(counter.get_total_flops() / 1e9, 3),
+                     "feature": "x".join(str(s) for s in emb.shape[1:]), "ms_per_sequence_cpu": round(per_seq * 1000, 1),
+                     "frames": frames, "input": f"{h}x{w}", "threads": threads,
+                     "load_avg_1min": round(os.getloadavg()[0], 2)})
+    return rows
+
+
+@click.command("models")
+@click.option("--frames", default=30, show_default=True, help="Frames per sequence.")
+@click.option("--resolution", default=64, show_default=True, type=click.Choice(["64", "128"]))
+@click.option("--threads", default=2, show_default=True)
+@click.option("--repeats", default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def bench_models_command(frames, resolution, threads, repeats, as_json):
+    """Parameters (without the training-only classifier), FLOPs and CPU time per sequence of each model.
+
+    \b
+    Example:
+      grewkit bench models --frames 30 --threads 2
+    """
+    rows = model_costs(frames=frames, resolution=int(resolution), threads=threads, repeats=repeats)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(" ".join(f"{k}={v}" for k, v in r.items()))
