@@ -10,7 +10,7 @@ from grewkit.cli.options import project_option
 @click.command("train")
 @project_option
 @click.option("--config", "config_name", required=True,
-              help="A bundled config (gaitset_grew, gaitpart_grew, gaitbase_grew, geinet_grew, gaitset_tiny) or a TOML path.")
+              help="A bundled config (gaitset_grew, gaitpart_grew, gaitbase_grew, deepgaitv2_grew, geinet_grew, the *_casiab ones, gaitset_tiny) or a TOML path.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder; rerunning on it resumes from its newest checkpoint.")
 @click.option("--split", "splits", default="train", show_default=True, help="Split(s) to train on, comma-separated.")
