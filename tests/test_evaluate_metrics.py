@@ -156,3 +156,41 @@ def test_opening_a_project_does_not_import_torch(tmp_path):
             "Project.open(sys.argv[1]); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p")], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("use_numba", [True, False])
+@pytest.mark.parametrize("distance", ["euclidean", "euclidean_parts", "cosine"])
+def test_near_ties_only_within_float32_rounding(use_numba, distance):
+    # A negative just farther than the true match (its difference to the probe 3e-5 longer) is not a
+    # tie: about 14x float32 rounding for these keys, inside the old 1e-5 x (|q|^2 + max |g|^2) and
+    # 2e-5 tolerances, which counted it ahead of the true match. An exact duplicate still ties.
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(1, 4, 64)).astype(np.float32)
+    pos = q + 0.5 * rng.normal(size=q.shape).astype(np.float32)
+    d_pos = float(pairwise(q, pos, distance)[0, 0])
+    neg = (q + (pos - q) * (1 + 3e-5)).astype(np.float32)
+    d_neg = float(pairwise(q, neg, distance)[0, 0])
+    assert d_neg > d_pos
+    cfg = SearchConfig(distance=distance, use_numba=use_numba)
+    probes = FeatureSet(["p"], q, ["x"])
+    near = FeatureSet(["t", "n"], np.concatenate([pos, neg]), ["x", "z"])
+    assert evaluate_retrieval(probes, near, Conventions(distance=distance, ranks=(1,)), cfg)["rank1"] == 100.0
+    dup = FeatureSet(["t", "n"], np.concatenate([pos, pos]), ["x", "z"])
+    assert evaluate_retrieval(probes, dup, Conventions(distance=distance, ranks=(1,)), cfg)["rank1"] == 0.0
+    assert evaluate_retrieval(probes, dup, Conventions(distance=distance, ties="optimistic", ranks=(1,)),
+                              cfg)["rank1"] == 100.0
+
+
+def test_ccpg_exclusion_drops_only_same_identity_same_camera():
+    # Probe a seen by c1. Gallery: a by c1 (nearest; dropped), b by c1 (kept: another identity),
+    # a by c2 (the true match that counts).
+    gallery = fs([0, 1, 2], ["a", "b", "a"], cameras=["c1", "c1", "c2"])
+    probes = fs([0], ["a"], cameras=["c1"])
+    ccpg = RetrievalEvaluator(gallery, Conventions(exclude="same-identity-camera"))
+    ccpg.process(probes)
+    assert ccpg.per_probe().ranks.tolist()[0][0] == 2  # b at distance 1 stays ahead of a at 2
+    cam = RetrievalEvaluator(gallery, Conventions(exclude="same-camera"))
+    cam.process(probes)
+    assert cam.per_probe().ranks.tolist()[0][0] == 1  # same-camera also removes b
+    with pytest.raises(GrewkitError, match="camera"):
+        evaluate_retrieval(fs([0], ["a"]), fs([1], ["a"]), Conventions(exclude="same-identity-camera"))

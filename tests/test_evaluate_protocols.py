@@ -181,7 +181,8 @@ def test_project_settings_fix_the_conventions(world, tmp_path):
     r = runner.invoke(cli, ["evaluate", "--project", str(project.root), "--features", str(folder), "--out", str(out)])
     assert r.exit_code == 0, r.output
     conv = json.loads(out.read_text())["conventions"]
-    assert conv["no_match"] == "skip" and conv["ties"] == "optimistic" and conv["distance"] == "euclidean"
+    # distance "auto" (the default): OpenGait's part-mean Euclidean distance
+    assert conv["no_match"] == "skip" and conv["ties"] == "optimistic" and conv["distance"] == "euclidean_parts"
     r = runner.invoke(cli, ["evaluate", "--project", str(project.root), "--features", str(folder), "--out", str(out),
                             "--ties", "pessimistic"])
     assert json.loads(out.read_text())["conventions"]["ties"] == "pessimistic"  # the option wins over the file

@@ -1,4 +1,5 @@
-"""The four bundled models: shapes at both resolutions, a training step, the registry, configs."""
+"""The bundled models: shapes at both resolutions, a training step, the registry, configs, and
+parameter counts equal to OpenGait's for every published config."""
 
 import numpy as np
 import pytest
@@ -15,8 +16,9 @@ SMALL = {
     "gaitset": {"channels": [4, 8, 8], "out_channels": 16},
     "gaitpart": {"channels": [4, 8, 8], "out_channels": 16},
     "gaitbase": {"channels": [4, 8, 8, 16], "out_channels": 16},
+    "deepgaitv2": {"channels": [4, 8, 8, 16], "blocks": [1, 2, 1, 1]},
 }
-PARTS = {"geinet": 1, "gaitset": 62, "gaitpart": 16, "gaitbase": 16}
+PARTS = {"geinet": 1, "gaitset": 62, "gaitpart": 16, "gaitbase": 16, "deepgaitv2": 16}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -93,3 +95,117 @@ def test_bundled_configs_load_and_bad_keys(tmp_path):
     bad.write_text("[model]\nname = 'resnet'\n")
     with pytest.raises(GrewkitError, match="unknown model"):
         TrainConfig.load(bad)
+
+
+# OpenGait's parameter counts, worked out from the layer shapes its model files and configs build
+# (opengait/modeling/models/*.py, backbones/plain.py and resnet.py, configs/*/*.yaml), not from
+# grewkit's modules. Classifier sizes are the configs' class_num: 20,000 for GREW, 74 for CASIA-B.
+def _conv(cin, cout, k):
+    return cin * cout * k
+
+
+def _bn(c):
+    return 2 * c
+
+
+def _og_gaitset(c, out):
+    c0, c1, c2, c3 = c
+    block = lambda a, b, k: _conv(a, b, k * k) + _conv(b, b, 9)  # noqa: E731
+    return (block(c0, c1, 5) + 2 * block(c1, c2, 3) + 2 * block(c2, c3, 3)) + 62 * c3 * out
+
+
+def _og_gaitpart(layers, out, parts=16):
+    total, cin, first = 0, 1, True
+    for spec in layers:
+        if spec == "M":
+            continue
+        cout = int(spec.split("-")[1])
+        total += _conv(cin, cout, 25 if first else 9)
+        cin, first = cout, False
+    hidden = cin // 4
+    tfa = parts * (_conv(cin, hidden, 3) + _conv(hidden, cin, 1) + _conv(cin, hidden, 3) + _conv(hidden, cin, 3))
+    return total + tfa + parts * cin * out
+
+
+def _basic_block(cin, cout, stride):  # torchvision's BasicBlock, as ResNet9 and BasicBlock2D use it
+    down = _conv(cin, cout, 1) + _bn(cout) if (stride != 1 or cin != cout) else 0
+    return _conv(cin, cout, 9) + _bn(cout) + _conv(cout, cout, 9) + _bn(cout) + down
+
+
+def _og_gaitbase(classes, ch=(64, 128, 256, 512), strides=(1, 2, 2, 1), out=256, parts=16):
+    total, cin = _conv(1, ch[0], 9) + _bn(ch[0]), ch[0]
+    for c, s in zip(ch, strides):
+        total += _basic_block(cin, c, s)
+        cin = c
+    return total + parts * cin * out + _bn(out * parts) + parts * out * classes
+
+
+def _og_deepgaitv2(classes, layers, ch=(64, 128, 256, 512), parts=16):
+    total = _conv(1, ch[0], 9) + _bn(ch[0]) + sum(_basic_block(ch[0], ch[0], 1) for _ in range(layers[0]))
+    cin = ch[0]
+    for c, n, s in zip(ch[1:], layers[1:], (2, 2, 1)):
+        for b in range(n):  # BasicBlockP3D: two 3x3 convs + BN2d, a 3x1x1 Conv3d + BN3d, a 1x1x1 projection
+            proj = _conv(cin, c, 1) + _bn(c) if (b == 0 and (s != 1 or cin != c)) else 0
+            total += _conv(cin, c, 9) + _bn(c) + _conv(c, c, 9) + _bn(c) + _conv(c, c, 3) + _bn(c) + proj
+            cin = c
+    return total + parts * ch[3] * ch[2] + _bn(ch[2] * parts) + parts * ch[2] * classes
+
+
+OPENGAIT_COUNTS = {
+    "gaitset_grew": (20000, _og_gaitset((1, 64, 128, 256), 256)),
+    "gaitset_casiab": (74, _og_gaitset((1, 32, 64, 128), 256)),
+    "gaitpart_grew": (20000, _og_gaitpart(["BC-32", "BC-32", "M", "BC-64", "BC-64", "M", "FC-128-3", "FC-128-3",
+                                           "FC-256-3", "FC-256-3"], 256)),
+    "gaitpart_casiab": (74, _og_gaitpart(["BC-32", "BC-32", "M", "FC-64-2", "FC-64-2", "M", "FC-128-3", "FC-128-3"],
+                                         128)),
+    "gaitbase_grew": (20000, _og_gaitbase(20000)),
+    "gaitbase_casiab": (74, _og_gaitbase(74)),
+    "deepgaitv2_grew": (20000, _og_deepgaitv2(20000, (1, 4, 4, 1))),
+    "deepgaitv2_casiab": (74, _og_deepgaitv2(74, (1, 1, 1, 1))),
+}
+
+
+def test_opengait_arithmetic_matches_the_published_counts():
+    # The figures OpenGait's own models print for these configs.
+    assert OPENGAIT_COUNTS["gaitset_grew"][1] == 6_313_536
+    assert OPENGAIT_COUNTS["gaitpart_grew"][1] == 4_841_248
+    assert OPENGAIT_COUNTS["gaitpart_casiab"][1] == 1_204_000
+
+
+@pytest.mark.parametrize("config", sorted(OPENGAIT_COUNTS))
+def test_parameter_counts_equal_opengait(config):
+    from grewkit.train.loop import make_model
+
+    classes, expected = OPENGAIT_COUNTS[config]
+    with torch.device("meta"):  # shapes only: a 95 M-parameter GREW classifier costs no memory
+        model = make_model(TrainConfig.load(config), classes)
+    assert sum(p.numel() for p in model.parameters()) == expected
+
+
+def test_gaitpart_micro_motion_as_published():
+    """No biases in the attention convolutions; average pooling counts the zero padding (nn.AvgPool1d)."""
+    from grewkit.train.models.gaitpart import MicroMotion
+
+    mm = MicroMotion(8, 2)
+    assert all(m.bias is None for m in mm.modules() if isinstance(m, torch.nn.Conv1d))
+    for p in mm.parameters():
+        torch.nn.init.zeros_(p)  # every gate is sigmoid(0) = 1/2
+    x = torch.rand(1, 8, 2, 6)
+    z = np.pad(x.numpy(), ((0, 0), (0, 0), (0, 0), (2, 2)))  # zeros at both ends of the clip
+    t = x.shape[-1]
+    avg3 = np.stack([z[..., i + 1:i + 4].sum(-1) / 3 for i in range(t)], -1)
+    avg5 = np.stack([z[..., i:i + 5].sum(-1) / 5 for i in range(t)], -1)
+    zm = np.pad(x.numpy(), ((0, 0), (0, 0), (0, 0), (2, 2)), constant_values=-np.inf)
+    max3 = np.stack([zm[..., i + 1:i + 4].max(-1) for i in range(t)], -1)
+    max5 = np.stack([zm[..., i:i + 5].max(-1) for i in range(t)], -1)
+    expected = (0.5 * (avg3 + max3) + 0.5 * (avg5 + max5)).max(-1)
+    np.testing.assert_allclose(mm(x).detach().numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_gaitpart_layer_specs():
+    from grewkit.train.models.gaitpart import GaitPart
+
+    with pytest.raises(ValueError, match="XC-3"):
+        GaitPart(layers=["BC-4", "XC-3"])
+    m = GaitPart(layers=["BC-4", "M", "BC-8", "M", "FC-8-1"], out_channels=4)
+    assert m(torch.rand(2, 5, 64, 44))["embeddings"].shape == (2, 16, 4)

@@ -30,12 +30,14 @@ def convention_options(fn):
     # Defaults come from the project's [evaluate] settings (see `grewkit init`'s grewkit.toml).
     fn = click.option("--ties", type=click.Choice(["pessimistic", "optimistic"]), default=None,
                       help="A true match tied with another identity ranks after it (pessimistic) or before. [evaluate] ties")(fn)
-    fn = click.option("--exclude", type=click.Choice(["none", "same-camera", "same-view"]), default=None,
-                      help="Remove gallery entries from the probe's own camera or view. [evaluate] exclude")(fn)
+    fn = click.option("--exclude", type=click.Choice(["none", "same-camera", "same-view", "same-identity-camera"]),
+                      default=None, help="Remove gallery entries from the probe's own camera or view, or (CCPG) those "
+                                         "of the probe's identity seen by its camera. [evaluate] exclude")(fn)
     fn = click.option("--no-match", type=click.Choice(["miss", "skip"]), default=None,
                       help="Probes without a true match in the gallery: misses (GREW) or skipped (Gait3D). [evaluate] no_match")(fn)
-    fn = click.option("--distance", type=click.Choice(["euclidean", "euclidean_parts", "cosine", "cosine_parts"]),
-                      default=None, help="Formulas in docs/evaluation.md. [evaluate] distance")(fn)
+    fn = click.option("--distance", type=click.Choice(["auto", "euclidean", "euclidean_parts", "cosine", "cosine_parts"]),
+                      default=None, help="Formulas in docs/evaluation.md; auto: the protocol's OpenGait distance. "
+                                         "[evaluate] distance")(fn)
     fn = click.option("--device", default=None, help="cpu or cuda. [evaluate] device")(fn)
     return fn
 
@@ -89,7 +91,9 @@ def evaluate_command(project, features_dir, protocol, distance, no_match, exclud
     from grewkit.evaluate.search import SearchConfig
 
     c = _settings(project, distance=distance, no_match=no_match, exclude=exclude, ties=ties, device=device)
-    distance, no_match, exclude, ties = c["distance"], c["no_match"], c["exclude"], c["ties"]
+    from grewkit.evaluate.conventions import resolve_distance
+
+    distance, no_match, exclude, ties = resolve_distance(c["distance"], protocol), c["no_match"], c["exclude"], c["ties"]
     features = load_features(features_dir)
     catalog = Catalog.from_project(project)
     conventions = Conventions(distance=distance, no_match=no_match, exclude=exclude, ties=ties)
@@ -124,7 +128,7 @@ def evaluate_command(project, features_dir, protocol, distance, no_match, exclud
               help="Add the distractor split to the gallery, as GREW does.")
 @click.option("--answer-key", default=None, type=click.Path(dir_okay=False),
               help="Also write the private answer key (videoId,identity) for `grewkit score`.")
-@click.option("--distance", type=click.Choice(["euclidean", "euclidean_parts", "cosine", "cosine_parts"]),
+@click.option("--distance", type=click.Choice(["auto", "euclidean", "euclidean_parts", "cosine", "cosine_parts"]),
               default=None, help="[evaluate] distance")
 @click.option("--device", default=None, help="[evaluate] device")
 def submission_command(project, features_dir, out_path, with_distractors, answer_key, distance, device):
@@ -134,6 +138,7 @@ def submission_command(project, features_dir, out_path, with_distractors, answer
     Example:
       grewkit submission --features features/gaitbase --out submission.csv --answer-key key.csv
     """
+    from grewkit.evaluate.conventions import resolve_distance
     from grewkit.evaluate.features import load_features
     from grewkit.evaluate.protocols import Catalog, _test_sets
     from grewkit.evaluate.search import SearchConfig, encode, search
@@ -148,7 +153,7 @@ def submission_command(project, features_dir, out_path, with_distractors, answer
     gal_labels = [catalog.rows[s]["identity_id"] for s in gallery] + [None] * len(distractors)
     pl, gl = encode([None] * len(probes), gal_labels)  # probes' identities are private: ranks only
     res = search(features.take(probes), features.take(gal_ids), probe_labels=pl, gallery_labels=gl,
-                 config=SearchConfig(distance=c["distance"], topk=20, device=c["device"], probe_chunk=c["probe_chunk"],
+                 config=SearchConfig(distance=resolve_distance(c["distance"], "submission"), topk=20, device=c["device"], probe_chunk=c["probe_chunk"],
                                      gallery_chunk=c["gallery_chunk"]))
     write_submission(out_path, probes, res.topk_index, gal_labels)
     click.echo(f"wrote {out_path}: {len(probes)} probes against {len(gallery)} gallery + {len(distractors)} distractors")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 
 from grewkit.core.errors import GrewkitError
@@ -71,8 +72,10 @@ class Distance:
     key: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     to_distance: Callable[[torch.Tensor], torch.Tensor]
     formula: str
-    # Keys closer than tie_scale(q, g) * tie_rtol are ties: float32 rounding differs between code paths.
-    squared_scale: bool
+    # What the rounding of a key scales with: "squared" (||q||^2 + ||g||^2, the terms that cancel in the
+    # Euclidean expansion), "parts" (per-part RMS norms, for a mean of per-part distances) or "unit"
+    # (cosine keys lie in [0, 2]).
+    tie_scale: str
 
     def block(self, q: torch.Tensor, g: torch.Tensor):
         """``(dot, alpha, qterm, gterm, clamp)`` with key = alpha * dot + qterm[i] + gterm[j] (clamped at 0)."""
@@ -85,21 +88,47 @@ class Distance:
         zq = torch.zeros(len(q), device=q.device)
         return self.key(q, g), 1.0, zq, torch.zeros(len(g), device=g.device), False
 
-    def tie_tolerance(self, q: torch.Tensor, g_sq_max: float, rtol: float) -> torch.Tensor:
-        if self.squared_scale:
-            return rtol * ((_flat(q) ** 2).sum(1) + g_sq_max)
-        return torch.full((q.shape[0],), rtol * 2.0, dtype=torch.float32, device=q.device)
+    def gallery_stat(self, g) -> float:
+        """The gallery's share of the tie scale over one (numpy, float32) chunk; the search keeps the maximum."""
+        if self.tie_scale == "squared":
+            flat = g.reshape(len(g), -1)
+            return float(np.einsum("ij,ij->i", flat, flat).max())
+        if self.tie_scale == "parts":
+            parts = g.reshape(len(g), 1, -1) if g.ndim == 2 else g
+            return float(np.sqrt(np.einsum("ipd,ipd->ip", parts, parts).mean(1)).max())
+        return 0.0
+
+    def tie_tolerance(self, q: torch.Tensor, g_stat: float, ulps: float) -> torch.Tensor:
+        """Per probe, the largest key difference still taken as a tie: float32 rounding, nothing more.
+
+        Two code paths (the true matches' keys, the block scan) compute the same key with different
+        matrix shapes, so their float32 results may differ in the last bits. A length-D dot product
+        rounds by about eps * sqrt(D) times the magnitude of its terms (random-walk accumulation);
+        the largest difference measured between the two paths was 0.03 eps sqrt(D) times the scale
+        (D up to 62 x 256), so ``ulps`` = 0.25 leaves a margin of about ten.
+        """
+        eps = float(torch.finfo(torch.float32).eps)
+        if self.tie_scale == "squared":
+            d = _flat(q).shape[1]
+            scale = (_flat(q) ** 2).sum(1) + g_stat
+        elif self.tie_scale == "parts":
+            d = _as_parts(q).shape[2]
+            scale = (_as_parts(q) ** 2).sum(-1).mean(1).sqrt() + g_stat
+        else:
+            d = _as_parts(q).shape[2] if self.name == "cosine_parts" else _flat(q).shape[1]
+            scale = torch.full((q.shape[0],), 2.0, device=q.device)
+        return (ulps * eps * d ** 0.5 * scale).float()
 
 
 DISTANCES: dict[str, Distance] = {
     "euclidean": Distance("euclidean", euclidean_key, lambda k: k.clamp_min(0).sqrt(),
-                          "d(q,g) = ||flatten(q) - flatten(g)||_2", squared_scale=True),
+                          "d(q,g) = ||flatten(q) - flatten(g)||_2", tie_scale="squared"),
     "euclidean_parts": Distance("euclidean_parts", euclidean_parts_key, lambda k: k,
-                                "d(q,g) = 1/P sum_p ||q_p - g_p||_2 (OpenGait 'euc')", squared_scale=False),
+                                "d(q,g) = 1/P sum_p ||q_p - g_p||_2 (OpenGait 'euc')", tie_scale="parts"),
     "cosine": Distance("cosine", cosine_key, lambda k: k,
-                       "d(q,g) = 1 - <q,g> / (||q|| ||g||) on flattened features", squared_scale=False),
+                       "d(q,g) = 1 - <q,g> / (||q|| ||g||) on flattened features", tie_scale="unit"),
     "cosine_parts": Distance("cosine_parts", cosine_parts_key, lambda k: k,
-                             "d(q,g) = 1 - 1/P sum_p cos(q_p, g_p) (OpenGait 'cos')", squared_scale=False),
+                             "d(q,g) = 1 - 1/P sum_p cos(q_p, g_p) (OpenGait 'cos')", tie_scale="unit"),
 }
 
 

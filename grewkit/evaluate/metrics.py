@@ -76,6 +76,11 @@ class FeatureSet:
     def keys(self, exclude: str) -> list | None:
         if exclude == "none":
             return None
+        if exclude == "same-identity-camera":
+            # CCPG: only the probe's own identity as seen by the probe's camera is removed; other
+            # identities from that camera stay competitors. A null identity or camera never matches.
+            cams = self.keys("same-camera")
+            return [None if lab is None else f"{lab}\x1f{cam}" for lab, cam in zip(self.labels, cams)]
         values = self.cameras if exclude == "same-camera" else self.views
         what = "camera" if exclude == "same-camera" else "view"
         missing = len(self.ids) if values is None else sum(v is None for v in values)

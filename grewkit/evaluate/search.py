@@ -31,7 +31,9 @@ from grewkit.evaluate.conventions import TIES  # noqa: E402  (re-exported)
 class SearchConfig:
     distance: str = "euclidean"
     ties: str = "pessimistic"
-    tie_rtol: float = 1e-5
+    # Ties: keys within tie_ulps * eps32 * sqrt(D) * scale of a true match's (float32 rounding between
+    # code paths; distances.Distance.tie_tolerance). 0 compares the float32 keys exactly.
+    tie_ulps: float = 0.25
     topk: int = 0
     probe_chunk: int = 2048
     gallery_chunk: int = 32768
@@ -42,8 +44,8 @@ class SearchConfig:
         get_distance(self.distance)
         if self.ties not in TIES:
             raise GrewkitError(f"ties must be one of {TIES}, not {self.ties!r}")
-        if self.topk < 0 or self.probe_chunk < 1 or self.gallery_chunk < 1:
-            raise GrewkitError("topk must be >= 0 and chunk sizes >= 1")
+        if self.topk < 0 or self.probe_chunk < 1 or self.gallery_chunk < 1 or self.tie_ulps < 0:
+            raise GrewkitError("topk and tie_ulps must be >= 0 and chunk sizes >= 1")
 
 
 @dataclass
@@ -120,11 +122,11 @@ def search(probe: np.ndarray, gallery: np.ndarray, *, probe_labels: np.ndarray, 
     k = min(config.topk, n_gal)
     top_i = np.zeros((len(probe), k), dtype=np.int64) if k else None
     top_d = np.zeros((len(probe), k), dtype=np.float32) if k else None
-    # Squared gallery norms bound the rounding error of the Euclidean expansion (tie tolerance).
-    g_sq_max = 0.0
+    # The gallery's norms bound the float32 rounding of the keys (tie tolerance).
+    g_stat = 0.0
     for g0 in range(0, n_gal, config.gallery_chunk):
-        gc = np.asarray(gallery[g0:g0 + config.gallery_chunk], dtype=np.float32).reshape(min(config.gallery_chunk, n_gal - g0), -1)
-        g_sq_max = max(g_sq_max, float(np.einsum("ij,ij->i", gc, gc).max()))
+        gc = np.asarray(gallery[g0:g0 + config.gallery_chunk], dtype=np.float32)
+        g_stat = max(g_stat, dist.gallery_stat(gc))
     # Gallery segments end at every checkpoint so that counts can be snapshot there.
     bounds = []
     start = 0
@@ -150,7 +152,7 @@ def search(probe: np.ndarray, gallery: np.ndarray, *, probe_labels: np.ndarray, 
                 keys = _rowwise_key(dist, q_sel, g_sel)
                 thr[torch.as_tensor(rows, device=device), torch.as_tensor(cols, device=device)] = keys.float()
             thr, _ = thr.sort(dim=1)
-            tol = dist.tie_tolerance(q, g_sq_max, config.tie_rtol).unsqueeze(1)
+            tol = dist.tie_tolerance(q, g_stat, config.tie_ulps).unsqueeze(1)
             pessimistic = config.ties == "pessimistic"
             limit = (thr + tol if pessimistic else thr - tol).contiguous()
             neg_count = torch.zeros((b, m), dtype=torch.int64, device=device)

@@ -10,7 +10,7 @@ from grewkit.cli.options import project_option
 @click.command("train")
 @project_option
 @click.option("--config", "config_name", required=True,
-              help="A bundled config (gaitset_grew, gaitpart_grew, gaitbase_grew, geinet_grew, gaitset_tiny) or a TOML path.")
+              help="A bundled config (gaitset_grew, gaitpart_grew, gaitbase_grew, deepgaitv2_grew, geinet_grew, the *_casiab ones, gaitset_tiny) or a TOML path.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder; rerunning on it resumes from its newest checkpoint.")
 @click.option("--split", "splits", default="train", show_default=True, help="Split(s) to train on, comma-separated.")
@@ -41,27 +41,38 @@ def train_command(project, config_name, out_dir, splits, device, iterations, thr
 @click.command("embed")
 @project_option
 @click.option("--checkpoint", default=None, type=click.Path(dir_okay=False), help="Checkpoint from `grewkit train`.")
-@click.option("--model", default=None, type=click.Choice(["gei"]), help="gei: the untrained GEI baseline.")
+@click.option("--model", default=None,
+              help="gei: the untrained GEI baseline; with --opengait-checkpoint, its architecture: gaitset, gaitpart, "
+                   "gaitbase (OpenGait's Baseline) or deepgaitv2.")
+@click.option("--opengait-checkpoint", default=None, type=click.Path(dir_okay=False),
+              help="A checkpoint saved by OpenGait (loaded with weights_only; every key mapped and shape-checked).")
+@click.option("--opengait-config", default=None, type=click.Path(dir_okay=False),
+              help="The OpenGait YAML the checkpoint was trained with (its model_cfg gives the widths); "
+                   "without it the widths are read from the checkpoint.")
 @click.option("--split", "splits", default="test,distractor", show_default=True,
               help="Split(s) to embed, comma-separated; 'all' for every sequence (no splits manifest needed).")
 @click.option("--modality", default="sil64", show_default=True)
 @click.option("--resolution", default=64, show_default=True, type=click.Choice(["64", "128"]),
-              help="For --model gei; a checkpoint brings its own.")
+              help="For --model gei and --opengait-checkpoint; a grewkit checkpoint brings its own.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--quiet", is_flag=True)
-def embed_command(project, checkpoint, model, splits, modality, resolution, device, out_dir, quiet):
+def embed_command(project, checkpoint, model, opengait_checkpoint, opengait_config, splits, modality, resolution, device,
+                  out_dir, quiet):
     """Extract features of a project's sequences into a folder that `grewkit evaluate` reads.
 
     \b
     Examples:
       grewkit embed --checkpoint runs/gaitset/checkpoints/iter-0250000.pt --out features/gaitset
       grewkit embed --model gei --split all --out features/gei
+      grewkit embed --opengait-checkpoint GaitBase_DA-180000.pt --model gaitbase --out features/og
     """
     from grewkit.train.data import records_from_project
     from grewkit.train.embed import embed_records, make_embedder
 
-    embedder = make_embedder(checkpoint=checkpoint, model=model, device=device, resolution=int(resolution))
+    # The model is loaded (and an OpenGait checkpoint checked key by key) before anything is read or written.
+    embedder = make_embedder(checkpoint=checkpoint, model=model, device=device, resolution=int(resolution),
+                             opengait_checkpoint=opengait_checkpoint, opengait_config=opengait_config)
     chosen = None if splits == "all" else tuple(s.strip() for s in splits.split(","))
     records = records_from_project(project, splits=chosen, modality=modality)
     meta = embed_records(embedder, records, out_dir, show_progress=not quiet)

@@ -56,6 +56,18 @@ class ModelEmbedder:
         model, cfg, state = model_from_checkpoint(checkpoint)
         return cls(model, cfg, device=device, checkpoint=str(checkpoint), iteration=int(state["iteration"]))
 
+    @classmethod
+    def from_opengait(cls, checkpoint: str | Path, model: str, *, config: str | Path | None = None,
+                      resolution: int = 64, device: str = "cpu") -> "ModelEmbedder":
+        from grewkit.train.opengait import model_from_opengait
+
+        net, cfg, iteration = model_from_opengait(checkpoint, model, config=config, resolution=resolution)
+        emb = cls(net, cfg, device=device, checkpoint=str(checkpoint), iteration=iteration)
+        emb.source = "opengait"
+        return emb
+
+    source = "grewkit"
+
     @torch.inference_mode()
     def embed(self, sil: np.ndarray) -> np.ndarray:
         sil = sil[: self.cfg.data.max_test_frames]
@@ -64,15 +76,26 @@ class ModelEmbedder:
 
     def describe(self) -> dict:
         return {"model": self.cfg.model.name, "checkpoint": self.checkpoint, "iteration": self.iteration,
-                "resolution": self.resolution}
+                "resolution": self.resolution, "checkpoint_format": self.source}
 
 
-def make_embedder(*, checkpoint: str | None, model: str | None, device: str = "cpu", resolution: int = 64):
+def make_embedder(*, checkpoint: str | None, model: str | None, device: str = "cpu", resolution: int = 64,
+                  opengait_checkpoint: str | None = None, opengait_config: str | None = None):
+    if checkpoint and opengait_checkpoint:
+        raise GrewkitError("give --checkpoint or --opengait-checkpoint, not both")
+    if opengait_checkpoint:
+        if not model or model == "gei":
+            raise GrewkitError("--opengait-checkpoint needs --model: gaitset, gaitpart, gaitbase or deepgaitv2")
+        return ModelEmbedder.from_opengait(opengait_checkpoint, model, config=opengait_config, resolution=resolution,
+                                           device=device)
+    if opengait_config:
+        raise GrewkitError("--opengait-config goes with --opengait-checkpoint")
     if checkpoint:
         return ModelEmbedder.from_checkpoint(checkpoint, device=device)
     if model == "gei":
         return GEIEmbedder(resolution)
-    raise GrewkitError("give --checkpoint (a model trained by `grewkit train`) or --model gei (the GEI baseline)")
+    raise GrewkitError("give --checkpoint (a model trained by `grewkit train`), --opengait-checkpoint with --model, "
+                       "or --model gei (the GEI baseline)")
 
 
 def embed_records(embedder, records: list[SequenceRecord], out_dir: str | Path, *, show_progress: bool = True) -> dict:

@@ -16,6 +16,7 @@ MODELS: dict[str, str] = {
     "gaitset": "grewkit.train.models.gaitset:GaitSet",
     "gaitpart": "grewkit.train.models.gaitpart:GaitPart",
     "gaitbase": "grewkit.train.models.gaitbase:GaitBase",
+    "deepgaitv2": "grewkit.train.models.deepgaitv2:DeepGaitV2",
 }
 
 

@@ -32,6 +32,7 @@ class GaitBase(nn.Module):
     def __init__(self, *, num_classes: int, height: int = 64, width: int = 44,
                  channels=(64, 128, 256, 512), out_channels: int = 256, parts: int = 16, blocks=(1, 1, 1, 1)):
         super().__init__()
+        self.blocks = tuple(blocks)  # names the flat backbone's blocks by stage when weights are exchanged
         layers = [nn.Conv2d(1, channels[0], 3, 1, 1, bias=False), nn.BatchNorm2d(channels[0]), nn.ReLU(inplace=True)]
         cin = channels[0]
         for i, (cout, nb) in enumerate(zip(channels, blocks)):
