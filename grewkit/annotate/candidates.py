@@ -10,7 +10,6 @@ gait or re-identification embedding plugs in as one more embedder.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from abc import ABC, abstractmethod
 from collections import defaultdict
@@ -25,6 +24,7 @@ import pyarrow.compute as pc
 
 from grewkit.annotate.media import boxes_by_tracklet, iter_crops, sample_boxes, camera_boxes
 from grewkit.core.errors import GrewkitError
+from grewkit.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -146,18 +146,16 @@ class GEIEmbedder(Embedder):
         return dict(zip(ids, matrix))
 
 
-# Embedder name -> "module:Class"; a learned embedding adds its line here.
-EMBEDDERS: dict[str, str] = {
+# Embedder name -> "module:Class"; a learned embedding adds its line here. Contract: an
+# ``Embedder`` subclass built with no arguments, ``cls()``; it reads what it needs in ``embed``.
+EMBEDDERS: Registry[type[Embedder]] = Registry("candidate embedder", {
     "appearance": "grewkit.annotate.candidates:AppearanceEmbedder",
     "gei": "grewkit.annotate.candidates:GEIEmbedder",
-}
+})
 
 
 def make_embedder(name: str) -> Embedder:
-    if name not in EMBEDDERS:
-        raise GrewkitError(f"unknown candidate embedder {name!r}; known: {', '.join(EMBEDDERS)}")
-    module, _, attr = EMBEDDERS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)()
+    return EMBEDDERS.get(name)()
 
 
 def kept_tracklets(project) -> list[TrackletInfo]:

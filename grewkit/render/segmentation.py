@@ -16,13 +16,13 @@ model) by subclassing ``Segmenter`` and adding a line to ``SEGMENTERS``.
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 
 import cv2
 import numpy as np
 
 from grewkit.core.errors import GrewkitError
+from grewkit.core.registry import Registry
 from grewkit.render.crops import Crop
 from grewkit.render.pose import PersonResult
 
@@ -31,7 +31,7 @@ class Segmenter(ABC):
     name: str = "segmenter"
     #: frames to observe before the tracklet's first frame (background models need a history)
     warmup_frames: int = 0
-    #: whether ``segment`` needs the mediapipe person result of the crop
+    #: whether ``segment`` needs the person result (with its mask) of the crop from the pose estimator
     needs_person: bool = False
 
     def observe(self, frame_bgr: np.ndarray) -> None:
@@ -112,16 +112,15 @@ class HybridSegmenter(Segmenter):
         return np.maximum(mp, np.minimum(fg, near))
 
 
-# Name -> "module:Class"; a user's backend adds its line here.
-SEGMENTERS: dict[str, str] = {
+# Name -> "module:Class"; a user's backend adds its line here. Contract: a ``Segmenter`` subclass
+# built once per tracklet as ``cls(**options)`` with the keyword options of ``[render]``
+# (threshold, history, var_threshold, warmup_frames); each takes the ones it uses and ignores the rest.
+SEGMENTERS: Registry[type[Segmenter]] = Registry("segmenter", {
     "mediapipe": "grewkit.render.segmentation:MediapipeSegmenter",
     "mog2": "grewkit.render.segmentation:MOG2Segmenter",
     "mediapipe+mog2": "grewkit.render.segmentation:HybridSegmenter",
-}
+})
 
 
 def make_segmenter(name: str, **options) -> Segmenter:
-    if name not in SEGMENTERS:
-        raise GrewkitError(f"unknown segmenter {name!r}; known: {', '.join(SEGMENTERS)}")
-    module, _, attr = SEGMENTERS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)(**options)
+    return SEGMENTERS.get(name)(**options)
