@@ -26,6 +26,7 @@ def resolve(target: str, *, kind: str, name: str) -> Any:
     module, _, attr = target.partition(":")
     if not module or not attr:
         raise GrewkitError(f"{kind} {name!r}: {target!r} is not a 'module:attribute' reference")
+    entry = f"{kind} {name!r}" if name == target else f"{kind} {name!r} ({target})"
     try:
         loaded = importlib.import_module(module)
     except ModuleNotFoundError as exc:
@@ -34,14 +35,14 @@ def resolve(target: str, *, kind: str, name: str) -> Any:
         if package == module.partition(".")[0] and missing != package:
             # The entry's own package is there but the module it names is not: a wrong entry,
             # not an optional dependency.
-            raise GrewkitError(f"{kind} {name!r} points at {target!r}: there is no module {missing}") from None
+            raise GrewkitError(f"{entry}: there is no module {missing}") from None
         raise GrewkitError(f"{kind} {name!r} needs {package}: not installed here") from None
     except ImportError as exc:  # installed but broken (a missing shared library, a wrong version)
         raise GrewkitError(f"{kind} {name!r} cannot be imported: {exc}") from None
     try:
         return getattr(loaded, attr)
     except AttributeError:
-        raise GrewkitError(f"{kind} {name!r} points at {target!r}: {module} has no {attr!r}") from None
+        raise GrewkitError(f"{entry}: {module} has no {attr!r}") from None
 
 
 class Registry(Generic[T]):
