@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable
 
 from grewkit.core.errors import GrewkitError
 from grewkit.core.registry import Registry
@@ -76,8 +76,6 @@ class PullResult:
 
 
 class AnnotationBackend(ABC):
-    name: ClassVar[str]
-
     @abstractmethod
     def ensure_project(self, *, title: str, config_xml: str, media_dir: Path | None,
                        project_id: int | None = None, annotators_per_task: int = 1) -> int:
@@ -206,8 +204,6 @@ PROJECT_PREFIX = "grewkit: "
 
 
 class LabelStudioBackend(AnnotationBackend):
-    name = "labelstudio"
-
     def __init__(self, url: str, api_key: str, *, document_root: str | Path | None = None,
                  reconnect_timeout: float = 180.0):
         self.client = LabelStudioClient(url, api_key)

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Callable, ClassVar
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -39,8 +39,6 @@ class TrackletInfo:
 class Embedder(ABC):
     """Maps tracklets to L2-normalised vectors; tracklets it cannot describe are left out."""
 
-    name: ClassVar[str]
-
     def available(self, project) -> bool:
         return True
 
@@ -62,7 +60,6 @@ class AppearanceEmbedder(Embedder):
     the Bhattacharyya coefficient; the box centre keeps most of the background out.
     """
 
-    name = "appearance"
     h_bins, s_bins, v_bins = 16, 4, 8
 
     def describe(self, crop: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
@@ -105,7 +102,6 @@ class GEIEmbedder(Embedder):
     mean of a silhouette sequence sil64/sil128), centred on the mean GEI so that the common body shape does not
     dominate the cosine similarity."""
 
-    name = "gei"
     modalities = ("gei64", "gei128", "gei", "sil64", "sil128")  # first available wins
     size = (44, 64)  # width, height
 

@@ -28,7 +28,6 @@ from grewkit.render.pose import PersonResult
 
 
 class Segmenter(ABC):
-    name: str = "segmenter"
     #: frames to observe before the tracklet's first frame (background models need a history)
     warmup_frames: int = 0
     #: whether ``segment`` needs the person result (with its mask) of the crop from the pose estimator
@@ -46,7 +45,6 @@ class Segmenter(ABC):
 
 
 class MediapipeSegmenter(Segmenter):
-    name = "mediapipe"
     needs_person = True
 
     def __init__(self, *, threshold: float = 0.5, **_):
@@ -61,8 +59,6 @@ class MediapipeSegmenter(Segmenter):
 
 
 class MOG2Segmenter(Segmenter):
-    name = "mog2"
-
     def __init__(self, *, history: int = 300, var_threshold: float = 16.0, warmup_frames: int = 100, **_):
         self._bg = cv2.createBackgroundSubtractorMOG2(history=history, varThreshold=var_threshold, detectShadows=True)
         self.warmup_frames = warmup_frames
@@ -91,7 +87,6 @@ class HybridSegmenter(Segmenter):
     the MOG2 mask. Measured on the synthetic world (docs/benchmarks.md) it beats both.
     """
 
-    name = "mediapipe+mog2"
     needs_person = True
 
     def __init__(self, *, band: int = 15, **options):
