@@ -26,7 +26,7 @@ def test_init_refuses_an_existing_project(project):
     "text, message",
     [
         ("[executor\nworkers = 2\n", "invalid TOML"),
-        ("[executr]\nworkers = 2\n", r"unknown section \[executr\]"),
+        ("[executr]\nworkers = 2\n", r"unknown section 'executr'; known: project, executor, "),
         ("[executor]\nworker = 2\n", r"\[executor\] has no setting 'worker'"),
         ("[executor]\nworkers = \"two\"\n", r"\[executor\] workers = 'two' should be of type int"),
     ],

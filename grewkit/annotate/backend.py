@@ -1,9 +1,8 @@
 """Annotation backends: where tasks go and where annotations come back from.
 
-The interface follows fiftyone's annotation backends: a backend declares what it supports
-(``Capabilities``), and the toolkit talks to it only through ``ensure_project``, ``push_tasks``,
-``pull`` and ``summary``, so another tool (CVAT, a lab's own web app) can replace Label Studio
-by adding one class and one line in ``BACKENDS``.
+The interface follows fiftyone's annotation backends: the toolkit talks to a backend only
+through ``ensure_project``, ``push_tasks``, ``pull`` and ``summary``, so another tool (CVAT, a
+lab's own web app) can replace Label Studio by adding one class and one line in ``BACKENDS``.
 
 The Label Studio backend talks to the server through the official ``label-studio-sdk``
 (installed ``--no-deps``: it pins a second OpenCV distribution; its real needs are in
@@ -14,27 +13,16 @@ works around it.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable
 
 from grewkit.core.errors import GrewkitError
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a backend can do; commands check these instead of the backend's name."""
-
-    predictions: bool = False
-    incremental_pull: bool = False
-    skips: bool = False
-    multiple_annotators: bool = False
-    media: tuple[str, ...] = ("image",)
+from grewkit.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -88,9 +76,6 @@ class PullResult:
 
 
 class AnnotationBackend(ABC):
-    name: ClassVar[str]
-    capabilities: ClassVar[Capabilities]
-
     @abstractmethod
     def ensure_project(self, *, title: str, config_xml: str, media_dir: Path | None,
                        project_id: int | None = None, annotators_per_task: int = 1) -> int:
@@ -219,10 +204,6 @@ PROJECT_PREFIX = "grewkit: "
 
 
 class LabelStudioBackend(AnnotationBackend):
-    name = "labelstudio"
-    capabilities = Capabilities(predictions=True, incremental_pull=True, skips=True, multiple_annotators=True,
-                                media=("image",))
-
     def __init__(self, url: str, api_key: str, *, document_root: str | Path | None = None,
                  reconnect_timeout: float = 180.0):
         self.client = LabelStudioClient(url, api_key)
@@ -451,14 +432,13 @@ class LabelStudioBackend(AnnotationBackend):
                 "annotations": int(doc.total_annotations_number or 0)}
 
 
-# Backend name -> "module:Class"; another tool adds its line here.
-BACKENDS: dict[str, str] = {
+# Backend name -> "module:Class"; another tool adds its line here. Contract: an
+# ``AnnotationBackend`` subclass built as ``cls(url, api_key, document_root=folder)`` (the folder
+# the server serves local media from, or None).
+BACKENDS: Registry[type[AnnotationBackend]] = Registry("annotation backend", {
     "labelstudio": "grewkit.annotate.backend:LabelStudioBackend",
-}
+})
 
 
 def backend_class(name: str) -> type[AnnotationBackend]:
-    if name not in BACKENDS:
-        raise GrewkitError(f"unknown annotation backend {name!r}; known: {', '.join(BACKENDS)}")
-    module, _, attr = BACKENDS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return BACKENDS.get(name)

@@ -10,13 +10,12 @@ gait or re-identification embedding plugs in as one more embedder.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Callable, ClassVar
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -25,6 +24,7 @@ import pyarrow.compute as pc
 
 from grewkit.annotate.media import boxes_by_tracklet, iter_crops, sample_boxes, camera_boxes
 from grewkit.core.errors import GrewkitError
+from grewkit.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,6 @@ class TrackletInfo:
 
 class Embedder(ABC):
     """Maps tracklets to L2-normalised vectors; tracklets it cannot describe are left out."""
-
-    name: ClassVar[str]
 
     def available(self, project) -> bool:
         return True
@@ -62,7 +60,6 @@ class AppearanceEmbedder(Embedder):
     the Bhattacharyya coefficient; the box centre keeps most of the background out.
     """
 
-    name = "appearance"
     h_bins, s_bins, v_bins = 16, 4, 8
 
     def describe(self, crop: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
@@ -105,7 +102,6 @@ class GEIEmbedder(Embedder):
     mean of a silhouette sequence sil64/sil128), centred on the mean GEI so that the common body shape does not
     dominate the cosine similarity."""
 
-    name = "gei"
     modalities = ("gei64", "gei128", "gei", "sil64", "sil128")  # first available wins
     size = (44, 64)  # width, height
 
@@ -146,18 +142,16 @@ class GEIEmbedder(Embedder):
         return dict(zip(ids, matrix))
 
 
-# Embedder name -> "module:Class"; a learned embedding adds its line here.
-EMBEDDERS: dict[str, str] = {
+# Embedder name -> "module:Class"; a learned embedding adds its line here. Contract: an
+# ``Embedder`` subclass built with no arguments, ``cls()``; it reads what it needs in ``embed``.
+EMBEDDERS: Registry[type[Embedder]] = Registry("candidate embedder", {
     "appearance": "grewkit.annotate.candidates:AppearanceEmbedder",
     "gei": "grewkit.annotate.candidates:GEIEmbedder",
-}
+})
 
 
 def make_embedder(name: str) -> Embedder:
-    if name not in EMBEDDERS:
-        raise GrewkitError(f"unknown candidate embedder {name!r}; known: {', '.join(EMBEDDERS)}")
-    module, _, attr = EMBEDDERS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)()
+    return EMBEDDERS.get(name)()
 
 
 def kept_tracklets(project) -> list[TrackletInfo]:

@@ -6,12 +6,11 @@ is instant and a stage whose optional dependencies are missing does not break th
 
 from __future__ import annotations
 
-import importlib
-
 import click
 
 from grewkit import __version__
 from grewkit.core.errors import GrewkitError
+from grewkit.core.registry import Registry
 
 # name -> ("module:attribute", one-line help), in pipeline order.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -56,20 +55,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported only when called; ``commands`` maps name -> ("module:attr", help)."""
+    """A group whose subcommands are imported only when called; ``commands`` maps name -> ("module:attr", help).
+
+    The references go into a ``Registry`` of click commands (the help stays here so that
+    ``--help`` imports nothing); a command whose module needs a missing package says which.
+    """
 
     def __init__(self, *args, commands: dict[str, tuple[str, str]] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.lazy_commands = COMMANDS if commands is None else commands
+        self.registry: Registry[click.Command] = Registry(
+            "command", {name: target for name, (target, _) in self.lazy_commands.items()})
 
     def list_commands(self, ctx):
-        return list(self.lazy_commands)
+        return self.registry.names()
 
     def get_command(self, ctx, name):
-        if name not in self.lazy_commands:
-            return None
-        module, _, attr = self.lazy_commands[name][0].partition(":")
-        return getattr(importlib.import_module(module), attr)
+        if name not in self.registry:
+            return None  # click reports "No such command"
+        return self.registry.get(name)
 
     def format_commands(self, ctx, formatter):
         rows = [(name, help_text) for name, (_, help_text) in self.lazy_commands.items()]

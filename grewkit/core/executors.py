@@ -8,7 +8,6 @@ item it was given, in any order.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import importlib
 import multiprocessing
 import traceback
 from abc import ABC, abstractmethod
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 from grewkit.core.errors import GrewkitError
+from grewkit.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -119,15 +119,13 @@ class LocalExecutor(Executor):
             self._pool = None
 
 
-# Name -> "module:Class"; a cluster executor adds its line here.
-EXECUTORS: dict[str, str] = {
+# Name -> "module:Class"; a cluster executor adds its line here. Contract: an ``Executor``
+# subclass built as ``cls(workers=n, **options)`` (the options only for kinds that take them).
+EXECUTORS: Registry[type[Executor]] = Registry("executor", {
     "local": "grewkit.core.executors:LocalExecutor",
     "serial": "grewkit.core.executors:SerialExecutor",
-
-    # -- ray, run (issue 9): add entries below this line --
-
     "ray": "grewkit.core.ray_executor:RayExecutor",
-}
+})
 
 
 def executor_for(settings, stage: str, *, kind: str | None = None, workers: int | None = None,
@@ -147,11 +145,4 @@ def executor_for(settings, stage: str, *, kind: str | None = None, workers: int 
 
 def make_executor(kind: str, workers: int, **options) -> Executor:
     """Build an executor by name; ``options`` go to executors that take them (e.g. Ray's address and resources)."""
-    if kind not in EXECUTORS:
-        raise GrewkitError(f"unknown executor {kind!r}; known: {', '.join(EXECUTORS)}")
-    module, _, attr = EXECUTORS[kind].partition(":")
-    try:
-        cls = getattr(importlib.import_module(module), attr)
-    except ImportError as exc:
-        raise GrewkitError(f"executor {kind!r} is not installed here ({exc})") from None
-    return cls(workers=workers, **options)
+    return EXECUTORS.get(kind)(workers=workers, **options)

@@ -9,7 +9,6 @@ typo is an error naming the file and the key instead of a silently ignored setti
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import typing
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from grewkit.core.errors import GrewkitError
+from grewkit.core.registry import Registry
 from grewkit.core.resources import read_toml
 
 
@@ -42,41 +42,27 @@ class ExecutorSettings:
     resources: dict = setting({}, "Per-stage task resources on Ray, e.g. { render = { num_cpus = 1 }, detect = { num_gpus = 0.25 } }.")
 
 
-# Section name -> "module:Class". Stages add their own line; import is lazy so that a stage
-# whose optional dependencies are missing does not break the others.
-SECTIONS: dict[str, str] = {
+# Section name -> "module:Class", in the order ``grewkit init`` writes them. Contract: a frozen
+# dataclass whose fields are built with ``setting()``, constructed as ``cls(**values)`` from the
+# section's table. Import is lazy so that a stage whose optional dependencies are missing does not
+# break the others.
+SECTIONS: Registry[type] = Registry("section", {
     "project": "grewkit.core.settings:ProjectSettings",
     "executor": "grewkit.core.settings:ExecutorSettings",
-
-    # -- synth (issue 3): add entries below this line --
     "synth": "grewkit.synth.world:SynthConfig",
-
-    # -- ingest, detect, track (issue 4): add entries below this line --
     "ingest": "grewkit.ingest.settings:IngestSettings",
     "detect": "grewkit.detect.settings:DetectSettings",
     "track": "grewkit.track.settings:TrackSettings",
-
-    # -- annotate (issue 6): add entries below this line --
     "annotate": "grewkit.annotate.settings:AnnotateSettings",
-
-    # -- render (issue 5): add entries below this line --
     "render": "grewkit.render.stage:RenderSettings",
-
-    # -- split, export, import, report (issue 7): add entries below this line --
     "split": "grewkit.split.settings:SplitSettings",
-
-    # -- train, embed, evaluate (issue 8): add entries below this line --
     "evaluate": "grewkit.evaluate.settings:EvaluateSettings",
-
-    # -- ray, run (issue 9): add entries below this line --
-
     "run": "grewkit.pipeline.settings:RunSettings",
-}
+})
 
 
 def section_class(name: str) -> type:
-    module, _, attr = SECTIONS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return SECTIONS.get(name)
 
 
 def _type_ok(value: Any, annotation: Any) -> bool:
@@ -125,8 +111,7 @@ class Settings:
         self._raw = raw
         self._built: dict[str, Any] = {}
         for name, values in raw.items():
-            if name not in SECTIONS:
-                raise GrewkitError(f"unknown section [{name}]; known: {', '.join(sorted(SECTIONS))}", path=path)
+            SECTIONS.require(name, path=path)
             if not isinstance(values, dict):
                 raise GrewkitError(f"{name!r} must be a [section] table", path=path)
             self._built[name] = build_section(name, values, path)
@@ -137,8 +122,7 @@ class Settings:
 
     def section(self, name: str) -> Any:
         """The settings of one section; sections absent from the file take their defaults."""
-        if name not in SECTIONS:
-            raise GrewkitError(f"unknown settings section {name!r}")
+        SECTIONS.require(name)
         if name not in self._built:
             self._built[name] = build_section(name, {}, self.path)
         return self._built[name]

@@ -9,7 +9,6 @@ stage gets the same guarantees.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import pyarrow as pa
 
 from grewkit.core.errors import GrewkitError
 from grewkit.core.project import Project
+from grewkit.core.registry import Registry, resolve
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -66,36 +66,18 @@ class Stage(ABC):
         """Free per-worker resources (models, open files) when a worker is done with the stage."""
 
 
-# Stage name -> "module:Class", in pipeline order; each stage issue adds its line.
-STAGES: dict[str, str] = {
-    # -- synth (issue 3): add entries below this line --
-
-    # -- ingest, detect, track (issue 4): add entries below this line --
+# Stage name -> "module:Class", in pipeline order. Contract: a ``Stage`` subclass, built by the
+# runner as ``cls(project)`` once per worker process.
+STAGES: Registry[type[Stage]] = Registry("stage", {
     "ingest": "grewkit.ingest.stage:IngestStage",
     "detect": "grewkit.detect.stage:DetectStage",
     "track": "grewkit.track.stage:TrackStage",
-
-    # -- annotate (issue 6): add entries below this line --
-
-    # -- render (issue 5): add entries below this line --
     "render": "grewkit.render.stage:RenderStage",
-
-    # -- split, export, import, report (issue 7): add entries below this line --
-
-    # -- train, embed, evaluate (issue 8): add entries below this line --
-
-    # -- ray, run (issue 9): add entries below this line --
-
-}
+})
 
 
 def stage_class(ref: str) -> type[Stage]:
     """Resolve a stage by registered name or by ``module:Class`` reference."""
-    target = STAGES.get(ref, ref)
-    module, _, attr = target.partition(":")
-    if not attr:
-        raise GrewkitError(f"unknown stage {ref!r}; known: {', '.join(STAGES) or 'none yet'}")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise GrewkitError(f"cannot load stage {ref!r}: {exc}") from None
+    if ref in STAGES or ":" not in ref:
+        return STAGES.get(ref)
+    return resolve(ref, kind="stage", name=ref)

@@ -7,7 +7,6 @@ plug in through ``CHECKS``.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,6 +17,7 @@ import pyarrow.compute as pc
 from grewkit.core import manifests
 from grewkit.core.errors import GrewkitError
 from grewkit.core.project import Project
+from grewkit.core.registry import Registry
 from grewkit.core.schemas import all_schemas
 
 
@@ -30,26 +30,13 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
-# Extra checks: "module:function", each function(project) -> list[Problem]. Split issues add leak checks.
-CHECKS: list[str] = [
-    # -- synth (issue 3): add entries below this line --
-    "grewkit.synth.truth:check_ground_truth",
-
-    # -- ingest, detect, track (issue 4): add entries below this line --
-    "grewkit.track.checks:check_boxes",
-
-    # -- annotate (issue 6): add entries below this line --
-
-    # -- render (issue 5): add entries below this line --
-
-    # -- split, export, import, report (issue 7): add entries below this line --
-    "grewkit.split.checks:protocol_problems",
-
-    # -- train, embed, evaluate (issue 8): add entries below this line --
-
-    # -- ray, run (issue 9): add entries below this line --
-
-]
+# Extra checks by name -> "module:function". Contract: ``function(project) -> list[Problem]``,
+# run after the schema and reference checks; a GrewkitError it raises becomes one problem.
+CHECKS: Registry[Callable[[Project], list[Problem]]] = Registry("check", {
+    "ground_truth": "grewkit.synth.truth:check_ground_truth",
+    "boxes": "grewkit.track.checks:check_boxes",
+    "split_protocol": "grewkit.split.checks:protocol_problems",
+})
 
 
 def _files(project: Project, name: str) -> list[Path]:
@@ -115,11 +102,10 @@ def validate_project(project: Project) -> list[Problem]:
                         f"e.g. {example!r}",
                     ))
     unreadable = {p.path for p in problems}
-    for check in CHECKS:
-        module, _, attr = check.partition(":")
-        fn: Callable[[Project], list[Problem]] = getattr(importlib.import_module(module), attr)
+    for name in CHECKS:
+        check = CHECKS.target(name)  # problems name the check by its "module:function"
         try:
-            problems.extend(fn(project))
+            problems.extend(CHECKS.get(name)(project))
         except GrewkitError as exc:
             # A check that trips over a manifest already reported as unreadable adds nothing new.
             where = project.relative(exc.path) if exc.path else check

@@ -7,21 +7,23 @@ backends_file at its own) has one table per named detector, each with a ``kind``
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from grewkit.core.errors import GrewkitError
+from grewkit.core.registry import Registry
 from grewkit.core.resources import read_toml, shipped_dir
 from grewkit.detect.base import Detector
 
-# kind -> "module:Class"; each class has from_config(name, config, base_dir, threads).
-KINDS: dict[str, str] = {
+# kind -> "module:Class". Contract: a ``Detector`` subclass built as
+# ``cls.from_config(name, config, base_dir, threads)``: the table's name, the table itself (its
+# kind's keys), the folder of the backends file (relative model paths) and the threads to use.
+KINDS: Registry[type[Detector]] = Registry("detector kind", {
     "ssdlite-onnx": "grewkit.detect.ssdlite:SSDLiteDetector",
     "onnx": "grewkit.detect.onnx_generic:OnnxDetector",
     "hog": "grewkit.detect.classic:HogDetector",
     "mog2": "grewkit.detect.classic:Mog2Detector",
     "mmdet": "grewkit.detect.mmdet_adapter:MMDetDetector",
-}
+})
 
 
 def preprocess_dir() -> Path:
@@ -39,7 +41,7 @@ def load_backends(path: Path) -> dict[str, dict]:
         if not isinstance(config, dict) or "kind" not in config:
             raise GrewkitError(f"[{name}] must be a table with a kind (one of {', '.join(KINDS)})", path=path)
         if config["kind"] not in KINDS:
-            raise GrewkitError(f"[{name}] kind {config['kind']!r} is unknown; known: {', '.join(KINDS)}", path=path)
+            raise GrewkitError(f"[{name}] {KINDS.unknown(config['kind']).reason}", path=path)
     return doc
 
 
@@ -50,9 +52,8 @@ def make_detector(name: str, *, backends_file: str | Path = "", threads: int = 1
     if name not in backends:
         raise GrewkitError(f"no detector named {name!r}; defined: {', '.join(backends)}", path=path)
     config = backends[name]
-    module, _, attr = KINDS[config["kind"]].partition(":")
-    cls = getattr(importlib.import_module(module), attr)
     try:
+        cls = KINDS.get(config["kind"])
         return cls.from_config(name, config, path.parent, threads)
     except GrewkitError as exc:
         if exc.path is None:

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from grewkit.core.errors import GrewkitError
+from grewkit.core.registry import Registry
 
 
 def _as_parts(x: torch.Tensor) -> torch.Tensor:
@@ -120,7 +120,10 @@ class Distance:
         return (ulps * eps * d ** 0.5 * scale).float()
 
 
-DISTANCES: dict[str, Distance] = {
+# Name -> the ``Distance`` itself (they are defined here, so nothing is lazy). Contract: an
+# instance whose ``key(q, g)`` orders a gallery as the distance does and ``to_distance`` gives the
+# distance back; the names are the conventions' ``distance`` values.
+DISTANCES: Registry[Distance] = Registry("distance", {
     "euclidean": Distance("euclidean", euclidean_key, lambda k: k.clamp_min(0).sqrt(),
                           "d(q,g) = ||flatten(q) - flatten(g)||_2", tie_scale="squared"),
     "euclidean_parts": Distance("euclidean_parts", euclidean_parts_key, lambda k: k,
@@ -128,14 +131,17 @@ DISTANCES: dict[str, Distance] = {
     "cosine": Distance("cosine", cosine_key, lambda k: k,
                        "d(q,g) = 1 - <q,g> / (||q|| ||g||) on flattened features", tie_scale="unit"),
     "cosine_parts": Distance("cosine_parts", cosine_parts_key, lambda k: k,
+<<<<<<< HEAD
                              "d(q,g) = 1 - 1/P sum_p cos(q_p, g_p) (OpenGait 'cos')", tie_scale="unit"),
 }
+=======
+                             "d(q,g) = 1 - 1/P sum_p cos(q_p, g_p) (OpenGait 'cos')", squared_scale=False),
+})
+>>>>>>> house-reg
 
 
 def get_distance(name: str) -> Distance:
-    if name not in DISTANCES:
-        raise GrewkitError(f"unknown distance {name!r}; known: {', '.join(DISTANCES)}")
-    return DISTANCES[name]
+    return DISTANCES.get(name)
 
 
 def pairwise(q, g, distance: str = "euclidean") -> torch.Tensor:

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from grewkit.core.errors import GrewkitError
+from grewkit.core.registry import Registry
 from grewkit.evaluate.features import Features
 from grewkit.evaluate.metrics import Conventions, FeatureSet, PerProbe, RetrievalEvaluator, summarize
 from grewkit.evaluate.search import SearchConfig, encode, search
@@ -238,21 +239,21 @@ def casiab(catalog, features, conventions, options) -> dict:
     return out
 
 
-PROTOCOLS: dict[str, Callable] = {
+# Name -> the protocol function itself (defined above). Contract:
+# ``function(catalog, features, conventions, options) -> dict`` with at least ``metrics``.
+PROTOCOLS: Registry[Callable[..., dict]] = Registry("protocol", {
     "grew": grew,
     "grew-distractors": grew_distractors,
     "identities": identities,
     "attributes": attributes,
     "gait3d": gait3d,
     "casiab": casiab,
-}
+})
 
 
 def run_protocol(name: str, catalog: Catalog, features: Features, conventions: Conventions = Conventions(),
                  options: Options = Options()) -> dict:
-    if name not in PROTOCOLS:
-        raise GrewkitError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)}")
-    result = PROTOCOLS[name](catalog, features, conventions, options)
+    result = PROTOCOLS.get(name)(catalog, features, conventions, options)
     result.setdefault("conventions", _describe(conventions))
     return result
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grewkit.core.errors import GrewkitError
+from grewkit.core.registry import Registry
 from grewkit.render.crops import CROP_HEIGHT, CROP_WIDTH, Crop
 
 # COCO-17 order: nose, left/right eye, left/right ear, shoulders, elbows, wrists, hips, knees, ankles.
@@ -62,6 +63,15 @@ class MediapipePerson:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# Name -> "module:Class"; ``[render] pose`` picks one. Contract: a class built once per tracklet as
+# ``cls(segmentation=bool)`` whose ``process(crop_rgb)`` returns a ``PersonResult`` per crop, in
+# frame order (the person mask only when built with segmentation: the mediapipe segmenters use it),
+# and whose ``close()`` frees the model.
+POSE_ESTIMATORS: Registry[type] = Registry("pose estimator", {
+    "mediapipe": "grewkit.render.pose:MediapipePerson",
+})
 
 
 def to_coco17(landmarks: np.ndarray | None, crop: Crop) -> np.ndarray:

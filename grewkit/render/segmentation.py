@@ -16,22 +16,21 @@ model) by subclassing ``Segmenter`` and adding a line to ``SEGMENTERS``.
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 
 import cv2
 import numpy as np
 
 from grewkit.core.errors import GrewkitError
+from grewkit.core.registry import Registry
 from grewkit.render.crops import Crop
 from grewkit.render.pose import PersonResult
 
 
 class Segmenter(ABC):
-    name: str = "segmenter"
     #: frames to observe before the tracklet's first frame (background models need a history)
     warmup_frames: int = 0
-    #: whether ``segment`` needs the mediapipe person result of the crop
+    #: whether ``segment`` needs the person result (with its mask) of the crop from the pose estimator
     needs_person: bool = False
 
     def observe(self, frame_bgr: np.ndarray) -> None:
@@ -46,7 +45,6 @@ class Segmenter(ABC):
 
 
 class MediapipeSegmenter(Segmenter):
-    name = "mediapipe"
     needs_person = True
 
     def __init__(self, *, threshold: float = 0.5, **_):
@@ -61,8 +59,6 @@ class MediapipeSegmenter(Segmenter):
 
 
 class MOG2Segmenter(Segmenter):
-    name = "mog2"
-
     def __init__(self, *, history: int = 300, var_threshold: float = 16.0, warmup_frames: int = 100, **_):
         self._bg = cv2.createBackgroundSubtractorMOG2(history=history, varThreshold=var_threshold, detectShadows=True)
         self.warmup_frames = warmup_frames
@@ -91,7 +87,6 @@ class HybridSegmenter(Segmenter):
     the MOG2 mask. Measured on the synthetic world (docs/benchmarks.md) it beats both.
     """
 
-    name = "mediapipe+mog2"
     needs_person = True
 
     def __init__(self, *, band: int = 15, **options):
@@ -112,16 +107,15 @@ class HybridSegmenter(Segmenter):
         return np.maximum(mp, np.minimum(fg, near))
 
 
-# Name -> "module:Class"; a user's backend adds its line here.
-SEGMENTERS: dict[str, str] = {
+# Name -> "module:Class"; a user's backend adds its line here. Contract: a ``Segmenter`` subclass
+# built once per tracklet as ``cls(**options)`` with the keyword options of ``[render]``
+# (threshold, history, var_threshold, warmup_frames); each takes the ones it uses and ignores the rest.
+SEGMENTERS: Registry[type[Segmenter]] = Registry("segmenter", {
     "mediapipe": "grewkit.render.segmentation:MediapipeSegmenter",
     "mog2": "grewkit.render.segmentation:MOG2Segmenter",
     "mediapipe+mog2": "grewkit.render.segmentation:HybridSegmenter",
-}
+})
 
 
 def make_segmenter(name: str, **options) -> Segmenter:
-    if name not in SEGMENTERS:
-        raise GrewkitError(f"unknown segmenter {name!r}; known: {', '.join(SEGMENTERS)}")
-    module, _, attr = SEGMENTERS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)(**options)
+    return SEGMENTERS.get(name)(**options)

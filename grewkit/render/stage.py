@@ -30,7 +30,7 @@ from grewkit.core.stage import Stage, Unit, unit_key
 from grewkit.render.crops import make_crop, read_frames
 from grewkit.render.flow import DISFlow
 from grewkit.render.gei import gait_energy_image
-from grewkit.render.pose import MediapipePerson, to_coco17, world_joints
+from grewkit.render.pose import POSE_ESTIMATORS, to_coco17, world_joints
 from grewkit.render.pretreatment import normalise_frames
 from grewkit.render.segmentation import SEGMENTERS, make_segmenter
 
@@ -42,6 +42,8 @@ class RenderSettings:
     modalities: list[str] = setting(list(MODALITIES), "What to render per kept tracklet: sil, gei, flow, pose2d, pose3d.")
     segmenter: str = setting("mediapipe", "Person segmentation backend: mediapipe (default, any camera), mog2 or "
                                           "mediapipe+mog2 (static cameras; the most accurate there).")
+    pose: str = setting("mediapipe", "Person model for pose2d/pose3d and the mediapipe segmenters' masks "
+                                     "(grewkit.render.pose): mediapipe (BlazePose).")
     heights: list[int] = setting([64, 128], "Silhouette/GEI heights after OpenGait's size normalisation (even numbers).")
     min_frames: int = setting(5, "Fail a tracklet when fewer silhouettes than this survive size normalisation.")
     crop_margin: float = setting(0.1, "Box growth on each side before cropping, as a fraction of the box size.")
@@ -58,7 +60,9 @@ class RenderSettings:
         if unknown or not self.modalities:
             raise ValueError(f"modalities {unknown or '[]'} unknown or empty; choose from {', '.join(MODALITIES)}")
         if self.segmenter not in SEGMENTERS:
-            raise ValueError(f"segmenter {self.segmenter!r} unknown; known: {', '.join(SEGMENTERS)}")
+            raise ValueError(SEGMENTERS.unknown(self.segmenter).reason)
+        if self.pose not in POSE_ESTIMATORS:
+            raise ValueError(POSE_ESTIMATORS.unknown(self.pose).reason)
         if not self.heights or any(h < 2 or h % 2 for h in self.heights):
             raise ValueError(f"heights must be even numbers >= 2, got {self.heights}")
         if self.min_frames < 1 or self.flow_height < 8 or self.flow_height % 2:
@@ -112,8 +116,8 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
                                    var_threshold=settings.mog2_var_threshold, warmup_frames=settings.mog2_warmup_frames)
     person_model = None
     if need_pose or (segmenter is not None and segmenter.needs_person):
-        # One BlazePose per live tracklet (about 105 MB), closed below when the tracklet is done.
-        person_model = MediapipePerson(segmentation=segmenter is not None and segmenter.needs_person)
+        # One person model per live tracklet (BlazePose: about 105 MB), closed below when the tracklet is done.
+        person_model = POSE_ESTIMATORS.get(settings.pose)(segmentation=segmenter is not None and segmenter.needs_person)
     flow = DISFlow(settings.flow_height) if "flow" in wanted else None
     clock = _Clock(timer)
     masks, pose2d, pose3d, grays, geometry = [], [], [], [], []

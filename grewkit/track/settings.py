@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grewkit.core.settings import setting
+from grewkit.track.trackers import TRACKERS
 
 
 @dataclass(frozen=True)
 class TrackSettings:
+    tracker: str = setting("bytetrack", "Multi-object tracker (grewkit.track.trackers): bytetrack.")
     min_score: float = setting(0.3, "Ignore detections scoring below this (SSDLite's weakest boxes are half-bodies that pull tracks off).")
     # ByteTrack (Roboflow trackers 2.6.1), names as in its ByteTrackTracker.
     track_activation_threshold: float = setting(0.5, "ByteTrack: a detection needs this score to start a track.")
@@ -35,6 +37,8 @@ class TrackSettings:
     min_travel: float = setting(0.5, "Drop tracklets whose feet move less than this many median box heights (not walking).")
 
     def __post_init__(self):
+        if self.tracker not in TRACKERS:
+            raise ValueError(TRACKERS.unknown(self.tracker).reason)
         for name in ("min_score", "track_activation_threshold", "high_conf_det_threshold", "minimum_iou_threshold",
                      "max_border_fraction", "min_visibility", "max_occluded_fraction", "cut_overlap_iou"):
             if not 0.0 <= getattr(self, name) <= 1.0:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grewkit.track.bytetrack import RawTracks, run_bytetrack
+from grewkit.track.bytetrack import RawTracks
+from grewkit.track.trackers import TRACKERS
 
 
 @dataclass
@@ -76,11 +77,13 @@ def build_tracklets(raw: RawTracks, *, max_gap: int, cut_settings=None,
 
 def track_detections(frames: np.ndarray, xyxy: np.ndarray, scores: np.ndarray, *, detected_frames: np.ndarray,
                      fps: float, settings, stride: int = 1, cut: bool = False) -> list[Tracklet]:
-    """One video's detections through ByteTrack into numbered, gap-filled tracklets; with ``cut``, also
-    the identity-switch cuts. The track stage and the MOT benchmarks both track through here."""
+    """One video's detections through the configured tracker (ByteTrack by default) into numbered, gap-filled
+    tracklets; with ``cut``, also the identity-switch cuts. The track stage and the MOT benchmarks both track
+    through here."""
     frames, xyxy, scores = np.asarray(frames), np.asarray(xyxy), np.asarray(scores)
-    raw = run_bytetrack(frames, xyxy, scores, detected_frames=detected_frames, fps=fps, settings=settings)
-    given = scores >= settings.min_score  # what the tracker was given (run_bytetrack drops the rest)
+    raw = TRACKERS.get(settings.tracker)(frames, xyxy, scores, detected_frames=detected_frames, fps=fps,
+                                         settings=settings)
+    given = scores >= settings.min_score  # what the tracker was given (trackers drop the rest)
     return build_tracklets(raw, max_gap=max(settings.max_gap, stride - 1), cut_settings=settings if cut else None,
                            detections=(frames[given], xyxy[given]), stride=stride)
 

@@ -109,8 +109,7 @@ class TrainConfig:
     def check(self) -> None:
         from grewkit.train.models import MODELS
 
-        if self.model.name not in MODELS:
-            raise GrewkitError(f"unknown model {self.model.name!r}; known: {', '.join(MODELS)}", path=self.source)
+        MODELS.require(self.model.name, path=self.source)
         if self.data.resolution not in (64, 128):
             raise GrewkitError("data.resolution must be 64 or 128", path=self.source)
         if self.optim.name not in ("adam", "sgd"):

@@ -7,24 +7,22 @@ Every model maps silhouettes ``(N, T, H, W)`` in [0, 1] (``T`` may differ betwee
 
 from __future__ import annotations
 
-import importlib
-
 from grewkit.core.errors import GrewkitError
+from grewkit.core.registry import Registry
 
-MODELS: dict[str, str] = {
+# Name -> "module:Class". Contract: a torch module built as
+# ``cls(num_classes=..., height=..., width=..., **config)``, config being a training config's ``model.args``.
+MODELS: Registry[type] = Registry("model", {
     "geinet": "grewkit.train.models.geinet:GEINet",
     "gaitset": "grewkit.train.models.gaitset:GaitSet",
     "gaitpart": "grewkit.train.models.gaitpart:GaitPart",
     "gaitbase": "grewkit.train.models.gaitbase:GaitBase",
     "deepgaitv2": "grewkit.train.models.deepgaitv2:DeepGaitV2",
-}
+})
 
 
 def model_class(name: str):
-    if name not in MODELS:
-        raise GrewkitError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
-    module, _, attr = MODELS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return MODELS.get(name)
 
 
 def build_model(name: str, *, num_classes: int, height: int, width: int, **kwargs):
