@@ -131,13 +131,8 @@ DISTANCES: Registry[Distance] = Registry("distance", {
     "cosine": Distance("cosine", cosine_key, lambda k: k,
                        "d(q,g) = 1 - <q,g> / (||q|| ||g||) on flattened features", tie_scale="unit"),
     "cosine_parts": Distance("cosine_parts", cosine_parts_key, lambda k: k,
-<<<<<<< HEAD
                              "d(q,g) = 1 - 1/P sum_p cos(q_p, g_p) (OpenGait 'cos')", tie_scale="unit"),
-}
-=======
-                             "d(q,g) = 1 - 1/P sum_p cos(q_p, g_p) (OpenGait 'cos')", squared_scale=False),
 })
->>>>>>> house-reg
 
 
 def get_distance(name: str) -> Distance:
