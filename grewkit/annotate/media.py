@@ -169,10 +169,9 @@ def camera_boxes(project, camera: str, tracklet_ids: list[str]) -> pa.Table:
     import pyarrow.compute as pc
 
     from grewkit.core import manifests
-    from grewkit.core.schemas import get_schema
 
     path = manifests.manifest_path(project.manifests_dir, "boxes") / f"{camera}.parquet"
     if not path.is_file():
         raise GrewkitError(f"no boxes for camera {camera!r}", path=path)
-    table = manifests._read_file(path, get_schema("boxes"), ["tracklet_id", "frame", "x1", "y1", "x2", "y2"])
+    table = manifests.read_partition(project.manifests_dir, "boxes", camera, ["tracklet_id", "frame", "x1", "y1", "x2", "y2"])
     return table.filter(pc.is_in(table.column("tracklet_id"), value_set=pa.array(tracklet_ids)))

@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from grewkit.core.arrays import save_array
 from grewkit.core.errors import GrewkitError
@@ -260,8 +259,8 @@ class RenderStage(Stage):
         boxes_path = Path(p["boxes_path"])
         if not boxes_path.is_file():
             raise GrewkitError(f"no boxes partition for camera {p['camera_id']!r}", path=boxes_path)
-        table = pq.read_table(boxes_path, columns=["tracklet_id", "frame", "x1", "y1", "x2", "y2"],
-                              filters=[("tracklet_id", "=", tid)]).sort_by("frame")
+        table = manifests.read_file(boxes_path, "boxes", ["tracklet_id", "frame", "x1", "y1", "x2", "y2"],
+                                    filters=[("tracklet_id", "=", tid)]).sort_by("frame")
         frames = table.column("frame").to_numpy()
         boxes = np.stack([table.column(c).to_numpy().astype(np.float64) for c in ("x1", "y1", "x2", "y2")], axis=1) \
             if table.num_rows else np.zeros((0, 4))

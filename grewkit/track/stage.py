@@ -12,7 +12,6 @@ from dataclasses import asdict
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from grewkit.core import manifests
 from grewkit.core.runner import StageState
@@ -23,12 +22,8 @@ from grewkit.track.tracklets import estimate_visibility, judge, track_detections
 
 def detections_of(project, camera_id: str, video_id: str) -> pa.Table:
     """One video's rows from its camera's detections partition, without reading the other videos."""
-    path = manifests.manifest_path(project.manifests_dir, "detections") / f"{camera_id}.parquet"
-    schema = get_schema("detections")
-    if not path.exists():
-        return schema.empty_table()
-    table = pq.read_table(path, filters=[("video_id", "=", video_id)])
-    return conform(table.replace_schema_metadata(None), schema, path=path)
+    return manifests.read_partition(project.manifests_dir, "detections", camera_id,
+                                    filters=[("video_id", "=", video_id)])
 
 
 def tracklet_id(video_id: str, number: int) -> str:
