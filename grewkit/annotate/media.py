@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from grewkit.core.atomic import write_bytes
 from grewkit.core.errors import GrewkitError
+from grewkit.core.frames import read_frames
 from grewkit.render.faces import mask_faces
 
 STRIP_DIR = "media/annotation/strips"
@@ -57,27 +58,9 @@ def iter_crops(video_path: Path, wanted: dict[str, list[Box]], *, margin: float 
     for tid, boxes in wanted.items():
         for box in boxes:
             by_frame[box.frame].append((tid, box))
-    if not by_frame:
-        return
-    cap = cv2.VideoCapture(str(video_path))
-    if not cap.isOpened():
-        raise GrewkitError("cannot open the video", path=video_path)
-    try:
-        last = max(by_frame)
-        frame_index = 0
-        while frame_index <= last:
-            if frame_index in by_frame:
-                ok, image = cap.read()
-            else:
-                ok, image = cap.grab(), None
-            if not ok:
-                raise GrewkitError(f"video ends at frame {frame_index}, before frame {last} that a tracklet needs",
-                                   path=video_path)
-            for tid, box in by_frame.get(frame_index, ()):
-                yield (tid, box, *crop_box(image, box, margin=margin))
-            frame_index += 1
-    finally:
-        cap.release()
+    for index, image in read_frames(video_path, sorted(by_frame)):
+        for tid, box in by_frame[index]:
+            yield (tid, box, *crop_box(image, box, margin=margin))
 
 
 def crop_box(image: np.ndarray, box: Box, *, margin: float) -> tuple[np.ndarray, tuple[float, float, float, float]]:

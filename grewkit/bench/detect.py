@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from itertools import islice
 from pathlib import Path
 
 import click
@@ -23,13 +24,13 @@ DEFAULT_THRESHOLD = 0.3
 
 def compare_detectors(data: Path, names: list[str], *, vtest_frames: int, backends_file: str = "") -> dict:
     from grewkit.detect.registry import make_detector
-    from grewkit.detect.video import iter_frames
+    from grewkit.core.frames import read_frames
     from grewkit.bench.mot_sequence import MotSequence, detection_scores
 
     seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"))
     tud_images = [img for _, img in seq.images()]
     started = time.perf_counter()
-    vtest = [img for _, img in iter_frames(require(data / "vtest.avi", "vtest.avi"), max_frames=vtest_frames)]
+    vtest = [img for _, img in islice(read_frames(require(data / "vtest.avi", "vtest.avi")), vtest_frames or None)]
     vtest_decode_fps = len(vtest) / (time.perf_counter() - started)
     rows = []
     for name in names:

@@ -19,6 +19,7 @@ import os
 import platform
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
 import click
@@ -71,14 +72,10 @@ def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_
     from grewkit.core.executors import make_executor
     from grewkit.core.project import Project
     from grewkit.core.runner import run_stage
-    from grewkit.detect.video import iter_frames
+    from grewkit.core.frames import read_frames, video_size
     from grewkit.ingest.command import ingest
 
-    import cv2
-
-    capture = cv2.VideoCapture(str(video))
-    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    capture.release()
+    width, height = video_size(video)
     with tempfile.TemporaryDirectory(prefix="grewkit-bench-track-") as tmp:
         src = Path(tmp) / "footage"
         src.mkdir()
@@ -90,7 +87,7 @@ def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_
         detect = Project.open(project.root).settings.section("detect")
         assert (detect.stride, detect.backend, detect.max_frames) == (stride, backend, max_frames), detect
         started, cpu = time.perf_counter(), time.process_time()
-        n_decoded = sum(1 for _ in iter_frames(video, max_frames=max_frames))
+        n_decoded = sum(1 for _ in islice(read_frames(video), max_frames or None))
         decode_s, decode_cpu = time.perf_counter() - started, time.process_time() - cpu
         wall, cpu_s = {}, {}
         with make_executor("serial" if workers == 1 else "local", workers) as executor:

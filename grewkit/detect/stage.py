@@ -12,9 +12,9 @@ import json
 import numpy as np
 import pyarrow as pa
 
+from grewkit.core.frames import read_frames
 from grewkit.core.stage import Stage, Unit, unit_key
 from grewkit.detect.registry import backends_path, load_backends
-from grewkit.detect.video import iter_frames
 
 
 def detector_fingerprint(settings) -> str:
@@ -86,8 +86,8 @@ class DetectStage(Stage):
         detector.reset()
         v = unit.payload
         frames, index, xyxy, scores = [], [], [], []
-        for f, image in iter_frames(self.project.resolve(v["path"]), stride=settings.stride, start=v["start"],
-                                    max_frames=v["end"], expected=v["end"]):
+        for f, image in read_frames(self.project.resolve(v["path"]), start=v["start"], stop=v["end"],
+                                    step=settings.stride):
             boxes = detector.detect(image).filter(min_score=settings.min_score, min_height=settings.min_box_height)
             n = len(boxes)
             frames.append(np.full(n, f, np.int64))

@@ -22,11 +22,12 @@ import pyarrow as pa
 
 from grewkit.core.arrays import save_array
 from grewkit.core.errors import GrewkitError
+from grewkit.core.frames import read_frames
 from grewkit.core import manifests
 from grewkit.core.manifests import read_manifest
 from grewkit.core.settings import setting
 from grewkit.core.stage import Stage, Unit, unit_key
-from grewkit.render.crops import make_crop, read_frames
+from grewkit.render.crops import make_crop
 from grewkit.render.flow import DISFlow
 from grewkit.render.gei import gait_energy_image
 from grewkit.render.pose import MediapipePerson, to_coco17, world_joints
@@ -121,7 +122,7 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
     start = max(0, first - (segmenter.warmup_frames if segmenter else 0))
     try:
         t = timer()
-        for index, frame_bgr in read_frames(video_path, start, last):
+        for index, frame_bgr in read_frames(video_path, start=start, stop=last + 1):
             t = clock.add("decode", t)  # the generator decoded the frame
             if segmenter is not None:
                 segmenter.observe(frame_bgr)  # every frame, in order: background models must see them all
