@@ -26,6 +26,7 @@ import click
 import numpy as np
 
 from grewkit.bench.data import SHARED_DATA_OPTION, require
+from grewkit.core.boxes import Boxes
 
 REFERENCE = {"TUD-Campus": (0.5265, 0.5577, 7), "TUD-Stadtmitte": (0.5640, 0.6446, 7)}
 METRICS = ("mota", "idf1", "num_switches", "num_false_positives", "num_misses", "mostly_tracked")
@@ -52,17 +53,16 @@ def tud_figures(data: Path, *, backend: str, strides: list[int]) -> list[dict]:
 
     seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"))
     settings = TrackSettings()
-    f, b, s = detect_sequence(seq, make_detector(backend, threads=1), min_score=0.1)
+    dets = detect_sequence(seq, make_detector(backend, threads=1), min_score=0.1)
     rows = []
     for stride in strides:
-        k = f % stride == 0
-        r = score_mot_files(seq.gt, track_to_mot(f[k], b[k], s[k], n_frames=len(seq.frames), fps=seq.fps,
-                                                 settings=settings, stride=stride))
+        r = score_mot_files(seq.gt, track_to_mot(dets[dets.frame % stride == 0], n_frames=len(seq.frames),
+                                                 fps=seq.fps, settings=settings, stride=stride))
         rows.append({"run": f"TUD-Campus: {backend} + ByteTrack, detect stride {stride}",
                      **{m: float(r[m]) for m in METRICS}})
     pub = seq.public_detections()
-    r = score_mot_files(seq.gt, track_to_mot(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1),
-                                             n_frames=len(seq.frames), fps=seq.fps, settings=settings))
+    pub = Boxes(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1))
+    r = score_mot_files(seq.gt, track_to_mot(pub, n_frames=len(seq.frames), fps=seq.fps, settings=settings))
     rows.append({"run": "TUD-Campus: public det.txt + ByteTrack", **{m: float(r[m]) for m in METRICS}})
     return rows
 
