@@ -33,7 +33,7 @@ def test_ssdlite_finds_the_walkers_of_a_tud_frame(shared_data):
     det = make_detector("ssdlite")
     found = total = 0
     for i in (0, 20, 40, 60):
-        _, gt, _ = seq.gt.at(i + 1)
+        gt = seq.gt.at(i + 1).xyxy
         boxes = det.detect(cv2.imread(str(seq.frames[i]))).filter(min_score=0.3)
         iou = iou_matrix(gt, boxes.xyxy)
         found += int((iou.max(axis=1) >= 0.5).sum()) if iou.size else 0

@@ -17,7 +17,7 @@ import pyarrow as pa
 XYXY = ("x1", "y1", "x2", "y2")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared column by column, never as a whole
 class Boxes:
     """One row per box: ``frame`` (N,) int64, ``xyxy`` (N, 4) float32 pixels, ``score`` (N,) float32 (NaN
     where there is none, e.g. an interpolated box), ``track_id`` (N,) track or tracklet ids, or None.
