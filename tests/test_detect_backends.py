@@ -33,7 +33,7 @@ def test_ssdlite_finds_the_walkers_of_a_tud_frame(shared_data):
     det = make_detector("ssdlite")
     found = total = 0
     for i in (0, 20, 40, 60):
-        _, gt, _ = seq.gt.at(i + 1)
+        gt = seq.gt.at(i + 1).xyxy
         boxes = det.detect(cv2.imread(str(seq.frames[i]))).filter(min_score=0.3)
         iou = iou_matrix(gt, boxes.xyxy)
         found += int((iou.max(axis=1) >= 0.5).sum()) if iou.size else 0
@@ -45,7 +45,7 @@ def test_ssdlite_on_vtest_frame(shared_data):
     boxes = make_detector("ssdlite").detect(vtest_frame(shared_data)).filter(min_score=0.3)
     assert 4 <= len(boxes) <= 12
     h = boxes.xyxy[:, 3] - boxes.xyxy[:, 1]
-    assert np.all((h > 40) & (h < 250)) and np.all(np.diff(boxes.scores) <= 0)
+    assert np.all((h > 40) & (h < 250)) and np.all(np.diff(boxes.score) <= 0)
 
 
 @pytest.mark.parametrize("name", ["ssdlite", "ssdlite-fp32"])
@@ -79,7 +79,7 @@ def test_hog_finds_a_vtest_walker(shared_data):
     frame = vtest_frame(shared_data)
     sub = frame[150:400, 300:620]  # a crop keeps the slow HOG scan short
     boxes = make_detector("hog").detect(sub)
-    assert len(boxes) >= 1 and np.all((boxes.scores > 0) & (boxes.scores < 1))
+    assert len(boxes) >= 1 and np.all((boxes.score > 0) & (boxes.score < 1))
 
 
 def test_mog2_finds_a_moving_blob_after_warmup():

@@ -67,7 +67,7 @@ def test_exported_model_boxes_come_back_in_frame_pixels(tmp_path, fmt, resize, s
     boxes = det.detect(frame_with_box())
     assert len(boxes) == 1, boxes
     np.testing.assert_allclose(boxes.xyxy[0], [100, 50, 200, 350], atol=2.5)
-    assert boxes.scores[0] == pytest.approx(score, abs=1e-5)
+    assert boxes.score[0] == pytest.approx(score, abs=1e-5)
     assert det.name.startswith("mine:onnx:bright_")
 
 

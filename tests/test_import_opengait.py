@@ -11,7 +11,8 @@ import tarfile
 import numpy as np
 import pytest
 
-from grewkit.core.arrays import load_array, sha256_file
+from grewkit.core.arrays import load_array
+from grewkit.core.hashing import sha256_file
 from grewkit.core.errors import GrewkitError
 from grewkit.core.validate import validate_project
 from grewkit.interop.import_opengait import import_opengait

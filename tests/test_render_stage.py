@@ -5,7 +5,8 @@ import pytest
 from click.testing import CliRunner
 
 from grewkit.cli.main import cli
-from grewkit.core.arrays import load_array, sha256_file
+from grewkit.core.arrays import load_array
+from grewkit.core.hashing import sha256_file
 from grewkit.core.executors import SerialExecutor
 from grewkit.core.project import Project
 from grewkit.core.runner import run_stage, stage_status

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from grewkit.track.bytetrack import RawTracks
+from grewkit.core.boxes import Boxes
 from grewkit.bench.mot import PurityEvaluator
 from grewkit.bench.mot_sequence import MotSequence, track_sequence, tracklets_to_mot
 from grewkit.track.settings import TrackSettings
@@ -19,9 +19,8 @@ def _identity_purity(seq: MotSequence, tracklets) -> tuple[float, int]:
     ev = PurityEvaluator()
     hyp = tracklets_to_mot(tracklets)
     for f in np.unique(hyp.frame):
-        g_ids, g_box, _ = seq.gt.at(f)
-        h_ids, h_box, _ = hyp.at(f)
-        ev.process(g_ids, g_box, h_ids, h_box)
+        g, h = seq.gt.at(f), hyp.at(f)
+        ev.process(g.track_id, g.xyxy, h.track_id, h.xyxy)
     on = sum(max((n for k, n in c.items() if k is not None), default=0) for c in ev.counts.values())
     matched = sum(n for c in ev.counts.values() for k, n in c.items() if k is not None)
     return on / max(matched, 1), matched
@@ -31,9 +30,9 @@ def test_cuts_remove_identity_switches_on_tud_campus(shared_data):
     """ByteTrack on the public detections swaps people in TUD-Campus's groups; the cuts take the swaps out."""
     seq = MotSequence.open(shared_data / "tud_campus")
     pub = seq.public_detections()
-    args = (pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1))
-    whole = track_sequence(*args, n_frames=len(seq.frames), fps=seq.fps, settings=TrackSettings())
-    cut = track_sequence(*args, n_frames=len(seq.frames), fps=seq.fps, settings=TrackSettings(), cut=True)
+    dets = Boxes(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1))
+    whole = track_sequence(dets, n_frames=len(seq.frames), fps=seq.fps, settings=TrackSettings())
+    cut = track_sequence(dets, n_frames=len(seq.frames), fps=seq.fps, settings=TrackSettings(), cut=True)
     kept = [t for t in cut if not t.reasons]
     before, _ = _identity_purity(seq, whole)
     after, boxes = _identity_purity(seq, kept)
@@ -44,14 +43,14 @@ def test_cuts_remove_identity_switches_on_tud_campus(shared_data):
     assert dropped and all(r.startswith(("crossing", "outlier", "merged")) for t in dropped for r in t.reasons)
 
 
-def _raw(tracks: dict[int, list[tuple[int, list[float]]]]) -> RawTracks:
+def _raw(tracks: dict[int, list[tuple[int, list[float]]]]) -> Boxes:
     ids, frames, boxes = [], [], []
     for tid, rows in tracks.items():
         for f, box in rows:
             ids.append(tid)
             frames.append(f)
             boxes.append(box)
-    return RawTracks(np.array(ids), np.array(frames), np.array(boxes, np.float32), np.full(len(ids), 0.9, np.float32))
+    return Boxes(np.array(frames), np.array(boxes, np.float32), np.full(len(ids), 0.9, np.float32), np.array(ids))
 
 
 def _walk(x0: float, frames: range, dx: float = 2.0, h: float = 100.0, w: float = 40.0):

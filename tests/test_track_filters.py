@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grewkit.track.bytetrack import RawTracks
+from grewkit.core.boxes import Boxes
 from grewkit.track.settings import TrackSettings
 from grewkit.track.tracklets import Tracklet, build_tracklets, estimate_visibility, judge
 
@@ -16,7 +16,7 @@ def walker(n=50, x0=100.0, dx=4.0, y=100.0, h=160.0, w=60.0, start=0):
     frames = np.arange(start, start + n)
     x = x0 + dx * np.arange(n)
     xyxy = np.stack([x, np.full(n, y), x + w, np.full(n, y + h)], axis=1).astype(np.float32)
-    return Tracklet(1, frames, xyxy, np.full(n, 0.9, np.float32), np.ones(n, np.float32))
+    return Tracklet(1, Boxes(frames, xyxy, np.full(n, 0.9, np.float32)), np.ones(n, np.float32))
 
 
 @pytest.mark.parametrize("t, reason", [
@@ -48,13 +48,13 @@ def test_numbering_is_by_first_frame_and_gaps_fill():
     frame = np.array([0, 1, 2, 5, 6, 9], np.int64)
     tid = np.array([7, 7, 7, 3, 3, 3], np.int64)
     xyxy = np.array([[0, 0, 10, 20]] * 3 + [[10, 0, 20, 20], [13, 0, 23, 20], [22, 0, 32, 20]], np.float32)
-    out = build_tracklets(RawTracks(tid, frame, xyxy, np.full(6, 0.8, np.float32)), max_gap=2)
+    out = build_tracklets(Boxes(frame, xyxy, np.full(6, 0.8, np.float32), tid), max_gap=2)
     assert [t.number for t in out] == [1, 2]
     assert out[0].frame.tolist() == [0, 1, 2]
     assert out[1].frame.tolist() == [5, 6, 7, 8, 9]
     np.testing.assert_allclose(out[1].xyxy[2:4, 0], [16.0, 19.0])
     assert np.isnan(out[1].score[2:4]).all() and not np.isnan(out[1].score[[0, 1, 4]]).any()
-    short_gap = build_tracklets(RawTracks(tid, frame, xyxy, np.full(6, 0.8, np.float32)), max_gap=1)
+    short_gap = build_tracklets(Boxes(frame, xyxy, np.full(6, 0.8, np.float32), tid), max_gap=1)
     assert short_gap[1].frame.tolist() == [5, 6, 9]   # a gap longer than max_gap stays a gap
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from grewkit.core.boxes import Boxes
 from grewkit.detect.registry import make_detector
 from grewkit.bench.mot import read_mot, score_mot_files
 from grewkit.bench.mot_sequence import MotSequence, detect_sequence, detection_scores, track_to_mot
@@ -42,23 +43,22 @@ def test_metric_code_reproduces_the_reference_scores(shared_data):
 
 
 def test_default_detector_precision_recall_floor(tud):
-    _, seq, (f, b, s) = tud
-    r = detection_scores(seq, f, b, s, threshold=TrackSettings().min_score)
+    _, seq, dets = tud
+    r = detection_scores(seq, dets, threshold=TrackSettings().min_score)
     assert r["precision"] >= 0.85 and r["recall"] >= 0.68, r
 
 
 def test_detect_and_track_floor(tud):
-    model, seq, (f, b, s) = tud
-    r = score_mot_files(seq.gt, track_to_mot(f, b, s, n_frames=len(seq.frames), fps=seq.fps, settings=TrackSettings()))
+    model, seq, dets = tud
+    r = score_mot_files(seq.gt, track_to_mot(dets, n_frames=len(seq.frames), fps=seq.fps, settings=TrackSettings()))
     mota, idf1 = FLOORS[model]
     assert r["mota"] >= mota and r["idf1"] >= idf1 and r["num_switches"] <= 10, r
 
 
 def test_detect_every_second_frame_floor(tud):
     """A detection stride trades accuracy for speed; stride 2 must stay usable."""
-    _, seq, (f, b, s) = tud
-    k = f % 2 == 0
-    r = score_mot_files(seq.gt, track_to_mot(f[k], b[k], s[k], n_frames=len(seq.frames), fps=seq.fps,
+    _, seq, dets = tud
+    r = score_mot_files(seq.gt, track_to_mot(dets[dets.frame % 2 == 0], n_frames=len(seq.frames), fps=seq.fps,
                                              settings=TrackSettings(), stride=2))
     assert r["mota"] >= 0.52 and r["idf1"] >= 0.57, r
 
@@ -67,7 +67,7 @@ def test_bytetrack_on_public_detections_floor(shared_data):
     # No detector involved: once, not once per model like the tests on the `tud` fixture.
     seq = MotSequence.open(shared_data / "tud_campus")
     pub = seq.public_detections()
-    hyp = track_to_mot(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1), n_frames=len(seq.frames),
+    hyp = track_to_mot(Boxes(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1)), n_frames=len(seq.frames),
                        fps=seq.fps, settings=TrackSettings())
     r = score_mot_files(seq.gt, hyp)
     assert r["mota"] >= 0.52 and r["idf1"] >= 0.52, r

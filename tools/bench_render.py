@@ -31,7 +31,8 @@ from render_inputs import tud_project  # noqa: E402
 from grewkit.core.executors import LocalExecutor  # noqa: E402
 from grewkit.core.project import Project  # noqa: E402
 from grewkit.core.runner import run_stage  # noqa: E402
-from grewkit.render.crops import make_crop, read_frames  # noqa: E402
+from grewkit.core.frames import read_frames  # noqa: E402
+from grewkit.render.crops import make_crop  # noqa: E402
 from grewkit.render.pose import MediapipePerson  # noqa: E402
 from grewkit.render.pretreatment import normalise_frames  # noqa: E402
 from grewkit.render.stage import RenderSettings, render_tracklet  # noqa: E402
@@ -108,7 +109,7 @@ def real_masks(project, tracklets) -> list[np.ndarray]:
         by_frame = {int(r.frame): np.array([r.x1, r.y1, r.x2, r.y2]) for r in rows.itertuples()}
         masks = []
         with MediapipePerson() as model:
-            for index, bgr in read_frames(video, min(by_frame), max(by_frame)):
+            for index, bgr in read_frames(video, start=min(by_frame), stop=max(by_frame) + 1):
                 if index in by_frame:
                     crop = make_crop(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), index, by_frame[index], 0.1)
                     res = model.process(crop.image)

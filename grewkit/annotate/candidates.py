@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from grewkit.annotate.media import boxes_by_tracklet, iter_crops, sample_boxes, camera_boxes
+from grewkit.core.boxes import Boxes
 from grewkit.core.errors import GrewkitError
 from grewkit.core.registry import Registry
 
@@ -88,7 +89,7 @@ class AppearanceEmbedder(Embedder):
         for camera, per_video in sorted(by_camera.items()):
             boxes = boxes_by_tracklet(camera_boxes(project, camera, [t for ids in per_video.values() for t in ids]))
             for video, ids in sorted(per_video.items()):
-                wanted = {t: sample_boxes(boxes.get(t, []), settings.descriptor_frames) for t in ids}
+                wanted = {t: sample_boxes(boxes.get(t, Boxes.empty()), settings.descriptor_frames) for t in ids}
                 for tid, _, crop, inner in iter_crops(project.resolve(video_path[video]), wanted, margin=0.0):
                     d = self.describe(crop, inner)
                     sums[tid] = sums[tid] + d if tid in sums else d

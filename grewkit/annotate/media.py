@@ -8,7 +8,6 @@ play in Chromium). Frames are read once per video, in order, for all tracklets o
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -17,79 +16,56 @@ import numpy as np
 import pyarrow as pa
 
 from grewkit.core.atomic import write_bytes
+from grewkit.core.boxes import Boxes
 from grewkit.core.errors import GrewkitError
+from grewkit.core.frames import read_frames
 from grewkit.render.faces import mask_faces
 
 STRIP_DIR = "media/annotation/strips"
 PLACEHOLDER = "media/annotation/no-candidate.jpg"
 
 
-@dataclass(frozen=True)
-class Box:
-    frame: int
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-
-
-def sample_boxes(boxes: list[Box], n: int) -> list[Box]:
-    """``n`` boxes evenly spaced over the tracklet (all of them when it has fewer)."""
-    boxes = sorted(boxes, key=lambda b: b.frame)
+def sample_boxes(boxes: Boxes, n: int) -> Boxes:
+    """``n`` boxes evenly spaced over the tracklet (all of them when it has fewer), by frame."""
+    boxes = boxes[np.argsort(boxes.frame, kind="stable")]
     if len(boxes) <= n:
         return boxes
-    idx = np.linspace(0, len(boxes) - 1, n).round().astype(int)
-    return [boxes[i] for i in idx]
+    return boxes[np.linspace(0, len(boxes) - 1, n).round().astype(int)]
 
 
-def boxes_by_tracklet(boxes: pa.Table) -> dict[str, list[Box]]:
-    cols = boxes.select(["tracklet_id", "frame", "x1", "y1", "x2", "y2"]).to_pydict()
-    out: dict[str, list[Box]] = defaultdict(list)
-    for t, f, x1, y1, x2, y2 in zip(cols["tracklet_id"], cols["frame"], cols["x1"], cols["y1"], cols["x2"], cols["y2"]):
-        out[t].append(Box(int(f), float(x1), float(y1), float(x2), float(y2)))
-    return out
+def boxes_by_tracklet(boxes: pa.Table) -> dict[str, Boxes]:
+    """Each tracklet's boxes, tracklets in their order of first row, boxes in row order."""
+    every = Boxes.from_arrow(boxes, track_column="tracklet_id")
+    first = {}
+    for i, t in enumerate(every.track_id.tolist()):
+        first.setdefault(t, []).append(i)
+    return {t: every[np.asarray(rows)] for t, rows in first.items()}
 
 
-def iter_crops(video_path: Path, wanted: dict[str, list[Box]], *, margin: float = 0.08
-               ) -> Iterator[tuple[str, Box, np.ndarray, tuple[float, float, float, float]]]:
-    """Yield ``(tracklet_id, box, crop, box_in_crop)`` for every wanted box, reading the video once in order."""
-    by_frame: dict[int, list[tuple[str, Box]]] = defaultdict(list)
+def iter_crops(video_path: Path, wanted: dict[str, Boxes], *, margin: float = 0.08
+               ) -> Iterator[tuple[str, int, np.ndarray, tuple[float, float, float, float]]]:
+    """Yield ``(tracklet_id, frame, crop, box_in_crop)`` for every wanted box, reading the video once in order."""
+    by_frame: dict[int, list[tuple[str, np.ndarray]]] = defaultdict(list)
     for tid, boxes in wanted.items():
-        for box in boxes:
-            by_frame[box.frame].append((tid, box))
-    if not by_frame:
-        return
-    cap = cv2.VideoCapture(str(video_path))
-    if not cap.isOpened():
-        raise GrewkitError("cannot open the video", path=video_path)
-    try:
-        last = max(by_frame)
-        frame_index = 0
-        while frame_index <= last:
-            if frame_index in by_frame:
-                ok, image = cap.read()
-            else:
-                ok, image = cap.grab(), None
-            if not ok:
-                raise GrewkitError(f"video ends at frame {frame_index}, before frame {last} that a tracklet needs",
-                                   path=video_path)
-            for tid, box in by_frame.get(frame_index, ()):
-                yield (tid, box, *crop_box(image, box, margin=margin))
-            frame_index += 1
-    finally:
-        cap.release()
+        for frame, xyxy in zip(boxes.frame.tolist(), boxes.xyxy):
+            by_frame[frame].append((tid, xyxy))
+    for index, image in read_frames(video_path, sorted(by_frame)):
+        for tid, xyxy in by_frame[index]:
+            yield (tid, index, *crop_box(image, xyxy, margin=margin))
 
 
-def crop_box(image: np.ndarray, box: Box, *, margin: float) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def crop_box(image: np.ndarray, xyxy, *, margin: float) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    # Python floats: float32 arithmetic would move the crop edges by a pixel now and then.
+    bx1, by1, bx2, by2 = (float(v) for v in xyxy)
     h, w = image.shape[:2]
-    bw, bh = box.x2 - box.x1, box.y2 - box.y1
-    x1 = int(max(0, np.floor(box.x1 - margin * bw)))
-    y1 = int(max(0, np.floor(box.y1 - margin * bh)))
-    x2 = int(min(w, np.ceil(box.x2 + margin * bw)))
-    y2 = int(min(h, np.ceil(box.y2 + margin * bh)))
+    bw, bh = bx2 - bx1, by2 - by1
+    x1 = int(max(0, np.floor(bx1 - margin * bw)))
+    y1 = int(max(0, np.floor(by1 - margin * bh)))
+    x2 = int(min(w, np.ceil(bx2 + margin * bw)))
+    y2 = int(min(h, np.ceil(by2 + margin * bh)))
     if x2 <= x1 or y2 <= y1:
         return np.zeros((8, 4, 3), np.uint8), (0.0, 0.0, 4.0, 8.0)
-    return image[y1:y2, x1:x2].copy(), (box.x1 - x1, box.y1 - y1, box.x2 - x1, box.y2 - y1)
+    return image[y1:y2, x1:x2].copy(), (bx1 - x1, by1 - y1, bx2 - x1, by2 - y1)
 
 
 def make_strip(crops: Iterable[tuple[np.ndarray, tuple[float, float, float, float]]], *, height: int) -> np.ndarray:
@@ -153,9 +129,9 @@ def render_strips(project, tracklet_ids: Iterable[str], *, frames: int, height: 
             if video not in video_path:
                 raise GrewkitError(f"video {video!r} of tracklet {ids[0]!r} is not in the videos manifest",
                                    path=project.manifests_dir / "videos.parquet")
-            wanted = {t: sample_boxes(boxes.get(t, []), frames) for t in ids}
+            wanted = {t: sample_boxes(boxes.get(t, Boxes.empty()), frames) for t in ids}
             crops: dict[str, list] = defaultdict(list)
-            for tid, box, crop, inner in iter_crops(project.resolve(video_path[video]), wanted):
+            for tid, _, crop, inner in iter_crops(project.resolve(video_path[video]), wanted):
                 crops[tid].append((crop, inner))
             for t in ids:
                 if not crops.get(t):
@@ -169,10 +145,9 @@ def camera_boxes(project, camera: str, tracklet_ids: list[str]) -> pa.Table:
     import pyarrow.compute as pc
 
     from grewkit.core import manifests
-    from grewkit.core.schemas import get_schema
 
     path = manifests.manifest_path(project.manifests_dir, "boxes") / f"{camera}.parquet"
     if not path.is_file():
         raise GrewkitError(f"no boxes for camera {camera!r}", path=path)
-    table = manifests._read_file(path, get_schema("boxes"), ["tracklet_id", "frame", "x1", "y1", "x2", "y2"])
+    table = manifests.read_partition(project.manifests_dir, "boxes", camera, ["tracklet_id", "frame", "x1", "y1", "x2", "y2"])
     return table.filter(pc.is_in(table.column("tracklet_id"), value_set=pa.array(tracklet_ids)))

@@ -12,10 +12,12 @@ import platform
 import time
 from pathlib import Path
 
+from itertools import islice
+
 import click
-import numpy as np
 
 from grewkit.bench.data import SHARED_DATA_OPTION, require
+from grewkit.core.boxes import Boxes
 
 # The score at which each backend's boxes are used (SSDLite: [track] min_score; HOG: SVM margin 0; MOG2: any blob).
 THRESHOLDS = {"hog": 0.5, "mog2": 0.0}
@@ -23,13 +25,13 @@ DEFAULT_THRESHOLD = 0.3
 
 def compare_detectors(data: Path, names: list[str], *, vtest_frames: int, backends_file: str = "") -> dict:
     from grewkit.detect.registry import make_detector
-    from grewkit.detect.video import iter_frames
+    from grewkit.core.frames import read_frames
     from grewkit.bench.mot_sequence import MotSequence, detection_scores
 
     seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"))
     tud_images = [img for _, img in seq.images()]
     started = time.perf_counter()
-    vtest = [img for _, img in iter_frames(require(data / "vtest.avi", "vtest.avi"), max_frames=vtest_frames)]
+    vtest = [img for _, img in islice(read_frames(require(data / "vtest.avi", "vtest.avi")), vtest_frames or None)]
     vtest_decode_fps = len(vtest) / (time.perf_counter() - started)
     rows = []
     for name in names:
@@ -37,25 +39,19 @@ def compare_detectors(data: Path, names: list[str], *, vtest_frames: int, backen
         results = {}
         for label, images in (("tud", tud_images), ("vtest", vtest)):
             detector.reset()
-            frames, boxes, scores = [], [], []
             started = time.perf_counter()
-            for i, image in enumerate(images):
-                found = detector.detect(image)
-                frames.append(np.full(len(found), i))
-                boxes.append(found.xyxy)
-                scores.append(found.scores)
-            results[label] = {"fps": len(images) / (time.perf_counter() - started), "frames": np.concatenate(frames),
-                              "boxes": np.concatenate(boxes), "scores": np.concatenate(scores)}
+            found = [detector.detect(image).in_frame(i) for i, image in enumerate(images)]
+            results[label] = {"fps": len(images) / (time.perf_counter() - started), "boxes": Boxes.concat(found)}
         threshold = THRESHOLDS.get(name, DEFAULT_THRESHOLD)
         tud = results["tud"]
         for th in [threshold] + ([0.1, 0.5] if threshold == DEFAULT_THRESHOLD else []):
-            pr = detection_scores(seq, tud["frames"], tud["boxes"], tud["scores"], threshold=th)
+            pr = detection_scores(seq, tud["boxes"], threshold=th)
             main = th == threshold
             rows.append({"backend": name if main else f"{name} @ {th:g}", "threshold": th,
                          **{k: pr[k] for k in ("precision", "recall", "tp", "fp", "fn")},
                          "tud_fps": tud["fps"] if main else None,
                          "vtest_fps": results["vtest"]["fps"] if main else None,
-                         "vtest_boxes_per_frame": float((results["vtest"]["scores"] >= th).sum()) / len(vtest)
+                         "vtest_boxes_per_frame": float((results["vtest"]["boxes"].score >= th).sum()) / len(vtest)
                          if main else None})
     return {"machine": f"{platform.node()} {platform.processor() or platform.machine()}",
             "vtest_decode_fps": vtest_decode_fps, "vtest_frames": len(vtest), "rows": rows}

@@ -9,31 +9,17 @@ scores do not depend on its distance helpers (which use numpy 1 APIs in 1.4.0).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from grewkit.core.boxes import iou_matrix
+from grewkit.core.boxes import Boxes, iou_matrix, xywh_to_xyxy
 from grewkit.core.errors import GrewkitError
 
 
-@dataclass(frozen=True)
-class MotRows:
-    """Rows of a MOT text file: frame (1-based as written), id, xyxy box, score."""
-
-    frame: np.ndarray
-    ids: np.ndarray
-    xyxy: np.ndarray
-    score: np.ndarray
-
-    def at(self, frame: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        sel = self.frame == frame
-        return self.ids[sel], self.xyxy[sel], self.score[sel]
-
-
-def read_mot(path: str | Path, *, min_score: float | None = None) -> MotRows:
-    """Read ``frame,id,x,y,w,h,score,...``; ground truth rows with a 0 in column 7 (ignore flag) are dropped."""
+def read_mot(path: str | Path, *, min_score: float | None = None) -> Boxes:
+    """Read ``frame,id,x,y,w,h,score,...`` as boxes with frames 1-based as written and the file's ids as
+    ``track_id``; ground truth rows with a 0 in column 7 (ignore flag) are dropped."""
     path = Path(path)
     try:
         data = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
@@ -44,9 +30,7 @@ def read_mot(path: str | Path, *, min_score: float | None = None) -> MotRows:
     score = data[:, 6] if data.shape[1] > 6 else np.ones(len(data))
     keep = np.ones(len(data), bool) if min_score is None else score >= min_score
     data, score = data[keep], score[keep]
-    xyxy = np.concatenate([data[:, 2:4], data[:, 2:4] + data[:, 4:6]], axis=1)
-    return MotRows(data[:, 0].astype(np.int64), data[:, 1].astype(np.int64), xyxy.astype(np.float32),
-                   score.astype(np.float32))
+    return Boxes(data[:, 0].astype(np.int64), xywh_to_xyxy(data[:, 2:6]), score, data[:, 1].astype(np.int64))
 
 
 class DetectionEvaluator:
@@ -158,11 +142,10 @@ class MotEvaluator:
         return {k: float(summary[k].iloc[0]) for k in self.METRICS}
 
 
-def score_mot_files(gt: MotRows, hyp: MotRows) -> dict[str, float]:
+def score_mot_files(gt: Boxes, hyp: Boxes) -> dict[str, float]:
     """Score a tracker's MOT rows against ground truth over every frame that has either."""
     ev = MotEvaluator()
     for f in np.union1d(np.unique(gt.frame), np.unique(hyp.frame)):
-        g_ids, g_box, _ = gt.at(f)
-        h_ids, h_box, _ = hyp.at(f)
-        ev.process(int(f), g_ids, g_box, h_ids, h_box)
+        g, h = gt.at(f), hyp.at(f)
+        ev.process(int(f), g.track_id, g.xyxy, h.track_id, h.xyxy)
     return ev.evaluate()

@@ -19,12 +19,14 @@ import os
 import platform
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
 import click
 import numpy as np
 
 from grewkit.bench.data import SHARED_DATA_OPTION, require
+from grewkit.core.boxes import Boxes
 
 REFERENCE = {"TUD-Campus": (0.5265, 0.5577, 7), "TUD-Stadtmitte": (0.5640, 0.6446, 7)}
 METRICS = ("mota", "idf1", "num_switches", "num_false_positives", "num_misses", "mostly_tracked")
@@ -51,17 +53,16 @@ def tud_figures(data: Path, *, backend: str, strides: list[int]) -> list[dict]:
 
     seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"))
     settings = TrackSettings()
-    f, b, s = detect_sequence(seq, make_detector(backend, threads=1), min_score=0.1)
+    dets = detect_sequence(seq, make_detector(backend, threads=1), min_score=0.1)
     rows = []
     for stride in strides:
-        k = f % stride == 0
-        r = score_mot_files(seq.gt, track_to_mot(f[k], b[k], s[k], n_frames=len(seq.frames), fps=seq.fps,
-                                                 settings=settings, stride=stride))
+        r = score_mot_files(seq.gt, track_to_mot(dets[dets.frame % stride == 0], n_frames=len(seq.frames),
+                                                 fps=seq.fps, settings=settings, stride=stride))
         rows.append({"run": f"TUD-Campus: {backend} + ByteTrack, detect stride {stride}",
                      **{m: float(r[m]) for m in METRICS}})
     pub = seq.public_detections()
-    r = score_mot_files(seq.gt, track_to_mot(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1),
-                                             n_frames=len(seq.frames), fps=seq.fps, settings=settings))
+    pub = Boxes(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1))
+    r = score_mot_files(seq.gt, track_to_mot(pub, n_frames=len(seq.frames), fps=seq.fps, settings=settings))
     rows.append({"run": "TUD-Campus: public det.txt + ByteTrack", **{m: float(r[m]) for m in METRICS}})
     return rows
 
@@ -71,14 +72,10 @@ def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_
     from grewkit.core.executors import make_executor
     from grewkit.core.project import Project
     from grewkit.core.runner import run_stage
-    from grewkit.detect.video import iter_frames
+    from grewkit.core.frames import read_frames, video_size
     from grewkit.ingest.command import ingest
 
-    import cv2
-
-    capture = cv2.VideoCapture(str(video))
-    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    capture.release()
+    width, height = video_size(video)
     with tempfile.TemporaryDirectory(prefix="grewkit-bench-track-") as tmp:
         src = Path(tmp) / "footage"
         src.mkdir()
@@ -90,7 +87,7 @@ def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_
         detect = Project.open(project.root).settings.section("detect")
         assert (detect.stride, detect.backend, detect.max_frames) == (stride, backend, max_frames), detect
         started, cpu = time.perf_counter(), time.process_time()
-        n_decoded = sum(1 for _ in iter_frames(video, max_frames=max_frames))
+        n_decoded = sum(1 for _ in islice(read_frames(video), max_frames or None))
         decode_s, decode_cpu = time.perf_counter() - started, time.process_time() - cpu
         wall, cpu_s = {}, {}
         with make_executor("serial" if workers == 1 else "local", workers) as executor:

@@ -7,13 +7,13 @@ which are read through the restricted unpickler. Everything that reads sequence 
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from grewkit.core.atomic import atomic_path
 from grewkit.core.errors import GrewkitError
+from grewkit.core.hashing import sha256_file
 
 
 def load_array(path: str | Path, *, mmap: bool = False) -> np.ndarray:
@@ -43,10 +43,3 @@ def save_array(path: str | Path, array: np.ndarray) -> str:
             np.save(f, np.ascontiguousarray(array), allow_pickle=False)
     return sha256_file(path)
 
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()

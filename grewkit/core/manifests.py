@@ -109,16 +109,37 @@ def write_partition(root: Path, name: str, value: str, table: pa.Table, *, _chec
     return path
 
 
-def _read_file(path: Path, schema: ManifestSchema, columns: list[str] | None) -> pa.Table:
+def read_file(path: Path, name: str, columns: list[str] | None = None, *, filters: list | None = None) -> pa.Table:
+    """One Parquet file of manifest ``name`` (a manifest, a partition or a stage's part), checked against the
+    schema: its version (older files are migrated), columns, types and nulls.
+
+    ``filters`` are pyarrow's row filters, e.g. ``[("video_id", "=", v)]``: only matching rows are read.
+    """
+    schema = get_schema(name)
+    path = Path(path)
     try:
         file_schema = pq.read_schema(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise SchemaError(f"not a readable Parquet file ({exc})", path=path) from None
     version = check_version(file_schema, schema, path)
-    table = pq.read_table(path)
+    table = pq.read_table(path, filters=filters)
     table = migrate(table, schema, version)
     table = conform(table, schema, path=path)
     return table.select(columns) if columns else table
+
+
+def read_partition(root: Path, name: str, value: str, columns: list[str] | None = None, *,
+                   filters: list | None = None) -> pa.Table:
+    """The rows of one partition (one camera) of a partitioned manifest, checked like ``read_file``; an absent
+    partition reads as an empty table. ``filters`` as in ``read_file``."""
+    schema = get_schema(name)
+    if not schema.partition_by:
+        raise GrewkitError(f"manifest {name!r} is not partitioned")
+    path = manifest_path(root, name) / f"{value}.parquet"
+    if not path.is_file():
+        empty = schema.empty_table()
+        return empty.select(columns) if columns else empty
+    return read_file(path, name, columns, filters=filters)
 
 
 def partition_files(root: Path, name: str) -> list[Path]:
@@ -127,9 +148,8 @@ def partition_files(root: Path, name: str) -> list[Path]:
 
 def iter_partitions(root: Path, name: str, columns: list[str] | None = None) -> Iterator[tuple[str, pa.Table]]:
     """Yield ``(partition value, table)`` one partition at a time, to keep memory bounded."""
-    schema = get_schema(name)
     for path in partition_files(root, name):
-        yield path.stem, _read_file(path, schema, columns)
+        yield path.stem, read_file(path, name, columns)
 
 
 def read_manifest(root: Path, name: str, columns: list[str] | None = None) -> pa.Table:
@@ -145,4 +165,4 @@ def read_manifest(root: Path, name: str, columns: list[str] | None = None) -> pa
     if not path.exists():
         empty = schema.empty_table()
         return empty.select(columns) if columns else empty
-    return _read_file(path, schema, columns)
+    return read_file(path, name, columns)

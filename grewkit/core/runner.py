@@ -25,7 +25,6 @@ from typing import Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from grewkit.core import manifests
 from grewkit.core.atomic import write_json
@@ -187,7 +186,7 @@ def merge_parts(project: Project, stage: str, outputs: Iterable[str], keys: list
             for folder in sorted(p for p in base.glob("*") if p.is_dir()):
                 files = [f for f in sorted(folder.glob("*.parquet")) if f.stem in wanted]
                 if files:
-                    table = pa.concat_tables([conform(pq.read_table(f), schema, path=f) for f in files])
+                    table = pa.concat_tables([manifests.read_file(f, name) for f in files])
                     manifests.write_partition(project.manifests_dir, name, folder.name, table)
                     produced.add(f"{folder.name}.parquet")
             for stale in manifests.partition_files(project.manifests_dir, name):
@@ -195,7 +194,7 @@ def merge_parts(project: Project, stage: str, outputs: Iterable[str], keys: list
                     stale.unlink()
         else:
             files = [f for f in sorted(base.glob("*.parquet")) if f.stem in wanted]
-            tables = [conform(pq.read_table(f), schema, path=f) for f in files]
+            tables = [manifests.read_file(f, name) for f in files]
             table = pa.concat_tables(tables) if tables else schema.empty_table()
             project.write(name, table)
 

@@ -62,7 +62,7 @@ def validate_project(project: Project) -> list[Problem]:
         for path in _files(project, name):
             rel = project.relative(path)
             try:
-                table = manifests._read_file(path, schema, None)
+                table = manifests.read_file(path, name)
             except GrewkitError as exc:
                 problems.append(Problem(rel, exc.reason))
                 continue

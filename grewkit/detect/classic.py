@@ -13,8 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from grewkit.core.boxes import Boxes, nms, xywh_to_xyxy
 from grewkit.core.errors import GrewkitError
-from grewkit.detect.base import Boxes, check_keys, nms
+from grewkit.detect.base import check_keys
 
 
 class HogDetector:
@@ -51,7 +52,7 @@ class HogDetector:
         weights = np.asarray(weights, np.float32).reshape(-1)
         # SVM margins are unbounded: squash them into (0, 1) so score thresholds mean something.
         scores = 1.0 / (1.0 + np.exp(-weights))
-        boxes = Boxes.from_xywh(np.asarray(rects, np.float32) / self.upscale, scores)
+        boxes = Boxes.best_first(xywh_to_xyxy(np.asarray(rects, np.float32) / self.upscale), scores)
         return nms(boxes, self.nms_iou).clip(w, h)
 
 
@@ -98,4 +99,4 @@ class Mog2Detector:
             scores.append(min(1.0, area / float(w * h) * 1.5))
         if not xyxy:
             return Boxes.empty()
-        return Boxes(np.asarray(xyxy, np.float32), np.asarray(scores, np.float32))
+        return Boxes.best_first(np.asarray(xyxy, np.float32), np.asarray(scores, np.float32))

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grewkit.core.boxes import Boxes
 from grewkit.core.errors import GrewkitError
-from grewkit.detect.base import Boxes
 
 
 class MMDetDetector:
@@ -59,4 +59,4 @@ class MMDetDetector:
         result = self._infer(self.model, frame)
         inst = result.pred_instances
         keep = (inst.labels == self.person_class).cpu().numpy()
-        return Boxes(inst.bboxes.cpu().numpy()[keep], inst.scores.cpu().numpy()[keep])
+        return Boxes.best_first(inst.bboxes.cpu().numpy()[keep], inst.scores.cpu().numpy()[keep])

@@ -27,8 +27,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from grewkit.core.boxes import Boxes, nms
 from grewkit.core.errors import GrewkitError
-from grewkit.detect.base import Boxes, check_keys, nms
+from grewkit.detect.base import check_keys
 from grewkit.detect.onnx_session import open_session
 
 FORMATS = ("yolox", "dets_labels")
@@ -107,7 +108,7 @@ class OnnxDetector:
             keep = scores >= self.min_score
             cxcywh, scores = pred[keep, :4], scores[keep]
             xyxy = np.concatenate([cxcywh[:, :2] - cxcywh[:, 2:] / 2, cxcywh[:, :2] + cxcywh[:, 2:] / 2], axis=1)
-            boxes = nms(Boxes(xyxy, scores), self.nms_iou)
+            boxes = nms(Boxes.best_first(xyxy, scores), self.nms_iou)
         else:
             dets = np.asarray(outputs[0], np.float32).reshape(-1, outputs[0].shape[-1])
             if dets.shape[1] < 5:
@@ -116,6 +117,6 @@ class OnnxDetector:
             if len(outputs) > 1 and self.person_class >= 0:
                 labels = np.asarray(outputs[1]).reshape(-1)
                 keep &= labels == self.person_class
-            boxes = Boxes(dets[keep, :4], dets[keep, 4])
+            boxes = Boxes.best_first(dets[keep, :4], dets[keep, 4])
         scale = np.array([sx, sy, sx, sy], np.float32)
-        return Boxes(boxes.xyxy / scale, boxes.scores).clip(w, h)
+        return Boxes.best_first(boxes.xyxy / scale, boxes.score).clip(w, h)

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from grewkit.core.errors import GrewkitError
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+from grewkit.core.hashing import sha256_file
 
 
 def open_session(model: Path, *, sha256: str | None, threads: int = 1):
@@ -22,7 +14,7 @@ def open_session(model: Path, *, sha256: str | None, threads: int = 1):
     if not model.is_file():
         raise GrewkitError("model file not found (see preprocess/detectors.toml)", path=model)
     if sha256:
-        actual = sha256_of(model)
+        actual = sha256_file(model)
         if actual != sha256.lower():
             raise GrewkitError(f"model checksum mismatch: sha256 is {actual}, detectors.toml expects {sha256} "
                                "(a damaged or replaced file)", path=model)

@@ -14,7 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from grewkit.detect.base import Boxes, check_keys, nms
+from grewkit.core.boxes import Boxes, nms
+from grewkit.detect.base import check_keys
 from grewkit.detect.onnx_session import open_session
 
 
@@ -57,6 +58,6 @@ class SSDLiteDetector:
         # the IoU threshold on vtest.avi), on the unclipped boxes, then the clip: in this order the
         # survivors equal the original graph's on every frame checked. The graph keeps at most
         # max_detections survivors.
-        found = nms(Boxes(yx[:, [1, 0, 3, 2]], score), self.nms_iou)
+        found = nms(Boxes.best_first(yx[:, [1, 0, 3, 2]], score), self.nms_iou)
         xyxy = found.xyxy[:self.max_detections] * np.array([w, h, w, h], np.float32)
-        return Boxes(xyxy, found.scores[:self.max_detections]).clip(w, h)
+        return Boxes.best_first(xyxy, found.score[:self.max_detections]).clip(w, h)

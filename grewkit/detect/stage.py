@@ -12,9 +12,10 @@ import json
 import numpy as np
 import pyarrow as pa
 
+from grewkit.core.boxes import Boxes
+from grewkit.core.frames import read_frames
 from grewkit.core.stage import Stage, Unit, unit_key
 from grewkit.detect.registry import backends_path, load_backends
-from grewkit.detect.video import iter_frames
 
 
 def detector_fingerprint(settings) -> str:
@@ -85,26 +86,17 @@ class DetectStage(Stage):
         detector = self.detector(settings)
         detector.reset()
         v = unit.payload
-        frames, index, xyxy, scores = [], [], [], []
-        for f, image in iter_frames(self.project.resolve(v["path"]), stride=settings.stride, start=v["start"],
-                                    max_frames=v["end"], expected=v["end"]):
-            boxes = detector.detect(image).filter(min_score=settings.min_score, min_height=settings.min_box_height)
-            n = len(boxes)
-            frames.append(np.full(n, f, np.int64))
-            index.append(np.arange(n, dtype=np.int32))
-            xyxy.append(boxes.xyxy)
-            scores.append(boxes.scores)
-        n = int(sum(len(s) for s in scores))
-        xyxy_all = np.concatenate(xyxy) if n else np.zeros((0, 4), np.float32)
-        table = pa.table({
-            "video_id": pa.array([v["video_id"]] * n, pa.string()),
-            "camera_id": pa.array([v["camera_id"]] * n, pa.string()),
-            "frame": np.concatenate(frames) if n else np.zeros(0, np.int64),
-            "det_index": np.concatenate(index) if n else np.zeros(0, np.int32),
-            "x1": xyxy_all[:, 0], "y1": xyxy_all[:, 1], "x2": xyxy_all[:, 2], "y2": xyxy_all[:, 3],
-            "score": np.concatenate(scores) if n else np.zeros(0, np.float32),
-            "detector": pa.array([detector.name] * n, pa.string()),
-        })
+        found = []
+        for f, image in read_frames(self.project.resolve(v["path"]), start=v["start"], stop=v["end"],
+                                    step=settings.stride):
+            found.append(detector.detect(image).filter(min_score=settings.min_score,
+                                                       min_height=settings.min_box_height).in_frame(f))
+        boxes = Boxes.concat(found)
+        n = len(boxes)
+        index = np.concatenate([np.arange(len(b), dtype=np.int32) for b in found]) if n else np.zeros(0, np.int32)
+        table = boxes.to_arrow().append_column("det_index", pa.array(index, pa.int32()))
+        for name, value in (("video_id", v["video_id"]), ("camera_id", v["camera_id"]), ("detector", detector.name)):
+            table = table.append_column(name, pa.array([value] * n, pa.string()))
         return {"detections": table}
 
     def close(self) -> None:

@@ -7,13 +7,13 @@ truncated files) only runs on files that look like videos.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 
 from grewkit.core.errors import GrewkitError
+from grewkit.core.hashing import sha256_file
 
 # Container signatures: (offset, bytes) -> container name. Enough to tell a video from a
 # renamed image, archive or text file; ffmpeg decides the rest.
@@ -81,14 +81,6 @@ def describe_non_video(head: bytes) -> str:
     return f"unknown bytes {head[:8].hex(' ')}"
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fourcc_text(value: float) -> str | None:
     code = int(value)
     if code <= 0:
@@ -153,4 +145,4 @@ def probe_video(path: str | Path, *, max_missing_frames: int = 0, fallback_fps: 
             raise GrewkitError(f"no usable frame rate in the header ({fps:g} fps); set [ingest] fallback_fps to assume one",
                                path=path)
     return Probe(fps=fps, frame_count=decoded, header_frames=header_frames, width=width, height=height, codec=codec,
-                 size_bytes=size, sha256=file_sha256(path), container=container)
+                 size_bytes=size, sha256=sha256_file(path), container=container)

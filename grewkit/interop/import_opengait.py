@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from grewkit.core.arrays import save_array, sha256_file
+from grewkit.core.arrays import save_array
+from grewkit.core.hashing import sha256_file
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project

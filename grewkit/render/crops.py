@@ -9,13 +9,9 @@ subtraction) into the crop.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
-
-from grewkit.core.errors import GrewkitError
 
 CROP_HEIGHT = 256
 CROP_WIDTH = 128
@@ -60,25 +56,3 @@ def make_crop(frame_rgb: np.ndarray, frame_index: int, box: np.ndarray, margin: 
     crop = Crop(frame_index, None, scale, x0, y0)  # type: ignore[arg-type]
     return Crop(frame_index, crop.warp(frame_rgb), scale, x0, y0)
 
-
-def read_frames(path: Path, first: int, last: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Decode frames ``first..last`` (inclusive) of a video as BGR, in order."""
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise GrewkitError("cannot open the video", path=path)
-    try:
-        if first > 0:
-            cap.set(cv2.CAP_PROP_POS_FRAMES, first)
-            pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
-            if pos != first:  # a container that cannot seek exactly: decode from the start
-                cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                for _ in range(first):
-                    if not cap.grab():
-                        raise GrewkitError(f"video ends before frame {first}", path=path)
-        for index in range(first, last + 1):
-            ok, frame = cap.read()
-            if not ok:
-                raise GrewkitError(f"video ends at frame {index}, before the tracklet's last frame {last}", path=path)
-            yield index, frame
-    finally:
-        cap.release()

@@ -19,15 +19,15 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from grewkit.core.arrays import save_array
 from grewkit.core.errors import GrewkitError
+from grewkit.core.frames import read_frames
 from grewkit.core import manifests
 from grewkit.core.manifests import read_manifest
 from grewkit.core.settings import setting
 from grewkit.core.stage import Stage, Unit, unit_key
-from grewkit.render.crops import make_crop, read_frames
+from grewkit.render.crops import make_crop
 from grewkit.render.flow import DISFlow
 from grewkit.render.gei import gait_energy_image
 from grewkit.render.pose import POSE_ESTIMATORS, to_coco17, world_joints
@@ -126,7 +126,7 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
     start = max(0, first - (segmenter.warmup_frames if segmenter else 0))
     try:
         t = timer()
-        for index, frame_bgr in read_frames(video_path, start, last):
+        for index, frame_bgr in read_frames(video_path, start=start, stop=last + 1):
             t = clock.add("decode", t)  # the generator decoded the frame
             if segmenter is not None:
                 segmenter.observe(frame_bgr)  # every frame, in order: background models must see them all
@@ -264,8 +264,8 @@ class RenderStage(Stage):
         boxes_path = Path(p["boxes_path"])
         if not boxes_path.is_file():
             raise GrewkitError(f"no boxes partition for camera {p['camera_id']!r}", path=boxes_path)
-        table = pq.read_table(boxes_path, columns=["tracklet_id", "frame", "x1", "y1", "x2", "y2"],
-                              filters=[("tracklet_id", "=", tid)]).sort_by("frame")
+        table = manifests.read_file(boxes_path, "boxes", ["tracklet_id", "frame", "x1", "y1", "x2", "y2"],
+                                    filters=[("tracklet_id", "=", tid)]).sort_by("frame")
         frames = table.column("frame").to_numpy()
         boxes = np.stack([table.column(c).to_numpy().astype(np.float64) for c in ("x1", "y1", "x2", "y2")], axis=1) \
             if table.num_rows else np.zeros((0, 4))

@@ -22,7 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from grewkit.core import manifests
-from grewkit.core.arrays import save_array, sha256_file
+from grewkit.core.arrays import save_array
+from grewkit.core.hashing import sha256_file
 from grewkit.core.atomic import atomic_path, write_json, write_text
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar

@@ -1,34 +1,20 @@
 """ByteTrack over one video's detections, from Roboflow's maintained ``trackers`` package.
 
-Returns raw tracks (the tracker's own ids) as arrays; numbering, gap filling and filtering
+Returns raw tracks (boxes with the tracker's own ids); numbering, gap filling and filtering
 happen in grewkit.track.tracklets so that they are the same whatever tracker is plugged in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from grewkit.core.boxes import Boxes
 from grewkit.core.errors import GrewkitError
 
 
-@dataclass(frozen=True)
-class RawTracks:
-    """One row per tracked box: raw tracker id, frame, xyxy box and detector score."""
-
-    track_id: np.ndarray
-    frame: np.ndarray
-    xyxy: np.ndarray
-    score: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.frame)
-
-
-def run_bytetrack(frames: np.ndarray, xyxy: np.ndarray, scores: np.ndarray, *, detected_frames: np.ndarray,
-                  fps: float, settings) -> RawTracks:
-    """Track the detections of one video. ``detected_frames`` lists every frame the detector ran on, boxes or not."""
+def run_bytetrack(detections: Boxes, *, detected_frames: np.ndarray, fps: float, settings) -> Boxes:
+    """Track the detections of one video: one row per tracked box with the tracker's id, frame, box and
+    detector score. ``detected_frames`` lists every frame the detector ran on, boxes or not."""
     try:
         import supervision as sv
         from trackers import ByteTrackTracker
@@ -41,10 +27,9 @@ def run_bytetrack(frames: np.ndarray, xyxy: np.ndarray, scores: np.ndarray, *, d
         minimum_iou_threshold=settings.minimum_iou_threshold,
         high_conf_det_threshold=settings.high_conf_det_threshold,
     )
-    keep = scores >= settings.min_score
-    frames, xyxy, scores = frames[keep], xyxy[keep], scores[keep]
-    order = np.argsort(frames, kind="stable")
-    frames, xyxy, scores = frames[order], xyxy[order], scores[order]
+    given = detections[detections.score >= settings.min_score]
+    given = given[np.argsort(given.frame, kind="stable")]
+    frames, xyxy, scores = given.frame, given.xyxy, given.score
     starts = np.searchsorted(frames, detected_frames, side="left")
     ends = np.searchsorted(frames, detected_frames, side="right")
     out_id, out_frame, out_box, out_score = [], [], [], []
@@ -61,7 +46,6 @@ def run_bytetrack(frames: np.ndarray, xyxy: np.ndarray, scores: np.ndarray, *, d
             out_box.append(np.asarray(result.xyxy, np.float32)[keep])
             out_score.append(np.asarray(result.confidence, np.float32)[keep])
     if not out_id:
-        return RawTracks(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4), np.float32),
-                         np.zeros(0, np.float32))
-    return RawTracks(np.concatenate(out_id), np.concatenate(out_frame), np.concatenate(out_box),
-                     np.concatenate(out_score))
+        return Boxes.empty(with_track_id=True)
+    return Boxes(np.concatenate(out_frame), np.concatenate(out_box), np.concatenate(out_score),
+                 np.concatenate(out_id))

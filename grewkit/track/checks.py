@@ -10,7 +10,6 @@ from __future__ import annotations
 from grewkit.core import manifests
 from grewkit.core.errors import GrewkitError
 from grewkit.core.project import Project
-from grewkit.core.schemas import get_schema
 from grewkit.core.validate import Problem
 
 
@@ -27,7 +26,7 @@ def check_boxes(project: Project) -> list[Problem]:
             rel = project.relative(path)
             cols = ["video_id", "frame", "x1", "y1", "x2", "y2"] + (["tracklet_id"] if name == "boxes" else [])
             try:
-                table = manifests._read_file(path, get_schema(name), cols)
+                table = manifests.read_partition(project.manifests_dir, name, path.stem, cols)
             except GrewkitError:
                 continue  # the schema checks report unreadable files already
             df = table.to_pandas()

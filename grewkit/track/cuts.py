@@ -27,41 +27,32 @@ pieces and the same ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from grewkit.core.boxes import iou_matrix
+from grewkit.core.boxes import Boxes, iou_matrix
 from grewkit.track.tracklets import frame_groups, split_by_lengths
 
 CROSSING = "crossing"
 OUTLIER = "outlier"
 MERGED = "merged"
 
-
-@dataclass(frozen=True)
-class Piece:
-    """Part of one raw track: its boxes (observed only, before gap filling) and why it is dropped, if it is."""
-
-    frame: np.ndarray
-    xyxy: np.ndarray
-    score: np.ndarray
-    reason: str | None = None
+#: Part of one raw track: its boxes (observed only, before gap filling) and why it is dropped (None: kept).
+Piece = tuple[Boxes, str | None]
 
 
-def crowding(tracks: list[tuple[np.ndarray, np.ndarray]], det_frame: np.ndarray, det_xyxy: np.ndarray) -> list[np.ndarray]:
+def crowding(tracks: list[Boxes], detections: Boxes) -> list[np.ndarray]:
     """Per track and box, the highest IoU with a box of another person in the same frame.
 
     Other people are the other tracks' boxes and the detections that no track box matches
     (IoU < 0.7 with every box of the frame): a person the tracker did not follow still hides
     whoever walks behind them.
     """
-    frame = np.concatenate([f for f, _ in tracks]) if tracks else np.zeros(0, np.int64)
-    boxes = np.concatenate([b for _, b in tracks]).astype(np.float64) if tracks else np.zeros((0, 4))
-    owner = np.concatenate([np.full(len(f), i) for i, (f, _) in enumerate(tracks)]) if tracks else np.zeros(0, int)
+    frame = np.concatenate([t.frame for t in tracks]) if tracks else np.zeros(0, np.int64)
+    boxes = np.concatenate([t.xyxy for t in tracks]).astype(np.float64) if tracks else np.zeros((0, 4))
+    owner = np.concatenate([np.full(len(t), i) for i, t in enumerate(tracks)]) if tracks else np.zeros(0, int)
     best = np.zeros(len(frame))
-    det_order = np.argsort(det_frame, kind="stable")
-    det_frame, det_xyxy = det_frame[det_order], np.asarray(det_xyxy, np.float64)[det_order]
+    det_order = np.argsort(detections.frame, kind="stable")
+    det_frame, det_xyxy = detections.frame[det_order], detections.xyxy.astype(np.float64)[det_order]
     for idx in frame_groups(frame):
         if not len(idx):
             continue
@@ -80,7 +71,7 @@ def crowding(tracks: list[tuple[np.ndarray, np.ndarray]], det_frame: np.ndarray,
             iou = np.concatenate([iou, iou_matrix(b, d)], axis=1)
         if iou.shape[1]:
             best[idx] = iou.max(axis=1)
-    return split_by_lengths(best, [len(f) for f, _ in tracks])
+    return split_by_lengths(best, [len(t) for t in tracks])
 
 
 def _runs(labels: list) -> list[tuple[int, int]]:
@@ -89,12 +80,12 @@ def _runs(labels: list) -> list[tuple[int, int]]:
     return list(zip(cuts[:-1], cuts[1:]))
 
 
-def cut_track(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, crowd: np.ndarray, *, settings,
-              stride: int = 1) -> list[Piece]:
+def cut_track(track: Boxes, crowd: np.ndarray, *, settings, stride: int = 1) -> list[Piece]:
     """Split one raw track (sorted by frame, one box per frame) into pieces, dropped ones with their reason.
 
     ``stride`` is the detection stride: a gap cuts only when at least one detection was missed.
     """
+    frame, xyxy = track.frame, track.xyxy
     n = len(frame)
     if n == 0:
         return []
@@ -159,26 +150,23 @@ def cut_track(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, crowd: np.
     out = []
     for a, b in _runs(labels):
         if labels[a] == CROSSING:
-            out.append(Piece(frame[a:b], xyxy[a:b], score[a:b],
-                             f"crossing: overlaps another person's box (IoU >= {settings.cut_overlap_iou:g}, "
-                             f"+/- {settings.cut_margin_frames} frames)"))
+            out.append((track[a:b], f"crossing: overlaps another person's box (IoU >= {settings.cut_overlap_iou:g}, "
+                                    f"+/- {settings.cut_margin_frames} frames)"))
         elif labels[a] == MERGED:
-            out.append(Piece(frame[a:b], xyxy[a:b], score[a:b],
-                             f"merged: after a crossing, the box is taller or wider than before it by more than "
-                             f"{settings.cut_height_jump:.0%} / {settings.cut_width_jump:.0%} (two people under one box)"))
+            out.append((track[a:b], f"merged: after a crossing, the box is taller or wider than before it by more "
+                                    f"than {settings.cut_height_jump:.0%} / {settings.cut_width_jump:.0%} "
+                                    "(two people under one box)"))
         elif labels[a] == OUTLIER:
-            out.append(Piece(frame[a:b], xyxy[a:b], score[a:b],
-                             f"outlier box: height, width or place off the boxes either side (by more than "
-                             f"{settings.cut_height_jump:.0%} / {settings.cut_width_jump:.0%} / "
-                             f"{settings.cut_max_shift:g} box heights a frame)"))
+            out.append((track[a:b], f"outlier box: height, width or place off the boxes either side (by more than "
+                                    f"{settings.cut_height_jump:.0%} / {settings.cut_width_jump:.0%} / "
+                                    f"{settings.cut_max_shift:g} box heights a frame)"))
     for p in sorted({x for x in labels if isinstance(x, int)}):
         sel = np.array([x == p if isinstance(x, int) else False for x in labels])
-        out.append(Piece(frame[sel], xyxy[sel], score[sel], None))
+        out.append((track[sel], None))
     return out
 
 
-def cut_tracks(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]], det_frame: np.ndarray, det_xyxy: np.ndarray,
-               *, settings, stride: int = 1) -> list[Piece]:
-    """Cut every raw track of one video; ``det_*`` are the video's detections the tracker was given."""
-    crowd = crowding([(f, b) for f, b, _ in groups], det_frame, det_xyxy)
-    return [p for (f, b, s), c in zip(groups, crowd) for p in cut_track(f, b, s, c, settings=settings, stride=stride)]
+def cut_tracks(tracks: list[Boxes], detections: Boxes, *, settings, stride: int = 1) -> list[Piece]:
+    """Cut every raw track of one video; ``detections`` are the video's detections the tracker was given."""
+    crowd = crowding(tracks, detections)
+    return [p for t, c in zip(tracks, crowd) for p in cut_track(t, c, settings=settings, stride=stride)]

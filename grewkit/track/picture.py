@@ -17,22 +17,13 @@ import pyarrow.compute as pc
 from grewkit.core import manifests
 from grewkit.core.atomic import atomic_path
 from grewkit.core.errors import GrewkitError
+from grewkit.core.frames import read_frame
 from grewkit.core.project import Project
 
 
 def _colour(i: int) -> tuple[int, int, int]:
     r, g, b = colorsys.hsv_to_rgb((i * 0.61803398875) % 1.0, 0.85, 1.0)
     return int(255 * b), int(255 * g), int(255 * r)
-
-
-def _frame(path: Path, index: int) -> np.ndarray:
-    capture = cv2.VideoCapture(str(path))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-    ok, frame = capture.read()
-    capture.release()
-    if not ok:
-        raise GrewkitError(f"cannot decode frame {index}", path=path)
-    return frame
 
 
 def draw_tracks(project: Project, video_id: str, out: str | Path) -> dict[str, int]:
@@ -50,7 +41,7 @@ def draw_tracks(project: Project, video_id: str, out: str | Path) -> dict[str, i
     boxes = manifests.read_manifest(project.manifests_dir, "boxes")
     boxes = boxes.filter(pc.equal(boxes["video_id"], video_id))
     middle = int(row["frame_count"][0].as_py()) // 2
-    canvas = _frame(project.resolve(row["path"][0].as_py()), middle)
+    canvas = read_frame(project.resolve(row["path"][0].as_py()), middle)
     canvas = cv2.addWeighted(canvas, 0.6, np.zeros_like(canvas), 0.4, 0)  # dim, so the paths stand out
     kept = dropped = 0
     by_tracklet = {}

@@ -12,9 +12,9 @@ from dataclasses import asdict
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from grewkit.core import manifests
+from grewkit.core.boxes import Boxes
 from grewkit.core.runner import StageState
 from grewkit.core.schemas import conform, get_schema
 from grewkit.core.stage import Stage, Unit, unit_key
@@ -23,12 +23,8 @@ from grewkit.track.tracklets import estimate_visibility, judge, track_detections
 
 def detections_of(project, camera_id: str, video_id: str) -> pa.Table:
     """One video's rows from its camera's detections partition, without reading the other videos."""
-    path = manifests.manifest_path(project.manifests_dir, "detections") / f"{camera_id}.parquet"
-    schema = get_schema("detections")
-    if not path.exists():
-        return schema.empty_table()
-    table = pq.read_table(path, filters=[("video_id", "=", video_id)])
-    return conform(table.replace_schema_metadata(None), schema, path=path)
+    return manifests.read_partition(project.manifests_dir, "detections", camera_id,
+                                    filters=[("video_id", "=", video_id)])
 
 
 def tracklet_id(video_id: str, number: int) -> str:
@@ -65,11 +61,8 @@ class TrackStage(Stage):
         dets = detections_of(self.project, v["camera_id"], v["video_id"])
         n_frames = v["frame_count"] if not v["max_frames"] else min(v["frame_count"], v["max_frames"])
         detected = np.arange(0, n_frames, v["stride"], dtype=np.int64)
-        xyxy = np.stack([dets.column(c).to_numpy() for c in ("x1", "y1", "x2", "y2")], axis=1) if dets.num_rows \
-            else np.zeros((0, 4), np.float32)
-        tracklets = track_detections(dets.column("frame").to_numpy(), xyxy, dets.column("score").to_numpy(),
-                                     detected_frames=detected, fps=v["fps"], settings=settings, stride=v["stride"],
-                                     cut=settings.cut_switches)
+        tracklets = track_detections(Boxes.from_arrow(dets), detected_frames=detected, fps=v["fps"], settings=settings,
+                                     stride=v["stride"], cut=settings.cut_switches)
         estimate_visibility(tracklets)
         rows, box_parts = [], []
         for t in tracklets:
@@ -83,13 +76,10 @@ class TrackStage(Stage):
                 "kept": not reasons, "filter_reason": "; ".join(reasons) or None,
             })
             n = len(t.frame)
-            box_parts.append(pa.table({
-                "tracklet_id": pa.array([tid] * n, pa.string()), "video_id": pa.array([v["video_id"]] * n, pa.string()),
-                "camera_id": pa.array([v["camera_id"]] * n, pa.string()), "frame": t.frame,
-                "x1": t.xyxy[:, 0], "y1": t.xyxy[:, 1], "x2": t.xyxy[:, 2], "y2": t.xyxy[:, 3],
-                "score": pa.array(t.score, pa.float32(), from_pandas=True),
-                "visibility": t.visibility,
-            }))
+            table = t.boxes.to_arrow().append_column("visibility", pa.array(t.visibility, pa.float32()))
+            for name, value in (("tracklet_id", tid), ("video_id", v["video_id"]), ("camera_id", v["camera_id"])):
+                table = table.append_column(name, pa.array([value] * n, pa.string()))
+            box_parts.append(table)
         tracklets_table = pa.Table.from_pylist(rows, schema=get_schema("tracklets").arrow) if rows \
             else get_schema("tracklets").empty_table()
         boxes = pa.concat_tables([conform(b, get_schema("boxes")) for b in box_parts]) if box_parts \

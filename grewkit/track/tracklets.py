@@ -12,28 +12,42 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grewkit.track.bytetrack import RawTracks
+from grewkit.core.boxes import Boxes
 from grewkit.track.trackers import TRACKERS
 
 
 @dataclass
 class Tracklet:
+    """A numbered tracklet: its boxes (every frame from start to end that has one, gaps filled up to
+    max_gap; NaN scores for interpolated boxes), per-box visibility once estimated, and why it is dropped."""
+
     number: int
-    frame: np.ndarray          # every frame from start to end that has a box (gaps filled up to max_gap)
-    xyxy: np.ndarray
-    score: np.ndarray          # NaN for interpolated boxes
+    boxes: Boxes
     visibility: np.ndarray | None = None
     reasons: list[str] | None = None
 
     @property
+    def frame(self) -> np.ndarray:
+        return self.boxes.frame
+
+    @property
+    def xyxy(self) -> np.ndarray:
+        return self.boxes.xyxy
+
+    @property
+    def score(self) -> np.ndarray:
+        return self.boxes.score
+
+    @property
     def heights(self) -> np.ndarray:
-        return self.xyxy[:, 3] - self.xyxy[:, 1]
+        return self.boxes.heights
 
 
-def _fill_gaps(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, max_gap: int):
+def _fill_gaps(track: Boxes, max_gap: int) -> Boxes:
     """Linear interpolation over gaps of at most ``max_gap`` missing frames; longer gaps stay gaps."""
+    frame, xyxy, score = track.frame, track.xyxy, track.score
     if len(frame) < 2 or max_gap <= 0:
-        return frame, xyxy, score
+        return track
     frames, boxes, scores = [frame[:1]], [xyxy[:1]], [score[:1]]
     for i in range(1, len(frame)):
         missing = int(frame[i] - frame[i - 1] - 1)
@@ -45,47 +59,46 @@ def _fill_gaps(frame: np.ndarray, xyxy: np.ndarray, score: np.ndarray, max_gap: 
         frames.append(frame[i:i + 1])
         boxes.append(xyxy[i:i + 1])
         scores.append(score[i:i + 1])
-    return np.concatenate(frames), np.concatenate(boxes).astype(np.float32), np.concatenate(scores)
+    return Boxes(np.concatenate(frames), np.concatenate(boxes), np.concatenate(scores))
 
 
-def build_tracklets(raw: RawTracks, *, max_gap: int, cut_settings=None,
-                    detections: tuple[np.ndarray, np.ndarray] | None = None, stride: int = 1) -> list[Tracklet]:
-    """Raw tracks to numbered tracklets; with ``cut_settings``, first cut where a track may change person.
+def build_tracklets(raw: Boxes, *, max_gap: int, cut_settings=None, detections: Boxes | None = None,
+                    stride: int = 1) -> list[Tracklet]:
+    """Raw tracks (boxes with the tracker's ids) to numbered tracklets; with ``cut_settings``, first cut
+    where a track may change person.
 
-    ``detections`` (frames, xyxy) are what the tracker was given: a detection no track follows
-    still counts as a person at a crossing. Dropped pieces come back as tracklets with ``reasons``.
+    ``detections`` are what the tracker was given: a detection no track follows still counts as a
+    person at a crossing. Dropped pieces come back as tracklets with ``reasons``.
     """
-    from grewkit.track.cuts import Piece, cut_tracks
+    from grewkit.track.cuts import cut_tracks
 
     groups = []
     for tid in np.unique(raw.track_id):
         sel = np.flatnonzero(raw.track_id == tid)
-        sel = sel[np.argsort(raw.frame[sel], kind="stable")]
-        frame, xyxy, score = raw.frame[sel], raw.xyxy[sel], raw.score[sel]
+        track = raw[sel[np.argsort(raw.frame[sel], kind="stable")]]
         # A tracker returns at most one box per track and frame; keep the first if one ever repeats.
-        first = np.concatenate([[True], np.diff(frame) > 0])
-        groups.append((frame[first], xyxy[first], score[first]))
+        first = np.concatenate([[True], np.diff(track.frame) > 0])
+        groups.append(Boxes(track.frame[first], track.xyxy[first], track.score[first]))
     if cut_settings is not None:
-        det_frame, det_xyxy = detections if detections is not None else (np.zeros(0, np.int64), np.zeros((0, 4)))
-        pieces = cut_tracks(groups, det_frame, det_xyxy, settings=cut_settings, stride=stride)
+        pieces = cut_tracks(groups, detections if detections is not None else Boxes.empty(), settings=cut_settings,
+                            stride=stride)
     else:
-        pieces = [Piece(f, b, s) for f, b, s in groups]
-    filled = [(*_fill_gaps(p.frame, p.xyxy, p.score, max_gap if p.reason is None else 0), p.reason) for p in pieces]
-    filled.sort(key=lambda g: (int(g[0][0]), float(g[1][0, 0]), float(g[1][0, 1]), len(g[0]), g[3] or ""))
-    return [Tracklet(i + 1, f, b, s, reasons=[r] if r else None) for i, (f, b, s, r) in enumerate(filled)]
+        pieces = [(g, None) for g in groups]
+    filled = [(_fill_gaps(b, max_gap if reason is None else 0), reason) for b, reason in pieces]
+    filled.sort(key=lambda g: (int(g[0].frame[0]), float(g[0].xyxy[0, 0]), float(g[0].xyxy[0, 1]), len(g[0]),
+                               g[1] or ""))
+    return [Tracklet(i + 1, b, reasons=[r] if r else None) for i, (b, r) in enumerate(filled)]
 
 
-def track_detections(frames: np.ndarray, xyxy: np.ndarray, scores: np.ndarray, *, detected_frames: np.ndarray,
-                     fps: float, settings, stride: int = 1, cut: bool = False) -> list[Tracklet]:
+def track_detections(detections: Boxes, *, detected_frames: np.ndarray, fps: float, settings, stride: int = 1,
+                     cut: bool = False) -> list[Tracklet]:
     """One video's detections through the configured tracker (ByteTrack by default) into numbered, gap-filled
     tracklets; with ``cut``, also the identity-switch cuts. The track stage and the MOT benchmarks both track
     through here."""
-    frames, xyxy, scores = np.asarray(frames), np.asarray(xyxy), np.asarray(scores)
-    raw = TRACKERS.get(settings.tracker)(frames, xyxy, scores, detected_frames=detected_frames, fps=fps,
-                                         settings=settings)
-    given = scores >= settings.min_score  # what the tracker was given (trackers drop the rest)
+    raw = TRACKERS.get(settings.tracker)(detections, detected_frames=detected_frames, fps=fps, settings=settings)
+    given = detections[detections.score >= settings.min_score]  # what the tracker was given (trackers drop the rest)
     return build_tracklets(raw, max_gap=max(settings.max_gap, stride - 1), cut_settings=settings if cut else None,
-                           detections=(frames[given], xyxy[given]), stride=stride)
+                           detections=given, stride=stride)
 
 
 def frame_groups(frame: np.ndarray) -> list[np.ndarray]:
