@@ -70,7 +70,6 @@ class SerialExecutor(Executor):
 # libraries that start no threads on import belong here; the forkserver ignores any that fail.
 WORKER_PRELOAD: tuple[str, ...] = (
     "numpy", "pyarrow", "pyarrow.parquet", "cv2", "grewkit.core.runner",
-    # -- ingest, detect, track (issue 4): add entries below this line --
     "onnxruntime", "trackers",
 )
 
@@ -123,8 +122,6 @@ class LocalExecutor(Executor):
 EXECUTORS: dict[str, str] = {
     "local": "grewkit.core.executors:LocalExecutor",
     "serial": "grewkit.core.executors:SerialExecutor",
-
-    # -- ray, run (issue 9): add entries below this line --
 
     "ray": "grewkit.core.ray_executor:RayExecutor",
 }

@@ -48,27 +48,19 @@ SECTIONS: dict[str, str] = {
     "project": "grewkit.core.settings:ProjectSettings",
     "executor": "grewkit.core.settings:ExecutorSettings",
 
-    # -- synth (issue 3): add entries below this line --
     "synth": "grewkit.synth.world:SynthConfig",
 
-    # -- ingest, detect, track (issue 4): add entries below this line --
     "ingest": "grewkit.ingest.settings:IngestSettings",
     "detect": "grewkit.detect.settings:DetectSettings",
     "track": "grewkit.track.settings:TrackSettings",
 
-    # -- annotate (issue 6): add entries below this line --
     "annotate": "grewkit.annotate.settings:AnnotateSettings",
 
-    # -- render (issue 5): add entries below this line --
     "render": "grewkit.render.stage:RenderSettings",
 
-    # -- split, export, import, report (issue 7): add entries below this line --
     "split": "grewkit.split.settings:SplitSettings",
 
-    # -- train, embed, evaluate (issue 8): add entries below this line --
     "evaluate": "grewkit.evaluate.settings:EvaluateSettings",
-
-    # -- ray, run (issue 9): add entries below this line --
 
     "run": "grewkit.pipeline.settings:RunSettings",
 }

@@ -66,26 +66,13 @@ class Stage(ABC):
         """Free per-worker resources (models, open files) when a worker is done with the stage."""
 
 
-# Stage name -> "module:Class", in pipeline order; each stage issue adds its line.
+# Stage name -> "module:Class", in pipeline order.
 STAGES: dict[str, str] = {
-    # -- synth (issue 3): add entries below this line --
-
-    # -- ingest, detect, track (issue 4): add entries below this line --
     "ingest": "grewkit.ingest.stage:IngestStage",
     "detect": "grewkit.detect.stage:DetectStage",
     "track": "grewkit.track.stage:TrackStage",
 
-    # -- annotate (issue 6): add entries below this line --
-
-    # -- render (issue 5): add entries below this line --
     "render": "grewkit.render.stage:RenderStage",
-
-    # -- split, export, import, report (issue 7): add entries below this line --
-
-    # -- train, embed, evaluate (issue 8): add entries below this line --
-
-    # -- ray, run (issue 9): add entries below this line --
-
 }
 
 

@@ -30,25 +30,13 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
-# Extra checks: "module:function", each function(project) -> list[Problem]. Split issues add leak checks.
+# Extra checks: "module:function", each function(project) -> list[Problem].
 CHECKS: list[str] = [
-    # -- synth (issue 3): add entries below this line --
     "grewkit.synth.truth:check_ground_truth",
 
-    # -- ingest, detect, track (issue 4): add entries below this line --
     "grewkit.track.checks:check_boxes",
 
-    # -- annotate (issue 6): add entries below this line --
-
-    # -- render (issue 5): add entries below this line --
-
-    # -- split, export, import, report (issue 7): add entries below this line --
     "grewkit.split.checks:protocol_problems",
-
-    # -- train, embed, evaluate (issue 8): add entries below this line --
-
-    # -- ray, run (issue 9): add entries below this line --
-
 ]
 
 
