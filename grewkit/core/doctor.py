@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import os
-import shutil
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -69,19 +66,10 @@ def check_mediapipe() -> Check:
     return Check("mediapipe", ok, detail)
 
 
-def label_studio_executable() -> Path | None:
-    """The Label Studio launcher: its own venv from ``make label-studio``, or one on PATH."""
-    env = os.environ.get("GREWKIT_LABEL_STUDIO")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / ".venv-label-studio" / "bin" / "label-studio")
-    found = shutil.which("label-studio")
-    if found:
-        candidates.append(Path(found))
-    return next((c for c in candidates if c.is_file()), None)
-
-
 def check_label_studio(url: str | None = None) -> list[Check]:
-    exe = label_studio_executable()
+    # core names the packages above it by import path only (as its stage and section registries do),
+    # so that it depends on none of them.
+    exe = importlib.import_module("grewkit.annotate.backends.labelstudio").label_studio_executable()
     checks = [Check("label-studio", exe is not None,
                     str(exe) if exe else "not installed: run `make label-studio` (its own virtual environment)")]
     if url:
