@@ -59,9 +59,9 @@ def embed_command(project, checkpoint, model, splits, modality, resolution, devi
       grewkit embed --model gei --split all --out features/gei
     """
     from grewkit.train.data import records_from_project
-    from grewkit.train.embed import embed_records, make_embedder
+    from grewkit.train.embed import embed_records, make_sequence_embedder
 
-    embedder = make_embedder(checkpoint=checkpoint, model=model, device=device, resolution=int(resolution))
+    embedder = make_sequence_embedder(checkpoint=checkpoint, model=model, device=device, resolution=int(resolution))
     chosen = None if splits == "all" else tuple(s.strip() for s in splits.split(","))
     records = records_from_project(project, splits=chosen, modality=modality)
     meta = embed_records(embedder, records, out_dir, show_progress=not quiet)
