@@ -34,7 +34,8 @@ from grewkit.core.runner import run_stage  # noqa: E402
 from grewkit.render.crops import make_crop, read_frames  # noqa: E402
 from grewkit.render.pose import MediapipePerson  # noqa: E402
 from grewkit.render.pretreatment import normalise_frames  # noqa: E402
-from grewkit.render.stage import RenderSettings, render_tracklet  # noqa: E402
+from grewkit.render.settings import RenderSettings  # noqa: E402
+from grewkit.render.stage import render_tracklet  # noqa: E402
 
 GREW_MEAN_FRAMES = 157
 

@@ -72,7 +72,7 @@ def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_
     from grewkit.core.project import Project
     from grewkit.core.runner import run_stage
     from grewkit.detect.video import iter_frames
-    from grewkit.ingest.command import ingest
+    from grewkit.ingest.cli import ingest
 
     import cv2
 

@@ -22,9 +22,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
     "synth": ("grewkit.synth.cli:synth_command", "Generate multi-camera walking footage with exact ground truth."),
 
-    "ingest": ("grewkit.ingest.command:ingest_command", "Register videos with their cameras (probe, checksum, failures with reasons)."),
-    "detect": ("grewkit.detect.command:detect_command", "Person boxes per frame with the configured detector backend."),
-    "track": ("grewkit.track.command:track_command", "ByteTrack per video into tracklets and per-frame boxes, with quality filters."),
+    "ingest": ("grewkit.ingest.cli:ingest_command", "Register videos with their cameras (probe, checksum, failures with reasons)."),
+    "detect": ("grewkit.detect.cli:detect_command", "Person boxes per frame with the configured detector backend."),
+    "track": ("grewkit.track.cli:track_command", "ByteTrack per video into tracklets and per-frame boxes, with quality filters."),
 
     "annotate": ("grewkit.annotate.cli:annotate_group", "Link identities across cameras and label attributes in Label Studio."),
 
@@ -42,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("grewkit.evaluate.cli:score_command", "Score a GREW submission CSV against an answer key."),
     "bench": ("grewkit.bench.cli:bench_group", "Benchmarks that produce the figures of docs/benchmarks.md (detect, track, search, models)."),
 
-    "tracks-picture": ("grewkit.track.command:tracks_picture_command", "Draw each video's tracks as a PNG."),
+    "tracks-picture": ("grewkit.track.cli:tracks_picture_command", "Draw each video's tracks as a PNG."),
     "run": ("grewkit.pipeline.cli:run_command", "The whole pipeline from one settings file, skipping what is done."),
 }
 

@@ -56,7 +56,7 @@ SECTIONS: dict[str, str] = {
 
     "annotate": "grewkit.annotate.settings:AnnotateSettings",
 
-    "render": "grewkit.render.stage:RenderSettings",
+    "render": "grewkit.render.settings:RenderSettings",
 
     "split": "grewkit.split.settings:SplitSettings",
 
