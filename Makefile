@@ -5,21 +5,9 @@ BIN    := $(VENV)/bin
 # Packages whose declared dependencies would pull a second cv2 (opencv-python / opencv-contrib-python)
 # or unused jax: installed without their dependencies; their real needs are in pyproject.toml.
 NODEPS := mediapipe==0.10.14
-# -- synth (issue 3): add NODEPS += lines below this line --
-
-# -- ingest, detect, track (issue 4): add NODEPS += lines below this line --
 NODEPS += trackers==2.6.1 supervision==0.26.1
 
-# -- annotate (issue 6): add NODEPS += lines below this line --
 NODEPS += label-studio-sdk==2.1.2
-
-# -- render (issue 5): add NODEPS += lines below this line --
-
-# -- split, export, import, report (issue 7): add NODEPS += lines below this line --
-
-# -- train, embed, evaluate (issue 8): add NODEPS += lines below this line --
-
-# -- ray, run (issue 9): add NODEPS += lines below this line --
 
 DEMO   ?= demo-project
 
@@ -36,7 +24,6 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 # Services and environments the tests need besides the venv (e.g. Label Studio's own venv).
 TEST_NEEDS := setup
-# -- annotate (issue 6): add TEST_NEEDS += lines below this line --
 TEST_NEEDS += label-studio
 # Label Studio pins its own Django, pyarrow and label-studio-sdk: it lives in its own venv, found by
 # grewkit through .venv-label-studio/bin/label-studio (or $$GREWKIT_LABEL_STUDIO).

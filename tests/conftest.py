@@ -33,7 +33,7 @@ def shared_data():
 def ls_server(tmp_path_factory):
     """One real Label Studio server for the whole test session (its first start migrates for a minute or two)."""
     from grewkit.annotate.server import LabelStudioServer
-    from grewkit.core.doctor import label_studio_executable
+    from grewkit.annotate.backends.labelstudio import label_studio_executable
     from grewkit.core.errors import GrewkitError
 
     if label_studio_executable() is None:

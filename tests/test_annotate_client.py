@@ -11,7 +11,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import pytest
 
-from grewkit.annotate.backend import LabelStudioClient, ServerUnavailable
+from grewkit.annotate.backends.base import ServerUnavailable
+from grewkit.annotate.backends.labelstudio import LabelStudioClient
 from grewkit.annotate.server import free_port
 from grewkit.core.errors import GrewkitError
 

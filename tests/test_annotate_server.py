@@ -19,7 +19,8 @@ import requests
 
 from annotate_world import build_synth_world, build_tud_world, link_synth_world
 from grewkit.annotate import campaign
-from grewkit.annotate.backend import LabelStudioBackend, TaskSpec
+from grewkit.annotate.backends.base import TaskSpec
+from grewkit.annotate.backends.labelstudio import LabelStudioBackend
 from grewkit.annotate.resolve import identity_accuracy
 from grewkit.synth.annotators import SimulatedAnnotator
 from grewkit.synth.annotators import choice as _choice

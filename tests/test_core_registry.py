@@ -67,7 +67,7 @@ def test_registration_refuses_duplicates_and_malformed_references():
 
 def test_every_registry_resolves_its_entries():
     # The shipped registries point at real attributes (entries of optional packages excepted).
-    from grewkit.annotate.backend import BACKENDS
+    from grewkit.annotate.backends import BACKENDS
     from grewkit.annotate.candidates import EMBEDDERS
     from grewkit.bench.cli import bench_group
     from grewkit.cli.main import cli

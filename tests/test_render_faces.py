@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from grewkit.core.errors import GrewkitError
-from grewkit.render.faces import face_regions, mask_faces
+from grewkit.annotate.faces import face_regions, mask_faces
 
 
 def _frame(shared_data, index):

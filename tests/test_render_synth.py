@@ -11,9 +11,9 @@ from grewkit.core.manifests import read_manifest
 from grewkit.core.project import Project
 from grewkit.core.runner import run_stage
 from grewkit.core.validate import validate_project
-from grewkit.render.faces import face_regions
+from grewkit.annotate.faces import face_regions
 from grewkit.bench.render_quality import synthetic_quality
-from grewkit.render.stage import RenderSettings
+from grewkit.render.settings import RenderSettings
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from grewkit.core.executors import make_executor
 from grewkit.core.runner import run_stage
 from grewkit.core.validate import validate_project
-from grewkit.ingest.command import ingest
+from grewkit.ingest.cli import ingest
 
 
 def set_option(project, section: str, key: str, value: str) -> None:

@@ -83,7 +83,7 @@ def recall(args) -> None:
 
 
 def _task(i: int, k: int = 5):
-    from grewkit.annotate.backend import TaskSpec
+    from grewkit.annotate.backends.base import TaskSpec
 
     data = {"query_id": f"q{i:06d}", "query_camera": "cam1", "query_frames": "0-99",
             "query_image": f"/data/local-files/?d=media/annotation/strips/q{i:06d}.jpg"}
@@ -129,7 +129,7 @@ def server(args) -> None:
     import requests
 
     from grewkit.annotate import campaign
-    from grewkit.annotate.backend import LabelStudioBackend
+    from grewkit.annotate.backends.labelstudio import LabelStudioBackend
     from grewkit.annotate.config import render_config
     from grewkit.annotate.runs import AnnotationRun
     from grewkit.annotate.server import LabelStudioServer

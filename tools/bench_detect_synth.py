@@ -23,7 +23,7 @@ from pathlib import Path
 from grewkit.core.executors import make_executor
 from grewkit.core.project import Project
 from grewkit.core.runner import run_stage
-from grewkit.ingest.command import ingest
+from grewkit.ingest.cli import ingest
 from grewkit.bench.synth_tracking import evaluate_synth
 
 

@@ -35,7 +35,8 @@ from grewkit.core.frames import read_frames  # noqa: E402
 from grewkit.render.crops import make_crop  # noqa: E402
 from grewkit.render.pose import MediapipePerson  # noqa: E402
 from grewkit.render.pretreatment import normalise_frames  # noqa: E402
-from grewkit.render.stage import RenderSettings, render_tracklet  # noqa: E402
+from grewkit.render.settings import RenderSettings  # noqa: E402
+from grewkit.render.stage import render_tracklet  # noqa: E402
 
 GREW_MEAN_FRAMES = 157
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 
 from grewkit.synth.generate import VideoFile, _open_writer, render_camera
-from grewkit.synth.render import CameraRenderer
+from grewkit.synth.camera_view import CameraRenderer
 from grewkit.synth.world import SynthConfig, build_world
 
 

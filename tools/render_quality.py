@@ -19,7 +19,7 @@ from grewkit.core.project import Project
 from grewkit.core.executors import SerialExecutor
 from grewkit.core.runner import run_stage
 from grewkit.bench.render_quality import synthetic_quality, tracked_quality
-from grewkit.render.stage import RenderSettings
+from grewkit.render.settings import RenderSettings
 from grewkit.synth.generate import generate
 from grewkit.synth.world import SynthConfig
 
@@ -49,7 +49,7 @@ def main():
                 print(f"  pose2d: PCK@0.05 {report.pck(0.05):.3f}, PCK@0.1 {report.pck(0.1):.3f} of box height, over "
                       f"{len(report.pose_errors)} visible true keypoints (missing = wrong)")
         if args.tracked or args.only_tracked:
-            from grewkit.ingest.command import ingest
+            from grewkit.ingest.cli import ingest
 
             ingest(project, [project.root / "media" / "synth"], cameras=None)  # cameras come from synth
             for stage in ("ingest", "detect", "track"):

@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grewkit.annotate.backend import AnnotationBackend, PushResult, backend_class
+from grewkit.annotate.backends import backend_class
+from grewkit.annotate.backends.base import AnnotationBackend, PushResult
 from grewkit.annotate.config import config_hash, render_config
 from grewkit.annotate.runs import ANNOTATION_DIR, AnnotationRun, resolve_connection
 from grewkit.core.atomic import write_json

@@ -72,7 +72,7 @@ def serve_command(project, port, detach, stop, url, api_key, timeout):
         click.echo("stopped" if stop_detached(data_dir) else "no running server for this project")
         return
     if url:
-        from grewkit.annotate.backend import LabelStudioClient
+        from grewkit.annotate.backends.labelstudio import LabelStudioClient
 
         client = LabelStudioClient(url, api_key or "")
         user = client.call("who am I", client.sdk.users.whoami)

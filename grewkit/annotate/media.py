@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
+from grewkit.annotate.faces import mask_faces
 from grewkit.core.atomic import write_bytes
 from grewkit.core.boxes import Boxes
 from grewkit.core.errors import GrewkitError
 from grewkit.core.frames import read_frames
-from grewkit.render.faces import mask_faces
 
 STRIP_DIR = "media/annotation/strips"
 PLACEHOLDER = "media/annotation/no-candidate.jpg"

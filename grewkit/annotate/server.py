@@ -21,8 +21,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from grewkit.annotate.backends.labelstudio import label_studio_executable
 from grewkit.core.atomic import write_text
-from grewkit.core.doctor import label_studio_executable
 from grewkit.core.errors import GrewkitError
 
 SECRETS_FILE = "grewkit-credentials.json"

@@ -12,7 +12,7 @@ from typing import Callable
 
 import pyarrow as pa
 
-from grewkit.annotate.backend import TaskSpec
+from grewkit.annotate.backends.base import TaskSpec
 
 
 def build_tasks(*, candidates: pa.Table, tracklets: pa.Table, strips: dict[str, str], placeholder: str,

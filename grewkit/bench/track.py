@@ -73,7 +73,7 @@ def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_
     from grewkit.core.project import Project
     from grewkit.core.runner import run_stage
     from grewkit.core.frames import read_frames, video_size
-    from grewkit.ingest.command import ingest
+    from grewkit.ingest.cli import ingest
 
     width, height = video_size(video)
     with tempfile.TemporaryDirectory(prefix="grewkit-bench-track-") as tmp:

@@ -19,27 +19,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("grewkit.cli.project:validate_command", "Check every manifest against its schema and the others."),
     "doctor": ("grewkit.cli.project:doctor_command", "Which optional backends and services work on this machine."),
 
-    # -- synth (issue 3): add entries below this line --
     "synth": ("grewkit.synth.cli:synth_command", "Generate multi-camera walking footage with exact ground truth."),
 
-    # -- ingest, detect, track (issue 4): add entries below this line --
-    "ingest": ("grewkit.ingest.command:ingest_command", "Register videos with their cameras (probe, checksum, failures with reasons)."),
-    "detect": ("grewkit.detect.command:detect_command", "Person boxes per frame with the configured detector backend."),
-    "track": ("grewkit.track.command:track_command", "ByteTrack per video into tracklets and per-frame boxes, with quality filters."),
+    "ingest": ("grewkit.ingest.cli:ingest_command", "Register videos with their cameras (probe, checksum, failures with reasons)."),
+    "detect": ("grewkit.detect.cli:detect_command", "Person boxes per frame with the configured detector backend."),
+    "track": ("grewkit.track.cli:track_command", "ByteTrack per video into tracklets and per-frame boxes, with quality filters."),
 
-    # -- annotate (issue 6): add entries below this line --
     "annotate": ("grewkit.annotate.cli:annotate_group", "Link identities across cameras and label attributes in Label Studio."),
 
-    # -- render (issue 5): add entries below this line --
     "render": ("grewkit.render.cli:render_command", "Render silhouettes, GEIs, flow and 2D/3D poses per kept tracklet."),
 
-    # -- split, export, import, report (issue 7): add entries below this line --
     "split": ("grewkit.split.cli:split_command", "Split sequences into train/val/test/distractor by the GREW protocol."),
     "export": ("grewkit.export.cli:export_group", "Write the split dataset as OpenGait's layout or a GREW-style release."),
     "import": ("grewkit.interop.cli:import_group", "Register an existing OpenGait-layout dataset or GREW-style release."),
     "report": ("grewkit.report.cli:report_command", "Dataset statistics and figures (GREW Table 1/4, Fig. 5) as Markdown and HTML."),
 
-    # -- train, embed, evaluate (issue 8): add entries below this line --
     "train": ("grewkit.train.cli:train_command", "Train a gait model (GEINet, GaitSet, GaitPart, GaitBase) from a config file."),
     "embed": ("grewkit.train.cli:embed_command", "Extract features of sequences with a checkpoint (or the GEI baseline)."),
     "evaluate": ("grewkit.evaluate.cli:evaluate_command", "Rank-k, mAP, mINP under a protocol (GREW, distractors, attributes, CASIA-B, ...)."),
@@ -47,9 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("grewkit.evaluate.cli:score_command", "Score a GREW submission CSV against an answer key."),
     "bench": ("grewkit.bench.cli:bench_group", "Benchmarks that produce the figures of docs/benchmarks.md (detect, track, search, models)."),
 
-    # -- ray, run (issue 9): add entries below this line --
-
-    "tracks-picture": ("grewkit.track.command:tracks_picture_command", "Draw each video's tracks as a PNG."),
+    "tracks-picture": ("grewkit.track.cli:tracks_picture_command", "Draw each video's tracks as a PNG."),
     "run": ("grewkit.pipeline.cli:run_command", "The whole pipeline from one settings file, skipping what is done."),
 }
 

@@ -104,7 +104,7 @@ def doctor_command(label_studio_url):
     Example:
       grewkit doctor --label-studio-url http://127.0.0.1:8080
     """
-    from grewkit.core.doctor import run_checks
+    from grewkit.doctor import run_checks
 
     table = Table(title="grewkit doctor")
     table.add_column("component")

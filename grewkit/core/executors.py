@@ -70,7 +70,6 @@ class SerialExecutor(Executor):
 # libraries that start no threads on import belong here; the forkserver ignores any that fail.
 WORKER_PRELOAD: tuple[str, ...] = (
     "numpy", "pyarrow", "pyarrow.parquet", "cv2", "grewkit.core.runner",
-    # -- ingest, detect, track (issue 4): add entries below this line --
     "onnxruntime", "trackers",
 )
 

@@ -54,7 +54,7 @@ SECTIONS: Registry[type] = Registry("section", {
     "detect": "grewkit.detect.settings:DetectSettings",
     "track": "grewkit.track.settings:TrackSettings",
     "annotate": "grewkit.annotate.settings:AnnotateSettings",
-    "render": "grewkit.render.stage:RenderSettings",
+    "render": "grewkit.render.settings:RenderSettings",
     "split": "grewkit.split.settings:SplitSettings",
     "evaluate": "grewkit.evaluate.settings:EvaluateSettings",
     "run": "grewkit.pipeline.settings:RunSettings",

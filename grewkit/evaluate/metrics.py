@@ -1,4 +1,4 @@
-"""Rank-k, mAP and mINP with explicit conventions, behind an evaluator protocol (reset/process/evaluate).
+"""Rank-k, mAP and mINP with explicit conventions; ``RetrievalEvaluator`` takes probes in batches (reset/process/evaluate).
 
 Per probe with n true matches at ranks r_1 < ... < r_n (1-based, over the whole gallery):
 
@@ -13,7 +13,6 @@ or is *skipped* (left out of every mean, Gait3D style): ``Conventions.no_match``
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -136,12 +135,6 @@ def summarize(result: PerProbe, conventions: Conventions) -> dict:
     return out
 
 
-class Evaluator(Protocol):
-    def reset(self) -> None: ...
-    def process(self, probes: FeatureSet) -> None: ...
-    def evaluate(self) -> dict: ...
-
-
 class RetrievalEvaluator:
     """Probes (fed in batches) against a fixed gallery; ``evaluate`` gives Rank-k, mAP, mINP."""
 
@@ -181,7 +174,3 @@ def evaluate_retrieval(probes: FeatureSet, gallery: FeatureSet, conventions: Con
     ev = RetrievalEvaluator(gallery, conventions, search_config=search_config)
     ev.process(probes)
     return ev.evaluate()
-
-
-def mean_of(results: Sequence[dict], keys: Sequence[str]) -> dict:
-    return {k: float(np.mean([r[k] for r in results])) for k in keys}

@@ -1,1 +1,1 @@
-"""The render stage: silhouettes, GEIs, optical flow, 2D/3D poses and face masks per kept tracklet."""
+"""The render stage: silhouettes, GEIs, optical flow, 2D/3D poses per kept tracklet."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pyarrow.compute as pc
 
-from grewkit.annotate.backend import AnnotationBackend
+from grewkit.annotate.backends.base import AnnotationBackend
 from grewkit.annotate.runs import AnnotationRun
 from grewkit.synth.annotators import SimulatedAnnotator, answer_from_truth
 from grewkit.core.errors import GrewkitError

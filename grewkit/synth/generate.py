@@ -29,7 +29,7 @@ from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
 from grewkit.synth.body import GAIT_PARAMS
-from grewkit.synth.render import CameraRenderer, Seen
+from grewkit.synth.camera_view import CameraRenderer, Seen
 from grewkit.synth.truth import CONFIG_FILE, GT_FOLDER, GroundTruth
 from grewkit.synth.world import SynthConfig, World, build_world
 

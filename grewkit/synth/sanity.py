@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from grewkit.synth.body import Walk
-from grewkit.synth.render import person_prims, rasterize
+from grewkit.synth.objects import person_prims
+from grewkit.synth.raster import rasterize
 from grewkit.synth.world import Camera, SynthConfig, World, build_world
 
 GEI_H, GEI_W = 64, 44

@@ -176,7 +176,7 @@ def render_mask(project: Project | str | Path, camera: str, frame: int, identity
     parts hidden by nearer people, cars and occluders are removed; else the whole body inside the
     frame. All False when the identity is not in that frame.
     """
-    from grewkit.synth.render import mask_of
+    from grewkit.synth.camera_view import mask_of
 
     config = load_config(project)
     cams = [config.camera_id(k) for k in range(config.cameras)]
@@ -195,7 +195,7 @@ def render_mask(project: Project | str | Path, camera: str, frame: int, identity
 @functools.lru_cache(maxsize=8)
 def _renderer(config, camera: int):
     # Building the world and a camera's occluders is the slow part of a mask; reuse it across calls.
-    from grewkit.synth.render import CameraRenderer
+    from grewkit.synth.camera_view import CameraRenderer
     from grewkit.synth.world import build_world
 
     return CameraRenderer(build_world(config), camera, with_background=False)

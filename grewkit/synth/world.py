@@ -128,9 +128,6 @@ class Camera:
         d = np.cross(f, r)
         return np.stack([r, d, f])
 
-    def to_camera(self, points: np.ndarray) -> np.ndarray:
-        return (np.asarray(points, float) - self.position) @ self.rotation.T
-
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixel coordinates (N x 2) and depth along the optical axis (N) of world points (N x 3)."""
         pc = (np.asarray(points, float) - self.position) @ self.rotation.T
@@ -231,9 +228,6 @@ class World:
     cameras: list[Camera]
     identities: list[Identity]
     walks: list[Walk] = field(default_factory=list)
-
-    def walks_in(self, camera: int) -> list[Walk]:
-        return [w for w in self.walks if w.camera == camera]
 
 
 def build_world(config: SynthConfig) -> World:

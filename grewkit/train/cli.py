@@ -68,11 +68,11 @@ def embed_command(project, checkpoint, model, opengait_checkpoint, opengait_conf
       grewkit embed --opengait-checkpoint GaitBase_DA-180000.pt --model gaitbase --out features/og
     """
     from grewkit.train.data import records_from_project
-    from grewkit.train.embed import embed_records, make_embedder
+    from grewkit.train.embed import embed_records, make_sequence_embedder
 
     # The model is loaded (and an OpenGait checkpoint checked key by key) before anything is read or written.
-    embedder = make_embedder(checkpoint=checkpoint, model=model, device=device, resolution=int(resolution),
-                             opengait_checkpoint=opengait_checkpoint, opengait_config=opengait_config)
+    embedder = make_sequence_embedder(checkpoint=checkpoint, model=model, device=device, resolution=int(resolution),
+                                      opengait_checkpoint=opengait_checkpoint, opengait_config=opengait_config)
     chosen = None if splits == "all" else tuple(s.strip() for s in splits.split(","))
     records = records_from_project(project, splits=chosen, modality=modality)
     meta = embed_records(embedder, records, out_dir, show_progress=not quiet)

@@ -1,7 +1,9 @@
 """Feature extraction: a trained checkpoint (or the GEI baseline) over sequences -> a features folder.
 
-Backends share one interface, ``Embedder.embed(silhouettes (T, h, w) float32) -> (P, D)``, so a
-user's own checkpoint format plugs in by registering another class in ``EMBEDDERS``.
+Each sequence embedder has ``embed(silhouettes (T, h, w) float32) -> (P, D)``, ``describe()`` (the
+metadata written beside the features) and ``resolution``; ``make_sequence_embedder`` picks one from
+the command's options. (The embedders of ``grewkit.annotate.candidates`` are another family: they
+embed tracklets to rank identity candidates.)
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from grewkit.evaluate.features import save_features
 from grewkit.train.data import SequenceRecord, SequenceStore
 
 
-class GEIEmbedder:
+class GEISequenceEmbedder:
     """The classic baseline: the gait energy image (mean silhouette), flattened. No training."""
 
     name = "gei"
@@ -79,8 +81,8 @@ class ModelEmbedder:
                 "resolution": self.resolution, "checkpoint_format": self.source}
 
 
-def make_embedder(*, checkpoint: str | None, model: str | None, device: str = "cpu", resolution: int = 64,
-                  opengait_checkpoint: str | None = None, opengait_config: str | None = None):
+def make_sequence_embedder(*, checkpoint: str | None, model: str | None, device: str = "cpu",
+                           resolution: int = 64, opengait_checkpoint: str | None = None, opengait_config: str | None = None):
     if checkpoint and opengait_checkpoint:
         raise GrewkitError("give --checkpoint or --opengait-checkpoint, not both")
     if opengait_checkpoint:
@@ -93,7 +95,7 @@ def make_embedder(*, checkpoint: str | None, model: str | None, device: str = "c
     if checkpoint:
         return ModelEmbedder.from_checkpoint(checkpoint, device=device)
     if model == "gei":
-        return GEIEmbedder(resolution)
+        return GEISequenceEmbedder(resolution)
     raise GrewkitError("give --checkpoint (a model trained by `grewkit train`), --opengait-checkpoint with --model, "
                        "or --model gei (the GEI baseline)")
 

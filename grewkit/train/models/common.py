@@ -67,7 +67,3 @@ class SeparateBNNecks(nn.Module):
         y = self.bn(x.reshape(n, p * d)).reshape(n, p, d)
         logits = torch.einsum("npd,pdc->npc", nn.functional.normalize(y, dim=-1), nn.functional.normalize(self.fc, dim=1))
         return y, logits
-
-
-def pad_to(x: torch.Tensor, width: int) -> torch.Tensor:
-    return x if x.shape[-1] >= width else nn.functional.pad(x, (0, width - x.shape[-1]))

@@ -1,4 +1,4 @@
-"""Face masking for every image or clip the toolkit shows to people (annotators, reports).
+"""Face masking for every image or clip the toolkit shows to people (the annotators' strips).
 
 ``mask_faces(image, boxes_xyxy, keypoints)`` returns a copy of ``image`` in which every face
 region is pixelated (or blurred, or filled) beyond recognition. Every piece of evidence for a

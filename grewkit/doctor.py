@@ -1,13 +1,13 @@
-"""``grewkit doctor``: which optional backends and services work on this machine, and why not."""
+"""``grewkit doctor``: which optional backends and services work on this machine, and why not.
+
+It checks the whole installation, so it sits above every package rather than in ``core``.
+"""
 
 from __future__ import annotations
 
 import importlib
-import os
-import shutil
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -69,18 +69,9 @@ def check_mediapipe() -> Check:
     return Check("mediapipe", ok, detail)
 
 
-def label_studio_executable() -> Path | None:
-    """The Label Studio launcher: its own venv from ``make label-studio``, or one on PATH."""
-    env = os.environ.get("GREWKIT_LABEL_STUDIO")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / ".venv-label-studio" / "bin" / "label-studio")
-    found = shutil.which("label-studio")
-    if found:
-        candidates.append(Path(found))
-    return next((c for c in candidates if c.is_file()), None)
-
-
 def check_label_studio(url: str | None = None) -> list[Check]:
+    from grewkit.annotate.backends.labelstudio import label_studio_executable
+
     exe = label_studio_executable()
     checks = [Check("label-studio", exe is not None,
                     str(exe) if exe else "not installed: run `make label-studio` (its own virtual environment)")]

@@ -1,104 +1,34 @@
-"""Annotation backends: where tasks go and where annotations come back from.
+"""The Label Studio backend and the lookup of the Label Studio server's launcher.
 
-The interface follows fiftyone's annotation backends: the toolkit talks to a backend only
-through ``ensure_project``, ``push_tasks``, ``pull`` and ``summary``, so another tool (CVAT, a
-lab's own web app) can replace Label Studio by adding one class and one line in ``BACKENDS``.
-
-The Label Studio backend talks to the server through the official ``label-studio-sdk``
-(installed ``--no-deps``: it pins a second OpenCV distribution; its real needs are in
-pyproject.toml). Where the SDK is wrong (its export ``ids`` filter), ``LabelStudioBackend.export``
-works around it.
+It talks to the server through the official ``label-studio-sdk`` (installed ``--no-deps``: it
+pins a second OpenCV distribution; its real needs are in pyproject.toml). Where the SDK is wrong
+(its export ``ids`` filter), ``LabelStudioBackend.export`` works around it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
+import shutil
 import time
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from grewkit.annotate.backends.base import (AnnotationBackend, PullResult, PushResult,
+                                            RemoteAnnotation, ServerUnavailable, TaskSpec)
 from grewkit.core.errors import GrewkitError
-from grewkit.core.registry import Registry
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    """One task as grewkit wants it on the server; ``key`` is stable across pushes."""
-
-    key: str
-    data: dict[str, Any]
-    predictions: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def digest(self) -> str:
-        text = json.dumps({"data": self.data, "predictions": self.predictions}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class PushResult:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    kept_annotated: int = 0
-    retries: int = 0
-
-    def line(self) -> str:
-        return (f"{self.created} tasks created, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.kept_annotated} changed but kept (already annotated; --force to replace)"
-                + (f", {self.retries} batch retries after server errors" if self.retries else ""))
-
-
-@dataclass(frozen=True)
-class RemoteAnnotation:
-    annotation_id: str
-    task_key: str
-    task_id: int
-    annotator: str
-    created_at: datetime
-    updated_at: datetime
-    was_cancelled: bool
-    result: list
-    task_data: dict
-
-
-@dataclass(frozen=True)
-class PullResult:
-    """``task_ids``: the tasks whose annotations are all in ``annotations`` (every task on a full pull)."""
-
-    annotations: list[RemoteAnnotation]
-    task_ids: set[int]
-    complete: bool = True
-
-
-class AnnotationBackend(ABC):
-    @abstractmethod
-    def ensure_project(self, *, title: str, config_xml: str, media_dir: Path | None,
-                       project_id: int | None = None, annotators_per_task: int = 1) -> int:
-        """Create the project (or find the one with this title/id) and bring its config up to date."""
-
-    @abstractmethod
-    def push_tasks(self, project_id: int, tasks: list[TaskSpec], *, batch_size: int, force: bool = False,
-                   progress: Callable[[int], None] = lambda n=1: None) -> PushResult:
-        """Create new tasks, update changed ones in place; never duplicate a key."""
-
-    @abstractmethod
-    def pull(self, project_id: int, *, since: datetime | None = None) -> PullResult:
-        """Every annotation (skips included) of the tasks changed after ``since`` (all tasks when None),
-        with its task's key and data."""
-
-    @abstractmethod
-    def summary(self, project_id: int) -> dict[str, int]:
-        """Counts: tasks, done (annotated), skipped (only skips), annotations."""
-
-    @property
-    def annotation_prefix(self) -> str:
-        """What this backend's annotation ids start with (ids are unique across servers)."""
-        return ""
+def label_studio_executable() -> Path | None:
+    """The Label Studio launcher: its own venv from ``make label-studio``, or one on PATH."""
+    env = os.environ.get("GREWKIT_LABEL_STUDIO")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[3] / ".venv-label-studio" / "bin" / "label-studio")
+    found = shutil.which("label-studio")
+    if found:
+        candidates.append(Path(found))
+    return next((c for c in candidates if c.is_file()), None)
 
 
 def _parse_time(text: str | None) -> datetime:
@@ -106,10 +36,6 @@ def _parse_time(text: str | None) -> datetime:
         return datetime.fromtimestamp(0, timezone.utc)
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
-class ServerUnavailable(GrewkitError):
-    pass
 
 
 def _detail(body: Any) -> str:
@@ -430,15 +356,3 @@ class LabelStudioBackend(AnnotationBackend):
                 "done": int(doc.num_tasks_with_annotations or 0),
                 "skipped": int(doc.skipped_annotations_number or 0),
                 "annotations": int(doc.total_annotations_number or 0)}
-
-
-# Backend name -> "module:Class"; another tool adds its line here. Contract: an
-# ``AnnotationBackend`` subclass built as ``cls(url, api_key, document_root=folder)`` (the folder
-# the server serves local media from, or None).
-BACKENDS: Registry[type[AnnotationBackend]] = Registry("annotation backend", {
-    "labelstudio": "grewkit.annotate.backend:LabelStudioBackend",
-})
-
-
-def backend_class(name: str) -> type[AnnotationBackend]:
-    return BACKENDS.get(name)
