@@ -9,6 +9,11 @@ import importlib
 import urllib.request
 from dataclasses import dataclass
 
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
 
 @dataclass(frozen=True)
 class Check:
@@ -97,3 +102,21 @@ def run_checks(label_studio_url: str | None = None) -> list[Check]:
                                "the annotate client: make setup installs it --no-deps"))
     checks.extend(check_label_studio(label_studio_url))
     return checks
+
+
+@click.command("doctor")
+@click.option("--label-studio-url", default=None, help="Also check that a Label Studio server answers at this URL.")
+def doctor_command(label_studio_url):
+    """Report which optional backends and services are usable here, and why not.
+
+    \b
+    Example:
+      grewkit doctor --label-studio-url http://127.0.0.1:8080
+    """
+    table = Table(title="grewkit doctor")
+    table.add_column("component")
+    table.add_column("usable")
+    table.add_column("detail")
+    for check in run_checks(label_studio_url):
+        table.add_row(check.name, "[green]yes[/green]" if check.ok else "[yellow]no[/yellow]", escape(check.detail))
+    Console().print(table)

@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("grewkit.cli.project:init_command", "Create a project folder with default settings."),
     "status": ("grewkit.cli.project:status_command", "Per stage: units done, failed (with reasons) and pending."),
     "validate": ("grewkit.cli.project:validate_command", "Check every manifest against its schema and the others."),
-    "doctor": ("grewkit.cli.project:doctor_command", "Which optional backends and services work on this machine."),
+    "doctor": ("grewkit.doctor:doctor_command", "Which optional backends and services work on this machine."),
 
     "synth": ("grewkit.synth.cli:synth_command", "Generate multi-camera walking footage with exact ground truth."),
 

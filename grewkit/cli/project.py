@@ -1,4 +1,4 @@
-"""Project-level commands: init, status, validate, doctor."""
+"""Project-level commands: init, status, validate."""
 
 from __future__ import annotations
 
@@ -93,23 +93,3 @@ def validate_command(project):
         click.echo(f"{len(problems)} problem(s) found", err=True)
         sys.exit(1)
     click.echo("all manifests valid")
-
-
-@click.command("doctor")
-@click.option("--label-studio-url", default=None, help="Also check that a Label Studio server answers at this URL.")
-def doctor_command(label_studio_url):
-    """Report which optional backends and services are usable here, and why not.
-
-    \b
-    Example:
-      grewkit doctor --label-studio-url http://127.0.0.1:8080
-    """
-    from grewkit.doctor import run_checks
-
-    table = Table(title="grewkit doctor")
-    table.add_column("component")
-    table.add_column("usable")
-    table.add_column("detail")
-    for check in run_checks(label_studio_url):
-        table.add_row(check.name, "[green]yes[/green]" if check.ok else "[yellow]no[/yellow]", escape(check.detail))
-    console.print(table)
