@@ -46,7 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("grewkit.evaluate.cli:evaluate_command", "Rank-k, mAP, mINP under a protocol (GREW, distractors, attributes, CASIA-B, ...)."),
     "submission": ("grewkit.evaluate.cli:submission_command", "Write a GREW submission CSV (and the private answer key)."),
     "score": ("grewkit.evaluate.cli:score_command", "Score a GREW submission CSV against an answer key."),
-    "bench": ("grewkit.bench.cli:bench_group", "Benchmarks that produce the figures of docs/benchmarks.md (detect, track, search, models)."),
+    "bench": ("grewkit.bench.cli:bench_group", "Benchmarks that produce the figures of docs/benchmarks.md (`grewkit bench --help` lists them)."),
 
     # -- ray, run (issue 9): add entries below this line --
 
