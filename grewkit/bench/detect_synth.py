@@ -143,7 +143,7 @@ def markdown(result: dict) -> str:
         h = result["hog_recall"]
         parts.append(markdown_table(
             ["detector", "frames", "recall @IoU0.4", "detections matching nobody"],
-            [(f"OpenCV HOG people (1.5x, margin > 0.3)", f"every {h['every']}",
+            [("OpenCV HOG people (1.5x, margin > 0.3)", f"every {h['every']}",
               f"{h['found']}/{h['wanted']} = {h['recall']:.2f}", h["matching_nobody"])]))
     return "\n\n".join(parts)
 
