@@ -9,6 +9,7 @@ the trained model and for ``--model gei``. Each command runs in a fresh process,
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 import tempfile
 import time
@@ -38,9 +39,18 @@ def by_subject_split(project) -> None:
 
 def train_and_compare(data: Path, *, config: str, iterations: int, device: str, distance: str,
                       workdir: Path | None) -> dict:
+    """The figures of one run; a temporary work folder (no ``workdir``) is removed afterwards."""
+    work = workdir or Path(tempfile.mkdtemp(prefix="grewkit-bench-casiab-"))
+    try:
+        return _train_and_compare(data, work, config=config, iterations=iterations, device=device, distance=distance)
+    finally:
+        if workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _train_and_compare(data: Path, work: Path, *, config: str, iterations: int, device: str, distance: str) -> dict:
     from grewkit.core.project import Project
 
-    work = workdir or Path(tempfile.mkdtemp(prefix="grewkit-bench-casiab-"))
     with tarfile.open(require(data / ARCHIVE, "CASIA-B excerpt")) as tar:
         tar.extractall(work / "data", filter="data")
     proj = work / "proj"
