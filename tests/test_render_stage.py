@@ -11,7 +11,7 @@ from grewkit.core.executors import SerialExecutor
 from grewkit.core.project import Project
 from grewkit.core.runner import run_stage, stage_status
 from grewkit.core.validate import validate_project
-from render_inputs import tud_project
+from grewkit.bench.tud_project import tud_project
 
 
 def _manifest_bytes(project):

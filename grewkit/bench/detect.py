@@ -7,8 +7,6 @@ the same vtest.avi frames is measured in the same run for comparison.
 
 from __future__ import annotations
 
-import json
-import platform
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from itertools import islice
 import click
 
 from grewkit.bench.data import SHARED_DATA_OPTION, require
+from grewkit.bench.report import JSON_OPTION, emit, machine, markdown_table
 from grewkit.core.boxes import Boxes
 
 # The score at which each backend's boxes are used (SSDLite: [track] min_score; HOG: SVM margin 0; MOG2: any blob).
@@ -53,7 +52,7 @@ def compare_detectors(data: Path, names: list[str], *, vtest_frames: int, backen
                          "vtest_fps": results["vtest"]["fps"] if main else None,
                          "vtest_boxes_per_frame": float((results["vtest"]["boxes"].score >= th).sum()) / len(vtest)
                          if main else None})
-    return {"machine": f"{platform.node()} {platform.processor() or platform.machine()}",
+    return {"machine": machine(),
             "vtest_decode_fps": vtest_decode_fps, "vtest_frames": len(vtest), "rows": rows}
 
 
@@ -61,15 +60,13 @@ def markdown(result: dict) -> str:
     def num(v, fmt):
         return "" if v is None else format(v, fmt)
 
-    lines = [f"machine: {result['machine']}; vtest.avi decode {result['vtest_decode_fps']:.0f} frames/s "
-             f"({result['vtest_frames']} frames)", "",
-             "| backend | score >= | TUD-Campus precision @IoU0.5 | recall | TP/FP/FN | frames/s 640x480 (TUD) "
-             "| frames/s 768x576 (vtest) | vtest boxes/frame |", "|---|---|---|---|---|---|---|---|"]
-    for r in result["rows"]:
-        lines.append(f"| {r['backend']} | {r['threshold']:g} | {r['precision']:.3f} | {r['recall']:.3f} | "
-                     f"{r['tp']}/{r['fp']}/{r['fn']} | {num(r['tud_fps'], '.1f')} | {num(r['vtest_fps'], '.1f')} | "
-                     f"{num(r['vtest_boxes_per_frame'], '.1f')} |")
-    return "\n".join(lines)
+    return (f"machine: {result['machine']}; vtest.avi decode {result['vtest_decode_fps']:.0f} frames/s "
+            f"({result['vtest_frames']} frames)\n\n" + markdown_table(
+                ["backend", "score >=", "TUD-Campus precision @IoU0.5", "recall", "TP/FP/FN", "frames/s 640x480 (TUD)",
+                 "frames/s 768x576 (vtest)", "vtest boxes/frame"],
+                [(r["backend"], f"{r['threshold']:g}", f"{r['precision']:.3f}", f"{r['recall']:.3f}",
+                  f"{r['tp']}/{r['fp']}/{r['fn']}", num(r["tud_fps"], ".1f"), num(r["vtest_fps"], ".1f"),
+                  num(r["vtest_boxes_per_frame"], ".1f")) for r in result["rows"]]))
 
 
 @click.command("detect")
@@ -78,14 +75,14 @@ def markdown(result: dict) -> str:
               help="Comma-separated detector names from the backends file.")
 @click.option("--backends-file", default="", help="Your own detectors.toml (default: grewkit's).")
 @click.option("--vtest-frames", default=200, show_default=True, help="vtest.avi frames to time the detectors on.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a Markdown table.")
+@JSON_OPTION
 def bench_detect_command(data, backends, backends_file, vtest_frames, as_json):
     """Precision/recall at IoU 0.5 on TUD-Campus and detector speed, for each backend.
 
     \b
     Example:
-      grewkit bench detect --data ../shared/data --backends ssdlite,ssdlite-fp32
+      grewkit bench detect --shared-data ../shared/data --backends ssdlite,ssdlite-fp32
     """
     result = compare_detectors(data, [b for b in backends.split(",") if b], vtest_frames=vtest_frames,
                                backends_file=backends_file)
-    click.echo(json.dumps(result, indent=2, default=float) if as_json else markdown(result))
+    emit(result, as_json, markdown)

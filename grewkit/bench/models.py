@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 
 import click
+
+from grewkit.bench.report import JSON_OPTION, emit, load_average, markdown_table
 
 
 def model_costs(*, frames: int, resolution: int, threads: int, repeats: int = 5, num_classes: int = 20000) -> list[dict]:
@@ -39,7 +39,7 @@ def model_costs(*, frames: int, resolution: int, threads: int, repeats: int = 5,
                      "GFLOPs_per_sequence": round(counter.get_total_flops() / 1e9, 3),
                      "feature": "x".join(str(s) for s in emb.shape[1:]), "ms_per_sequence_cpu": round(per_seq * 1000, 1),
                      "frames": frames, "input": f"{h}x{w}", "threads": threads,
-                     "load_avg_1min": round(os.getloadavg()[0], 2)})
+                     "load_avg_1min": load_average()})
     return rows
 
 
@@ -48,7 +48,7 @@ def model_costs(*, frames: int, resolution: int, threads: int, repeats: int = 5,
 @click.option("--resolution", default=64, show_default=True, type=click.Choice(["64", "128"]))
 @click.option("--threads", default=2, show_default=True)
 @click.option("--repeats", default=5, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@JSON_OPTION
 def bench_models_command(frames, resolution, threads, repeats, as_json):
     """Parameters (without the training-only classifier), FLOPs and CPU time per sequence of each model.
 
@@ -57,8 +57,4 @@ def bench_models_command(frames, resolution, threads, repeats, as_json):
       grewkit bench models --frames 30 --threads 2
     """
     rows = model_costs(frames=frames, resolution=int(resolution), threads=threads, repeats=repeats)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for r in rows:
-        click.echo(" ".join(f"{k}={v}" for k, v in r.items()))
+    emit(rows, as_json, lambda rows: markdown_table(list(rows[0]), [r.values() for r in rows]))

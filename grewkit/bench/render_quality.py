@@ -1,4 +1,4 @@
-"""Silhouette quality against true masks (a synthetic world's ground truth).
+"""``grewkit bench render-quality``: silhouette and 2D-pose quality against a synthetic world's true masks.
 
 The measure is the IoU of grewkit's binary person mask and the true visible silhouette, both in
 crop space (256x128, the segmenter's own output before size normalisation), per crop. Crops whose
@@ -9,16 +9,25 @@ does not import this module.
 
 from __future__ import annotations
 
+import tempfile
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import click
 import numpy as np
 import pyarrow.compute as pc
 
 from grewkit.core.arrays import load_array
 from grewkit.core.errors import GrewkitError
 from grewkit.core.manifests import read_manifest
+from grewkit.bench.report import (JSON_OPTION, emit, ingest_synth, machine, markdown_table, run_stages, synth_world,
+                                  world_options)
 from grewkit.core.project import Project
 from grewkit.render.crops import Crop
+
+# segmenter -> modalities rendered on the ground-truth boxes (pose2d only where mediapipe finds it)
+SEGMENTERS = {"mediapipe": ["sil", "pose2d"], "mog2": ["sil"], "mediapipe+mog2": ["sil"]}
 
 
 def mask_iou(pred: np.ndarray, true: np.ndarray) -> float:
@@ -181,3 +190,78 @@ def tracked_quality(project: Project, settings, *, max_tracklets: int | None = N
         report.ious.extend(mine)
         report.per_tracklet[t["tracklet_id"]] = float(np.mean(mine)) if mine else float("nan")
     return report
+
+
+def report_row(report: QualityReport, boxes: str, seconds: float | None = None) -> dict:
+    return {"segmenter": report.segmenter, "boxes": boxes, "mean_iou": report.mean_iou, "crops": len(report.ious),
+            "tracklets": len(report.per_tracklet), "mean_iou_visible_90": report.mean_iou_visible(),
+            "mask_found_share": float(np.mean(report.produced)) if report.produced else float("nan"),
+            "mean_iou_where_found": report.mean_iou_produced,
+            "pck_005": report.pck(0.05) if report.pose_errors else None,
+            "pck_01": report.pck(0.1) if report.pose_errors else None,
+            "keypoints": len(report.pose_errors), "seconds": seconds}
+
+
+def render_quality(*, cameras: int, identities: int, seconds: float, seed: int, ground_truth_boxes: bool,
+                   tracked: bool, max_tracklets: int | None) -> dict:
+    from grewkit.render.settings import RenderSettings
+
+    rows, stages = [], []
+    with tempfile.TemporaryDirectory(prefix="grewkit-bench-render-quality-") as tmp:
+        project = synth_world(Path(tmp) / "proj", cameras=cameras, identities=identities, seconds=seconds, seed=seed,
+                              masks=True)
+        for segmenter, modalities in SEGMENTERS.items() if ground_truth_boxes else ():
+            started = time.perf_counter()
+            report = synthetic_quality(project, RenderSettings(segmenter=segmenter, modalities=modalities),
+                                       max_tracklets=max_tracklets)
+            rows.append(report_row(report, "ground truth", time.perf_counter() - started))
+        if tracked:
+            ingest_synth(project)
+            stages = [summary.line() for summary in run_stages(project, ["detect", "track"])]
+            for segmenter in SEGMENTERS:
+                started = time.perf_counter()
+                report = tracked_quality(project, RenderSettings(segmenter=segmenter, modalities=["sil"]),
+                                         max_tracklets=max_tracklets)
+                rows.append(report_row(report, "tracked (default detector and tracker)", time.perf_counter() - started))
+    return {"machine": machine(), "world": {"cameras": cameras, "identities": identities, "seconds": seconds,
+                                            "seed": seed}, "stages": stages, "rows": rows}
+
+
+def markdown(result: dict) -> str:
+    w = result["world"]
+
+    def num(v):
+        return "" if v is None else f"{v:.3f}"
+
+    return "\n".join([
+        f"machine: {result['machine']}; synthetic world: {w['cameras']} cameras, {w['identities']} identities, "
+        f"{w['seconds']:g} s, seed {w['seed']}", *result["stages"], "",
+        markdown_table(
+            ["segmenter", "boxes", "mean IoU", "crops", "tracklets", "IoU on crops >= 90 % visible", "mask found",
+             "IoU where found", "pose2d PCK@0.05", "PCK@0.1 (of box height)", "s"],
+            [(r["segmenter"], r["boxes"], num(r["mean_iou"]), r["crops"], r["tracklets"], num(r["mean_iou_visible_90"]),
+              f"{100 * r['mask_found_share']:.0f} %", num(r["mean_iou_where_found"]), num(r["pck_005"]), num(r["pck_01"]),
+              f"{r['seconds']:.0f}") for r in result["rows"]])])
+
+
+@click.command("render-quality")
+@world_options(cameras=2, identities=8, seconds=20.0)
+@click.option("--tracked", is_flag=True,
+              help="Also run ingest, detect and track, and score the masks on the tracked boxes.")
+@click.option("--only-tracked", is_flag=True, help="Skip the ground-truth boxes part.")
+@click.option("--max-tracklets", default=0, show_default=True, help="Score only the first N tracklets (0: all).")
+@JSON_OPTION
+def bench_render_quality_command(cameras, identities, seconds, seed, tracked, only_tracked, max_tracklets, as_json):
+    """Mean mask IoU per crop (crop space, before size normalisation) of each segmenter, and 2D-pose PCK.
+
+    Generates the world with true masks (as `grewkit synth --masks`) in a temporary folder and
+    renders its ground-truth tracklets with mediapipe, mog2 and mediapipe+mog2; PCK counts
+    missing keypoints as wrong.
+
+    \b
+    Example:
+      grewkit bench render-quality --cameras 2 --identities 6 --seconds 12 --seed 0 --tracked
+    """
+    emit(render_quality(cameras=cameras, identities=identities, seconds=seconds, seed=seed,
+                        ground_truth_boxes=not only_tracked, tracked=tracked or only_tracked,
+                        max_tracklets=max_tracklets or None), as_json, markdown)

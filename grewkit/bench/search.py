@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import resource
 import time
 
 import click
 import numpy as np
 
-
-def peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+from grewkit.bench.report import JSON_OPTION, emit, load_average, machine, markdown_table, peak_rss_mb
 
 
 def run_search_bench(*, probes: int, gallery: int, distractors: int, dim: int, threads: int, device: str,
@@ -59,10 +52,10 @@ def run_search_bench(*, probes: int, gallery: int, distractors: int, dim: int, t
             "device": device, "distance": distance, "topk": topk, "probe_chunk": probe_chunk,
             "gallery_chunk": gallery_chunk, "search_s": round(t_search, 2), "search_cpu_s": round(cpu_search, 2),
             # CPU seconds over threads: the wall time on dedicated cores (the shared dev box is often contended).
-            "search_s_if_dedicated": round(cpu_search / threads, 2), "load_avg_1min": round(os.getloadavg()[0], 2), "make_features_s": round(t_make, 2),
-            "pairs_per_s": float(f"{probes * n_gal / t_search:.4g}"), "peak_rss_mb": round(peak_rss_mb(), 1),
+            "search_s_if_dedicated": round(cpu_search / threads, 2), "load_avg_1min": load_average(), "make_features_s": round(t_make, 2),
+            "pairs_per_s": float(f"{probes * n_gal / t_search:.4g}"), "peak_rss_mb": peak_rss_mb(),
             "rank1_random": float(100 * np.mean((res.n_pos > 0) & (res.pos_ranks[-1][:, 0] == 1))),
-            "machine": f"{platform.node()} {platform.processor() or platform.machine()}", **extra}
+            "machine": machine(), **extra}
 
 
 @click.command("search")
@@ -77,7 +70,7 @@ def run_search_bench(*, probes: int, gallery: int, distractors: int, dim: int, t
 @click.option("--topk", default=20, show_default=True, help="Also keep the k nearest (submission ranks).")
 @click.option("--distance", default="euclidean", show_default=True)
 @click.option("--baseline", is_flag=True, help="Also time the plain-torch path on the same features (ratio).")
-@click.option("--json", "as_json", is_flag=True)
+@JSON_OPTION
 def bench_search_command(probes, gallery, distractors, dim, threads, device, probe_chunk, gallery_chunk, topk,
                          distance, baseline, as_json):
     """Time probes x (gallery + distractors) search on random features; report peak RSS.
@@ -89,7 +82,4 @@ def bench_search_command(probes, gallery, distractors, dim, threads, device, pro
     out = run_search_bench(probes=probes, gallery=gallery, distractors=distractors, dim=dim, threads=threads,
                            device=device, probe_chunk=probe_chunk, gallery_chunk=gallery_chunk, topk=topk,
                            distance=distance, baseline=baseline)
-    if as_json:
-        click.echo(json.dumps(out, indent=2))
-    else:
-        click.echo(" ".join(f"{k}={v}" for k, v in out.items()))
+    emit(out, as_json, lambda r: markdown_table(["figure", "value"], r.items()))

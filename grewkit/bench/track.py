@@ -14,9 +14,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import tempfile
 import time
 from itertools import islice
@@ -26,6 +23,7 @@ import click
 import numpy as np
 
 from grewkit.bench.data import SHARED_DATA_OPTION, require
+from grewkit.bench.report import JSON_OPTION, emit, load_average, machine, markdown_table
 from grewkit.core.boxes import Boxes
 
 REFERENCE = {"TUD-Campus": (0.5265, 0.5577, 7), "TUD-Stadtmitte": (0.5640, 0.6446, 7)}
@@ -108,37 +106,36 @@ def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_
                 # only meaningful serially (pool workers' time is not this process's).
                 "cpu_ratio": (cpu_s["detect"] + cpu_s["track"]) / decode_cpu if workers == 1 else None,
                 "tracklets": len(tracklets), "kept": len(kept), "kept_boxes": int(kept.n_frames.sum()),
-                "load_avg_1min": round(os.getloadavg()[0], 2)}
+                "load_avg_1min": load_average()}
 
 
 def markdown_mot(rows: list[dict]) -> str:
-    lines = ["| run | MOTA | IDF1 | ID switches | FP | misses | mostly tracked |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['run']} | {100 * r['mota']:.2f} % | {100 * r['idf1']:.2f} % | {int(r['num_switches'])} | "
-                     f"{int(r['num_false_positives'])} | {int(r['num_misses'])} | {int(r['mostly_tracked'])} |")
-    return "\n".join(lines)
+    return markdown_table(
+        ["run", "MOTA", "IDF1", "ID switches", "FP", "misses", "mostly tracked"],
+        [(r["run"], f"{100 * r['mota']:.2f} %", f"{100 * r['idf1']:.2f} %", int(r["num_switches"]),
+          int(r["num_false_positives"]), int(r["num_misses"]), int(r["mostly_tracked"])) for r in rows])
 
 
 def markdown_speed(runs: list[dict]) -> str:
-    lines = ["| backend | stride | workers | decode s | ingest s | detect s | track s | detect + track s "
-             "| x decode | runs (x decode) | CPU x decode (serial) | tracklets found / kept | load |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = []
     for group in runs:
         r = group[len(group) // 2]
-        ratios = ", ".join(f"{g['ratio']:.2f}" for g in group)
         w = r["wall_s"]
-        lines.append(f"| {r['backend']} | {r['stride']} | {r['workers']} | {r['decode_s']:.2f} | {w['ingest']:.2f} | "
-                     f"{w['detect']:.2f} | {w['track']:.2f} | {w['detect'] + w['track']:.2f} | **{r['ratio']:.2f}** | "
-                     f"{ratios} | {'' if r['cpu_ratio'] is None else format(r['cpu_ratio'], '.2f')} | {r['tracklets']} / {r['kept']} | "
-                     f"{r['load_avg_1min']} |")
-    return "\n".join(lines)
+        rows.append((r["backend"], r["stride"], r["workers"], f"{r['decode_s']:.2f}", f"{w['ingest']:.2f}",
+                     f"{w['detect']:.2f}", f"{w['track']:.2f}", f"{w['detect'] + w['track']:.2f}", f"**{r['ratio']:.2f}**",
+                     ", ".join(f"{g['ratio']:.2f}" for g in group),
+                     "" if r["cpu_ratio"] is None else format(r["cpu_ratio"], ".2f"), f"{r['tracklets']} / {r['kept']}",
+                     r["load_avg_1min"]))
+    return markdown_table(["backend", "stride", "workers", "decode s", "ingest s", "detect s", "track s",
+                           "detect + track s", "x decode", "runs (x decode)", "CPU x decode (serial)",
+                           "tracklets found / kept", "load"], rows)
 
 
 @click.command("track")
 @SHARED_DATA_OPTION
 @click.option("--backend", default="ssdlite", show_default=True, help="Detector name from the backends file.")
 @click.option("--video", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Video for the speed runs (default: vtest.avi in --data).")
+              help="Video for the speed runs (default: vtest.avi in --shared-data).")
 @click.option("--strides", default="1,2,3", show_default=True, help="[detect] stride values, comma-separated.")
 @click.option("--workers", default="1,2", show_default=True,
               help="Comma-separated: 1 runs the serial executor, more the local process pool.")
@@ -146,16 +143,16 @@ def markdown_speed(runs: list[dict]) -> str:
 @click.option("--max-frames", default=0, show_default=True, help="Only this many frames of the video (0: all).")
 @click.option("--skip-tud", is_flag=True, help="Only the speed runs.")
 @click.option("--skip-speed", is_flag=True, help="Only the TUD-Campus metrics.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of Markdown tables.")
+@JSON_OPTION
 def bench_track_command(data, backend, video, strides, workers, repeats, max_frames, skip_tud, skip_speed, as_json):
     """MOTA/IDF1 on TUD-Campus, and detect + track wall time over pure decode on a real video.
 
     \b
     Example:
-      grewkit bench track --data ../shared/data --strides 1,2,3,4 --workers 1,2
+      grewkit bench track --shared-data ../shared/data --strides 1,2,3,4 --workers 1,2
     """
     stride_list = [int(s) for s in strides.split(",") if s]
-    result = {"machine": f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+    result = {"machine": machine(),
               "mot": [], "speed": []}
     if not skip_tud:
         result["mot"] = check_metric_code(data) + tud_figures(data, backend=backend, strides=stride_list)
@@ -166,14 +163,16 @@ def bench_track_command(data, backend, video, strides, workers, repeats, max_fra
                 group = [pipeline_speed(video, backend=backend, stride=stride, workers=n_workers, max_frames=max_frames)
                          for _ in range(max(1, repeats))]
                 result["speed"].append(sorted(group, key=lambda r: r["ratio"]))
-    if as_json:
-        click.echo(json.dumps(result, indent=2, default=float))
-        return
-    click.echo(f"machine: {result['machine']}")
+    emit(result, as_json, lambda result: markdown(result, repeats))
+
+
+def markdown(result: dict, repeats: int) -> str:
+    parts = [f"machine: {result['machine']}"]
     if result["mot"]:
-        click.echo("\n" + markdown_mot(result["mot"]))
+        parts.append(markdown_mot(result["mot"]))
     if result["speed"]:
         first = result["speed"][0][0]
-        click.echo(f"\n{first['video']}: {first['frames']} frames {first['resolution']}; wall seconds, median of "
-                   f"{max(1, repeats)} runs; x decode = (detect + track) / pure decode of the same file in the same run\n")
-        click.echo(markdown_speed(result["speed"]))
+        parts.append(f"{first['video']}: {first['frames']} frames {first['resolution']}; wall seconds, median of "
+                     f"{max(1, repeats)} runs; x decode = (detect + track) / pure decode of the same file in the same run")
+        parts.append(markdown_speed(result["speed"]))
+    return "\n\n".join(parts)

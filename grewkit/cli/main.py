@@ -39,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("grewkit.evaluate.cli:evaluate_command", "Rank-k, mAP, mINP under a protocol (GREW, distractors, attributes, CASIA-B, ...)."),
     "submission": ("grewkit.evaluate.cli:submission_command", "Write a GREW submission CSV (and the private answer key)."),
     "score": ("grewkit.evaluate.cli:score_command", "Score a GREW submission CSV against an answer key."),
-    "bench": ("grewkit.bench.cli:bench_group", "Benchmarks that produce the figures of docs/benchmarks.md (detect, track, search, models)."),
+    "bench": ("grewkit.bench.cli:bench_group", "Benchmarks that produce the figures of docs/benchmarks.md (`grewkit bench --help` lists them)."),
 
     "tracks-picture": ("grewkit.track.cli:tracks_picture_command", "Draw each video's tracks as a PNG."),
     "run": ("grewkit.pipeline.cli:run_command", "The whole pipeline from one settings file, skipping what is done."),

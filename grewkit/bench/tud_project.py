@@ -1,5 +1,6 @@
-"""Real inputs for the render tests: TUD-Campus frames as an MJPG video, its ground-truth boxes as
-the videos/tracklets/boxes manifests the tracking stage writes (until that stage is in main)."""
+"""Real inputs for the render bench and tests: TUD-Campus frames as an MJPG video, its ground-truth
+boxes as the videos/tracklets/boxes manifests the tracking stage writes (tracks known exactly, so
+render is measured apart from detection and tracking)."""
 
 from __future__ import annotations
 
