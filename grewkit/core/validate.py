@@ -32,6 +32,7 @@ class Problem:
 
 # Extra checks: "module:function", each function(project) -> list[Problem]. Split issues add leak checks.
 CHECKS: list[str] = [
+    "grewkit.core.runner:check_inputs",
     # -- synth (issue 3): add entries below this line --
     "grewkit.synth.truth:check_ground_truth",
 
