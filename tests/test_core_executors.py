@@ -124,3 +124,18 @@ def test_killing_the_runner_leaves_no_worker_behind(project):
     while time.time() < deadline and any(_alive(p) for p in helpers):
         time.sleep(0.1)
     assert not [p for p in helpers if _alive(p)]
+
+
+def test_workers_below_one_are_refused_naming_the_file_or_the_option(project):
+    from click.testing import CliRunner
+
+    from grewkit.cli.main import cli
+
+    (project.root / "toy_inputs.json").write_text(json.dumps({"videos": []}))
+    result = CliRunner().invoke(cli, ["detect", "--project", str(project.root), "--workers", "0", "--quiet"])
+    assert result.exit_code == 1 and result.output == "Error: --workers 0: at least 1 worker is needed\n"
+    text = project.settings_path.read_text().replace("\nworkers = 2\n", "\nworkers = 0\n")
+    project.settings_path.write_text(text)
+    result = CliRunner().invoke(cli, ["detect", "--project", str(project.root), "--quiet"])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {project.settings_path}: [executor] workers = 0: at least 1 worker is needed\n"

@@ -205,7 +205,10 @@ def executor_for(settings, stage: str, *, kind: str | None = None, workers: int 
             raise GrewkitError(f"[executor] resources.{stage} has unknown keys {sorted(unknown)}; use num_cpus, num_gpus")
         options = dict(address=address or settings.ray_address or None, max_retries=settings.ray_max_retries,
                        num_cpus=float(resources.get("num_cpus", 1)), num_gpus=float(resources.get("num_gpus", 0)))
-    return make_executor(kind, workers or settings.workers, **options)
+    if workers is not None and workers < 1:
+        # 0 is a value, not "unset": it must not silently fall back to the settings.
+        raise GrewkitError(f"--workers {workers}: at least 1 worker is needed")
+    return make_executor(kind, settings.workers if workers is None else workers, **options)
 
 
 def make_executor(kind: str, workers: int, **options) -> Executor:
