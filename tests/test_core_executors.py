@@ -3,9 +3,15 @@ libraries already imported, and a fresh pool after a worker dies."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
+
+import pytest
 
 from grewkit.core.executors import LocalExecutor
 
@@ -37,3 +43,99 @@ def test_a_dead_worker_fails_its_units_and_the_next_call_gets_a_new_pool():
         assert outcomes[0].error and "worker process died" in outcomes[0].error
         after = list(executor.map_unordered(worker_pid, range(2)))
         assert all(o.error is None for o in after), after
+
+
+def die_on_three(item):
+    if item == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.05)
+    return item
+
+
+def test_one_dying_unit_fails_alone_and_the_others_finish():
+    with LocalExecutor(workers=2) as executor:
+        outcomes = {o.item: o for o in executor.map_unordered(die_on_three, range(10))}
+    assert sorted(outcomes) == list(range(10))
+    assert [i for i, o in outcomes.items() if o.error] == [3]
+    assert "worker process died" in outcomes[3].error
+    assert all(o.value == i for i, o in outcomes.items() if i != 3)
+
+
+def test_a_worker_killed_from_outside_costs_no_unit(project):
+    """A real stage: one worker killed mid-run (as by the OOM killer); the runner retries, nothing fails."""
+    from grewkit.core.runner import run_stage
+    from toy_stages import ToyDetect
+
+    videos = [{"video_id": f"v{i:02d}", "camera_id": "cam0", "frames": 3 + i} for i in range(10)]
+    videos[4]["kill"] = "once"   # its worker dies the first time it runs
+    (project.root / "toy_inputs.json").write_text(json.dumps({"videos": videos}))
+    summary = run_stage(project, ToyDetect, executor=LocalExecutor(workers=2), show_progress=False)
+    assert (summary.done, summary.failed) == (10, {})
+    videos[4]["kill"] = "always"
+    videos.append({"video_id": "v99", "camera_id": "cam0", "frames": 2, "kill": "always"})
+    (project.root / "toy_inputs.json").write_text(json.dumps({"videos": videos}))
+    summary = run_stage(project, ToyDetect, executor=LocalExecutor(workers=2), show_progress=False)
+    assert sorted(summary.failed) == ["v04", "v99"] and summary.skipped == 9, summary
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.add(child)
+            todo.append(child)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's")
+def test_killing_the_runner_leaves_no_worker_behind(project):
+    videos = [{"video_id": f"v{i:02d}", "camera_id": "cam0", "frames": 3} for i in range(40)]
+    (project.root / "toy_inputs.json").write_text(json.dumps({"videos": videos}))
+    script = ("import sys; sys.path.insert(0, %r)\nfrom pathlib import Path\nfrom grewkit.core.project import Project\n"
+              "from grewkit.core.runner import run_stage\nfrom grewkit.core.executors import LocalExecutor\n"
+              "from toy_stages import ToyDetect\n"
+              "run_stage(Project(Path(%r)), ToyDetect, executor=LocalExecutor(workers=2), show_progress=False)\n"
+              ) % (str(Path(__file__).parent), str(project.root))
+    proc = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ, TOY_SLEEP="0.5"))
+    done = project.root / "state" / "toy" / "done"
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(done.glob("*.json")):
+        time.sleep(0.05)
+    helpers = _descendants(proc.pid)
+    assert len(helpers) >= 3, helpers  # the fork server and two workers
+    proc.kill()                         # the runner alone, not its process group
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(p) for p in helpers):
+        time.sleep(0.1)
+    assert not [p for p in helpers if _alive(p)]
+
+
+def test_workers_below_one_are_refused_naming_the_file_or_the_option(project):
+    from click.testing import CliRunner
+
+    from grewkit.cli.main import cli
+
+    (project.root / "toy_inputs.json").write_text(json.dumps({"videos": []}))
+    result = CliRunner().invoke(cli, ["detect", "--project", str(project.root), "--workers", "0", "--quiet"])
+    assert result.exit_code == 1 and result.output == "Error: --workers 0: at least 1 worker is needed\n"
+    text = project.settings_path.read_text().replace("\nworkers = 2\n", "\nworkers = 0\n")
+    project.settings_path.write_text(text)
+    result = CliRunner().invoke(cli, ["detect", "--project", str(project.root), "--quiet"])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {project.settings_path}: [executor] workers = 0: at least 1 worker is needed\n"

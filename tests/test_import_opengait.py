@@ -85,3 +85,18 @@ def test_colour_or_non_uint8_arrays_are_refused(project, tmp_path):
     bad.write_bytes(dump_array(np.zeros((3, 64, 44, 3), np.uint8)))
     with pytest.raises(GrewkitError, match=r"expected a uint8 array \(T, H, W\)"):
         import_opengait(project, tmp_path / "og", show_progress=False)
+
+
+def test_a_malicious_second_pickle_of_a_sequence_stops_the_import(project, tmp_path):
+    root = tmp_path / "og"
+    folder = root / "001/nm-01/090"
+    folder.mkdir(parents=True)
+    (folder / "090.pkl").write_bytes(dump_array(np.zeros((3, 64, 44), np.uint8)))
+    evil = folder / "091-extra.pkl"          # sorts second: OpenGait's loader would open it
+    evil.write_bytes(pickle.dumps(_Evil()))
+    for copy in (False, True):
+        with pytest.raises(GrewkitError, match="refused to unpickle posix.system") as info:
+            import_opengait(project, root, dataset="x", copy=copy, show_progress=False)
+        assert str(evil) in str(info.value)
+    assert not (tmp_path / "pwned").exists() and not any(project.root.rglob("pwned"))
+    assert not project.has("sequences") and not any((project.root / "renders").rglob("*.npy"))

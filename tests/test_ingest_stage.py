@@ -77,7 +77,9 @@ def test_fixed_camera_reruns_only_that_file(project, footage):
     fixed = CAMERAS.replace("cam1,campus,side,160,120,,", "cam1,campus,side,,,,") + "cam9,campus,back,,,,\n"
     (footage / "cameras.csv").write_text(fixed)
     result = run(project, "--cameras", footage / "cameras.csv")
-    assert "2 done" in result.output        # the 200x100 clip and the cam9 clip
+    # The 200x100 clip and the cam9 clip are new units; the two good cam1 files are checked again,
+    # because the resolution they were checked against changed (their rows come out the same).
+    assert "4 done (2 of them stale, redone)" in result.output
     assert project.read("videos").num_rows == 5
 
 
@@ -127,3 +129,12 @@ def test_one_row_per_file_as_synth_writes(project, tmp_path):
     (src / "cameras.csv").write_text("camera_id,file,view\neast,a.avi,side\neast,b.avi,back\n")
     result = CliRunner().invoke(cli, ["ingest", "--cameras", str(src / "cameras.csv"), "--project", str(project.root)])
     assert result.exit_code == 1 and "camera 'east' has other view than on line 2" in result.output
+
+
+def test_a_name_that_is_not_utf8_is_named_and_the_others_go_on(project, footage):
+    bad = os.path.join(os.fsencode(footage), b"cam1_caf\xe9.avi")
+    shutil.copy(footage / "north_gate.avi", bad)
+    result = run(project, footage, "--cameras", footage / "cameras.csv")
+    lines = [line for line in result.output.splitlines() if "UTF-8" in line]
+    assert lines == [f"{footage}/cam1_caf\\xe9.avi: not ingested: its name is not valid UTF-8 (rename it)"]
+    assert "3 done" in result.output and project.read("videos").num_rows == 3

@@ -45,7 +45,7 @@ def _stage_names(project: Project) -> list[str]:
 @project_option
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def status_command(project, as_json):
-    """Per stage: how many units are done, failed (with reasons) and pending.
+    """Per stage: how many units are done, stale (their inputs changed), failed (with reasons) and pending.
 
     \b
     Example:
@@ -58,17 +58,25 @@ def status_command(project, as_json):
         click.echo(json.dumps(rows, indent=2))
         return
     table = Table(title=f"grewkit status: {project.root}")
-    for col in ("stage", "done", "failed", "pending", "total"):
+    for col in ("stage", "done", "stale", "failed", "pending", "total"):
         table.add_column(col, justify="left" if col == "stage" else "right")
     for row in rows:
         if row["started"]:
-            table.add_row(row["stage"], str(row["done"]), str(len(row["failed"])), str(row["pending"]), str(row["total"]))
+            name = row["stage"] + (" (partial)" if row.get("partial") else "")
+            table.add_row(name, str(row["done"]), str(len(row.get("stale", {}))), str(len(row["failed"])),
+                          str(row["pending"]), str(row["total"]))
         else:
-            table.add_row(row["stage"], "-", "-", "-", "not run")
+            table.add_row(row["stage"], "-", "-", "-", "-", "not run")
     console.print(table)
     for row in rows:
+        for key, reason in sorted(row.get("stale", {}).items())[:20]:
+            console.print(f"[yellow]stale[/yellow] {escape(row['stage'])}/{escape(key)}: {escape(reason)}",
+                          highlight=False, soft_wrap=True)
+        if len(row.get("stale", {})) > 20:
+            console.print(f"... and {len(row['stale']) - 20} more stale units in {row['stage']}")
         for key, reason in sorted(row["failed"].items())[:20]:
-            console.print(f"[red]failed[/red] {escape(row['stage'])}/{escape(key)}: {escape(reason)}", highlight=False)
+            console.print(f"[red]failed[/red] {escape(row['stage'])}/{escape(key)}: {escape(reason)}", highlight=False,
+                          soft_wrap=True)
         if len(row["failed"]) > 20:
             console.print(f"... and {len(row['failed']) - 20} more failures in {row['stage']}")
 

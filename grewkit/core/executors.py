@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
+import shutil
+import tempfile
 import traceback
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -69,9 +72,29 @@ class SerialExecutor(Executor):
 # for them again (trackers alone takes about 1 s, through supervision, scipy and matplotlib). Only
 # libraries that start no threads on import belong here; the forkserver ignores any that fail.
 WORKER_PRELOAD: tuple[str, ...] = (
-    "numpy", "pyarrow", "pyarrow.parquet", "cv2", "grewkit.core.runner",
+    "grewkit.core.forkserver_lifeline", "numpy", "pyarrow", "pyarrow.parquet", "cv2", "grewkit.core.runner",
     "onnxruntime", "trackers",
 )
+
+
+def _tracked(fn, folder: str, index: int, item):
+    """Run ``fn(item)`` in a worker, leaving a mark while it runs: a dead worker leaves its unit's mark behind."""
+    mark = os.path.join(folder, str(index))
+    with open(mark, "w"):
+        pass
+    try:
+        return fn(item)
+    finally:
+        os.unlink(mark)
+
+
+def _worker_start() -> None:
+    from grewkit.core.lifeline import die_with_parent
+
+    die_with_parent()
+
+
+DIED = "the worker process died (killed or crashed) while running this unit"
 
 
 class LocalExecutor(Executor):
@@ -90,27 +113,67 @@ class LocalExecutor(Executor):
             # forkserver, not fork: workers must not inherit the runner's lock, threads (progress bar) or open models.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(list(WORKER_PRELOAD))
-            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                                initializer=_worker_start)
         return self._pool
 
+    def _drop_pool(self, pool) -> None:
+        # A broken pool stays broken: the next batch starts a fresh one.
+        if self._pool is pool:
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
     def map_unordered(self, fn, items):
+        """One dead worker fails only the unit it was running; the others run again on fresh workers.
+
+        When a worker dies, the pool fails every unfinished unit alike. The marks left by ``_tracked``
+        tell which units were running: the ones not started go back to the queue unharmed; a unit that
+        was running alone is the one that died; several that were running at once are retried one at a
+        time, so that the one that kills its worker is found and the others finish.
+        """
         items = list(items)
         if not items:
             return
-        pool = self._get_pool()
-        futures = {pool.submit(fn, item): item for item in items}
-        for future in cf.as_completed(futures):
-            item = futures[future]
-            try:
-                yield Outcome(item, value=future.result())
-            except cf.process.BrokenProcessPool:
-                # A broken pool stays broken: let the next call start a fresh one.
-                if self._pool is pool:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    self._pool = None
-                yield Outcome(item, error="the worker process died (killed or crashed) before this unit finished")
-            except Exception as exc:
-                yield Outcome(item, error=_describe(exc))
+        folder = tempfile.mkdtemp(prefix="grewkit-running-")
+        try:
+            queue, alone, unexplained = list(range(len(items))), [], 0
+            while queue or alone:
+                if queue:
+                    batch, queue, isolated = queue, [], False
+                else:
+                    batch, isolated = [alone.pop(0)], True
+                pool = self._get_pool()
+                futures = {pool.submit(_tracked, fn, folder, i, items[i]): i for i in batch}
+                broken = []
+                for future in cf.as_completed(futures):
+                    i = futures[future]
+                    try:
+                        yield Outcome(items[i], value=future.result())
+                    except cf.process.BrokenProcessPool:
+                        broken.append(i)
+                    except Exception as exc:
+                        yield Outcome(items[i], error=_describe(exc))
+                if not broken:
+                    continue
+                self._drop_pool(pool)
+                running = [i for i in broken if os.path.exists(os.path.join(folder, str(i)))]
+                for i in running:
+                    os.unlink(os.path.join(folder, str(i)))
+                if not running:
+                    # Died before any unit started (e.g. at worker start): give up after a second time.
+                    unexplained += 1
+                    if unexplained >= 2 or isolated:
+                        for i in broken:
+                            yield Outcome(items[i], error=DIED)
+                        continue
+                if isolated or len(running) == 1:
+                    for i in running:
+                        yield Outcome(items[i], error=DIED)
+                else:
+                    alone += running
+                queue += [i for i in broken if i not in running]
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -139,7 +202,10 @@ def executor_for(settings, stage: str, *, kind: str | None = None, workers: int 
             raise GrewkitError(f"[executor] resources.{stage} has unknown keys {sorted(unknown)}; use num_cpus, num_gpus")
         options = dict(address=address or settings.ray_address or None, max_retries=settings.ray_max_retries,
                        num_cpus=float(resources.get("num_cpus", 1)), num_gpus=float(resources.get("num_gpus", 0)))
-    return make_executor(kind, workers or settings.workers, **options)
+    if workers is not None and workers < 1:
+        # 0 is a value, not "unset": it must not silently fall back to the settings.
+        raise GrewkitError(f"--workers {workers}: at least 1 worker is needed")
+    return make_executor(kind, settings.workers if workers is None else workers, **options)
 
 
 def make_executor(kind: str, workers: int, **options) -> Executor:

@@ -10,7 +10,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.text import Text
 
-console = Console(stderr=True)
+# soft_wrap: a line (a path and its reason) is never cut at the terminal width, least of all when piped.
+console = Console(stderr=True, soft_wrap=True)
 
 
 class _RateColumn(ProgressColumn):

@@ -41,6 +41,10 @@ class ExecutorSettings:
     ray_max_retries: int = setting(2, "Times Ray reruns a unit whose worker died before the unit is recorded as failed.")
     resources: dict = setting({}, "Per-stage task resources on Ray, e.g. { render = { num_cpus = 1 }, detect = { num_gpus = 0.25 } }.")
 
+    def __post_init__(self):
+        if self.workers < 1:
+            raise ValueError(f"workers = {self.workers}: at least 1 worker is needed")
+
 
 # Section name -> "module:Class", in the order ``grewkit init`` writes them. Contract: a frozen
 # dataclass whose fields are built with ``setting()``, constructed as ``cls(**values)`` from the

@@ -8,6 +8,7 @@ stage gets the same guarantees.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from abc import ABC, abstractmethod
@@ -64,6 +65,34 @@ class Stage(ABC):
 
     def close(self) -> None:
         """Free per-worker resources (models, open files) when a worker is done with the stage."""
+
+    # -- Provenance: what a unit consumes, so that the runner can tell a done unit from a stale one.
+
+    #: settings of the stage's section that change how fast it runs but not what it writes
+    volatile_settings: ClassVar[tuple[str, ...]] = ()
+
+    def needs(self) -> tuple[str, ...]:
+        """Upstream stages whose units' rows this stage reads; it refuses to start while they are incomplete."""
+        return ()
+
+    def requires(self, unit: Unit, upstream: dict[str, list[Unit]]) -> dict[str, list[str]]:
+        """Per stage of ``needs()``, the keys of the upstream units (given their current plans) whose rows
+        ``unit`` reads. Their recorded outputs become part of this unit's inputs."""
+        return {}
+
+    def input_files(self, unit: Unit) -> list[str]:
+        """Files ``unit`` reads that no upstream stage vouches for (a manifest written by other means);
+        they are fingerprinted by content."""
+        return []
+
+    def settings_fingerprint(self) -> Any:
+        """What of the settings goes into every unit's inputs: the stage's own section, less the volatile keys."""
+        try:
+            section = self.project.settings.section(self.name)
+        except GrewkitError:
+            return None
+        values = dataclasses.asdict(section) if dataclasses.is_dataclass(section) else section
+        return {k: v for k, v in values.items() if k not in self.volatile_settings}
 
 
 # Stage name -> "module:Class", in pipeline order. Contract: a ``Stage`` subclass, built by the

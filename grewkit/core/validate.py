@@ -33,6 +33,7 @@ class Problem:
 # Extra checks by name -> "module:function". Contract: ``function(project) -> list[Problem]``,
 # run after the schema and reference checks; a GrewkitError it raises becomes one problem.
 CHECKS: Registry[Callable[[Project], list[Problem]]] = Registry("check", {
+    "inputs": "grewkit.core.runner:check_inputs",
     "ground_truth": "grewkit.synth.truth:check_ground_truth",
     "boxes": "grewkit.track.checks:check_boxes",
     "split_protocol": "grewkit.split.checks:protocol_problems",

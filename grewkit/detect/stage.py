@@ -54,9 +54,15 @@ class DetectStage(Stage):
     outputs = ("detections",)
     unit_noun = "video"
 
+    volatile_settings = ("threads",)
+
     def __init__(self, project):
         super().__init__(project)
         self._detector = None
+
+    def needs(self) -> tuple[str, ...]:
+        # Videos registered by other means (an import, a test) have no ingest record to wait for.
+        return ("ingest",) if (self.project.state_dir("ingest") / "plan.json").exists() else ()
 
     def plan(self) -> list[Unit]:
         settings = self.project.settings.section("detect")

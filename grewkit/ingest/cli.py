@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 import pyarrow as pa
 import pyarrow.compute as pc
+from rich.markup import escape
 
 from grewkit.cli.options import executor_options, project_option
 from grewkit.cli.stage_command import run_and_report
@@ -33,6 +35,24 @@ def expand_inputs(paths: list[Path], extensions: list[str]) -> list[Path]:
     return out
 
 
+def shown(path: Path) -> str:
+    """A path as one printable line: bytes that are not UTF-8 appear as \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def utf8_names(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(files whose names are UTF-8, files whose names are not): manifests and records store names as UTF-8."""
+    good, bad = [], []
+    for path in paths:
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:
+            bad.append(path)
+        else:
+            good.append(path)
+    return good, bad
+
+
 def register_cameras(project: Project, csv_path: Path) -> list:
     """Merge the cameras of a cameras.csv into the ``cameras`` manifest (same camera_id: the CSV wins)."""
     table, rules = read_cameras_csv(csv_path)
@@ -50,7 +70,10 @@ def ingest(project: Project, paths: list[Path], *, cameras: Path | None) -> int:
     rules = register_cameras(project, cameras) if cameras is not None else []
     if cameras is None and not project.has("cameras"):
         raise GrewkitError("no cameras registered in this project: give --cameras cameras.csv", path=project.root)
-    files = expand_inputs(paths, project.settings.section("ingest").extensions)
+    files, bad = utf8_names(expand_inputs(paths, project.settings.section("ingest").extensions))
+    for path in bad:
+        console.print(f"{escape(shown(path))}: not ingested: its name is not valid UTF-8 (rename it)",
+                      highlight=False, markup=True)
     record_inputs(project, files, rules)
     return len(files)
 

@@ -84,6 +84,8 @@ class IngestStage(Stage):
     name = STAGE
     outputs = ("videos",)
     unit_noun = "video"
+    # Which files are listed is decided when listing; the probe does not read it.
+    volatile_settings = ("extensions",)
 
     def plan(self) -> list[Unit]:
         record = read_inputs(self.project)

@@ -26,13 +26,20 @@ class OpenGaitSequence:
         return sorted(self.folder.glob("*.pkl"))
 
     def load(self) -> np.ndarray:
-        """The sequence's silhouettes: the first pickle of the folder, checked to be (T, H, W) uint8."""
+        """The sequence's silhouettes: the first pickle of the folder, checked to be (T, H, W) uint8.
+
+        Every other pickle of the folder is read through the restricted unpickler too, before the
+        sequence counts as readable: OpenGait's loader opens them all, so one hostile file anywhere in
+        the folder must stop the import, not only one in first place.
+        """
         files = self.files
         if not files:
             raise GrewkitError("no .pkl file in the sequence folder", path=self.folder)
         array = load_array(files[0])
         if array.ndim != 3 or array.dtype != np.uint8:
             raise GrewkitError(f"expected a uint8 array (T, H, W), got {array.dtype} {array.shape}", path=files[0])
+        for other in files[1:]:
+            load_array(other)
         return array
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from grewkit.cli.options import executor_options, project_option
+from grewkit.cli.stage_command import partial_option
 
 
 @click.command("render")
@@ -16,7 +17,9 @@ from grewkit.cli.options import executor_options, project_option
 @click.option("--retry-failed/--skip-failed", default=None, help="Retry units that failed before (default: [executor] retry_failed).")
 @click.option("--strict", is_flag=True, help="Exit with status 3 when any tracklet failed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def render_command(project, executor_kind, workers, address, modalities, segmenter, retry_failed, strict, quiet):
+@partial_option
+def render_command(project, executor_kind, workers, address, modalities, segmenter, retry_failed, strict, quiet,
+                   partial):
     """Render silhouettes, GEIs, optical flow and 2D/3D poses for every kept tracklet.
 
     Writes PROJECT/renders/<camera>/<tracklet>/<modality>.npy and the sequences manifest
@@ -40,6 +43,6 @@ def render_command(project, executor_kind, workers, address, modalities, segment
     try:
         run_and_report(project, "render", executor_kind=executor_kind, workers=workers, address=address,
                        retry_failed=retry_failed,
-                       strict=strict, show_progress=not quiet)
+                       strict=strict, show_progress=not quiet, partial=partial)
     finally:
         RenderStage.overrides = {}

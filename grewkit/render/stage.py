@@ -178,6 +178,27 @@ class RenderStage(Stage):
         except ValueError as exc:
             raise GrewkitError(f"render options: {exc}") from None
 
+    def settings_fingerprint(self) -> Any:
+        return asdict(self.settings())
+
+    def _own_input(self) -> bool:
+        return (self.project.root / self.settings().input).resolve() == self.project.manifests_dir.resolve()
+
+    def needs(self) -> tuple[str, ...]:
+        # Tracks written by other means (a synthetic world's ground truth, an import) have no track
+        # record: their boxes file is fingerprinted by content instead (input_files).
+        tracked = (self.project.state_dir("track") / "plan.json").exists()
+        return ("track",) if self._own_input() and tracked else ()
+
+    def requires(self, unit: Unit, upstream: dict[str, list[Unit]]) -> dict[str, list[str]]:
+        video = unit.payload["video_id"]
+        return {"track": [u.key for u in upstream["track"] if u.payload.get("video_id") == video]}
+
+    def input_files(self, unit: Unit) -> list[str]:
+        if not hasattr(self, "_upstream"):
+            self._upstream = self.needs()  # asked once per unit: settings are parsed once per plan
+        return [] if self._upstream else [unit.payload["boxes_path"]]
+
     def input_dir(self, settings: RenderSettings) -> Path:
         path = self.project.root / settings.input
         if not path.is_dir():

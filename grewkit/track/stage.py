@@ -15,16 +15,34 @@ import pyarrow as pa
 
 from grewkit.core import manifests
 from grewkit.core.boxes import Boxes
+from grewkit.core.errors import GrewkitError
 from grewkit.core.runner import StageState
 from grewkit.core.schemas import conform, get_schema
 from grewkit.core.stage import Stage, Unit, unit_key
 from grewkit.track.tracklets import estimate_visibility, judge, track_detections
 
 
-def detections_of(project, camera_id: str, video_id: str) -> pa.Table:
-    """One video's rows from its camera's detections partition, without reading the other videos."""
-    return manifests.read_partition(project.manifests_dir, "detections", camera_id,
-                                    filters=[("video_id", "=", video_id)])
+def detections_of(project, camera_id: str, video_id: str, expected: int | None = None) -> pa.Table:
+    """One video's rows from its camera's detections partition, without reading the other videos.
+
+    ``expected``: the rows detect recorded for the video. A missing partition reads as empty only when
+    detect recorded none; any other count than the recorded one means the manifest is not detect's
+    finished output (a run still going, or killed), and tracking it would silently lose people.
+    """
+    path = manifests.manifest_path(project.manifests_dir, "detections") / f"{camera_id}.parquet"
+    schema = get_schema("detections")
+    if expected is None:
+        raise GrewkitError(f"detect has not finished video {video_id}: run `grewkit detect` first", path=path)
+    if not path.exists():
+        if expected:
+            raise GrewkitError(f"missing, but detect recorded {expected} detections of video {video_id}: "
+                               "run `grewkit detect` again", path=path)
+        return schema.empty_table()
+    table = manifests.read_file(path, "detections", filters=[("video_id", "=", video_id)])
+    if table.num_rows != expected:
+        raise GrewkitError(f"{table.num_rows} detections of video {video_id}, but detect recorded {expected}: "
+                           "run `grewkit detect` again", path=path)
+    return table
 
 
 def tracklet_id(video_id: str, number: int) -> str:
@@ -36,29 +54,43 @@ class TrackStage(Stage):
     outputs = ("tracklets", "boxes")
     unit_noun = "video"
 
+    def needs(self) -> tuple[str, ...]:
+        return ("detect",)
+
+    def requires(self, unit: Unit, upstream: dict[str, list[Unit]]) -> dict[str, list[str]]:
+        # Which detections a video's tracks come from is part of the unit's inputs (grewkit.core.provenance):
+        # re-detecting with other results re-tracks; merely rerunning detect does not.
+        return {"detect": [u.key for u in upstream["detect"] if u.payload.get("video_id") == unit.payload["video_id"]]}
+
     def plan(self) -> list[Unit]:
+        from grewkit.detect.stage import DetectStage
+
         track = self.project.settings.section("track")
         detect = self.project.settings.section("detect")
         videos = self.project.read("videos", ["video_id", "camera_id", "fps", "frame_count", "width", "height"])
-        # The detect unit's key (video + detector fingerprint) is part of ours: re-detecting with other
-        # settings re-tracks; merely rerunning detect does not.
-        plan = StageState(self.project, "detect").planned() or []
-        detect_keys: dict[str, list[str]] = {}
-        for u in plan:
-            detect_keys.setdefault(u["payload"].get("video_id"), []).append(u["key"])
+        # The rows detect recorded per video (None while any of its units is not done): the worker
+        # checks the detections it reads against them.
+        markers = StageState(self.project, "detect").markers()
+        expected: dict[str, int | None] = {}
+        for u in DetectStage(self.project).plan():
+            vid, marker = u.payload["video_id"], markers.get(u.key)
+            rows = None if marker is None or vid in expected and expected[vid] is None \
+                else expected.get(vid, 0) + int(marker.get("rows", {}).get("detections", 0))
+            expected[vid] = rows
         units = []
         for v in sorted(videos.to_pylist(), key=lambda v: v["video_id"]):
-            text = json.dumps({"track": asdict(track), "stride": detect.stride, "max_frames": detect.max_frames,
-                               "dets": detect_keys.get(v["video_id"])}, sort_keys=True)
+            text = json.dumps({"track": asdict(track), "stride": detect.stride, "max_frames": detect.max_frames},
+                              sort_keys=True)
             digest = hashlib.sha1(text.encode()).hexdigest()[:10]
             units.append(Unit(f"{unit_key(v['video_id'])}-{digest}", {**v, "stride": detect.stride,
-                                                                       "max_frames": detect.max_frames}))
+                                                                       "max_frames": detect.max_frames,
+                                                                       "detections": expected.get(v["video_id"])}))
         return units
 
     def process(self, unit: Unit) -> dict[str, pa.Table]:
         v = unit.payload
         settings = self.project.settings.section("track")
-        dets = detections_of(self.project, v["camera_id"], v["video_id"])
+        dets = detections_of(self.project, v["camera_id"], v["video_id"], v.get("detections"))
         n_frames = v["frame_count"] if not v["max_frames"] else min(v["frame_count"], v["max_frames"])
         detected = np.arange(0, n_frames, v["stride"], dtype=np.int64)
         tracklets = track_detections(Boxes.from_arrow(dets), detected_frames=detected, fps=v["fps"], settings=settings,
