@@ -20,7 +20,7 @@ from grewkit.core.executors import SerialExecutor
 from grewkit.core.project import Project
 from grewkit.core.runner import run_stage, stage_status
 from grewkit.core.validate import validate_project
-from grewkit.ingest.command import ingest
+from grewkit.ingest.cli import ingest
 from ingest_helpers import write_video
 
 # Fast settings on purpose: every-other-frame detection in chunks (many detect units), silhouettes by MOG2.
