@@ -21,6 +21,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     # -- train, embed, evaluate (issue 8): add entries below this line --
     "search": ("grewkit.bench.search:bench_search_command", "GREW-scale probe x gallery search time and memory."),
     "models": ("grewkit.bench.models:bench_models_command", "Parameters, FLOPs and CPU time per sequence of each gait model."),
+    "train": ("grewkit.bench.train_check:bench_train_command",
+              "Forward/backward with AMP per model on a device: it/s, peak GPU memory, device-vs-CPU embeddings."),
 }
 
 
