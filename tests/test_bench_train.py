@@ -36,3 +36,13 @@ def test_cuda_without_cuda_is_one_line():
     assert r.exit_code != 0
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "sees no CUDA device" in lines[0] and "--device cpu" in lines[0]
+
+
+def test_bench_models_lists_every_registered_model_at_published_widths():
+    from grewkit.bench.models import model_costs
+
+    rows = model_costs(frames=2, resolution=64, threads=1, repeats=1, configs="grew")
+    assert [r["model"] for r in rows] == list(MODELS)
+    params = {r["model"]: r["params_M"] for r in rows}
+    assert params["deepgaitv2"] == 13.196 and params["gaitset"] == 6.314 and params["gaitpart"] == 4.841
+    assert all(r["GFLOPs_per_sequence"] > 0 for r in rows)
