@@ -63,7 +63,7 @@ def _silhouettes(rng: np.random.Generator, n: int, frames: int, h: int, w: int) 
     for i in range(n):
         left, width = int(rng.integers(2, w // 3)), int(rng.integers(w // 4, w // 2))
         for t in range(frames):
-            shift = int(round(2 * math.sin(2 * math.pi * t / 12 + i)))
+            shift = round(2 * math.sin(2 * math.pi * t / 12 + i))
             x[i, t, h // 8: h - h // 16, max(0, left + shift): left + shift + width] = 1.0
     noise = rng.random(x.shape) < 0.02
     return np.where(noise, 1.0 - x, x).astype(np.float32)
