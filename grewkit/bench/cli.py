@@ -32,6 +32,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "models": ("grewkit.bench.models:bench_models_command", "Parameters, FLOPs and CPU time per sequence of each gait model."),
     "casiab": ("grewkit.bench.train:bench_casiab_command",
                "Brief training on CASIA-B's training subjects against the GEI baseline (grewkit commands only)."),
+    "train": ("grewkit.bench.train_check:bench_train_command",
+              "Forward/backward with AMP per model on a device: it/s, peak GPU memory, device-vs-CPU embeddings."),
 }
 
 

@@ -9,11 +9,17 @@ import click
 from grewkit.bench.report import JSON_OPTION, emit, load_average, markdown_table
 
 
-def model_costs(*, frames: int, resolution: int, threads: int, repeats: int = 5, num_classes: int = 20000) -> list[dict]:
-    """Parameters, FLOPs and CPU extraction time per sequence of each registered model (GREW Table 8)."""
+def model_costs(*, frames: int, resolution: int, threads: int, repeats: int = 5, num_classes: int = 20000,
+                configs: str = "defaults") -> list[dict]:
+    """Parameters, FLOPs and CPU extraction time per sequence of each registered model (GREW Table 8).
+
+    ``configs``: each model class's default widths, or the widths of its bundled ``<model>_grew`` /
+    ``<model>_casiab`` config (a model without one is left out)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    from grewkit.core.errors import GrewkitError
+    from grewkit.train.config import TrainConfig
     from grewkit.train.data import RESOLUTIONS
     from grewkit.train.models import MODELS, build_model
 
@@ -21,8 +27,14 @@ def model_costs(*, frames: int, resolution: int, threads: int, repeats: int = 5,
     h, w = RESOLUTIONS[resolution]
     rows = []
     for name in MODELS:
+        args = {}
+        if configs != "defaults":
+            try:
+                args = dict(TrainConfig.load(f"{name}_{configs}").model.args)
+            except GrewkitError:
+                continue
         torch.manual_seed(0)
-        model = build_model(name, num_classes=num_classes, height=h, width=w).eval()
+        model = build_model(name, num_classes=num_classes, height=h, width=w, **args).eval()
         classifier = sum(p.numel() for n, p in model.named_parameters() if n.startswith(("classifier", "bnneck")))
         total = sum(p.numel() for p in model.parameters())
         x = torch.rand(1, frames, h, w)
@@ -34,7 +46,8 @@ def model_costs(*, frames: int, resolution: int, threads: int, repeats: int = 5,
             for _ in range(repeats):
                 model(x)
             per_seq = (time.perf_counter() - t0) / repeats
-        rows.append({"model": name, "params_M": round((total - classifier) / 1e6, 3),
+        rows.append({"model": name, "widths": configs if configs == "defaults" else f"{name}_{configs}",
+                     "params_M": round((total - classifier) / 1e6, 3),
                      "classifier_params_M": round(classifier / 1e6, 3),
                      "GFLOPs_per_sequence": round(counter.get_total_flops() / 1e9, 3),
                      "feature": "x".join(str(s) for s in emb.shape[1:]), "ms_per_sequence_cpu": round(per_seq * 1000, 1),
@@ -48,13 +61,16 @@ def model_costs(*, frames: int, resolution: int, threads: int, repeats: int = 5,
 @click.option("--resolution", default=64, show_default=True, type=click.Choice(["64", "128"]))
 @click.option("--threads", default=2, show_default=True)
 @click.option("--repeats", default=5, show_default=True)
+@click.option("--configs", type=click.Choice(["defaults", "grew", "casiab"]), default="defaults", show_default=True,
+              help="Widths: each model's defaults, or its bundled <model>_grew / <model>_casiab config.")
 @JSON_OPTION
-def bench_models_command(frames, resolution, threads, repeats, as_json):
+def bench_models_command(frames, resolution, threads, repeats, configs, as_json):
     """Parameters (without the training-only classifier), FLOPs and CPU time per sequence of each model.
 
     \b
     Example:
       grewkit bench models --frames 30 --threads 2
+      grewkit bench models --frames 30 --threads 2 --configs grew
     """
-    rows = model_costs(frames=frames, resolution=int(resolution), threads=threads, repeats=repeats)
+    rows = model_costs(frames=frames, resolution=int(resolution), threads=threads, repeats=repeats, configs=configs)
     emit(rows, as_json, lambda rows: markdown_table(list(rows[0]), [r.values() for r in rows]))

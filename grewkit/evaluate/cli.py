@@ -85,7 +85,7 @@ def evaluate_command(project, features_dir, protocol, distance, no_match, exclud
       grewkit evaluate --features features/gaitset --protocol grew-distractors --distractor-counts 0,1000,10000
       grewkit evaluate --features f --protocol gait3d --distance cosine
     """
-    from grewkit.evaluate.features import load_features
+    from grewkit.evaluate.features import check_features_of, load_features
     from grewkit.evaluate.metrics import Conventions
     from grewkit.evaluate.protocols import Catalog, Options, run_protocol
     from grewkit.evaluate.search import SearchConfig
@@ -95,6 +95,7 @@ def evaluate_command(project, features_dir, protocol, distance, no_match, exclud
 
     distance, no_match, exclude, ties = resolve_distance(c["distance"], protocol), c["no_match"], c["exclude"], c["ties"]
     features = load_features(features_dir)
+    check_features_of(project, features, folder=features_dir)
     catalog = Catalog.from_project(project)
     conventions = Conventions(distance=distance, no_match=no_match, exclude=exclude, ties=ties)
     options = Options(search=SearchConfig(device=c["device"], probe_chunk=c["probe_chunk"],
@@ -139,13 +140,14 @@ def submission_command(project, features_dir, out_path, with_distractors, answer
       grewkit submission --features features/gaitbase --out submission.csv --answer-key key.csv
     """
     from grewkit.evaluate.conventions import resolve_distance
-    from grewkit.evaluate.features import load_features
+    from grewkit.evaluate.features import check_features_of, load_features
     from grewkit.evaluate.protocols import Catalog, _test_sets
     from grewkit.evaluate.search import SearchConfig, encode, search
     from grewkit.evaluate.submission import write_answer_key, write_submission
 
     c = _settings(project, distance=distance, device=device)
     features = load_features(features_dir)
+    check_features_of(project, features, folder=features_dir)
     catalog = Catalog.from_project(project)
     probes, gallery = _test_sets(catalog)
     distractors = catalog.select(split="distractor") if with_distractors else []

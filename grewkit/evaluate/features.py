@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,3 +67,32 @@ def load_features(folder: str | Path) -> Features:
         return Features(list(ids), array, index)
     except GrewkitError as exc:
         raise GrewkitError(exc.reason, path=folder) from None
+
+
+def files_digest(pairs) -> str | None:
+    """One digest over (sequence_id, file sha256) pairs, in sequence order; None where a file has no sha256.
+
+    ``grewkit embed`` stores it with the features, so that features of one project's files are never
+    scored against another project whose sequence ids happen to be the same (two synthetic worlds,
+    two imports named alike): what a cross-dataset evaluation must rule out.
+    """
+    digest = hashlib.sha256()
+    for sid, sha in sorted(pairs, key=lambda p: p[0]):
+        if not sha:
+            return None
+        digest.update(f"{sid}\t{sha}\n".encode())
+    return digest.hexdigest()
+
+
+def check_features_of(project, features: Features, *, folder: str | Path) -> None:
+    """Refuse features extracted from other files than ``project``'s sequences of the same ids."""
+    want = features.meta.get("files_digest")
+    modality = features.meta.get("modality")
+    if not want or not modality or not project.has("sequences"):
+        return  # written before the digest was recorded, or by the Python API without a project
+    sha = {r["sequence_id"]: r.get("sha256") for r in project.read("sequences").to_pylist() if r["modality"] == modality}
+    if files_digest((s, sha.get(s)) for s in features.ids) != want:
+        source = features.meta.get("project") or "another project"
+        raise GrewkitError(f"these features were extracted from other {modality} files than this project's "
+                           f"(from {source}); run `grewkit embed --project {project.root}` for this project",
+                           path=folder)

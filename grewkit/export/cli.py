@@ -1,4 +1,4 @@
-"""``grewkit export opengait|grew``."""
+"""``grewkit export opengait|unlabelled|grew``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from grewkit.cli.options import project_option
 
 @click.group("export")
 def export_group():
-    """Write the split dataset for others: OpenGait's layout or a GREW-style release."""
+    """Write the split dataset for others: OpenGait's layout, unlabelled silhouettes or a GREW-style release."""
 
 
 @export_group.command("opengait")
@@ -37,6 +37,35 @@ def export_opengait_command(out, project, layout, modality, no_distractors, quie
                         show_progress=not quiet)
     click.echo(f"wrote {r.sequences} {r.modality} sequences to {out}: {r.train_labels} train, {r.val_labels} val and "
                f"{r.test_labels} test identities, {r.probes} test probes; partition.json beside them")
+
+
+@export_group.command("unlabelled")
+@click.argument("out", type=click.Path(file_okay=False))
+@project_option
+@click.option("--modality", default=None, help="Silhouette modality (default: sil64, else the smallest sil*).")
+@click.option("--leave-out", "leave_out", multiple=True,
+              help="Leave out the sequences of this split (repeatable), e.g. test, so pretraining never sees them.")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write a private CSV (pseudo identity, type, sequence, tracklet), outside OUT.")
+@click.option("--seed", default=0, show_default=True, help="Order of the pseudo-identity numbers.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def export_unlabelled_command(out, project, modality, leave_out, key_path, seed, quiet):
+    """Write every kept tracklet's silhouettes without identities, for self-supervised pretraining.
+
+    OUT/<pseudo>/<type>/000/<pseudo>_<type>_000.pkl (uint8 T,H,W): one pseudo-identity folder per
+    tracklet (numbers in a seeded random order), one type folder per sequence, as GaitLU-1M gives
+    unlabelled walking to OpenGait; partition.json lists every folder as TRAIN_SET.
+
+    \b
+    Example:
+      grewkit export unlabelled /data/mygait-unlabelled --project demo --leave-out test
+    """
+    from grewkit.export.unlabelled import export_unlabelled
+
+    r = export_unlabelled(project, out, modality=modality, leave_out=tuple(leave_out), key_path=key_path, seed=seed,
+                          show_progress=not quiet)
+    click.echo(f"wrote {r.sequences} {r.modality} sequences of {r.pseudo_identities} tracklets to {out} without "
+               f"identities ({r.left_out} left out); partition.json beside them")
 
 
 @export_group.command("grew")

@@ -42,6 +42,15 @@ DISTRACTOR_LABEL = "_distractors"
 TYPE_OF_ROLE = {None: "00", "gallery": "01", "probe": "02"}
 
 
+def write_silhouettes(target: ExportTarget, parts: tuple[str, ...], source, modality: str) -> None:
+    """One sequence as OpenGait's pickled uint8 (T, H, W), after the no-RGB check."""
+    array = load_array(source)
+    check_array(array, modality, source=source)
+    if array.ndim != 3 or array.dtype != np.uint8:
+        raise GrewkitError(f"OpenGait wants uint8 silhouettes (T, H, W), got {array.dtype} {array.shape}", path=source)
+    target.write(parts, dump_array(array))
+
+
 @dataclass(frozen=True)
 class OpenGaitExport:
     sequences: int
@@ -85,12 +94,7 @@ def export_opengait(project: Project, out, *, layout: str = "protocol", modality
     target = ExportTarget(out, "opengait")
     with progress_bar("export opengait", total=len(plan), unit="seq", enabled=show_progress) as advance:
         for s, (label, seq_type, view) in plan:
-            source = project.resolve(s.files[modality])
-            array = load_array(source)
-            check_array(array, modality, source=source)
-            if array.ndim != 3 or array.dtype != np.uint8:
-                raise GrewkitError(f"OpenGait wants uint8 silhouettes (T, H, W), got {array.dtype} {array.shape}", path=source)
-            target.write((label, seq_type, view, f"{view}.pkl",), dump_array(array))
+            write_silhouettes(target, (label, seq_type, view, f"{view}.pkl"), project.resolve(s.files[modality]), modality)
             advance(1)
 
     def labels(split: str) -> list[str]:

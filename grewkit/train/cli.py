@@ -40,7 +40,9 @@ def train_command(project, config_name, out_dir, splits, device, iterations, thr
 
 @click.command("embed")
 @project_option
-@click.option("--checkpoint", default=None, type=click.Path(dir_okay=False), help="Checkpoint from `grewkit train`.")
+@click.option("--checkpoint", default=None, type=click.Path(exists=True),
+              help="Checkpoint from `grewkit train`, or its run folder (the newest checkpoint); it may come from "
+                   "another project than --project (cross-dataset evaluation).")
 @click.option("--model", default=None,
               help="gei: the untrained GEI baseline; with --opengait-checkpoint, its architecture: gaitset, gaitpart, "
                    "gaitbase (OpenGait's Baseline) or deepgaitv2.")
@@ -51,7 +53,7 @@ def train_command(project, config_name, out_dir, splits, device, iterations, thr
                    "without it the widths are read from the checkpoint.")
 @click.option("--split", "splits", default="test,distractor", show_default=True,
               help="Split(s) to embed, comma-separated; 'all' for every sequence (no splits manifest needed).")
-@click.option("--modality", default="sil64", show_default=True)
+@click.option("--modality", default=None, help="Default: the checkpoint's [data] modality, else sil64.")
 @click.option("--resolution", default=64, show_default=True, type=click.Choice(["64", "128"]),
               help="For --model gei and --opengait-checkpoint; a grewkit checkpoint brings its own.")
 @click.option("--device", default="cpu", show_default=True)
@@ -66,6 +68,7 @@ def embed_command(project, checkpoint, model, opengait_checkpoint, opengait_conf
       grewkit embed --checkpoint runs/gaitset/checkpoints/iter-0250000.pt --out features/gaitset
       grewkit embed --model gei --split all --out features/gei
       grewkit embed --opengait-checkpoint GaitBase_DA-180000.pt --model gaitbase --out features/og
+      grewkit embed --project ../gait3d --checkpoint ../grew/runs/gaitbase --out features/grew-to-gait3d
     """
     from grewkit.train.data import records_from_project
     from grewkit.train.embed import embed_records, make_sequence_embedder
@@ -74,6 +77,9 @@ def embed_command(project, checkpoint, model, opengait_checkpoint, opengait_conf
     embedder = make_sequence_embedder(checkpoint=checkpoint, model=model, device=device, resolution=int(resolution),
                                       opengait_checkpoint=opengait_checkpoint, opengait_config=opengait_config)
     chosen = None if splits == "all" else tuple(s.strip() for s in splits.split(","))
+    cfg = getattr(embedder, "cfg", None)
+    modality = modality or (cfg.data.modality if cfg is not None else "sil64")
     records = records_from_project(project, splits=chosen, modality=modality)
-    meta = embed_records(embedder, records, out_dir, show_progress=not quiet)
+    meta = embed_records(embedder, records, out_dir, show_progress=not quiet,
+                         source={"project": str(project.root.resolve()), "modality": modality})
     click.echo(f"wrote {out_dir}: {meta['sequences']} sequences, {meta['seconds_per_sequence'] * 1000:.2f} ms/sequence")

@@ -25,6 +25,7 @@ class SequenceRecord:
     sequence_id: str
     path: Path
     identity_id: str | None
+    sha256: str | None = None  # of the file, as the sequences manifest records it
 
 
 def transform(sil: np.ndarray, resolution: int = 64, *, path: str | Path = "<array>") -> np.ndarray:
@@ -138,7 +139,7 @@ def records_from_project(project, *, splits: tuple[str, ...] | None, modality: s
             if s is None or s["split"] not in splits:
                 continue
             identity = s["identity_id"] if s["identity_id"] is not None else identity
-        out.append(SequenceRecord(r["sequence_id"], project.resolve(r["path"]), identity))
+        out.append(SequenceRecord(r["sequence_id"], project.resolve(r["path"]), identity, r.get("sha256")))
     if not out:
         raise GrewkitError(f"no {modality} sequences in split(s) {', '.join(splits or ())}")
     return out

@@ -53,8 +53,16 @@ class ModelEmbedder:
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str | Path, *, device: str = "cpu") -> "ModelEmbedder":
-        from grewkit.train.loop import model_from_checkpoint
+        """A checkpoint file, or a run folder of `grewkit train` (its newest checkpoint)."""
+        from grewkit.train.loop import checkpoints, model_from_checkpoint
 
+        checkpoint = Path(checkpoint)
+        if checkpoint.is_dir():
+            found = checkpoints(checkpoint)
+            if not found:
+                raise GrewkitError("no checkpoints/iter-*.pt in this folder: not a run folder of `grewkit train`",
+                                   path=checkpoint)
+            checkpoint = found[-1]
         model, cfg, state = model_from_checkpoint(checkpoint)
         return cls(model, cfg, device=device, checkpoint=str(checkpoint), iteration=int(state["iteration"]))
 
@@ -100,7 +108,16 @@ def make_sequence_embedder(*, checkpoint: str | None, model: str | None, device:
                        "or --model gei (the GEI baseline)")
 
 
-def embed_records(embedder, records: list[SequenceRecord], out_dir: str | Path, *, show_progress: bool = True) -> dict:
+def embed_records(embedder, records: list[SequenceRecord], out_dir: str | Path, *, show_progress: bool = True,
+                  source: dict | None = None) -> dict:
+    """Embed ``records`` into ``out_dir``; ``source`` (project, modality) goes into the index with the files' digest.
+
+    Nothing of the checkpoint's training data is written beyond what ``describe`` says (model, file,
+    iteration): its identity labels and class count stay in the checkpoint, so features of another
+    project are scored with that project's identities only.
+    """
+    from grewkit.evaluate.features import files_digest
+
     store = SequenceStore(records, embedder.resolution, cache=False)
     feats = []
     seconds = 0.0
@@ -112,7 +129,8 @@ def embed_records(embedder, records: list[SequenceRecord], out_dir: str | Path, 
             seconds += time.perf_counter() - t0
             advance(1)
     array = np.stack(feats) if feats else np.zeros((0, 1, 1), np.float32)
-    meta = {**embedder.describe(), "sequences": len(records),
+    meta = {**embedder.describe(), **(source or {}), "sequences": len(records),
+            "files_digest": files_digest((r.sequence_id, r.sha256) for r in records),
             "seconds_per_sequence": round(seconds / max(len(records), 1), 6)}
     save_features(out_dir, [r.sequence_id for r in records], array, meta)
     return meta
