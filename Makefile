@@ -6,12 +6,11 @@ BIN    := $(VENV)/bin
 # or unused jax: installed without their dependencies; their real needs are in pyproject.toml.
 NODEPS := mediapipe==0.10.14
 NODEPS += trackers==2.6.1 supervision==0.26.1
-
 NODEPS += label-studio-sdk==2.1.2
 
 DEMO   ?= demo-project
 
-.PHONY: setup test demo demo-vtest clean
+.PHONY: setup test test-fast lint demo demo-vtest clean
 
 setup: $(VENV)/.installed
 
@@ -45,6 +44,15 @@ chromium:
 
 test: $(TEST_NEEDS)
 	$(BIN)/python -m pytest -q tests
+
+# The quick loop while working: no Label Studio server, nothing marked slow.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow and not server" tests
+
+# ruff's lint rules and formatter, configured in pyproject.toml (also the pre-commit hooks).
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The README's first command: the whole pipeline on the embedded demo settings (a small synthetic
 # world, a real Label Studio round trip with simulated annotators, training, evaluation, report).

@@ -1,6 +1,5 @@
 """Candidate ranking and annotator media on a real multi-camera world (TUD-Campus as three pseudo-cameras)."""
 
-import dataclasses
 
 import cv2
 import numpy as np

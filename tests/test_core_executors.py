@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -104,14 +103,11 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's")
 def test_killing_the_runner_leaves_no_worker_behind(project):
+    from toy_stages import start_toy_run
+
     videos = [{"video_id": f"v{i:02d}", "camera_id": "cam0", "frames": 3} for i in range(40)]
     (project.root / "toy_inputs.json").write_text(json.dumps({"videos": videos}))
-    script = ("import sys; sys.path.insert(0, %r)\nfrom pathlib import Path\nfrom grewkit.core.project import Project\n"
-              "from grewkit.core.runner import run_stage\nfrom grewkit.core.executors import LocalExecutor\n"
-              "from toy_stages import ToyDetect\n"
-              "run_stage(Project(Path(%r)), ToyDetect, executor=LocalExecutor(workers=2), show_progress=False)\n"
-              ) % (str(Path(__file__).parent), str(project.root))
-    proc = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ, TOY_SLEEP="0.5"))
+    proc = start_toy_run(project.root, sleep=0.5)
     done = project.root / "state" / "toy" / "done"
     deadline = time.time() + 120
     while time.time() < deadline and not any(done.glob("*.json")):

@@ -1,5 +1,4 @@
 import json
-import os
 import subprocess
 import sys
 
@@ -10,7 +9,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from grewkit.core import manifests
 from grewkit.core.atomic import atomic_path, write_text
 from grewkit.core.errors import GrewkitError, SchemaError
 from grewkit.core.schemas import all_schemas, get_schema, parse_type

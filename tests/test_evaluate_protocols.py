@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from grewkit.cli.main import cli
 from grewkit.core.errors import GrewkitError
 from grewkit.evaluate.features import load_features, save_features
-from grewkit.evaluate.metrics import Conventions, FeatureSet, evaluate_retrieval
+from grewkit.evaluate.metrics import Conventions, evaluate_retrieval
 from grewkit.evaluate.protocols import Catalog, Options, run_protocol
 from grewkit.evaluate.submission import score
 

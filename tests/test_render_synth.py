@@ -2,7 +2,6 @@
 
 import cv2
 import numpy as np
-import pyarrow.compute as pc
 import pytest
 
 from grewkit.core.arrays import load_array

@@ -1,8 +1,6 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -11,7 +9,7 @@ import pytest
 
 from grewkit.core.executors import LocalExecutor, SerialExecutor
 from grewkit.core.runner import run_stage, stage_status
-from toy_stages import ToyDetect
+from toy_stages import ToyDetect, start_toy_run
 
 TESTS = Path(__file__).resolve().parent
 
@@ -71,16 +69,7 @@ def test_kill_9_mid_stage_then_rerun_gives_identical_manifests(project, tmp_path
     (reference.root / "toy_inputs.json").write_text((project.root / "toy_inputs.json").read_text())
     run_stage(reference, ToyDetect, executor=SerialExecutor(), show_progress=False)
 
-    script = (
-        "import sys; sys.path.insert(0, %r)\n"
-        "from grewkit.core.project import Project\n"
-        "from grewkit.core.runner import run_stage\n"
-        "from grewkit.core.executors import LocalExecutor\n"
-        "from toy_stages import ToyDetect\n"
-        "run_stage(Project(__import__('pathlib').Path(%r)), ToyDetect, executor=LocalExecutor(workers=2), show_progress=False)\n"
-    ) % (str(TESTS), str(project.root))
-    env = dict(os.environ, TOY_SLEEP="0.3")
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True)
+    proc = start_toy_run(project.root, sleep=0.3, start_new_session=True)
     done_dir = project.root / "state/toy/done"
     deadline = time.time() + 60
     while time.time() < deadline and len(list(done_dir.glob("*.json"))) < 3:

@@ -62,7 +62,9 @@ def test_children_are_small_and_elders_slow(world):
     for p in world.identities:
         by_age.setdefault(p.age_group, []).append(p)
     assert max(p.height_m for p in by_age["child"]) < min(p.height_m for p in by_age["16-30"]) + 0.1
-    speed = lambda p: p.stride_factor * p.height_m * p.cadence_spm / 120
+    def speed(p):
+        return p.stride_factor * p.height_m * p.cadence_spm / 120
+
     assert np.mean([speed(p) for p in by_age["elder"]]) < np.mean([speed(p) for p in by_age["16-30"]])
 
 

@@ -50,3 +50,22 @@ class ToyDetect(Stage):
             return True
         marker.touch()
         return False
+
+
+def start_toy_run(project_root, *, sleep: float, **popen_kwargs):
+    """``ToyDetect`` on a 2-worker local pool in a separate Python process (for tests that kill it)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = "\n".join([
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})",
+        "from pathlib import Path",
+        "from grewkit.core.project import Project",
+        "from grewkit.core.runner import run_stage",
+        "from grewkit.core.executors import LocalExecutor",
+        "from toy_stages import ToyDetect",
+        f"run_stage(Project(Path({str(project_root)!r})), ToyDetect, executor=LocalExecutor(workers=2), "
+        "show_progress=False)",
+    ])
+    return subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ, TOY_SLEEP=str(sleep)), **popen_kwargs)

@@ -52,7 +52,7 @@ class Project:
         if not (root / SETTINGS_FILE).is_file():
             raise GrewkitError(f"not a grewkit project (no {SETTINGS_FILE}); create one with `grewkit init`", path=root)
         project = cls(root)
-        project.settings  # validate now, so a broken file fails before any work starts
+        _ = project.settings  # validate now, so a broken file fails before any work starts
         return project
 
     @property

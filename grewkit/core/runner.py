@@ -416,7 +416,6 @@ def run_stage(
                 raise GrewkitError(f"{name} is incomplete: {n} of its {total} units are not done ({detail}); "
                                    f"run `grewkit {name}` first, or pass --partial to {cls.name} only what it has")
             units = judged.units
-            keys = [u.key for u in units]
             state.write_plan(units)
             left_out = judged.keys("blocked")
             write_json(state.dir / "run.json", {"partial": bool(partial and missing), "left_out": len(left_out),

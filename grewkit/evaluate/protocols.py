@@ -132,7 +132,7 @@ def _curve(probes: FeatureSet, gallery: FeatureSet, checkpoints: list[int], conv
     res = search(probes.features, gallery.features, probe_labels=pl, gallery_labels=gl, config=cfg,
                  probe_keys=pk, gallery_keys=gk, checkpoints=checkpoints)
     out = []
-    for c, cp in enumerate(res.checkpoints):
+    for c in range(len(res.checkpoints)):
         per = PerProbe(probes.ids, res.n_pos, res.pos_ranks[c])
         if probe_masks is not None:
             per = per.subset(probe_masks[c])

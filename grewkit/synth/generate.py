@@ -252,7 +252,7 @@ def build_truth_tables(project: Project, world: World, videos: list[VideoFile], 
         for (v, w), f in firsts.items():
             by_video.setdefault(v, []).append((f, w))
         for v, items in by_video.items():
-            for track_id, (f, w) in enumerate(sorted(items), start=1):
+            for track_id, (_, w) in enumerate(sorted(items), start=1):
                 tracklet_of[(w, v)] = f"{v}-t{track_id:04d}"
         tids = np.array([tracklet_of[(w, v)] for w, v in zip(walk.tolist(), video.tolist())], dtype=object)
         boxes = pa.table({

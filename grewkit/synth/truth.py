@@ -97,7 +97,7 @@ def match_tracklets_to_truth(project: Project | str | Path, *, iou_threshold: fl
     counts: dict[tuple[str, str], int] = {}
     frames_of: dict[str, int] = {}
     tracked_videos = set(tracked["video_id"].to_pylist())
-    for camera, boxes in manifests.iter_partitions(project.manifests_dir, "boxes",
+    for _camera, boxes in manifests.iter_partitions(project.manifests_dir, "boxes",
                                                    ["tracklet_id", "video_id", "frame", "x1", "y1", "x2", "y2"]):
         boxes = boxes.filter(pc.is_in(boxes["video_id"], pa.array(sorted(tracked_videos), pa.string())))
         if boxes.num_rows == 0:
