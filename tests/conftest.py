@@ -32,8 +32,8 @@ def shared_data():
 @pytest.fixture(scope="session")
 def ls_server(tmp_path_factory):
     """One real Label Studio server for the whole test session (its first start migrates for a minute or two)."""
-    from grewkit.annotate.server import LabelStudioServer
     from grewkit.annotate.backends.labelstudio import label_studio_executable
+    from grewkit.annotate.server import LabelStudioServer
     from grewkit.core.errors import GrewkitError
 
     if label_studio_executable() is None:

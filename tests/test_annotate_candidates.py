@@ -4,20 +4,20 @@
 import cv2
 import numpy as np
 import pytest
-
 from annotate_world import build_tud_world
+
 from grewkit.annotate.candidates import kept_tracklets, rank_candidates, recall_at_k
 from grewkit.annotate.media import make_strip, render_strips
 from grewkit.annotate.settings import AnnotateSettings
 
 
 @pytest.fixture
-def world(project, shared_data):
+def tud_cameras(project, shared_data):
     return project, build_tud_world(project, shared_data)
 
 
-def test_candidates_come_from_other_cameras_and_find_true_matches(world):
-    project, truth = world
+def test_candidates_come_from_other_cameras_and_find_true_matches(tud_cameras):
+    project, truth = tud_cameras
     settings = AnnotateSettings(k=5)
     table = rank_candidates(project, settings)
     tracklets = kept_tracklets(project)
@@ -37,8 +37,8 @@ def test_candidates_come_from_other_cameras_and_find_true_matches(world):
     assert recall["recall@1"] >= 0.5 and recall["recall@5"] >= 0.85, recall
 
 
-def test_topology_gate(world):
-    project, _ = world
+def test_topology_gate(tud_cameras):
+    project, _ = tud_cameras
     tracklets = {t.tracklet_id: t for t in kept_tracklets(project)}
     only_ac = rank_candidates(project, AnnotateSettings(k=10, topology={"camA": ["camC"]}))
     for r in only_ac.to_pylist():
@@ -47,8 +47,8 @@ def test_topology_gate(world):
     assert not any(tracklets[q].camera_id == "camB" for q in only_ac.column("query_tracklet_id").to_pylist())
 
 
-def test_time_gate_drops_far_apart_tracklets(world):
-    project, _ = world
+def test_time_gate_drops_far_apart_tracklets(tud_cameras):
+    project, _ = tud_cameras
     # person6 leaves camA at frame 8 (0.8 s); camB starts at 3.5 s: a 0-second gate keeps only overlapping spans.
     gated = rank_candidates(project, AnnotateSettings(k=10, max_gap_s=0.01))
     tracklets = {t.tracklet_id: t for t in kept_tracklets(project)}
@@ -71,8 +71,8 @@ def test_time_gate_needs_start_times(project, shared_data):
         rank_candidates(project, AnnotateSettings(max_gap_s=5.0))
 
 
-def test_strips_are_face_masked_jpegs(world):
-    project, _ = world
+def test_strips_are_face_masked_jpegs(tud_cameras):
+    project, _ = tud_cameras
     ids = [t.tracklet_id for t in kept_tracklets(project)][:3]
     paths = render_strips(project, ids, frames=4, height=120)
     for t in ids:
@@ -93,15 +93,15 @@ def test_strip_tiles_have_the_head_masked_and_the_legs_untouched():
     assert np.array_equal(strip[legs], crop[legs])
 
 
-def test_unknown_tracklet_is_a_clear_error(world):
-    project, _ = world
+def test_unknown_tracklet_is_a_clear_error(tud_cameras):
+    project, _ = tud_cameras
     from grewkit.core.errors import GrewkitError
 
     with pytest.raises(GrewkitError, match="not in the tracklets manifest"):
         render_strips(project, ["nope"], frames=2, height=50)
 
 
-def test_gei_similarity_is_used_when_renders_exist(world):
+def test_gei_similarity_is_used_when_renders_exist(tud_cameras):
     """GEIs (here: one pattern per true identity plus noise, as .npy files in the sequences manifest)
     drive the ranking alone, and combine with appearance."""
     import pyarrow as pa
@@ -109,7 +109,7 @@ def test_gei_similarity_is_used_when_renders_exist(world):
     from grewkit.core.arrays import save_array
     from grewkit.core.schemas import get_schema
 
-    project, truth = world
+    project, truth = tud_cameras
     rng = np.random.default_rng(1)
     patterns = {p: rng.random((64, 44)).astype(np.float32) for p in sorted(set(truth.values()))}
     rows = []

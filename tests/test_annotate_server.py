@@ -10,21 +10,21 @@ from __future__ import annotations
 import json
 import os
 import re
-import uuid
 import threading
 import time
+import uuid
 
 import pytest
 import requests
-
 from annotate_world import build_synth_world, build_tud_world, link_synth_world
+
 from grewkit.annotate import campaign
 from grewkit.annotate.backends.base import TaskSpec
 from grewkit.annotate.backends.labelstudio import LabelStudioBackend
 from grewkit.annotate.resolve import identity_accuracy
+from grewkit.core.project import Project
 from grewkit.synth.annotators import SimulatedAnnotator
 from grewkit.synth.annotators import choice as _choice
-from grewkit.core.project import Project
 
 pytestmark = pytest.mark.server
 

@@ -1,14 +1,9 @@
-import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
+from helpers import grewkit
 
 from grewkit.cli.main import COMMANDS, cli
-
-
-def grewkit(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "grewkit", *args], capture_output=True, text=True, cwd=cwd)
 
 
 def _leaf_commands(group, path=()):

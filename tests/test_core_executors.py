@@ -62,8 +62,9 @@ def test_one_dying_unit_fails_alone_and_the_others_finish():
 
 def test_a_worker_killed_from_outside_costs_no_unit(project):
     """A real stage: one worker killed mid-run (as by the OOM killer); the runner retries, nothing fails."""
-    from grewkit.core.runner import run_stage
     from toy_stages import ToyDetect
+
+    from grewkit.core.runner import run_stage
 
     videos = [{"video_id": f"v{i:02d}", "camera_id": "cam0", "frames": 3 + i} for i in range(10)]
     videos[4]["kill"] = "once"   # its worker dies the first time it runs

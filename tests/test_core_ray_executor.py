@@ -6,11 +6,12 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'grewkit[ray]')")
 
+from toy_stages import ToyDetect  # noqa: E402
+
 from grewkit.core.executors import SerialExecutor, executor_for  # noqa: E402
 from grewkit.core.project import Project  # noqa: E402
 from grewkit.core.ray_executor import RayExecutor  # noqa: E402
 from grewkit.core.runner import run_stage, stage_status  # noqa: E402
-from toy_stages import ToyDetect  # noqa: E402
 
 
 def _inputs(project, kill=None):

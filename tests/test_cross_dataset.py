@@ -6,11 +6,11 @@ import json
 import pyarrow as pa
 import torch
 from click.testing import CliRunner
+from split_world import set_split_settings, small_world, world_rows, write_world
 
 from grewkit.cli.main import cli
 from grewkit.core.project import Project
 from grewkit.split.cli import split_project
-from split_world import set_split_settings, small_world, world_rows, write_world
 
 TINY = """
 [model]

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
+from grewkit.bench.mot_sequence import MotSequence
+from grewkit.core.boxes import iou_matrix
 from grewkit.core.errors import GrewkitError
 from grewkit.detect.registry import load_backends, make_detector, preprocess_dir
-from grewkit.core.boxes import iou_matrix
-from grewkit.bench.mot_sequence import MotSequence
 
 
 def vtest_frame(shared_data, index=50):

@@ -3,9 +3,9 @@
 import json
 
 from click.testing import CliRunner
+from split_world import write_world
 
 from grewkit.cli.main import cli
-from split_world import write_world
 
 
 def test_split_embed_evaluate_submit_score(project, tmp_path):

@@ -55,12 +55,12 @@ def _world(project, seed=0):
 
 
 @pytest.fixture
-def world(project):
+def embedded_project(project):
     return project, _world(project)
 
 
-def test_grew_protocol_and_gait3d(world):
-    project, folder = world
+def test_grew_protocol_and_gait3d(embedded_project):
+    project, folder = embedded_project
     cat, feats = Catalog.from_project(project), load_features(folder)
     grew = run_protocol("grew", cat, feats)
     m = grew["metrics"]
@@ -72,8 +72,8 @@ def test_grew_protocol_and_gait3d(world):
     assert g3["conventions"]["no_match"] == "skip"
 
 
-def test_distractor_curve_is_one_pass_and_consistent(world):
-    project, folder = world
+def test_distractor_curve_is_one_pass_and_consistent(embedded_project):
+    project, folder = embedded_project
     cat, feats = Catalog.from_project(project), load_features(folder)
     res = run_protocol("grew-distractors", cat, feats, Conventions(),
                        Options(distractor_counts=(0, 10, 40)))
@@ -94,8 +94,8 @@ def test_distractor_curve_is_one_pass_and_consistent(world):
         run_protocol("grew-distractors", cat, feats, Conventions(), Options(distractor_counts=(100,)))
 
 
-def test_identity_curve_matches_subset_evaluations(world):
-    project, folder = world
+def test_identity_curve_matches_subset_evaluations(embedded_project):
+    project, folder = embedded_project
     cat, feats = Catalog.from_project(project), load_features(folder)
     res = run_protocol("identities", cat, feats, Conventions(), Options(identity_counts=(3, 6, 12), seed=4))
     assert [c["identities"] for c in res["curve"]] == [3, 6, 12]
@@ -103,8 +103,8 @@ def test_identity_curve_matches_subset_evaluations(world):
     assert res["curve"][-1]["rank1"] == run_protocol("grew", cat, feats)["metrics"]["rank1"]
 
 
-def test_attribute_subsets(world):
-    project, folder = world
+def test_attribute_subsets(embedded_project):
+    project, folder = embedded_project
     cat, feats = Catalog.from_project(project), load_features(folder)
     res = run_protocol("attributes", cat, feats)
     rows = {(r["attribute"], r["value"]): r for r in res["subsets"]}
@@ -116,8 +116,8 @@ def test_attribute_subsets(world):
     assert overall == pytest.approx((rows[("gender", "male")]["rank1"] + rows[("gender", "female")]["rank1"]) / 2)
 
 
-def test_submission_and_score_round_trip(world, tmp_path):
-    project, folder = world
+def test_submission_and_score_round_trip(embedded_project, tmp_path):
+    project, folder = embedded_project
     runner = CliRunner()
     sub, key = tmp_path / "sub.csv", tmp_path / "key.csv"
     r = runner.invoke(cli, ["submission", "--project", str(project.root), "--features", str(folder),
@@ -140,7 +140,7 @@ def test_submission_and_score_round_trip(world, tmp_path):
     assert r.exit_code == 0 and json.loads(r.output)["rank1"] == pytest.approx(scored["rank1"])
 
 
-def test_score_rejects_bad_files(world, tmp_path):
+def test_score_rejects_bad_files(embedded_project, tmp_path):
     key = tmp_path / "key.csv"
     key.write_text("videoId,identity\na,p1\nb,p2\n")
     header = "videoId," + ",".join(f"rank{i}" for i in range(1, 21)) + ",distractor\n"
@@ -156,8 +156,8 @@ def test_score_rejects_bad_files(world, tmp_path):
         score(sub, key)
 
 
-def test_evaluate_cli_conventions_and_errors(world, tmp_path):
-    project, folder = world
+def test_evaluate_cli_conventions_and_errors(embedded_project, tmp_path):
+    project, folder = embedded_project
     runner = CliRunner()
     base = ["evaluate", "--project", str(project.root), "--features", str(folder)]
     r = runner.invoke(cli, base + ["--exclude", "same-camera", "--distance", "cosine", "--out", str(tmp_path / "r.json")])
@@ -170,8 +170,8 @@ def test_evaluate_cli_conventions_and_errors(world, tmp_path):
     assert r.exit_code != 0 and "index.json" in r.output
 
 
-def test_project_settings_fix_the_conventions(world, tmp_path):
-    project, folder = world
+def test_project_settings_fix_the_conventions(embedded_project, tmp_path):
+    project, folder = embedded_project
     text = project.settings_path.read_text()
     start = text.index("[evaluate]")
     section = text[start:].replace('no_match = "miss"', 'no_match = "skip"', 1).replace('ties = "pessimistic"', 'ties = "optimistic"', 1)

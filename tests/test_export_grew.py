@@ -8,14 +8,15 @@ import cv2
 import numpy as np
 import pyarrow as pa
 import pytest
+from helpers import grewkit
+from split_world import small_world
 
 from grewkit.core.arrays import save_array
 from grewkit.core.errors import GrewkitError
 from grewkit.core.project import Project
 from grewkit.export.grew import export_grew
-from grewkit.interop.pixels import scan_release
 from grewkit.interop.grew import read_pose2d_csv
-from split_world import small_world
+from grewkit.interop.pixels import scan_release
 
 MODALITIES = ("sil64", "sil64_frames", "gei64", "flow", "pose2d", "pose3d")
 
@@ -119,13 +120,8 @@ def test_the_key_may_not_live_inside_the_release(release, tmp_path):
 
 
 def test_command_line_export_and_import_with_one_line_errors(release, tmp_path):
-    import subprocess
-    import sys
 
     project, splits, _, _ = release
-
-    def grewkit(*args):
-        return subprocess.run([sys.executable, "-m", "grewkit", *args], capture_output=True, text=True)
 
     out = grewkit("export", "grew", str(tmp_path / "rel"), "--project", str(project.root), "--key", str(tmp_path / "key"),
                   "--modality", "sil64", "--quiet")

@@ -8,6 +8,7 @@ import tarfile
 import numpy as np
 import pyarrow as pa
 import pytest
+from split_world import set_split_settings, small_world
 
 from grewkit.core.arrays import load_array, save_array
 from grewkit.core.errors import GrewkitError
@@ -16,18 +17,17 @@ from grewkit.export.opengait import DISTRACTOR_LABEL, export_opengait
 from grewkit.interop.import_opengait import import_opengait
 from grewkit.interop.opengait import read_partition
 from grewkit.split.cli import split_project
-from split_world import set_split_settings, small_world
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def split_project(tmp_path_factory):
     project = Project.init(tmp_path_factory.mktemp("og") / "proj")
     splits = small_world(project)
     return project, splits
 
 
-def test_protocol_layout_reads_back_as_opengait_would(world, tmp_path):
-    project, splits = world
+def test_protocol_layout_reads_back_as_opengait_would(split_project, tmp_path):
+    project, splits = split_project
     out = tmp_path / "og"
     result = export_opengait(project, out, show_progress=False)
     rows = splits.to_pylist()
@@ -58,8 +58,8 @@ def test_protocol_layout_reads_back_as_opengait_would(world, tmp_path):
     assert np.array_equal(load_array(sample.files[0]), load_array(project.resolve(src["path"])))
 
 
-def test_rerun_is_idempotent_and_foreign_folders_are_refused(world, tmp_path):
-    project, _ = world
+def test_rerun_is_idempotent_and_foreign_folders_are_refused(split_project, tmp_path):
+    project, _ = split_project
     out = tmp_path / "og"
     export_opengait(project, out, show_progress=False)
     before = sorted(p.relative_to(out) for p in out.rglob("*"))

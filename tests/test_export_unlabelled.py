@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
+from split_world import small_world
 
 from grewkit.cli.main import cli
 from grewkit.core.arrays import load_array, save_array
@@ -17,7 +18,6 @@ from grewkit.core.schemas import get_schema
 from grewkit.export.unlabelled import export_unlabelled
 from grewkit.interop.opengait import read_partition
 from grewkit.interop.pixels import scan_release
-from split_world import small_world
 
 
 def _with_tracklets(project):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from split_world import small_world
 
 from grewkit.core.arrays import load_array
 from grewkit.core.errors import GrewkitError
@@ -12,7 +13,6 @@ from grewkit.core.project import Project
 from grewkit.core.validate import validate_project
 from grewkit.export.grew import export_grew
 from grewkit.interop.import_grew import import_grew
-from split_world import small_world
 
 MODALITIES = ("sil64", "sil64_frames", "gei64", "flow", "pose2d", "pose3d")
 

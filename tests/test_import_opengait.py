@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
-import sys
 import tarfile
 
 import numpy as np
 import pytest
+from helpers import grewkit
 
 from grewkit.core.arrays import load_array
-from grewkit.core.hashing import sha256_file
 from grewkit.core.errors import GrewkitError
+from grewkit.core.hashing import sha256_file
+from grewkit.core.safe_pickle import dump_array
 from grewkit.core.validate import validate_project
 from grewkit.interop.import_opengait import import_opengait
-from grewkit.core.safe_pickle import dump_array
 
 
 @pytest.fixture
@@ -73,8 +72,7 @@ def test_a_malicious_pickle_is_refused_naming_the_file_and_nothing_is_written(pr
     assert not (tmp_path / "pwned").exists() and not any(project.root.rglob("pwned"))
     assert not project.has("sequences") and not any((project.root / "renders").rglob("*.npy"))
     # the command line says the same in one line, without a traceback
-    out = subprocess.run([sys.executable, "-m", "grewkit", "import", "opengait", str(root), "--project", str(project.root)],
-                         capture_output=True, text=True, cwd=tmp_path)
+    out = grewkit("import", "opengait", root, "--project", project.root, cwd=tmp_path)
     assert out.returncode != 0 and f"{evil}: refused to unpickle posix.system" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "pwned").exists()
 

@@ -6,10 +6,10 @@ import os
 import shutil
 
 import pytest
+from ingest_helpers import write_video
 
 from grewkit.core.errors import GrewkitError
 from grewkit.ingest.probe import probe_video
-from ingest_helpers import write_video
 
 
 def test_good_avi_facts(tmp_path):

@@ -7,11 +7,11 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from ingest_helpers import write_video
 
 from grewkit.cli.main import cli
 from grewkit.core.runner import stage_status
 from grewkit.core.validate import validate_project
-from ingest_helpers import write_video
 
 CAMERAS = "camera_id,site,view,width,height,pattern,start_time\ncam1,campus,side,160,120,,\ncam2,campus,frontal,,,north_*,2024-05-01T08:00:00Z\n"
 

@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
+from helpers import manifest_bytes
 
 from grewkit.cli.main import cli
 from grewkit.core.project import Project
@@ -37,11 +38,6 @@ train_iterations = 12
 """
 
 
-def _manifest_bytes(project):
-    root = project.root / "manifests"
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.parquet"))}
-
-
 def test_run_takes_every_step_then_skips_them_all(ls_server, tmp_path, monkeypatch):
     monkeypatch.setenv("GREWKIT_LABEL_STUDIO_URL", ls_server.url)
     monkeypatch.setenv("GREWKIT_LABEL_STUDIO_API_KEY", ls_server.credentials.token)
@@ -68,9 +64,9 @@ def test_run_takes_every_step_then_skips_them_all(ls_server, tmp_path, monkeypat
     evaluation = json.loads((root / "reports" / "evaluation-gaitset_tiny.json").read_text())
     assert evaluation, "the trained model was evaluated"
 
-    before = _manifest_bytes(project)
+    before = manifest_bytes(project)
     again = CliRunner().invoke(cli, ["run", "--project", str(root), "--quiet"])
     assert again.exit_code == 0, again.output
     assert "split       skipped" in again.output and "train       skipped" in again.output
     assert "serve       skipped" in again.output and "stop        skipped" in again.output
-    assert _manifest_bytes(project) == before
+    assert manifest_bytes(project) == before

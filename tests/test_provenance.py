@@ -13,6 +13,8 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from helpers import set_option
+from ingest_helpers import write_video
 
 from grewkit.cli.main import cli
 from grewkit.core.errors import GrewkitError
@@ -21,24 +23,11 @@ from grewkit.core.project import Project
 from grewkit.core.runner import run_stage, stage_status
 from grewkit.core.validate import validate_project
 from grewkit.ingest.cli import ingest
-from ingest_helpers import write_video
 
 # Fast settings on purpose: every-other-frame detection in chunks (many detect units), silhouettes by MOG2.
 BASE = {("detect", "stride"): "2", ("detect", "chunk_frames"): "24", ("render", "segmenter"): '"mog2"',
         ("render", "modalities"): '["sil"]', ("render", "mog2_warmup_frames"): "0"}
 STAGES = ("ingest", "detect", "track", "render")
-
-
-def set_option(project, section: str, key: str, value: str) -> None:
-    lines = project.settings_path.read_text().splitlines()
-    start = lines.index(f"[{section}]")
-    for i in range(start + 1, len(lines)):
-        if lines[i].startswith(f"{key} = "):
-            lines[i] = f"{key} = {value}"
-            break
-    else:
-        raise AssertionError(f"no {key} in [{section}]")
-    project.settings_path.write_text("\n".join(lines) + "\n")
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from grewkit.core.errors import GrewkitError
 from grewkit.annotate.faces import face_regions, mask_faces
+from grewkit.core.errors import GrewkitError
 
 
 def _frame(shared_data, index):

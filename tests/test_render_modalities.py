@@ -4,11 +4,11 @@ import cv2
 import numpy as np
 import pytest
 
+from grewkit.core.errors import GrewkitError
 from grewkit.render.crops import CROP_HEIGHT, CROP_WIDTH, crop_geometry, make_crop
 from grewkit.render.flow import FLOW_UNITS_PER_PIXEL, DISFlow, dequantise_flow, quantise_flow
 from grewkit.render.pose import BLAZEPOSE_TO_COCO17, to_coco17, world_joints
 from grewkit.render.segmentation import make_segmenter
-from grewkit.core.errors import GrewkitError
 
 
 def _tud_frame(shared_data):

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from grewkit.bench.tud_project import tud_project
 from grewkit.cli.main import cli
 from grewkit.core.arrays import load_array
-from grewkit.core.hashing import sha256_file
 from grewkit.core.executors import SerialExecutor
+from grewkit.core.hashing import sha256_file
 from grewkit.core.project import Project
 from grewkit.core.runner import run_stage, stage_status
 from grewkit.core.validate import validate_project
-from grewkit.bench.tud_project import tud_project
 
 
 def _manifest_bytes(project):

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pyarrow as pa
 import pytest
+from helpers import grewkit
+from split_world import small_world
 
 from grewkit.core.errors import GrewkitError
 from grewkit.core.project import Project
 from grewkit.report.writer import write_report
-from split_world import small_world
 
 ATTRS = {"gender": ["male", "female"], "age_group": ["child", "adult", "elderly"], "carrying": ["bag", "none"]}
 
@@ -32,7 +30,7 @@ def test_report_numbers_match_the_manifests_and_figures_are_pngs(tmp_path):
     splits = small_world(project)
     identities = sorted({i for i in project.read("sequences").column("identity_id").to_pylist() if i})
     project.write("attributes", _attributes(identities))
-    out = subprocess.run([sys.executable, "-m", "grewkit", "report", "--project", str(project.root)], capture_output=True, text=True)
+    out = grewkit("report", "--project", project.root)
     assert out.returncode == 0, out.stderr
     md = (project.root / "reports/report.md").read_text()
     page = (project.root / "reports/report.html").read_text()

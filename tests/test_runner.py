@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from helpers import manifest_bytes
+from toy_stages import ToyDetect, start_toy_run
 
 from grewkit.core.executors import LocalExecutor, SerialExecutor
 from grewkit.core.runner import run_stage, stage_status
-from toy_stages import ToyDetect, start_toy_run
 
 TESTS = Path(__file__).resolve().parent
 
@@ -19,16 +20,11 @@ def _inputs(project, n=6, fail=()):
     (project.root / "toy_inputs.json").write_text(json.dumps({"videos": videos}))
 
 
-def _manifest_bytes(project):
-    root = project.root / "manifests"
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.parquet"))}
-
-
 def test_runs_all_units_and_partitions_by_camera(project):
     _inputs(project)
     summary = run_stage(project, ToyDetect, executor=SerialExecutor(), show_progress=False)
     assert (summary.done, summary.skipped, summary.failed) == (6, 0, {})
-    assert sorted(_manifest_bytes(project)) == ["detections/cam0.parquet", "detections/cam1.parquet", "videos.parquet"]
+    assert sorted(manifest_bytes(project)) == ["detections/cam0.parquet", "detections/cam1.parquet", "videos.parquet"]
     videos = project.read("videos")
     assert videos.column("video_id").to_pylist() == [f"v{i:02d}" for i in range(6)]
     dets = pq.read_table(project.root / "manifests/detections/cam1.parquet")
@@ -39,10 +35,10 @@ def test_runs_all_units_and_partitions_by_camera(project):
 def test_rerun_skips_done_units_and_is_byte_identical(project):
     _inputs(project)
     run_stage(project, ToyDetect, executor=SerialExecutor(), show_progress=False)
-    first = _manifest_bytes(project)
+    first = manifest_bytes(project)
     again = run_stage(project, ToyDetect, executor=SerialExecutor(), show_progress=False)
     assert (again.done, again.skipped) == (0, 6)
-    assert _manifest_bytes(project) == first
+    assert manifest_bytes(project) == first
 
 
 def test_failures_are_recorded_with_reason_and_others_proceed(project):
@@ -81,7 +77,7 @@ def test_kill_9_mid_stage_then_rerun_gives_identical_manifests(project, tmp_path
 
     summary = run_stage(project, ToyDetect, executor=SerialExecutor(), show_progress=False)
     assert summary.skipped == n_done and summary.done == 12 - n_done and not summary.failed
-    assert _manifest_bytes(project) == _manifest_bytes(reference)
+    assert manifest_bytes(project) == manifest_bytes(reference)
 
 
 def test_a_second_concurrent_run_is_refused(project):

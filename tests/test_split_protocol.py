@@ -7,12 +7,12 @@ import dataclasses
 import numpy as np
 import pyarrow as pa
 import pytest
+from split_world import world_rows
 
 from grewkit.core.errors import GrewkitError
 from grewkit.split.checks import check_splits
 from grewkit.split.protocol import choose_probe_gallery, make_splits
 from grewkit.split.settings import SplitSettings
-from split_world import world_rows
 
 SETTINGS = SplitSettings(ratios=[6, 1, 3], seed=7)
 

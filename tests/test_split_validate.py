@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pyarrow as pa
 import pytest
+from helpers import grewkit
+from split_world import set_split_settings, write_world
 
 from grewkit.core.validate import validate_project
 from grewkit.split.checks import check_splits
 from grewkit.split.cli import split_project
-from split_world import set_split_settings, write_world
-
-
-def grewkit(*args):
-    return subprocess.run([sys.executable, "-m", "grewkit", *args], capture_output=True, text=True)
 
 
 def _splits(rows):

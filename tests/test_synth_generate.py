@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from click.testing import CliRunner
+from helpers import grewkit
 
 from grewkit.cli.main import cli
 from grewkit.core.project import Project
@@ -145,17 +146,15 @@ def _digests(root):
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     import os
-    import subprocess
-    import sys
 
     config = SynthConfig(cameras=2, identities=4, seconds=1.0, seed=11, width=320, height=240)
     project = Project.init(tmp_path / "a")
     generate(project, config, show_progress=False)
     # Another process with another string-hash seed, through the command line.
     env = {**os.environ, "PYTHONHASHSEED": "123"}
-    subprocess.run([sys.executable, "-m", "grewkit", "synth", str(tmp_path / "b"), "--cameras", "2", "--identities", "4",
-                    "--seconds", "1", "--seed", "11", "--width", "320", "--height", "240", "--workers", "1", "--quiet"],
-                   check=True, env=env, capture_output=True)
+    made = grewkit("synth", tmp_path / "b", "--cameras", "2", "--identities", "4", "--seconds", "1", "--seed", "11",
+                   "--width", "320", "--height", "240", "--workers", "1", "--quiet", env=env)
+    assert made.returncode == 0, made.stderr
     first = _digests(project.root)
     assert len(first) > 10 and first == _digests(tmp_path / "b")
     other = Project.init(tmp_path / "c")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grewkit.synth.body import AGE_GROUPS, CARRYING, GENDERS, J, LOWER, UPPER, coco17
+from grewkit.synth.body import AGE_GROUPS, CARRYING, GENDERS, LOWER, UPPER, J, coco17
 from grewkit.synth.world import SynthConfig, build_world
 
 

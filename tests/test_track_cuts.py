@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from grewkit.core.boxes import Boxes
 from grewkit.bench.mot import PurityEvaluator
 from grewkit.bench.mot_sequence import MotSequence, track_sequence, tracklets_to_mot
+from grewkit.core.boxes import Boxes
 from grewkit.track.settings import TrackSettings
 from grewkit.track.tracklets import build_tracklets
 

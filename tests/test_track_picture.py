@@ -1,7 +1,7 @@
 import cv2
 import pytest
-
 from annotate_world import build_tud_world
+
 from grewkit.core.errors import GrewkitError
 from grewkit.track.picture import draw_tracks
 

@@ -6,23 +6,12 @@ import shutil
 
 import numpy as np
 import pytest
+from helpers import set_option
 
 from grewkit.core.executors import make_executor
 from grewkit.core.runner import run_stage
 from grewkit.core.validate import validate_project
 from grewkit.ingest.cli import ingest
-
-
-def set_option(project, section: str, key: str, value: str) -> None:
-    lines = project.settings_path.read_text().splitlines()
-    start = lines.index(f"[{section}]")
-    for i in range(start + 1, len(lines)):
-        if lines[i].startswith(f"{key} = "):
-            lines[i] = f"{key} = {value}"
-            break
-    else:
-        raise AssertionError(f"no {key} in [{section}]")
-    project.settings_path.write_text("\n".join(lines) + "\n")
 
 
 def run(project, stage):

@@ -13,12 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grewkit.core.boxes import Boxes
-from grewkit.detect.registry import make_detector
 from grewkit.bench.mot import read_mot, score_mot_files
 from grewkit.bench.mot_sequence import MotSequence, detect_sequence, detection_scores, track_to_mot
+from grewkit.core.boxes import Boxes
+from grewkit.detect.registry import make_detector
 from grewkit.track.settings import TrackSettings
-
 
 FLOORS = {  # model -> (MOTA, IDF1) at stride 1
     "ssdlite": (0.55, 0.60),

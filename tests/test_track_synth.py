@@ -8,24 +8,21 @@ so the purity floors fail if the cuts stop working."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+from helpers import grewkit
 
+from grewkit.bench.synth_tracking import evaluate_synth
 from grewkit.core.executors import make_executor
 from grewkit.core.project import Project
 from grewkit.core.runner import run_stage
 from grewkit.core.validate import validate_project
 from grewkit.ingest.cli import ingest
-from grewkit.bench.synth_tracking import evaluate_synth
 
 
 @pytest.mark.slow
 def test_pipeline_on_the_synthetic_world(tmp_path):
     root = tmp_path / "world"
-    made = subprocess.run([sys.executable, "-m", "grewkit", "synth", str(root), "--cameras", "2", "--identities", "4",
-                           "--seconds", "4", "--seed", "1", "--quiet"], capture_output=True, text=True)
+    made = grewkit("synth", root, "--cameras", "2", "--identities", "4", "--seconds", "4", "--seed", "1", "--quiet")
     if made.returncode != 0:
         pytest.fail(f"grewkit synth failed: {made.stderr[-2000:]}")
     project = Project.open(root)

@@ -5,10 +5,10 @@ import json
 
 import pytest
 import torch
-from click.testing import CliRunner
-
 from casiab_fixture import build_casiab_project
+from click.testing import CliRunner
 from conftest import SHARED_DATA
+
 from grewkit.cli.main import cli
 from grewkit.evaluate.features import load_features
 from grewkit.evaluate.metrics import Conventions

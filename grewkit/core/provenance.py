@@ -27,19 +27,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from grewkit.core.hashing import sha256_file
+
 
 def digest(obj: Any) -> str:
     """sha256 of canonical JSON: the same value gives the same digest in every process and run."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _stat(path: Path) -> tuple[int, int] | None:

@@ -67,3 +67,23 @@ class SeparateBNNecks(nn.Module):
         y = self.bn(x.reshape(n, p * d)).reshape(n, p, d)
         logits = torch.einsum("npd,pdc->npc", nn.functional.normalize(y, dim=-1), nn.functional.normalize(self.fc, dim=1))
         return y, logits
+
+
+class BasicBlock(nn.Module):
+    """The ResNet basic block on single frames (N', C, H, W): two 3x3 convolutions, a 1x1 projection on the
+    identity path when the shape changes (GaitBase's ResNet9 and DeepGaitV2's 2D stages)."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.down = None
+        if stride != 1 or cin != cout:
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return torch.relu(y + (x if self.down is None else self.down(x)))

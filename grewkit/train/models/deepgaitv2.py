@@ -11,30 +11,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from grewkit.train.models.common import FramewiseConv, HorizontalPooling, SeparateBNNecks, SeparateFCs, set_pool
+from grewkit.train.models.common import BasicBlock, FramewiseConv, HorizontalPooling, SeparateBNNecks, SeparateFCs, set_pool
 
 
 def _conv3x3(cin, cout, stride=1):
     return nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-
-
-class Block2D(nn.Module):
-    """The ResNet basic block on single frames (N', C, H, W)."""
-
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = _conv3x3(cin, cout, stride)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = _conv3x3(cout, cout)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.down = None
-        if stride != 1 or cin != cout:
-            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = torch.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return torch.relu(y + (x if self.down is None else self.down(x)))
 
 
 class BlockP3D(nn.Module):
@@ -74,13 +55,13 @@ class DeepGaitV2(nn.Module):
         cin = c0
         stages = []
         for i, (cout, nb) in enumerate(zip(channels, blocks)):
-            block = Block2D if (i == 0 or mode == "2d") else BlockP3D
+            block = BasicBlock if (i == 0 or mode == "2d") else BlockP3D
             seq = []
             for b in range(nb):
                 seq.append(block(cin, cout, 2 if (b == 0 and i in (1, 2)) else 1))
                 cin = cout
             seq = nn.Sequential(*seq)
-            stages.append(FramewiseConv(seq) if block is Block2D else seq)
+            stages.append(FramewiseConv(seq) if block is BasicBlock else seq)
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         if (height // 4) % parts:
             raise ValueError(f"height {height} gives {height // 4} rows, not divisible by {parts} parts")

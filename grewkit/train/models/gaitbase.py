@@ -6,24 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from grewkit.train.models.common import FramewiseConv, HorizontalPooling, SeparateBNNecks, SeparateFCs, set_pool
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.down = None
-        if stride != 1 or cin != cout:
-            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = torch.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return torch.relu(y + (x if self.down is None else self.down(x)))
+from grewkit.train.models.common import (BasicBlock, FramewiseConv, HorizontalPooling, SeparateBNNecks, SeparateFCs,
+                                          set_pool)
 
 
 class GaitBase(nn.Module):

@@ -1,0 +1,31 @@
+"""Helpers several test modules share (tests/ is on sys.path, see conftest.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def grewkit(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
+    """The command line as a user runs it: a fresh ``python -m grewkit`` process, output captured as text."""
+    return subprocess.run([sys.executable, "-m", "grewkit", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env)
+
+
+def manifest_bytes(project) -> dict[str, bytes]:
+    """Every manifest file of a project by its path under ``manifests/``: equal dicts mean byte-identical runs."""
+    root = project.root / "manifests"
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.parquet"))}
+
+
+def set_option(project, section: str, key: str, value: str) -> None:
+    """Rewrite one ``key = value`` line of a section in the project's grewkit.toml (value as TOML text)."""
+    lines = project.settings_path.read_text().splitlines()
+    start = lines.index(f"[{section}]")
+    for i in range(start + 1, len(lines)):
+        if lines[i].startswith(f"{key} = "):
+            lines[i] = f"{key} = {value}"
+            break
+    else:
+        raise AssertionError(f"no {key} in [{section}]")
+    project.settings_path.write_text("\n".join(lines) + "\n")
