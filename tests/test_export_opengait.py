@@ -20,14 +20,14 @@ from grewkit.split.cli import split_project
 
 
 @pytest.fixture(scope="module")
-def split_project(tmp_path_factory):
+def split_dataset(tmp_path_factory):
     project = Project.init(tmp_path_factory.mktemp("og") / "proj")
     splits = small_world(project)
     return project, splits
 
 
-def test_protocol_layout_reads_back_as_opengait_would(split_project, tmp_path):
-    project, splits = split_project
+def test_protocol_layout_reads_back_as_opengait_would(split_dataset, tmp_path):
+    project, splits = split_dataset
     out = tmp_path / "og"
     result = export_opengait(project, out, show_progress=False)
     rows = splits.to_pylist()
@@ -58,8 +58,8 @@ def test_protocol_layout_reads_back_as_opengait_would(split_project, tmp_path):
     assert np.array_equal(load_array(sample.files[0]), load_array(project.resolve(src["path"])))
 
 
-def test_rerun_is_idempotent_and_foreign_folders_are_refused(split_project, tmp_path):
-    project, _ = split_project
+def test_rerun_is_idempotent_and_foreign_folders_are_refused(split_dataset, tmp_path):
+    project, _ = split_dataset
     out = tmp_path / "og"
     export_opengait(project, out, show_progress=False)
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
