@@ -90,9 +90,19 @@ def check_label_studio(url: str | None = None) -> list[Check]:
     return checks
 
 
+def check_int8() -> Check:
+    from grewkit.detect.onnx_session import has_int8_dot_product
+
+    if has_int8_dot_product():
+        return Check("int8 inference", True, "exact int8 dot product (VNNI / dotprod): the INT8 detector runs")
+    return Check("int8 inference", False, "no VNNI / dotprod: int8 kernels saturate, so the default detector "
+                                          "runs its float model")
+
+
 def run_checks(label_studio_url: str | None = None) -> list[Check]:
     checks = [*check_torch(), *check_opencv()]
     checks.append(check_module("onnxruntime", "onnxruntime"))
+    checks.append(check_int8())
     checks.append(check_module("numba", "numba", "search falls back to plain torch, about 2x slower"))
     checks.append(check_mediapipe())
     checks.append(check_module("trackers (ByteTrack)", "trackers"))

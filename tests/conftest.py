@@ -52,3 +52,11 @@ def ls_server(tmp_path_factory):
         server.start(timeout=420)
     yield server
     server.stop()
+
+
+def pytest_collection_modifyitems(items):
+    # Every test that uses the real Label Studio server is a `server` test, so `-m "not server"`
+    # (make test-fast) leaves them out without each test repeating the marker.
+    for item in items:
+        if "ls_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.server)

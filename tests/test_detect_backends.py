@@ -9,6 +9,7 @@ import pytest
 from grewkit.bench.mot_sequence import MotSequence
 from grewkit.core.boxes import iou_matrix
 from grewkit.core.errors import GrewkitError
+from grewkit.detect.onnx_session import has_int8_dot_product
 from grewkit.detect.registry import load_backends, make_detector, preprocess_dir
 
 
@@ -49,7 +50,8 @@ def test_ssdlite_on_vtest_frame(shared_data):
 
 
 @pytest.mark.parametrize("name", ["ssdlite", "ssdlite-fp32"])
-def test_damaged_model_is_refused(tmp_path, name):
+def test_damaged_model_is_refused(tmp_path, monkeypatch, name):
+    monkeypatch.setenv("GREWKIT_INT8_DOT", "1")  # load the int8 file itself, whatever this CPU
     folder = preprocess_dir()
     text = (folder / "detectors.toml").read_text()
     model = tmp_path / load_backends(folder / "detectors.toml")[name]["model"]
@@ -62,6 +64,8 @@ def test_damaged_model_is_refused(tmp_path, name):
         make_detector(name, backends_file=tmp_path / "detectors.toml")
 
 
+@pytest.mark.skipif(not has_int8_dot_product(), reason="this CPU has no exact int8 dot product (VNNI / dotprod): "
+                    "the default runs the float model here")
 def test_int8_model_finds_the_boxes_of_the_float_model(shared_data):
     """The quantized default must stay a faithful copy of the float network, frame by frame."""
     int8, fp32 = make_detector("ssdlite"), make_detector("ssdlite-fp32")
@@ -110,3 +114,20 @@ def test_mmdet_adapter_explains_what_is_missing(tmp_path):
     toml.write_text('[rtm]\nkind = "mmdet"\nconfig = "c.py"\ncheckpoint = "c.pth"\n')
     with pytest.raises(GrewkitError, match='needs mmdet and mmcv.*kind = "onnx"'):
         make_detector("rtm", backends_file=toml)
+
+
+@pytest.mark.parametrize("int8_dot, model", [("1", "ssdlite_mobilenet_v2_pedestrian_int8"),
+                                             ("0", "ssdlite_mobilenet_v2_pedestrian")])
+def test_the_default_runs_the_float_model_where_int8_kernels_are_inexact(monkeypatch, int8_dot, model):
+    monkeypatch.setenv("GREWKIT_INT8_DOT", int8_dot)
+    detector = make_detector("ssdlite")
+    assert f":{model}@" in detector.name  # the detections manifest names the model that ran
+
+
+def test_a_fallback_naming_no_detector_is_refused(tmp_path):
+    text = (preprocess_dir() / "detectors.toml").read_text().replace(
+        'without_int8_dot_product = "ssdlite-fp32"', 'without_int8_dot_product = "nowhere"')
+    text = text.replace('model = "models/', f'model = "{preprocess_dir()}/models/')
+    (tmp_path / "detectors.toml").write_text(text)
+    with pytest.raises(GrewkitError, match="without_int8_dot_product names no detector"):
+        make_detector("ssdlite", backends_file=tmp_path / "detectors.toml")

@@ -51,7 +51,17 @@ def make_detector(name: str, *, backends_file: str | Path = "", threads: int = 1
     backends = load_backends(path)
     if name not in backends:
         raise GrewkitError(f"no detector named {name!r}; defined: {', '.join(backends)}", path=path)
-    config = backends[name]
+    config = dict(backends[name])
+    # An int8 model names the float model to run on CPUs whose int8 kernels are inexact; the detections
+    # manifest then names the model that really ran.
+    fallback = config.pop("without_int8_dot_product", None)
+    if fallback is not None:
+        from grewkit.detect.onnx_session import has_int8_dot_product
+
+        if fallback not in backends:
+            raise GrewkitError(f"[{name}] without_int8_dot_product names no detector: {fallback!r}", path=path)
+        if not has_int8_dot_product():
+            name, config = fallback, dict(backends[fallback])
     try:
         cls = KINDS.get(config["kind"])
         return cls.from_config(name, config, path.parent, threads)
