@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from grewkit.bench.mot import PurityEvaluator
-from grewkit.bench.mot_sequence import MotSequence, track_sequence, tracklets_to_mot
+from grewkit.bench.mot_sequence import MotSequence, TUD_CAMPUS_FPS, track_sequence, tracklets_to_mot
 from grewkit.core.boxes import Boxes
 from grewkit.track.settings import TrackSettings
 from grewkit.track.tracklets import build_tracklets
@@ -28,7 +28,7 @@ def _identity_purity(seq: MotSequence, tracklets) -> tuple[float, int]:
 
 def test_cuts_remove_identity_switches_on_tud_campus(shared_data):
     """ByteTrack on the public detections swaps people in TUD-Campus's groups; the cuts take the swaps out."""
-    seq = MotSequence.open(shared_data / "tud_campus")
+    seq = MotSequence.open(shared_data / "tud_campus", fps=TUD_CAMPUS_FPS)
     pub = seq.public_detections()
     dets = Boxes(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1))
     whole = track_sequence(dets, n_frames=len(seq.frames), fps=seq.fps, settings=TrackSettings())
