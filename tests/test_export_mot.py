@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import json
 
 import numpy as np
 import pytest
@@ -72,3 +73,17 @@ def test_export_mot_refuses_before_tracking(project, tmp_path):
     proc = grewkit("export", "mot", str(tmp_path / "mot"), "--project", str(project.root))
     assert proc.returncode != 0 and not (tmp_path / "mot").exists()
     assert len(proc.stderr.strip().splitlines()) == 1 and "track" in proc.stderr, proc.stderr
+
+
+def test_status_counts_tracklets_per_video(tracked):
+    proc = grewkit("status", "--project", str(tracked.root), "--json")
+    assert proc.returncode == 0, proc.stderr
+    (track,) = [r for r in json.loads(proc.stdout) if r["stage"] == "track"]
+    (video,) = track["tracklets_by_video"]
+    tracklets = tracked.read("tracklets").to_pandas()
+    assert (video["found"], video["kept"], video["dropped"]) == (len(tracklets), tracklets.kept.sum(),
+                                                                 (~tracklets.kept).sum())
+    short = tracklets.filter_reason.fillna("").str.contains("too short").sum()
+    assert video["reasons"].get("too short", 0) == short and sum(video["reasons"].values()) >= video["dropped"]
+    text = grewkit("status", "--project", str(tracked.root)).stdout
+    assert "tracklets per video" in text and video["video_id"] in text
