@@ -1,4 +1,5 @@
-"""``grewkit export mot``: MOTChallenge files per video that read back as the manifests' tracks."""
+"""Tracks for others on a vtest.avi slice: `grewkit export mot` read back as the manifests, per-video counts in
+`grewkit status`, and a video whose fps cannot convert the track settings."""
 
 from __future__ import annotations
 
@@ -87,3 +88,21 @@ def test_status_counts_tracklets_per_video(tracked):
     assert video["reasons"].get("too short", 0) == short and sum(video["reasons"].values()) >= video["dropped"]
     text = grewkit("status", "--project", str(tracked.root)).stdout
     assert "tracklets per video" in text and video["video_id"] in text
+
+
+@pytest.mark.parametrize("fps", [0.0, 5000.0])
+def test_track_refuses_a_video_with_an_absurd_fps_writing_nothing(tracked, fps):
+    import pyarrow as pa
+
+    from grewkit.core import manifests
+    from grewkit.core.schemas import conform, get_schema
+    from helpers import manifest_bytes
+
+    videos = tracked.read("videos")
+    videos = videos.set_column(videos.column_names.index("fps"), "fps", pa.array([fps] * videos.num_rows, pa.float64()))
+    manifests.write_manifest(tracked.manifests_dir, "videos", conform(videos, get_schema("videos")))
+    before = manifest_bytes(tracked)
+    proc = grewkit("track", "--project", str(tracked.root))
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode != 0 and len(lines) == 1 and "vtest.avi" in lines[0] and "fps" in lines[0], proc.stderr
+    assert manifest_bytes(tracked) == before
