@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from grewkit.bench.mot_sequence import MotSequence, TUD_CAMPUS_FPS
+from grewkit.bench.mot_sequence import TUD_CAMPUS_FPS, MotSequence
 from grewkit.core.boxes import iou_matrix
 from grewkit.core.errors import GrewkitError
 from grewkit.detect.registry import load_backends, make_detector, preprocess_dir

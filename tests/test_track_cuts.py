@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from grewkit.bench.mot import PurityEvaluator
-from grewkit.bench.mot_sequence import MotSequence, TUD_CAMPUS_FPS, track_sequence, tracklets_to_mot
+from grewkit.bench.mot_sequence import TUD_CAMPUS_FPS, MotSequence, track_sequence, tracklets_to_mot
 from grewkit.core.boxes import Boxes
 from grewkit.track.settings import TrackSettings
 from grewkit.track.tracklets import build_tracklets

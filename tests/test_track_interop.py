@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import grewkit, set_option
+from helpers import grewkit, manifest_bytes, set_option
 
 from grewkit.bench.mot import read_mot
 from grewkit.core.executors import make_executor
@@ -96,7 +96,6 @@ def test_track_refuses_a_video_with_an_absurd_fps_writing_nothing(tracked, fps):
 
     from grewkit.core import manifests
     from grewkit.core.schemas import conform, get_schema
-    from helpers import manifest_bytes
 
     videos = tracked.read("videos")
     videos = videos.set_column(videos.column_names.index("fps"), "fps", pa.array([fps] * videos.num_rows, pa.float64()))

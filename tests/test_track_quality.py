@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from grewkit.bench.mot import read_mot, score_mot_files
-from grewkit.bench.mot_sequence import MotSequence, TUD_CAMPUS_FPS, detect_sequence, detection_scores, track_to_mot
+from grewkit.bench.mot_sequence import TUD_CAMPUS_FPS, MotSequence, detect_sequence, detection_scores, track_to_mot
 from grewkit.core.boxes import Boxes
 from grewkit.detect.registry import make_detector
 from grewkit.track.settings import TrackSettings
