@@ -74,14 +74,14 @@ def outputs(project, *folders) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def reference(footage, tmp_path_factory):
     """A fresh project with the final settings of the tests below, run once from start to end."""
-    project = new_project(tmp_path_factory.mktemp("ref") / "ref", footage, {("track", "max_gap"): "1"})
+    project = new_project(tmp_path_factory.mktemp("ref") / "ref", footage, {("track", "max_gap_seconds"): "0.04"})
     pipeline(project)
     assert project.read("sequences").num_rows > 0
     return project
 
 
 def test_track_refuses_an_incomplete_detect_then_tracks_everything(footage, reference, tmp_path):
-    project = new_project(tmp_path / "p", footage, {("track", "max_gap"): "1"})
+    project = new_project(tmp_path / "p", footage, {("track", "max_gap_seconds"): "0.04"})
     run(project, "ingest")
     script = ("from pathlib import Path\nfrom grewkit.core.project import Project\n"
               "from grewkit.core.runner import run_stage\nfrom grewkit.core.executors import SerialExecutor\n"
@@ -133,7 +133,7 @@ def test_a_track_setting_change_rerenders_the_changed_sequences(footage, referen
     project = new_project(tmp_path / "p", footage)
     pipeline(project)
     before = project.read("sequences")
-    set_option(project, "track", "max_gap", "1")
+    set_option(project, "track", "max_gap_seconds", "0.04")
     run(project, "track")
     # render has not caught up: status and validate say which units are stale and why.
     stale = stage_status(project, "render")["stale"]

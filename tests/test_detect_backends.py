@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from grewkit.bench.mot_sequence import MotSequence
+from grewkit.bench.mot_sequence import TUD_CAMPUS_FPS, MotSequence
 from grewkit.core.boxes import iou_matrix
 from grewkit.core.errors import GrewkitError
 from grewkit.detect.onnx_session import has_int8_dot_product
@@ -30,7 +30,7 @@ def test_ssdlite_model_is_shipped_with_checksum_and_licence():
 
 
 def test_ssdlite_finds_the_walkers_of_a_tud_frame(shared_data):
-    seq = MotSequence.open(shared_data / "tud_campus")
+    seq = MotSequence.open(shared_data / "tud_campus", fps=TUD_CAMPUS_FPS)
     det = make_detector("ssdlite")
     found = total = 0
     for i in (0, 20, 40, 60):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from grewkit.bench.mot import read_mot, score_mot_files
-from grewkit.bench.mot_sequence import MotSequence, detect_sequence, detection_scores, track_to_mot
+from grewkit.bench.mot_sequence import TUD_CAMPUS_FPS, MotSequence, detect_sequence, detection_scores, track_to_mot
 from grewkit.core.boxes import Boxes
 from grewkit.detect.registry import make_detector
 from grewkit.track.settings import TrackSettings
@@ -31,7 +31,7 @@ def tud(request):
 
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent")
-    seq = MotSequence.open(SHARED_DATA / "tud_campus")
+    seq = MotSequence.open(SHARED_DATA / "tud_campus", fps=TUD_CAMPUS_FPS)
     return request.param, seq, detect_sequence(seq, make_detector(request.param), min_score=0.1)
 
 
@@ -64,7 +64,7 @@ def test_detect_every_second_frame_floor(tud):
 
 def test_bytetrack_on_public_detections_floor(shared_data):
     # No detector involved: once, not once per model like the tests on the `tud` fixture.
-    seq = MotSequence.open(shared_data / "tud_campus")
+    seq = MotSequence.open(shared_data / "tud_campus", fps=TUD_CAMPUS_FPS)
     pub = seq.public_detections()
     hyp = track_to_mot(Boxes(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1)), n_frames=len(seq.frames),
                        fps=seq.fps, settings=TrackSettings())

@@ -25,9 +25,9 @@ DEFAULT_THRESHOLD = 0.3
 def compare_detectors(data: Path, names: list[str], *, vtest_frames: int, backends_file: str = "") -> dict:
     from grewkit.detect.registry import make_detector
     from grewkit.core.frames import read_frames
-    from grewkit.bench.mot_sequence import MotSequence, detection_scores
+    from grewkit.bench.mot_sequence import TUD_CAMPUS_FPS, MotSequence, detection_scores
 
-    seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"))
+    seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"), fps=TUD_CAMPUS_FPS)
     tud_images = [img for _, img in seq.images()]
     started = time.perf_counter()
     vtest = [img for _, img in islice(read_frames(require(data / "vtest.avi", "vtest.avi")), vtest_frames or None)]

@@ -3,9 +3,10 @@
 1. Checks the metric code first: motmetrics' bundled tracker output (motmetrics_tud test.txt)
    against gt.txt must give the published reference scores (MOTA 52.65 %, IDF1 55.77 %, 7 ID
    switches on TUD-Campus); the benchmark stops if it does not.
-2. TUD-Campus: the detector + ByteTrack with the default [track] settings at several detection
-   strides, and ByteTrack on the public detections (det.txt scores are raw DPM margins, mapped to
-   min(1, score / 50)).
+2. TUD-Campus, or any MOTChallenge-layout folder given with ``--sequence`` (img1/, gt/gt.txt, optional
+   det/det.txt, seqinfo.ini or ``--fps``): the detector + ByteTrack with the default [track] settings at
+   several detection strides, and ByteTrack on the public detections when there are any, their scores
+   mapped by ``--det-scores`` (TUD-Campus's det.txt scores are raw DPM margins: divide:50 by default).
 3. A real video (default vtest.avi, 795 frames): ``grewkit ingest``, ``detect`` and ``track`` run for
    real on a temporary project, timed against a pure decode of the same file in the same run.
    The executor is created before the stages, so its start-up (worker processes, preloaded
@@ -43,26 +44,35 @@ def check_metric_code(data: Path) -> list[dict]:
     return rows
 
 
-def tud_figures(data: Path, *, backend: str, strides: list[int]) -> list[dict]:
+def sequence_figures(seq, name: str, *, backend: str, strides: list[int], det_scores: str) -> list[dict]:
     from grewkit.detect.registry import make_detector
     from grewkit.bench.mot import score_mot_files
-    from grewkit.bench.mot_sequence import MotSequence, detect_sequence, track_to_mot
+    from grewkit.bench.mot_sequence import detect_sequence, scale_scores, track_to_mot
     from grewkit.track.settings import TrackSettings
 
-    seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"))
     settings = TrackSettings()
-    dets = detect_sequence(seq, make_detector(backend, threads=1), min_score=0.1)
+    # Public detections first: a malformed det.txt stops the run before minutes of detection.
+    pub = seq.public_detections() if seq.has_public_detections() else None
     rows = []
-    for stride in strides:
-        r = score_mot_files(seq.gt, track_to_mot(dets[dets.frame % stride == 0], n_frames=len(seq.frames),
-                                                 fps=seq.fps, settings=settings, stride=stride))
-        rows.append({"run": f"TUD-Campus: {backend} + ByteTrack, detect stride {stride}",
-                     **{m: float(r[m]) for m in METRICS}})
-    pub = seq.public_detections()
-    pub = Boxes(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1))
-    r = score_mot_files(seq.gt, track_to_mot(pub, n_frames=len(seq.frames), fps=seq.fps, settings=settings))
-    rows.append({"run": "TUD-Campus: public det.txt + ByteTrack", **{m: float(r[m]) for m in METRICS}})
+    if strides:
+        dets = detect_sequence(seq, make_detector(backend, threads=1), min_score=0.1)
+        for stride in strides:
+            r = score_mot_files(seq.gt, track_to_mot(dets[dets.frame % stride == 0], n_frames=len(seq.frames),
+                                                     fps=seq.fps, settings=settings, stride=stride))
+            rows.append({"run": f"{name}: {backend} + ByteTrack, detect stride {stride}",
+                         **{m: float(r[m]) for m in METRICS}})
+    if pub is not None:
+        pub = Boxes(pub.frame - 1, pub.xyxy, scale_scores(pub.score, det_scores))
+        r = score_mot_files(seq.gt, track_to_mot(pub, n_frames=len(seq.frames), fps=seq.fps, settings=settings))
+        rows.append({"run": f"{name}: public det.txt ({det_scores}) + ByteTrack", **{m: float(r[m]) for m in METRICS}})
     return rows
+
+
+def tud_figures(data: Path, *, backend: str, strides: list[int], det_scores: str = "divide:50") -> list[dict]:
+    from grewkit.bench.mot_sequence import MotSequence, TUD_CAMPUS_FPS
+
+    seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"), fps=TUD_CAMPUS_FPS)
+    return sequence_figures(seq, "TUD-Campus", backend=backend, strides=strides, det_scores=det_scores)
 
 
 def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_frames: int = 0) -> dict:
@@ -143,19 +153,38 @@ def markdown_speed(runs: list[dict]) -> str:
 @click.option("--max-frames", default=0, show_default=True, help="Only this many frames of the video (0: all).")
 @click.option("--skip-tud", is_flag=True, help="Only the speed runs.")
 @click.option("--skip-speed", is_flag=True, help="Only the TUD-Campus metrics.")
+@click.option("--sequence", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="A MOTChallenge-layout folder (img1/, gt/gt.txt, optional det/det.txt and seqinfo.ini) to score "
+                   "instead of TUD-Campus.")
+@click.option("--fps", type=float, default=None,
+              help="Frame rate of --sequence (default: seqinfo.ini's frameRate; one of them is needed).")
+@click.option("--det-scores", default=None,
+              help="How det.txt scores become [0, 1] tracker scores: as-given, max-normalised or divide:N "
+                   "(default: divide:50 for TUD-Campus's DPM margins, as-given for --sequence).")
 @JSON_OPTION
-def bench_track_command(data, backend, video, strides, workers, repeats, max_frames, skip_tud, skip_speed, as_json):
-    """MOTA/IDF1 on TUD-Campus, and detect + track wall time over pure decode on a real video.
+def bench_track_command(data, backend, video, strides, workers, repeats, max_frames, skip_tud, skip_speed, sequence,
+                        fps, det_scores, as_json):
+    """MOTA/IDF1 on TUD-Campus (or --sequence), and detect + track wall time over pure decode on a real video.
 
     \b
-    Example:
+    Examples:
       grewkit bench track --shared-data ../shared/data --strides 1,2,3,4 --workers 1,2
+      grewkit bench track --sequence MOT17/train/MOT17-09-SDP --det-scores as-given --skip-speed
     """
+    from grewkit.bench.mot_sequence import MotSequence, scale_scores
+
     stride_list = [int(s) for s in strides.split(",") if s]
     result = {"machine": machine(),
               "mot": [], "speed": []}
-    if not skip_tud:
-        result["mot"] = check_metric_code(data) + tud_figures(data, backend=backend, strides=stride_list)
+    if sequence is not None:
+        seq = MotSequence.open(sequence, fps=fps)
+        mode = det_scores or "as-given"
+        scale_scores(np.zeros(1), mode)  # a bad mode stops here, before any detection runs
+        result["mot"] = sequence_figures(seq, sequence.name, backend=backend, strides=stride_list, det_scores=mode)
+    elif not skip_tud:
+        mode = det_scores or "divide:50"
+        scale_scores(np.zeros(1), mode)
+        result["mot"] = check_metric_code(data) + tud_figures(data, backend=backend, strides=stride_list, det_scores=mode)
     if not skip_speed:
         video = video or require(data / "vtest.avi", "vtest.avi")
         for n_workers in (int(w) for w in workers.split(",") if w):

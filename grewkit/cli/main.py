@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("grewkit.render.cli:render_command", "Render silhouettes, GEIs, flow and 2D/3D poses per kept tracklet."),
 
     "split": ("grewkit.split.cli:split_command", "Split sequences into train/val/test/distractor by the GREW protocol."),
-    "export": ("grewkit.export.cli:export_group", "Write the split dataset as OpenGait's layout or a GREW-style release."),
+    "export": ("grewkit.export.cli:export_group", "Write the split dataset as OpenGait's layout or a GREW-style release, or tracks as MOTChallenge files."),
     "import": ("grewkit.interop.cli:import_group", "Register an existing OpenGait-layout dataset or GREW-style release."),
     "report": ("grewkit.report.cli:report_command", "Dataset statistics and figures (GREW Table 1/4, Fig. 5) as Markdown and HTML."),
 

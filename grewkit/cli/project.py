@@ -47,13 +47,20 @@ def _stage_names(project: Project) -> list[str]:
 def status_command(project, as_json):
     """Per stage: how many units are done, stale (their inputs changed), failed (with reasons) and pending.
 
+    Once tracked, per video: tracklets found, kept and dropped, and the dropped ones by reason.
+
     \b
     Example:
       grewkit status --project demo
     """
     from grewkit.core.runner import stage_status
+    from grewkit.track.stage import tracklet_counts
 
     rows = [stage_status(project, name) for name in _stage_names(project)]
+    videos = tracklet_counts(project)
+    for row in rows:
+        if row["stage"] == "track" and videos:
+            row["tracklets_by_video"] = videos
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -79,6 +86,14 @@ def status_command(project, as_json):
                           soft_wrap=True)
         if len(row["failed"]) > 20:
             console.print(f"... and {len(row['failed']) - 20} more failures in {row['stage']}")
+    if videos:
+        table = Table(title="tracklets per video")
+        for col in ("video", "found", "kept", "dropped", "dropped by reason"):
+            table.add_column(col, justify="left" if col in ("video", "dropped by reason") else "right")
+        for v in videos:
+            reasons = ", ".join(f"{name} {n}" for name, n in sorted(v["reasons"].items(), key=lambda r: (-r[1], r[0])))
+            table.add_row(escape(v["video_id"]), str(v["found"]), str(v["kept"]), str(v["dropped"]), escape(reasons))
+        console.print(table)
 
 
 @click.command("validate")

@@ -94,6 +94,8 @@ def build_section(name: str, values: dict[str, Any], path: Path) -> Any:
     cls = section_class(name)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key, value in values.items():
+        if key in getattr(cls, "RENAMED", {}):
+            raise GrewkitError(f"[{name}] {key} is no longer a setting: use {cls.RENAMED[key]}", path=path)
         if key not in fields:
             raise GrewkitError(f"[{name}] has no setting {key!r}; known: {', '.join(fields)}", path=path)
         if not _type_ok(value, fields[key].type):

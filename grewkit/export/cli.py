@@ -1,4 +1,4 @@
-"""``grewkit export opengait|unlabelled|grew``."""
+"""``grewkit export opengait|unlabelled|grew|mot``."""
 
 from __future__ import annotations
 
@@ -92,3 +92,25 @@ def export_grew_command(out, project, key_dir, modalities, quiet):
     r = export_grew(project, out, key_dir=key_dir, modalities=list(modalities) or None, show_progress=not quiet)
     parts = ", ".join(f"{k}: {v}" for k, v in sorted(r.counts.items()))
     click.echo(f"wrote {r.sequences} sequences ({r.files} files; {parts}) to {out}; answer key in {r.key_dir}")
+
+
+@export_group.command("mot")
+@click.argument("out", type=click.Path(file_okay=False))
+@project_option
+def export_mot_command(out, project):
+    """Write MOTChallenge text files per video, for TrackEval, py-motmetrics and other tracking tools.
+
+    OUT/<video_id>/whole.txt (whole trajectories: ByteTrack without the identity-switch cuts, as
+    MOT metrics score them), OUT/<video_id>/kept.txt (the kept tracklets, one id each) and
+    OUT/<video_id>/seqinfo.ini (fps, size, length). Rows: frame,id,x,y,w,h,conf,-1,-1,-1 with
+    1-based frames.
+
+    \b
+    Example:
+      grewkit export mot /data/mygait-mot --project demo
+    """
+    from grewkit.export.mot import export_mot
+
+    r = export_mot(project, out)
+    click.echo(f"wrote {r.videos} videos to {out}: {r.whole_rows} boxes of whole trajectories (whole.txt), "
+               f"{r.kept_rows} boxes of {r.kept_tracklets} kept tracklets (kept.txt), seqinfo.ini beside them")

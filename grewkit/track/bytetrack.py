@@ -21,7 +21,8 @@ def run_bytetrack(detections: Boxes, *, detected_frames: np.ndarray, fps: float,
     except ImportError as exc:
         raise GrewkitError(f"ByteTrack needs the trackers and supervision packages ({exc}); run `make setup`") from None
     tracker = ByteTrackTracker(
-        lost_track_buffer=settings.lost_track_buffer, frame_rate=fps,
+        # Its buffer counts 30 fps frames (a time: buffer / 30 seconds at any frame rate).
+        lost_track_buffer=settings.lost_track_seconds * 30.0, frame_rate=fps,
         track_activation_threshold=settings.track_activation_threshold,
         minimum_consecutive_frames=settings.minimum_consecutive_frames,
         minimum_iou_threshold=settings.minimum_iou_threshold,

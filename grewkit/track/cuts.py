@@ -80,10 +80,11 @@ def _runs(labels: list) -> list[tuple[int, int]]:
     return list(zip(cuts[:-1], cuts[1:]))
 
 
-def cut_track(track: Boxes, crowd: np.ndarray, *, settings, stride: int = 1) -> list[Piece]:
+def cut_track(track: Boxes, crowd: np.ndarray, *, settings, stride: int = 1, gap_frames: int = 0) -> list[Piece]:
     """Split one raw track (sorted by frame, one box per frame) into pieces, dropped ones with their reason.
 
     ``stride`` is the detection stride: a gap cuts only when at least one detection was missed.
+    ``gap_frames``: the setting ``cut_gap_seconds`` in this video's frames (0: gaps never cut).
     """
     frame, xyxy = track.frame, track.xyxy
     n = len(frame)
@@ -134,7 +135,7 @@ def cut_track(track: Boxes, crowd: np.ndarray, *, settings, stride: int = 1) -> 
                 piece, prev = piece + 1, None
             labels.append(label[i])
             continue
-        if prev is not None and settings.cut_gap_frames and frame[i] - frame[prev] > max(settings.cut_gap_frames, stride):
+        if prev is not None and gap_frames and frame[i] - frame[prev] > max(gap_frames, stride):
             # Found again after a long gap (often hidden behind someone): maybe not the same person.
             piece += 1
         elif prev is not None and differ(i, prev):
@@ -166,7 +167,8 @@ def cut_track(track: Boxes, crowd: np.ndarray, *, settings, stride: int = 1) -> 
     return out
 
 
-def cut_tracks(tracks: list[Boxes], detections: Boxes, *, settings, stride: int = 1) -> list[Piece]:
+def cut_tracks(tracks: list[Boxes], detections: Boxes, *, settings, stride: int = 1, gap_frames: int = 0) -> list[Piece]:
     """Cut every raw track of one video; ``detections`` are the video's detections the tracker was given."""
     crowd = crowding(tracks, detections)
-    return [p for t, c in zip(tracks, crowd) for p in cut_track(t, c, settings=settings, stride=stride)]
+    return [p for t, c in zip(tracks, crowd) for p in cut_track(t, c, settings=settings, stride=stride,
+                                                                               gap_frames=gap_frames)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict
 
 import numpy as np
@@ -45,6 +46,19 @@ def detections_of(project, camera_id: str, video_id: str, expected: int | None =
     return table
 
 
+#: Frame rates beyond this are taken for a broken header, not a camera: durations in seconds would be nonsense.
+MAX_FPS = 1000.0
+
+
+def check_fps(project, video: dict) -> None:
+    """The track settings are durations in seconds, converted with each video's fps: refuse one it cannot trust."""
+    fps = video.get("fps")
+    if fps is None or not math.isfinite(fps) or fps <= 0 or fps > MAX_FPS:
+        raise GrewkitError(f"video {video['video_id']} has fps {fps} in the videos manifest (must be in (0, {MAX_FPS:g}]): "
+                           "the track settings in seconds cannot be converted to its frames; re-encode it with a "
+                           "valid frame rate", path=project.resolve(video["path"]) if video.get("path") else None)
+
+
 def tracklet_id(video_id: str, number: int) -> str:
     return f"{video_id}-t{number:05d}"
 
@@ -67,7 +81,7 @@ class TrackStage(Stage):
 
         track = self.project.settings.section("track")
         detect = self.project.settings.section("detect")
-        videos = self.project.read("videos", ["video_id", "camera_id", "fps", "frame_count", "width", "height"])
+        videos = self.project.read("videos", ["video_id", "camera_id", "path", "fps", "frame_count", "width", "height"])
         # The rows detect recorded per video (None while any of its units is not done): the worker
         # checks the detections it reads against them.
         markers = StageState(self.project, "detect").markers()
@@ -79,6 +93,8 @@ class TrackStage(Stage):
             expected[vid] = rows
         units = []
         for v in sorted(videos.to_pylist(), key=lambda v: v["video_id"]):
+            check_fps(self.project, v)
+            v = {k: x for k, x in v.items() if k != "path"}  # read for the message only, not a unit input
             text = json.dumps({"track": asdict(track), "stride": detect.stride, "max_frames": detect.max_frames},
                               sort_keys=True)
             digest = hashlib.sha1(text.encode()).hexdigest()[:10]
@@ -117,3 +133,20 @@ class TrackStage(Stage):
         boxes = pa.concat_tables([conform(b, get_schema("boxes")) for b in box_parts]) if box_parts \
             else get_schema("boxes").empty_table()
         return {"tracklets": tracklets_table, "boxes": boxes}
+
+
+def tracklet_counts(project) -> list[dict]:
+    """Per video: tracklets found, kept and dropped, and the dropped ones by reason (the text before the
+    reason's first colon, e.g. ``too short``, ``crossing``; a tracklet failing several counts under each)."""
+    if not project.has("tracklets"):
+        return []
+    table = project.read("tracklets", ["video_id", "kept", "filter_reason"])
+    out: dict[str, dict] = {}
+    for vid, kept, reason in zip(*(table.column(c).to_pylist() for c in ("video_id", "kept", "filter_reason"))):
+        row = out.setdefault(vid, {"video_id": vid, "found": 0, "kept": 0, "dropped": 0, "reasons": {}})
+        row["found"] += 1
+        row["kept" if kept else "dropped"] += 1
+        for part in (reason or "").split("; ") if not kept else ():
+            name = part.split(":", 1)[0].strip() or "unknown"
+            row["reasons"][name] = row["reasons"].get(name, 0) + 1
+    return [out[v] for v in sorted(out)]

@@ -63,12 +63,13 @@ def _fill_gaps(track: Boxes, max_gap: int) -> Boxes:
 
 
 def build_tracklets(raw: Boxes, *, max_gap: int, cut_settings=None, detections: Boxes | None = None,
-                    stride: int = 1) -> list[Tracklet]:
+                    stride: int = 1, fps: float | None = None) -> list[Tracklet]:
     """Raw tracks (boxes with the tracker's ids) to numbered tracklets; with ``cut_settings``, first cut
     where a track may change person.
 
     ``detections`` are what the tracker was given: a detection no track follows still counts as a
-    person at a crossing. Dropped pieces come back as tracklets with ``reasons``.
+    person at a crossing. Dropped pieces come back as tracklets with ``reasons``. ``max_gap`` is in frames;
+    the cuts' durations are seconds, so cutting needs the video's ``fps``.
     """
     from grewkit.track.cuts import cut_tracks
 
@@ -80,8 +81,10 @@ def build_tracklets(raw: Boxes, *, max_gap: int, cut_settings=None, detections: 
         first = np.concatenate([[True], np.diff(track.frame) > 0])
         groups.append(Boxes(track.frame[first], track.xyxy[first], track.score[first]))
     if cut_settings is not None:
+        if fps is None:
+            raise ValueError("cutting tracks needs the video's fps")
         pieces = cut_tracks(groups, detections if detections is not None else Boxes.empty(), settings=cut_settings,
-                            stride=stride)
+                            stride=stride, gap_frames=cut_settings.frames(cut_settings.cut_gap_seconds, fps))
     else:
         pieces = [(g, None) for g in groups]
     filled = [(_fill_gaps(b, max_gap if reason is None else 0), reason) for b, reason in pieces]
@@ -97,8 +100,8 @@ def track_detections(detections: Boxes, *, detected_frames: np.ndarray, fps: flo
     through here."""
     raw = TRACKERS.get(settings.tracker)(detections, detected_frames=detected_frames, fps=fps, settings=settings)
     given = detections[detections.score >= settings.min_score]  # what the tracker was given (trackers drop the rest)
-    return build_tracklets(raw, max_gap=max(settings.max_gap, stride - 1), cut_settings=settings if cut else None,
-                           detections=given, stride=stride)
+    return build_tracklets(raw, max_gap=max(settings.frames(settings.max_gap_seconds, fps), stride - 1),
+                           cut_settings=settings if cut else None, detections=given, stride=stride, fps=fps)
 
 
 def frame_groups(frame: np.ndarray) -> list[np.ndarray]:
