@@ -60,8 +60,8 @@ def make_detector(name: str, *, backends_file: str | Path = "", threads: int = 1
 
         if fallback not in backends:
             raise GrewkitError(f"[{name}] without_int8_dot_product names no detector: {fallback!r}", path=path)
-        if not has_int8_dot_product():
-            name, config = fallback, dict(backends[fallback])
+        if not has_int8_dot_product():  # keeps its name; the model stem and checksum in it say which file ran
+            config = {k: v for k, v in backends[fallback].items() if k != "without_int8_dot_product"}
     try:
         cls = KINDS.get(config["kind"])
         return cls.from_config(name, config, path.parent, threads)
