@@ -24,7 +24,9 @@ copy of it.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -206,9 +208,13 @@ def sweep(*, error_rates: list[float], annotators: list[int], cameras: int, iden
     root = Path(work_dir or tempfile.mkdtemp(prefix="grewkit-bench-dataset-")).resolve()
     root.mkdir(parents=True, exist_ok=True)
     base_dir = root / "projects" / f"world-c{cameras}-i{identities}-s{seconds:g}-seed{seed}"
-    steps = '["synth", "ingest", "detect", "track", "render", "serve", "candidates", "push", "annotate", "pull", "stop", "split"]'
+    steps = '["synth", "ingest", "detect", "track", "render"]'
+    # The copies take only these: the world's manifests are theirs as they are (their unit states
+    # name the world's folder, so rerunning a stage there would redo it).
+    copy_steps = '["serve", "candidates", "push", "annotate", "pull", "stop", "split"]'
     started = time.perf_counter()
     ready = base_dir.parent / f"{base_dir.name}.ready"  # the world is rendered: later sweeps reuse it
+    reused = ready.exists()
     if not ready.exists():
         project = Project.init(base_dir) if not (base_dir / "grewkit.toml").exists() else Project.open(base_dir)
         for key, value in (("cameras", str(cameras)), ("identities", str(identities)), ("seconds", f"{float(seconds)}"),
@@ -218,9 +224,10 @@ def sweep(*, error_rates: list[float], annotators: list[int], cameras: int, iden
         # A few dozen identities at most: no val set, test gets 2 of every 5 eligible ones (as the demo).
         _set_option(project.settings_path, "split", "ratios", "[3, 0, 2]")
         _set_option(project.settings_path, "split", "val_identities", "0")
-        Pipeline(Project.open(base_dir), quiet=True).run(until="render")
+        with contextlib.redirect_stdout(sys.stderr):
+            Pipeline(Project.open(base_dir), quiet=True).run(until="render")
         ready.write_text("")
-    world_s = time.perf_counter() - started
+    world_s = round(time.perf_counter() - started, 1) if not reused else None
     # A server named in the environment is used as it is (its document root must hold WORK_DIR);
     # else one server for the whole sweep, in WORK_DIR/server so a rerun skips its migrations.
     server = None
@@ -236,13 +243,19 @@ def sweep(*, error_rates: list[float], annotators: list[int], cameras: int, iden
         os.environ.update(env)
         for n in annotators:
             for rate in error_rates:
-                copy = root / "projects" / f"{base_dir.name}-e{rate:g}-a{n}-{int(time.time())}"
+                stamp = int(time.time())
+                copy = root / "projects" / f"{base_dir.name}-e{rate:g}-a{n}-{stamp}"
                 shutil.copytree(base_dir, copy, symlinks=True)
+                _set_option(copy / "grewkit.toml", "run", "steps", copy_steps)
                 _set_option(copy / "grewkit.toml", "run", "simulated_error_rate", f"{rate}")
                 _set_option(copy / "grewkit.toml", "annotate", "annotators_per_task", str(n))
-                _set_option(copy / "grewkit.toml", "annotate", "campaign", f'"{copy.name}"')
+                # Label Studio refuses project titles (project name / campaign) over 50 characters.
+                _set_option(copy / "grewkit.toml", "project", "name", '"bench dataset"')
+                _set_option(copy / "grewkit.toml", "annotate", "campaign", f'"e{rate:g}-a{n}-{stamp}"')
                 t = time.perf_counter()
-                Pipeline(Project.open(copy), quiet=True).run(until="split")
+                # The steps print what they did; the figures alone go to stdout (--json).
+                with contextlib.redirect_stdout(sys.stderr):
+                    Pipeline(Project.open(copy), quiet=True).run(until="split")
                 rows.append({"error_rate": rate, "annotators": n, "project": str(copy),
                              "seconds": round(time.perf_counter() - t, 1), **score_project(copy)})
     finally:
@@ -255,7 +268,7 @@ def sweep(*, error_rates: list[float], annotators: list[int], cameras: int, iden
             server.stop()
     return {"machine": machine(), "load_average": load_average(),
             "world": {"cameras": cameras, "identities": identities, "seconds": seconds, "seed": seed,
-                      "project": str(base_dir), "synth_to_render_s": round(world_s, 1)},
+                      "project": str(base_dir), "synth_to_render_s": world_s},
             "rows": rows}
 
 
@@ -286,7 +299,8 @@ def markdown_dataset(result: dict) -> str:
     if "world" in result:
         w = result["world"]
         head += (f"; world {w['cameras']} cameras, {w['identities']} walkers, {w['seconds']:g} s, seed {w['seed']} "
-                 f"(synth to render {w['synth_to_render_s']} s)")
+                 + (f"(synth to render {w['synth_to_render_s']} s)" if w["synth_to_render_s"] is not None
+                    else "(world reused from an earlier sweep)"))
     note = "benchmark ids are train/val/test; leaks: distractor sequences of a train/val/test person, test identities affected"
     return head + "\n\n" + markdown_table(headers, rows) + "\n\n" + note
 
