@@ -2,8 +2,7 @@
 
 The task key is the query tracklet id, so a re-push finds the task again however the
 candidates changed; the machine's ranking rides along as a prediction that pre-selects
-"same" for the rank-1 candidate when its score clears ``preselect_min_score``. Each unordered
-pair is asked once: in the task of the first query (in key order) that ranks it.
+"same" for the rank-1 candidate when its score clears ``preselect_min_score``.
 """
 
 from __future__ import annotations
@@ -27,19 +26,8 @@ def build_tasks(*, candidates: pa.Table, tracklets: pa.Table, strips: dict[str, 
     for row in candidates.to_pylist():
         ranked[row["query_tracklet_id"]].append(row)
     tasks = []
-    asked: set[frozenset[str]] = set()
     for query in sorted(ranked):
-        # A-B and B-A are one question: asked in both tasks it costs two answers for one link,
-        # so a pair already placed in an earlier task is answered there and left out here.
-        rows = []
-        for row in sorted(ranked[query], key=lambda r: r["rank"]):
-            pair = frozenset((query, row["candidate_tracklet_id"]))
-            if pair in asked:
-                continue
-            asked.add(pair)
-            rows.append(row)
-            if len(rows) == k:
-                break
+        rows = sorted(ranked[query], key=lambda r: r["rank"])[:k]
         q = info[query]
         data = {"query_id": query, "query_camera": q["camera_id"],
                 "query_frames": f"{q['start_frame']}-{q['end_frame']}", "query_image": media_url(strips[query])}
