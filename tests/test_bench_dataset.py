@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import click
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
@@ -120,3 +121,14 @@ def test_project_without_a_split_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(bench_dataset_command, ["--project", str(project.root)])
     assert result.exit_code != 0
     assert "no splits manifest" in str(result.exception) + result.output
+
+
+def test_set_option_rewrites_one_key_of_its_section_only(tmp_path):
+    from grewkit.bench.dataset import _set_option
+
+    path = tmp_path / "grewkit.toml"
+    path.write_text('[run]\nsteps = ["synth"]\nseed = 1\n\n[split]\nseed = 2\n')
+    _set_option(path, "split", "seed", "7")
+    assert path.read_text() == '[run]\nsteps = ["synth"]\nseed = 1\n\n[split]\nseed = 7\n'
+    with pytest.raises(click.ClickException, match="no ratios in \\[run\\]"):
+        _set_option(path, "run", "ratios", "[1]")

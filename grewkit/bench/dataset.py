@@ -328,8 +328,14 @@ def bench_dataset_command(project_dir, error_rates, annotators, cameras, identit
       grewkit bench dataset --error-rates 0.02,0.10,0.20 --annotators 1,2 --work-dir /tmp/bench-dataset
     """
     if project_dir is not None:
-        result = {"machine": machine(), "load_average": load_average(),
-                  "rows": [{"project": str(project_dir), **score_project(project_dir)}]}
+        from grewkit.core.project import Project
+
+        settings = Project.open(project_dir).settings
+        run = settings.section("run")
+        # The error rate is the project's own only when its annotators were simulated.
+        row = {"error_rate": run.simulated_error_rate if run.annotation == "simulate" else None,
+               "annotators": settings.section("annotate").annotators_per_task, "project": str(project_dir)}
+        result = {"machine": machine(), "load_average": load_average(), "rows": [{**row, **score_project(project_dir)}]}
     else:
         result = sweep(error_rates=[float(x) for x in error_rates.split(",")],
                        annotators=[int(x) for x in annotators.split(",")], cameras=cameras, identities=identities,
