@@ -209,8 +209,8 @@ def sweep(*, error_rates: list[float], annotators: list[int], cameras: int, iden
     root.mkdir(parents=True, exist_ok=True)
     base_dir = root / "projects" / f"world-c{cameras}-i{identities}-s{seconds:g}-seed{seed}"
     steps = '["synth", "ingest", "detect", "track", "render"]'
-    # The copies take only these: the world's manifests are theirs as they are (their unit states
-    # name the world's folder, so rerunning a stage there would redo it).
+    # The copies take only these: the world's manifests are theirs as they are, and the stages'
+    # unit states name the world's folder (absolute paths), which a copy must not plan against.
     copy_steps = '["serve", "candidates", "push", "annotate", "pull", "stop", "split"]'
     started = time.perf_counter()
     ready = base_dir.parent / f"{base_dir.name}.ready"  # the world is rendered: later sweeps reuse it
