@@ -23,6 +23,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
               "MOT metrics on TUD-Campus, and ingest/detect/track wall time over pure decode on a real video."),
     "annotate": ("grewkit.bench.annotate:bench_annotate_group",
                  "Candidate recall@K, identity accuracy after simulated annotators, push/pull speed against Label Studio."),
+    "dataset": ("grewkit.bench.dataset:bench_dataset_command",
+                "Yield, label pair precision/recall, distractor leaks and annotation cost of a run's released dataset."),
     "render": ("grewkit.bench.render:bench_render_command",
                "Size normalisation against OpenGait's loop, render steps and the render stage's throughput on TUD-Campus."),
     "render-quality": ("grewkit.bench.render_quality:bench_render_quality_command",
