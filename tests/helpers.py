@@ -29,3 +29,20 @@ def set_option(project, section: str, key: str, value: str) -> None:
     else:
         raise AssertionError(f"no {key} in [{section}]")
     project.settings_path.write_text("\n".join(lines) + "\n")
+
+
+def vtest_slice(project, shared_data, folder):
+    """Register the first 40 frames of vtest.avi (detected at stride 2) as camera ``pets`` of ``project``."""
+    from grewkit.ingest.cli import ingest
+
+    folder.mkdir()
+    (folder / "pets_view1.avi").symlink_to(shared_data / "vtest.avi")
+    (folder / "cameras.csv").write_text("camera_id,view,width,height\npets,elevated,768,576\n")
+    set_option(project, "detect", "max_frames", "40")
+    set_option(project, "detect", "stride", "2")
+    # The gaps this slice was checked with, 10 and 6 frames of vtest.avi's 10 fps: the defaults are those
+    # frame counts at TUD-Campus's 25 fps, where a 2-stride 10 fps track is cut at every missed detection.
+    set_option(project, "track", "max_gap_seconds", "1.0")
+    set_option(project, "track", "cut_gap_seconds", "0.6")
+    ingest(project, [folder], cameras=folder / "cameras.csv")
+    return project

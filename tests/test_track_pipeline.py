@@ -6,12 +6,11 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import set_option
+from helpers import set_option, vtest_slice
 
 from grewkit.core.executors import make_executor
 from grewkit.core.runner import run_stage
 from grewkit.core.validate import validate_project
-from grewkit.ingest.cli import ingest
 
 
 def run(project, stage):
@@ -23,17 +22,7 @@ def run(project, stage):
 
 @pytest.fixture
 def pets(project, shared_data, tmp_path):
-    src = tmp_path / "footage"
-    src.mkdir()
-    (src / "pets_view1.avi").symlink_to(shared_data / "vtest.avi")
-    (src / "cameras.csv").write_text("camera_id,view,width,height\npets,elevated,768,576\n")
-    set_option(project, "detect", "max_frames", "40")
-    set_option(project, "detect", "stride", "2")
-    # The gaps this slice was checked with, 10 and 6 frames of vtest.avi's 10 fps: the defaults are those
-    # frame counts at TUD-Campus's 25 fps, where a 2-stride 10 fps track is cut at every missed detection.
-    set_option(project, "track", "max_gap_seconds", "1.0")
-    set_option(project, "track", "cut_gap_seconds", "0.6")
-    ingest(project, [src], cameras=src / "cameras.csv")
+    vtest_slice(project, shared_data, tmp_path / "footage")
     run(project, "ingest")
     return project
 
