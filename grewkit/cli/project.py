@@ -96,20 +96,30 @@ def validate_command(project):
 
 
 @click.command("doctor")
+@click.option("--project", "-p", "project_dir", default=None, envvar="GREWKIT_PROJECT", type=click.Path(file_okay=False),
+              help="Also check what this project's settings ask for (its detector backend).")
 @click.option("--label-studio-url", default=None, help="Also check that a Label Studio server answers at this URL.")
-def doctor_command(label_studio_url):
+def doctor_command(project_dir, label_studio_url):
     """Report which optional backends and services are usable here, and why not.
 
+    Works outside a project; with --project it also checks that project's settings.
+
     \b
-    Example:
+    Examples:
       grewkit doctor --label-studio-url http://127.0.0.1:8080
+      grewkit doctor -p demo
     """
     from grewkit.core.doctor import run_checks
 
+    checks = run_checks(label_studio_url)
+    if project_dir is not None:
+        from grewkit.core.doctor_project import project_checks
+
+        checks += project_checks(Project.open(project_dir))
     table = Table(title="grewkit doctor")
     table.add_column("component")
     table.add_column("usable")
     table.add_column("detail")
-    for check in run_checks(label_studio_url):
-        table.add_row(check.name, "[green]yes[/green]" if check.ok else "[yellow]no[/yellow]", escape(check.detail))
+    for check in checks:
+        table.add_row(escape(check.name), "[green]yes[/green]" if check.ok else "[yellow]no[/yellow]", escape(check.detail))
     console.print(table)
