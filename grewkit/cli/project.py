@@ -45,17 +45,23 @@ def _stage_names(project: Project) -> list[str]:
 @project_option
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def status_command(project, as_json):
-    """Per stage: how many units are done, failed (with reasons) and pending.
+    """Per stage: how many units are done, failed (with reasons) and pending; then the dataset so far.
+
+    From the manifests, where they exist: tracklets kept and dropped per reason, annotation
+    progress and conflicts, and split sizes. --json prints {"stages": [...], "tracklets": ...,
+    "annotation": ..., "splits": ...} (null for a part not made yet).
 
     \b
     Example:
       grewkit status --project demo
     """
+    from grewkit.core.overview import overview_lines, project_overview
     from grewkit.core.runner import stage_status
 
     rows = [stage_status(project, name) for name in _stage_names(project)]
+    overview = project_overview(project)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps({"stages": rows, **overview}, indent=2))
         return
     table = Table(title=f"grewkit status: {project.root}")
     for col in ("stage", "done", "failed", "pending", "total"):
@@ -71,6 +77,8 @@ def status_command(project, as_json):
             console.print(f"[red]failed[/red] {escape(row['stage'])}/{escape(key)}: {escape(reason)}", highlight=False)
         if len(row["failed"]) > 20:
             console.print(f"... and {len(row['failed']) - 20} more failures in {row['stage']}")
+    for line in overview_lines(overview):
+        console.print(escape(line), highlight=False)
 
 
 @click.command("validate")
