@@ -47,9 +47,9 @@ class RenderSettings:
     crop_margin: float = setting(0.1, "Box growth on each side before cropping, as a fraction of the box size.")
     mask_threshold: float = setting(0.5, "mediapipe segmentation: a pixel is the person above this probability.")
     flow_height: int = setting(64, "Stored optical-flow grid height (width is half); computed at twice this size.")
-    mog2_history: int = setting(300, "mog2 segmenter: frames of background history.")
+    mog2_history: int = setting(300, "mog2 segmenter: video frames of background history (at the video's own rate, not seconds).")
     mog2_var_threshold: float = setting(16.0, "mog2 segmenter: squared Mahalanobis distance that marks foreground.")
-    mog2_warmup_frames: int = setting(100, "mog2 segmenter: frames before the tracklet used to learn the background.")
+    mog2_warmup_frames: int = setting(100, "mog2 segmenter: video frames before the tracklet used to learn the background (at the video's own rate, not seconds).")
     input: str = setting("manifests", "Folder of the input manifests, relative to the project: 'manifests' "
                                       "(tracking output) or 'ground_truth/manifests' (a synthetic world).")
 
