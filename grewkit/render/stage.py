@@ -31,6 +31,7 @@ from grewkit.render.crops import make_crop, read_frames
 from grewkit.render.flow import DISFlow
 from grewkit.render.gei import gait_energy_image
 from grewkit.render.pose import MediapipePerson, to_coco17, world_joints
+from grewkit.render.pose_estimators import MEDIAPIPE, estimator_table, worker_pose_estimator
 from grewkit.render.pretreatment import normalise_frames
 from grewkit.render.segmentation import SEGMENTERS, make_segmenter
 
@@ -50,6 +51,12 @@ class RenderSettings:
     mog2_history: int = setting(300, "mog2 segmenter: video frames of background history (at the video's own rate, not seconds).")
     mog2_var_threshold: float = setting(16.0, "mog2 segmenter: squared Mahalanobis distance that marks foreground.")
     mog2_warmup_frames: int = setting(100, "mog2 segmenter: video frames before the tracklet used to learn the background (at the video's own rate, not seconds).")
+    pose_estimator: str = setting("mediapipe", "pose2d backend, top-down on the tracked boxes: mediapipe (BlazePose, "
+                                               "built in) or a table of pose_estimators_file, kind onnx (your "
+                                               "exported RTMPose/HRNet) or mmpose (an OpenMMLab config, run in "
+                                               ".venv-openmmlab). pose3d always comes from mediapipe.")
+    pose_estimators_file: str = setting("", "Your own pose_estimators.toml; empty uses grewkit's "
+                                            "preprocess/pose_estimators.toml.")
     input: str = setting("manifests", "Folder of the input manifests, relative to the project: 'manifests' "
                                       "(tracking output) or 'ground_truth/manifests' (a synthetic world).")
 
@@ -101,7 +108,11 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
     """
     wanted = set(settings.modalities)
     need_sil = bool(wanted & {"sil", "gei"})
-    need_pose = bool(wanted & {"pose2d", "pose3d"})
+    # pose2d from another estimator than mediapipe runs top-down on the frame; pose3d is mediapipe's alone.
+    estimator = None
+    if "pose2d" in wanted and settings.pose_estimator != MEDIAPIPE:
+        estimator = worker_pose_estimator(settings.pose_estimator, estimators_file=settings.pose_estimators_file)
+    need_pose = "pose3d" in wanted or ("pose2d" in wanted and estimator is None)
     if len(frames) == 0:
         raise GrewkitError(f"{name}: no boxes")
     if np.any(np.diff(frames) <= 0):
@@ -143,8 +154,12 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
                 masks.append(segmenter.segment(frame_bgr, crop, person))
                 t = clock.add("segment", t)
             if need_pose:
-                pose2d.append(to_coco17(person.landmarks, crop))
+                if estimator is None:
+                    pose2d.append(to_coco17(person.landmarks, crop))
                 pose3d.append(world_joints(person.world))
+                t = clock.add("pose", t)
+            if estimator is not None:
+                pose2d.append(estimator.estimate(rgb, np.asarray(box, np.float64)[None])[0])
                 t = clock.add("pose", t)
             if flow is not None:
                 grays.append(flow.prepare(crop.image))
@@ -233,7 +248,14 @@ class RenderStage(Stage):
         if not own and manifests.exists(root, "identities"):
             identities = {r["tracklet_id"]: r["identity_id"] for r in read_manifest(root, "identities").to_pylist()}
         config = asdict(settings)
-        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+        digested = dict(config)
+        if settings.pose_estimator == MEDIAPIPE and not settings.pose_estimators_file:
+            # The default estimator leaves the digest as it was before estimators could be chosen,
+            # so projects rendered then are not rendered again.
+            del digested["pose_estimator"], digested["pose_estimators_file"]
+        if "pose2d" in settings.modalities:
+            digested["pose_estimator_table"] = estimator_table(settings.pose_estimator, settings.pose_estimators_file)
+        digest = hashlib.sha256(json.dumps(digested, sort_keys=True).encode()).hexdigest()[:8]
         units = []
         for row in sorted(tracklets, key=lambda r: r["tracklet_id"]):
             if not row["kept"]:

@@ -1,0 +1,178 @@
+"""The ONNX pose backend (RTMPose-style SimCC, HRNet-style heatmaps) with small models the test exports.
+
+Each exported model finds, for keypoint k, the square of grey level ``LEVELS[k]`` in its input
+crop: so the test knows where every keypoint must land in frame pixels, through the box's
+padding and aspect fix, the affine warp, normalisation, decoding and the way back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from grewkit.core.errors import GrewkitError
+from grewkit.render.pose_estimators import make_pose_estimator
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore::DeprecationWarning")
+
+LEVELS = [30 + 12 * k for k in range(17)]
+INPUT_HW = (256, 192)
+MEAN, STD = 10.0, 2.0  # the estimator normalises, the model undoes it: wrong handling moves nothing, it blinds
+
+
+class GreyLevelKeypoints(torch.nn.Module):
+    def __init__(self, decoding: str, split: int = 2, stride: int = 4, extra: int = 0):
+        super().__init__()
+        self.decoding, self.split, self.stride = decoding, split, stride
+        self.register_buffer("levels", torch.tensor(LEVELS + [250.0] * extra, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x):
+        grey = (x * STD + MEAN).mean(1, keepdim=True)
+        band = torch.relu(1 - (grey - self.levels).abs() / 5)
+        # Two box filters turn each square's plateau into one peak at its centre.
+        peak = torch.nn.functional.avg_pool2d(torch.nn.functional.avg_pool2d(band, 5, 1, 2), 5, 1, 2)
+        # mmpose's conventions: heatmap pixel j is input pixel j * stride; SimCC bin b is input pixel b / split.
+        if self.decoding == "heatmap":
+            return peak[:, :, ::self.stride, ::self.stride]
+        up = torch.nn.functional.interpolate(peak, scale_factor=self.split, mode="nearest")
+        return up.amax(2), up.amax(3)
+
+
+def export(tmp_path, decoding: str, **kwargs):
+    path = tmp_path / f"grey_{decoding}.onnx"
+    outputs = ["heatmaps"] if decoding == "heatmap" else ["simcc_x", "simcc_y"]
+    torch.onnx.export(GreyLevelKeypoints(decoding, **kwargs), (torch.zeros(1, 3, *INPUT_HW),), str(path),
+                      input_names=["input"], output_names=outputs, opset_version=17, dynamo=False)
+    return path
+
+
+def person(frame, box, *, side: int, missing=()):
+    """Draw the 17 squares on a grid inside ``box``; returns their centres in frame pixels (NaN: not drawn)."""
+    x1, y1, x2, y2 = box
+    centres = np.full((17, 2), np.nan)
+    for k in range(17):
+        col, row = k % 3, k // 3
+        x0 = int(x1 + (x2 - x1) * (0.2 + 0.3 * col))
+        y0 = int(y1 + (y2 - y1) * (0.08 + 0.15 * row))
+        if k in missing:
+            continue
+        frame[y0:y0 + side, x0:x0 + side] = LEVELS[k]
+        centres[k] = (x0 + (side - 1) / 2, y0 + (side - 1) / 2)
+    return centres
+
+
+def toml_for(tmp_path, model, decoding, extra=""):
+    toml = tmp_path / "poses.toml"
+    toml.write_text(f'[mine]\nkind = "onnx"\nmodel = "{model.name}"\ndecoding = "{decoding}"\n'
+                    f'mean = [{MEAN}, {MEAN}, {MEAN}]\nstd = [{STD}, {STD}, {STD}]\n{extra}')
+    return toml
+
+
+# Largest error in model-input pixels: the toy model places a peak to within about half a pixel and
+# argmax takes the first of near-ties; heatmaps add their quantisation (a quarter step on a stride of 4).
+@pytest.mark.parametrize("decoding, tolerance", [("simcc", 1.0), ("heatmap", 1.5)])
+def test_keypoints_land_in_frame_pixels_for_boxes_of_any_size(tmp_path, decoding, tolerance):
+    model = export(tmp_path, decoding)
+    estimator = make_pose_estimator("mine", estimators_file=str(toml_for(tmp_path, model, decoding)))
+    frame = np.zeros((480, 640, 3), np.uint8)
+    # 80 x 160 and 200 x 410 boxes, padded by 1.25 and widened to 3:4: 0.78 and 2.0 frame pixels per input pixel
+    small, large = (400, 100, 480, 260), (40, 30, 240, 440)
+    per_input_pixel = np.array([150 / 192, 410 * 1.25 * 0.75 / 192])
+    expected = np.stack([person(frame, small, side=8, missing=(16,)), person(frame, large, side=18)])
+    out = estimator.estimate(frame, np.array([small, large], np.float64))
+    assert out.shape == (2, 17, 3) and out.dtype == np.float32
+    found = ~np.isnan(expected[..., 0])
+    err = np.nanmax(np.abs(out[..., :2] - expected), axis=(1, 2))
+    assert (err <= tolerance * per_input_pixel).all(), err
+    assert (out[..., 2][found] > 0.5).all() and (out[..., 2] <= 1.0).all()
+    # The keypoint whose square is absent is missing, not placed at the crop's corner.
+    assert np.isnan(out[0, 16, :2]).all() and out[0, 16, 2] == 0.0
+
+
+def test_simcc_model_with_more_keypoints_is_mapped_by_the_keypoints_list(tmp_path):
+    model = export(tmp_path, "simcc", extra=9)  # 26 keypoints, as Halpe-26 models have
+    order = list(reversed(range(17)))
+    toml = toml_for(tmp_path, model, "simcc", f"keypoints = {order}\ninput_size = [256, 192]\n")
+    estimator = make_pose_estimator("mine", estimators_file=str(toml))
+    frame = np.zeros((480, 640, 3), np.uint8)
+    box = (200, 80, 300, 280)
+    expected = person(frame, box, side=10)
+    out = estimator.estimate(frame, np.array([box], np.float64))[0]
+    assert np.abs(out[:, :2] - expected[order]).max() <= 1.0 * 250 * 0.75 / 192
+
+
+def test_config_errors_name_the_table(tmp_path):
+    model = export(tmp_path, "simcc")
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    toml = toml_for(tmp_path, model, "simcc", f'sha256 = "{digest}"\n[typo]\nkind = "onnx"\nmodel = "{model.name}"\n'
+                                              'decodng = "simcc"\n[bad]\nkind = "onnx"\nmodel = "x.onnx"\n'
+                                              'decoding = "dark"\n')
+    assert make_pose_estimator("mine", estimators_file=str(toml)).name.startswith(f"mine:onnx-simcc:grey_simcc@{digest[:8]}")
+    with pytest.raises(GrewkitError, match=r"unknown keys \['decodng'\]"):
+        make_pose_estimator("typo", estimators_file=str(toml))
+    with pytest.raises(GrewkitError, match="decoding 'dark'"):
+        make_pose_estimator("bad", estimators_file=str(toml))
+    with pytest.raises(GrewkitError, match="no pose estimator named 'other'; built in: mediapipe"):
+        make_pose_estimator("other", estimators_file=str(toml))
+    heatmap_model = export(tmp_path, "heatmap")
+    toml.write_text(f'[wrong]\nkind = "onnx"\nmodel = "{heatmap_model.name}"\ndecoding = "simcc"\n')
+    with pytest.raises(GrewkitError, match="needs two outputs"):
+        make_pose_estimator("wrong", estimators_file=str(toml)).estimate(np.zeros((64, 64, 3), np.uint8),
+                                                                          np.array([[1, 1, 30, 60]]))
+
+
+@pytest.mark.slow
+def test_render_stage_writes_pose2d_from_the_onnx_estimator(tmp_path):
+    """End to end: a video of one moving 'person', the tracked boxes, `render --modalities pose2d`."""
+    from grewkit.core.executors import SerialExecutor
+    from grewkit.core.project import Project
+    from grewkit.core.runner import run_stage
+    from grewkit.core.validate import validate_project
+    from render_inputs import _table
+
+    model = export(tmp_path, "simcc")
+    toml = toml_for(tmp_path, model, "simcc")
+    project = Project.init(tmp_path / "proj")
+    video = project.root / "media" / "walk.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 25.0, (640, 480))
+    assert writer.isOpened(), "FFV1 (lossless) writer unavailable"
+    boxes, expected = [], []
+    for f in range(12):
+        frame = np.zeros((480, 640, 3), np.uint8)
+        box = (100 + 20 * f, 60, 200 + 20 * f, 300)
+        expected.append(person(frame, box, side=10))
+        boxes.append(box)
+        writer.write(frame)
+    writer.release()
+    n = len(boxes)
+    project.write("cameras", _table("cameras", [{"camera_id": "cam0", "width": 640, "height": 480}]))
+    project.write("videos", _table("videos", [{
+        "video_id": "walk", "camera_id": "cam0", "path": "media/walk.avi", "fps": 25.0, "frame_count": n,
+        "width": 640, "height": 480, "duration_s": n / 25.0, "size_bytes": video.stat().st_size,
+        "sha256": hashlib.sha256(video.read_bytes()).hexdigest(), "codec": "FFV1"}]))
+    project.write("tracklets", _table("tracklets", [{
+        "tracklet_id": "walk-t00001", "video_id": "walk", "camera_id": "cam0", "track_id": 1, "start_frame": 0,
+        "end_frame": n - 1, "n_frames": n, "mean_box_height": 240.0, "mean_score": 1.0, "kept": True,
+        "filter_reason": None}]))
+    project.write("boxes", _table("boxes", [{
+        "tracklet_id": "walk-t00001", "video_id": "walk", "camera_id": "cam0", "frame": f, "x1": float(b[0]),
+        "y1": float(b[1]), "x2": float(b[2]), "y2": float(b[3]), "score": 1.0, "visibility": None}
+        for f, b in enumerate(boxes)]))
+    text = project.settings_path.read_text()
+    for key, value in (("modalities", '["pose2d"]'), ("pose_estimator", '"mine"'), ("pose_estimators_file", f'"{toml}"')):
+        text, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
+        assert count == 1, key
+    project.settings_path.write_text(text)
+    summary = run_stage(project, "render", executor=SerialExecutor(), show_progress=False)
+    assert summary.done == 1, summary.failed
+    rows = {r["modality"]: r for r in project.read("sequences").to_pylist()}
+    assert sorted(rows) == ["frames", "pose2d"]
+    pose = np.load(project.resolve(rows["pose2d"]["path"]))
+    assert pose.shape == (n, 17, 3) and rows["pose2d"]["frames"] == n
+    assert np.abs(pose[..., :2] - np.stack(expected)).max() <= 1.0 * 300 * 0.75 / 192
+    assert validate_project(project) == []
