@@ -8,9 +8,7 @@ padding and aspect fix, the affine warp, normalisation, decoding and the way bac
 from __future__ import annotations
 
 import hashlib
-import re
 
-import cv2
 import numpy as np
 import pytest
 
@@ -128,51 +126,23 @@ def test_config_errors_name_the_table(tmp_path):
 
 @pytest.mark.slow
 def test_render_stage_writes_pose2d_from_the_onnx_estimator(tmp_path):
-    """End to end: a video of one moving 'person', the tracked boxes, `render --modalities pose2d`."""
+    """End to end: a video of one moving 'person', the tracked boxes, `render` with modalities = ["pose2d"]."""
     from grewkit.core.executors import SerialExecutor
     from grewkit.core.project import Project
     from grewkit.core.runner import run_stage
     from grewkit.core.validate import validate_project
-    from render_inputs import _table
+    from pose_inputs import set_settings, walking_project
 
-    model = export(tmp_path, "simcc")
-    toml = toml_for(tmp_path, model, "simcc")
+    toml = toml_for(tmp_path, export(tmp_path, "simcc"), "simcc")
     project = Project.init(tmp_path / "proj")
-    video = project.root / "media" / "walk.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 25.0, (640, 480))
-    assert writer.isOpened(), "FFV1 (lossless) writer unavailable"
-    boxes, expected = [], []
-    for f in range(12):
-        frame = np.zeros((480, 640, 3), np.uint8)
-        box = (100 + 20 * f, 60, 200 + 20 * f, 300)
-        expected.append(person(frame, box, side=10))
-        boxes.append(box)
-        writer.write(frame)
-    writer.release()
-    n = len(boxes)
-    project.write("cameras", _table("cameras", [{"camera_id": "cam0", "width": 640, "height": 480}]))
-    project.write("videos", _table("videos", [{
-        "video_id": "walk", "camera_id": "cam0", "path": "media/walk.avi", "fps": 25.0, "frame_count": n,
-        "width": 640, "height": 480, "duration_s": n / 25.0, "size_bytes": video.stat().st_size,
-        "sha256": hashlib.sha256(video.read_bytes()).hexdigest(), "codec": "FFV1"}]))
-    project.write("tracklets", _table("tracklets", [{
-        "tracklet_id": "walk-t00001", "video_id": "walk", "camera_id": "cam0", "track_id": 1, "start_frame": 0,
-        "end_frame": n - 1, "n_frames": n, "mean_box_height": 240.0, "mean_score": 1.0, "kept": True,
-        "filter_reason": None}]))
-    project.write("boxes", _table("boxes", [{
-        "tracklet_id": "walk-t00001", "video_id": "walk", "camera_id": "cam0", "frame": f, "x1": float(b[0]),
-        "y1": float(b[1]), "x2": float(b[2]), "y2": float(b[3]), "score": 1.0, "visibility": None}
-        for f, b in enumerate(boxes)]))
-    text = project.settings_path.read_text()
-    for key, value in (("modalities", '["pose2d"]'), ("pose_estimator", '"mine"'), ("pose_estimators_file", f'"{toml}"')):
-        text, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
-        assert count == 1, key
-    project.settings_path.write_text(text)
+    boxes, expected = walking_project(project, lambda frame, box: person(frame, box, side=10))
+    set_settings(project, "render", modalities='["pose2d"]', pose_estimator='"mine"', pose_estimators_file=f'"{toml}"')
     summary = run_stage(project, "render", executor=SerialExecutor(), show_progress=False)
     assert summary.done == 1, summary.failed
     rows = {r["modality"]: r for r in project.read("sequences").to_pylist()}
     assert sorted(rows) == ["frames", "pose2d"]
     pose = np.load(project.resolve(rows["pose2d"]["path"]))
-    assert pose.shape == (n, 17, 3) and rows["pose2d"]["frames"] == n
+    assert pose.shape == (len(boxes), 17, 3) and rows["pose2d"]["frames"] == len(boxes)
+    # 100 x 240 boxes: 1.17 frame pixels per input pixel
     assert np.abs(pose[..., :2] - np.stack(expected)).max() <= 1.0 * 300 * 0.75 / 192
     assert validate_project(project) == []

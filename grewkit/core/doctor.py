@@ -94,13 +94,25 @@ def check_label_studio(url: str | None = None) -> list[Check]:
     return checks
 
 
+def check_openmmlab() -> Check:
+    """mmdet/mmpose in their own venv (make openmmlab), run through a worker process."""
+    from grewkit.openmmlab import ENV_VAR, openmmlab_python, probe
+
+    python = openmmlab_python()
+    if python is None:
+        return Check("openmmlab (mmdet, mmpose)", False,
+                     f"not installed: run `make openmmlab` (its own virtual environment) or set ${ENV_VAR}")
+    ok, detail = probe(python)
+    return Check("openmmlab (mmdet, mmpose)", ok, detail)
+
+
 def run_checks(label_studio_url: str | None = None) -> list[Check]:
     checks = [*check_torch(), *check_opencv()]
     checks.append(check_module("onnxruntime", "onnxruntime"))
     checks.append(check_module("numba", "numba", "search falls back to plain torch, about 2x slower"))
     checks.append(check_mediapipe())
     checks.append(check_module("trackers (ByteTrack)", "trackers"))
-    checks.append(check_module("mmdet", "mmdet", "optional OpenMMLab backend; bring your own environment and checkpoints"))
+    checks.append(check_openmmlab())
     checks.append(check_module("ray", "ray", "optional: pip install 'grewkit[ray]'"))
     checks.append(check_module("label-studio-sdk", "label_studio_sdk.base_client",
                                "the annotate client: make setup installs it --no-deps"))
