@@ -9,10 +9,32 @@ from grewkit.core.errors import GrewkitError
 
 
 def project_checks(project) -> list[Check]:
-    """The project's settings load, and the backends they name exist and import here (nothing is run)."""
+    """The project's settings load, and the detector and pose estimator they name exist and import here
+    (nothing is run)."""
     checks = [Check("project", True, f"{project.root}: settings valid")]
     checks.append(_detector_check(project))
+    checks.append(_pose_check(project))
     return checks
+
+
+def _pose_check(project) -> Check:
+    from grewkit.render.pose_estimators import KINDS, MEDIAPIPE, estimator_table, estimators_path
+
+    settings = project.settings.section("render")
+    name = f"pose estimator [{settings.pose_estimator}]"
+    if settings.pose_estimator == MEDIAPIPE:
+        return Check(name, True, "built in (BlazePose)")
+    try:
+        table = estimator_table(settings.pose_estimator, settings.pose_estimators_file)
+    except GrewkitError as exc:
+        return Check(name, False, str(exc))
+    module = KINDS[table["kind"]].partition(":")[0]
+    try:
+        importlib.import_module(module)
+    except Exception as exc:  # an optional backend may fail to import in many ways
+        return Check(name, False, f"kind {table['kind']!r}: {module} not importable: {type(exc).__name__}: {exc}")
+    where = estimators_path(settings.pose_estimators_file)
+    return Check(name, True, f"kind {table['kind']!r} from {where}")
 
 
 def _detector_check(project) -> Check:
