@@ -24,9 +24,9 @@ MEAN, STD = 10.0, 2.0  # the estimator normalises, the model undoes it: wrong ha
 
 
 class GreyLevelKeypoints(torch.nn.Module):
-    def __init__(self, decoding: str, split: int = 2, stride: int = 4, extra: int = 0):
+    def __init__(self, decoding: str, split: int = 2, stride: int = 4, extra: int = 0, swap: bool = False):
         super().__init__()
-        self.decoding, self.split, self.stride = decoding, split, stride
+        self.decoding, self.split, self.stride, self.swap = decoding, split, stride, swap
         self.register_buffer("levels", torch.tensor(LEVELS + [250.0] * extra, dtype=torch.float32).view(1, -1, 1, 1))
 
     def forward(self, x):
@@ -38,12 +38,12 @@ class GreyLevelKeypoints(torch.nn.Module):
         if self.decoding == "heatmap":
             return peak[:, :, ::self.stride, ::self.stride]
         up = torch.nn.functional.interpolate(peak, scale_factor=self.split, mode="nearest")
-        return up.amax(2), up.amax(3)
+        return (up.amax(3), up.amax(2)) if self.swap else (up.amax(2), up.amax(3))
 
 
-def export(tmp_path, decoding: str, **kwargs):
+def export(tmp_path, decoding: str, outputs=None, **kwargs):
     path = tmp_path / f"grey_{decoding}.onnx"
-    outputs = ["heatmaps"] if decoding == "heatmap" else ["simcc_x", "simcc_y"]
+    outputs = outputs or (["heatmaps"] if decoding == "heatmap" else ["simcc_x", "simcc_y"])
     torch.onnx.export(GreyLevelKeypoints(decoding, **kwargs), (torch.zeros(1, 3, *INPUT_HW),), str(path),
                       input_names=["input"], output_names=outputs, opset_version=17, dynamo=False)
     return path
@@ -93,7 +93,8 @@ def test_keypoints_land_in_frame_pixels_for_boxes_of_any_size(tmp_path, decoding
 
 
 def test_simcc_model_with_more_keypoints_is_mapped_by_the_keypoints_list(tmp_path):
-    model = export(tmp_path, "simcc", extra=9)  # 26 keypoints, as Halpe-26 models have
+    # 26 keypoints, as Halpe-26 models have; outputs named y first: the names decide, not the order
+    model = export(tmp_path, "simcc", outputs=["simcc_y", "simcc_x"], extra=9, swap=True)
     order = list(reversed(range(17)))
     toml = toml_for(tmp_path, model, "simcc", f"keypoints = {order}\ninput_size = [256, 192]\n")
     estimator = make_pose_estimator("mine", estimators_file=str(toml))

@@ -109,6 +109,10 @@ class OnnxPoseEstimator:
         if self.keypoints.shape != (17,):
             raise GrewkitError(f"[{label}] keypoints must list 17 model indices (COCO-17 order)")
         self.fp16 = "float16" in (self.input.type or "")
+        names = [o.name for o in self.session.get_outputs()]
+        # mmdeploy names RTMPose's outputs; otherwise they are taken in order (x first).
+        self.simcc_order = ([names.index("simcc_x"), names.index("simcc_y")]
+                            if {"simcc_x", "simcc_y"} <= set(names) else [0, 1])
         self.label = label
         self.name = f"{label}:{self.kind}-{decoding}:{Path(model).stem}@{(sha256 or 'unchecked')[:8]}"
 
@@ -137,7 +141,8 @@ class OnnxPoseEstimator:
             if len(outputs) < 2:
                 raise GrewkitError(f"[{self.label}] decoding = \"simcc\" needs two outputs (simcc_x, simcc_y), "
                                    f"the model has {len(outputs)}")
-            sx, sy = np.asarray(outputs[0], np.float32)[i], np.asarray(outputs[1], np.float32)[i]
+            ix, iy = self.simcc_order
+            sx, sy = np.asarray(outputs[ix], np.float32)[i], np.asarray(outputs[iy], np.float32)[i]
             xy, score = simcc_maximum(sx, sy)
             return xy / self.split, score
         hm = np.asarray(outputs[0], np.float32)[i]
