@@ -147,3 +147,21 @@ def test_render_stage_writes_pose2d_from_the_onnx_estimator(tmp_path):
     # 100 x 240 boxes: 1.17 frame pixels per input pixel
     assert np.abs(pose[..., :2] - np.stack(expected)).max() <= 1.0 * 300 * 0.75 / 192
     assert validate_project(project) == []
+
+
+def test_unit_keys_follow_the_estimator_and_its_table(tmp_path):
+    from grewkit.core.project import Project
+    from grewkit.render.stage import RenderStage
+    from pose_inputs import set_settings, walking_project
+
+    project = Project.init(tmp_path / "proj")
+    walking_project(project, lambda frame, box: None, frames=2)
+    default = RenderStage(project).plan()[0].key
+    toml = toml_for(tmp_path, export(tmp_path, "simcc"), "simcc")
+    set_settings(project, "render", pose_estimator='"mine"', pose_estimators_file=f'"{toml}"')
+    mine = RenderStage(project).plan()[0].key
+    toml.write_text(toml.read_text() + "bbox_padding = 1.5\n")
+    changed = RenderStage(project).plan()[0].key
+    assert len({default, mine, changed}) == 3
+    set_settings(project, "render", pose_estimator='"mediapipe"', pose_estimators_file='""')
+    assert RenderStage(project).plan()[0].key == default

@@ -253,8 +253,10 @@ class RenderStage(Stage):
             # The default estimator leaves the digest as it was before estimators could be chosen,
             # so projects rendered then are not rendered again.
             del digested["pose_estimator"], digested["pose_estimators_file"]
-        if "pose2d" in settings.modalities:
-            digested["pose_estimator_table"] = estimator_table(settings.pose_estimator, settings.pose_estimators_file)
+        table = estimator_table(settings.pose_estimator, settings.pose_estimators_file) \
+            if "pose2d" in settings.modalities else None
+        if table is not None:
+            digested["pose_estimator_table"] = table  # another model under the same name renders again
         digest = hashlib.sha256(json.dumps(digested, sort_keys=True).encode()).hexdigest()[:8]
         units = []
         for row in sorted(tracklets, key=lambda r: r["tracklet_id"]):
