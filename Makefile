@@ -82,3 +82,28 @@ demo-vtest: setup
 
 clean:
 	rm -rf $(VENV) $(DEMO) $(VTEST) .pytest_cache
+
+# OpenMMLab (mmdet detection, mmpose top-down pose) in a venv of its own, apart from the main one:
+# mmpose needs torchvision, which does not import beside the main venv's torch 2.13.0; mmcv 2.1.0
+# compiles from source (about 15-25 min on 2 cores, longer with MAX_JOBS=1), needs setuptools<81
+# and C++17 (torch 2.14's headers demand C++20, which mmcv's setup.py does not pass): torch 2.9.1
+# with torchvision 0.24.1 on every machine kind; xtcocotools' wheel imports only with numpy<2. grewkit runs
+# these models in a worker process started with this venv's python, found as
+# $$GREWKIT_OPENMMLAB_PYTHON or .venv-openmmlab/bin/python. Not a prerequisite of `make test`:
+# the OpenMMLab tests skip, saying why, where this venv is missing.
+OMM_VENV  ?= .venv-openmmlab
+OMM_TORCH := torch==2.9.1 torchvision==0.24.1
+OMM_PIP    = $(OMM_VENV)/bin/pip install -q "numpy<2" "setuptools<81"
+.PHONY: openmmlab
+openmmlab: $(OMM_VENV)/.installed
+$(OMM_VENV)/.installed:
+	$(PYTHON) -m venv $(OMM_VENV)
+	$(OMM_PIP) wheel ninja
+	$(OMM_PIP) $(OMM_TORCH)
+	$(OMM_PIP) mmengine==0.10.7 "opencv-python<4.12"
+	MAX_JOBS=$${MAX_JOBS:-2} $(OMM_PIP) --no-build-isolation mmcv==2.1.0
+	$(OMM_PIP) mmdet==3.3.0
+	# chumpy (declared by mmpose, used only by its SMPL tools) does not build: mmpose goes in without it.
+	$(OMM_PIP) --no-deps mmpose==1.3.2
+	$(OMM_PIP) json_tricks munkres "xtcocotools>=1.12" scipy matplotlib pillow
+	touch $@

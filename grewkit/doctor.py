@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from grewkit.core.errors import GrewkitError
+
 
 @dataclass(frozen=True)
 class Check:
@@ -99,6 +101,18 @@ def check_int8() -> Check:
                                           "runs its float model")
 
 
+def check_openmmlab() -> Check:
+    """mmdet/mmpose in their own venv (make openmmlab), run through a worker process."""
+    from grewkit.openmmlab import ENV_VAR, openmmlab_python, probe
+
+    python = openmmlab_python()
+    if python is None:
+        return Check("openmmlab (mmdet, mmpose)", False,
+                     f"not installed: run `make openmmlab` (its own virtual environment) or set ${ENV_VAR}")
+    ok, detail = probe(python)
+    return Check("openmmlab (mmdet, mmpose)", ok, detail)
+
+
 def run_checks(label_studio_url: str | None = None) -> list[Check]:
     checks = [*check_torch(), *check_opencv()]
     checks.append(check_module("onnxruntime", "onnxruntime"))
@@ -106,7 +120,7 @@ def run_checks(label_studio_url: str | None = None) -> list[Check]:
     checks.append(check_module("numba", "numba", "search falls back to plain torch, about 2x slower"))
     checks.append(check_mediapipe())
     checks.append(check_module("trackers (ByteTrack)", "trackers"))
-    checks.append(check_module("mmdet", "mmdet", "optional OpenMMLab backend; bring your own environment and checkpoints"))
+    checks.append(check_openmmlab())
     checks.append(check_module("ray", "ray", "optional: pip install 'grewkit[ray]'"))
     checks.append(check_module("label-studio-sdk", "label_studio_sdk.base_client",
                                "the annotate client: make setup installs it --no-deps"))
@@ -114,19 +128,67 @@ def run_checks(label_studio_url: str | None = None) -> list[Check]:
     return checks
 
 
+def project_checks(project) -> list[Check]:
+    """The project's settings load, and the detector and pose estimator they name exist and import here
+    (nothing is run)."""
+    return [Check("project", True, f"{project.root}: settings valid"), _detector_check(project), _pose_check(project)]
+
+
+def _detector_check(project) -> Check:
+    from grewkit.detect.registry import KINDS, backends_path, load_backends
+
+    settings = project.settings.section("detect")
+    name = f"detector [{settings.backend}]"
+    try:
+        path = backends_path(settings.backends_file)
+        backends = load_backends(path)
+        if settings.backend not in backends:
+            return Check(name, False, f"not defined in {path}; defined: {', '.join(backends)}")
+        kind = backends[settings.backend]["kind"]
+        KINDS.get(kind)  # imports the backend's module: a missing optional package is named
+    except GrewkitError as exc:
+        return Check(name, False, str(exc))
+    return Check(name, True, f"kind {kind!r} from {path}")
+
+
+def _pose_check(project) -> Check:
+    from grewkit.render.pose_estimators import KINDS, MEDIAPIPE, estimator_table, estimators_path
+
+    settings = project.settings.section("render")
+    name = f"pose estimator [{settings.pose_estimator}]"
+    if settings.pose_estimator == MEDIAPIPE:
+        return Check(name, True, "built in (BlazePose)")
+    try:
+        table = estimator_table(settings.pose_estimator, settings.pose_estimators_file)
+        KINDS.get(table["kind"])
+    except GrewkitError as exc:
+        return Check(name, False, str(exc))
+    return Check(name, True, f"kind {table['kind']!r} from {estimators_path(settings.pose_estimators_file)}")
+
+
 @click.command("doctor")
+@click.option("--project", "-p", "project_dir", default=None, envvar="GREWKIT_PROJECT", type=click.Path(file_okay=False),
+              help="Also check what this project's settings ask for (its detector and pose estimator).")
 @click.option("--label-studio-url", default=None, help="Also check that a Label Studio server answers at this URL.")
-def doctor_command(label_studio_url):
+def doctor_command(project_dir, label_studio_url):
     """Report which optional backends and services are usable here, and why not.
 
+    Works outside a project; with --project it also checks that project's settings.
+
     \b
-    Example:
+    Examples:
       grewkit doctor --label-studio-url http://127.0.0.1:8080
+      grewkit doctor -p demo
     """
+    from grewkit.core.project import Project
+
+    checks = run_checks(label_studio_url)
+    if project_dir is not None:
+        checks += project_checks(Project.open(project_dir))
     table = Table(title="grewkit doctor")
     table.add_column("component")
     table.add_column("usable")
     table.add_column("detail")
-    for check in run_checks(label_studio_url):
-        table.add_row(check.name, "[green]yes[/green]" if check.ok else "[yellow]no[/yellow]", escape(check.detail))
+    for check in checks:
+        table.add_row(escape(check.name), "[green]yes[/green]" if check.ok else "[yellow]no[/yellow]", escape(check.detail))
     Console().print(table)

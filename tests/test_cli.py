@@ -73,3 +73,18 @@ def test_doctor_reports_each_backend():
     assert result.returncode == 0
     for name in ("torch", "opencv", "onnxruntime", "numba", "mediapipe", "ray", "label-studio"):
         assert name in result.stdout
+
+
+def test_doctor_takes_a_project_like_every_command(tmp_path):
+    grewkit("init", str(tmp_path / "p"))
+    for flag in ("-p", "--project"):
+        result = grewkit("doctor", flag, str(tmp_path / "p"))
+        assert result.returncode == 0, result.stderr
+        assert "settings valid" in result.stdout and "detector [ssdlite]" in result.stdout
+        assert "pose estimator [mediapipe]" in result.stdout
+    (tmp_path / "p" / "grewkit.toml").write_text('[detect]\nbackend = "nosuch"\n[render]\npose_estimator = "mine"\n')
+    result = grewkit("doctor", "-p", str(tmp_path / "p"))
+    assert result.returncode == 0 and "not defined" in result.stdout
+    assert "no pose estimator named 'mine'" in " ".join(result.stdout.split())
+    result = grewkit("doctor", "-p", str(tmp_path / "absent"))
+    assert result.returncode != 0 and "project folder does not exist" in result.stderr

@@ -78,13 +78,13 @@ def test_every_registry_resolves_its_entries():
     from grewkit.detect.registry import KINDS
     from grewkit.evaluate.distances import DISTANCES
     from grewkit.evaluate.protocols import PROTOCOLS
-    from grewkit.render.pose import POSE_ESTIMATORS
+    from grewkit.render.pose_estimators import KINDS as POSE_KINDS
     from grewkit.render.segmentation import SEGMENTERS
     from grewkit.track.trackers import TRACKERS
     from grewkit.train.models import MODELS
 
     registries = [BACKENDS, EMBEDDERS, bench_group.registry, cli.registry, EXECUTORS, SECTIONS, STAGES, CHECKS,
-                  KINDS, DISTANCES, PROTOCOLS, POSE_ESTIMATORS, SEGMENTERS, TRACKERS, MODELS]
+                  KINDS, DISTANCES, PROTOCOLS, POSE_KINDS, SEGMENTERS, TRACKERS, MODELS]
     for registry in registries:
         assert registry.names(), registry
         for name in registry:

@@ -104,15 +104,19 @@ def test_mog2_finds_a_moving_blob_after_warmup():
     assert len(det.detect(background)) == 0
 
 
-def test_mmdet_adapter_explains_what_is_missing(tmp_path):
-    try:
-        import mmdet  # noqa: F401  (only whether it imports)
-        pytest.skip("mmdet is installed here; the adapter needs a user's config and checkpoint to run")
-    except ImportError:
-        pass
+def test_mmdet_adapter_explains_what_is_missing(tmp_path, monkeypatch):
+    import grewkit.openmmlab.client as client
+
     toml = tmp_path / "d.toml"
     toml.write_text('[rtm]\nkind = "mmdet"\nconfig = "c.py"\ncheckpoint = "c.pth"\n')
-    with pytest.raises(GrewkitError, match='needs mmdet and mmcv.*kind = "onnx"'):
+    with pytest.raises(GrewkitError, match=r"\[rtm\] config file not found"):
+        make_detector("rtm", backends_file=toml)
+    (tmp_path / "c.py").write_text("model = dict()\n")
+    with pytest.raises(GrewkitError, match=r"\[rtm\] checkpoint file not found"):
+        make_detector("rtm", backends_file=toml)
+    (tmp_path / "c.pth").write_bytes(b"")
+    monkeypatch.setattr(client, "openmmlab_python", lambda: None)  # as on a machine without `make openmmlab`
+    with pytest.raises(GrewkitError, match=r"needs the OpenMMLab environment: run `make openmmlab`"):
         make_detector("rtm", backends_file=toml)
 
 

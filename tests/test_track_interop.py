@@ -68,8 +68,7 @@ def test_export_mot_refuses_before_tracking(project, tmp_path):
 def test_status_counts_tracklets_per_video(tracked):
     proc = grewkit("status", "--project", str(tracked.root), "--json")
     assert proc.returncode == 0, proc.stderr
-    (track,) = [r for r in json.loads(proc.stdout) if r["stage"] == "track"]
-    (video,) = track["tracklets_by_video"]
+    (video,) = json.loads(proc.stdout)["tracklets_by_video"]
     tracklets = tracked.read("tracklets").to_pandas()
     assert (video["found"], video["kept"], video["dropped"]) == (len(tracklets), tracklets.kept.sum(),
                                                                  (~tracklets.kept).sum())

@@ -45,24 +45,25 @@ def _stage_names(project: Project) -> list[str]:
 @project_option
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def status_command(project, as_json):
-    """Per stage: how many units are done, stale (their inputs changed), failed (with reasons) and pending.
+    """Per stage: how many units are done, stale (their inputs changed), failed (with reasons) and pending;
+    then the dataset so far.
 
-    Once tracked, per video: tracklets found, kept and dropped, and the dropped ones by reason.
+    From the manifests, where they exist: tracklets kept and dropped per reason (overall and per
+    video), annotation progress and conflicts, and split sizes. --json prints {"stages": [...],
+    "tracklets": ..., "tracklets_by_video": [...], "annotation": ..., "splits": ...} (null for a
+    part not made yet).
 
     \b
     Example:
       grewkit status --project demo
     """
+    from grewkit.core.overview import overview_lines, project_overview
     from grewkit.core.runner import stage_status
-    from grewkit.track.stage import tracklet_counts
 
     rows = [stage_status(project, name) for name in _stage_names(project)]
-    videos = tracklet_counts(project)
-    for row in rows:
-        if row["stage"] == "track" and videos:
-            row["tracklets_by_video"] = videos
+    overview = project_overview(project)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps({"stages": rows, **overview}, indent=2))
         return
     table = Table(title=f"grewkit status: {project.root}")
     for col in ("stage", "done", "stale", "failed", "pending", "total"):
@@ -86,11 +87,13 @@ def status_command(project, as_json):
                           soft_wrap=True)
         if len(row["failed"]) > 20:
             console.print(f"... and {len(row['failed']) - 20} more failures in {row['stage']}")
-    if videos:
+    for line in overview_lines(overview):
+        console.print(escape(line), highlight=False)
+    if overview["tracklets_by_video"]:
         table = Table(title="tracklets per video")
         for col in ("video", "found", "kept", "dropped", "dropped by reason"):
             table.add_column(col, justify="left" if col in ("video", "dropped by reason") else "right")
-        for v in videos:
+        for v in overview["tracklets_by_video"]:
             reasons = ", ".join(f"{name} {n}" for name, n in sorted(v["reasons"].items(), key=lambda r: (-r[1], r[0])))
             table.add_row(escape(v["video_id"]), str(v["found"]), str(v["kept"]), str(v["dropped"]), escape(reasons))
         console.print(table)

@@ -37,6 +37,7 @@ from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
 from grewkit.core.schemas import conform, get_schema
 from grewkit.core.stage import Stage, Unit, stage_class
+from grewkit.core.thirdparty_logs import third_party_output
 
 
 @dataclass
@@ -175,10 +176,14 @@ def run_unit(task: tuple) -> UnitReport:
     ref, root, key, payload = task[:4]
     inputs, read = (task[4], task[5]) if len(task) > 5 else ({}, {})
     started = time.perf_counter()
-    stage = _worker_stage(ref, root)
+    # What models print from C++ or through warnings goes to logs/<stage>.log, not the terminal.
+    log = Path(root) / "logs" / f"{stage_class(ref).name}.log"
+    with third_party_output(log, header=f"unit {key}"):
+        stage = _worker_stage(ref, root)
     state = StageState(stage.project, stage.name)
     try:
-        tables = stage.process(Unit(key, payload))
+        with third_party_output(log):
+            tables = stage.process(Unit(key, payload))
         missing = set(stage.outputs) - set(tables)
         unexpected = set(tables) - set(stage.outputs)
         if missing or unexpected:

@@ -1,17 +1,20 @@
-"""Optional adapter for labs with the OpenMMLab stack: an mmdet config and checkpoint they bring.
+"""mmdet detectors (RTMDet, HTC as GREW used, Faster R-CNN, ...) from an OpenMMLab config.
 
-mmdet (with mmcv compiled from source) is not part of grewkit's install and cannot run offline
-on a fresh machine: its model zoo downloads checkpoints at run time, which grewkit forbids. A lab
-that has mmdet and its own checkpoint file describes it in detectors.toml:
+The model runs in the OpenMMLab venv (``make openmmlab``) through a worker process
+(``grewkit.openmmlab``); this process only sends frames and reads boxes back. A detectors.toml
+entry:
 
     [my-rtmdet]
     kind = "mmdet"
-    config = "/models/rtmdet_s_8xb32-300e_coco.py"
-    checkpoint = "/models/rtmdet_s.pth"
-    person_class = 0
-    device = "cpu"
+    config = "/models/rtmdet_s_8xb32-300e_coco.py"   # or "mmdet::rtmdet/rtmdet_s_8xb32-300e_coco.py",
+                                                     # a config shipped inside the mmdet package
+    checkpoint = "/models/rtmdet_s.pth"              # optional: without it the weights are random
+    person_class = 0                                 # class index of "person" (COCO: 0)
+    device = "cpu"                                   # or "cuda:0"
+    cfg_options = { "model.test_cfg.score_thr" = 0.05 }   # optional config overrides (mmengine's)
 
-The portable alternative is exporting the model to ONNX (mmdeploy) and using kind = "onnx".
+Relative paths are relative to the toml file. Nothing is downloaded at run time: a backbone's
+"Pretrained" initialisation in the config is switched off; bring the checkpoint file.
 """
 
 from __future__ import annotations
@@ -22,41 +25,59 @@ import numpy as np
 
 from grewkit.core.boxes import Boxes
 from grewkit.core.errors import GrewkitError
+from grewkit.detect.base import check_keys
+
+
+def resolve_config(config: str, base_dir: Path, label: str) -> str:
+    """A config file path (relative to the toml) or a ``package::path`` config shipped in mmdet/mmpose."""
+    if "::" in config:
+        return config
+    path = (base_dir / config).resolve()
+    if not path.is_file():
+        raise GrewkitError(f"[{label}] config file not found", path=path)
+    return str(path)
+
+
+def resolve_checkpoint(checkpoint: str | None, base_dir: Path, label: str) -> str | None:
+    if not checkpoint:
+        return None
+    path = (base_dir / checkpoint).resolve()
+    if not path.is_file():
+        raise GrewkitError(f"[{label}] checkpoint file not found", path=path)
+    return str(path)
 
 
 class MMDetDetector:
     kind = "mmdet"
 
-    def __init__(self, *, config: Path, checkpoint: Path, person_class: int = 0, device: str = "cpu",
-                 label: str = "mmdet"):
-        try:
-            from mmdet.apis import inference_detector, init_detector
-        except Exception as exc:  # mmdet fails to import in many ways (mmcv ops, torchvision)
-            raise GrewkitError(
-                f"[{label}] kind = \"mmdet\" needs mmdet and mmcv, which are not importable here "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); install the OpenMMLab "
-                "stack yourself or export the model to ONNX and use kind = \"onnx\"") from None
-        for path in (config, checkpoint):
-            if not Path(path).is_file():
-                raise GrewkitError(f"[{label}] file not found", path=path)
-        self._infer = inference_detector
-        self.model = init_detector(str(config), str(checkpoint), device=device)
+    def __init__(self, *, config: str, checkpoint: str | None = None, person_class: int = 0, device: str = "cpu",
+                 cfg_options: dict | None = None, threads: int = 1, label: str = "mmdet"):
+        from grewkit.openmmlab.client import OpenMMLabWorker
+
+        self.worker = OpenMMLabWorker(task="detect", config=config, checkpoint=checkpoint, device=device,
+                                      cfg_options=cfg_options, threads=threads, label=label)
         self.person_class = int(person_class)
-        self.name = f"{label}:{self.kind}:{Path(checkpoint).stem}"
+        weights = Path(checkpoint).stem if checkpoint else "random-weights"
+        self.name = f"{label}:{self.kind}:{Path(config.split('::')[-1]).stem}:{weights}"
 
     @classmethod
     def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> "MMDetDetector":
-        missing = [k for k in ("config", "checkpoint") if k not in config]
-        if missing:
-            raise GrewkitError(f"[{name}] kind = \"mmdet\" needs {', '.join(missing)}")
-        return cls(config=(base_dir / config["config"]).resolve(), checkpoint=(base_dir / config["checkpoint"]).resolve(),
-                   person_class=config.get("person_class", 0), device=config.get("device", "cpu"), label=name)
+        check_keys(name, config, {"config", "checkpoint", "person_class", "device", "cfg_options"})
+        if "config" not in config:
+            raise GrewkitError(f"[{name}] kind = \"mmdet\" needs config = \"path/to/config.py\"")
+        return cls(config=resolve_config(config["config"], base_dir, name),
+                   checkpoint=resolve_checkpoint(config.get("checkpoint"), base_dir, name),
+                   person_class=config.get("person_class", 0), device=config.get("device", "cpu"),
+                   cfg_options=config.get("cfg_options"), threads=threads, label=name)
 
     def reset(self) -> None:
         pass
 
     def detect(self, frame: np.ndarray) -> Boxes:
-        result = self._infer(self.model, frame)
-        inst = result.pred_instances
-        keep = (inst.labels == self.person_class).cpu().numpy()
-        return Boxes.best_first(inst.bboxes.cpu().numpy()[keep], inst.scores.cpu().numpy()[keep])
+        out = self.worker.detect(frame)
+        keep = out["labels"] == self.person_class
+        h, w = frame.shape[:2]
+        return Boxes.best_first(out["bboxes"][keep], out["scores"][keep]).clip(w, h)
+
+    def close(self) -> None:
+        self.worker.close()

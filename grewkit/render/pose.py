@@ -65,15 +65,6 @@ class MediapipePerson:
         self.close()
 
 
-# Name -> "module:Class"; ``[render] pose`` picks one. Contract: a class built once per tracklet as
-# ``cls(segmentation=bool)`` whose ``process(crop_rgb)`` returns a ``PersonResult`` per crop, in
-# frame order (the person mask only when built with segmentation: the mediapipe segmenters use it),
-# and whose ``close()`` frees the model.
-POSE_ESTIMATORS: Registry[type] = Registry("pose estimator", {
-    "mediapipe": "grewkit.render.pose:MediapipePerson",
-})
-
-
 def to_coco17(landmarks: np.ndarray | None, crop: Crop) -> np.ndarray:
     """(17, 3) x, y in original image pixels and confidence (BlazePose visibility); NaN, NaN, 0 when missing."""
     if landmarks is None:

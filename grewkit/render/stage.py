@@ -29,7 +29,8 @@ from grewkit.core.stage import Stage, Unit, unit_key
 from grewkit.render.crops import make_crop
 from grewkit.render.flow import DISFlow
 from grewkit.render.gei import gait_energy_image
-from grewkit.render.pose import POSE_ESTIMATORS, to_coco17, world_joints
+from grewkit.render.pose import MediapipePerson, to_coco17, world_joints
+from grewkit.render.pose_estimators import MEDIAPIPE, estimator_table, worker_pose_estimator
 from grewkit.render.pretreatment import normalise_frames
 from grewkit.render.segmentation import make_segmenter
 from grewkit.render.settings import RenderSettings
@@ -69,7 +70,11 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
     """
     wanted = set(settings.modalities)
     need_sil = bool(wanted & {"sil", "gei"})
-    need_pose = bool(wanted & {"pose2d", "pose3d"})
+    # pose2d from another estimator than mediapipe runs top-down on the frame; pose3d is mediapipe's alone.
+    estimator = None
+    if "pose2d" in wanted and settings.pose_estimator != MEDIAPIPE:
+        estimator = worker_pose_estimator(settings.pose_estimator, estimators_file=settings.pose_estimators_file)
+    need_pose = "pose3d" in wanted or ("pose2d" in wanted and estimator is None)
     if len(frames) == 0:
         raise GrewkitError(f"{name}: no boxes")
     if np.any(np.diff(frames) <= 0):
@@ -81,7 +86,7 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
     person_model = None
     if need_pose or (segmenter is not None and segmenter.needs_person):
         # One person model per live tracklet (BlazePose: about 105 MB), closed below when the tracklet is done.
-        person_model = POSE_ESTIMATORS.get(settings.pose)(segmentation=segmenter is not None and segmenter.needs_person)
+        person_model = MediapipePerson(segmentation=segmenter is not None and segmenter.needs_person)
     flow = DISFlow(settings.flow_height) if "flow" in wanted else None
     clock = _Clock(timer)
     masks, pose2d, pose3d, grays, geometry = [], [], [], [], []
@@ -111,8 +116,12 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
                 masks.append(segmenter.segment(frame_bgr, crop, person))
                 t = clock.add("segment", t)
             if need_pose:
-                pose2d.append(to_coco17(person.landmarks, crop))
+                if estimator is None:
+                    pose2d.append(to_coco17(person.landmarks, crop))
                 pose3d.append(world_joints(person.world))
+                t = clock.add("pose", t)
+            if estimator is not None:
+                pose2d.append(estimator.estimate(rgb, np.asarray(box, np.float64)[None])[0])
                 t = clock.add("pose", t)
             if flow is not None:
                 grays.append(flow.prepare(crop.image))
@@ -222,7 +231,16 @@ class RenderStage(Stage):
         if not own and manifests.exists(root, "identities"):
             identities = {r["tracklet_id"]: r["identity_id"] for r in read_manifest(root, "identities").to_pylist()}
         config = asdict(settings)
-        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+        digested = dict(config)
+        if settings.pose_estimator == MEDIAPIPE and not settings.pose_estimators_file:
+            # The default estimator leaves the digest as it was before estimators could be chosen,
+            # so projects rendered then are not rendered again.
+            del digested["pose_estimator"], digested["pose_estimators_file"]
+        table = estimator_table(settings.pose_estimator, settings.pose_estimators_file) \
+            if "pose2d" in settings.modalities else None
+        if table is not None:
+            digested["pose_estimator_table"] = table  # another model under the same name renders again
+        digest = hashlib.sha256(json.dumps(digested, sort_keys=True).encode()).hexdigest()[:8]
         units = []
         for row in sorted(tracklets, key=lambda r: r["tracklet_id"]):
             if not row["kept"]:

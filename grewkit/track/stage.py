@@ -133,20 +133,3 @@ class TrackStage(Stage):
         boxes = pa.concat_tables([conform(b, get_schema("boxes")) for b in box_parts]) if box_parts \
             else get_schema("boxes").empty_table()
         return {"tracklets": tracklets_table, "boxes": boxes}
-
-
-def tracklet_counts(project) -> list[dict]:
-    """Per video: tracklets found, kept and dropped, and the dropped ones by reason (the text before the
-    reason's first colon, e.g. ``too short``, ``crossing``; a tracklet failing several counts under each)."""
-    if not project.has("tracklets"):
-        return []
-    table = project.read("tracklets", ["video_id", "kept", "filter_reason"])
-    out: dict[str, dict] = {}
-    for vid, kept, reason in zip(*(table.column(c).to_pylist() for c in ("video_id", "kept", "filter_reason"))):
-        row = out.setdefault(vid, {"video_id": vid, "found": 0, "kept": 0, "dropped": 0, "reasons": {}})
-        row["found"] += 1
-        row["kept" if kept else "dropped"] += 1
-        for part in (reason or "").split("; ") if not kept else ():
-            name = part.split(":", 1)[0].strip() or "unknown"
-            row["reasons"][name] = row["reasons"].get(name, 0) + 1
-    return [out[v] for v in sorted(out)]

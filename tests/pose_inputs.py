@@ -1,0 +1,56 @@
+"""A small project for pose tests: one tracked 'person' walking across a lossless video."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import cv2
+import numpy as np
+
+from render_inputs import _table
+
+
+def walking_project(project, draw, *, frames: int = 12, size=(640, 480)):
+    """Write media/walk.avi, whose frame f shows ``draw(frame, box)`` for box (100 + 20 f, 60, 200 + 20 f, 300),
+    and the videos/tracklets/boxes manifests of that one kept tracklet. Returns the boxes and what ``draw`` returned."""
+    video = project.root / "media" / "walk.avi"
+    video.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 25.0, size)
+    assert writer.isOpened(), "FFV1 (lossless) writer unavailable"
+    boxes, drawn = [], []
+    for f in range(frames):
+        frame = np.zeros((size[1], size[0], 3), np.uint8)
+        box = (100 + 20 * f, 60, 200 + 20 * f, 300)
+        drawn.append(draw(frame, box))
+        boxes.append(box)
+        writer.write(frame)
+    writer.release()
+    n = len(boxes)
+    project.write("cameras", _table("cameras", [{"camera_id": "cam0", "width": size[0], "height": size[1]}]))
+    project.write("videos", _table("videos", [{
+        "video_id": "walk", "camera_id": "cam0", "path": "media/walk.avi", "fps": 25.0, "frame_count": n,
+        "width": size[0], "height": size[1], "duration_s": n / 25.0, "size_bytes": video.stat().st_size,
+        "sha256": hashlib.sha256(video.read_bytes()).hexdigest(), "codec": "FFV1"}]))
+    project.write("tracklets", _table("tracklets", [{
+        "tracklet_id": "walk-t00001", "video_id": "walk", "camera_id": "cam0", "track_id": 1, "start_frame": 0,
+        "end_frame": n - 1, "n_frames": n, "mean_box_height": 240.0, "mean_score": 1.0, "kept": True,
+        "filter_reason": None}]))
+    project.write("boxes", _table("boxes", [{
+        "tracklet_id": "walk-t00001", "video_id": "walk", "camera_id": "cam0", "frame": f, "x1": float(b[0]),
+        "y1": float(b[1]), "x2": float(b[2]), "y2": float(b[3]), "score": 1.0, "visibility": None}
+        for f, b in enumerate(boxes)]))
+    return np.array(boxes, np.float64), drawn
+
+
+def set_settings(project, section: str, **values):
+    """Replace keys of one section of the settings file that ``grewkit init`` wrote (each must be there once)."""
+    text = project.settings_path.read_text()
+    start = text.index(f"[{section}]\n")
+    end = text.find("\n[", start + 1)
+    end = len(text) if end < 0 else end
+    body = text[start:end]
+    for key, value in values.items():
+        body, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", body, count=1, flags=re.M)
+        assert count == 1, key
+    project.settings_path.write_text(text[:start] + body + text[end:])
