@@ -93,7 +93,7 @@ def check_label_studio(url: str | None = None) -> list[Check]:
 
 
 def check_int8() -> Check:
-    from grewkit.detect.onnx_session import has_int8_dot_product
+    from grewkit.core.onnx_session import has_int8_dot_product
 
     if has_int8_dot_product():
         return Check("int8 inference", True, "exact int8 dot product (VNNI / dotprod): the INT8 detector runs")

@@ -9,7 +9,7 @@ import pytest
 from grewkit.bench.mot_sequence import TUD_CAMPUS_FPS, MotSequence
 from grewkit.core.boxes import iou_matrix
 from grewkit.core.errors import GrewkitError
-from grewkit.detect.onnx_session import has_int8_dot_product
+from grewkit.core.onnx_session import has_int8_dot_product
 from grewkit.detect.registry import load_backends, make_detector, preprocess_dir
 
 

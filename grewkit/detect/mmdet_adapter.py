@@ -25,26 +25,8 @@ import numpy as np
 
 from grewkit.core.boxes import Boxes
 from grewkit.core.errors import GrewkitError
+from grewkit.openmmlab import resolve_checkpoint, resolve_config
 from grewkit.detect.base import check_keys
-
-
-def resolve_config(config: str, base_dir: Path, label: str) -> str:
-    """A config file path (relative to the toml) or a ``package::path`` config shipped in mmdet/mmpose."""
-    if "::" in config:
-        return config
-    path = (base_dir / config).resolve()
-    if not path.is_file():
-        raise GrewkitError(f"[{label}] config file not found", path=path)
-    return str(path)
-
-
-def resolve_checkpoint(checkpoint: str | None, base_dir: Path, label: str) -> str | None:
-    if not checkpoint:
-        return None
-    path = (base_dir / checkpoint).resolve()
-    if not path.is_file():
-        raise GrewkitError(f"[{label}] checkpoint file not found", path=path)
-    return str(path)
 
 
 class MMDetDetector:

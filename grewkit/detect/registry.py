@@ -56,7 +56,7 @@ def make_detector(name: str, *, backends_file: str | Path = "", threads: int = 1
     # manifest then names the model that really ran.
     fallback = config.pop("without_int8_dot_product", None)
     if fallback is not None:
-        from grewkit.detect.onnx_session import has_int8_dot_product
+        from grewkit.core.onnx_session import has_int8_dot_product
 
         if fallback not in backends:
             raise GrewkitError(f"[{name}] without_int8_dot_product names no detector: {fallback!r}", path=path)

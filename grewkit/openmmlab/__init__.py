@@ -10,6 +10,8 @@ Label Studio's own venv is found.
 
 from __future__ import annotations
 
+from grewkit.core.errors import GrewkitError
+
 import os
 import subprocess
 from pathlib import Path
@@ -39,3 +41,22 @@ def probe(python: Path, timeout: float = 120.0) -> tuple[bool, str]:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         return False, f"{python}: {lines[-1] if lines else f'exit status {done.returncode}'}"
     return True, f"{python}: {done.stdout.strip()}"
+
+
+def resolve_config(config: str, base_dir: Path, label: str) -> str:
+    """A config file path (relative to the toml) or a ``package::path`` config shipped in mmdet/mmpose."""
+    if "::" in config:
+        return config
+    path = (base_dir / config).resolve()
+    if not path.is_file():
+        raise GrewkitError(f"[{label}] config file not found", path=path)
+    return str(path)
+
+
+def resolve_checkpoint(checkpoint: str | None, base_dir: Path, label: str) -> str | None:
+    if not checkpoint:
+        return None
+    path = (base_dir / checkpoint).resolve()
+    if not path.is_file():
+        raise GrewkitError(f"[{label}] checkpoint file not found", path=path)
+    return str(path)

@@ -44,7 +44,7 @@ MEDIAPIPE = "mediapipe"
 # (relative model paths) and the threads to use.
 KINDS: Registry[type] = Registry("pose estimator kind", {
     "onnx": "grewkit.render.pose_onnx:OnnxPoseEstimator",
-    "mmpose": "grewkit.openmmlab.pose:MMPoseEstimator",
+    "mmpose": "grewkit.render.pose_mmpose:MMPoseEstimator",
 })
 
 

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from grewkit.core.errors import GrewkitError
-from grewkit.detect.onnx_session import open_session
+from grewkit.core.onnx_session import open_session
 from grewkit.render.pose_estimators import box_center_scale, missing_keypoints, to_frame, warp_matrix
 
 DECODINGS = ("simcc", "heatmap")

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from grewkit.core.errors import GrewkitError
-from grewkit.detect.mmdet_adapter import resolve_checkpoint, resolve_config
+from grewkit.openmmlab import resolve_checkpoint, resolve_config
 from grewkit.render.pose_estimators import missing_keypoints
 
 KEYS = {"config", "checkpoint", "device", "keypoints", "cfg_options"}
