@@ -46,3 +46,10 @@ def vtest_slice(project, shared_data, folder):
     set_option(project, "track", "cut_gap_seconds", "0.6")
     ingest(project, [folder], cameras=folder / "cameras.csv")
     return project
+
+
+def schema_table(name: str, rows: list[dict]):
+    """Rows as a table of manifest ``name``'s schema, unnamed columns null."""
+    from grewkit.core.schemas import get_schema
+
+    return get_schema(name).table_of(rows)

@@ -1,14 +1,8 @@
 import pyarrow as pa
 import pyarrow.parquet as pq
+from helpers import schema_table
 
-from grewkit.core.schemas import get_schema
 from grewkit.core.validate import validate_project
-
-
-def _rows(name, rows):
-    schema = get_schema(name)
-    full = [{**{c.name: None for c in schema.columns}, **r} for r in rows]
-    return pa.Table.from_pylist(full, schema=schema.arrow)
 
 
 def _video(video_id, camera_id, path):
@@ -23,10 +17,10 @@ def _tracklet(tracklet_id, video_id, camera_id):
 
 def _consistent(project):
     (project.root / "media/a.avi").write_bytes(b"abc")
-    project.write("cameras", _rows("cameras", [{"camera_id": "camA"}]))
-    project.write("videos", _rows("videos", [_video("v1", "camA", "media/a.avi")]))
-    project.write("tracklets", _rows("tracklets", [_tracklet("v1-1", "v1", "camA")]))
-    project.write("boxes", _rows("boxes", [dict(tracklet_id="v1-1", video_id="v1", camera_id="camA", frame=f,
+    project.write("cameras", schema_table("cameras", [{"camera_id": "camA"}]))
+    project.write("videos", schema_table("videos", [_video("v1", "camA", "media/a.avi")]))
+    project.write("tracklets", schema_table("tracklets", [_tracklet("v1-1", "v1", "camA")]))
+    project.write("boxes", schema_table("boxes", [dict(tracklet_id="v1-1", video_id="v1", camera_id="camA", frame=f,
                                                 x1=0.0, y1=0.0, x2=5.0, y2=9.0, score=0.9) for f in range(3)]))
 
 
@@ -37,8 +31,8 @@ def test_a_consistent_project_has_no_problems(project):
 
 def test_dangling_references_are_reported_with_an_example(project):
     _consistent(project)
-    project.write("tracklets", _rows("tracklets", [_tracklet("v1-1", "v1", "camA"), _tracklet("v9-1", "v9", "camA")]))
-    project.write("identities", _rows("identities", [dict(tracklet_id="ghost", identity_id="p1", source="annotation",
+    project.write("tracklets", schema_table("tracklets", [_tracklet("v1-1", "v1", "camA"), _tracklet("v9-1", "v9", "camA")]))
+    project.write("identities", schema_table("identities", [dict(tracklet_id="ghost", identity_id="p1", source="annotation",
                                                           status="resolved")]))
     messages = [str(p) for p in validate_project(project)]
     assert "manifests/tracklets.parquet: 1 values of video_id are not in videos.video_id, e.g. 'v9'" in messages

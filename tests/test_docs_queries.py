@@ -8,9 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
-from render_inputs import _table
+from helpers import schema_table
 
 DOCS = ("README.md", "docs/detect.md")
 
@@ -36,8 +35,8 @@ def test_documented_query_runs_in_a_project(tmp_path, doc, line):
                   "filter_reason": None if i < 2 else "too short"} for i in range(3)]
     boxes = [{"tracklet_id": "t0", "video_id": "v", "camera_id": "cam-north", "frame": f, "x1": 1.0, "y1": 2.0,
               "x2": 30.0, "y2": 90.0, "score": 0.9, "visibility": None} for f in range(10)]
-    project.write("tracklets", _table("tracklets", tracklets))
-    project.write("boxes", _table("boxes", boxes))
+    project.write("tracklets", schema_table("tracklets", tracklets))
+    project.write("boxes", schema_table("boxes", boxes))
     argv = shlex.split(line)
     assert argv[:2] == ["python", "-c"]
     done = subprocess.run([sys.executable, *argv[1:]], cwd=project.root, capture_output=True, text=True,

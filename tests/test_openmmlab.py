@@ -91,11 +91,12 @@ def test_mmpose_keypoints_land_in_frame_pixels(tmp_path, kind):
 
 
 def test_detect_stage_with_mmdet_writes_valid_manifests(tmp_path):
+    from pose_inputs import set_settings, walking_project
+
     from grewkit.core.executors import SerialExecutor
     from grewkit.core.project import Project
     from grewkit.core.runner import run_stage
     from grewkit.core.validate import validate_project
-    from pose_inputs import set_settings, walking_project
 
     toml = tmp_path / "detectors.toml"
     toml.write_text(RTMDET)
@@ -112,11 +113,12 @@ def test_detect_stage_with_mmdet_writes_valid_manifests(tmp_path):
 
 
 def test_render_stage_with_mmpose_writes_pose2d(tmp_path):
+    from pose_inputs import set_settings, walking_project
+
     from grewkit.core.executors import SerialExecutor
     from grewkit.core.project import Project
     from grewkit.core.runner import run_stage
     from grewkit.core.validate import validate_project
-    from pose_inputs import set_settings, walking_project
 
     toml = _pose_toml(tmp_path, "hrnet")
     project = Project.init(tmp_path / "proj")

@@ -128,11 +128,12 @@ def test_config_errors_name_the_table(tmp_path):
 @pytest.mark.slow
 def test_render_stage_writes_pose2d_from_the_onnx_estimator(tmp_path):
     """End to end: a video of one moving 'person', the tracked boxes, `render` with modalities = ["pose2d"]."""
+    from pose_inputs import set_settings, walking_project
+
     from grewkit.core.executors import SerialExecutor
     from grewkit.core.project import Project
     from grewkit.core.runner import run_stage
     from grewkit.core.validate import validate_project
-    from pose_inputs import set_settings, walking_project
 
     toml = toml_for(tmp_path, export(tmp_path, "simcc"), "simcc")
     project = Project.init(tmp_path / "proj")
@@ -150,9 +151,10 @@ def test_render_stage_writes_pose2d_from_the_onnx_estimator(tmp_path):
 
 
 def test_unit_keys_follow_the_estimator_and_its_table(tmp_path):
+    from pose_inputs import set_settings, walking_project
+
     from grewkit.core.project import Project
     from grewkit.render.stage import RenderStage
-    from pose_inputs import set_settings, walking_project
 
     project = Project.init(tmp_path / "proj")
     walking_project(project, lambda frame, box: None, frames=2)

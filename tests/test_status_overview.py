@@ -6,9 +6,9 @@ import json
 from datetime import datetime, timezone
 
 from click.testing import CliRunner
+from helpers import schema_table
 
 from grewkit.cli.main import cli
-from render_inputs import _table
 
 
 def _tracklet(i, reason=None):
@@ -23,22 +23,22 @@ def _dataset(project):
                   _tracklet(6, "too short: 3 frames (< 30 = 1 s)"),
                   _tracklet(7, "too short: 8 frames (< 30 = 1 s); boxes too small: median height 20 px (< 40)"),
                   _tracklet(8, "truncated at the frame border: in 80% of frames (> 50%)")]
-    project.write("tracklets", _table("tracklets", tracklets))
+    project.write("tracklets", schema_table("tracklets", tracklets))
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
     annotations = [{"annotation_id": f"ls:{i}", "task_key": f"task{i % 3}", "task_id": i % 3, "query_tracklet_id": "v-t00000",
                     "annotator": f"a{i % 2}@x", "created_at": now, "updated_at": now, "was_cancelled": i == 3,
                     "result_json": "[]", "task_data_json": "{}"} for i in range(4)]
-    project.write("annotations", _table("annotations", annotations))
+    project.write("annotations", schema_table("annotations", annotations))
     identities = [{"tracklet_id": f"v-t{i:05d}", "identity_id": f"id{i // 2}", "source": "annotation",
                    "status": "resolved" if i < 4 else "held_out", "reason": None if i < 4 else "contradiction"}
                   for i in range(5)]
-    project.write("identities", _table("identities", identities))
+    project.write("identities", schema_table("identities", identities))
     splits = ([{"sequence_id": f"s{i}", "identity_id": f"id{i // 2}", "camera_id": "c1", "split": "train", "role": None}
                for i in range(6)]
               + [{"sequence_id": f"p{i}", "identity_id": f"q{i}", "camera_id": "c1", "split": "test", "role": "probe"}
                  for i in range(2)]
               + [{"sequence_id": "d0", "identity_id": None, "camera_id": "c1", "split": "distractor", "role": None}])
-    project.write("splits", _table("splits", splits))
+    project.write("splits", schema_table("splits", splits))
     runs = project.root / "annotation" / "runs"
     runs.mkdir(parents=True)
     (runs / "links.json").write_text(json.dumps({"key": "links", "backend": "label-studio", "url": "u", "pushed": 3}))

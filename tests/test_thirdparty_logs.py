@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
+
 from grewkit.core.thirdparty_logs import third_party_output
 
 # What mediapipe 0.10.14 prints when a BlazePose model is created and first run.
@@ -48,8 +48,8 @@ def _render(project_root, *args):
 @pytest.mark.slow
 @pytest.mark.parametrize("args", [("--quiet",), ("--executor", "serial")], ids=["workers-quiet", "serial-progress"])
 def test_render_prints_no_tflite_absl_protobuf_lines(tmp_path, shared_data, args):
+    from grewkit.bench.tud_project import tud_project
     from grewkit.core.project import Project
-    from render_inputs import tud_project
 
     project = Project.init(tmp_path / "proj")
     tud_project(project, shared_data, ids=(3,))

@@ -11,12 +11,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from grewkit.bench.mot import DetectionEvaluator, read_mot
 from grewkit.core.boxes import Boxes
 from grewkit.core.errors import GrewkitError
 from grewkit.detect.base import Detector
-from grewkit.bench.mot import DetectionEvaluator, read_mot
+from grewkit.export.mot import tracklets_to_mot
 from grewkit.track.tracklets import Tracklet, track_detections
-
 
 #: TUD-Campus's frame rate (MOTChallenge 2015); the shared copy has no seqinfo.ini.
 TUD_CAMPUS_FPS = 25.0
@@ -131,18 +131,6 @@ def track_sequence(detections: Boxes, *, n_frames: int, fps: float, settings, st
     """ByteTrack + grewkit's tracklet building; with ``cut``, also the identity-switch cuts of the track stage."""
     return track_detections(detections, detected_frames=np.arange(0, n_frames, stride), fps=fps,
                             settings=settings, stride=stride, cut=cut)
-
-
-def tracklets_to_mot(tracklets: list[Tracklet]) -> Boxes:
-    """Tracklets as MOT rows: 1-based frames, the tracklet number as id, 0 for interpolated scores."""
-    if not tracklets:
-        return Boxes.empty(with_track_id=True)
-    return Boxes(
-        np.concatenate([t.frame for t in tracklets]) + 1,
-        np.concatenate([t.xyxy for t in tracklets]),
-        np.nan_to_num(np.concatenate([t.score for t in tracklets]), nan=0.0),
-        np.concatenate([np.full(len(t.frame), t.number) for t in tracklets]),
-    )
 
 
 def track_to_mot(detections: Boxes, *, n_frames: int, fps: float, settings, stride: int = 1) -> Boxes:

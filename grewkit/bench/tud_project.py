@@ -9,14 +9,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pyarrow as pa
 
 from grewkit.core.schemas import get_schema
-
-
-def _table(name: str, rows: list[dict]) -> pa.Table:
-    schema = get_schema(name)
-    return pa.Table.from_pylist([{c: r.get(c) for c in schema.column_names} for r in rows], schema=schema.arrow)
 
 
 def write_tud_video(shared_data: Path, path: Path, *, black_from: int | None = None) -> int:
@@ -63,8 +57,8 @@ def tud_project(project, shared_data: Path, *, ids=(3, 4), camera_id="cam0", bla
                 boxes.append({"tracklet_id": name, "video_id": video_id, "camera_id": camera_id, "frame": int(r[0]) - 1,
                               "x1": float(r[2]), "y1": float(r[3]), "x2": float(r[2] + r[4]), "y2": float(r[3] + r[5]),
                               "score": 1.0, "visibility": None})
-    project.write("cameras", _table("cameras", [{"camera_id": camera_id, "width": 640, "height": 480}]))
-    project.write("videos", _table("videos", videos))
-    project.write("tracklets", _table("tracklets", tracklets))
-    project.write("boxes", _table("boxes", boxes))
+    project.write("cameras", get_schema("cameras").table_of([{"camera_id": camera_id, "width": 640, "height": 480}]))
+    project.write("videos", get_schema("videos").table_of(videos))
+    project.write("tracklets", get_schema("tracklets").table_of(tracklets))
+    project.write("boxes", get_schema("boxes").table_of(boxes))
     return gt

@@ -89,6 +89,10 @@ class ManifestSchema:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    def table_of(self, rows: list[dict]) -> pa.Table:
+        """Rows (dicts) as a table of this schema; a column a row leaves out is null in it."""
+        return pa.Table.from_pylist([{c: r.get(c) for c in self.column_names} for r in rows], schema=self.arrow)
+
     def empty_table(self) -> pa.Table:
         return self.arrow.empty_table()
 

@@ -62,9 +62,20 @@ def kept_boxes(project, video_id: str) -> Boxes:
     return Boxes(b.frame + 1, b.xyxy, b.score, ids)
 
 
+def tracklets_to_mot(tracklets) -> Boxes:
+    """Tracklets as MOT rows: 1-based frames, the tracklet number as id, 0 for interpolated scores."""
+    if not tracklets:
+        return Boxes.empty(with_track_id=True)
+    return Boxes(
+        np.concatenate([t.frame for t in tracklets]) + 1,
+        np.concatenate([t.xyxy for t in tracklets]),
+        np.nan_to_num(np.concatenate([t.score for t in tracklets]), nan=0.0),
+        np.concatenate([np.full(len(t.frame), t.number) for t in tracklets]),
+    )
+
+
 def export_mot(project, out: str | Path) -> MotExport:
     """Write every video's MOT files; refuses while the track stage is not done for its current settings."""
-    from grewkit.bench.mot_sequence import tracklets_to_mot
     from grewkit.core.runner import assess
     from grewkit.track.stage import TrackStage, detections_of
     from grewkit.track.tracklets import track_detections

@@ -36,7 +36,7 @@ class TrackSettings:
     cut_width_jump: float = setting(0.5, "The same for the box width (walkers' widths swing with the stride, so looser).")
     cut_max_shift: float = setting(0.2, "Cut where the box centre moves more than this many box heights per video frame (at the video's own rate: the speed allowed per second grows with the frame rate).")
     # Quality filters: a tracklet failing any is kept in the manifests with kept=false and the reasons.
-    min_seconds: float = setting(1.0, "Drop tracklets shorter than this (too short for a gait cycle).")
+    min_seconds: float = setting(1.0, "Drop tracklets shorter than this many seconds (too short for a gait cycle).")
     min_box_height: float = setting(50.0, "Drop tracklets whose median box height is below this, in pixels.")
     border_margin: float = setting(2.0, "A box within this many pixels of the frame edge touches the border.")
     max_border_fraction: float = setting(0.5, "Drop tracklets whose boxes touch the frame border in more than this share of frames.")
