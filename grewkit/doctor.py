@@ -37,7 +37,9 @@ def check_torch() -> list[Check]:
     checks = [Check("torch", ok, detail)]
     if ok:
         if torch.cuda.is_available():
-            checks.append(Check("cuda", True, f"{torch.cuda.device_count()} device(s): {torch.cuda.get_device_name(0)}"))
+            checks.append(
+                Check("cuda", True, f"{torch.cuda.device_count()} device(s): {torch.cuda.get_device_name(0)}")
+            )
         else:
             checks.append(Check("cuda", False, "no CUDA device visible to torch (training runs on the CPU)"))
     return checks
@@ -56,12 +58,19 @@ def check_opencv() -> list[Check]:
         problems.append("no contrib modules (bgsegm)")
     try:
         from importlib.metadata import distributions
-        dists = sorted({d.metadata["Name"] for d in distributions() if (d.metadata["Name"] or "").lower().startswith("opencv")})
+
+        dists = sorted(
+            {d.metadata["Name"] for d in distributions() if (d.metadata["Name"] or "").lower().startswith("opencv")}
+        )
     except Exception:
         dists = []
     if len(dists) > 1:
         problems.append(f"several cv2 distributions installed ({', '.join(dists)}): they overwrite each other")
-    return [Check("opencv", not problems, f"{detail}" + (f"; {'; '.join(problems)}" if problems else " (contrib, headless)"))]
+    return [
+        Check(
+            "opencv", not problems, f"{detail}" + (f"; {'; '.join(problems)}" if problems else " (contrib, headless)")
+        )
+    ]
 
 
 def check_module(name: str, module: str, why_missing: str = "") -> Check:
@@ -80,8 +89,13 @@ def check_label_studio(url: str | None = None) -> list[Check]:
     from grewkit.annotate.backends.labelstudio import label_studio_executable
 
     exe = label_studio_executable()
-    checks = [Check("label-studio", exe is not None,
-                    str(exe) if exe else "not installed: run `make label-studio` (its own virtual environment)")]
+    checks = [
+        Check(
+            "label-studio",
+            exe is not None,
+            str(exe) if exe else "not installed: run `make label-studio` (its own virtual environment)",
+        )
+    ]
     if url:
         try:
             with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=3) as response:
@@ -97,8 +111,11 @@ def check_int8() -> Check:
 
     if has_int8_dot_product():
         return Check("int8 inference", True, "exact int8 dot product (VNNI / dotprod): the INT8 detector runs")
-    return Check("int8 inference", False, "no VNNI / dotprod: int8 kernels saturate, so the default detector "
-                                          "runs its float model")
+    return Check(
+        "int8 inference",
+        False,
+        "no VNNI / dotprod: int8 kernels saturate, so the default detector runs its float model",
+    )
 
 
 def check_openmmlab() -> Check:
@@ -107,8 +124,11 @@ def check_openmmlab() -> Check:
 
     python = openmmlab_python()
     if python is None:
-        return Check("openmmlab (mmdet, mmpose)", False,
-                     f"not installed: run `make openmmlab` (its own virtual environment) or set ${ENV_VAR}")
+        return Check(
+            "openmmlab (mmdet, mmpose)",
+            False,
+            f"not installed: run `make openmmlab` (its own virtual environment) or set ${ENV_VAR}",
+        )
     ok, detail = probe(python)
     return Check("openmmlab (mmdet, mmpose)", ok, detail)
 
@@ -122,8 +142,11 @@ def run_checks(label_studio_url: str | None = None) -> list[Check]:
     checks.append(check_module("trackers (ByteTrack)", "trackers"))
     checks.append(check_openmmlab())
     checks.append(check_module("ray", "ray", "optional: pip install 'grewkit[ray]'"))
-    checks.append(check_module("label-studio-sdk", "label_studio_sdk.base_client",
-                               "the annotate client: make setup installs it --no-deps"))
+    checks.append(
+        check_module(
+            "label-studio-sdk", "label_studio_sdk.base_client", "the annotate client: make setup installs it --no-deps"
+        )
+    )
     checks.extend(check_label_studio(label_studio_url))
     return checks
 
@@ -167,8 +190,15 @@ def _pose_check(project) -> Check:
 
 
 @click.command("doctor")
-@click.option("--project", "-p", "project_dir", default=None, envvar="GREWKIT_PROJECT", type=click.Path(file_okay=False),
-              help="Also check what this project's settings ask for (its detector and pose estimator).")
+@click.option(
+    "--project",
+    "-p",
+    "project_dir",
+    default=None,
+    envvar="GREWKIT_PROJECT",
+    type=click.Path(file_okay=False),
+    help="Also check what this project's settings ask for (its detector and pose estimator).",
+)
 @click.option("--label-studio-url", default=None, help="Also check that a Label Studio server answers at this URL.")
 def doctor_command(project_dir, label_studio_url):
     """Report which optional backends and services are usable here, and why not.
@@ -190,5 +220,7 @@ def doctor_command(project_dir, label_studio_url):
     table.add_column("usable")
     table.add_column("detail")
     for check in checks:
-        table.add_row(escape(check.name), "[green]yes[/green]" if check.ok else "[yellow]no[/yellow]", escape(check.detail))
+        table.add_row(
+            escape(check.name), "[green]yes[/green]" if check.ok else "[yellow]no[/yellow]", escape(check.detail)
+        )
     Console().print(table)

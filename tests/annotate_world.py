@@ -9,7 +9,7 @@ so the true identity of every tracklet is known. Videos are MJPG .avi files in t
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 FPS = 10.0
-T0 = datetime(2026, 5, 1, 9, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 5, 1, 9, 0, 0, tzinfo=UTC)
 CAMERAS = {"camA": (1, 35, False, 0.0), "camB": (36, 71, False, 3.5), "camC": (1, 35, True, 0.0)}
 
 
@@ -39,27 +39,51 @@ def build_tud_world(project, shared_data: Path, *, min_frames: int = 5) -> dict[
             writer.write(image[:, ::-1] if mirror else image)
         writer.release()
         n = f1 - f0 + 1
-        videos.append({"video_id": video_id, "camera_id": camera, "path": f"media/{video_id}.avi", "fps": FPS,
-                       "frame_count": n, "width": width, "height": height, "duration_s": n / FPS,
-                       "start_time": T0 + timedelta(seconds=offset_s), "size_bytes": path.stat().st_size,
-                       "sha256": "0" * 64, "codec": "MJPG"})
+        videos.append(
+            {
+                "video_id": video_id,
+                "camera_id": camera,
+                "path": f"media/{video_id}.avi",
+                "fps": FPS,
+                "frame_count": n,
+                "width": width,
+                "height": height,
+                "duration_s": n / FPS,
+                "start_time": T0 + timedelta(seconds=offset_s),
+                "size_bytes": path.stat().st_size,
+                "sha256": "0" * 64,
+                "codec": "MJPG",
+            }
+        )
         cameras.append({"camera_id": camera, "description": f"TUD-Campus pseudo-camera {camera}", "view": "side"})
         per_id = defaultdict(list)
         for row in gt[(gt[:, 0] >= f0) & (gt[:, 0] <= f1)]:
             frame, pid, x, y, w, h = row[:6]
             x1, x2 = (width - (x + w), width - x) if mirror else (x, x + w)
-            per_id[int(pid)].append((int(frame) - f0, float(max(0, x1)), float(max(0, y)),
-                                     float(min(width, x2)), float(min(height, y + h))))
+            per_id[int(pid)].append(
+                (int(frame) - f0, float(max(0, x1)), float(max(0, y)), float(min(width, x2)), float(min(height, y + h)))
+            )
         for pid, rows in sorted(per_id.items()):
             if len(rows) < min_frames:
                 continue
             tid = f"{video_id}-t{pid}"
             truth[tid] = f"person{pid}"
             frames = [r[0] for r in rows]
-            tracklets.append({"tracklet_id": tid, "video_id": video_id, "camera_id": camera, "track_id": pid,
-                              "start_frame": min(frames), "end_frame": max(frames), "n_frames": len(rows),
-                              "mean_box_height": float(np.mean([r[4] - r[2] for r in rows])), "mean_score": 1.0,
-                              "kept": True, "filter_reason": None})
+            tracklets.append(
+                {
+                    "tracklet_id": tid,
+                    "video_id": video_id,
+                    "camera_id": camera,
+                    "track_id": pid,
+                    "start_frame": min(frames),
+                    "end_frame": max(frames),
+                    "n_frames": len(rows),
+                    "mean_box_height": float(np.mean([r[4] - r[2] for r in rows])),
+                    "mean_score": 1.0,
+                    "kept": True,
+                    "filter_reason": None,
+                }
+            )
             for frame, x1, y1, x2, y2 in rows:
                 boxes["tracklet_id"].append(tid)
                 boxes["video_id"].append(video_id)
@@ -78,8 +102,9 @@ def build_tud_world(project, shared_data: Path, *, min_frames: int = 5) -> dict[
     return truth
 
 
-def build_synth_world(project, *, cameras: int = 3, identities: int = 6, seconds: float = 8.0,
-                      seed: int = 1) -> dict[str, str]:
+def build_synth_world(
+    project, *, cameras: int = 3, identities: int = 6, seconds: float = 8.0, seed: int = 1
+) -> dict[str, str]:
     """A synthetic world (``grewkit synth``) whose ground-truth tracklets stand in for tracked ones.
 
     Returns tracklet -> true identity. Synthetic people may appear in docs (unlike TUD-Campus).
@@ -89,8 +114,9 @@ def build_synth_world(project, *, cameras: int = 3, identities: int = 6, seconds
     from grewkit.synth.generate import generate
     from grewkit.synth.truth import ground_truth
 
-    config = dataclasses.replace(project.settings.section("synth"), cameras=cameras, identities=identities,
-                                 seconds=seconds, seed=seed)
+    config = dataclasses.replace(
+        project.settings.section("synth"), cameras=cameras, identities=identities, seconds=seconds, seed=seed
+    )
     generate(project, config, show_progress=False)
     gt = ground_truth(project)
     for name in ("videos", "tracklets", "boxes"):

@@ -27,8 +27,14 @@ def build_casiab_project(root: Path, shared_data: Path, *, train_ids=range(75, 8
     splits = []
     for r in project.read("sequences").to_pylist():
         is_train = r["identity_id"] in train
-        splits.append({"sequence_id": r["sequence_id"], "identity_id": r["identity_id"], "camera_id": r["camera_id"],
-                       "split": "train" if is_train else "test",
-                       "role": None if is_train else ("gallery" if r["condition"] in GALLERY else "probe")})
+        splits.append(
+            {
+                "sequence_id": r["sequence_id"],
+                "identity_id": r["identity_id"],
+                "camera_id": r["camera_id"],
+                "split": "train" if is_train else "test",
+                "role": None if is_train else ("gallery" if r["condition"] in GALLERY else "probe"),
+            }
+        )
     project.write("splits", pa.Table.from_pylist(splits))
     return project

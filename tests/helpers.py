@@ -8,8 +8,9 @@ import sys
 
 def grewkit(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
     """The command line as a user runs it: a fresh ``python -m grewkit`` process, output captured as text."""
-    return subprocess.run([sys.executable, "-m", "grewkit", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "grewkit", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env
+    )
 
 
 def manifest_bytes(project) -> dict[str, bytes]:

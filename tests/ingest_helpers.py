@@ -8,8 +8,15 @@ import cv2
 import numpy as np
 
 
-def write_video(path: Path, *, frames: int = 20, size: tuple[int, int] = (160, 120), fps: float = 25.0,
-                fourcc: str = "MJPG", seed: int = 0) -> Path:
+def write_video(
+    path: Path,
+    *,
+    frames: int = 20,
+    size: tuple[int, int] = (160, 120),
+    fps: float = 25.0,
+    fourcc: str = "MJPG",
+    seed: int = 0,
+) -> Path:
     """A moving bright rectangle on noise; MJPG in AVI unless told otherwise."""
     path.parent.mkdir(parents=True, exist_ok=True)
     w, h = size

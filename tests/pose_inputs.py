@@ -27,18 +27,69 @@ def walking_project(project, draw, *, frames: int = 12, size=(640, 480)):
     writer.release()
     n = len(boxes)
     project.write("cameras", schema_table("cameras", [{"camera_id": "cam0", "width": size[0], "height": size[1]}]))
-    project.write("videos", schema_table("videos", [{
-        "video_id": "walk", "camera_id": "cam0", "path": "media/walk.avi", "fps": 25.0, "frame_count": n,
-        "width": size[0], "height": size[1], "duration_s": n / 25.0, "size_bytes": video.stat().st_size,
-        "sha256": hashlib.sha256(video.read_bytes()).hexdigest(), "codec": "FFV1"}]))
-    project.write("tracklets", schema_table("tracklets", [{
-        "tracklet_id": "walk-t00001", "video_id": "walk", "camera_id": "cam0", "track_id": 1, "start_frame": 0,
-        "end_frame": n - 1, "n_frames": n, "mean_box_height": 240.0, "mean_score": 1.0, "kept": True,
-        "filter_reason": None}]))
-    project.write("boxes", schema_table("boxes", [{
-        "tracklet_id": "walk-t00001", "video_id": "walk", "camera_id": "cam0", "frame": f, "x1": float(b[0]),
-        "y1": float(b[1]), "x2": float(b[2]), "y2": float(b[3]), "score": 1.0, "visibility": None}
-        for f, b in enumerate(boxes)]))
+    project.write(
+        "videos",
+        schema_table(
+            "videos",
+            [
+                {
+                    "video_id": "walk",
+                    "camera_id": "cam0",
+                    "path": "media/walk.avi",
+                    "fps": 25.0,
+                    "frame_count": n,
+                    "width": size[0],
+                    "height": size[1],
+                    "duration_s": n / 25.0,
+                    "size_bytes": video.stat().st_size,
+                    "sha256": hashlib.sha256(video.read_bytes()).hexdigest(),
+                    "codec": "FFV1",
+                }
+            ],
+        ),
+    )
+    project.write(
+        "tracklets",
+        schema_table(
+            "tracklets",
+            [
+                {
+                    "tracklet_id": "walk-t00001",
+                    "video_id": "walk",
+                    "camera_id": "cam0",
+                    "track_id": 1,
+                    "start_frame": 0,
+                    "end_frame": n - 1,
+                    "n_frames": n,
+                    "mean_box_height": 240.0,
+                    "mean_score": 1.0,
+                    "kept": True,
+                    "filter_reason": None,
+                }
+            ],
+        ),
+    )
+    project.write(
+        "boxes",
+        schema_table(
+            "boxes",
+            [
+                {
+                    "tracklet_id": "walk-t00001",
+                    "video_id": "walk",
+                    "camera_id": "cam0",
+                    "frame": f,
+                    "x1": float(b[0]),
+                    "y1": float(b[1]),
+                    "x2": float(b[2]),
+                    "y2": float(b[3]),
+                    "score": 1.0,
+                    "visibility": None,
+                }
+                for f, b in enumerate(boxes)
+            ],
+        ),
+    )
     return np.array(boxes, np.float64), drawn
 
 

@@ -42,26 +42,43 @@ def write_world(project, rows: pa.Table | None = None, *, modalities=("sil64",),
     for seq, ident, cam in zip(*(rows.column(c).to_pylist() for c in ("sequence_id", "identity_id", "camera_id"))):
         frames = int(rng.integers(20, 60))
         sil = np.zeros((frames, 64, 44), np.uint8)
-        sil[:, 8:60, 12 + rng.integers(0, 8):30] = 255
+        sil[:, 8:60, 12 + rng.integers(0, 8) : 30] = 255
         arrays = {
             "sil64": sil,
-            "sil64_frames": 1000 + np.arange(frames, dtype=np.int64) * 2,  # frame numbers of the silhouettes, as render writes
+            "sil64_frames": 1000
+            + np.arange(frames, dtype=np.int64) * 2,  # frame numbers of the silhouettes, as render writes
             "gei64": sil.mean(axis=0).astype(np.uint8),
             "flow": rng.integers(-127, 128, size=(frames - 1, 64, 44, 2)).astype(np.int8),
-            "pose2d": np.concatenate([rng.uniform(0, 640, (frames, 17, 2)), rng.uniform(0, 1, (frames, 17, 1))], -1).astype(np.float32),
+            "pose2d": np.concatenate(
+                [rng.uniform(0, 640, (frames, 17, 2)), rng.uniform(0, 1, (frames, 17, 1))], -1
+            ).astype(np.float32),
             "pose3d": rng.normal(size=(frames, 17, 3)).astype(np.float32),
         }
         for modality in modalities:
             array = arrays[modality]
             path = project.folder("renders") / modality / f"{seq}.npy"
             digest = save_array(path, array)
-            h, w = (array.shape[1], array.shape[2]) if modality in ("sil64", "flow") else (
-                (array.shape[0], array.shape[1]) if modality == "gei64" else (0, 0))
-            out.append({
-                "sequence_id": seq, "modality": modality, "tracklet_id": None, "identity_id": ident,
-                "camera_id": cam, "view": None, "condition": None, "path": project.relative(path),
-                "frames": 1 if modality == "gei64" else int(array.shape[0]), "height": h, "width": w, "sha256": digest,
-            })
+            h, w = (
+                (array.shape[1], array.shape[2])
+                if modality in ("sil64", "flow")
+                else ((array.shape[0], array.shape[1]) if modality == "gei64" else (0, 0))
+            )
+            out.append(
+                {
+                    "sequence_id": seq,
+                    "modality": modality,
+                    "tracklet_id": None,
+                    "identity_id": ident,
+                    "camera_id": cam,
+                    "view": None,
+                    "condition": None,
+                    "path": project.relative(path),
+                    "frames": 1 if modality == "gei64" else int(array.shape[0]),
+                    "height": h,
+                    "width": w,
+                    "sha256": digest,
+                }
+            )
     table = pa.Table.from_pylist(out)
     project.write("sequences", table)
     return table

@@ -1,6 +1,5 @@
 """Candidate ranking and annotator media on a real multi-camera world (TUD-Campus as three pseudo-cameras)."""
 
-
 import cv2
 import numpy as np
 import pytest
@@ -52,8 +51,10 @@ def test_time_gate_drops_far_apart_tracklets(tud_cameras):
     # person6 leaves camA at frame 8 (0.8 s); camB starts at 3.5 s: a 0-second gate keeps only overlapping spans.
     gated = rank_candidates(project, AnnotateSettings(k=10, max_gap_s=0.01))
     tracklets = {t.tracklet_id: t for t in kept_tracklets(project)}
-    pairs = {(tracklets[r["query_tracklet_id"]].camera_id, tracklets[r["candidate_tracklet_id"]].camera_id)
-             for r in gated.to_pylist()}
+    pairs = {
+        (tracklets[r["query_tracklet_id"]].camera_id, tracklets[r["candidate_tracklet_id"]].camera_id)
+        for r in gated.to_pylist()
+    }
     assert ("camA", "camB") not in pairs and ("camA", "camC") in pairs
 
 
@@ -62,8 +63,11 @@ def test_time_gate_needs_start_times(project, shared_data):
 
     build_tud_world(project, shared_data)
     videos = project.read("videos")
-    videos = videos.set_column(videos.schema.get_field_index("start_time"), "start_time",
-                               pa.nulls(videos.num_rows, pa.timestamp("us", tz="UTC")))
+    videos = videos.set_column(
+        videos.schema.get_field_index("start_time"),
+        "start_time",
+        pa.nulls(videos.num_rows, pa.timestamp("us", tz="UTC")),
+    )
     project.write("videos", videos)
     from grewkit.core.errors import GrewkitError
 
@@ -117,12 +121,27 @@ def test_gei_similarity_is_used_when_renders_exist(tud_cameras):
         gei = np.clip(patterns[truth[t.tracklet_id]] + 0.05 * rng.standard_normal((64, 44)), 0, 1).astype(np.float32)
         rel = f"renders/{t.camera_id}/{t.tracklet_id}/gei64.npy"
         digest = save_array(project.root / rel, gei)
-        rows.append({"sequence_id": t.tracklet_id, "modality": "gei64", "tracklet_id": t.tracklet_id,
-                     "identity_id": None, "camera_id": t.camera_id, "view": None, "condition": None, "path": rel,
-                     "frames": 1, "height": 64, "width": 44, "sha256": digest})
+        rows.append(
+            {
+                "sequence_id": t.tracklet_id,
+                "modality": "gei64",
+                "tracklet_id": t.tracklet_id,
+                "identity_id": None,
+                "camera_id": t.camera_id,
+                "view": None,
+                "condition": None,
+                "path": rel,
+                "frames": 1,
+                "height": 64,
+                "width": 44,
+                "sha256": digest,
+            }
+        )
     schema = get_schema("sequences")
-    project.write("sequences", pa.Table.from_pylist([{c: r.get(c) for c in schema.column_names} for r in rows],
-                                                    schema=schema.arrow))
+    project.write(
+        "sequences",
+        pa.Table.from_pylist([{c: r.get(c) for c in schema.column_names} for r in rows], schema=schema.arrow),
+    )
     tracklets = kept_tracklets(project)
     gei_only = rank_candidates(project, AnnotateSettings(k=3, embedders=["gei"]))
     assert recall_at_k(gei_only, truth, tracklets, ks=(1,))["recall@1"] == 1.0

@@ -33,7 +33,7 @@ def test_every_head_is_obscured_and_nothing_else_changes(shared_data, index):
     regions = face_regions(image, boxes)
     inside = np.zeros(image.shape[:2], bool)
     for r in regions:
-        inside[r.y1:r.y2, r.x1:r.x2] = True
+        inside[r.y1 : r.y2, r.x1 : r.x2] = True
     changed = (out != image).any(axis=2)
     assert not changed[~inside].any(), "pixels outside face regions changed"
     gray_in, gray_out = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
@@ -71,8 +71,13 @@ def test_keypoints_only_head_region(shared_data, layout):
     cx, top, h = (x1 + x2) / 2, y1, y2 - y1
     kps = np.zeros((1, layout, 3))
     kps[0, :, :2] = [cx, top + 0.5 * h]  # body joints somewhere on the torso
-    face = [(cx, top + 0.07 * h), (cx - 3, top + 0.06 * h), (cx + 3, top + 0.06 * h), (cx - 6, top + 0.065 * h),
-            (cx + 6, top + 0.065 * h)]
+    face = [
+        (cx, top + 0.07 * h),
+        (cx - 3, top + 0.06 * h),
+        (cx + 3, top + 0.06 * h),
+        (cx - 6, top + 0.065 * h),
+        (cx + 6, top + 0.065 * h),
+    ]
     for i in range(11 if layout == 33 else 5):
         kps[0, i, :2] = face[i % 5]
     kps[0, :, 2] = 0.9
@@ -81,7 +86,7 @@ def test_keypoints_only_head_region(shared_data, layout):
     r = regions[0]
     assert r.x1 <= cx - 6 and r.x2 >= cx + 6 and r.y1 <= top + 0.02 * h and r.y2 >= top + 0.1 * h
     out = mask_faces(image, keypoints=kps, detector=None, style="fill")
-    patch = out[r.y1:r.y2, r.x1:r.x2].reshape(-1, 3)
+    patch = out[r.y1 : r.y2, r.x1 : r.x2].reshape(-1, 3)
     assert (patch == patch[0]).all(), "fill style leaves one colour"
     # Keypoints below the confidence floor are ignored: nothing left to mask.
     kps[0, :, 2] = 0.1

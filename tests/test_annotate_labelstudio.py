@@ -44,8 +44,9 @@ def test_keys_missing_or_expired_are_refused_without_echoing_them():
     with pytest.raises(GrewkitError, match="no Label Studio API key"):
         LabelStudioClient("http://127.0.0.1:9", "")
     # A personal access token is a JWT refresh token; an expired one is refused before any request.
-    expired = jwt.encode({"token_type": "refresh", "exp": int(time.time()) - 60, "user_id": 1}, "s" * 32,
-                         algorithm="HS256")
+    expired = jwt.encode(
+        {"token_type": "refresh", "exp": int(time.time()) - 60, "user_id": 1}, "s" * 32, algorithm="HS256"
+    )
     with pytest.raises(GrewkitError, match="refused") as caught:
         LabelStudioClient("http://127.0.0.1:9", expired)
     assert expired not in str(caught.value)

@@ -1,33 +1,58 @@
 """Identity resolution from raw annotations: links, contradictions held out, attributes, agreement."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
 from grewkit.annotate.resolve import UnionFind, identity_accuracy, resolve
 from grewkit.core.schemas import get_schema
 
-T = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _tracklets(spec):
     """spec: tracklet -> (camera, start, end); one video per camera."""
-    rows = [{"tracklet_id": t, "video_id": f"{c}-v", "camera_id": c, "track_id": i, "start_frame": s, "end_frame": e,
-             "n_frames": e - s + 1, "mean_box_height": 100.0, "mean_score": 1.0, "kept": True, "filter_reason": None}
-            for i, (t, (c, s, e)) in enumerate(spec.items())]
+    rows = [
+        {
+            "tracklet_id": t,
+            "video_id": f"{c}-v",
+            "camera_id": c,
+            "track_id": i,
+            "start_frame": s,
+            "end_frame": e,
+            "n_frames": e - s + 1,
+            "mean_box_height": 100.0,
+            "mean_score": 1.0,
+            "kept": True,
+            "filter_reason": None,
+        }
+        for i, (t, (c, s, e)) in enumerate(spec.items())
+    ]
     return pa.Table.from_pylist(rows, schema=get_schema("tracklets").arrow)
 
 
 def _ann(i, query, candidates, *, annotator="a@x", links=(), attrs=None, cancelled=False, minutes=0):
     data = {"query_id": query, **{f"cand{k + 1}_id": c for k, c in enumerate(candidates)}}
-    result = [{"from_name": f"cand{k + 1}", "to_name": f"cand{k + 1}_image", "type": "choices",
-               "value": {"choices": [label]}} for k, label in enumerate(links) if label]
+    result = [
+        {"from_name": f"cand{k + 1}", "to_name": f"cand{k + 1}_image", "type": "choices", "value": {"choices": [label]}}
+        for k, label in enumerate(links)
+        if label
+    ]
     for name, values in (attrs or {}).items():
         result.append({"from_name": name, "to_name": "query", "type": "choices", "value": {"choices": values}})
-    return {"annotation_id": f"s#{i}", "task_key": query, "task_id": i, "query_tracklet_id": query,
-            "annotator": annotator, "created_at": T, "updated_at": T + timedelta(minutes=minutes),
-            "was_cancelled": cancelled, "result_json": json.dumps(result), "task_data_json": json.dumps(data)}
+    return {
+        "annotation_id": f"s#{i}",
+        "task_key": query,
+        "task_id": i,
+        "query_tracklet_id": query,
+        "annotator": annotator,
+        "created_at": T,
+        "updated_at": T + timedelta(minutes=minutes),
+        "was_cancelled": cancelled,
+        "result_json": json.dumps(result),
+        "task_data_json": json.dumps(data),
+    }
 
 
 def _table(rows):
@@ -59,8 +84,11 @@ def test_chain_of_same_links_becomes_one_identity():
 
 def test_transitive_contradiction_is_reported_and_held_out():
     tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "C1": ("C", 0, 9), "D1": ("D", 0, 9)})
-    rows = [_ann(1, "A1", ["B1", "C1"], links=["same", "different"]), _ann(2, "B1", ["C1"], links=["same"]),
-            _ann(3, "D1", ["A1"], links=["different"])]
+    rows = [
+        _ann(1, "A1", ["B1", "C1"], links=["same", "different"]),
+        _ann(2, "B1", ["C1"], links=["same"]),
+        _ann(3, "D1", ["A1"], links=["different"]),
+    ]
     res = resolve(_table(rows), tracks)
     ids = _identity(res)
     for t in ("A1", "B1", "C1"):
@@ -87,21 +115,29 @@ def test_same_camera_at_different_times_is_fine():
 
 def test_tied_votes_are_a_conflict_not_a_link_and_agreement_is_counted():
     tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9)})
-    rows = [_ann(1, "A1", ["B1"], annotator="a@x", links=["same"]),
-            _ann(2, "A1", ["B1"], annotator="b@x", links=["different"])]
+    rows = [
+        _ann(1, "A1", ["B1"], annotator="a@x", links=["same"]),
+        _ann(2, "A1", ["B1"], annotator="b@x", links=["different"]),
+    ]
     res = resolve(_table(rows), tracks)
     ids = _identity(res)
     assert ids["A1"][0] != ids["B1"][0]
     assert res.report["conflict_counts"] == {"annotators_disagree": 1}
-    assert res.report["agreement"]["links"] == {"items": 1, "mean_pairwise_agreement": 0.0, "items_with_disagreement": 1}
+    assert res.report["agreement"]["links"] == {
+        "items": 1,
+        "mean_pairwise_agreement": 0.0,
+        "items_with_disagreement": 1,
+    }
 
 
 def test_majority_wins_and_latest_answer_per_annotator_counts():
     tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9)})
-    rows = [_ann(1, "A1", ["B1"], annotator="a@x", links=["different"], minutes=0),
-            _ann(2, "A1", ["B1"], annotator="a@x", links=["same"], minutes=5),   # a@x corrected themself
-            _ann(3, "A1", ["B1"], annotator="b@x", links=["same"]),
-            _ann(4, "A1", ["B1"], annotator="c@x", links=["different"])]
+    rows = [
+        _ann(1, "A1", ["B1"], annotator="a@x", links=["different"], minutes=0),
+        _ann(2, "A1", ["B1"], annotator="a@x", links=["same"], minutes=5),  # a@x corrected themself
+        _ann(3, "A1", ["B1"], annotator="b@x", links=["same"]),
+        _ann(4, "A1", ["B1"], annotator="c@x", links=["different"]),
+    ]
     res = resolve(_table(rows), tracks)
     ids = _identity(res)
     assert ids["A1"][0] == ids["B1"][0]
@@ -119,13 +155,23 @@ def test_skips_and_unsure_give_no_links():
 
 def test_attributes_per_tracklet_and_identity_with_disagreements():
     tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9)})
-    rows = [_ann(1, "A1", ["B1"], annotator="a@x", links=["same"],
-                 attrs={"gender": ["female"], "carrying": ["backpack", "handbag"]}),
-            _ann(2, "A1", ["B1"], annotator="b@x", links=["same"], attrs={"gender": ["male"], "carrying": ["backpack"]}),
-            _ann(3, "B1", ["A1"], annotator="a@x", links=["same"], attrs={"gender": ["female"]})]
+    rows = [
+        _ann(
+            1,
+            "A1",
+            ["B1"],
+            annotator="a@x",
+            links=["same"],
+            attrs={"gender": ["female"], "carrying": ["backpack", "handbag"]},
+        ),
+        _ann(2, "A1", ["B1"], annotator="b@x", links=["same"], attrs={"gender": ["male"], "carrying": ["backpack"]}),
+        _ann(3, "B1", ["A1"], annotator="a@x", links=["same"], attrs={"gender": ["female"]}),
+    ]
     res = resolve(_table(rows), tracks)
-    rows = {(r["level"], r["subject_id"], r["attribute"], r["value"]): (r["votes"], r["total"])
-            for r in res.attributes.to_pylist()}
+    rows = {
+        (r["level"], r["subject_id"], r["attribute"], r["value"]): (r["votes"], r["total"])
+        for r in res.attributes.to_pylist()
+    }
     assert rows[("tracklet", "A1", "gender", "female")] == (1, 2)
     assert rows[("tracklet", "A1", "gender", "male")] == (1, 2)
     assert rows[("tracklet", "A1", "carrying", "backpack")] == (2, 2)
@@ -135,7 +181,14 @@ def test_attributes_per_tracklet_and_identity_with_disagreements():
 
 
 def test_identity_accuracy_counts_pairs():
-    ids = pa.table({"tracklet_id": ["a", "b", "c", "d"], "identity_id": ["i1", "i1", "i1", "i2"],
-                    "source": ["annotation"] * 4, "status": ["resolved"] * 4, "reason": [None] * 4})
+    ids = pa.table(
+        {
+            "tracklet_id": ["a", "b", "c", "d"],
+            "identity_id": ["i1", "i1", "i1", "i2"],
+            "source": ["annotation"] * 4,
+            "status": ["resolved"] * 4,
+            "reason": [None] * 4,
+        }
+    )
     acc = identity_accuracy(ids, {"a": "p1", "b": "p1", "c": "p2", "d": "p2"})
     assert acc["linked_pairs"] == 3 and abs(acc["pair_precision"] - 1 / 3) < 1e-9 and acc["pair_recall"] == 0.5

@@ -88,8 +88,9 @@ def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shar
     truth = build_tud_world(project, shared_data)
     campaign.compute_candidates(project, show_progress=False)
     backend = _backend(ls_server)
-    _, run = campaign.open_backend(project, url=ls_server.url, api_key=ls_server.credentials.token,
-                                   document_root=str(ls_server.document_root))
+    _, run = campaign.open_backend(
+        project, url=ls_server.url, api_key=ls_server.credentials.token, document_root=str(ls_server.document_root)
+    )
     first = campaign.push(project, backend, run, show_progress=False)
     assert (first.created, first.updated, first.unchanged) == (20, 0, 0)
     again = campaign.push(project, backend, run, show_progress=False)
@@ -105,8 +106,11 @@ def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shar
     assert prediction.result[0]["from_name"] == "cand1"
     assert prediction.result[0]["value"]["choices"] == ["same"]
     # Media is served from the project through the local-files storage.
-    image = requests.get(ls_server.url + tasks[0]["data"]["query_image"], timeout=60,
-                         headers={"Authorization": f"Token {ls_server.credentials.token}"})
+    image = requests.get(
+        ls_server.url + tasks[0]["data"]["query_image"],
+        timeout=60,
+        headers={"Authorization": f"Token {ls_server.credentials.token}"},
+    )
     assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff"
 
     invite = _invite(backend)
@@ -123,10 +127,14 @@ def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shar
     careful.skip(skipped["id"])
     # The sloppy annotator answers the skipped task and calls a wrong candidate "same".
     data = skipped["data"]
-    wrong_slot = next(i for i in range(1, 4) if data[f"cand{i}_id"] and truth[data[f"cand{i}_id"]] != truth[data["query_id"]])
+    wrong_slot = next(
+        i for i in range(1, 4) if data[f"cand{i}_id"] and truth[data[f"cand{i}_id"]] != truth[data["query_id"]]
+    )
     wrong = data[f"cand{wrong_slot}_id"]
-    sloppy_result = [_choice(f"cand{wrong_slot}", f"cand{wrong_slot}_image", ["same"]),
-                     _choice("gender", "query", ["female"])]
+    sloppy_result = [
+        _choice(f"cand{wrong_slot}", f"cand{wrong_slot}_image", ["same"]),
+        _choice("gender", "query", ["female"]),
+    ]
     sloppy.answer(skipped["id"], sloppy_result)
     # ... and disagrees with the careful one on another task's attributes.
     other = tasks[1]
@@ -160,8 +168,11 @@ def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shar
     # Only tasks touched since the watermark (less a 2 s margin) are exported.
     assert second.new_or_changed == 1 and second.fetched < 22
     attrs = project.read("attributes").to_pylist()
-    gender = {r["value"]: r["votes"] for r in attrs if r["level"] == "tracklet"
-              and r["subject_id"] == tasks[2]["data"]["query_id"] and r["attribute"] == "gender"}
+    gender = {
+        r["value"]: r["votes"]
+        for r in attrs
+        if r["level"] == "tracklet" and r["subject_id"] == tasks[2]["data"]["query_id"] and r["attribute"] == "gender"
+    }
     assert gender == {"female": 1}
     third = campaign.pull(project, backend, run)
     assert third.new_or_changed == 0
@@ -184,12 +195,19 @@ def test_push_survives_a_server_kill_mid_push_without_duplicates(ls_server):
     project = _project(ls_server, "restart")
     backend = _backend(ls_server)
     backend.reconnect_timeout = 240
-    xml = ('<View><Text name="t" value="$text"/><Choices name="c" toName="t">'
-           '<Choice value="a"/><Choice value="b"/></Choices></View>')
+    xml = (
+        '<View><Text name="t" value="$text"/><Choices name="c" toName="t">'
+        '<Choice value="a"/><Choice value="b"/></Choices></View>'
+    )
     project_id = backend.ensure_project(title=project.root.name, config_xml=xml, media_dir=None)
-    tasks = [TaskSpec(key=f"k{i:05d}", data={"text": f"task {i}"},
-                      predictions=[{"model_version": "m1", "score": 0.5,
-                                    "result": [_choice("c", "t", ["a"])]}]) for i in range(3000)]
+    tasks = [
+        TaskSpec(
+            key=f"k{i:05d}",
+            data={"text": f"task {i}"},
+            predictions=[{"model_version": "m1", "score": 0.5, "result": [_choice("c", "t", ["a"])]}],
+        )
+        for i in range(3000)
+    ]
     outcome = {}
 
     def run_push():
@@ -235,12 +253,14 @@ def test_commands_against_an_existing_server_never_print_the_token(ls_server, sh
     runner = CliRunner()
     common = ["--project", str(project.root)]
     outputs = []
-    for args in (["annotate", "serve", "--url", ls_server.url, *common],
-                 ["annotate", "candidates", "--quiet", *common],
-                 ["annotate", "push", "--quiet", "--document-root", str(ls_server.document_root), *common],
-                 ["annotate", "push", "--quiet", "--document-root", str(ls_server.document_root), *common],
-                 ["annotate", "pull", *common],
-                 ["annotate", "status", "--json", *common]):
+    for args in (
+        ["annotate", "serve", "--url", ls_server.url, *common],
+        ["annotate", "candidates", "--quiet", *common],
+        ["annotate", "push", "--quiet", "--document-root", str(ls_server.document_root), *common],
+        ["annotate", "push", "--quiet", "--document-root", str(ls_server.document_root), *common],
+        ["annotate", "pull", *common],
+        ["annotate", "status", "--json", *common],
+    ):
         result = runner.invoke(cli, args, catch_exceptions=False)
         assert result.exit_code == 0, result.output
         outputs.append(result.output)
@@ -255,8 +275,12 @@ def test_commands_against_an_existing_server_never_print_the_token(ls_server, sh
     member = Annotator(ls_server, invite, f"lead-{project.root.name}@lab.org")
     pat = member.api("POST", "/api/token/")["token"]
     assert pat.count(".") == 2
-    result = runner.invoke(cli, ["annotate", "status", "--json", *common], env={"GREWKIT_LABEL_STUDIO_API_KEY": pat},
-                           catch_exceptions=False)
+    result = runner.invoke(
+        cli,
+        ["annotate", "status", "--json", *common],
+        env={"GREWKIT_LABEL_STUDIO_API_KEY": pat},
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0 and json.loads(result.output)["tasks"] == 20 and pat not in result.output
     # A wrong key is refused with a one-line error, and the key is not echoed.
     result = runner.invoke(cli, ["annotate", "status", *common], env={"GREWKIT_LABEL_STUDIO_API_KEY": "0" * 40})
@@ -282,8 +306,11 @@ class _SessionProxy:
         class Handler(http.server.BaseHTTPRequestHandler):
             def _forward(self):
                 conn = http.client.HTTPConnection(host, port, timeout=60)
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ("host", "cookie", "accept-encoding", "origin", "referer")}
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in ("host", "cookie", "accept-encoding", "origin", "referer")
+                }
                 headers["Cookie"] = cookie
                 # The page's scripts cannot read the injected cookie, so the proxy adds the CSRF header.
                 headers["X-CSRFToken"] = csrf
@@ -332,8 +359,9 @@ def test_headless_chromium_renders_the_labelling_page(ls_server, synth_source, t
     link_synth_world(project, synth_source)
     campaign.compute_candidates(project, show_progress=False)
     backend = _backend(ls_server)
-    _, run = campaign.open_backend(project, url=ls_server.url, api_key=ls_server.credentials.token,
-                                   document_root=str(ls_server.document_root))
+    _, run = campaign.open_backend(
+        project, url=ls_server.url, api_key=ls_server.credentials.token, document_root=str(ls_server.document_root)
+    )
     campaign.push(project, backend, run, show_progress=False)
     task = _tasks(backend, run.project_id)[0]
     invite = _invite(backend)
@@ -345,11 +373,23 @@ def test_headless_chromium_renders_the_labelling_page(ls_server, synth_source, t
         # Headless Chromium sometimes takes the picture before the labelling app has painted the
         # strips (a nearly blank page); a person would wait too, so it gets up to three tries.
         for attempt in range(3):
-            subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                            f"--user-data-dir={tmp_path / f'chromium-{attempt}'}", "--window-size=1400,1500",
-                            f"--virtual-time-budget={30000 * (attempt + 1)}", f"--screenshot={shot}",
-                            f"{proxy.url}/projects/{run.project_id}/data?task={task['id']}"],
-                           check=True, timeout=180, capture_output=True)
+            subprocess.run(
+                [
+                    chromium,
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--hide-scrollbars",
+                    f"--user-data-dir={tmp_path / f'chromium-{attempt}'}",
+                    "--window-size=1400,1500",
+                    f"--virtual-time-budget={30000 * (attempt + 1)}",
+                    f"--screenshot={shot}",
+                    f"{proxy.url}/projects/{run.project_id}/data?task={task['id']}",
+                ],
+                check=True,
+                timeout=180,
+                capture_output=True,
+            )
             image = cv2.imread(str(shot))
             if image is not None and image.std() > 20:
                 break
@@ -383,8 +423,9 @@ def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_sourc
             attributes.setdefault(r["subject_id"], {}).setdefault(r["attribute"], []).append(r["value"])
     campaign.compute_candidates(project, show_progress=False)
     backend = _backend(ls_server)
-    _, run = campaign.open_backend(project, url=ls_server.url, api_key=ls_server.credentials.token,
-                                   document_root=str(ls_server.document_root))
+    _, run = campaign.open_backend(
+        project, url=ls_server.url, api_key=ls_server.credentials.token, document_root=str(ls_server.document_root)
+    )
     pushed = campaign.push(project, backend, run, show_progress=False)
     tasks = _tasks(backend, run.project_id)
     assert pushed.created == len(tasks) == len(truth)
@@ -395,9 +436,13 @@ def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_sourc
         rng = random.Random(a)
         for task in tasks:
             result = answer_from_truth(task["data"], truth, attributes=attributes, error_rate=0.15, rng=rng)
-            wrong += sum(1 for item in result if item["from_name"].startswith("cand")
-                         and (item["value"]["choices"] == ["same"])
-                         != (truth[task["data"][item["from_name"] + "_id"]] == truth[task["data"]["query_id"]]))
+            wrong += sum(
+                1
+                for item in result
+                if item["from_name"].startswith("cand")
+                and (item["value"]["choices"] == ["same"])
+                != (truth[task["data"][item["from_name"] + "_id"]] == truth[task["data"]["query_id"]])
+            )
             person.answer(task["id"], result)
     assert wrong > 0, "the simulated annotators must make mistakes"
     summary = campaign.pull(project, backend, run)

@@ -15,8 +15,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "grewkit"
 
-STAGE_PACKAGES = ("ingest", "detect", "track", "annotate", "render", "split", "export", "train",
-                  "evaluate", "report", "interop")
+STAGE_PACKAGES = (
+    "ingest",
+    "detect",
+    "track",
+    "annotate",
+    "render",
+    "split",
+    "export",
+    "train",
+    "evaluate",
+    "report",
+    "interop",
+)
 FORBIDDEN_FOR_STAGES = ("bench", "synth")
 
 
@@ -36,7 +47,7 @@ def _imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = module.split(".")
-                base = base[:len(base) - node.level + (1 if is_package else 0)]
+                base = base[: len(base) - node.level + (1 if is_package else 0)]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
@@ -74,7 +85,7 @@ def find_cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     def visit(node: str, path: list[str]) -> None:
         for nxt in sorted(edges.get(node, ())):
             if nxt in path:
-                cycle = path[path.index(nxt):]
+                cycle = path[path.index(nxt) :]
                 start = cycle.index(min(cycle))
                 found.add(tuple(cycle[start:] + cycle[:start]))
             else:
@@ -104,8 +115,12 @@ def test_find_cycles_finds_a_cycle_and_only_once():
 
 def test_no_stage_package_imports_bench_or_synth():
     graph = package_graph()
-    offences = [f"{stage} imports grewkit.{target} (in {_where(graph[stage][target])})"
-                for stage in STAGE_PACKAGES for target in FORBIDDEN_FOR_STAGES if target in graph.get(stage, {})]
+    offences = [
+        f"{stage} imports grewkit.{target} (in {_where(graph[stage][target])})"
+        for stage in STAGE_PACKAGES
+        for target in FORBIDDEN_FOR_STAGES
+        if target in graph.get(stage, {})
+    ]
     assert not offences, "\n".join(offences)
 
 
@@ -117,4 +132,5 @@ def test_no_import_cycle_between_packages():
         return f"{a} -> {b} ({_where(graph[a][b])})"
 
     assert not cycles, "\n".join(
-        "cycle: " + "; ".join(edge(a, b) for a, b in zip(cycle, cycle[1:])) for cycle in cycles)
+        "cycle: " + "; ".join(edge(a, b) for a, b in zip(cycle, cycle[1:])) for cycle in cycles
+    )

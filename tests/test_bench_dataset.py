@@ -11,37 +11,79 @@ from grewkit.bench.dataset import bench_dataset_command, markdown_dataset, score
 
 # The world: P1, P2, P3, P5 walk through cameras A and B, P4 through A only. The tracker keeps
 # every tracklet but P5's in B, and makes one tracklet (tX) of no one.
-GT_TRACKLETS = {"g1A": "A", "g1B": "B", "g2A": "A", "g2B": "B", "g3A": "A", "g3B": "B", "g4A": "A", "g5A": "A", "g5B": "B"}
+GT_TRACKLETS = {
+    "g1A": "A",
+    "g1B": "B",
+    "g2A": "A",
+    "g2B": "B",
+    "g3A": "A",
+    "g3B": "B",
+    "g4A": "A",
+    "g5A": "A",
+    "g5B": "B",
+}
 TRACKED = {  # tracklet: (camera, kept, true person)
-    "t1A": ("A", True, "P1"), "t1B": ("B", True, "P1"), "t1C": ("A", True, "P1"),
-    "t2A": ("A", True, "P2"), "t2B": ("B", True, "P2"),
-    "t3A": ("A", True, "P3"), "t3B": ("B", True, "P3"),
-    "t4A": ("A", True, "P4"), "t5A": ("A", True, "P5"), "t5B": ("B", False, "P5"),
+    "t1A": ("A", True, "P1"),
+    "t1B": ("B", True, "P1"),
+    "t1C": ("A", True, "P1"),
+    "t2A": ("A", True, "P2"),
+    "t2B": ("B", True, "P2"),
+    "t3A": ("A", True, "P3"),
+    "t3B": ("B", True, "P3"),
+    "t4A": ("A", True, "P4"),
+    "t5A": ("A", True, "P5"),
+    "t5B": ("B", False, "P5"),
     "tX": ("B", True, None),
 }
 # The release: P1 is test identity I1 and, by a second walk, also distractor D1 (the leak); P2 is
 # split over train identities I2 and I3; I4 holds P3 and the tracklet of no one (a wrong merge).
 RELEASED = {  # sequence: (tracklet, identity, split)
-    "s1A": ("t1A", "I1", "test"), "s1B": ("t1B", "I1", "test"), "s1C": ("t1C", "D1", "distractor"),
-    "s2A": ("t2A", "I2", "train"), "s2B": ("t2B", "I3", "train"),
-    "s3A": ("t3A", "I4", "train"), "s3B": ("t3B", "I4", "train"), "sX": ("tX", "I4", "train"),
-    "s4A": ("t4A", "D4", "distractor"), "s5A": ("t5A", "D5", "distractor"),
+    "s1A": ("t1A", "I1", "test"),
+    "s1B": ("t1B", "I1", "test"),
+    "s1C": ("t1C", "D1", "distractor"),
+    "s2A": ("t2A", "I2", "train"),
+    "s2B": ("t2B", "I3", "train"),
+    "s3A": ("t3A", "I4", "train"),
+    "s3B": ("t3B", "I4", "train"),
+    "sX": ("tX", "I4", "train"),
+    "s4A": ("t4A", "D4", "distractor"),
+    "s5A": ("t5A", "D5", "distractor"),
 }
 
 
 def tables(annotations=None) -> dict:
     seqs = sorted(RELEASED)
     return {
-        "splits": pa.table({"sequence_id": seqs, "identity_id": [RELEASED[s][1] for s in seqs],
-                            "camera_id": [TRACKED[RELEASED[s][0]][0] for s in seqs],
-                            "split": [RELEASED[s][2] for s in seqs], "role": [None] * len(seqs)}),
+        "splits": pa.table(
+            {
+                "sequence_id": seqs,
+                "identity_id": [RELEASED[s][1] for s in seqs],
+                "camera_id": [TRACKED[RELEASED[s][0]][0] for s in seqs],
+                "split": [RELEASED[s][2] for s in seqs],
+                "role": [None] * len(seqs),
+            }
+        ),
         # Two modalities per sequence: one row each, counted once.
-        "sequences": pa.table({"sequence_id": seqs * 2, "modality": ["silhouette"] * len(seqs) + ["pose"] * len(seqs),
-                               "tracklet_id": [RELEASED[s][0] for s in seqs] * 2}),
-        "truth": pa.table({"tracklet_id": list(TRACKED), "identity_id": pa.array([v[2] for v in TRACKED.values()], pa.string())}),
-        "tracklets": pa.table({"tracklet_id": list(TRACKED), "camera_id": [v[0] for v in TRACKED.values()],
-                               "kept": [v[1] for v in TRACKED.values()]}),
-        "gt_identities": pa.table({"tracklet_id": list(GT_TRACKLETS), "identity_id": ["P" + t[1] for t in GT_TRACKLETS]}),
+        "sequences": pa.table(
+            {
+                "sequence_id": seqs * 2,
+                "modality": ["silhouette"] * len(seqs) + ["pose"] * len(seqs),
+                "tracklet_id": [RELEASED[s][0] for s in seqs] * 2,
+            }
+        ),
+        "truth": pa.table(
+            {"tracklet_id": list(TRACKED), "identity_id": pa.array([v[2] for v in TRACKED.values()], pa.string())}
+        ),
+        "tracklets": pa.table(
+            {
+                "tracklet_id": list(TRACKED),
+                "camera_id": [v[0] for v in TRACKED.values()],
+                "kept": [v[1] for v in TRACKED.values()],
+            }
+        ),
+        "gt_identities": pa.table(
+            {"tracklet_id": list(GT_TRACKLETS), "identity_id": ["P" + t[1] for t in GT_TRACKLETS]}
+        ),
         "gt_tracklets": pa.table({"tracklet_id": list(GT_TRACKLETS), "camera_id": list(GT_TRACKLETS.values())}),
         "annotations": annotations,
     }

@@ -16,8 +16,21 @@ def invoke(args):
 
 
 def test_bench_detect_reports_precision_recall_and_speed(shared_data):
-    out = json.loads(invoke(["bench", "detect", "--shared-data", str(shared_data), "--backends", "ssdlite",
-                             "--vtest-frames", "20", "--json"]))
+    out = json.loads(
+        invoke(
+            [
+                "bench",
+                "detect",
+                "--shared-data",
+                str(shared_data),
+                "--backends",
+                "ssdlite",
+                "--vtest-frames",
+                "20",
+                "--json",
+            ]
+        )
+    )
     main = out["rows"][0]
     assert main["backend"] == "ssdlite" and main["precision"] >= 0.85 and main["recall"] >= 0.68
     assert main["tud_fps"] > 0 and main["vtest_fps"] > 0 and out["vtest_frames"] == 20
@@ -25,8 +38,25 @@ def test_bench_detect_reports_precision_recall_and_speed(shared_data):
 
 
 def test_bench_track_times_the_real_stages_against_decode(shared_data):
-    out = json.loads(invoke(["bench", "track", "--shared-data", str(shared_data), "--strides", "2", "--workers", "1",
-                             "--repeats", "1", "--max-frames", "120", "--json"]))
+    out = json.loads(
+        invoke(
+            [
+                "bench",
+                "track",
+                "--shared-data",
+                str(shared_data),
+                "--strides",
+                "2",
+                "--workers",
+                "1",
+                "--repeats",
+                "1",
+                "--max-frames",
+                "120",
+                "--json",
+            ]
+        )
+    )
     checks = [r for r in out["mot"] if r["run"].startswith("reference check")]
     assert len(checks) == 2 and round(100 * checks[0]["mota"], 2) == 52.65
     (run,) = out["speed"][0]

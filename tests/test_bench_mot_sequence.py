@@ -28,8 +28,15 @@ def test_a_sequence_folder_scores_its_public_detections(shared_data, tmp_path):
     (row,) = json.loads(proc.stdout)["mot"]
     seq = MotSequence.open(tud, fps=TUD_CAMPUS_FPS)
     pub = seq.public_detections()
-    want = score_mot_files(seq.gt, track_to_mot(Boxes(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1)),
-                                                n_frames=len(seq.frames), fps=seq.fps, settings=TrackSettings()))
+    want = score_mot_files(
+        seq.gt,
+        track_to_mot(
+            Boxes(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1)),
+            n_frames=len(seq.frames),
+            fps=seq.fps,
+            settings=TrackSettings(),
+        ),
+    )
     assert row["mota"] == pytest.approx(float(want["mota"])) and row["idf1"] == pytest.approx(float(want["idf1"]))
 
     # The same folder with a seqinfo.ini needs no --fps; without either, one line says what is missing.
@@ -37,15 +44,17 @@ def test_a_sequence_folder_scores_its_public_detections(shared_data, tmp_path):
     shutil.copytree(tud, copy)
     proc = _bench("--sequence", str(copy))
     assert proc.returncode != 0 and "--fps" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
-    (copy / "seqinfo.ini").write_text("[Sequence]\nname=seq\nimDir=img1\nframeRate=25\nseqLength=71\n"
-                                      "imWidth=640\nimHeight=480\nimExt=.jpg\n")
+    (copy / "seqinfo.ini").write_text(
+        "[Sequence]\nname=seq\nimDir=img1\nframeRate=25\nseqLength=71\nimWidth=640\nimHeight=480\nimExt=.jpg\n"
+    )
     proc = _bench("--sequence", str(copy), "--det-scores", "divide:50", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["mot"][0]["mota"] == pytest.approx(row["mota"])
 
 
-@pytest.mark.parametrize("damage, named", [
-    ("gt_line", "gt.txt"), ("det_line", "det.txt"), ("no_images", "seq"), ("bad_fps", "seqinfo.ini")])
+@pytest.mark.parametrize(
+    "damage, named", [("gt_line", "gt.txt"), ("det_line", "det.txt"), ("no_images", "seq"), ("bad_fps", "seqinfo.ini")]
+)
 def test_a_bad_sequence_folder_is_one_line_naming_the_file(shared_data, tmp_path, damage, named):
     copy = tmp_path / "seq"
     shutil.copytree(shared_data / "tud_campus", copy)

@@ -12,21 +12,61 @@ from grewkit.train.models import MODELS
 
 
 def test_cpu_path_at_a_tiny_size():
-    r = CliRunner().invoke(cli, ["bench", "train", "--device", "cpu", "--size", "tiny", "--batch", "4", "--frames", "6",
-                                 "--iterations", "1", "--warmup", "0", "--threads", "1", "--json"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            "train",
+            "--device",
+            "cpu",
+            "--size",
+            "tiny",
+            "--batch",
+            "4",
+            "--frames",
+            "6",
+            "--iterations",
+            "1",
+            "--warmup",
+            "0",
+            "--threads",
+            "1",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert [row["model"] for row in out["models"]] == list(MODELS)
     for row in out["models"]:
         assert row["ok"] and row["device"] == "cpu" and not row["amp"] and row["peak_mem_MiB"] is None
         assert row["it_per_s"] > 0 and row["grads_finite"] and row["emb_rel_gap_fp32"] == 0.0
-    r = CliRunner().invoke(cli, ["bench", "train", "--device", "cpu", "--size", "tiny", "--models", "gaitset",
-                                 "--batch", "4", "--frames", "6", "--iterations", "1", "--warmup", "0"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            "train",
+            "--device",
+            "cpu",
+            "--size",
+            "tiny",
+            "--models",
+            "gaitset",
+            "--batch",
+            "4",
+            "--frames",
+            "6",
+            "--iterations",
+            "1",
+            "--warmup",
+            "0",
+        ],
+    )
     assert r.exit_code == 0 and "emb_rel_gap_fp32" in r.output and "gaitset" in r.output, r.output
     r = CliRunner().invoke(cli, ["bench", "train", "--device", "cpu", "--models", "nosuch"])
     assert r.exit_code != 0 and "unknown model 'nosuch'" in r.output
-    r = CliRunner().invoke(cli, ["bench", "train", "--device", "cpu", "--size", "tiny", "--models", "gaitset",
-                                 "--batch", "3"])
+    r = CliRunner().invoke(
+        cli, ["bench", "train", "--device", "cpu", "--size", "tiny", "--models", "gaitset", "--batch", "3"]
+    )
     assert r.exit_code != 0 and "--batch must be even" in r.output
 
 

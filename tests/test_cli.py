@@ -1,4 +1,3 @@
-
 import pytest
 from click.testing import CliRunner
 from helpers import grewkit
@@ -34,12 +33,15 @@ def test_init_status_validate_on_a_new_project(tmp_path):
     assert grewkit("validate", "--project", str(tmp_path / "p")).returncode == 0
 
 
-@pytest.mark.parametrize("setup, args, message", [
-    (None, ["status", "--project", "{tmp}/nope"], "{tmp}/nope: project folder does not exist"),
-    ("init", ["validate", "--project", "{tmp}/p"], None),
-    ("badtoml", ["status", "--project", "{tmp}/p"], "{tmp}/p/grewkit.toml: invalid TOML"),
-    (None, ["frobnicate"], "No such command 'frobnicate'"),
-])
+@pytest.mark.parametrize(
+    "setup, args, message",
+    [
+        (None, ["status", "--project", "{tmp}/nope"], "{tmp}/nope: project folder does not exist"),
+        ("init", ["validate", "--project", "{tmp}/p"], None),
+        ("badtoml", ["status", "--project", "{tmp}/p"], "{tmp}/p/grewkit.toml: invalid TOML"),
+        (None, ["frobnicate"], "No such command 'frobnicate'"),
+    ],
+)
 def test_bad_input_gives_one_clear_line_and_nonzero_exit(tmp_path, setup, args, message):
     if setup in ("init", "badtoml"):
         grewkit("init", str(tmp_path / "p"))
@@ -61,7 +63,9 @@ def test_validate_exits_nonzero_listing_the_problem(tmp_path):
     import pyarrow.parquet as pq
 
     grewkit("init", str(tmp_path / "p"))
-    table = pa.table({"camera_id": ["c"]}).replace_schema_metadata({"grewkit.schema": "cameras", "grewkit.schema_version": "1"})
+    table = pa.table({"camera_id": ["c"]}).replace_schema_metadata(
+        {"grewkit.schema": "cameras", "grewkit.schema_version": "1"}
+    )
     pq.write_table(table, tmp_path / "p/manifests/cameras.parquet")
     result = grewkit("validate", "--project", str(tmp_path / "p"))
     assert result.returncode == 1

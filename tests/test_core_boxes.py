@@ -19,21 +19,29 @@ def _boxes(n=4, ids=True) -> Boxes:
 
 def test_columns_get_the_manifest_dtypes():
     b = _boxes()
-    assert (b.frame.dtype, b.xyxy.dtype, b.score.dtype, b.track_id.dtype) == (np.int64, np.float32, np.float32, np.int64)
+    assert (b.frame.dtype, b.xyxy.dtype, b.score.dtype, b.track_id.dtype) == (
+        np.int64,
+        np.float32,
+        np.float32,
+        np.int64,
+    )
     assert len(b) == 4 and b.xyxy.shape == (4, 4)
     empty = Boxes([], [], [])
     assert len(empty) == 0 and empty.xyxy.shape == (0, 4) and empty.track_id is None
     assert len(Boxes.empty(with_track_id=True).track_id) == 0
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    (dict(frame=[0, 1], xyxy=[[0, 0, 1, 1]], score=[0.5]), ValueError),          # one box, two frames
-    (dict(frame=[0], xyxy=[[0, 0, 1, 1]], score=[0.5, 0.6]), ValueError),        # two scores
-    (dict(frame=[0], xyxy=[[0, 0, 1]], score=[0.5]), ValueError),                # not (N, 4)
-    (dict(frame=[0.5], xyxy=[[0, 0, 1, 1]], score=[0.5]), TypeError),            # fractional frame
-    (dict(frame=[0], xyxy=[[0, 0, 1, 1]], score=[0.5], track_id=[1, 2]), ValueError),
-    (dict(frame=[0], xyxy=[[0, 0, 1, 1]], score=[0.5], track_id=[1.5]), TypeError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(frame=[0, 1], xyxy=[[0, 0, 1, 1]], score=[0.5]), ValueError),  # one box, two frames
+        (dict(frame=[0], xyxy=[[0, 0, 1, 1]], score=[0.5, 0.6]), ValueError),  # two scores
+        (dict(frame=[0], xyxy=[[0, 0, 1]], score=[0.5]), ValueError),  # not (N, 4)
+        (dict(frame=[0.5], xyxy=[[0, 0, 1, 1]], score=[0.5]), TypeError),  # fractional frame
+        (dict(frame=[0], xyxy=[[0, 0, 1, 1]], score=[0.5], track_id=[1, 2]), ValueError),
+        (dict(frame=[0], xyxy=[[0, 0, 1, 1]], score=[0.5], track_id=[1.5]), TypeError),
+    ],
+)
 def test_inconsistent_columns_are_refused(kwargs, error):
     with pytest.raises(error):
         Boxes(**kwargs)
@@ -70,11 +78,11 @@ def test_arrow_round_trip_with_the_manifest_columns():
     b = _boxes()
     table = b.to_arrow()
     assert table.column_names == ["frame", "x1", "y1", "x2", "y2", "score", "track_id"]
-    assert table.column("score").null_count == 1                     # NaN (interpolated) is written as null
+    assert table.column("score").null_count == 1  # NaN (interpolated) is written as null
     back = Boxes.from_arrow(table, track_column="track_id")
     np.testing.assert_array_equal(back.frame, b.frame)
     np.testing.assert_array_equal(back.xyxy, b.xyxy)
-    np.testing.assert_array_equal(back.score, b.score)                # NaN in the same place
+    np.testing.assert_array_equal(back.score, b.score)  # NaN in the same place
     np.testing.assert_array_equal(back.track_id, b.track_id)
     assert Boxes.from_arrow(table).track_id is None
 
@@ -103,8 +111,14 @@ def test_nms_is_opencvs_with_the_survivors_best_first():
     score = rng.uniform(0, 1, 60).astype(np.float32)
     boxes = Boxes.best_first(np.concatenate([xy, xy + wh], axis=1), score)
     kept = nms(boxes, 0.45)
-    keep = np.asarray(cv2.dnn.NMSBoxes(np.concatenate([xy, wh], axis=1)[np.argsort(-score, kind="stable")].tolist(),
-                                       boxes.score.tolist(), 0.0, 0.45)).reshape(-1)
+    keep = np.asarray(
+        cv2.dnn.NMSBoxes(
+            np.concatenate([xy, wh], axis=1)[np.argsort(-score, kind="stable")].tolist(),
+            boxes.score.tolist(),
+            0.0,
+            0.45,
+        )
+    ).reshape(-1)
     expected = boxes[keep][np.argsort(-boxes.score[keep], kind="stable")]
     np.testing.assert_array_equal(kept.xyxy, expected.xyxy)
     np.testing.assert_array_equal(kept.score, expected.score)

@@ -67,7 +67,7 @@ def test_a_worker_killed_from_outside_costs_no_unit(project):
     from grewkit.core.runner import run_stage
 
     videos = [{"video_id": f"v{i:02d}", "camera_id": "cam0", "frames": 3 + i} for i in range(10)]
-    videos[4]["kill"] = "once"   # its worker dies the first time it runs
+    videos[4]["kill"] = "once"  # its worker dies the first time it runs
     (project.root / "toy_inputs.json").write_text(json.dumps({"videos": videos}))
     summary = run_stage(project, ToyDetect, executor=LocalExecutor(workers=2), show_progress=False)
     assert (summary.done, summary.failed) == (10, {})
@@ -115,7 +115,7 @@ def test_killing_the_runner_leaves_no_worker_behind(project):
         time.sleep(0.05)
     helpers = _descendants(proc.pid)
     assert len(helpers) >= 3, helpers  # the fork server and two workers
-    proc.kill()                         # the runner alone, not its process group
+    proc.kill()  # the runner alone, not its process group
     proc.wait()
     deadline = time.time() + 10
     while time.time() < deadline and any(_alive(p) for p in helpers):

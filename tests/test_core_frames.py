@@ -99,7 +99,7 @@ def test_a_seek_that_lands_elsewhere_falls_back_to_decoding_from_the_start(video
 
     monkeypatch.setattr(frames_module, "open_video", opened)
     _same(list(read_frames(path, start=20, stop=26)), ref, range(20, 26))
-    assert log == [("open", None), ("seek", 20), ("open", None)]   # opened again, no second seek
+    assert log == [("open", None), ("seek", 20), ("open", None)]  # opened again, no second seek
     log.clear()
     _same(list(read_frames(path, [3, 33])), ref, [3, 33])
     assert log == [("open", None), ("seek", 3), ("open", None)]
@@ -128,8 +128,11 @@ def test_bad_files_give_one_line_errors_naming_them(tmp_path, video):
     with pytest.raises(GrewkitError) as err:
         list(read_frames(garbage))
     assert str(garbage) in str(err.value) and "cannot open" in str(err.value) and "\n" not in str(err.value)
-    for call in (lambda: list(read_frames(path, stop=N + 5)), lambda: read_frame(path, N + 2),
-                 lambda: list(read_frames(path, [2, N]))):
+    for call in (
+        lambda: list(read_frames(path, stop=N + 5)),
+        lambda: read_frame(path, N + 2),
+        lambda: list(read_frames(path, [2, N])),
+    ):
         with pytest.raises(GrewkitError) as err:
             call()
         message = str(err.value)
@@ -139,7 +142,7 @@ def test_bad_files_give_one_line_errors_naming_them(tmp_path, video):
 def test_vtest_frames_equal_a_sequential_decode(shared_data):
     """On real footage (PETS 2009, MPEG-4 v3 in AVI) seeks land exactly and every mode matches plain decoding."""
     path = shared_data / "vtest.avi"
-    capture = cv2.VideoCapture(str(path))        # the default backend: FFmpeg on the machines grewkit runs on
+    capture = cv2.VideoCapture(str(path))  # the default backend: FFmpeg on the machines grewkit runs on
     assert capture.getBackendName() == "FFMPEG"
     ref = []
     while len(ref) <= 420:

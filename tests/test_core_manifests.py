@@ -13,16 +13,36 @@ from grewkit.core.atomic import atomic_path, write_text
 from grewkit.core.errors import GrewkitError, SchemaError
 from grewkit.core.schemas import all_schemas, get_schema, parse_type
 
-EXPECTED = {"cameras", "videos", "detections", "tracklets", "boxes", "candidates", "annotations", "identities",
-            "attributes", "sequences", "splits"}
+EXPECTED = {
+    "cameras",
+    "videos",
+    "detections",
+    "tracklets",
+    "boxes",
+    "candidates",
+    "annotations",
+    "identities",
+    "attributes",
+    "sequences",
+    "splits",
+}
 
 
 def _boxes(n=4, camera="camA"):
-    return pa.table({
-        "tracklet_id": [f"{camera}-t{i % 2}" for i in range(n)], "video_id": ["v1"] * n, "camera_id": [camera] * n,
-        "frame": list(range(n)), "x1": [1.0] * n, "y1": [2.0] * n, "x2": [3.0] * n, "y2": [4.0] * n,
-        "score": [0.5] * (n - 1) + [None], "visibility": [None] * n,
-    })
+    return pa.table(
+        {
+            "tracklet_id": [f"{camera}-t{i % 2}" for i in range(n)],
+            "video_id": ["v1"] * n,
+            "camera_id": [camera] * n,
+            "frame": list(range(n)),
+            "x1": [1.0] * n,
+            "y1": [2.0] * n,
+            "x2": [3.0] * n,
+            "y2": [4.0] * n,
+            "score": [0.5] * (n - 1) + [None],
+            "visibility": [None] * n,
+        }
+    )
 
 
 def _cameras():

@@ -25,8 +25,13 @@ from grewkit.core.validate import validate_project
 from grewkit.ingest.cli import ingest
 
 # Fast settings on purpose: every-other-frame detection in chunks (many detect units), silhouettes by MOG2.
-BASE = {("detect", "stride"): "2", ("detect", "chunk_frames"): "24", ("render", "segmenter"): '"mog2"',
-        ("render", "modalities"): '["sil"]', ("render", "mog2_warmup_frames"): "0"}
+BASE = {
+    ("detect", "stride"): "2",
+    ("detect", "chunk_frames"): "24",
+    ("render", "segmenter"): '"mog2"',
+    ("render", "modalities"): '["sil"]',
+    ("render", "mog2_warmup_frames"): "0",
+}
 STAGES = ("ingest", "detect", "track", "render")
 
 
@@ -83,11 +88,16 @@ def reference(footage, tmp_path_factory):
 def test_track_refuses_an_incomplete_detect_then_tracks_everything(footage, reference, tmp_path):
     project = new_project(tmp_path / "p", footage, {("track", "max_gap_seconds"): "0.04"})
     run(project, "ingest")
-    script = ("from pathlib import Path\nfrom grewkit.core.project import Project\n"
-              "from grewkit.core.runner import run_stage\nfrom grewkit.core.executors import SerialExecutor\n"
-              f"run_stage(Project(Path({str(project.root)!r})), 'detect', executor=SerialExecutor(), show_progress=False)\n")
-    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
-                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    script = (
+        "from pathlib import Path\nfrom grewkit.core.project import Project\n"
+        "from grewkit.core.runner import run_stage\nfrom grewkit.core.executors import SerialExecutor\n"
+        f"run_stage(Project(Path({str(project.root)!r})), 'detect', executor=SerialExecutor(), show_progress=False)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        start_new_session=True,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )
     done = project.root / "state" / "detect" / "done"
     deadline = time.time() + 120
     while time.time() < deadline and len(list(done.glob("*.json"))) < 2 and proc.poll() is None:
@@ -98,8 +108,11 @@ def test_track_refuses_an_incomplete_detect_then_tracks_everything(footage, refe
     total = stage_status(project, "detect")["total"]
     assert 1 <= n_done < total, "the kill should land mid-stage"
 
-    with pytest.raises(GrewkitError, match=rf"^detect is incomplete: {total - n_done} of its {total} units are not "
-                                           rf"done \({total - n_done} pending\); run `grewkit detect` first"):
+    with pytest.raises(
+        GrewkitError,
+        match=rf"^detect is incomplete: {total - n_done} of its {total} units are not "
+        rf"done \({total - n_done} pending\); run `grewkit detect` first",
+    ):
         run_stage(project, "track", executor=SerialExecutor(), show_progress=False)
     result = CliRunner().invoke(cli, ["track", "--project", str(project.root), "--executor", "serial", "--quiet"])
     assert result.exit_code == 1 and result.output.count("\n") == 1 and "detect is incomplete" in result.output
@@ -113,8 +126,9 @@ def test_track_refuses_an_incomplete_detect_then_tracks_everything(footage, refe
     run(project, "detect")
     whole = run(project, "track")
     assert whole.done + whole.skipped == 2 and whole.left_out == 0
-    assert outputs(project, "manifests") == {k: v for k, v in outputs(reference, "manifests").items()
-                                             if not k.startswith("manifests/sequences")}
+    assert outputs(project, "manifests") == {
+        k: v for k, v in outputs(reference, "manifests").items() if not k.startswith("manifests/sequences")
+    }
     assert run(project, "track").skipped == 2
     assert validate_project(project) == []
 
@@ -156,8 +170,10 @@ def test_a_track_setting_change_rerenders_the_changed_sequences(footage, referen
     data[-1] ^= 0xFF
     files[1].write_bytes(bytes(data))
     reasons = stage_status(project, "render")["stale"].values()
-    assert sorted(r.split(" ", 1)[1] for r in reasons) == ["changed (its sha256 differs from the recorded one)",
-                                                           "missing"]
+    assert sorted(r.split(" ", 1)[1] for r in reasons) == [
+        "changed (its sha256 differs from the recorded one)",
+        "missing",
+    ]
     assert any("2 render units whose recorded inputs" in p.message for p in validate_project(project))
     again = run(project, "render")
     assert (again.done, again.stale) == (2, 2)
@@ -175,14 +191,15 @@ def test_a_video_changed_after_ingest_is_checked_again(project, tmp_path):
     ingest(project, [src], cameras=src / "cameras.csv")
     run(project, "ingest")
     assert sorted(project.read("videos").column("frame_count").to_pylist()) == [12, 12]
-    write_video(src / "cam1_a.avi", frames=6, seed=1)           # rewritten in place, shorter
-    with open(src / "cam1_b.avi", "r+b") as f:                 # cut off in the middle
+    write_video(src / "cam1_a.avi", frames=6, seed=1)  # rewritten in place, shorter
+    with open(src / "cam1_b.avi", "r+b") as f:  # cut off in the middle
         f.truncate(os.path.getsize(src / "cam1_b.avi") // 3)
     result = CliRunner().invoke(cli, ["ingest", "--project", str(project.root), "--executor", "serial", "--quiet"])
     assert "1 done (1 of them stale, redone), 0 already done, 1 failed" in result.output, result.output
     videos = project.read("videos").to_pylist()
     assert [(v["path"], v["frame_count"], v["size_bytes"]) for v in videos] == [
-        (str(src / "cam1_a.avi"), 6, os.path.getsize(src / "cam1_a.avi"))]
+        (str(src / "cam1_a.avi"), 6, os.path.getsize(src / "cam1_a.avi"))
+    ]
     [reason] = stage_status(project, "ingest")["failed"].values()
     assert "cam1_b.avi: truncated: the header promises 12 frames but only" in reason
     assert validate_project(project) == []

@@ -16,8 +16,9 @@ from grewkit.core.runner import run_stage, stage_status  # noqa: E402
 
 def _inputs(project, kill=None):
     kill = kill or {}
-    videos = [{"video_id": f"v{i:02d}", "camera_id": f"cam{i % 2}", "frames": 4 + i, "kill": kill.get(i)}
-              for i in range(6)]
+    videos = [
+        {"video_id": f"v{i:02d}", "camera_id": f"cam{i % 2}", "frames": 4 + i, "kill": kill.get(i)} for i in range(6)
+    ]
     (project.root / "toy_inputs.json").write_text(json.dumps({"videos": videos}))
 
 

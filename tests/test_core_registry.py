@@ -83,8 +83,23 @@ def test_every_registry_resolves_its_entries():
     from grewkit.track.trackers import TRACKERS
     from grewkit.train.models import MODELS
 
-    registries = [BACKENDS, EMBEDDERS, bench_group.registry, cli.registry, EXECUTORS, SECTIONS, STAGES, CHECKS,
-                  KINDS, DISTANCES, PROTOCOLS, POSE_KINDS, SEGMENTERS, TRACKERS, MODELS]
+    registries = [
+        BACKENDS,
+        EMBEDDERS,
+        bench_group.registry,
+        cli.registry,
+        EXECUTORS,
+        SECTIONS,
+        STAGES,
+        CHECKS,
+        KINDS,
+        DISTANCES,
+        PROTOCOLS,
+        POSE_KINDS,
+        SEGMENTERS,
+        TRACKERS,
+        MODELS,
+    ]
     for registry in registries:
         assert registry.names(), registry
         for name in registry:

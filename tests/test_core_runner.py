@@ -16,7 +16,9 @@ TESTS = Path(__file__).resolve().parent
 
 
 def _inputs(project, n=6, fail=()):
-    videos = [{"video_id": f"v{i:02d}", "camera_id": f"cam{i % 2}", "frames": 5 + i, "fail": i in fail} for i in range(n)]
+    videos = [
+        {"video_id": f"v{i:02d}", "camera_id": f"cam{i % 2}", "frames": 5 + i, "fail": i in fail} for i in range(n)
+    ]
     (project.root / "toy_inputs.json").write_text(json.dumps({"videos": videos}))
 
 

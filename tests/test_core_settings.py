@@ -28,7 +28,7 @@ def test_init_refuses_an_existing_project(project):
         ("[executor\nworkers = 2\n", "invalid TOML"),
         ("[executr]\nworkers = 2\n", r"unknown section 'executr'; known: project, executor, "),
         ("[executor]\nworker = 2\n", r"\[executor\] has no setting 'worker'"),
-        ("[executor]\nworkers = \"two\"\n", r"\[executor\] workers = 'two' should be of type int"),
+        ('[executor]\nworkers = "two"\n', r"\[executor\] workers = 'two' should be of type int"),
     ],
 )
 def test_malformed_settings_name_the_file_and_the_problem(tmp_path, text, message):

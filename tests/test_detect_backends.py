@@ -64,8 +64,10 @@ def test_damaged_model_is_refused(tmp_path, monkeypatch, name):
         make_detector(name, backends_file=tmp_path / "detectors.toml")
 
 
-@pytest.mark.skipif(not has_int8_dot_product(), reason="this CPU has no exact int8 dot product (VNNI / dotprod): "
-                    "the default runs the float model here")
+@pytest.mark.skipif(
+    not has_int8_dot_product(),
+    reason="this CPU has no exact int8 dot product (VNNI / dotprod): the default runs the float model here",
+)
 def test_int8_model_finds_the_boxes_of_the_float_model(shared_data):
     """The quantized default must stay a faithful copy of the float network, frame by frame."""
     int8, fp32 = make_detector("ssdlite"), make_detector("ssdlite-fp32")
@@ -94,9 +96,9 @@ def test_mog2_finds_a_moving_blob_after_warmup():
     for i in range(40):
         img = background.copy()
         x = 20 + 5 * i
-        img[60:160, x:x + 40] = 220
+        img[60:160, x : x + 40] = 220
         found.append(det.detect(img))
-    assert all(len(b) == 0 for b in found[:20])     # warm-up: the background is not learnt yet
+    assert all(len(b) == 0 for b in found[:20])  # warm-up: the background is not learnt yet
     last = found[-1]
     assert len(last) == 1
     np.testing.assert_allclose(last.xyxy[0], [20 + 5 * 39, 60, 20 + 5 * 39 + 40, 160], atol=6)
@@ -120,8 +122,9 @@ def test_mmdet_adapter_explains_what_is_missing(tmp_path, monkeypatch):
         make_detector("rtm", backends_file=toml)
 
 
-@pytest.mark.parametrize("int8_dot, model", [("1", "ssdlite_mobilenet_v2_pedestrian_int8"),
-                                             ("0", "ssdlite_mobilenet_v2_pedestrian")])
+@pytest.mark.parametrize(
+    "int8_dot, model", [("1", "ssdlite_mobilenet_v2_pedestrian_int8"), ("0", "ssdlite_mobilenet_v2_pedestrian")]
+)
 def test_the_default_runs_the_float_model_where_int8_kernels_are_inexact(monkeypatch, int8_dot, model):
     monkeypatch.setenv("GREWKIT_INT8_DOT", int8_dot)
     detector = make_detector("ssdlite")
@@ -129,8 +132,11 @@ def test_the_default_runs_the_float_model_where_int8_kernels_are_inexact(monkeyp
 
 
 def test_a_fallback_naming_no_detector_is_refused(tmp_path):
-    text = (preprocess_dir() / "detectors.toml").read_text().replace(
-        'without_int8_dot_product = "ssdlite-fp32"', 'without_int8_dot_product = "nowhere"')
+    text = (
+        (preprocess_dir() / "detectors.toml")
+        .read_text()
+        .replace('without_int8_dot_product = "ssdlite-fp32"', 'without_int8_dot_product = "nowhere"')
+    )
     text = text.replace('model = "models/', f'model = "{preprocess_dir()}/models/')
     (tmp_path / "detectors.toml").write_text(text)
     with pytest.raises(GrewkitError, match="without_int8_dot_product names no detector"):

@@ -33,12 +33,27 @@ class BrightBox(torch.nn.Module):
         y1 = (ys + (1 - rows) * 1e6).amin()
         y2 = (ys - (1 - rows) * 1e6).amax() + 1
         if self.fmt == "yolox":
-            box = torch.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1, torch.tensor(0.9), torch.tensor(0.8),
-                               torch.tensor(0.1)])
-            decoys = torch.tensor([[10.0, 10.0, 6.0, 6.0, 0.01, 0.9, 0.0],     # too unsure
-                                   [30.0, 30.0, 8.0, 8.0, 0.9, 0.01, 0.95]])   # another class
+            box = torch.stack(
+                [
+                    (x1 + x2) / 2,
+                    (y1 + y2) / 2,
+                    x2 - x1,
+                    y2 - y1,
+                    torch.tensor(0.9),
+                    torch.tensor(0.8),
+                    torch.tensor(0.1),
+                ]
+            )
+            decoys = torch.tensor(
+                [
+                    [10.0, 10.0, 6.0, 6.0, 0.01, 0.9, 0.0],  # too unsure
+                    [30.0, 30.0, 8.0, 8.0, 0.9, 0.01, 0.95],
+                ]
+            )  # another class
             return torch.cat([box[None], decoys])[None]
-        dets = torch.stack([torch.stack([x1, y1, x2, y2, torch.tensor(0.75)]), torch.tensor([1.0, 1.0, 9.0, 9.0, 0.99])])
+        dets = torch.stack(
+            [torch.stack([x1, y1, x2, y2, torch.tensor(0.75)]), torch.tensor([1.0, 1.0, 9.0, 9.0, 0.99])]
+        )
         labels = torch.tensor([0, 2])
         return dets[None], labels[None]
 
@@ -46,8 +61,15 @@ class BrightBox(torch.nn.Module):
 def export(tmp_path, fmt: str, size=(320, 320)):
     path = tmp_path / f"bright_{fmt}.onnx"
     outputs = ["output"] if fmt == "yolox" else ["dets", "labels"]
-    torch.onnx.export(BrightBox(fmt), (torch.zeros(1, 3, *size),), str(path), input_names=["images"],
-                      output_names=outputs, opset_version=17, dynamo=False)
+    torch.onnx.export(
+        BrightBox(fmt),
+        (torch.zeros(1, 3, *size),),
+        str(path),
+        input_names=["images"],
+        output_names=outputs,
+        opset_version=17,
+        dynamo=False,
+    )
     return path
 
 
@@ -61,8 +83,10 @@ def frame_with_box(x1=100, y1=50, x2=200, y2=350, shape=(480, 640)):
 def test_exported_model_boxes_come_back_in_frame_pixels(tmp_path, fmt, resize, score):
     model = export(tmp_path, fmt)
     toml = tmp_path / "mine.toml"
-    toml.write_text(f'[mine]\nkind = "onnx"\nmodel = "{model.name}"\noutput_format = "{fmt}"\n'
-                    f'input_size = [320, 320]\nresize = "{resize}"\nchannels = "rgb"\n')
+    toml.write_text(
+        f'[mine]\nkind = "onnx"\nmodel = "{model.name}"\noutput_format = "{fmt}"\n'
+        f'input_size = [320, 320]\nresize = "{resize}"\nchannels = "rgb"\n'
+    )
     det = make_detector("mine", backends_file=toml)
     boxes = det.detect(frame_with_box())
     assert len(boxes) == 1, boxes
@@ -74,9 +98,11 @@ def test_exported_model_boxes_come_back_in_frame_pixels(tmp_path, fmt, resize, s
 def test_checksum_and_config_errors(tmp_path):
     model = export(tmp_path, "yolox")
     toml = tmp_path / "mine.toml"
-    toml.write_text(f'[mine]\nkind = "onnx"\nmodel = "{model}"\nsha256 = "{"0" * 64}"\n'
-                    f'[typo]\nkind = "onnx"\nmodel = "{model}"\noutput_fromat = "yolox"\n'
-                    f'[nokind]\nmodel = "x.onnx"\n')
+    toml.write_text(
+        f'[mine]\nkind = "onnx"\nmodel = "{model}"\nsha256 = "{"0" * 64}"\n'
+        f'[typo]\nkind = "onnx"\nmodel = "{model}"\noutput_fromat = "yolox"\n'
+        f'[nokind]\nmodel = "x.onnx"\n'
+    )
     with pytest.raises(GrewkitError, match="must be a table with a kind"):
         make_detector("mine", backends_file=toml)
     toml.write_text(toml.read_text().replace('[nokind]\nmodel = "x.onnx"\n', ""))

@@ -30,16 +30,43 @@ def test_documented_query_runs_in_a_project(tmp_path, doc, line):
     from grewkit.core.project import Project
 
     project = Project.init(tmp_path / "proj")
-    tracklets = [{"tracklet_id": f"t{i}", "video_id": "v", "camera_id": "cam-north", "track_id": i, "start_frame": 0,
-                  "end_frame": 9, "n_frames": 10, "mean_box_height": 80.0, "mean_score": 0.9, "kept": i < 2,
-                  "filter_reason": None if i < 2 else "too short"} for i in range(3)]
-    boxes = [{"tracklet_id": "t0", "video_id": "v", "camera_id": "cam-north", "frame": f, "x1": 1.0, "y1": 2.0,
-              "x2": 30.0, "y2": 90.0, "score": 0.9, "visibility": None} for f in range(10)]
+    tracklets = [
+        {
+            "tracklet_id": f"t{i}",
+            "video_id": "v",
+            "camera_id": "cam-north",
+            "track_id": i,
+            "start_frame": 0,
+            "end_frame": 9,
+            "n_frames": 10,
+            "mean_box_height": 80.0,
+            "mean_score": 0.9,
+            "kept": i < 2,
+            "filter_reason": None if i < 2 else "too short",
+        }
+        for i in range(3)
+    ]
+    boxes = [
+        {
+            "tracklet_id": "t0",
+            "video_id": "v",
+            "camera_id": "cam-north",
+            "frame": f,
+            "x1": 1.0,
+            "y1": 2.0,
+            "x2": 30.0,
+            "y2": 90.0,
+            "score": 0.9,
+            "visibility": None,
+        }
+        for f in range(10)
+    ]
     project.write("tracklets", schema_table("tracklets", tracklets))
     project.write("boxes", schema_table("boxes", boxes))
     argv = shlex.split(line)
     assert argv[:2] == ["python", "-c"]
-    done = subprocess.run([sys.executable, *argv[1:]], cwd=project.root, capture_output=True, text=True,
-                          env={**os.environ}, timeout=120)
+    done = subprocess.run(
+        [sys.executable, *argv[1:]], cwd=project.root, capture_output=True, text=True, env={**os.environ}, timeout=120
+    )
     assert done.returncode == 0, f"{doc}: {line}\n{done.stderr}"
     assert "cam-north" in done.stdout

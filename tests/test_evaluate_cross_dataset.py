@@ -40,21 +40,48 @@ def test_train_on_one_project_evaluate_another(project, tmp_path):
     small_world(project)
     rows = world_rows(n_multi=9, n_single=2, n_unlabelled=2, seed=1)
     # The other project's identities share no name with the training project's.
-    rows = rows.set_column(1, "identity_id", pa.array([None if i is None else f"b-{i}" for i in
-                                                       rows.column("identity_id").to_pylist()]))
+    rows = rows.set_column(
+        1, "identity_id", pa.array([None if i is None else f"b-{i}" for i in rows.column("identity_id").to_pylist()])
+    )
     other = Project.init(tmp_path / "other")
     splits = _other_world(other, rows, seed=1).to_pylist()
     (tmp_path / "tiny.toml").write_text(TINY)
     run = tmp_path / "run"
-    r = runner.invoke(cli, ["train", "--project", str(project.root), "--config", str(tmp_path / "tiny.toml"),
-                            "--out", str(run), "--device", "cpu", "--quiet"])
+    r = runner.invoke(
+        cli,
+        [
+            "train",
+            "--project",
+            str(project.root),
+            "--config",
+            str(tmp_path / "tiny.toml"),
+            "--out",
+            str(run),
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     labels = json.loads((run / "labels.json").read_text())
 
     # The run folder stands for its newest checkpoint; --project is the other project.
     feats = tmp_path / "cross"
-    r = runner.invoke(cli, ["embed", "--project", str(other.root), "--checkpoint", str(run), "--split", "test",
-                            "--out", str(feats), "--quiet"])
+    r = runner.invoke(
+        cli,
+        [
+            "embed",
+            "--project",
+            str(other.root),
+            "--checkpoint",
+            str(run),
+            "--split",
+            "test",
+            "--out",
+            str(feats),
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     index = json.loads((feats / "index.json").read_text())
     test_ids = sorted(s["sequence_id"] for s in splits if s["split"] == "test")
@@ -64,8 +91,10 @@ def test_train_on_one_project_evaluate_another(project, tmp_path):
     assert not set(json.dumps({k: v for k, v in index.items() if k != "sequence_ids"}).split('"')) & set(labels)
 
     out = tmp_path / "cross.json"
-    r = runner.invoke(cli, ["evaluate", "--project", str(other.root), "--features", str(feats), "--protocol", "grew",
-                            "--out", str(out)])
+    r = runner.invoke(
+        cli,
+        ["evaluate", "--project", str(other.root), "--features", str(feats), "--protocol", "grew", "--out", str(out)],
+    )
     assert r.exit_code == 0, r.output
     metrics = json.loads(out.read_text())["metrics"]
     probes = [s for s in splits if s["split"] == "test" and s["role"] == "probe"]
@@ -80,13 +109,16 @@ def test_train_on_one_project_evaluate_another(project, tmp_path):
     _other_world(twin, rows, seed=7)
     r = runner.invoke(cli, ["evaluate", "--project", str(twin.root), "--features", str(feats)])
     assert r.exit_code != 0 and "extracted from other sil64 files" in r.output and str(other.root.resolve()) in r.output
-    r = runner.invoke(cli, ["submission", "--project", str(twin.root), "--features", str(feats),
-                            "--out", str(tmp_path / "s.csv")])
+    r = runner.invoke(
+        cli, ["submission", "--project", str(twin.root), "--features", str(feats), "--out", str(tmp_path / "s.csv")]
+    )
     assert r.exit_code != 0 and "extracted from other" in r.output
     assert not (tmp_path / "s.csv").exists()
 
     # An empty folder is no run folder.
     (tmp_path / "empty").mkdir()
-    r = runner.invoke(cli, ["embed", "--project", str(other.root), "--checkpoint", str(tmp_path / "empty"),
-                            "--out", str(tmp_path / "f")])
+    r = runner.invoke(
+        cli,
+        ["embed", "--project", str(other.root), "--checkpoint", str(tmp_path / "empty"), "--out", str(tmp_path / "f")],
+    )
     assert r.exit_code != 0 and "not a run folder" in r.output

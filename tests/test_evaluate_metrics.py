@@ -59,8 +59,9 @@ def test_ties_pessimistic_and_optimistic(use_numba):
     assert opt["rank1"] == 100.0
     assert opt["mAP"] == pytest.approx(100 * (1 / 1 + 2 / 3) / 2)
     # Identical features everywhere: a constant model must not score 100 %.
-    const = evaluate_retrieval(fs([[1.0, 2.0]], ["x"]), fs([[1.0, 2.0]] * 4, ["y", "y", "y", "x"]),
-                               Conventions(ranks=(1,)), cfg)
+    const = evaluate_retrieval(
+        fs([[1.0, 2.0]], ["x"]), fs([[1.0, 2.0]] * 4, ["y", "y", "y", "x"]), Conventions(ranks=(1,)), cfg
+    )
     assert const["rank1"] == 0.0 and const["mAP"] == pytest.approx(25.0)
 
 
@@ -88,8 +89,9 @@ def test_distances_formulas():
     assert pairwise(a, b, "cosine").numpy()[0].tolist() == pytest.approx([1.0, 0.0])
 
 
-@pytest.mark.parametrize("distance,use_numba", [("euclidean", True), ("euclidean", False), ("cosine", True),
-                                                ("euclidean_parts", False)])
+@pytest.mark.parametrize(
+    "distance,use_numba", [("euclidean", True), ("euclidean", False), ("cosine", True), ("euclidean_parts", False)]
+)
 def test_chunked_search_equals_brute_force(distance, use_numba):
     rng = np.random.default_rng(0)
     g = rng.normal(size=(257, 3, 4)).astype(np.float32)
@@ -100,18 +102,19 @@ def test_chunked_search_equals_brute_force(distance, use_numba):
     gk = rng.integers(0, 3, size=257)
     qk = rng.integers(0, 3, size=33)
     cfg = SearchConfig(distance=distance, topk=7, probe_chunk=8, gallery_chunk=50, use_numba=use_numba)
-    res = search(q, g, probe_labels=ql, gallery_labels=gl, config=cfg, probe_keys=qk, gallery_keys=gk,
-                 checkpoints=[100, 257])
+    res = search(
+        q, g, probe_labels=ql, gallery_labels=gl, config=cfg, probe_keys=qk, gallery_keys=gk, checkpoints=[100, 257]
+    )
     d = pairwise(q, g, distance).numpy()
     for cp_i, cp in enumerate([100, 257]):
         for i in range(len(q)):
-            keep = (gk[:cp] != qk[i])
+            keep = gk[:cp] != qk[i]
             di = np.where(keep, d[i, :cp], np.inf)
             order = np.argsort(di, kind="stable")
             pos = [r + 1 for r, j in enumerate(order) if keep[j] and gl[j] == ql[i]]
             if cp == 257:
                 assert res.n_pos[i] == len(pos)
-            got = res.pos_ranks[cp_i, i, :len(pos)].tolist()
+            got = res.pos_ranks[cp_i, i, : len(pos)].tolist()
             assert got == pos, (i, cp)
     full = np.where(gk[None, :] != qk[:, None], d, np.inf)
     assert np.array_equal(res.topk_index, np.argsort(full, axis=1, kind="stable")[:, :7])
@@ -135,8 +138,9 @@ def test_fused_and_torch_paths_agree_exactly_at_scale():
     g = rng.standard_normal((40000, 256), dtype=np.float32)
     ql, gl = rng.integers(0, 500, 300), np.arange(40000) % 1000
     a = search(q, g, probe_labels=ql, gallery_labels=gl, config=SearchConfig(topk=20, gallery_chunk=8192))
-    b = search(q, g, probe_labels=ql, gallery_labels=gl,
-               config=SearchConfig(topk=20, gallery_chunk=8192, use_numba=False))
+    b = search(
+        q, g, probe_labels=ql, gallery_labels=gl, config=SearchConfig(topk=20, gallery_chunk=8192, use_numba=False)
+    )
     assert np.array_equal(a.pos_ranks, b.pos_ranks)
     assert np.array_equal(a.topk_index, b.topk_index) and np.array_equal(a.topk_distance, b.topk_distance)
 
@@ -152,8 +156,10 @@ def test_opening_a_project_does_not_import_torch(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys; from grewkit.core.project import Project; Project.init(sys.argv[1]); "
-            "Project.open(sys.argv[1]); print('torch' in sys.modules)")
+    code = (
+        "import sys; from grewkit.core.project import Project; Project.init(sys.argv[1]); "
+        "Project.open(sys.argv[1]); print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p")], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -177,8 +183,10 @@ def test_near_ties_only_within_float32_rounding(use_numba, distance):
     assert evaluate_retrieval(probes, near, Conventions(distance=distance, ranks=(1,)), cfg)["rank1"] == 100.0
     dup = FeatureSet(["t", "n"], np.concatenate([pos, pos]), ["x", "z"])
     assert evaluate_retrieval(probes, dup, Conventions(distance=distance, ranks=(1,)), cfg)["rank1"] == 0.0
-    assert evaluate_retrieval(probes, dup, Conventions(distance=distance, ties="optimistic", ranks=(1,)),
-                              cfg)["rank1"] == 100.0
+    assert (
+        evaluate_retrieval(probes, dup, Conventions(distance=distance, ties="optimistic", ranks=(1,)), cfg)["rank1"]
+        == 100.0
+    )
 
 
 def test_ccpg_exclusion_drops_only_same_identity_same_camera():

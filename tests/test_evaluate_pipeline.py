@@ -25,8 +25,22 @@ def test_split_embed_evaluate_submit_score(project, tmp_path):
     assert len(index["sequence_ids"]) == sum(1 for s in splits if s["split"] in ("test", "distractor"))
     for protocol in ("grew", "grew-distractors", "identities", "gait3d"):
         out = tmp_path / f"{protocol}.json"
-        r = runner.invoke(cli, ["evaluate", "--project", root, "--features", str(feats), "--protocol", protocol,
-                                "--exclude", "same-camera", "--out", str(out)])
+        r = runner.invoke(
+            cli,
+            [
+                "evaluate",
+                "--project",
+                root,
+                "--features",
+                str(feats),
+                "--protocol",
+                protocol,
+                "--exclude",
+                "same-camera",
+                "--out",
+                str(out),
+            ],
+        )
         assert r.exit_code == 0, (protocol, r.output)
         res = json.loads(out.read_text())
         assert res["metrics"]["probes"] <= len(probes)
@@ -35,15 +49,18 @@ def test_split_embed_evaluate_submit_score(project, tmp_path):
         if protocol == "grew-distractors":
             assert res["curve"][-1]["distractors"] == len(distractors)
     sub, key = tmp_path / "sub.csv", tmp_path / "key.csv"
-    r = runner.invoke(cli, ["submission", "--project", root, "--features", str(feats), "--out", str(sub),
-                            "--answer-key", str(key)])
+    r = runner.invoke(
+        cli, ["submission", "--project", root, "--features", str(feats), "--out", str(sub), "--answer-key", str(key)]
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(cli, ["score", str(sub), "--answer-key", str(key), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["probes_scored"] == len(probes)
     # Features of another project's sequences: a clear error naming what is missing.
-    r = runner.invoke(cli, ["embed", "--project", root, "--model", "gei", "--split", "train", "--out", str(tmp_path / "tr"),
-                            "--quiet"])
+    r = runner.invoke(
+        cli,
+        ["embed", "--project", root, "--model", "gei", "--split", "train", "--out", str(tmp_path / "tr"), "--quiet"],
+    )
     assert r.exit_code == 0
     r = runner.invoke(cli, ["evaluate", "--project", root, "--features", str(tmp_path / "tr")])
     assert r.exit_code != 0 and "have no features" in r.output

@@ -31,20 +31,62 @@ def _world(project, seed=0):
             noise = rng.normal(size=16) * (6.0 if (i == 11 and role == "probe") else 1.0)
             feats.append(centres[i] + noise)
             ids.append(sid)
-            seqs.append({"sequence_id": sid, "modality": "sil64", "identity_id": f"p{i:02d}", "camera_id": f"c{j % 2}",
-                         "view": None, "condition": None, "tracklet_id": None, "path": "x.npy", "frames": 1,
-                         "height": 64, "width": 44, "sha256": "0"})
-            splits.append({"sequence_id": sid, "identity_id": f"p{i:02d}", "camera_id": f"c{j % 2}", "split": "test",
-                           "role": role})
-        attrs.append({"level": "identity", "subject_id": f"p{i:02d}", "attribute": "gender",
-                      "value": "female" if i % 2 else "male", "votes": 3, "total": 3, "source": "ground_truth"})
+            seqs.append(
+                {
+                    "sequence_id": sid,
+                    "modality": "sil64",
+                    "identity_id": f"p{i:02d}",
+                    "camera_id": f"c{j % 2}",
+                    "view": None,
+                    "condition": None,
+                    "tracklet_id": None,
+                    "path": "x.npy",
+                    "frames": 1,
+                    "height": 64,
+                    "width": 44,
+                    "sha256": "0",
+                }
+            )
+            splits.append(
+                {
+                    "sequence_id": sid,
+                    "identity_id": f"p{i:02d}",
+                    "camera_id": f"c{j % 2}",
+                    "split": "test",
+                    "role": role,
+                }
+            )
+        attrs.append(
+            {
+                "level": "identity",
+                "subject_id": f"p{i:02d}",
+                "attribute": "gender",
+                "value": "female" if i % 2 else "male",
+                "votes": 3,
+                "total": 3,
+                "source": "ground_truth",
+            }
+        )
     for d in range(40):
         sid = f"dis{d:03d}"
         feats.append(rng.normal(size=16) * 3)
         ids.append(sid)
-        seqs.append({"sequence_id": sid, "modality": "sil64", "identity_id": None, "camera_id": "c9", "view": None,
-                     "condition": None, "tracklet_id": None, "path": "x.npy", "frames": 1, "height": 64, "width": 44,
-                     "sha256": "0"})
+        seqs.append(
+            {
+                "sequence_id": sid,
+                "modality": "sil64",
+                "identity_id": None,
+                "camera_id": "c9",
+                "view": None,
+                "condition": None,
+                "tracklet_id": None,
+                "path": "x.npy",
+                "frames": 1,
+                "height": 64,
+                "width": 44,
+                "sha256": "0",
+            }
+        )
         splits.append({"sequence_id": sid, "identity_id": None, "camera_id": "c9", "split": "distractor", "role": None})
     project.write("sequences", pa.Table.from_pylist(seqs))
     project.write("splits", pa.Table.from_pylist(splits))
@@ -75,8 +117,7 @@ def test_grew_protocol_and_gait3d(embedded_project):
 def test_distractor_curve_is_one_pass_and_consistent(embedded_project):
     project, folder = embedded_project
     cat, feats = Catalog.from_project(project), load_features(folder)
-    res = run_protocol("grew-distractors", cat, feats, Conventions(),
-                       Options(distractor_counts=(0, 10, 40)))
+    res = run_protocol("grew-distractors", cat, feats, Conventions(), Options(distractor_counts=(0, 10, 40)))
     curve = res["curve"]
     assert [c["distractors"] for c in curve] == [0, 10, 40]
     # With no distractors the curve starts at the plain GREW figure; more distractors never help.
@@ -120,8 +161,20 @@ def test_submission_and_score_round_trip(embedded_project, tmp_path):
     project, folder = embedded_project
     runner = CliRunner()
     sub, key = tmp_path / "sub.csv", tmp_path / "key.csv"
-    r = runner.invoke(cli, ["submission", "--project", str(project.root), "--features", str(folder),
-                            "--out", str(sub), "--answer-key", str(key)])
+    r = runner.invoke(
+        cli,
+        [
+            "submission",
+            "--project",
+            str(project.root),
+            "--features",
+            str(folder),
+            "--out",
+            str(sub),
+            "--answer-key",
+            str(key),
+        ],
+    )
     assert r.exit_code == 0, r.output
     rows = list(csv.reader(sub.open()))
     assert rows[0][0] == "videoId" and rows[0][1] == "rank1" and rows[0][20] == "rank20" and rows[0][21] == "distractor"
@@ -132,7 +185,7 @@ def test_submission_and_score_round_trip(embedded_project, tmp_path):
     p_ids = cat.select(split="test", role="probe")
     g_ids = cat.select(split="test", role="gallery") + cat.select(split="distractor")
     gallery = cat.feature_set(g_ids, feats)
-    gallery.labels = gallery.labels[:2 * N_IDS] + [None] * 40
+    gallery.labels = gallery.labels[: 2 * N_IDS] + [None] * 40
     direct = evaluate_retrieval(cat.feature_set(p_ids, feats), gallery)
     for k in (1, 5, 10, 20):
         assert scored[f"rank{k}"] == pytest.approx(direct[f"rank{k}"])
@@ -160,10 +213,17 @@ def test_evaluate_cli_conventions_and_errors(embedded_project, tmp_path):
     project, folder = embedded_project
     runner = CliRunner()
     base = ["evaluate", "--project", str(project.root), "--features", str(folder)]
-    r = runner.invoke(cli, base + ["--exclude", "same-camera", "--distance", "cosine", "--out", str(tmp_path / "r.json")])
+    r = runner.invoke(
+        cli, base + ["--exclude", "same-camera", "--distance", "cosine", "--out", str(tmp_path / "r.json")]
+    )
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "r.json").read_text())
-    assert res["conventions"] == {"distance": "cosine", "no_match": "miss", "exclude": "same-camera", "ties": "pessimistic"}
+    assert res["conventions"] == {
+        "distance": "cosine",
+        "no_match": "miss",
+        "exclude": "same-camera",
+        "ties": "pessimistic",
+    }
     r = runner.invoke(cli, base + ["--exclude", "same-view"])
     assert r.exit_code != 0 and "view" in r.output
     r = runner.invoke(cli, ["evaluate", "--project", str(project.root), "--features", str(tmp_path)])
@@ -174,7 +234,11 @@ def test_project_settings_fix_the_conventions(embedded_project, tmp_path):
     project, folder = embedded_project
     text = project.settings_path.read_text()
     start = text.index("[evaluate]")
-    section = text[start:].replace('no_match = "miss"', 'no_match = "skip"', 1).replace('ties = "pessimistic"', 'ties = "optimistic"', 1)
+    section = (
+        text[start:]
+        .replace('no_match = "miss"', 'no_match = "skip"', 1)
+        .replace('ties = "pessimistic"', 'ties = "optimistic"', 1)
+    )
     project.settings_path.write_text(text[:start] + section)
     runner = CliRunner()
     out = tmp_path / "r.json"
@@ -183,8 +247,20 @@ def test_project_settings_fix_the_conventions(embedded_project, tmp_path):
     conv = json.loads(out.read_text())["conventions"]
     # distance "auto" (the default): OpenGait's part-mean Euclidean distance
     assert conv["no_match"] == "skip" and conv["ties"] == "optimistic" and conv["distance"] == "euclidean_parts"
-    r = runner.invoke(cli, ["evaluate", "--project", str(project.root), "--features", str(folder), "--out", str(out),
-                            "--ties", "pessimistic"])
+    r = runner.invoke(
+        cli,
+        [
+            "evaluate",
+            "--project",
+            str(project.root),
+            "--features",
+            str(folder),
+            "--out",
+            str(out),
+            "--ties",
+            "pessimistic",
+        ],
+    )
     assert json.loads(out.read_text())["conventions"]["ties"] == "pessimistic"  # the option wins over the file
     project.settings_path.write_text(text[:start] + section.replace('ties = "optimistic"', 'ties = "random"', 1))
     r = runner.invoke(cli, ["evaluate", "--project", str(project.root), "--features", str(folder)])

@@ -31,7 +31,10 @@ def release(tmp_path_factory):
 
     schema = get_schema("cameras").arrow
     empty = {name: None for name in schema.names}
-    project.write("cameras", pa.Table.from_pylist([{**empty, "camera_id": c, "width": 1920, "height": 1080} for c in cams], schema=schema))
+    project.write(
+        "cameras",
+        pa.Table.from_pylist([{**empty, "camera_id": c, "width": 1920, "height": 1080} for c in cams], schema=schema),
+    )
     result = export_grew(project, base / "release", show_progress=False)
     return project, splits, base / "release", result
 
@@ -58,7 +61,12 @@ def test_release_layout_and_hidden_probe_identities(release):
             assert r["identity"] == k["public_identity"]
         assert k["sequence_id"] not in r["name"] and (k["identity_id"] or "@@") not in r["folder"]
         folder = out / r["folder"]
-        assert (folder / "gei64.png").is_file() and (folder / "sil64_frames.npy").is_file() and (folder / "flow.npy").is_file() and (folder / "pose3d.npy").is_file()
+        assert (
+            (folder / "gei64.png").is_file()
+            and (folder / "sil64_frames.npy").is_file()
+            and (folder / "flow.npy").is_file()
+            and (folder / "pose3d.npy").is_file()
+        )
         assert len(list((folder / "sil64").glob("*.png"))) == int(r["frames"])
     assert {p.name for p in (out / "test").iterdir()} == {"gallery", "probe"}
     # nothing of the key is inside the release
@@ -90,13 +98,16 @@ def test_scanner_finds_no_colour_pixel_in_the_release_and_catches_planted_ones(r
     assert "frame.png: colour image" in problems and "sil.npy" in problems and "clip.mp4: video file" in problems
 
 
-@pytest.mark.parametrize("modality, array, message", [
-    ("sil64", np.zeros((5, 64, 44, 3), np.uint8), "colour"),
-    ("gei64", np.zeros((64, 44, 3), np.uint8), "colour"),
-    ("sil64_frames", np.zeros(40, np.uint8), "must hold frame numbers"),
-    ("flow", np.zeros((4, 64, 44, 3), np.uint8), "colour-coded flow is refused"),
-    ("pose2d", np.zeros((5, 64, 44, 3), np.uint8), "float coordinates"),
-])
+@pytest.mark.parametrize(
+    "modality, array, message",
+    [
+        ("sil64", np.zeros((5, 64, 44, 3), np.uint8), "colour"),
+        ("gei64", np.zeros((64, 44, 3), np.uint8), "colour"),
+        ("sil64_frames", np.zeros(40, np.uint8), "must hold frame numbers"),
+        ("flow", np.zeros((4, 64, 44, 3), np.uint8), "colour-coded flow is refused"),
+        ("pose2d", np.zeros((5, 64, 44, 3), np.uint8), "float coordinates"),
+    ],
+)
 def test_the_exporter_refuses_colour_arrays_naming_the_file(tmp_path, modality, array, message):
     project = Project.init(tmp_path / "p")
     small_world(project)
@@ -123,8 +134,18 @@ def test_command_line_export_and_import_with_one_line_errors(release, tmp_path):
 
     project, splits, _, _ = release
 
-    out = grewkit("export", "grew", str(tmp_path / "rel"), "--project", str(project.root), "--key", str(tmp_path / "key"),
-                  "--modality", "sil64", "--quiet")
+    out = grewkit(
+        "export",
+        "grew",
+        str(tmp_path / "rel"),
+        "--project",
+        str(project.root),
+        "--key",
+        str(tmp_path / "key"),
+        "--modality",
+        "sil64",
+        "--quiet",
+    )
     assert out.returncode == 0, out.stderr
     assert f"wrote {splits.num_rows} sequences" in out.stdout and (tmp_path / "key/answer_key.csv").is_file()
     assert {p.name for p in next((tmp_path / "rel/train").iterdir()).iterdir().__next__().iterdir()} == {"sil64"}
@@ -132,5 +153,7 @@ def test_command_line_export_and_import_with_one_line_errors(release, tmp_path):
     assert grewkit("init", str(copy)).returncode == 0
     out = grewkit("import", "grew", str(tmp_path / "rel"), "--project", str(copy), "--quiet")
     assert out.returncode == 0 and "probe identities hidden" in out.stdout, out.stderr
-    bad = grewkit("export", "grew", str(tmp_path / "r2"), "--project", str(project.root), "--key", str(tmp_path / "r2/k"))
+    bad = grewkit(
+        "export", "grew", str(tmp_path / "r2"), "--project", str(project.root), "--key", str(tmp_path / "r2/k")
+    )
     assert bad.returncode != 0 and "kept apart from the release" in bad.stderr and "Traceback" not in bad.stderr

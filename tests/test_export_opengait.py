@@ -43,7 +43,11 @@ def test_protocol_layout_reads_back_as_opengait_would(split_dataset, tmp_path):
         if e.label == DISTRACTOR_LABEL:
             assert r["split"] == "distractor" and e.type == "01"
         else:
-            assert r["split"] == "test" and e.label == r["identity_id"] and e.type == {"gallery": "01", "probe": "02"}[r["role"]]
+            assert (
+                r["split"] == "test"
+                and e.label == r["identity_id"]
+                and e.type == {"gallery": "01", "probe": "02"}[r["role"]]
+            )
         array = load_array(e.files[0])
         assert e.files[0].name == f"{e.view}.pkl" and array.dtype == np.uint8 and array.ndim == 3
     partition = json.loads((out / "partition.json").read_text())
@@ -79,10 +83,28 @@ def test_colour_silhouettes_are_refused(tmp_path):
     project = Project.init(tmp_path / "p")
     path = project.folder("renders") / "c.npy"
     save_array(path, np.zeros((5, 64, 44, 3), np.uint8))
-    project.write("sequences", pa.Table.from_pylist([{
-        "sequence_id": s, "modality": "sil64", "tracklet_id": None, "identity_id": i, "camera_id": c, "view": None,
-        "condition": None, "path": "renders/c.npy", "frames": 5, "height": 64, "width": 44, "sha256": "x"}
-        for s, i, c in [("a", "A", "c1"), ("b", "A", "c2"), ("d", "B", "c1")]]))
+    project.write(
+        "sequences",
+        pa.Table.from_pylist(
+            [
+                {
+                    "sequence_id": s,
+                    "modality": "sil64",
+                    "tracklet_id": None,
+                    "identity_id": i,
+                    "camera_id": c,
+                    "view": None,
+                    "condition": None,
+                    "path": "renders/c.npy",
+                    "frames": 5,
+                    "height": 64,
+                    "width": 44,
+                    "sha256": "x",
+                }
+                for s, i, c in [("a", "A", "c1"), ("b", "A", "c2"), ("d", "B", "c1")]
+            ]
+        ),
+    )
     set_split_settings(project, "ratios = [1, 0, 0]\n")
     split_project(project)
     with pytest.raises(GrewkitError, match="colour"):
@@ -94,11 +116,15 @@ def test_casiab_round_trip_in_source_layout(shared_data, tmp_path):
         tar.extractall(tmp_path / "casiab", filter="data")
     project = Project.init(tmp_path / "p")
     import_opengait(project, tmp_path / "casiab", dataset="casiab", show_progress=False)
-    set_split_settings(project, "min_cameras = 1\nratios = [1, 0, 1]\nsequences_per_test_identity = 10\nprobes_per_test_identity = 4\n")
+    set_split_settings(
+        project, "min_cameras = 1\nratios = [1, 0, 1]\nsequences_per_test_identity = 10\nprobes_per_test_identity = 4\n"
+    )
     split_project(project)
     out = tmp_path / "og"
     export_opengait(project, out, layout="source", show_progress=False)
-    entries = read_partition(out, out / "partition.json", training=True) + read_partition(out, out / "partition.json", training=False)
+    entries = read_partition(out, out / "partition.json", training=True) + read_partition(
+        out, out / "partition.json", training=False
+    )
     assert len(entries) == 200
     e = next(e for e in entries if (e.label, e.type, e.view) == ("075", "nm-05", "090"))
     assert e.files[0].relative_to(out).as_posix() == "075/nm-05/090/090.pkl"

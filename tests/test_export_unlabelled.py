@@ -28,10 +28,22 @@ def _with_tracklets(project):
     for r in seqs:
         r["tracklet_id"] = tracklet_of.get(r["sequence_id"])
     project.write("sequences", pa.Table.from_pylist(seqs, schema=project.read("sequences").schema))
-    tracklets = [{"tracklet_id": t, "video_id": t.split("-")[0], "camera_id": "cam00", "track_id": int(t[-3:]),
-                  "start_frame": 0, "end_frame": 10, "n_frames": 10, "mean_box_height": 100.0, "mean_score": 0.9,
-                  "kept": int(t[-3:]) % 5 != 0, "filter_reason": None if int(t[-3:]) % 5 else "short"}
-                 for t in sorted(set(tracklet_of.values()))]
+    tracklets = [
+        {
+            "tracklet_id": t,
+            "video_id": t.split("-")[0],
+            "camera_id": "cam00",
+            "track_id": int(t[-3:]),
+            "start_frame": 0,
+            "end_frame": 10,
+            "n_frames": 10,
+            "mean_box_height": 100.0,
+            "mean_score": 0.9,
+            "kept": int(t[-3:]) % 5 != 0,
+            "filter_reason": None if int(t[-3:]) % 5 else "short",
+        }
+        for t in sorted(set(tracklet_of.values()))
+    ]
     project.write("tracklets", pa.Table.from_pylist(tracklets, schema=get_schema("tracklets").arrow))
     return seqs, tracklet_of, {t["tracklet_id"] for t in tracklets if not t["kept"]}
 
@@ -40,11 +52,27 @@ def test_layout_pseudo_identities_and_nothing_leaked(project, tmp_path):
     splits = small_world(project).to_pylist()
     seqs, tracklet_of, dropped = _with_tracklets(project)
     split_of = {s["sequence_id"]: s["split"] for s in splits}
-    want = sorted(r["sequence_id"] for r in seqs
-                  if tracklet_of.get(r["sequence_id"]) not in dropped and split_of.get(r["sequence_id"]) != "test")
+    want = sorted(
+        r["sequence_id"]
+        for r in seqs
+        if tracklet_of.get(r["sequence_id"]) not in dropped and split_of.get(r["sequence_id"]) != "test"
+    )
     out, key = tmp_path / "unlabelled", tmp_path / "key.csv"
-    r = CliRunner().invoke(cli, ["export", "unlabelled", str(out), "--project", str(project.root), "--leave-out", "test",
-                                 "--key", str(key), "--quiet"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "export",
+            "unlabelled",
+            str(out),
+            "--project",
+            str(project.root),
+            "--leave-out",
+            "test",
+            "--key",
+            str(key),
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert f"wrote {len(want)} sil64 sequences" in r.output
 
@@ -67,7 +95,9 @@ def test_layout_pseudo_identities_and_nothing_leaked(project, tmp_path):
 
     # Nothing names an identity, a camera, a sequence, a tracklet or a split: not a path, not a text.
     secrets = {r["identity_id"] for r in seqs if r["identity_id"]} | {r["camera_id"] for r in seqs}
-    secrets |= {r["sequence_id"] for r in seqs} | set(tracklet_of.values()) | {"train", "test", "val", "probe", "gallery"}
+    secrets |= (
+        {r["sequence_id"] for r in seqs} | set(tracklet_of.values()) | {"train", "test", "val", "probe", "gallery"}
+    )
     for path in out.rglob("*"):
         rel = str(path.relative_to(out))
         assert not any(s in rel for s in secrets), rel

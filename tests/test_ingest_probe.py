@@ -28,6 +28,7 @@ def _put(name: str, data: bytes):
     def make(d):
         (d / name).write_bytes(data)
         return d / name
+
     return make
 
 
@@ -36,12 +37,18 @@ def _dangling(d):
     return d / "gone.avi"
 
 
-@pytest.mark.parametrize("make, reason", [
-    (_put("empty.avi", b""), "zero-length file (0 bytes)"),
-    (_put("notes.avi", b"camera 3 was off today\n"), "mislabelled: named .avi but the content is a text file"),
-    (_put("still.mp4", b"\xff\xd8\xff\xe0" + bytes(100)), "mislabelled: named .mp4 but the content is a JPEG image"),
-    (_dangling, "file does not exist"),
-])
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (_put("empty.avi", b""), "zero-length file (0 bytes)"),
+        (_put("notes.avi", b"camera 3 was off today\n"), "mislabelled: named .avi but the content is a text file"),
+        (
+            _put("still.mp4", b"\xff\xd8\xff\xe0" + bytes(100)),
+            "mislabelled: named .mp4 but the content is a JPEG image",
+        ),
+        (_dangling, "file does not exist"),
+    ],
+)
 def test_bad_files_have_exact_reasons(tmp_path, make, reason):
     path = make(tmp_path)
     with pytest.raises(GrewkitError) as err:

@@ -17,8 +17,9 @@ CAMERAS = "camera_id,site,view,width,height,pattern,start_time\ncam1,campus,side
 
 
 def run(project, *args):
-    result = CliRunner().invoke(cli, ["ingest", *map(str, args), "--project", str(project.root), "--executor", "serial",
-                                      "--quiet"])
+    result = CliRunner().invoke(
+        cli, ["ingest", *map(str, args), "--project", str(project.root), "--executor", "serial", "--quiet"]
+    )
     assert result.exit_code in (0, 3), result.output + repr(result.exception)
     return result
 
@@ -27,12 +28,12 @@ def run(project, *args):
 def footage(tmp_path):
     src = tmp_path / "footage"
     write_video(src / "cam1_20240501T081500.avi", frames=12, seed=1)
-    write_video(src / "north_gate.avi", frames=10, seed=2)                  # cam2 by pattern
-    write_video(src / "cam1" / "clip.avi", frames=8, seed=3)                # cam1 by folder
-    write_video(src / "cam1_big.avi", frames=6, size=(200, 100), seed=4)   # wrong resolution for cam1
+    write_video(src / "north_gate.avi", frames=10, seed=2)  # cam2 by pattern
+    write_video(src / "cam1" / "clip.avi", frames=8, seed=3)  # cam1 by folder
+    write_video(src / "cam1_big.avi", frames=6, size=(200, 100), seed=4)  # wrong resolution for cam1
     (src / "cam1_empty.avi").write_bytes(b"")
     (src / "cam1_notes.avi").write_text("not a video")
-    write_video(src / "cam9_x.avi", frames=5, seed=5)                       # no such camera
+    write_video(src / "cam9_x.avi", frames=5, seed=5)  # no such camera
     (src / "cameras.csv").write_text(CAMERAS)
     return src
 
@@ -44,7 +45,7 @@ def test_ingest_good_and_bad(project, footage):
     assert len(videos) == 3
     row = videos.loc[str(footage / "cam1_20240501T081500.avi")]
     assert (row.camera_id, row.frame_count, row.width, row.height, row.fps) == ("cam1", 12, 160, 120, 25.0)
-    assert str(row.start_time) == "2024-05-01 08:15:00+00:00"            # from the file name
+    assert str(row.start_time) == "2024-05-01 08:15:00+00:00"  # from the file name
     north = videos.loc[str(footage / "north_gate.avi")]
     assert north.camera_id == "cam2" and str(north.start_time) == "2024-05-01 08:00:00+00:00"  # from the CSV
     assert videos.loc[str(footage / "cam1" / "clip.avi")].camera_id == "cam1"
@@ -91,13 +92,16 @@ def test_a_pipe_named_like_a_video_is_not_a_regular_file(project, footage, tmp_p
     assert reason == f"GrewkitError: {pipe}: not a regular file"
 
 
-@pytest.mark.parametrize("csv_text, message", [
-    ("camera_id,colour\ncam1,red\n", "unknown columns ['colour']"),
-    ("camera_id\ncam1\ncam1\n", "camera_id 'cam1' appears twice"),
-    ("camera_id,width\ncam1,wide\n", "column width: 'wide' is not a number"),
-    ("camera_id\ncam 1\n", "use letters, digits"),
-    ("site\nx\n", "no camera_id column"),
-])
+@pytest.mark.parametrize(
+    "csv_text, message",
+    [
+        ("camera_id,colour\ncam1,red\n", "unknown columns ['colour']"),
+        ("camera_id\ncam1\ncam1\n", "camera_id 'cam1' appears twice"),
+        ("camera_id,width\ncam1,wide\n", "column width: 'wide' is not a number"),
+        ("camera_id\ncam 1\n", "use letters, digits"),
+        ("site\nx\n", "no camera_id column"),
+    ],
+)
 def test_bad_cameras_csv(project, tmp_path, csv_text, message):
     path = tmp_path / "cameras.csv"
     path.write_text(csv_text)
@@ -119,12 +123,16 @@ def test_one_row_per_file_as_synth_writes(project, tmp_path):
         "camera_id,file,start_time,view,width,height\n"
         "east,a.avi,2026-05-04T08:00:00+00:00,side,160,120\n"
         "east,b.avi,2026-05-04T08:01:00+00:00,side,160,120\n"
-        "west,c.avi,2026-05-04T08:00:00+00:00,back,160,120\n")
+        "west,c.avi,2026-05-04T08:00:00+00:00,back,160,120\n"
+    )
     run(project, src, "--cameras", src / "cameras.csv")
     videos = project.read("videos").to_pandas().sort_values("path")
     assert videos.camera_id.tolist() == ["east", "east", "west"]
-    assert [str(t) for t in videos.start_time] == ["2026-05-04 08:00:00+00:00", "2026-05-04 08:01:00+00:00",
-                                                   "2026-05-04 08:00:00+00:00"]
+    assert [str(t) for t in videos.start_time] == [
+        "2026-05-04 08:00:00+00:00",
+        "2026-05-04 08:01:00+00:00",
+        "2026-05-04 08:00:00+00:00",
+    ]
     assert project.read("cameras").num_rows == 2
     (src / "cameras.csv").write_text("camera_id,file,view\neast,a.avi,side\neast,b.avi,back\n")
     result = CliRunner().invoke(cli, ["ingest", "--cameras", str(src / "cameras.csv"), "--project", str(project.root)])

@@ -28,8 +28,11 @@ def exported(tmp_path_factory):
 
 def _arrays(project):
     split = set(project.read("splits").column("sequence_id").to_pylist())
-    return {(r["sequence_id"], r["modality"]): load_array(project.resolve(r["path"]))
-            for r in project.read("sequences").to_pylist() if r["sequence_id"] in split}
+    return {
+        (r["sequence_id"], r["modality"]): load_array(project.resolve(r["path"]))
+        for r in project.read("sequences").to_pylist()
+        if r["sequence_id"] in split
+    }
 
 
 def test_round_trip_with_the_key_restores_sequences_and_splits(exported, tmp_path):
@@ -56,6 +59,7 @@ def test_without_the_key_probes_and_distractors_have_no_identity(exported, tmp_p
         hidden = r["split"] == "distractor" or (r["split"] == "test" and r["role"] == "probe")
         assert (r["identity_id"] is None) == hidden, r
         assert r["sequence_id"].startswith("mine-")
+
     # identities are renamed, but the grouping of train sequences into identities is kept
     def groups(rows):
         out = {}
@@ -63,15 +67,21 @@ def test_without_the_key_probes_and_distractors_have_no_identity(exported, tmp_p
             if r["split"] == "train":
                 out.setdefault(r["identity_id"], set()).add(r["split"])
         return sorted(len(v) for v in out.values())
-    assert len({r["identity_id"] for r in rows if r["split"] == "train"}) == \
-        len({r["identity_id"] for r in source.read("splits").to_pylist() if r["split"] == "train"})
+
+    assert len({r["identity_id"] for r in rows if r["split"] == "train"}) == len(
+        {r["identity_id"] for r in source.read("splits").to_pylist() if r["split"] == "train"}
+    )
     assert validate_project(copy) == []
 
 
 def test_grews_own_layout_frames_in_the_sequence_folder(tmp_path):
     root = tmp_path / "GREW"
-    for folder, n in (("train/00001/4XPn5Z28", 3), ("test/gallery/00001/79XJefi8", 2), ("test/probe/etaGVnWf", 2),
-                      ("distractor/zzTop123", 2)):
+    for folder, n in (
+        ("train/00001/4XPn5Z28", 3),
+        ("test/gallery/00001/79XJefi8", 2),
+        ("test/probe/etaGVnWf", 2),
+        ("distractor/zzTop123", 2),
+    ):
         (root / folder).mkdir(parents=True)
         for t in range(n):
             cv2.imwrite(str(root / folder / f"{t + 1:05d}.png"), np.full((64, 44), 255 * (t % 2), np.uint8))

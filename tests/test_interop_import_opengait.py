@@ -32,7 +32,13 @@ def test_casiab_import_registers_every_sequence(project, casiab):
     seqs = project.read("sequences").to_pylist()
     by_id = {r["sequence_id"]: r for r in seqs}
     row = by_id["casiab-075-nm-05-090"]
-    assert (row["modality"], row["identity_id"], row["view"], row["condition"], row["camera_id"]) == ("sil64", "075", "090", "nm-05", "090")
+    assert (row["modality"], row["identity_id"], row["view"], row["condition"], row["camera_id"]) == (
+        "sil64",
+        "075",
+        "090",
+        "nm-05",
+        "090",
+    )
     source = casiab / "subset/075/nm-05/090/090.pkl"
     assert row["path"] == str(source.resolve())  # outside the project: absolute, original file kept
     array = load_array(row["path"])
@@ -73,7 +79,11 @@ def test_a_malicious_pickle_is_refused_naming_the_file_and_nothing_is_written(pr
     assert not project.has("sequences") and not any((project.root / "renders").rglob("*.npy"))
     # the command line says the same in one line, without a traceback
     out = grewkit("import", "opengait", root, "--project", project.root, cwd=tmp_path)
-    assert out.returncode != 0 and f"{evil}: refused to unpickle posix.system" in out.stderr and "Traceback" not in out.stderr
+    assert (
+        out.returncode != 0
+        and f"{evil}: refused to unpickle posix.system" in out.stderr
+        and "Traceback" not in out.stderr
+    )
     assert not (tmp_path / "pwned").exists()
 
 
@@ -90,7 +100,7 @@ def test_a_malicious_second_pickle_of_a_sequence_stops_the_import(project, tmp_p
     folder = root / "001/nm-01/090"
     folder.mkdir(parents=True)
     (folder / "090.pkl").write_bytes(dump_array(np.zeros((3, 64, 44), np.uint8)))
-    evil = folder / "091-extra.pkl"          # sorts second: OpenGait's loader would open it
+    evil = folder / "091-extra.pkl"  # sorts second: OpenGait's loader would open it
     evil.write_bytes(pickle.dumps(_Evil()))
     for copy in (False, True):
         with pytest.raises(GrewkitError, match="refused to unpickle posix.system") as info:

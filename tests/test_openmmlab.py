@@ -16,8 +16,10 @@ from grewkit.openmmlab import ENV_VAR, openmmlab_python, probe
 
 _PYTHON = openmmlab_python()
 if _PYTHON is None:
-    pytest.skip(f"no OpenMMLab environment: `make openmmlab` builds .venv-openmmlab (or set ${ENV_VAR})",
-                allow_module_level=True)
+    pytest.skip(
+        f"no OpenMMLab environment: `make openmmlab` builds .venv-openmmlab (or set ${ENV_VAR})",
+        allow_module_level=True,
+    )
 _OK, _DETAIL = probe(_PYTHON)
 if not _OK:
     pytest.skip(f"the OpenMMLab environment does not import: {_DETAIL}", allow_module_level=True)
@@ -25,9 +27,11 @@ if not _OK:
 pytestmark = pytest.mark.slow
 
 # RTMDet-tiny as a one-class (person) detector that keeps every box: random weights score low.
-RTMDET = ('[tiny]\nkind = "mmdet"\nconfig = "mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py"\n'
-          'cfg_options = { "model.bbox_head.num_classes" = 1, "model.test_cfg.score_thr" = 0.0, '
-          '"model.test_cfg.max_per_img" = 50 }\n')
+RTMDET = (
+    '[tiny]\nkind = "mmdet"\nconfig = "mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py"\n'
+    'cfg_options = { "model.bbox_head.num_classes" = 1, "model.test_cfg.score_thr" = 0.0, '
+    '"model.test_cfg.max_per_img" = 50 }\n'
+)
 POSE_CONFIGS = {
     "hrnet": "mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py",
     "rtmpose": "mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-t_8xb256-420e_coco-256x192.py",
@@ -101,8 +105,9 @@ def test_detect_stage_with_mmdet_writes_valid_manifests(tmp_path):
     toml = tmp_path / "detectors.toml"
     toml.write_text(RTMDET)
     project = Project.init(tmp_path / "proj")
-    walking_project(project, lambda f, box: f.__setitem__((slice(box[1], box[3]), slice(box[0], box[2])), 200),
-                    frames=4)
+    walking_project(
+        project, lambda f, box: f.__setitem__((slice(box[1], box[3]), slice(box[0], box[2])), 200), frames=4
+    )
     set_settings(project, "detect", backend='"tiny"', backends_file=f'"{toml}"')
     summary = run_stage(project, "detect", executor=SerialExecutor(), show_progress=False)
     assert summary.done >= 1 and not summary.failed, summary.failed
@@ -122,8 +127,9 @@ def test_render_stage_with_mmpose_writes_pose2d(tmp_path):
 
     toml = _pose_toml(tmp_path, "hrnet")
     project = Project.init(tmp_path / "proj")
-    boxes, _ = walking_project(project, lambda f, box: f.__setitem__((slice(box[1], box[3]), slice(box[0], box[2])),
-                                                                     128), frames=6)
+    boxes, _ = walking_project(
+        project, lambda f, box: f.__setitem__((slice(box[1], box[3]), slice(box[0], box[2])), 128), frames=6
+    )
     set_settings(project, "render", modalities='["pose2d"]', pose_estimator='"hrnet"', pose_estimators_file=f'"{toml}"')
     summary = run_stage(project, "render", executor=SerialExecutor(), show_progress=False)
     assert summary.done == 1, summary.failed

@@ -49,8 +49,19 @@ def test_run_takes_every_step_then_skips_them_all(ls_server, tmp_path, monkeypat
     result = CliRunner().invoke(cli, ["run", "--project", str(root), "--settings", str(settings), "--quiet"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     project = Project.open(root)
-    for step in ("synth", "candidates", "push", "annotate", "pull", "split", "export", "train", "embed",
-                 "evaluate", "report"):
+    for step in (
+        "synth",
+        "candidates",
+        "push",
+        "annotate",
+        "pull",
+        "split",
+        "export",
+        "train",
+        "embed",
+        "evaluate",
+        "report",
+    ):
         assert (root / "state" / "run" / f"{step}.json").exists(), step
     assert validate_project(project) == []
     assert "serve       ran" in result.output and "stop        ran" in result.output, result.output

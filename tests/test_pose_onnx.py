@@ -36,7 +36,7 @@ class GreyLevelKeypoints(torch.nn.Module):
         peak = torch.nn.functional.avg_pool2d(torch.nn.functional.avg_pool2d(band, 5, 1, 2), 5, 1, 2)
         # mmpose's conventions: heatmap pixel j is input pixel j * stride; SimCC bin b is input pixel b / split.
         if self.decoding == "heatmap":
-            return peak[:, :, ::self.stride, ::self.stride]
+            return peak[:, :, :: self.stride, :: self.stride]
         up = torch.nn.functional.interpolate(peak, scale_factor=self.split, mode="nearest")
         return (up.amax(3), up.amax(2)) if self.swap else (up.amax(2), up.amax(3))
 
@@ -44,8 +44,15 @@ class GreyLevelKeypoints(torch.nn.Module):
 def export(tmp_path, decoding: str, outputs=None, **kwargs):
     path = tmp_path / f"grey_{decoding}.onnx"
     outputs = outputs or (["heatmaps"] if decoding == "heatmap" else ["simcc_x", "simcc_y"])
-    torch.onnx.export(GreyLevelKeypoints(decoding, **kwargs), (torch.zeros(1, 3, *INPUT_HW),), str(path),
-                      input_names=["input"], output_names=outputs, opset_version=17, dynamo=False)
+    torch.onnx.export(
+        GreyLevelKeypoints(decoding, **kwargs),
+        (torch.zeros(1, 3, *INPUT_HW),),
+        str(path),
+        input_names=["input"],
+        output_names=outputs,
+        opset_version=17,
+        dynamo=False,
+    )
     return path
 
 
@@ -59,15 +66,17 @@ def person(frame, box, *, side: int, missing=()):
         y0 = int(y1 + (y2 - y1) * (0.08 + 0.15 * row))
         if k in missing:
             continue
-        frame[y0:y0 + side, x0:x0 + side] = LEVELS[k]
+        frame[y0 : y0 + side, x0 : x0 + side] = LEVELS[k]
         centres[k] = (x0 + (side - 1) / 2, y0 + (side - 1) / 2)
     return centres
 
 
 def toml_for(tmp_path, model, decoding, extra=""):
     toml = tmp_path / "poses.toml"
-    toml.write_text(f'[mine]\nkind = "onnx"\nmodel = "{model.name}"\ndecoding = "{decoding}"\n'
-                    f'mean = [{MEAN}, {MEAN}, {MEAN}]\nstd = [{STD}, {STD}, {STD}]\n{extra}')
+    toml.write_text(
+        f'[mine]\nkind = "onnx"\nmodel = "{model.name}"\ndecoding = "{decoding}"\n'
+        f"mean = [{MEAN}, {MEAN}, {MEAN}]\nstd = [{STD}, {STD}, {STD}]\n{extra}"
+    )
     return toml
 
 
@@ -108,10 +117,17 @@ def test_simcc_model_with_more_keypoints_is_mapped_by_the_keypoints_list(tmp_pat
 def test_config_errors_name_the_table(tmp_path):
     model = export(tmp_path, "simcc")
     digest = hashlib.sha256(model.read_bytes()).hexdigest()
-    toml = toml_for(tmp_path, model, "simcc", f'sha256 = "{digest}"\n[typo]\nkind = "onnx"\nmodel = "{model.name}"\n'
-                                              'decodng = "simcc"\n[bad]\nkind = "onnx"\nmodel = "x.onnx"\n'
-                                              'decoding = "dark"\n')
-    assert make_pose_estimator("mine", estimators_file=str(toml)).name.startswith(f"mine:onnx-simcc:grey_simcc@{digest[:8]}")
+    toml = toml_for(
+        tmp_path,
+        model,
+        "simcc",
+        f'sha256 = "{digest}"\n[typo]\nkind = "onnx"\nmodel = "{model.name}"\n'
+        'decodng = "simcc"\n[bad]\nkind = "onnx"\nmodel = "x.onnx"\n'
+        'decoding = "dark"\n',
+    )
+    assert make_pose_estimator("mine", estimators_file=str(toml)).name.startswith(
+        f"mine:onnx-simcc:grey_simcc@{digest[:8]}"
+    )
     with pytest.raises(GrewkitError, match=r"unknown keys \['decodng'\]"):
         make_pose_estimator("typo", estimators_file=str(toml))
     with pytest.raises(GrewkitError, match="decoding 'dark'"):
@@ -121,8 +137,9 @@ def test_config_errors_name_the_table(tmp_path):
     heatmap_model = export(tmp_path, "heatmap")
     toml.write_text(f'[wrong]\nkind = "onnx"\nmodel = "{heatmap_model.name}"\ndecoding = "simcc"\n')
     with pytest.raises(GrewkitError, match="needs two outputs"):
-        make_pose_estimator("wrong", estimators_file=str(toml)).estimate(np.zeros((64, 64, 3), np.uint8),
-                                                                          np.array([[1, 1, 30, 60]]))
+        make_pose_estimator("wrong", estimators_file=str(toml)).estimate(
+            np.zeros((64, 64, 3), np.uint8), np.array([[1, 1, 30, 60]])
+        )
 
 
 @pytest.mark.slow

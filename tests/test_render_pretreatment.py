@@ -18,7 +18,7 @@ def reference_pretreatment(masks, r):
         y_sum = img.sum(axis=1)
         y_top = (y_sum != 0).argmax(axis=0)
         y_btm = (y_sum != 0).cumsum(axis=0).argmax(axis=0)
-        img = img[y_top:y_btm + 1, :]
+        img = img[y_top : y_btm + 1, :]
         ratio = img.shape[1] / img.shape[0]
         img = cv2.resize(img, (int(r * ratio), r), interpolation=cv2.INTER_CUBIC)
         x_csum = img.sum(axis=0).cumsum()
@@ -57,7 +57,7 @@ def _random_masks(seed, n=40, h=256, w=128):
             m[:, 0:3] = 255  # mass in the first columns: centre 0 or 1
             continue
         if kind == 3:
-            m[20:240, w - 6:w] = 255  # hugging the right edge: padded cut
+            m[20:240, w - 6 : w] = 255  # hugging the right edge: padded cut
             continue
         cx, cy = rng.uniform(10, w - 10), rng.uniform(60, h - 60)
         ax, ay = rng.uniform(5, 60), rng.uniform(20, 120)
@@ -80,7 +80,7 @@ def _mog2_masks(shared_data):
         row = gt[(gt[:, 0] == i) & (gt[:, 1] == 3)]
         if len(row):
             x, y, w, h = row[0, 2:6].astype(int)
-            crop = fg[max(y, 0):y + h, max(x, 0):x + w]
+            crop = fg[max(y, 0) : y + h, max(x, 0) : x + w]
             masks.append(cv2.resize(crop, (64, 128), interpolation=cv2.INTER_NEAREST))
     return np.stack(masks)
 

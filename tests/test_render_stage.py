@@ -34,8 +34,9 @@ def test_renders_every_modality_of_a_kept_tracklet(rendered):
     project, gt, summary = rendered
     assert summary.done == 1
     seqs = {r["modality"]: r for r in project.read("sequences").to_pylist()}
-    assert sorted(seqs) == sorted(["frames", "sil64", "sil64_frames", "sil128", "sil128_frames", "gei64", "gei128",
-                                   "flow", "pose2d", "pose3d"])
+    assert sorted(seqs) == sorted(
+        ["frames", "sil64", "sil64_frames", "sil128", "sil128_frames", "gei64", "gei128", "flow", "pose2d", "pose3d"]
+    )
     assert {r["sequence_id"] for r in seqs.values()} == {"tud-3"}
     arrays = {}
     for modality, row in seqs.items():
@@ -63,8 +64,12 @@ def test_renders_every_modality_of_a_kept_tracklet(rendered):
     boxes = np.c_[rows[:, 2], rows[:, 3], rows[:, 2] + rows[:, 4], rows[:, 3] + rows[:, 5]]
     conf = pose2d[:, :, 2] > 0.5
     pad = 0.15 * (boxes[:, 3] - boxes[:, 1])[:, None]
-    inside = ((pose2d[:, :, 0] >= boxes[:, [0]] - pad) & (pose2d[:, :, 0] <= boxes[:, [2]] + pad) &
-              (pose2d[:, :, 1] >= boxes[:, [1]] - pad) & (pose2d[:, :, 1] <= boxes[:, [3]] + pad))
+    inside = (
+        (pose2d[:, :, 0] >= boxes[:, [0]] - pad)
+        & (pose2d[:, :, 0] <= boxes[:, [2]] + pad)
+        & (pose2d[:, :, 1] >= boxes[:, [1]] - pad)
+        & (pose2d[:, :, 1] <= boxes[:, [3]] + pad)
+    )
     assert conf.mean() > 0.5 and inside[conf].mean() > 0.95
     # 3D joints are metric: hip to ankle of an adult is roughly 0.7-1.0 m.
     ok = pose3d[:, 23, 3] > 0.5
@@ -74,7 +79,7 @@ def test_renders_every_modality_of_a_kept_tracklet(rendered):
 
 def test_black_crops_are_a_named_failure_without_files(rendered):
     project, _, summary = rendered
-    (key, reason), = summary.failed.items()
+    ((key, reason),) = summary.failed.items()
     assert key.startswith("black-4") and "tracklet black-4" in reason and "0 of 71 crops" in reason
     assert not (project.root / "renders" / "cam0" / "black-4").exists()
     assert "black-4" not in project.read("sequences").column("sequence_id").to_pylist()
@@ -93,12 +98,33 @@ def test_rerun_is_idempotent_and_manifests_validate(rendered):
 def test_command_with_modalities_and_mog2(tmp_path, shared_data):
     project = Project.init(tmp_path / "proj")
     tud_project(project, shared_data, ids=(3,))
-    result = CliRunner().invoke(cli, ["render", "--project", str(project.root), "--modalities", "sil,gei",
-                                      "--segmenter", "mog2", "--executor", "serial", "--quiet", "--strict"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "render",
+            "--project",
+            str(project.root),
+            "--modalities",
+            "sil,gei",
+            "--segmenter",
+            "mog2",
+            "--executor",
+            "serial",
+            "--quiet",
+            "--strict",
+        ],
+    )
     assert result.exit_code == 0, result.output
     seqs = project.read("sequences").to_pylist()
-    assert sorted(r["modality"] for r in seqs) == ["frames", "gei128", "gei64", "sil128", "sil128_frames", "sil64",
-                                                   "sil64_frames"]
+    assert sorted(r["modality"] for r in seqs) == [
+        "frames",
+        "gei128",
+        "gei64",
+        "sil128",
+        "sil128_frames",
+        "sil64",
+        "sil64_frames",
+    ]
     sil = load_array(project.resolve(next(r["path"] for r in seqs if r["modality"] == "sil64")))
     assert len(sil) > 30 and sil.shape[1:] == (64, 64)
     bad = CliRunner().invoke(cli, ["render", "--project", str(project.root), "--modalities", "sil,depth"])

@@ -20,8 +20,17 @@ def _attributes(identities):
     rows = []
     for i in identities:
         for attr, values in ATTRS.items():
-            rows.append({"level": "identity", "subject_id": i, "attribute": attr, "value": values[rng.integers(len(values))],
-                         "votes": 3, "total": 3, "source": "ground_truth"})
+            rows.append(
+                {
+                    "level": "identity",
+                    "subject_id": i,
+                    "attribute": attr,
+                    "value": values[rng.integers(len(values))],
+                    "votes": 3,
+                    "total": 3,
+                    "source": "ground_truth",
+                }
+            )
     return pa.Table.from_pylist(rows)
 
 

@@ -18,7 +18,9 @@ FRAME_COUNTED = {
 @pytest.mark.parametrize("cls,name", [(c, n) for c, names in FRAME_COUNTED.items() for n in names])
 def test_frame_counted_settings_name_their_frames(cls, name):
     help_text = {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}[name]
-    assert any(unit in help_text for unit in ("video's own rate", "30 fps video", "frames the detector ran on")), help_text
+    assert any(unit in help_text for unit in ("video's own rate", "30 fps video", "frames the detector ran on")), (
+        help_text
+    )
 
 
 SECONDS = {TrackSettings: ("lost_track_seconds", "max_gap_seconds", "cut_gap_seconds", "min_seconds")}

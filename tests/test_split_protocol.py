@@ -40,7 +40,9 @@ def test_sets_are_identity_disjoint_and_test_identities_give_two_probes_two_gall
     problems, shape = check_splits(result.table, camera_disjoint=False)
     assert problems == []
     assert shape.rows["test"]["identities"] == 12 and shape.rows["val"]["identities"] == 4  # 40 eligible * 3/10, 1/10
-    for ident, rows in _by(result.table.filter(pa.compute.equal(result.table.column("split"), "test")), "identity_id").items():
+    for ident, rows in _by(
+        result.table.filter(pa.compute.equal(result.table.column("split"), "test")), "identity_id"
+    ).items():
         probes = [r for r in rows if r["role"] == "probe"]
         gallery = [r for r in rows if r["role"] == "gallery"]
         assert (len(probes), len(gallery)) == (2, 2), ident

@@ -20,21 +20,37 @@ def _splits(rows):
 
 
 GOOD = [
-    ("a1", "A", "c1", "train", None), ("a2", "A", "c2", "train", None),
-    ("b1", "B", "c3", "test", "probe"), ("b2", "B", "c4", "test", "gallery"),
+    ("a1", "A", "c1", "train", None),
+    ("a2", "A", "c2", "train", None),
+    ("b1", "B", "c3", "test", "probe"),
+    ("b2", "B", "c4", "test", "gallery"),
     ("d1", "D", "c5", "distractor", None),
 ]
 
 
-@pytest.mark.parametrize("rows, disjoint, message", [
-    (GOOD + [("a3", "A", "c3", "test", "gallery")], False, "identity leak: 1 identities are in both train and test"),
-    (GOOD + [("x1", "B", "c5", "distractor", None)], False, "identity leak: 1 identities are in both test and distractor"),
-    (GOOD + [("e1", "E", "c1", "test", "probe"), ("e2", "E", "c4", "test", "gallery")], True,
-     "camera leak: 1 cameras record both train and test"),
-    (GOOD + [("f1", "F", "c3", "test", "probe")], False, "probe identities have no gallery sequence"),
-    (GOOD + [("g1", "G", "c3", "test", None)], False, "role that does not fit their split"),
-    (GOOD + [("h1", "H", "c3", "holdout", None)], False, "unknown split values ['holdout']"),
-])
+@pytest.mark.parametrize(
+    "rows, disjoint, message",
+    [
+        (
+            GOOD + [("a3", "A", "c3", "test", "gallery")],
+            False,
+            "identity leak: 1 identities are in both train and test",
+        ),
+        (
+            GOOD + [("x1", "B", "c5", "distractor", None)],
+            False,
+            "identity leak: 1 identities are in both test and distractor",
+        ),
+        (
+            GOOD + [("e1", "E", "c1", "test", "probe"), ("e2", "E", "c4", "test", "gallery")],
+            True,
+            "camera leak: 1 cameras record both train and test",
+        ),
+        (GOOD + [("f1", "F", "c3", "test", "probe")], False, "probe identities have no gallery sequence"),
+        (GOOD + [("g1", "G", "c3", "test", None)], False, "role that does not fit their split"),
+        (GOOD + [("h1", "H", "c3", "holdout", None)], False, "unknown split values ['holdout']"),
+    ],
+)
 def test_leaky_or_malformed_splits_are_refused(rows, disjoint, message):
     problems, _ = check_splits(_splits(rows), camera_disjoint=disjoint)
     assert any(message in p for p in problems), problems
@@ -84,20 +100,82 @@ def test_identities_and_cameras_come_from_annotation_when_render_left_them_empty
     from grewkit.split.inputs import sequence_rows
 
     seq_schema = get_schema("sequences").arrow
-    project.write("sequences", pa.Table.from_pylist([
-        {"sequence_id": t, "modality": m, "tracklet_id": t, "identity_id": None, "camera_id": None, "view": None,
-         "condition": None, "path": f"renders/{t}/{m}.npy", "frames": 3, "height": 64, "width": 64, "sha256": "x"}
-        for t in ("t1", "t2", "t3") for m in ("sil64", "gei64")], schema=seq_schema))
+    project.write(
+        "sequences",
+        pa.Table.from_pylist(
+            [
+                {
+                    "sequence_id": t,
+                    "modality": m,
+                    "tracklet_id": t,
+                    "identity_id": None,
+                    "camera_id": None,
+                    "view": None,
+                    "condition": None,
+                    "path": f"renders/{t}/{m}.npy",
+                    "frames": 3,
+                    "height": 64,
+                    "width": 64,
+                    "sha256": "x",
+                }
+                for t in ("t1", "t2", "t3")
+                for m in ("sil64", "gei64")
+            ],
+            schema=seq_schema,
+        ),
+    )
     trk_schema = get_schema("tracklets").arrow
-    project.write("tracklets", pa.Table.from_pylist([
-        {"tracklet_id": t, "video_id": "v", "camera_id": c, "track_id": 1, "start_frame": 0, "end_frame": 2, "n_frames": 3,
-         "mean_box_height": 100.0, "mean_score": 0.9, "kept": True, "filter_reason": None}
-        for t, c in (("t1", "camA"), ("t2", "camB"), ("t3", "camA"))], schema=trk_schema))
-    project.write("identities", pa.Table.from_pylist([
-        {"tracklet_id": "t1", "identity_id": "P1", "source": "annotation", "status": "resolved", "reason": None},
-        {"tracklet_id": "t2", "identity_id": "P1", "source": "annotation", "status": "resolved", "reason": None},
-        {"tracklet_id": "t3", "identity_id": "P2", "source": "annotation", "status": "held_out", "reason": "conflict"},
-    ], schema=get_schema("identities").arrow))
+    project.write(
+        "tracklets",
+        pa.Table.from_pylist(
+            [
+                {
+                    "tracklet_id": t,
+                    "video_id": "v",
+                    "camera_id": c,
+                    "track_id": 1,
+                    "start_frame": 0,
+                    "end_frame": 2,
+                    "n_frames": 3,
+                    "mean_box_height": 100.0,
+                    "mean_score": 0.9,
+                    "kept": True,
+                    "filter_reason": None,
+                }
+                for t, c in (("t1", "camA"), ("t2", "camB"), ("t3", "camA"))
+            ],
+            schema=trk_schema,
+        ),
+    )
+    project.write(
+        "identities",
+        pa.Table.from_pylist(
+            [
+                {
+                    "tracklet_id": "t1",
+                    "identity_id": "P1",
+                    "source": "annotation",
+                    "status": "resolved",
+                    "reason": None,
+                },
+                {
+                    "tracklet_id": "t2",
+                    "identity_id": "P1",
+                    "source": "annotation",
+                    "status": "resolved",
+                    "reason": None,
+                },
+                {
+                    "tracklet_id": "t3",
+                    "identity_id": "P2",
+                    "source": "annotation",
+                    "status": "held_out",
+                    "reason": "conflict",
+                },
+            ],
+            schema=get_schema("identities").arrow,
+        ),
+    )
     rows = {r["sequence_id"]: r for r in sequence_rows(project).to_pylist()}
     assert rows["t1"] == {"sequence_id": "t1", "identity_id": "P1", "camera_id": "camA"}
     assert rows["t2"]["identity_id"] == "P1" and rows["t2"]["camera_id"] == "camB"

@@ -9,8 +9,11 @@ from grewkit.synth.world import SynthConfig
 
 
 def test_gei_nearest_neighbour_across_cameras_is_well_above_chance(capsys):
-    result = gei_rank1(SynthConfig(cameras=4, identities=40, seconds=30, seed=1, single_camera_fraction=0.0,
-                                   max_cameras_per_identity=4))
+    result = gei_rank1(
+        SynthConfig(
+            cameras=4, identities=40, seconds=30, seed=1, single_camera_fraction=0.0, max_cameras_per_identity=4
+        )
+    )
     with capsys.disabled():
         print(f"\n  {result.line()}")
     assert result.probes >= 15

@@ -26,8 +26,24 @@ SMALL = dict(cameras=3, identities=8, seconds=3.0, seed=5, single_camera_fractio
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth") / "proj"
-    result = CliRunner().invoke(cli, ["synth", str(root), "--cameras", "3", "--identities", "8", "--seconds", "3",
-                                      "--seed", "5", "--single-camera-fraction", "0.25", "--quiet"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "synth",
+            str(root),
+            "--cameras",
+            "3",
+            "--identities",
+            "8",
+            "--seconds",
+            "3",
+            "--seed",
+            "5",
+            "--single-camera-fraction",
+            "0.25",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return Project.open(root)
 
@@ -50,7 +66,7 @@ def test_layout_and_cameras_registered(made):
 
 
 def test_ground_truth_validates(made):
-    assert validate_project(made) == []          # includes ground_truth/manifests via the synth check
+    assert validate_project(made) == []  # includes ground_truth/manifests via the synth check
     assert validate_project(GroundTruth(made.root)) == []
 
 
@@ -98,8 +114,8 @@ def test_identities_attributes_and_cross_camera_rule(made):
         cams.setdefault(row["identity_id"], set()).add(row["camera_id"])
     assert len(cams) == 8
     single = [i for i, c in cams.items() if len(c) == 1]
-    assert len(single) == 2                                 # 25 % of 8 are future distractors
-    assert sum(len(c) >= 2 for c in cams.values()) == 6     # everyone else is seen by >= 2 cameras
+    assert len(single) == 2  # 25 % of 8 are future distractors
+    assert sum(len(c) >= 2 for c in cams.values()) == 6  # everyone else is seen by >= 2 cameras
     attrs = gt.read("attributes")
     assert set(attrs["level"].to_pylist()) == {"identity"} and set(attrs["source"].to_pylist()) == {"ground_truth"}
     assert set(attrs["attribute"].to_pylist()) == {"gender", "age_group", "carrying", "upper", "lower"}
@@ -116,7 +132,7 @@ def test_keypoints_lie_in_their_box(made):
     ky = np.array(poses["kp_y"].to_pylist())
     kv = np.array(poses["kp_visibility"].to_pylist())
     assert kx.shape[1] == 17 and set(np.unique(kv)) <= {0, 1, 2} and (kv == 2).mean() > 0.5
-    assert (kv == 1).any() and (kv == 0).any()   # some joints hidden by nearer objects, some outside the frame
+    assert (kv == 1).any() and (kv == 0).any()  # some joints hidden by nearer objects, some outside the frame
     b = {c: boxes[c].to_numpy()[:, None] for c in ("x1", "y1", "x2", "y2")}
     tol = 2 + 0.03 * (b["y2"] - b["y1"])
     inside = (kx >= b["x1"] - tol) & (kx <= b["x2"] + tol) & (ky >= b["y1"] - tol) & (ky <= b["y2"] + tol)
@@ -140,7 +156,9 @@ def test_boxes_match_rendered_masks(made):
 
 
 def _digests(root):
-    files = sorted((root / "media" / "synth").glob("*.avi")) + sorted((root / "ground_truth" / "manifests").rglob("*.parquet"))
+    files = sorted((root / "media" / "synth").glob("*.avi")) + sorted(
+        (root / "ground_truth" / "manifests").rglob("*.parquet")
+    )
     return [(f.relative_to(root).as_posix(), _sha(f)) for f in files]
 
 
@@ -152,8 +170,26 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     generate(project, config, show_progress=False)
     # Another process with another string-hash seed, through the command line.
     env = {**os.environ, "PYTHONHASHSEED": "123"}
-    made = grewkit("synth", tmp_path / "b", "--cameras", "2", "--identities", "4", "--seconds", "1", "--seed", "11",
-                   "--width", "320", "--height", "240", "--workers", "1", "--quiet", env=env)
+    made = grewkit(
+        "synth",
+        tmp_path / "b",
+        "--cameras",
+        "2",
+        "--identities",
+        "4",
+        "--seconds",
+        "1",
+        "--seed",
+        "11",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--workers",
+        "1",
+        "--quiet",
+        env=env,
+    )
     assert made.returncode == 0, made.stderr
     first = _digests(project.root)
     assert len(first) > 10 and first == _digests(tmp_path / "b")
@@ -165,11 +201,18 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
 def test_rerun_into_an_existing_project_keeps_other_cameras_and_removes_stale_files(tmp_path):
     project = Project.init(tmp_path / "p")
     project.write("cameras", _camera_row("gate-1"))
-    generate(project, SynthConfig(cameras=2, identities=2, seconds=1.0, width=160, height=120, segment_seconds=0.6),
-             show_progress=False)
+    generate(
+        project,
+        SynthConfig(cameras=2, identities=2, seconds=1.0, width=160, height=120, segment_seconds=0.6),
+        show_progress=False,
+    )
     media = project.root / "media" / "synth"
     assert sorted(p.name for p in media.glob("*.avi")) == [
-        "synth-cam01-000.avi", "synth-cam01-001.avi", "synth-cam02-000.avi", "synth-cam02-001.avi"]
+        "synth-cam01-000.avi",
+        "synth-cam01-001.avi",
+        "synth-cam02-000.avi",
+        "synth-cam02-001.avi",
+    ]
     generate(project, SynthConfig(cameras=1, identities=2, seconds=1.0, width=160, height=120), show_progress=False)
     assert sorted(p.name for p in media.glob("*.avi")) == ["synth-cam01.avi"]
     assert sorted(project.read("cameras")["camera_id"].to_pylist()) == ["gate-1", "synth-cam01", "synth-cam02"]
@@ -194,8 +237,12 @@ def test_masks_flag_writes_each_tracklets_true_silhouettes(tmp_path):
     from grewkit.core.arrays import load_array
 
     project = Project.init(tmp_path / "m")
-    generate(project, SynthConfig(cameras=1, identities=3, seconds=1.0, width=320, height=240, seed=2,
-                                  single_camera_fraction=1.0), masks=True, show_progress=False)
+    generate(
+        project,
+        SynthConfig(cameras=1, identities=3, seconds=1.0, width=320, height=240, seed=2, single_camera_fraction=1.0),
+        masks=True,
+        show_progress=False,
+    )
     gt = ground_truth(project)
     tracklets = gt.read("tracklets").to_pylist()
     boxes = gt.read("boxes").join(gt.read("identities", ["tracklet_id", "identity_id"]), "tracklet_id")
@@ -208,7 +255,7 @@ def test_masks_flag_writes_each_tracklets_true_silhouettes(tmp_path):
             r = rows[k]
             x1, y1, x2, y2 = (int(r[c]) for c in ("x1", "y1", "x2", "y2"))
             want = render_mask(project, r["camera_id"], r["frame"], r["identity_id"])[y1:y2, x1:x2]
-            assert np.array_equal(arr[k, :y2 - y1, :x2 - x1], want)
+            assert np.array_equal(arr[k, : y2 - y1, : x2 - x1], want)
             assert abs(want.sum() / max(1, arr[k].sum()) - 1) < 1e-9
 
 

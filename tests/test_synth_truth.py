@@ -17,8 +17,11 @@ from grewkit.synth.world import SynthConfig
 @pytest.fixture(scope="module")
 def synth_project(tmp_path_factory):
     project = Project.init(tmp_path_factory.mktemp("truth") / "p")
-    generate(project, SynthConfig(cameras=2, identities=6, seconds=3.0, seed=3, single_camera_fraction=0.0),
-             show_progress=False)
+    generate(
+        project,
+        SynthConfig(cameras=2, identities=6, seconds=3.0, seed=3, single_camera_fraction=0.0),
+        show_progress=False,
+    )
     return project
 
 
@@ -41,21 +44,43 @@ def _as_tracked(project: Project, jitter: float = 2.0):
         ident = b[0]["identity_id"]
         if k == 0 and len(b) >= 20:
             # a tracker that broke this track in two: both halves belong to the same identity
-            parts = [(f"T{k}a", b[: len(b) // 2]), (f"T{k}b", b[len(b) // 2:])]
+            parts = [(f"T{k}a", b[: len(b) // 2]), (f"T{k}b", b[len(b) // 2 :])]
         else:
             parts = [(f"T{k}", b)]
         for name, bs in parts:
             truth[name] = ident
             for r in bs:
                 d = rng.uniform(-jitter, jitter, 4)
-                rows.append({**r, "tracklet_id": name, "video_id": new_vid[r["video_id"]],
-                             "x1": r["x1"] + d[0], "y1": r["y1"] + d[1], "x2": r["x2"] + d[2], "y2": r["y2"] + d[3]})
+                rows.append(
+                    {
+                        **r,
+                        "tracklet_id": name,
+                        "video_id": new_vid[r["video_id"]],
+                        "x1": r["x1"] + d[0],
+                        "y1": r["y1"] + d[1],
+                        "x2": r["x2"] + d[2],
+                        "y2": r["y2"] + d[3],
+                    }
+                )
             tracklets.append(_tracklet(name, new_vid[bs[0]["video_id"]], bs[0]["camera_id"], [r["frame"] for r in bs]))
     # a false track (a car, say) that overlaps nobody
     vid0, cam0 = videos["video_id"][0].as_py(), videos["camera_id"][0].as_py()
     for f in range(10):
-        rows.append({"tracklet_id": "Tghost", "video_id": vid0, "camera_id": cam0, "frame": f, "x1": 0.0, "y1": 0.0,
-                     "x2": 12.0, "y2": 12.0, "score": 0.4, "visibility": None, "identity_id": None})
+        rows.append(
+            {
+                "tracklet_id": "Tghost",
+                "video_id": vid0,
+                "camera_id": cam0,
+                "frame": f,
+                "x1": 0.0,
+                "y1": 0.0,
+                "x2": 12.0,
+                "y2": 12.0,
+                "score": 0.4,
+                "visibility": None,
+                "identity_id": None,
+            }
+        )
     tracklets.append(_tracklet("Tghost", vid0, cam0, list(range(10))))
     truth["Tghost"] = None
     table = pa.Table.from_pylist(rows).drop_columns(["identity_id"])
@@ -65,9 +90,19 @@ def _as_tracked(project: Project, jitter: float = 2.0):
 
 
 def _tracklet(tid, vid, cam, frames):
-    return {"tracklet_id": tid, "video_id": vid, "camera_id": cam, "track_id": 1, "start_frame": min(frames),
-            "end_frame": max(frames), "n_frames": len(frames), "mean_box_height": 100.0, "mean_score": 0.9,
-            "kept": True, "filter_reason": None}
+    return {
+        "tracklet_id": tid,
+        "video_id": vid,
+        "camera_id": cam,
+        "track_id": 1,
+        "start_frame": min(frames),
+        "end_frame": max(frames),
+        "n_frames": len(frames),
+        "mean_box_height": 100.0,
+        "mean_score": 0.9,
+        "kept": True,
+        "filter_reason": None,
+    }
 
 
 def test_tracked_tracklets_map_to_their_identity(synth_project):

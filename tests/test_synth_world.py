@@ -36,9 +36,16 @@ def test_cross_camera_rule_and_single_camera_fraction(world):
 
 
 def test_attributes_cover_every_grew_class(world):
-    seen = {k: {p.attributes()[k] for p in world.identities} for k in ("gender", "age_group", "carrying", "upper", "lower")}
-    assert seen == {"gender": set(GENDERS), "age_group": set(AGE_GROUPS), "carrying": set(CARRYING),
-                    "upper": set(UPPER), "lower": set(LOWER)}
+    seen = {
+        k: {p.attributes()[k] for p in world.identities} for k in ("gender", "age_group", "carrying", "upper", "lower")
+    }
+    assert seen == {
+        "gender": set(GENDERS),
+        "age_group": set(AGE_GROUPS),
+        "carrying": set(CARRYING),
+        "upper": set(UPPER),
+        "lower": set(LOWER),
+    }
 
 
 def test_gait_differs_between_identities_but_not_within_one(world):
@@ -62,6 +69,7 @@ def test_children_are_small_and_elders_slow(world):
     for p in world.identities:
         by_age.setdefault(p.age_group, []).append(p)
     assert max(p.height_m for p in by_age["child"]) < min(p.height_m for p in by_age["16-30"]) + 0.1
+
     def speed(p):
         return p.stride_factor * p.height_m * p.cadence_spm / 120
 

@@ -41,8 +41,13 @@ def test_descriptors_are_restored_when_the_body_raises(tmp_path, capfd):
 
 def _render(project_root, *args):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "grewkit", "render", "-p", str(project_root), "--modalities", "pose2d",
-                           *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "grewkit", "render", "-p", str(project_root), "--modalities", "pose2d", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow

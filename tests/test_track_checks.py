@@ -9,21 +9,61 @@ from grewkit.core.validate import validate_project
 
 def write(project, *, n_frames_claimed=3, last_frame=2, x2=30.0):
     project.write("cameras", _cameras())
-    project.write("videos", pa.table({
-        "video_id": ["v1"], "camera_id": ["c1"], "path": ["grewkit.toml"], "fps": [25.0], "frame_count": [3],
-        "width": [64], "height": [48], "duration_s": [0.12], "start_time": pa.nulls(1, pa.timestamp("us", tz="UTC")),
-        "size_bytes": [1], "sha256": ["0" * 64], "codec": [None]}))
-    project.write("tracklets", pa.table({
-        "tracklet_id": ["v1-t00001"], "video_id": ["v1"], "camera_id": ["c1"], "track_id": [1], "start_frame": [0],
-        "end_frame": [last_frame], "n_frames": pa.array([n_frames_claimed], pa.int32()),
-        "mean_box_height": pa.array([20.0], pa.float32()), "mean_score": pa.array([0.9], pa.float32()),
-        "kept": [True], "filter_reason": pa.nulls(1, pa.string())}))
+    project.write(
+        "videos",
+        pa.table(
+            {
+                "video_id": ["v1"],
+                "camera_id": ["c1"],
+                "path": ["grewkit.toml"],
+                "fps": [25.0],
+                "frame_count": [3],
+                "width": [64],
+                "height": [48],
+                "duration_s": [0.12],
+                "start_time": pa.nulls(1, pa.timestamp("us", tz="UTC")),
+                "size_bytes": [1],
+                "sha256": ["0" * 64],
+                "codec": [None],
+            }
+        ),
+    )
+    project.write(
+        "tracklets",
+        pa.table(
+            {
+                "tracklet_id": ["v1-t00001"],
+                "video_id": ["v1"],
+                "camera_id": ["c1"],
+                "track_id": [1],
+                "start_frame": [0],
+                "end_frame": [last_frame],
+                "n_frames": pa.array([n_frames_claimed], pa.int32()),
+                "mean_box_height": pa.array([20.0], pa.float32()),
+                "mean_score": pa.array([0.9], pa.float32()),
+                "kept": [True],
+                "filter_reason": pa.nulls(1, pa.string()),
+            }
+        ),
+    )
     frames = [0, 1, last_frame]
-    project.write("boxes", pa.table({
-        "tracklet_id": ["v1-t00001"] * 3, "video_id": ["v1"] * 3, "camera_id": ["c1"] * 3, "frame": frames,
-        "x1": pa.array([10.0] * 3, pa.float32()), "y1": pa.array([5.0] * 3, pa.float32()),
-        "x2": pa.array([x2, 30.0, 30.0], pa.float32()), "y2": pa.array([25.0] * 3, pa.float32()),
-        "score": pa.array([0.9] * 3, pa.float32()), "visibility": pa.array([1.0] * 3, pa.float32())}))
+    project.write(
+        "boxes",
+        pa.table(
+            {
+                "tracklet_id": ["v1-t00001"] * 3,
+                "video_id": ["v1"] * 3,
+                "camera_id": ["c1"] * 3,
+                "frame": frames,
+                "x1": pa.array([10.0] * 3, pa.float32()),
+                "y1": pa.array([5.0] * 3, pa.float32()),
+                "x2": pa.array([x2, 30.0, 30.0], pa.float32()),
+                "y2": pa.array([25.0] * 3, pa.float32()),
+                "score": pa.array([0.9] * 3, pa.float32()),
+                "visibility": pa.array([1.0] * 3, pa.float32()),
+            }
+        ),
+    )
 
 
 def _cameras():

@@ -69,8 +69,8 @@ def test_a_crossing_is_cut_out_and_dropped_with_its_reason():
     assert len(crossing) == 2 and all(t.reasons[0].startswith("crossing") for t in crossing)
     boxes = {int(f) for t in crossing for f in t.frame}
     assert {16, 20, 24} <= boxes and 0 not in boxes and 39 not in boxes
-    assert len([t for t in out if not t.reasons]) == 4      # each walker before and after the crossing
-    assert sum(len(t.frame) for t in out) == 80             # nothing lost: every box is in some tracklet
+    assert len([t for t in out if not t.reasons]) == 4  # each walker before and after the crossing
+    assert sum(len(t.frame) for t in out) == 80  # nothing lost: every box is in some tracklet
 
 
 def test_two_people_leaving_a_crossing_under_one_box_are_dropped_until_they_part():
@@ -89,9 +89,9 @@ def test_two_people_leaving_a_crossing_under_one_box_are_dropped_until_they_part
 
 def test_a_lone_outlier_box_is_dropped_without_cutting_the_track():
     rows = _walk(100, range(30))
-    rows[15] = (15, [rows[15][1][0], 150.0, rows[15][1][2], 200.0])     # a half-body box for one frame
+    rows[15] = (15, [rows[15][1][0], 150.0, rows[15][1][2], 200.0])  # a half-body box for one frame
     out = build_tracklets(_raw({1: rows}), max_gap=10, cut_settings=SETTINGS, fps=25.0)
-    assert [len(t.frame) for t in out if not t.reasons] == [30]          # the gap is filled again
+    assert [len(t.frame) for t in out if not t.reasons] == [30]  # the gap is filled again
     (outlier,) = [t for t in out if t.reasons]
     assert outlier.reasons[0].startswith("outlier box") and list(outlier.frame) == [15]
 
@@ -113,12 +113,15 @@ def test_numbering_does_not_depend_on_the_trackers_ids():
     a, b = _walk(100, range(40), dx=2.0), _walk(180, range(40), dx=-2.0)
     one = build_tracklets(_raw({7: a, 3: b}), max_gap=10, cut_settings=SETTINGS, fps=25.0)
     two = build_tracklets(_raw({1: b, 2: a}), max_gap=10, cut_settings=SETTINGS, fps=25.0)
-    assert [(t.number, t.frame.tolist(), t.xyxy.tolist(), t.reasons) for t in one] == \
-           [(t.number, t.frame.tolist(), t.xyxy.tolist(), t.reasons) for t in two]
+    assert [(t.number, t.frame.tolist(), t.xyxy.tolist(), t.reasons) for t in one] == [
+        (t.number, t.frame.tolist(), t.xyxy.tolist(), t.reasons) for t in two
+    ]
 
 
-@pytest.mark.parametrize("bad", [dict(cut_overlap_iou=1.5), dict(cut_margin_frames=-1), dict(cut_height_jump=0.0),
-                                 dict(cut_gap_seconds=-2.0)])
+@pytest.mark.parametrize(
+    "bad",
+    [dict(cut_overlap_iou=1.5), dict(cut_margin_frames=-1), dict(cut_height_jump=0.0), dict(cut_gap_seconds=-2.0)],
+)
 def test_cut_settings_are_validated(bad):
     with pytest.raises(ValueError):
         TrackSettings(**bad)
@@ -133,8 +136,14 @@ def test_durations_are_seconds_of_each_videos_own_fps():
     assert SETTINGS.frames(SETTINGS.max_gap_seconds, 10.0) == 4
 
 
-@pytest.mark.parametrize("old, new", [("max_gap", "max_gap_seconds"), ("lost_track_buffer", "lost_track_seconds"),
-                                      ("cut_gap_frames", "cut_gap_seconds")])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("max_gap", "max_gap_seconds"),
+        ("lost_track_buffer", "lost_track_seconds"),
+        ("cut_gap_frames", "cut_gap_seconds"),
+    ],
+)
 def test_frame_count_keys_are_refused_naming_the_new_key(tmp_path, old, new):
     from grewkit.core.errors import GrewkitError
     from grewkit.core.settings import Settings

@@ -19,13 +19,16 @@ def walker(n=50, x0=100.0, dx=4.0, y=100.0, h=160.0, w=60.0, start=0):
     return Tracklet(1, Boxes(frames, xyxy, np.full(n, 0.9, np.float32)), np.ones(n, np.float32))
 
 
-@pytest.mark.parametrize("t, reason", [
-    (walker(), None),
-    (walker(n=10, dx=10.0), "too short: 10 frames (< 25 = 1 s)"),
-    (walker(h=30, w=12), "boxes too small: median height 30 px (< 50)"),
-    (walker(y=H - 160.0), "truncated at the frame border: in 100% of frames (> 50%)"),
-    (walker(dx=0.1), "too static to be walking: feet moved"),
-])
+@pytest.mark.parametrize(
+    "t, reason",
+    [
+        (walker(), None),
+        (walker(n=10, dx=10.0), "too short: 10 frames (< 25 = 1 s)"),
+        (walker(h=30, w=12), "boxes too small: median height 30 px (< 50)"),
+        (walker(y=H - 160.0), "truncated at the frame border: in 100% of frames (> 50%)"),
+        (walker(dx=0.1), "too static to be walking: feet moved"),
+    ],
+)
 def test_each_filter_gives_its_reason(t, reason):
     reasons = judge(t, fps=FPS, width=W, height=H, settings=TrackSettings())
     if reason is None:
@@ -35,8 +38,8 @@ def test_each_filter_gives_its_reason(t, reason):
 
 
 def test_occlusion_by_a_nearer_walker():
-    back = walker(y=100.0, h=160.0)                 # feet at 260
-    front = walker(y=120.0, h=200.0, x0=105.0)       # feet at 320: nearer, covers the other
+    back = walker(y=100.0, h=160.0)  # feet at 260
+    front = walker(y=120.0, h=200.0, x0=105.0)  # feet at 320: nearer, covers the other
     estimate_visibility([back, front])
     assert back.visibility.max() < 0.3 and np.all(front.visibility == 1.0)
     reasons = judge(back, fps=FPS, width=W, height=H, settings=TrackSettings())
@@ -55,7 +58,7 @@ def test_numbering_is_by_first_frame_and_gaps_fill():
     np.testing.assert_allclose(out[1].xyxy[2:4, 0], [16.0, 19.0])
     assert np.isnan(out[1].score[2:4]).all() and not np.isnan(out[1].score[[0, 1, 4]]).any()
     short_gap = build_tracklets(Boxes(frame, xyxy, np.full(6, 0.8, np.float32), tid), max_gap=1)
-    assert short_gap[1].frame.tolist() == [5, 6, 9]   # a gap longer than max_gap stays a gap
+    assert short_gap[1].frame.tolist() == [5, 6, 9]  # a gap longer than max_gap stays a gap
 
 
 def test_settings_are_validated():

@@ -34,7 +34,10 @@ def test_export_mot_reads_back_as_the_manifests(tracked, tmp_path):
     folder = out / video_id
     info = configparser.ConfigParser()
     info.read(folder / "seqinfo.ini")
-    assert dict(info["Sequence"]).items() >= {"framerate": "10", "seqlength": "40", "imwidth": "768", "imheight": "576"}.items()
+    assert (
+        dict(info["Sequence"]).items()
+        >= {"framerate": "10", "seqlength": "40", "imwidth": "768", "imheight": "576"}.items()
+    )
 
     tracklets = project.read("tracklets").to_pandas()
     boxes = project.read("boxes").to_pandas()
@@ -42,10 +45,16 @@ def test_export_mot_reads_back_as_the_manifests(tracked, tmp_path):
     kept_boxes = boxes[boxes.tracklet_id.isin(kept.tracklet_id)]
     got = read_mot(folder / "kept.txt")
     assert len(got) == len(kept_boxes) > 0 and len(np.unique(got.track_id)) == len(kept)
-    assert got.frame.min() == kept_boxes.frame.min() + 1                   # MOT frames count from 1
+    assert got.frame.min() == kept_boxes.frame.min() + 1  # MOT frames count from 1
     number = dict(zip(kept.tracklet_id.tolist(), kept.track_id.tolist()))
-    want = sorted(zip((kept_boxes.frame + 1).tolist(), [number[t] for t in kept_boxes.tracklet_id.tolist()],
-                      kept_boxes.x1.tolist(), kept_boxes.y2.tolist()))
+    want = sorted(
+        zip(
+            (kept_boxes.frame + 1).tolist(),
+            [number[t] for t in kept_boxes.tracklet_id.tolist()],
+            kept_boxes.x1.tolist(),
+            kept_boxes.y2.tolist(),
+        )
+    )
     have = sorted(zip(got.frame, got.track_id, got.xyxy[:, 0], got.xyxy[:, 3]))
     assert [(f, i) for f, i, _, _ in have] == [(f, i) for f, i, _, _ in want]
     assert np.allclose([h[2:] for h in have], [w[2:] for w in want], atol=0.01)
@@ -70,8 +79,11 @@ def test_status_counts_tracklets_per_video(tracked):
     assert proc.returncode == 0, proc.stderr
     (video,) = json.loads(proc.stdout)["tracklets_by_video"]
     tracklets = tracked.read("tracklets").to_pandas()
-    assert (video["found"], video["kept"], video["dropped"]) == (len(tracklets), tracklets.kept.sum(),
-                                                                 (~tracklets.kept).sum())
+    assert (video["found"], video["kept"], video["dropped"]) == (
+        len(tracklets),
+        tracklets.kept.sum(),
+        (~tracklets.kept).sum(),
+    )
     short = tracklets.filter_reason.fillna("").str.contains("too short").sum()
     assert video["reasons"].get("too short", 0) == short and sum(video["reasons"].values()) >= video["dropped"]
     text = grewkit("status", "--project", str(tracked.root)).stdout

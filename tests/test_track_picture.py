@@ -13,7 +13,9 @@ def test_picture_shows_every_kept_tracklet_in_colour(project, shared_data, tmp_p
     for video_id in videos:
         out = tmp_path / f"{video_id}.png"
         counts = draw_tracks(project, video_id, out)
-        of_video = [k for v, k in zip(tracklets["video_id"].to_pylist(), tracklets["kept"].to_pylist()) if v == video_id]
+        of_video = [
+            k for v, k in zip(tracklets["video_id"].to_pylist(), tracklets["kept"].to_pylist()) if v == video_id
+        ]
         assert counts["kept"] + counts["dropped"] <= len(of_video) and counts["kept"] > 0
         image = cv2.imread(str(out))
         assert image is not None and image.shape[2] == 3

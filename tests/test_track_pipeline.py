@@ -35,7 +35,7 @@ def test_ingest_detect_track_on_vtest(pets):
     assert frames <= set(range(0, 40, 2)) and len(frames) >= 16
     assert dets.column("detector")[0].as_py().startswith("ssdlite:ssdlite-onnx:")
     assert (project.manifests_dir / "detections" / "pets.parquet").is_file()
-    assert run(project, "detect").done == 0                      # rerun: nothing to do
+    assert run(project, "detect").done == 0  # rerun: nothing to do
 
     # Chunks of one video (so that workers share it) give exactly the boxes of one whole pass.
     whole = project.read("detections")

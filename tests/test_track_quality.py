@@ -36,8 +36,10 @@ def tud(request):
 
 
 def test_metric_code_reproduces_the_reference_scores(shared_data):
-    r = score_mot_files(read_mot(shared_data / "motmetrics_tud/TUD-Campus/gt.txt"),
-                        read_mot(shared_data / "motmetrics_tud/TUD-Campus/test.txt"))
+    r = score_mot_files(
+        read_mot(shared_data / "motmetrics_tud/TUD-Campus/gt.txt"),
+        read_mot(shared_data / "motmetrics_tud/TUD-Campus/test.txt"),
+    )
     assert round(100 * r["mota"], 2) == 52.65 and round(100 * r["idf1"], 2) == 55.77 and r["num_switches"] == 7
 
 
@@ -57,8 +59,12 @@ def test_detect_and_track_floor(tud):
 def test_detect_every_second_frame_floor(tud):
     """A detection stride trades accuracy for speed; stride 2 must stay usable."""
     _, seq, dets = tud
-    r = score_mot_files(seq.gt, track_to_mot(dets[dets.frame % 2 == 0], n_frames=len(seq.frames), fps=seq.fps,
-                                             settings=TrackSettings(), stride=2))
+    r = score_mot_files(
+        seq.gt,
+        track_to_mot(
+            dets[dets.frame % 2 == 0], n_frames=len(seq.frames), fps=seq.fps, settings=TrackSettings(), stride=2
+        ),
+    )
     assert r["mota"] >= 0.52 and r["idf1"] >= 0.57, r
 
 
@@ -66,7 +72,11 @@ def test_bytetrack_on_public_detections_floor(shared_data):
     # No detector involved: once, not once per model like the tests on the `tud` fixture.
     seq = MotSequence.open(shared_data / "tud_campus", fps=TUD_CAMPUS_FPS)
     pub = seq.public_detections()
-    hyp = track_to_mot(Boxes(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1)), n_frames=len(seq.frames),
-                       fps=seq.fps, settings=TrackSettings())
+    hyp = track_to_mot(
+        Boxes(pub.frame - 1, pub.xyxy, np.clip(pub.score / 50.0, 0, 1)),
+        n_frames=len(seq.frames),
+        fps=seq.fps,
+        settings=TrackSettings(),
+    )
     r = score_mot_files(seq.gt, hyp)
     assert r["mota"] >= 0.52 and r["idf1"] >= 0.52, r

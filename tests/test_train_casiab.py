@@ -34,10 +34,16 @@ def casiab(tmp_path_factory):
 
 
 def _score(project, embedder, folder):
-    embed_records(embedder, records_from_project(project, splits=("test",), modality="sil64"), folder,
-                  show_progress=False)
-    res = run_protocol("casiab", Catalog.from_project(project), load_features(folder),
-                       Conventions(distance="euclidean_parts"), Options(include_identical_view=True))
+    embed_records(
+        embedder, records_from_project(project, splits=("test",), modality="sil64"), folder, show_progress=False
+    )
+    res = run_protocol(
+        "casiab",
+        Catalog.from_project(project),
+        load_features(folder),
+        Conventions(distance="euclidean_parts"),
+        Options(include_identical_view=True),
+    )
     return res["metrics"]
 
 
@@ -61,8 +67,12 @@ def test_tiny_training_beats_untrained_and_chance(casiab, tmp_path):
 
 
 def test_resume_gives_the_same_weights(casiab, tmp_path):
-    raw = {"model": {"name": "geinet", "args": {"hidden": 16}}, "data": {"frames": 4, "p": 3, "k": 2},
-           "loss": {"ce_weight": 1.0}, "train": {"iterations": 6, "checkpoint_every": 2, "log_every": 2}}
+    raw = {
+        "model": {"name": "geinet", "args": {"hidden": 16}},
+        "data": {"frames": 4, "p": 3, "k": 2},
+        "loss": {"ce_weight": 1.0},
+        "train": {"iterations": 6, "checkpoint_every": 2, "log_every": 2},
+    }
     cfg = TrainConfig.from_dict(raw)
     records = records_from_project(casiab, splits=("train",), modality="sil64")
     train(cfg, records, tmp_path / "straight", device="cpu", show_progress=False)
@@ -80,53 +90,130 @@ def test_cli_gei_baseline_reproduces_known_figure(casiab, tmp_path):
     """GEI + Euclidean NN, gallery nm-01..04: NM near or above 95 %, BG and CL far lower (README of the data)."""
     runner = CliRunner()
     feats = tmp_path / "gei"
-    r = runner.invoke(cli, ["embed", "--project", str(casiab.root), "--model", "gei", "--split", "all",
-                            "--out", str(feats), "--quiet"])
+    r = runner.invoke(
+        cli,
+        ["embed", "--project", str(casiab.root), "--model", "gei", "--split", "all", "--out", str(feats), "--quiet"],
+    )
     assert r.exit_code == 0, r.output
     out = tmp_path / "res.json"
-    r = runner.invoke(cli, ["evaluate", "--project", str(casiab.root), "--features", str(feats),
-                            "--protocol", "casiab", "--include-identical-view", "--out", str(out)])
+    r = runner.invoke(
+        cli,
+        [
+            "evaluate",
+            "--project",
+            str(casiab.root),
+            "--features",
+            str(feats),
+            "--protocol",
+            "casiab",
+            "--include-identical-view",
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     m = json.loads(out.read_text())["metrics"]
     assert m["NM_rank1"] >= 95.0
     assert m["BG_rank1"] < 60.0 and m["CL_rank1"] < 60.0
     # Single-view data cannot exclude the identical view: a clear error, not an empty mean.
-    r = runner.invoke(cli, ["evaluate", "--project", str(casiab.root), "--features", str(feats), "--protocol", "casiab"])
+    r = runner.invoke(
+        cli, ["evaluate", "--project", str(casiab.root), "--features", str(feats), "--protocol", "casiab"]
+    )
     assert r.exit_code != 0 and "only one view" in r.output
 
 
 def test_cli_train_and_embed_errors(casiab, tmp_path):
     runner = CliRunner()
-    r = runner.invoke(cli, ["train", "--project", str(casiab.root), "--config", "nonexistent", "--out", str(tmp_path / "r")])
+    r = runner.invoke(
+        cli, ["train", "--project", str(casiab.root), "--config", "nonexistent", "--out", str(tmp_path / "r")]
+    )
     assert r.exit_code != 0 and "no such config" in r.output
     r = runner.invoke(cli, ["embed", "--project", str(casiab.root), "--out", str(tmp_path / "f")])
     assert r.exit_code != 0 and "--checkpoint" in r.output
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
-    r = runner.invoke(cli, ["embed", "--project", str(casiab.root), "--checkpoint", str(bad), "--out", str(tmp_path / "f")])
+    r = runner.invoke(
+        cli, ["embed", "--project", str(casiab.root), "--checkpoint", str(bad), "--out", str(tmp_path / "f")]
+    )
     assert r.exit_code != 0 and "bad.pt" in r.output
 
 
 def test_cli_train_embed_evaluate(casiab, tmp_path):
     cfg = tmp_path / "tiny.toml"
-    cfg.write_text('[model]\nname = "gaitpart"\nargs = { channels = [4, 8, 8], out_channels = 8 }\n'
-                   '[data]\nframes = 6\nordered = true\np = 3\nk = 2\nmax_test_frames = 20\n'
-                   '[train]\niterations = 2\ncheckpoint_every = 1\nlog_every = 1\n')
+    cfg.write_text(
+        '[model]\nname = "gaitpart"\nargs = { channels = [4, 8, 8], out_channels = 8 }\n'
+        "[data]\nframes = 6\nordered = true\np = 3\nk = 2\nmax_test_frames = 20\n"
+        "[train]\niterations = 2\ncheckpoint_every = 1\nlog_every = 1\n"
+    )
     runner = CliRunner()
     root = str(casiab.root)
-    r = runner.invoke(cli, ["train", "--project", root, "--config", str(cfg), "--out", str(tmp_path / "run"),
-                            "--device", "cpu", "--quiet"])
+    r = runner.invoke(
+        cli,
+        [
+            "train",
+            "--project",
+            root,
+            "--config",
+            str(cfg),
+            "--out",
+            str(tmp_path / "run"),
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "iteration 2 (resumed from 0) on cpu" in r.output
-    r = runner.invoke(cli, ["train", "--project", root, "--config", str(cfg), "--out", str(tmp_path / "run"),
-                            "--iterations", "3", "--device", "cpu", "--quiet"])
+    r = runner.invoke(
+        cli,
+        [
+            "train",
+            "--project",
+            root,
+            "--config",
+            str(cfg),
+            "--out",
+            str(tmp_path / "run"),
+            "--iterations",
+            "3",
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0 and "iteration 3 (resumed from 2)" in r.output, r.output
     ckpt = tmp_path / "run" / "checkpoints" / "iter-0000003.pt"
-    r = runner.invoke(cli, ["embed", "--project", root, "--checkpoint", str(ckpt), "--split", "test",
-                            "--out", str(tmp_path / "f"), "--quiet"])
+    r = runner.invoke(
+        cli,
+        [
+            "embed",
+            "--project",
+            root,
+            "--checkpoint",
+            str(ckpt),
+            "--split",
+            "test",
+            "--out",
+            str(tmp_path / "f"),
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     feats = load_features(tmp_path / "f")
     assert feats.array.shape == (100, 16, 8) and feats.meta["model"] == "gaitpart" and feats.meta["iteration"] == 3
-    r = runner.invoke(cli, ["evaluate", "--project", root, "--features", str(tmp_path / "f"), "--protocol", "casiab",
-                            "--include-identical-view", "--distance", "euclidean_parts"])
+    r = runner.invoke(
+        cli,
+        [
+            "evaluate",
+            "--project",
+            root,
+            "--features",
+            str(tmp_path / "f"),
+            "--protocol",
+            "casiab",
+            "--include-identical-view",
+            "--distance",
+            "euclidean_parts",
+        ],
+    )
     assert r.exit_code == 0 and "CASIA-B" in r.output, r.output

@@ -69,7 +69,7 @@ def test_pk_sampler_and_frames():
     labels = ["a"] * 5 + ["b"] * 1 + ["c"] * 3
     batch = next(iter(PKSampler(labels, p=3, k=4, seed=1)))
     assert len(batch) == 12
-    groups = [sorted({labels[i] for i in batch[j:j + 4]}) for j in range(0, 12, 4)]
+    groups = [sorted({labels[i] for i in batch[j : j + 4]}) for j in range(0, 12, 4)]
     assert all(len(g) == 1 for g in groups) and len({g[0] for g in groups}) == 3
     rng = np.random.default_rng(0)
     seq = np.arange(5)[:, None, None] * np.ones((5, 2, 2))
@@ -154,10 +154,16 @@ def _og_deepgaitv2(classes, layers, ch=(64, 128, 256, 512), parts=16):
 OPENGAIT_COUNTS = {
     "gaitset_grew": (20000, _og_gaitset((1, 64, 128, 256), 256)),
     "gaitset_casiab": (74, _og_gaitset((1, 32, 64, 128), 256)),
-    "gaitpart_grew": (20000, _og_gaitpart(["BC-32", "BC-32", "M", "BC-64", "BC-64", "M", "FC-128-3", "FC-128-3",
-                                           "FC-256-3", "FC-256-3"], 256)),
-    "gaitpart_casiab": (74, _og_gaitpart(["BC-32", "BC-32", "M", "FC-64-2", "FC-64-2", "M", "FC-128-3", "FC-128-3"],
-                                         128)),
+    "gaitpart_grew": (
+        20000,
+        _og_gaitpart(
+            ["BC-32", "BC-32", "M", "BC-64", "BC-64", "M", "FC-128-3", "FC-128-3", "FC-256-3", "FC-256-3"], 256
+        ),
+    ),
+    "gaitpart_casiab": (
+        74,
+        _og_gaitpart(["BC-32", "BC-32", "M", "FC-64-2", "FC-64-2", "M", "FC-128-3", "FC-128-3"], 128),
+    ),
     "gaitbase_grew": (20000, _og_gaitbase(20000)),
     "gaitbase_casiab": (74, _og_gaitbase(74)),
     "deepgaitv2_grew": (20000, _og_deepgaitv2(20000, (1, 4, 4, 1))),
@@ -193,11 +199,11 @@ def test_gaitpart_micro_motion_as_published():
     x = torch.rand(1, 8, 2, 6)
     z = np.pad(x.numpy(), ((0, 0), (0, 0), (0, 0), (2, 2)))  # zeros at both ends of the clip
     t = x.shape[-1]
-    avg3 = np.stack([z[..., i + 1:i + 4].sum(-1) / 3 for i in range(t)], -1)
-    avg5 = np.stack([z[..., i:i + 5].sum(-1) / 5 for i in range(t)], -1)
+    avg3 = np.stack([z[..., i + 1 : i + 4].sum(-1) / 3 for i in range(t)], -1)
+    avg5 = np.stack([z[..., i : i + 5].sum(-1) / 5 for i in range(t)], -1)
     zm = np.pad(x.numpy(), ((0, 0), (0, 0), (0, 0), (2, 2)), constant_values=-np.inf)
-    max3 = np.stack([zm[..., i + 1:i + 4].max(-1) for i in range(t)], -1)
-    max5 = np.stack([zm[..., i:i + 5].max(-1) for i in range(t)], -1)
+    max3 = np.stack([zm[..., i + 1 : i + 4].max(-1) for i in range(t)], -1)
+    max5 = np.stack([zm[..., i : i + 5].max(-1) for i in range(t)], -1)
     expected = (0.5 * (avg3 + max3) + 0.5 * (avg5 + max5)).max(-1)
     np.testing.assert_allclose(mm(x).detach().numpy(), expected, rtol=1e-6, atol=1e-6)
 

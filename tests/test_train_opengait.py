@@ -43,8 +43,16 @@ class OpenGaitWeights:
             self.sd[prefix + ".running_var"] = 0.5 + torch.rand(c, generator=self.g)
             self.sd[prefix + ".num_batches_tracked"] = torch.tensor(1000)
         s = self.sd
-        return F.batch_norm(x, s[prefix + ".running_mean"], s[prefix + ".running_var"], s[prefix + ".weight"],
-                            s[prefix + ".bias"], False, 0.0, 1e-5)
+        return F.batch_norm(
+            x,
+            s[prefix + ".running_mean"],
+            s[prefix + ".running_var"],
+            s[prefix + ".weight"],
+            s[prefix + ".bias"],
+            False,
+            0.0,
+            1e-5,
+        )
 
     def save(self, path, iteration=1234):
         torch.save({"model": self.sd, "optimizer": {}, "scheduler": {}, "iteration": iteration}, path)
@@ -128,10 +136,18 @@ def og_gaitpart(og, sils, layers=("BC-4", "BC-4", "M", "FC-8-2", "FC-8-2", "M", 
 
 
 def _basic(og, prefix, z, cin, cout, stride):  # torchvision's BasicBlock / OpenGait's BasicBlock2D
-    y = F.relu(og.bn(prefix + "bn1", cout, F.conv2d(z, og.w(prefix + "conv1.weight", cout, cin, 3, 3), stride=stride, padding=1)))
+    y = F.relu(
+        og.bn(
+            prefix + "bn1", cout, F.conv2d(z, og.w(prefix + "conv1.weight", cout, cin, 3, 3), stride=stride, padding=1)
+        )
+    )
     y = og.bn(prefix + "bn2", cout, F.conv2d(y, og.w(prefix + "conv2.weight", cout, cout, 3, 3), padding=1))
     if stride != 1 or cin != cout:
-        z = og.bn(prefix + "downsample.1", cout, F.conv2d(z, og.w(prefix + "downsample.0.weight", cout, cin, 1, 1), stride=stride))
+        z = og.bn(
+            prefix + "downsample.1",
+            cout,
+            F.conv2d(z, og.w(prefix + "downsample.0.weight", cout, cin, 1, 1), stride=stride),
+        )
     return F.relu(y + z)
 
 
@@ -151,9 +167,16 @@ def og_baseline(og, sils, ch=(4, 8, 8, 16), blocks=(1, 2, 1, 1), out=6, classes=
 
 
 def og_deepgaitv2(og, sils, ch=(4, 8, 8, 16), layers=(1, 2, 1, 1), classes=5):
-    x = frames(lambda z: F.relu(og.bn("layer0.forward_block.1", ch[0],
-                                      F.conv2d(z, og.w("layer0.forward_block.0.weight", ch[0], 1, 3, 3), padding=1))),
-               sils.unsqueeze(1))
+    x = frames(
+        lambda z: F.relu(
+            og.bn(
+                "layer0.forward_block.1",
+                ch[0],
+                F.conv2d(z, og.w("layer0.forward_block.0.weight", ch[0], 1, 3, 3), padding=1),
+            )
+        ),
+        sils.unsqueeze(1),
+    )
 
     def layer1(z):
         for b in range(layers[0]):
@@ -165,13 +188,33 @@ def og_deepgaitv2(og, sils, ch=(4, 8, 8, 16), layers=(1, 2, 1, 1), classes=5):
     for i, (c, nb, s) in enumerate(zip(ch[1:], layers[1:], (2, 2, 1)), start=2):
         for b in range(nb):  # BasicBlockP3D
             p, st = f"layer{i}.{b}.", s if b == 0 else 1
-            y = frames(lambda z: F.relu(og.bn(p + "conv1.forward_block.1", c, F.conv2d(
-                z, og.w(p + "conv1.forward_block.0.weight", c, cin, 3, 3), stride=st, padding=1))), x)
-            y = F.relu(y + og.bn(p + "sbn", c, F.conv3d(y, og.w(p + "shortcut3d.weight", c, c, 3, 1, 1), padding=(1, 0, 0))))
-            y = frames(lambda z: og.bn(p + "conv2.forward_block.1", c, F.conv2d(
-                z, og.w(p + "conv2.forward_block.0.weight", c, c, 3, 3), padding=1)), y)
+            y = frames(
+                lambda z: F.relu(
+                    og.bn(
+                        p + "conv1.forward_block.1",
+                        c,
+                        F.conv2d(z, og.w(p + "conv1.forward_block.0.weight", c, cin, 3, 3), stride=st, padding=1),
+                    )
+                ),
+                x,
+            )
+            y = F.relu(
+                y + og.bn(p + "sbn", c, F.conv3d(y, og.w(p + "shortcut3d.weight", c, c, 3, 1, 1), padding=(1, 0, 0)))
+            )
+            y = frames(
+                lambda z: og.bn(
+                    p + "conv2.forward_block.1",
+                    c,
+                    F.conv2d(z, og.w(p + "conv2.forward_block.0.weight", c, c, 3, 3), padding=1),
+                ),
+                y,
+            )
             if b == 0 and (st != 1 or cin != c):
-                x = og.bn(p + "downsample.1", c, F.conv3d(x, og.w(p + "downsample.0.weight", c, cin, 1, 1, 1), stride=(1, st, st)))
+                x = og.bn(
+                    p + "downsample.1",
+                    c,
+                    F.conv3d(x, og.w(p + "downsample.0.weight", c, cin, 1, 1, 1), stride=(1, st, st)),
+                )
             x, cin = F.relu(y + x), c
     emb = separate_fcs(hpp(x.max(2)[0], [16]), og.w("FCs.fc_bin", 16, ch[3], ch[2]))
     return emb, bnnecks(og, emb, classes)
@@ -248,8 +291,9 @@ def test_published_gaitpart_layout_needs_no_config(tmp_path):
     assert cfg.model.args["layers"] == list(layers)
     assert sum(p.numel() for p in model.parameters()) == 1_204_000
     with torch.no_grad():
-        torch.testing.assert_close(model(_sils(1, 5))["embeddings"], ref.transpose(1, 2), rtol=1e-4,
-                                   atol=1e-5 * float(ref.abs().max()))
+        torch.testing.assert_close(
+            model(_sils(1, 5))["embeddings"], ref.transpose(1, 2), rtol=1e-4, atol=1e-5 * float(ref.abs().max())
+        )
 
 
 def test_other_architecture_is_named(tmp_path):
@@ -293,8 +337,11 @@ def test_config_with_other_widths_names_the_first_mismatch(tmp_path):
     _, _, path = _checkpoint(tmp_path, "gaitbase")
     config = tmp_path / "wide.yaml"
     config.write_text(BASELINE_YAML.replace("channels: [4, 8, 8, 16]", "channels: [4, 8, 12, 16]"))
-    with pytest.raises(GrewkitError, match=r"gaitbase-01234\.pt: key 'Backbone\.forward_block\.layer3\.0\.conv1\.weight' "
-                                           r"has shape \(8, 8, 3, 3\), grewkit's gaitbase with these widths expects \(12, 8, 3, 3\)"):
+    with pytest.raises(
+        GrewkitError,
+        match=r"gaitbase-01234\.pt: key 'Backbone\.forward_block\.layer3\.0\.conv1\.weight' "
+        r"has shape \(8, 8, 3, 3\), grewkit's gaitbase with these widths expects \(12, 8, 3, 3\)",
+    ):
         model_from_opengait(path, "gaitbase", config=config)
     config.write_text(GAITPART_YAML.replace("model: GaitPart", "model: GaitSet"))
     with pytest.raises(GrewkitError, match=r"wide\.yaml: model_cfg\.model is 'GaitSet'"):
@@ -323,10 +370,23 @@ def test_cli_embed_refuses_and_writes_nothing(tmp_path):
     out = tmp_path / "features"
     project = tmp_path / "p"
     assert CliRunner().invoke(cli, ["init", str(project)]).exit_code == 0
-    r = CliRunner().invoke(cli, ["embed", "--project", str(project), "--opengait-checkpoint", str(path),
-                                 "--model", "deepgaitv2", "--out", str(out)])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "embed",
+            "--project",
+            str(project),
+            "--opengait-checkpoint",
+            str(path),
+            "--model",
+            "deepgaitv2",
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 1 and "gaitset-01234.pt: missing key 'FCs.fc_bin'" in r.output
     assert len(r.output.strip().splitlines()) == 1 and not out.exists()
-    r = CliRunner().invoke(cli, ["embed", "--project", str(project), "--opengait-checkpoint", str(path),
-                                 "--out", str(out)])
+    r = CliRunner().invoke(
+        cli, ["embed", "--project", str(project), "--opengait-checkpoint", str(path), "--out", str(out)]
+    )
     assert r.exit_code != 0 and "--model" in r.output and not out.exists()

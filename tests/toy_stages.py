@@ -29,19 +29,37 @@ class ToyDetect(Stage):
             os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-unit, as on a preempted node
         time.sleep(float(os.environ.get("TOY_SLEEP", "0")))
         n = v["frames"]
-        videos = pa.table({
-            "video_id": [v["video_id"]], "camera_id": [v["camera_id"]], "path": [f"media/{v['video_id']}.avi"],
-            "fps": [25.0], "frame_count": [n], "width": [640], "height": [480], "duration_s": [n / 25.0],
-            "start_time": pa.nulls(1, pa.timestamp("us", tz="UTC")), "size_bytes": [1000 + n], "sha256": ["0" * 64],
-            "codec": ["MJPG"],
-        })
+        videos = pa.table(
+            {
+                "video_id": [v["video_id"]],
+                "camera_id": [v["camera_id"]],
+                "path": [f"media/{v['video_id']}.avi"],
+                "fps": [25.0],
+                "frame_count": [n],
+                "width": [640],
+                "height": [480],
+                "duration_s": [n / 25.0],
+                "start_time": pa.nulls(1, pa.timestamp("us", tz="UTC")),
+                "size_bytes": [1000 + n],
+                "sha256": ["0" * 64],
+                "codec": ["MJPG"],
+            }
+        )
         frames = [f for f in range(n) for _ in range(2)]
-        dets = pa.table({
-            "video_id": [v["video_id"]] * len(frames), "camera_id": [v["camera_id"]] * len(frames),
-            "frame": frames, "det_index": [i % 2 for i in range(len(frames))],
-            "x1": [float(f) for f in frames], "y1": [1.0] * len(frames), "x2": [f + 10.0 for f in frames],
-            "y2": [50.0] * len(frames), "score": [0.9] * len(frames), "detector": ["toy"] * len(frames),
-        })
+        dets = pa.table(
+            {
+                "video_id": [v["video_id"]] * len(frames),
+                "camera_id": [v["camera_id"]] * len(frames),
+                "frame": frames,
+                "det_index": [i % 2 for i in range(len(frames))],
+                "x1": [float(f) for f in frames],
+                "y1": [1.0] * len(frames),
+                "x2": [f + 10.0 for f in frames],
+                "y2": [50.0] * len(frames),
+                "score": [0.9] * len(frames),
+                "detector": ["toy"] * len(frames),
+            }
+        )
         return {"videos": videos, "detections": dets}
 
     def _killed_before(self, video_id):
@@ -58,14 +76,16 @@ def start_toy_run(project_root, *, sleep: float, **popen_kwargs):
     import sys
     from pathlib import Path
 
-    script = "\n".join([
-        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})",
-        "from pathlib import Path",
-        "from grewkit.core.project import Project",
-        "from grewkit.core.runner import run_stage",
-        "from grewkit.core.executors import LocalExecutor",
-        "from toy_stages import ToyDetect",
-        f"run_stage(Project(Path({str(project_root)!r})), ToyDetect, executor=LocalExecutor(workers=2), "
-        "show_progress=False)",
-    ])
+    script = "\n".join(
+        [
+            f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})",
+            "from pathlib import Path",
+            "from grewkit.core.project import Project",
+            "from grewkit.core.runner import run_stage",
+            "from grewkit.core.executors import LocalExecutor",
+            "from toy_stages import ToyDetect",
+            f"run_stage(Project(Path({str(project_root)!r})), ToyDetect, executor=LocalExecutor(workers=2), "
+            "show_progress=False)",
+        ]
+    )
     return subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ, TOY_SLEEP=str(sleep)), **popen_kwargs)

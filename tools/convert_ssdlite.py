@@ -62,20 +62,30 @@ def frozen_graph() -> Path:
 
 def report(out: Path) -> None:
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    print(f"wrote {out} ({out.stat().st_size} bytes)\nsha256 = \"{digest}\"")
+    print(f'wrote {out} ({out.stat().st_size} bytes)\nsha256 = "{digest}"')
 
 
 def convert(out: Path) -> None:
     graph = frozen_graph()
     print(f"converting {graph} ({graph.stat().st_size} bytes)", flush=True)
-    subprocess.run([
-        sys.executable, "-m", "tf2onnx.convert",
-        "--graphdef", str(graph),
-        "--inputs", "image_tensor:0",
-        "--outputs", "num_detections:0,detection_scores:0,detection_boxes:0,detection_classes:0",
-        "--opset", "13",
-        "--output", str(out),
-    ], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tf2onnx.convert",
+            "--graphdef",
+            str(graph),
+            "--inputs",
+            "image_tensor:0",
+            "--outputs",
+            "num_detections:0,detection_scores:0,detection_boxes:0,detection_classes:0",
+            "--opset",
+            "13",
+            "--output",
+            str(out),
+        ],
+        check=True,
+    )
     report(out)
 
 
@@ -86,16 +96,18 @@ def cut(full: Path, out: Path) -> None:
 
     model = onnx.load(str(full))
     # The Extractor looks tensors up in value_info; the loop's output has none, so declare it.
-    model.graph.value_info.append(helper.make_tensor_value_info(CUT_INPUT, TensorProto.FLOAT,
-                                                                ["batch", 3, INPUT_SIZE, INPUT_SIZE]))
+    model.graph.value_info.append(
+        helper.make_tensor_value_info(CUT_INPUT, TensorProto.FLOAT, ["batch", 3, INPUT_SIZE, INPUT_SIZE])
+    )
     known = {v.name for v in model.graph.value_info}
     for name in CUT_OUTPUTS:
         if name not in known:
             model.graph.value_info.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
     sub = onnx.utils.Extractor(model).extract_model([CUT_INPUT], list(CUT_OUTPUTS))
     del sub.graph.input[:]
-    sub.graph.input.append(helper.make_tensor_value_info("image", TensorProto.FLOAT,
-                                                         ["batch", 3, INPUT_SIZE, INPUT_SIZE]))
+    sub.graph.input.append(
+        helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, INPUT_SIZE, INPUT_SIZE])
+    )
     del sub.graph.output[:]
     sub.graph.output.append(helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["batch", "anchors", 4]))
     sub.graph.output.append(helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", "anchors", 1]))
@@ -151,8 +163,15 @@ def quantize(model: Path, out: Path, videos: list[Path], count: int, step: int) 
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(model), str(prepared))
-        quantize_static(str(prepared), str(out), Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        quantize_static(
+            str(prepared),
+            str(out),
+            Frames(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+        )
     report(out)
 
 

@@ -13,16 +13,16 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Callable
 
 import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grewkit.annotate.media import boxes_by_tracklet, iter_crops, sample_boxes, camera_boxes
+from grewkit.annotate.media import boxes_by_tracklet, camera_boxes, iter_crops, sample_boxes
 from grewkit.core.boxes import Boxes
 from grewkit.core.errors import GrewkitError
 from grewkit.core.registry import Registry
@@ -44,9 +44,9 @@ class Embedder(ABC):
         return True
 
     @abstractmethod
-    def embed(self, project, tracklets: list[TrackletInfo], settings,
-              progress: Callable[[int], None] = lambda n=1: None) -> dict[str, np.ndarray]:
-        ...
+    def embed(
+        self, project, tracklets: list[TrackletInfo], settings, progress: Callable[[int], None] = lambda n=1: None
+    ) -> dict[str, np.ndarray]: ...
 
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:
@@ -71,7 +71,7 @@ class AppearanceEmbedder(Embedder):
         for top, bottom in ((0.18, 0.55), (0.55, 0.95)):
             ya, yb = int(max(0, y1 + top * h)), int(min(crop.shape[0], y1 + bottom * h))
             xa, xb = int(max(0, x1 + 0.25 * w)), int(min(crop.shape[1], x2 - 0.25 * w))
-            region = hsv[ya:max(yb, ya + 1), xa:max(xb, xa + 1)]
+            region = hsv[ya : max(yb, ya + 1), xa : max(xb, xa + 1)]
             hs = cv2.calcHist([region], [0, 1], None, [self.h_bins, self.s_bins], [0, 180, 0, 256]).ravel()
             v = cv2.calcHist([region], [2], None, [self.v_bins], [0, 256]).ravel()
             for hist in (hs, v):
@@ -145,10 +145,13 @@ class GEIEmbedder(Embedder):
 
 # Embedder name -> "module:Class"; a learned embedding adds its line here. Contract: an
 # ``Embedder`` subclass built with no arguments, ``cls()``; it reads what it needs in ``embed``.
-EMBEDDERS: Registry[type[Embedder]] = Registry("candidate embedder", {
-    "appearance": "grewkit.annotate.candidates:AppearanceEmbedder",
-    "gei": "grewkit.annotate.candidates:GEIEmbedder",
-})
+EMBEDDERS: Registry[type[Embedder]] = Registry(
+    "candidate embedder",
+    {
+        "appearance": "grewkit.annotate.candidates:AppearanceEmbedder",
+        "gei": "grewkit.annotate.candidates:GEIEmbedder",
+    },
+)
 
 
 def make_embedder(name: str) -> Embedder:
@@ -157,13 +160,18 @@ def make_embedder(name: str) -> Embedder:
 
 def kept_tracklets(project) -> list[TrackletInfo]:
     if not project.has("tracklets"):
-        raise GrewkitError("no tracklets manifest: run the tracking stage first",
-                           path=project.manifests_dir / "tracklets.parquet")
+        raise GrewkitError(
+            "no tracklets manifest: run the tracking stage first", path=project.manifests_dir / "tracklets.parquet"
+        )
     table = project.read("tracklets", ["tracklet_id", "video_id", "camera_id", "start_frame", "end_frame", "kept"])
     table = table.filter(pc.equal(table.column("kept"), True))
     cols = table.to_pydict()
-    return [TrackletInfo(t, v, c, int(s), int(e)) for t, v, c, s, e in
-            zip(cols["tracklet_id"], cols["video_id"], cols["camera_id"], cols["start_frame"], cols["end_frame"])]
+    return [
+        TrackletInfo(t, v, c, int(s), int(e))
+        for t, v, c, s, e in zip(
+            cols["tracklet_id"], cols["video_id"], cols["camera_id"], cols["start_frame"], cols["end_frame"]
+        )
+    ]
 
 
 def _time_spans(project, tracklets: list[TrackletInfo]) -> dict[str, tuple[float, float]] | None:
@@ -181,8 +189,11 @@ def _time_spans(project, tracklets: list[TrackletInfo]) -> dict[str, tuple[float
 
 
 def method_name(settings) -> str:
-    relevant = {k: v for k, v in asdict(settings).items()
-                if k in ("embedders", "weights", "max_gap_s", "topology", "descriptor_frames", "k")}
+    relevant = {
+        k: v
+        for k, v in asdict(settings).items()
+        if k in ("embedders", "weights", "max_gap_s", "topology", "descriptor_frames", "k")
+    }
     digest = hashlib.sha1(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:8]
     return "+".join(settings.embedders) + "@" + digest
 
@@ -220,8 +231,10 @@ def rank_candidates(project, settings, *, progress_factory=None) -> pa.Table:
     cameras = np.array([t.camera_id for t in tracklets])
     spans = _time_spans(project, tracklets) if settings.max_gap_s > 0 else None
     if settings.max_gap_s > 0 and spans is None:
-        raise GrewkitError("[annotate] max_gap_s is set but some videos have no start_time in the videos manifest",
-                           path=project.manifests_dir / "videos.parquet")
+        raise GrewkitError(
+            "[annotate] max_gap_s is set but some videos have no start_time in the videos manifest",
+            path=project.manifests_dir / "videos.parquet",
+        )
     topology = {c: set(v) for c, v in settings.topology.items()}
     rows = {"query_tracklet_id": [], "candidate_tracklet_id": [], "rank": [], "score": [], "method": []}
     method = method_name(settings)
@@ -243,7 +256,9 @@ def rank_candidates(project, settings, *, progress_factory=None) -> pa.Table:
         if spans is not None:
             starts = np.array([spans[t][0] for t in ids])
             ends = np.array([spans[t][1] for t in ids])
-            gap = np.maximum(0.0, np.maximum(starts[q][:, None], starts[None, :]) - np.minimum(ends[q][:, None], ends[None, :]))
+            gap = np.maximum(
+                0.0, np.maximum(starts[q][:, None], starts[None, :]) - np.minimum(ends[q][:, None], ends[None, :])
+            )
             score = np.where(gap <= settings.max_gap_s, score, -np.inf)
         k = min(settings.k, n)
         top = np.argsort(-score, axis=1, kind="stable")[:, :k]
@@ -261,8 +276,9 @@ def rank_candidates(project, settings, *, progress_factory=None) -> pa.Table:
     return pa.table(rows)
 
 
-def recall_at_k(candidates: pa.Table, truth: dict[str, str], tracklets: list[TrackletInfo],
-                ks: tuple[int, ...] = (1, 5, 10)) -> dict:
+def recall_at_k(
+    candidates: pa.Table, truth: dict[str, str], tracklets: list[TrackletInfo], ks: tuple[int, ...] = (1, 5, 10)
+) -> dict:
     """Share of queries whose true identity appears among their top-K candidates.
 
     Only queries that have a true match in another camera among the kept tracklets count.
@@ -272,8 +288,11 @@ def recall_at_k(candidates: pa.Table, truth: dict[str, str], tracklets: list[Tra
     for t in tracklets:
         if t.tracklet_id in truth:
             cams_of_identity[truth[t.tracklet_id]].add(t.camera_id)
-    eligible = [t.tracklet_id for t in tracklets if t.tracklet_id in truth
-                and cams_of_identity[truth[t.tracklet_id]] - {t.camera_id}]
+    eligible = [
+        t.tracklet_id
+        for t in tracklets
+        if t.tracklet_id in truth and cams_of_identity[truth[t.tracklet_id]] - {t.camera_id}
+    ]
     cols = candidates.to_pydict()
     first_hit: dict[str, int] = {}
     for q, c, r in zip(cols["query_tracklet_id"], cols["candidate_tracklet_id"], cols["rank"]):

@@ -15,14 +15,26 @@ from grewkit.core.progress import console
 
 
 def _connection_options(fn):
-    fn = click.option("--document-root", default=None, type=click.Path(file_okay=False),
-                      envvar="GREWKIT_LABEL_STUDIO_DOCUMENT_ROOT",
-                      help="Local-files document root of an existing server (default: the project's own server; "
-                           "$GREWKIT_LABEL_STUDIO_DOCUMENT_ROOT).")(fn)
-    fn = click.option("--api-key", default=None, envvar="GREWKIT_LABEL_STUDIO_API_KEY",
-                      help="Legacy token or personal access token of an existing server ($GREWKIT_LABEL_STUDIO_API_KEY).")(fn)
-    fn = click.option("--url", default=None, envvar="GREWKIT_LABEL_STUDIO_URL",
-                      help="URL of an existing Label Studio (default: the one `annotate serve` started).")(fn)
+    fn = click.option(
+        "--document-root",
+        default=None,
+        type=click.Path(file_okay=False),
+        envvar="GREWKIT_LABEL_STUDIO_DOCUMENT_ROOT",
+        help="Local-files document root of an existing server (default: the project's own server; "
+        "$GREWKIT_LABEL_STUDIO_DOCUMENT_ROOT).",
+    )(fn)
+    fn = click.option(
+        "--api-key",
+        default=None,
+        envvar="GREWKIT_LABEL_STUDIO_API_KEY",
+        help="Legacy token or personal access token of an existing server ($GREWKIT_LABEL_STUDIO_API_KEY).",
+    )(fn)
+    fn = click.option(
+        "--url",
+        default=None,
+        envvar="GREWKIT_LABEL_STUDIO_URL",
+        help="URL of an existing Label Studio (default: the one `annotate serve` started).",
+    )(fn)
     fn = click.option("--campaign", default=None, help="Annotation run name (default: [annotate] campaign).")(fn)
     return fn
 
@@ -85,8 +97,10 @@ def serve_command(project, port, detach, stop, url, api_key, timeout):
     server = LabelStudioServer(data_dir, document_root=project.root, port=port)
     console.print(f"starting Label Studio (data in {escape(str(data_dir))}; first start migrates, about a minute) ...")
     server.start(timeout=timeout)
-    click.echo(f"Label Studio is up: {server.url}  (log in as {server.credentials.username}; "
-               f"password and token in {data_dir}/grewkit-credentials.json)")
+    click.echo(
+        f"Label Studio is up: {server.url}  (log in as {server.credentials.username}; "
+        f"password and token in {data_dir}/grewkit-credentials.json)"
+    )
     if detach:
         server.process = None  # leave it running; `serve --stop` ends it
         return
@@ -167,8 +181,9 @@ def pull_command(project, campaign, url, api_key, document_root, full):
     summary = pull(project, backend, run, full=full)
     click.echo(summary.line())
     for conflict in summary.report["conflicts"][:20]:
-        console.print(f"[yellow]conflict[/yellow] {escape(conflict['kind'])}: {escape(conflict['detail'])}",
-                      highlight=False)
+        console.print(
+            f"[yellow]conflict[/yellow] {escape(conflict['kind'])}: {escape(conflict['detail'])}", highlight=False
+        )
 
 
 @annotate_group.command("status")
@@ -189,8 +204,7 @@ def status_command(project, campaign, url, api_key, document_root, as_json, offl
     run = AnnotationRun.load(project, campaign or settings_of(project).campaign)
     backend = None
     if run is not None and not offline:
-        backend, run = open_backend(project, url=url, api_key=api_key, document_root=document_root,
-                                    campaign=run.key)
+        backend, run = open_backend(project, url=url, api_key=api_key, document_root=document_root, campaign=run.key)
     info = status(project, backend, run)
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))

@@ -32,7 +32,7 @@ def render_config(k: int, template: str | None = None) -> str:
         raise GrewkitError("labelling config template has no CANDIDATE-BEGIN/END block", path=template_path())
     block = match.group(1)
     slots = "".join(block.replace("$i", str(i)) for i in range(1, k + 1))
-    return text[: match.start()] + slots + text[match.end():]
+    return text[: match.start()] + slots + text[match.end() :]
 
 
 def config_hash(xml: str) -> str:

@@ -87,7 +87,8 @@ class MediapipeFaceDetector:
         except ImportError as exc:
             raise GrewkitError(f"mediapipe is not importable ({exc}); run `make setup` (mediapipe==0.10.14)") from None
         self._detector = mp.solutions.face_detection.FaceDetection(
-            model_selection=1 if full_range else 0, min_detection_confidence=min_confidence)
+            model_selection=1 if full_range else 0, min_detection_confidence=min_confidence
+        )
         self._lock = threading.Lock()
 
     def detect(self, image_rgb: np.ndarray) -> np.ndarray:
@@ -141,7 +142,8 @@ def _as_keypoints(keypoints) -> np.ndarray | None:
     if kps.ndim != 3 or kps.shape[2] not in (2, 3) or kps.shape[1] not in FACE_KEYPOINTS:
         raise GrewkitError(
             f"keypoints must have shape (N, K, 2 or 3) with K in {sorted(FACE_KEYPOINTS)} "
-            f"(mediapipe 33 or COCO-17), got {kps.shape}")
+            f"(mediapipe 33 or COCO-17), got {kps.shape}"
+        )
     return kps
 
 
@@ -180,8 +182,9 @@ def box_head_region(box: np.ndarray, w: int, h: int) -> FaceRegion | None:
     """The top of a person box and a margin around it: the region that always exists."""
     bx1, by1, bx2, by2 = box
     bw, bh = bx2 - bx1, by2 - by1
-    return _clip(bx1 - BOX_MARGIN * bw, by1 - BOX_MARGIN * bh, bx2 + BOX_MARGIN * bw, by1 + BOX_HEAD_FRACTION * bh,
-                 w, h, "box")
+    return _clip(
+        bx1 - BOX_MARGIN * bw, by1 - BOX_MARGIN * bh, bx2 + BOX_MARGIN * bw, by1 + BOX_HEAD_FRACTION * bh, w, h, "box"
+    )
 
 
 def _grow(x1, y1, x2, y2, factor):
@@ -190,14 +193,16 @@ def _grow(x1, y1, x2, y2, factor):
     return cx - side, cy - side * 1.1, cx + side, cy + side * 0.9  # more room above (hair) than below
 
 
-def _detect_in_head_zone(rgb: np.ndarray, box: np.ndarray, detector: FaceDetector, w: int, h: int) -> list[FaceRegion | None]:
+def _detect_in_head_zone(
+    rgb: np.ndarray, box: np.ndarray, detector: FaceDetector, w: int, h: int
+) -> list[FaceRegion | None]:
     """Faces the detector finds in the upscaled top third of a person box, centred in its top fifth."""
     bx1, by1, bx2, by2 = box
     bw, bh = bx2 - bx1, by2 - by1
     zone = _clip(bx1 - 0.1 * bw, by1 - 0.1 * bh, bx2 + 0.1 * bw, by1 + bh / 3, w, h, "detector")
     if zone is None:
         return []
-    crop = rgb[zone.y1:zone.y2, zone.x1:zone.x2]
+    crop = rgb[zone.y1 : zone.y2, zone.x1 : zone.x2]
     # BlazeFace works on 192x192 input; small heads must be upscaled to be found at all.
     scale = min(8.0, max(1.0, 256.0 / max(crop.shape[:2])))
     if scale > 1.0:
@@ -212,9 +217,14 @@ def _detect_in_head_zone(rgb: np.ndarray, box: np.ndarray, detector: FaceDetecto
     return out
 
 
-def face_regions(image: np.ndarray, boxes_xyxy: np.ndarray | None = None, keypoints: np.ndarray | None = None, *,
-                 detector: FaceDetector | None | Literal["default"] = "default",
-                 channels: Literal["rgb", "bgr"] = "rgb") -> list[FaceRegion]:
+def face_regions(
+    image: np.ndarray,
+    boxes_xyxy: np.ndarray | None = None,
+    keypoints: np.ndarray | None = None,
+    *,
+    detector: FaceDetector | None | Literal["default"] = "default",
+    channels: Literal["rgb", "bgr"] = "rgb",
+) -> list[FaceRegion]:
     """Every region ``mask_faces`` masks (see the module docstring for the rules)."""
     img = _check_image(image)
     h, w = img.shape[:2]
@@ -259,26 +269,35 @@ def obscure(image: np.ndarray, regions: list[FaceRegion], *, style: Style = "pix
     """A copy of ``image`` with each region pixelated, blurred or filled."""
     out = np.array(image, copy=True)
     for r in regions:
-        patch = out[r.y1:r.y2, r.x1:r.x2]
+        patch = out[r.y1 : r.y2, r.x1 : r.x2]
         ph, pw = patch.shape[:2]
         if style == "fill" or min(ph, pw) < 4:
             patch[...] = patch.reshape(ph * pw, -1).mean(axis=0).astype(np.uint8).reshape(patch.shape[2:])
         elif style == "pixelate":
             scale = PIXELATE_BLOCKS / max(ph, pw)
-            small = cv2.resize(patch, (max(1, round(pw * scale)), max(1, round(ph * scale))), interpolation=cv2.INTER_AREA)
+            small = cv2.resize(
+                patch, (max(1, round(pw * scale)), max(1, round(ph * scale))), interpolation=cv2.INTER_AREA
+            )
             patch[...] = cv2.resize(small, (pw, ph), interpolation=cv2.INTER_NEAREST).reshape(patch.shape)
         elif style == "blur":
             sigma = max(ph, pw) / 4.0
-            patch[...] = cv2.GaussianBlur(patch, (0, 0), sigmaX=sigma, sigmaY=sigma,
-                                          borderType=cv2.BORDER_REPLICATE).reshape(patch.shape)
+            patch[...] = cv2.GaussianBlur(
+                patch, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE
+            ).reshape(patch.shape)
         else:
             raise GrewkitError(f"unknown face-mask style {style!r}; use pixelate, blur or fill")
     return out
 
 
-def mask_faces(image: np.ndarray, boxes_xyxy: np.ndarray | None = None, keypoints: np.ndarray | None = None, *,
-               style: Style = "pixelate", detector: FaceDetector | None | Literal["default"] = "default",
-               channels: Literal["rgb", "bgr"] = "rgb") -> np.ndarray:
+def mask_faces(
+    image: np.ndarray,
+    boxes_xyxy: np.ndarray | None = None,
+    keypoints: np.ndarray | None = None,
+    *,
+    style: Style = "pixelate",
+    detector: FaceDetector | None | Literal["default"] = "default",
+    channels: Literal["rgb", "bgr"] = "rgb",
+) -> np.ndarray:
     """Return a copy of ``image`` with every face region obscured beyond recognition.
 
     ``image``: uint8 (H, W, 3) RGB (``channels="bgr"`` for OpenCV frames; only the detector cares)

@@ -8,8 +8,8 @@ play in Chromium). Frames are read once per video, in order, for all tracklets o
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -42,8 +42,9 @@ def boxes_by_tracklet(boxes: pa.Table) -> dict[str, Boxes]:
     return {t: every[np.asarray(rows)] for t, rows in first.items()}
 
 
-def iter_crops(video_path: Path, wanted: dict[str, Boxes], *, margin: float = 0.08
-               ) -> Iterator[tuple[str, int, np.ndarray, tuple[float, float, float, float]]]:
+def iter_crops(
+    video_path: Path, wanted: dict[str, Boxes], *, margin: float = 0.08
+) -> Iterator[tuple[str, int, np.ndarray, tuple[float, float, float, float]]]:
     """Yield ``(tracklet_id, frame, crop, box_in_crop)`` for every wanted box, reading the video once in order."""
     by_frame: dict[int, list[tuple[str, np.ndarray]]] = defaultdict(list)
     for tid, boxes in wanted.items():
@@ -102,16 +103,19 @@ def write_placeholder(project_root: Path, height: int) -> str:
     return PLACEHOLDER
 
 
-def render_strips(project, tracklet_ids: Iterable[str], *, frames: int, height: int, force: bool = False,
-                  progress=lambda n=1: None) -> dict[str, str]:
+def render_strips(
+    project, tracklet_ids: Iterable[str], *, frames: int, height: int, force: bool = False, progress=lambda n=1: None
+) -> dict[str, str]:
     """Write the strip of every tracklet that lacks one; return tracklet_id -> path relative to the project."""
     tracklets = project.read("tracklets", ["tracklet_id", "video_id", "camera_id"]).to_pydict()
     info = {t: (v, c) for t, v, c in zip(tracklets["tracklet_id"], tracklets["video_id"], tracklets["camera_id"])}
     wanted_ids = list(dict.fromkeys(tracklet_ids))
     unknown = [t for t in wanted_ids if t not in info]
     if unknown:
-        raise GrewkitError(f"{len(unknown)} tracklets are not in the tracklets manifest, e.g. {unknown[0]!r}",
-                           path=project.manifests_dir / "tracklets.parquet")
+        raise GrewkitError(
+            f"{len(unknown)} tracklets are not in the tracklets manifest, e.g. {unknown[0]!r}",
+            path=project.manifests_dir / "tracklets.parquet",
+        )
     paths = {t: strip_path(t) for t in wanted_ids}
     todo = [t for t in wanted_ids if force or not (project.root / paths[t]).exists()]
     progress(len(wanted_ids) - len(todo))
@@ -127,8 +131,10 @@ def render_strips(project, tracklet_ids: Iterable[str], *, frames: int, height: 
         boxes = boxes_by_tracklet(camera_boxes(project, camera, [t for ts in per_video.values() for t in ts]))
         for video, ids in sorted(per_video.items()):
             if video not in video_path:
-                raise GrewkitError(f"video {video!r} of tracklet {ids[0]!r} is not in the videos manifest",
-                                   path=project.manifests_dir / "videos.parquet")
+                raise GrewkitError(
+                    f"video {video!r} of tracklet {ids[0]!r} is not in the videos manifest",
+                    path=project.manifests_dir / "videos.parquet",
+                )
             wanted = {t: sample_boxes(boxes.get(t, Boxes.empty()), frames) for t in ids}
             crops: dict[str, list] = defaultdict(list)
             for tid, _, crop, inner in iter_crops(project.resolve(video_path[video]), wanted):
@@ -149,5 +155,7 @@ def camera_boxes(project, camera: str, tracklet_ids: list[str]) -> pa.Table:
     path = manifests.manifest_path(project.manifests_dir, "boxes") / f"{camera}.parquet"
     if not path.is_file():
         raise GrewkitError(f"no boxes for camera {camera!r}", path=path)
-    table = manifests.read_partition(project.manifests_dir, "boxes", camera, ["tracklet_id", "frame", "x1", "y1", "x2", "y2"])
+    table = manifests.read_partition(
+        project.manifests_dir, "boxes", camera, ["tracklet_id", "frame", "x1", "y1", "x2", "y2"]
+    )
     return table.filter(pc.is_in(table.column("tracklet_id"), value_set=pa.array(tracklet_ids)))

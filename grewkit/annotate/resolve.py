@@ -56,8 +56,8 @@ class Answer:
     task_key: str
     annotator: str
     query: str
-    links: dict[str, str]                    # candidate tracklet -> same / different / unsure
-    attributes: dict[str, list[str]]         # attribute -> chosen values
+    links: dict[str, str]  # candidate tracklet -> same / different / unsure
+    attributes: dict[str, list[str]]  # attribute -> chosen values
 
 
 def parse_answer(row: dict) -> Answer | None:
@@ -122,15 +122,21 @@ def _agreement(items: dict, *, exclude=("unsure",)) -> dict:
         share = sum(a == b for a, b in pairs) / len(pairs)
         shares.append(share)
         disagreements += share < 1.0
-    return {"items": len(shares), "mean_pairwise_agreement": round(sum(shares) / len(shares), 4) if shares else None,
-            "items_with_disagreement": disagreements}
+    return {
+        "items": len(shares),
+        "mean_pairwise_agreement": round(sum(shares) / len(shares), 4) if shares else None,
+        "items_with_disagreement": disagreements,
+    }
 
 
-def resolve(annotations: pa.Table, tracklets: pa.Table, *, time_spans: dict[str, tuple[float, float]] | None = None
-            ) -> Resolution:
+def resolve(
+    annotations: pa.Table, tracklets: pa.Table, *, time_spans: dict[str, tuple[float, float]] | None = None
+) -> Resolution:
     answers, skipped = latest_answers(annotations)
-    info = {r["tracklet_id"]: r for r in tracklets.select(
-        ["tracklet_id", "video_id", "camera_id", "start_frame", "end_frame"]).to_pylist()}
+    info = {
+        r["tracklet_id"]: r
+        for r in tracklets.select(["tracklet_id", "video_id", "camera_id", "start_frame", "end_frame"]).to_pylist()
+    }
 
     # Votes per pair, one per annotator (an annotator who saw a pair in both directions counts once: the later task wins).
     pair_votes: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
@@ -163,8 +169,14 @@ def resolve(annotations: pa.Table, tracklets: pa.Table, *, time_spans: dict[str,
     for a, b in separated:
         if uf.find(a) == uf.find(b):
             root = uf.find(a)
-            conflicts.append({"kind": "linked_but_different", "tracklets": [a, b], "component": groups[root],
-                              "detail": f"{a} and {b} were judged different but same-links join them"})
+            conflicts.append(
+                {
+                    "kind": "linked_but_different",
+                    "tracklets": [a, b],
+                    "component": groups[root],
+                    "detail": f"{a} and {b} were judged different but same-links join them",
+                }
+            )
             held.setdefault(root, f"contradiction: {a} != {b} inside one linked group")
     for root, members in groups.items():
         for a, b in itertools.combinations(members, 2):
@@ -172,12 +184,24 @@ def resolve(annotations: pa.Table, tracklets: pa.Table, *, time_spans: dict[str,
             if ia is None or ib is None or ia["camera_id"] != ib["camera_id"]:
                 continue
             if _overlap(ia, ib, time_spans):
-                conflicts.append({"kind": "same_camera_same_time", "tracklets": [a, b], "component": members,
-                                  "detail": f"{a} and {b} are both in camera {ia['camera_id']} at the same time"})
+                conflicts.append(
+                    {
+                        "kind": "same_camera_same_time",
+                        "tracklets": [a, b],
+                        "component": members,
+                        "detail": f"{a} and {b} are both in camera {ia['camera_id']} at the same time",
+                    }
+                )
                 held.setdefault(root, f"contradiction: {a} and {b} overlap in time in camera {ia['camera_id']}")
     for a, b in disputed:
-        conflicts.append({"kind": "annotators_disagree", "tracklets": [a, b], "component": None,
-                          "detail": f"as many 'same' as 'different' votes for {a} and {b}: not linked"})
+        conflicts.append(
+            {
+                "kind": "annotators_disagree",
+                "tracklets": [a, b],
+                "component": None,
+                "detail": f"as many 'same' as 'different' votes for {a} and {b}: not linked",
+            }
+        )
 
     identity_rows = {"tracklet_id": [], "identity_id": [], "source": [], "status": [], "reason": []}
     identity_of: dict[str, str] = {}
@@ -230,8 +254,7 @@ def resolve(annotations: pa.Table, tracklets: pa.Table, *, time_spans: dict[str,
         "held_out_tracklets": sum(len(groups[r]) for r in held),
         "conflicts": conflicts,
         "conflict_counts": dict(Counter(c["kind"] for c in conflicts)),
-        "agreement": {"links": _agreement(pair_votes),
-                      "attributes": _agreement(attribute_answers, exclude=())},
+        "agreement": {"links": _agreement(pair_votes), "attributes": _agreement(attribute_answers, exclude=())},
         "attribute_disagreements": dict(disagreements),
     }
     return Resolution(pa.table(identity_rows), pa.table(attr_rows), report)
@@ -269,6 +292,9 @@ def identity_accuracy(identities: pa.Table, truth: dict[str, str]) -> dict:
         for a, b in itertools.combinations(ids, 2):
             true_pairs += 1
             found += a == b
-    return {"tracklets": len(rows), "linked_pairs": linked,
-            "pair_precision": true_linked / linked if linked else None,
-            "pair_recall": found / true_pairs if true_pairs else None}
+    return {
+        "tracklets": len(rows),
+        "linked_pairs": linked,
+        "pair_precision": true_linked / linked if linked else None,
+        "pair_recall": found / true_pairs if true_pairs else None,
+    }

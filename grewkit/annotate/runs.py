@@ -11,6 +11,7 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import UTC
 from pathlib import Path
 
 from grewkit.core.atomic import write_text
@@ -41,7 +42,7 @@ class AnnotationRun:
         return project.root / ANNOTATION_DIR / "runs" / f"{key}.json"
 
     @classmethod
-    def load(cls, project, key: str) -> "AnnotationRun | None":
+    def load(cls, project, key: str) -> AnnotationRun | None:
         path = cls.path(project, key)
         if not path.is_file():
             return None
@@ -54,9 +55,9 @@ class AnnotationRun:
         write_text(self.path(project, self.key), json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
 
     def log(self, project, event: str, **details) -> None:
-        from datetime import datetime, timezone
+        from datetime import datetime
 
-        self.history.append({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "event": event, **details})
+        self.history.append({"at": datetime.now(UTC).isoformat(timespec="seconds"), "event": event, **details})
         self.history = self.history[-200:]
         self.save(project)
 
@@ -65,8 +66,9 @@ def server_dir(project) -> Path:
     return project.root / SERVER_DIR
 
 
-def resolve_connection(project, *, url: str | None, api_key: str | None, document_root: str | None,
-                       run: AnnotationRun | None = None) -> tuple[str, str, str | None]:
+def resolve_connection(
+    project, *, url: str | None, api_key: str | None, document_root: str | None, run: AnnotationRun | None = None
+) -> tuple[str, str, str | None]:
     """URL, API key and local-files document root: options first, then the environment, then the
     run record and the project's own server started by ``grewkit annotate serve``."""
     from grewkit.annotate.server import load_credentials, running_server
@@ -74,8 +76,9 @@ def resolve_connection(project, *, url: str | None, api_key: str | None, documen
     state = running_server(server_dir(project))
     url = url or os.environ.get("GREWKIT_LABEL_STUDIO_URL") or (state or {}).get("url") or (run.url if run else None)
     if not url:
-        raise GrewkitError("no Label Studio server: start one with `grewkit annotate serve --detach` "
-                           "or pass --url and --api-key")
+        raise GrewkitError(
+            "no Label Studio server: start one with `grewkit annotate serve --detach` or pass --url and --api-key"
+        )
     api_key = api_key or os.environ.get("GREWKIT_LABEL_STUDIO_API_KEY")
     if not api_key:
         creds = load_credentials(server_dir(project))

@@ -88,8 +88,15 @@ class LabelStudioServer:
     path outside it); media and the local-files storages of the projects must lie inside it.
     """
 
-    def __init__(self, data_dir: str | Path, *, document_root: str | Path, port: int | None = None,
-                 host: str = "127.0.0.1", executable: str | Path | None = None):
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        document_root: str | Path,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        executable: str | Path | None = None,
+    ):
         self.data_dir = Path(data_dir).resolve()
         self.document_root = Path(document_root).resolve()
         self.host = host
@@ -111,31 +118,35 @@ class LabelStudioServer:
 
     def _env(self, creds: Credentials) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({
-            "LABEL_STUDIO_BASE_DATA_DIR": str(self.data_dir),
-            "LABEL_STUDIO_USERNAME": creds.username,
-            "LABEL_STUDIO_PASSWORD": creds.password,
-            "LABEL_STUDIO_USER_TOKEN": creds.token,
-            # Only honoured at the first start of a data folder; without it the token above is refused.
-            "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
-            "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
-            "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
-            "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(self.document_root),
-            "LATEST_VERSION_CHECK": "false",
-            "COLLECT_ANALYTICS": "false",
-            "SENTRY_DSN": "",
-            "FRONTEND_SENTRY_DSN": "",
-            "DJANGO_DB": "sqlite",
-        })
+        env.update(
+            {
+                "LABEL_STUDIO_BASE_DATA_DIR": str(self.data_dir),
+                "LABEL_STUDIO_USERNAME": creds.username,
+                "LABEL_STUDIO_PASSWORD": creds.password,
+                "LABEL_STUDIO_USER_TOKEN": creds.token,
+                # Only honoured at the first start of a data folder; without it the token above is refused.
+                "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+                "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+                "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
+                "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(self.document_root),
+                "LATEST_VERSION_CHECK": "false",
+                "COLLECT_ANALYTICS": "false",
+                "SENTRY_DSN": "",
+                "FRONTEND_SENTRY_DSN": "",
+                "DJANGO_DB": "sqlite",
+            }
+        )
         # The venv's executable must not pick up grewkit's own interpreter settings.
         env.pop("PYTHONPATH", None)
         env.pop("VIRTUAL_ENV", None)
         return env
 
-    def start(self, *, timeout: float = 240.0) -> "LabelStudioServer":
+    def start(self, *, timeout: float = 240.0) -> LabelStudioServer:
         if self.executable is None or not self.executable.is_file():
-            raise GrewkitError("Label Studio is not installed: run `make label-studio` (its own virtual environment) "
-                               "or set GREWKIT_LABEL_STUDIO to a label-studio executable")
+            raise GrewkitError(
+                "Label Studio is not installed: run `make label-studio` (its own virtual environment) "
+                "or set GREWKIT_LABEL_STUDIO to a label-studio executable"
+            )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if not self.document_root.is_dir():
             raise GrewkitError("local-files document root does not exist", path=self.document_root)
@@ -146,21 +157,40 @@ class LabelStudioServer:
             # Label Studio would silently move to the next port; fail loudly instead.
             raise GrewkitError(f"port {self.port} on {self.host} is already in use")
         self._log = open(self.data_dir / LOG_FILE, "ab")
-        cmd = [str(self.executable), "start", "--no-browser", "--internal-host", self.host, "--port", str(self.port),
-               "--data-dir", str(self.data_dir)]
-        self.process = subprocess.Popen(cmd, env=self._env(creds), stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        cmd = [
+            str(self.executable),
+            "start",
+            "--no-browser",
+            "--internal-host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+        ]
+        self.process = subprocess.Popen(
+            cmd,
+            env=self._env(creds),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise GrewkitError(f"Label Studio exited with status {self.process.returncode} while starting; "
-                                   f"see its log", path=self.data_dir / LOG_FILE)
+                raise GrewkitError(
+                    f"Label Studio exited with status {self.process.returncode} while starting; see its log",
+                    path=self.data_dir / LOG_FILE,
+                )
             if health(self.url, timeout=2):
                 if not self._answers_to(creds):
                     # Another server took the port between our choice and Label Studio's bind (it then
                     # silently moves to the next port): never talk to a stranger with our token.
                     self.stop()
-                    raise GrewkitError(f"another server answers on port {self.port}; start again (a free port is chosen)")
+                    raise GrewkitError(
+                        f"another server answers on port {self.port}; start again (a free port is chosen)"
+                    )
                 self._write_state()
                 return self
             time.sleep(1.0)
@@ -171,8 +201,9 @@ class LabelStudioServer:
         """True when the server on our port is ours: it accepts our token and our process is alive."""
         if self.process is None or self.process.poll() is not None:
             return False
-        request = urllib.request.Request(f"{self.url}/api/current-user/whoami",
-                                         headers={"Authorization": f"Token {creds.token}"})
+        request = urllib.request.Request(
+            f"{self.url}/api/current-user/whoami", headers={"Authorization": f"Token {creds.token}"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return json.loads(response.read()).get("email") == creds.username
@@ -180,8 +211,10 @@ class LabelStudioServer:
             return False
 
     def _write_state(self) -> None:
-        write_text(self.data_dir / STATE_FILE, json.dumps({"url": self.url, "pid": self.process.pid,
-                                                           "document_root": str(self.document_root)}, indent=2))
+        write_text(
+            self.data_dir / STATE_FILE,
+            json.dumps({"url": self.url, "pid": self.process.pid, "document_root": str(self.document_root)}, indent=2),
+        )
 
     def stop(self, *, timeout: float = 20.0) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -212,7 +245,7 @@ class LabelStudioServer:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> "LabelStudioServer":
+    def __enter__(self) -> LabelStudioServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

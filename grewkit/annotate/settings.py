@@ -11,17 +11,30 @@ from grewkit.core.settings import setting
 class AnnotateSettings:
     campaign: str = setting("identity-linking", "Name of the annotation run (one Label Studio project per run).")
     k: int = setting(5, "Candidates shown per query tracklet.")
-    embedders: list = setting(["appearance", "gei"], "Candidate similarities to combine (registry names); unavailable ones are skipped.")
-    weights: dict = setting({"appearance": 1.0, "gei": 0.1},
-                            "Weight of each similarity in the combined score (GEIs match poorly across views: docs/benchmarks.md).")
-    max_gap_s: float = setting(0.0, "Time gate: drop candidates more than this many seconds away from the query (0: no gate; needs videos.start_time).")
-    topology: dict = setting({}, "Camera topology: camera_id -> list of cameras a walker can reach next; empty: every camera.")
+    embedders: list = setting(
+        ["appearance", "gei"], "Candidate similarities to combine (registry names); unavailable ones are skipped."
+    )
+    weights: dict = setting(
+        {"appearance": 1.0, "gei": 0.1},
+        "Weight of each similarity in the combined score (GEIs match poorly across views: docs/benchmarks.md).",
+    )
+    max_gap_s: float = setting(
+        0.0,
+        "Time gate: drop candidates more than this many seconds away from the query (0: no gate; needs videos.start_time).",
+    )
+    topology: dict = setting(
+        {}, "Camera topology: camera_id -> list of cameras a walker can reach next; empty: every camera."
+    )
     strip_frames: int = setting(8, "Frames per annotator strip.")
     strip_height: int = setting(160, "Height in pixels of each frame of a strip.")
     descriptor_frames: int = setting(6, "Frames sampled per tracklet for the appearance descriptor.")
-    annotators_per_task: int = setting(1, "Annotators who answer each task (Label Studio's overlap); 2 or more measures agreement.")
+    annotators_per_task: int = setting(
+        1, "Annotators who answer each task (Label Studio's overlap); 2 or more measures agreement."
+    )
     batch_size: int = setting(1000, "Tasks per import request.")
-    preselect_min_score: float = setting(0.0, "Pre-select 'same' for the rank-1 candidate when its score is at least this (predictions).")
+    preselect_min_score: float = setting(
+        0.0, "Pre-select 'same' for the rank-1 candidate when its score is at least this (predictions)."
+    )
 
     def __post_init__(self):
         if self.k < 1:

@@ -25,8 +25,11 @@ import pyarrow as pa
 from grewkit.bench.report import JSON_OPTION, emit, machine, markdown_table
 
 SERVER_DIR_OPTION = click.option(
-    "--server-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-    help="Keep the Label Studio server (and projects) in this folder and reuse it: skips the first start's migrations.")
+    "--server-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Keep the Label Studio server (and projects) in this folder and reuse it: skips the first start's migrations.",
+)
 
 
 def progress(line: str) -> None:
@@ -39,6 +42,7 @@ def bench_annotate_group():
 
 
 # -- recall ------------------------------------------------------------------------------------
+
 
 def candidate_recall(project_dir: Path, *, ks: tuple[int, ...], max_gap_s: float, matched: bool) -> dict:
     """Recall@K on a synthetic world. ``project_dir`` is either the synth project itself (its
@@ -66,15 +70,25 @@ def candidate_recall(project_dir: Path, *, ks: tuple[int, ...], max_gap_s: float
     k = max(ks)
     variants = [("appearance", AnnotateSettings(k=k, embedders=["appearance"]))]
     if GEIEmbedder().available(project):
-        variants += [("gei", AnnotateSettings(k=k, embedders=["gei"])),
-                     ("appearance + gei (weights 1 : 0.1, the default)", AnnotateSettings(k=k, embedders=["appearance", "gei"])),
-                     ("appearance + gei (weights 1 : 1)", AnnotateSettings(k=k, embedders=["appearance", "gei"],
-                                                                          weights={"appearance": 1.0, "gei": 1.0}))]
+        variants += [
+            ("gei", AnnotateSettings(k=k, embedders=["gei"])),
+            ("appearance + gei (weights 1 : 0.1, the default)", AnnotateSettings(k=k, embedders=["appearance", "gei"])),
+            (
+                "appearance + gei (weights 1 : 1)",
+                AnnotateSettings(k=k, embedders=["appearance", "gei"], weights={"appearance": 1.0, "gei": 1.0}),
+            ),
+        ]
     if max_gap_s:
-        variants.append((f"appearance, time gate {max_gap_s:g} s",
-                         AnnotateSettings(k=k, embedders=["appearance"], max_gap_s=max_gap_s)))
-    rows = [{"ranking": name, **recall_at_k(rank_candidates(project, settings), truth, tracklets, ks)}
-            for name, settings in variants]
+        variants.append(
+            (
+                f"appearance, time gate {max_gap_s:g} s",
+                AnnotateSettings(k=k, embedders=["appearance"], max_gap_s=max_gap_s),
+            )
+        )
+    rows = [
+        {"ranking": name, **recall_at_k(rank_candidates(project, settings), truth, tracklets, ks)}
+        for name, settings in variants
+    ]
     # Random order of the same (ungated) candidate sets: the chance level of this world.
     full = rank_candidates(project, AnnotateSettings(k=10_000, embedders=["appearance"])).to_pydict()
     by_query: dict[str, list[str]] = {}
@@ -93,16 +107,21 @@ def candidate_recall(project_dir: Path, *, ks: tuple[int, ...], max_gap_s: float
 
 def markdown_recall(result: dict) -> str:
     ks = result["ks"]
-    return markdown_table(["ranking", "queries", *(f"recall@{k}" for k in ks)],
-                          [(r["ranking"], r["queries"], *(f"{r[f'recall@{k}']:.3f}" for k in ks)) for r in result["rows"]])
+    return markdown_table(
+        ["ranking", "queries", *(f"recall@{k}" for k in ks)],
+        [(r["ranking"], r["queries"], *(f"{r[f'recall@{k}']:.3f}" for k in ks)) for r in result["rows"]],
+    )
 
 
 @bench_annotate_group.command("recall")
 @click.argument("project_dir", metavar="PROJECT", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option("--k", "ks", default="1,5,10", show_default=True, help="Comma-separated K of recall@K.")
 @click.option("--max-gap-s", default=0.0, show_default=True, help="Also rank with this time gate (seconds; 0: not).")
-@click.option("--matched", is_flag=True,
-              help="PROJECT's tracklets come from the pipeline: match them to the ground truth by box overlap.")
+@click.option(
+    "--matched",
+    is_flag=True,
+    help="PROJECT's tracklets come from the pipeline: match them to the ground truth by box overlap.",
+)
 @JSON_OPTION
 def recall_command(project_dir, ks, max_gap_s, matched, as_json):
     """Recall@K of the true cross-camera match for each candidate ranking, against a random ranking.
@@ -113,32 +132,46 @@ def recall_command(project_dir, ks, max_gap_s, matched, as_json):
       grewkit bench annotate recall /tmp/synth
       grewkit bench annotate recall /tmp/synth --matched     # after ingest, detect and track there
     """
-    emit(candidate_recall(project_dir, ks=tuple(int(k) for k in ks.split(",")), max_gap_s=max_gap_s, matched=matched),
-         as_json, markdown_recall)
+    emit(
+        candidate_recall(project_dir, ks=tuple(int(k) for k in ks.split(",")), max_gap_s=max_gap_s, matched=matched),
+        as_json,
+        markdown_recall,
+    )
 
 
 # -- server ------------------------------------------------------------------------------------
 
+
 def _task(i: int, k: int = 5):
     from grewkit.annotate.backends.base import TaskSpec
 
-    data = {"query_id": f"q{i:06d}", "query_camera": "cam1", "query_frames": "0-99",
-            "query_image": f"/data/local-files/?d=media/annotation/strips/q{i:06d}.jpg"}
+    data = {
+        "query_id": f"q{i:06d}",
+        "query_camera": "cam1",
+        "query_frames": "0-99",
+        "query_image": f"/data/local-files/?d=media/annotation/strips/q{i:06d}.jpg",
+    }
     for j in range(1, k + 1):
         data[f"cand{j}_id"] = f"c{i:06d}-{j}"
         data[f"cand{j}_label"] = f"Candidate {j}: c{i:06d}-{j} (camera cam2, similarity 0.9)"
         data[f"cand{j}_image"] = f"/data/local-files/?d=media/annotation/strips/c{i:06d}-{j}.jpg"
         data[f"cand{j}_score"] = 0.9 - j / 100
-    prediction = {"model_version": "appearance@bench", "score": 0.89,
-                  "result": [{"from_name": "cand1", "to_name": "cand1_image", "type": "choices",
-                              "value": {"choices": ["same"]}}]}
+    prediction = {
+        "model_version": "appearance@bench",
+        "score": 0.89,
+        "result": [{"from_name": "cand1", "to_name": "cand1_image", "type": "choices", "value": {"choices": ["same"]}}],
+    }
     return TaskSpec(key=data["query_id"], data=data, predictions=[prediction])
 
 
 def _annotation():
-    return {"result": [{"from_name": "cand1", "to_name": "cand1_image", "type": "choices", "value": {"choices": ["same"]}},
-                       {"from_name": "gender", "to_name": "query", "type": "choices", "value": {"choices": ["male"]}}],
-            "was_cancelled": False}
+    return {
+        "result": [
+            {"from_name": "cand1", "to_name": "cand1_image", "type": "choices", "value": {"choices": ["same"]}},
+            {"from_name": "gender", "to_name": "query", "type": "choices", "value": {"choices": ["male"]}},
+        ],
+        "was_cancelled": False,
+    }
 
 
 def _bench_project(root: Path, tasks):
@@ -149,15 +182,49 @@ def _bench_project(root: Path, tasks):
     project = Project.init(root)
     ids = sorted({t.data["query_id"] for t in tasks} | {t.data[f"cand{j}_id"] for t in tasks for j in range(1, 6)})
     n = len(ids)
-    project.write("videos", conform(pa.table({
-        "video_id": ["v"], "camera_id": ["cam1"], "path": ["v.mp4"], "fps": [25.0], "frame_count": [100],
-        "width": [640], "height": [480], "duration_s": [4.0], "start_time": pa.array([None], pa.timestamp("us", "UTC")),
-        "size_bytes": [0], "sha256": ["0" * 64], "codec": [None]}), get_schema("videos")))
-    project.write("tracklets", conform(pa.table({
-        "tracklet_id": ids, "video_id": ["v"] * n, "camera_id": ["cam1" if i.startswith("q") else "cam2" for i in ids],
-        "track_id": list(range(n)), "start_frame": [0] * n, "end_frame": [99] * n, "n_frames": [100] * n,
-        "mean_box_height": [100.0] * n, "mean_score": [0.9] * n, "kept": [True] * n,
-        "filter_reason": pa.array([None] * n, pa.string())}), get_schema("tracklets")))
+    project.write(
+        "videos",
+        conform(
+            pa.table(
+                {
+                    "video_id": ["v"],
+                    "camera_id": ["cam1"],
+                    "path": ["v.mp4"],
+                    "fps": [25.0],
+                    "frame_count": [100],
+                    "width": [640],
+                    "height": [480],
+                    "duration_s": [4.0],
+                    "start_time": pa.array([None], pa.timestamp("us", "UTC")),
+                    "size_bytes": [0],
+                    "sha256": ["0" * 64],
+                    "codec": [None],
+                }
+            ),
+            get_schema("videos"),
+        ),
+    )
+    project.write(
+        "tracklets",
+        conform(
+            pa.table(
+                {
+                    "tracklet_id": ids,
+                    "video_id": ["v"] * n,
+                    "camera_id": ["cam1" if i.startswith("q") else "cam2" for i in ids],
+                    "track_id": list(range(n)),
+                    "start_frame": [0] * n,
+                    "end_frame": [99] * n,
+                    "n_frames": [100] * n,
+                    "mean_box_height": [100.0] * n,
+                    "mean_score": [0.9] * n,
+                    "kept": [True] * n,
+                    "filter_reason": pa.array([None] * n, pa.string()),
+                }
+            ),
+            get_schema("tracklets"),
+        ),
+    )
     return project
 
 
@@ -184,12 +251,19 @@ def server_speed(*, tasks: int, batch: int, repeats: int, server_dir: Path | Non
 
         def raw_import(project_id, payloads):
             for s in range(0, len(payloads), batch):
-                raw.post(f"{srv.url}/api/projects/{project_id}/import", params={"commit_to_project": "true"},
-                         json=payloads[s:s + batch], timeout=600).raise_for_status()
+                raw.post(
+                    f"{srv.url}/api/projects/{project_id}/import",
+                    params={"commit_to_project": "true"},
+                    json=payloads[s : s + batch],
+                    timeout=600,
+                ).raise_for_status()
 
         def raw_export(project_id):
-            response = raw.get(f"{srv.url}/api/projects/{project_id}/export", timeout=600,
-                               params={"exportType": "JSON", "download_all_tasks": "true"})
+            response = raw.get(
+                f"{srv.url}/api/projects/{project_id}/export",
+                timeout=600,
+                params={"exportType": "JSON", "download_all_tasks": "true"},
+            )
             response.raise_for_status()
             return response.json()
 
@@ -231,8 +305,9 @@ def server_speed(*, tasks: int, batch: int, repeats: int, server_dir: Path | Non
         pull_rows = []
         for rep in range(repeats):
             project = _bench_project(root / "projects" / f"bench-{stamp}-{rep}", specs)
-            run = AnnotationRun(key="bench", backend="labelstudio", url=srv.url, document_root=str(root),
-                                project_id=ann_id)
+            run = AnnotationRun(
+                key="bench", backend="labelstudio", url=srv.url, document_root=str(root), project_id=ann_id
+            )
             t0 = time.perf_counter()
             summary = campaign.pull(project, backend, run)
             pull_s = time.perf_counter() - t0
@@ -242,16 +317,26 @@ def server_speed(*, tasks: int, batch: int, repeats: int, server_dir: Path | Non
             exports.append(time.perf_counter() - t0)
             raw_s = (exports[-2] + exports[-1]) / 2
             pull_rows.append((pull_s, raw_s))
-            progress(f"pull {rep + 1}: grewkit {pull_s:.1f} s, raw {raw_s:.1f} s (mean of the exports before and after)")
+            progress(
+                f"pull {rep + 1}: grewkit {pull_s:.1f} s, raw {raw_s:.1f} s (mean of the exports before and after)"
+            )
         t0 = time.perf_counter()
         incremental = campaign.pull(project, backend, run)
         incremental_s = time.perf_counter() - t0
-        progress(f"throughput: push {n / min(g for g, _ in push_rows):.0f} tasks/s at best; identities resolved: "
-                 f"{summary.report['identities']}")
-        return {"machine": machine(), "tasks": n, "batch": batch,
-                "push": [{"grewkit_s": g, "raw_s": r} for g, r in push_rows],
-                "pull": [{"grewkit_s": g, "raw_s": r} for g, r in pull_rows],
-                "repush_s": repush, "incremental_pull_s": incremental_s, "incremental_fetched": incremental.fetched}
+        progress(
+            f"throughput: push {n / min(g for g, _ in push_rows):.0f} tasks/s at best; identities resolved: "
+            f"{summary.report['identities']}"
+        )
+        return {
+            "machine": machine(),
+            "tasks": n,
+            "batch": batch,
+            "push": [{"grewkit_s": g, "raw_s": r} for g, r in push_rows],
+            "pull": [{"grewkit_s": g, "raw_s": r} for g, r in pull_rows],
+            "repush_s": repush,
+            "incremental_pull_s": incremental_s,
+            "incremental_fetched": incremental.fetched,
+        }
     finally:
         srv.stop()
         if server_dir is None:
@@ -268,14 +353,27 @@ def markdown_server(result: dict) -> str:
     n, repeats = result["tasks"], len(result["push"])
     blank = [""] * (repeats - 1)
     return markdown_table(
-        [f"step ({n:,} tasks, batches of {result['batch']})", *(f"rep {i + 1}: grewkit / raw" for i in range(repeats)),
-         "median ratio"],
-        [("import with predictions", *cells(result["push"]), median_ratio(result["push"])),
-         (f"pull (export + manifest + resolve) / export, {n:,} annotations", *cells(result["pull"]),
-          median_ratio(result["pull"])),
-         ("re-push, nothing changed", f"{result['repush_s']:.1f} s", *blank, "-"),
-         ("incremental pull, nothing changed",
-          f"{result['incremental_pull_s']:.1f} s ({result['incremental_fetched']} fetched)", *blank, "-")])
+        [
+            f"step ({n:,} tasks, batches of {result['batch']})",
+            *(f"rep {i + 1}: grewkit / raw" for i in range(repeats)),
+            "median ratio",
+        ],
+        [
+            ("import with predictions", *cells(result["push"]), median_ratio(result["push"])),
+            (
+                f"pull (export + manifest + resolve) / export, {n:,} annotations",
+                *cells(result["pull"]),
+                median_ratio(result["pull"]),
+            ),
+            ("re-push, nothing changed", f"{result['repush_s']:.1f} s", *blank, "-"),
+            (
+                "incremental pull, nothing changed",
+                f"{result['incremental_pull_s']:.1f} s ({result['incremental_fetched']} fetched)",
+                *blank,
+                "-",
+            ),
+        ],
+    )
 
 
 @bench_annotate_group.command("server")
@@ -296,8 +394,10 @@ def server_command(tasks, batch, repeats, server_dir, as_json):
 
 # -- accuracy ----------------------------------------------------------------------------------
 
-def annotation_accuracy(project_dir: Path, *, error_rate: float, annotators: int, k: int,
-                        server_dir: Path | None) -> dict:
+
+def annotation_accuracy(
+    project_dir: Path, *, error_rate: float, annotators: int, k: int, server_dir: Path | None
+) -> dict:
     """Identity accuracy after a real push / annotate / pull on a synthetic world, with annotator errors."""
     import random
 
@@ -323,14 +423,17 @@ def annotation_accuracy(project_dir: Path, *, error_rate: float, annotators: int
             attributes.setdefault(r["subject_id"], {}).setdefault(r["attribute"], []).append(r["value"])
     text = project.settings_path.read_text()
     head, _, tail = text.partition("[annotate]\n")
-    tail = tail.replace("k = 5", f"k = {k}", 1).replace("annotators_per_task = 1", f"annotators_per_task = {annotators}", 1)
+    tail = tail.replace("k = 5", f"k = {k}", 1).replace(
+        "annotators_per_task = 1", f"annotators_per_task = {annotators}", 1
+    )
     project.settings_path.write_text(head + "[annotate]\n" + tail)
     srv = LabelStudioServer(root / "server", document_root=root)
     srv.start(timeout=600)
     try:
         campaign.compute_candidates(project, show_progress=False)
-        backend, run = campaign.open_backend(project, url=srv.url, api_key=srv.credentials.token,
-                                             document_root=str(root))
+        backend, run = campaign.open_backend(
+            project, url=srv.url, api_key=srv.credentials.token, document_root=str(root)
+        )
         campaign.push(project, backend, run, show_progress=False)
         tasks = backend.export(run.project_id)
         invite = backend.sdk.organizations.invites.get_invite_link().invite_url
@@ -338,8 +441,10 @@ def annotation_accuracy(project_dir: Path, *, error_rate: float, annotators: int
             person = SimulatedAnnotator(srv.url, invite, f"sim{a}-{stamp}@lab.org")
             rng = random.Random(a)
             for task in tasks:
-                person.answer(task["id"], answer_from_truth(task["data"], truth, attributes=attributes,
-                                                             error_rate=error_rate, rng=rng))
+                person.answer(
+                    task["id"],
+                    answer_from_truth(task["data"], truth, attributes=attributes, error_rate=error_rate, rng=rng),
+                )
         summary = campaign.pull(project, backend, run)
         identities = project.read("identities")
         ours = identity_accuracy(identities, truth)
@@ -352,8 +457,11 @@ def annotation_accuracy(project_dir: Path, *, error_rate: float, annotators: int
                 uf.find(cand)
                 if label == "same":
                     uf.union(answer.query, cand)
-        naive_rows = [{"tracklet_id": t, "identity_id": root_id, "source": "annotation", "status": "resolved", "reason": None}
-                      for root_id, members in uf.groups().items() for t in members]
+        naive_rows = [
+            {"tracklet_id": t, "identity_id": root_id, "source": "annotation", "status": "resolved", "reason": None}
+            for root_id, members in uf.groups().items()
+            for t in members
+        ]
         naive = identity_accuracy(pa.Table.from_pylist(naive_rows), truth)
         report = summary.report
         single = ("gender", "age_group", "upper", "lower")
@@ -375,12 +483,22 @@ def annotation_accuracy(project_dir: Path, *, error_rate: float, annotators: int
                 continue
             total += 1
             right += max(votes, key=votes.get) == true_value[0]
-        return {"machine": machine(), "error_rate": error_rate, "annotators": annotators, "tasks": len(tasks),
-                "pair_precision": ours["pair_precision"], "pair_recall": ours["pair_recall"],
-                "naive_precision": naive["pair_precision"], "naive_recall": naive["pair_recall"],
-                "conflicts": len(report["conflicts"]), "conflict_counts": dict(sorted(report["conflict_counts"].items())),
-                "held_out_tracklets": report["held_out_tracklets"], "tracklets": len(truth),
-                "attributes_right": right, "attributes": total}
+        return {
+            "machine": machine(),
+            "error_rate": error_rate,
+            "annotators": annotators,
+            "tasks": len(tasks),
+            "pair_precision": ours["pair_precision"],
+            "pair_recall": ours["pair_recall"],
+            "naive_precision": naive["pair_precision"],
+            "naive_recall": naive["pair_recall"],
+            "conflicts": len(report["conflicts"]),
+            "conflict_counts": dict(sorted(report["conflict_counts"].items())),
+            "held_out_tracklets": report["held_out_tracklets"],
+            "tracklets": len(truth),
+            "attributes_right": right,
+            "attributes": total,
+        }
     finally:
         srv.stop()
 
@@ -388,16 +506,40 @@ def annotation_accuracy(project_dir: Path, *, error_rate: float, annotators: int
 def markdown_accuracy(r: dict) -> str:
     conflicts = ", ".join(f"{k} {v}" for k, v in r["conflict_counts"].items())
     return markdown_table(
-        ["error rate", "annotators", "tasks", "pair precision", "pair recall", "naive precision", "naive recall",
-         "conflicts caught", "held-out tracklets", "attribute accuracy"],
-        [(f"{r['error_rate']:.2f}", r["annotators"], r["tasks"], f"{r['pair_precision']:.3f}", f"{r['pair_recall']:.3f}",
-          f"{r['naive_precision']:.3f}", f"{r['naive_recall']:.3f}", f"{r['conflicts']} ({conflicts})",
-          f"{r['held_out_tracklets']} of {r['tracklets']}", f"{r['attributes_right']}/{r['attributes']}")])
+        [
+            "error rate",
+            "annotators",
+            "tasks",
+            "pair precision",
+            "pair recall",
+            "naive precision",
+            "naive recall",
+            "conflicts caught",
+            "held-out tracklets",
+            "attribute accuracy",
+        ],
+        [
+            (
+                f"{r['error_rate']:.2f}",
+                r["annotators"],
+                r["tasks"],
+                f"{r['pair_precision']:.3f}",
+                f"{r['pair_recall']:.3f}",
+                f"{r['naive_precision']:.3f}",
+                f"{r['naive_recall']:.3f}",
+                f"{r['conflicts']} ({conflicts})",
+                f"{r['held_out_tracklets']} of {r['tracklets']}",
+                f"{r['attributes_right']}/{r['attributes']}",
+            )
+        ],
+    )
 
 
 @bench_annotate_group.command("accuracy")
 @click.argument("project_dir", metavar="PROJECT", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.option("--error-rate", default=0.1, show_default=True, help="Share of wrong answers of each simulated annotator.")
+@click.option(
+    "--error-rate", default=0.1, show_default=True, help="Share of wrong answers of each simulated annotator."
+)
 @click.option("--annotators", default=2, show_default=True, help="Simulated annotators, each answering every task.")
 @click.option("--k", default=5, show_default=True, help="Candidates per task ([annotate] k).")
 @SERVER_DIR_OPTION
@@ -409,5 +551,8 @@ def accuracy_command(project_dir, error_rate, annotators, k, server_dir, as_json
     Example:
       grewkit bench annotate accuracy /tmp/synth --error-rate 0.1 --annotators 2
     """
-    emit(annotation_accuracy(project_dir, error_rate=error_rate, annotators=annotators, k=k, server_dir=server_dir),
-         as_json, markdown_accuracy)
+    emit(
+        annotation_accuracy(project_dir, error_rate=error_rate, annotators=annotators, k=k, server_dir=server_dir),
+        as_json,
+        markdown_accuracy,
+    )

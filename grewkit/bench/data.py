@@ -9,9 +9,14 @@ import click
 from grewkit.core.errors import GrewkitError
 
 SHARED_DATA_OPTION = click.option(
-    "--shared-data", "data", type=click.Path(path_type=Path, file_okay=False), default=Path("../shared/data"),
-    envvar="GREWKIT_SHARED_DATA", show_default=True,
-    help="Folder with tud_campus/ and vtest.avi (env GREWKIT_SHARED_DATA).")
+    "--shared-data",
+    "data",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("../shared/data"),
+    envvar="GREWKIT_SHARED_DATA",
+    show_default=True,
+    help="Folder with tud_campus/ and vtest.avi (env GREWKIT_SHARED_DATA).",
+)
 
 
 def require(path: Path, what: str) -> Path:

@@ -51,8 +51,16 @@ def _rows(table: pa.Table | None, columns: list[str]) -> list[tuple]:
     return list(zip(*(data[c] for c in columns)))
 
 
-def score_dataset(*, splits: pa.Table, sequences: pa.Table, truth: pa.Table, tracklets: pa.Table,
-                  gt_identities: pa.Table, gt_tracklets: pa.Table, annotations: pa.Table | None = None) -> dict:
+def score_dataset(
+    *,
+    splits: pa.Table,
+    sequences: pa.Table,
+    truth: pa.Table,
+    tracklets: pa.Table,
+    gt_identities: pa.Table,
+    gt_tracklets: pa.Table,
+    annotations: pa.Table | None = None,
+) -> dict:
     """The figures of a released dataset against the ground truth, from tables only.
 
     ``splits`` (sequence_id, identity_id, camera_id, split), ``sequences`` (sequence_id,
@@ -170,17 +178,23 @@ def score_project(project_dir: Path) -> dict:
     gt = ground_truth(project)
     for name in ("splits", "sequences", "tracklets"):
         if not project.has(name):
-            raise GrewkitError(f"no {name} manifest: run `grewkit run` (through split) first",
-                               path=project.manifests_dir / f"{name}.parquet")
+            raise GrewkitError(
+                f"no {name} manifest: run `grewkit run` (through split) first",
+                path=project.manifests_dir / f"{name}.parquet",
+            )
     return score_dataset(
-        splits=project.read("splits"), sequences=project.read("sequences", ["sequence_id", "tracklet_id"]),
-        truth=match_tracklets_to_truth(project), tracklets=project.read("tracklets"),
+        splits=project.read("splits"),
+        sequences=project.read("sequences", ["sequence_id", "tracklet_id"]),
+        truth=match_tracklets_to_truth(project),
+        tracklets=project.read("tracklets"),
         gt_identities=gt.read("identities", ["tracklet_id", "identity_id"]),
         gt_tracklets=gt.read("tracklets", ["tracklet_id", "camera_id"]),
-        annotations=project.read("annotations") if project.has("annotations") else None)
+        annotations=project.read("annotations") if project.has("annotations") else None,
+    )
 
 
 # -- the sweep ---------------------------------------------------------------------------------
+
 
 def _set_option(path: Path, section: str, key: str, value: str) -> None:
     """Rewrite one ``key = value`` line of a section of grewkit.toml (value as TOML text)."""
@@ -196,8 +210,16 @@ def _set_option(path: Path, section: str, key: str, value: str) -> None:
     raise click.ClickException(f"no {key} in [{section}] of {path}")
 
 
-def sweep(*, error_rates: list[float], annotators: list[int], cameras: int, identities: int, seconds: float,
-          seed: int, work_dir: Path | None) -> dict:
+def sweep(
+    *,
+    error_rates: list[float],
+    annotators: list[int],
+    cameras: int,
+    identities: int,
+    seconds: float,
+    seed: int,
+    work_dir: Path | None,
+) -> dict:
     """One world through render, then per (error rate, annotators) a copy of it from the annotation steps to split."""
     import os
 
@@ -217,8 +239,12 @@ def sweep(*, error_rates: list[float], annotators: list[int], cameras: int, iden
     reused = ready.exists()
     if not ready.exists():
         project = Project.init(base_dir) if not (base_dir / "grewkit.toml").exists() else Project.open(base_dir)
-        for key, value in (("cameras", str(cameras)), ("identities", str(identities)), ("seconds", f"{float(seconds)}"),
-                           ("seed", str(seed))):
+        for key, value in (
+            ("cameras", str(cameras)),
+            ("identities", str(identities)),
+            ("seconds", f"{float(seconds)}"),
+            ("seed", str(seed)),
+        ):
             _set_option(project.settings_path, "synth", key, value)
         _set_option(project.settings_path, "run", "steps", steps)
         # A few dozen identities at most: no val set, test gets 2 of every 5 eligible ones (as the demo).
@@ -235,8 +261,11 @@ def sweep(*, error_rates: list[float], annotators: list[int], cameras: int, iden
     if not os.environ.get("GREWKIT_LABEL_STUDIO_URL"):
         server = LabelStudioServer(root / "server", document_root=root)
         server.start(timeout=900)
-        env = {"GREWKIT_LABEL_STUDIO_URL": server.url, "GREWKIT_LABEL_STUDIO_API_KEY": server.credentials.token,
-               "GREWKIT_LABEL_STUDIO_DOCUMENT_ROOT": str(root)}
+        env = {
+            "GREWKIT_LABEL_STUDIO_URL": server.url,
+            "GREWKIT_LABEL_STUDIO_API_KEY": server.credentials.token,
+            "GREWKIT_LABEL_STUDIO_DOCUMENT_ROOT": str(root),
+        }
     saved = {k: os.environ.get(k) for k in env}
     rows = []
     try:
@@ -256,8 +285,15 @@ def sweep(*, error_rates: list[float], annotators: list[int], cameras: int, iden
                 # The steps print what they did; the figures alone go to stdout (--json).
                 with contextlib.redirect_stdout(sys.stderr):
                     Pipeline(Project.open(copy), quiet=True).run(until="split")
-                rows.append({"error_rate": rate, "annotators": n, "project": str(copy),
-                             "seconds": round(time.perf_counter() - t, 1), **score_project(copy)})
+                rows.append(
+                    {
+                        "error_rate": rate,
+                        "annotators": n,
+                        "project": str(copy),
+                        "seconds": round(time.perf_counter() - t, 1),
+                        **score_project(copy),
+                    }
+                )
     finally:
         for k, v in saved.items():
             if v is None:
@@ -266,10 +302,19 @@ def sweep(*, error_rates: list[float], annotators: list[int], cameras: int, iden
                 os.environ[k] = v
         if server is not None:
             server.stop()
-    return {"machine": machine(), "load_average": load_average(),
-            "world": {"cameras": cameras, "identities": identities, "seconds": seconds, "seed": seed,
-                      "project": str(base_dir), "synth_to_render_s": world_s},
-            "rows": rows}
+    return {
+        "machine": machine(),
+        "load_average": load_average(),
+        "world": {
+            "cameras": cameras,
+            "identities": identities,
+            "seconds": seconds,
+            "seed": seed,
+            "project": str(base_dir),
+            "synth_to_render_s": world_s,
+        },
+        "rows": rows,
+    }
 
 
 def _cell(value, digits: int = 3) -> str:
@@ -279,45 +324,82 @@ def _cell(value, digits: int = 3) -> str:
 
 
 def markdown_dataset(result: dict) -> str:
-    headers = ["error rate", "annotators", "yield (kept in >= 2 cams)", "yield (overall)", "benchmark seqs / ids",
-               "pair precision", "pair recall", "distractor leaks (seqs, test ids)", "split people (seqs)",
-               "tasks / answers", "tasks per seq", "annotator s per seq"]
+    headers = [
+        "error rate",
+        "annotators",
+        "yield (kept in >= 2 cams)",
+        "yield (overall)",
+        "benchmark seqs / ids",
+        "pair precision",
+        "pair recall",
+        "distractor leaks (seqs, test ids)",
+        "split people (seqs)",
+        "tasks / answers",
+        "tasks per seq",
+        "annotator s per seq",
+    ]
     rows = []
     for r in result["rows"]:
         ids = "/".join(str(r["benchmark_identities"][s]) for s in BENCHMARK_SPLITS)
-        rows.append((
-            _cell(r.get("error_rate"), 2), _cell(r.get("annotators")),
-            f"{r['reached_kept_people']}/{r['kept_multi_camera_people']} = {_cell(r['yield_kept'])}",
-            f"{r['reached_people']}/{r['multi_camera_people']} = {_cell(r['yield_overall'])}",
-            f"{r['benchmark_sequences']} / {ids}",
-            f"{_cell(r['pair_precision'])} ({r['correct_pairs']}/{r['same_label_pairs']})",
-            f"{_cell(r['pair_recall'])} ({r['correct_pairs']}/{r['same_person_pairs']})",
-            f"{r['distractor_leak_sequences']}, {r['test_identities_leaked']} of {r['test_identities']}",
-            f"{r['split_people']} ({r['split_off_sequences']})",
-            f"{r['tasks']} / {r['answers']}", _cell(r["tasks_per_sequence"], 2), _cell(r["seconds_per_sequence"], 1)))
+        rows.append(
+            (
+                _cell(r.get("error_rate"), 2),
+                _cell(r.get("annotators")),
+                f"{r['reached_kept_people']}/{r['kept_multi_camera_people']} = {_cell(r['yield_kept'])}",
+                f"{r['reached_people']}/{r['multi_camera_people']} = {_cell(r['yield_overall'])}",
+                f"{r['benchmark_sequences']} / {ids}",
+                f"{_cell(r['pair_precision'])} ({r['correct_pairs']}/{r['same_label_pairs']})",
+                f"{_cell(r['pair_recall'])} ({r['correct_pairs']}/{r['same_person_pairs']})",
+                f"{r['distractor_leak_sequences']}, {r['test_identities_leaked']} of {r['test_identities']}",
+                f"{r['split_people']} ({r['split_off_sequences']})",
+                f"{r['tasks']} / {r['answers']}",
+                _cell(r["tasks_per_sequence"], 2),
+                _cell(r["seconds_per_sequence"], 1),
+            )
+        )
     head = f"{result['machine']}, load average {result['load_average']}"
     if "world" in result:
         w = result["world"]
-        head += (f"; world {w['cameras']} cameras, {w['identities']} walkers, {w['seconds']:g} s, seed {w['seed']} "
-                 + (f"(synth to render {w['synth_to_render_s']} s)" if w["synth_to_render_s"] is not None
-                    else "(world reused from an earlier sweep)"))
+        head += f"; world {w['cameras']} cameras, {w['identities']} walkers, {w['seconds']:g} s, seed {w['seed']} " + (
+            f"(synth to render {w['synth_to_render_s']} s)"
+            if w["synth_to_render_s"] is not None
+            else "(world reused from an earlier sweep)"
+        )
     note = "benchmark ids are train/val/test; leaks: distractor sequences of a train/val/test person, test identities affected"
     return head + "\n\n" + markdown_table(headers, rows) + "\n\n" + note
 
 
 @click.command("dataset")
-@click.option("--project", "project_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
-              help="Score this finished synthetic project instead of running a sweep.")
-@click.option("--error-rates", default="0.02,0.10", show_default=True,
-              help="Sweep: comma-separated error rates of the simulated annotators ([run] simulated_error_rate).")
-@click.option("--annotators", "annotators", default="1", show_default=True,
-              help="Sweep: comma-separated simulated annotators per task ([annotate] annotators_per_task).")
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="Score this finished synthetic project instead of running a sweep.",
+)
+@click.option(
+    "--error-rates",
+    default="0.02,0.10",
+    show_default=True,
+    help="Sweep: comma-separated error rates of the simulated annotators ([run] simulated_error_rate).",
+)
+@click.option(
+    "--annotators",
+    "annotators",
+    default="1",
+    show_default=True,
+    help="Sweep: comma-separated simulated annotators per task ([annotate] annotators_per_task).",
+)
 @click.option("--cameras", default=3, show_default=True, help="Sweep: cameras of the synthetic world.")
 @click.option("--identities", default=14, show_default=True, help="Sweep: people in the world.")
 @click.option("--seconds", default=25.0, show_default=True, help="Sweep: seconds of footage per camera.")
 @click.option("--seed", default=0, show_default=True, help="Sweep: seed of the world.")
-@click.option("--work-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Sweep: keep the world, the server and each run here (reused: the world and the server's migrations).")
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Sweep: keep the world, the server and each run here (reused: the world and the server's migrations).",
+)
 @JSON_OPTION
 def bench_dataset_command(project_dir, error_rates, annotators, cameras, identities, seconds, seed, work_dir, as_json):
     """Yield, label pair precision/recall, distractor leaks and annotation cost of a released dataset.
@@ -333,11 +415,20 @@ def bench_dataset_command(project_dir, error_rates, annotators, cameras, identit
         settings = Project.open(project_dir).settings
         run = settings.section("run")
         # The error rate is the project's own only when its annotators were simulated.
-        row = {"error_rate": run.simulated_error_rate if run.annotation == "simulate" else None,
-               "annotators": settings.section("annotate").annotators_per_task, "project": str(project_dir)}
+        row = {
+            "error_rate": run.simulated_error_rate if run.annotation == "simulate" else None,
+            "annotators": settings.section("annotate").annotators_per_task,
+            "project": str(project_dir),
+        }
         result = {"machine": machine(), "load_average": load_average(), "rows": [{**row, **score_project(project_dir)}]}
     else:
-        result = sweep(error_rates=[float(x) for x in error_rates.split(",")],
-                       annotators=[int(x) for x in annotators.split(",")], cameras=cameras, identities=identities,
-                       seconds=seconds, seed=seed, work_dir=work_dir)
+        result = sweep(
+            error_rates=[float(x) for x in error_rates.split(",")],
+            annotators=[int(x) for x in annotators.split(",")],
+            cameras=cameras,
+            identities=identities,
+            seconds=seconds,
+            seed=seed,
+            work_dir=work_dir,
+        )
     emit(result, as_json, markdown_dataset)

@@ -56,15 +56,23 @@ def decode_costs(frames: int) -> dict:
             path = Path(tmp) / f"{width}x{height}.avi"
             write_clip(path, width, height, frames)
             ms, n = decode_cpu_ms(path)
-            rows.append({"codec": "MJPG", "resolution": f"{width}x{height}", "cpu_ms_per_frame": round(ms, 2),
-                         "frames": n, "threads": 1})
+            rows.append(
+                {
+                    "codec": "MJPG",
+                    "resolution": f"{width}x{height}",
+                    "cpu_ms_per_frame": round(ms, 2),
+                    "frames": n,
+                    "threads": 1,
+                }
+            )
     return {"machine": machine(), "load_avg_1min": load_average(), "rows": rows}
 
 
 def markdown(result: dict) -> str:
     return f"machine: {result['machine']}; load average {result['load_avg_1min']}\n\n" + markdown_table(
         ["codec", "resolution", "CPU ms per frame (1 thread)", "frames"],
-        [(r["codec"], r["resolution"], f"{r['cpu_ms_per_frame']:.2f}", r["frames"]) for r in result["rows"]])
+        [(r["codec"], r["resolution"], f"{r['cpu_ms_per_frame']:.2f}", r["frames"]) for r in result["rows"]],
+    )
 
 
 @click.command("decode")

@@ -8,9 +8,8 @@ the same vtest.avi frames is measured in the same run for comparison.
 from __future__ import annotations
 
 import time
-from pathlib import Path
-
 from itertools import islice
+from pathlib import Path
 
 import click
 
@@ -22,10 +21,11 @@ from grewkit.core.boxes import Boxes
 THRESHOLDS = {"hog": 0.5, "mog2": 0.0}
 DEFAULT_THRESHOLD = 0.3
 
+
 def compare_detectors(data: Path, names: list[str], *, vtest_frames: int, backends_file: str = "") -> dict:
-    from grewkit.detect.registry import make_detector
-    from grewkit.core.frames import read_frames
     from grewkit.bench.mot_sequence import TUD_CAMPUS_FPS, MotSequence, detection_scores
+    from grewkit.core.frames import read_frames
+    from grewkit.detect.registry import make_detector
 
     seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"), fps=TUD_CAMPUS_FPS)
     tud_images = [img for _, img in seq.images()]
@@ -46,33 +46,64 @@ def compare_detectors(data: Path, names: list[str], *, vtest_frames: int, backen
         for th in [threshold] + ([0.1, 0.5] if threshold == DEFAULT_THRESHOLD else []):
             pr = detection_scores(seq, tud["boxes"], threshold=th)
             main = th == threshold
-            rows.append({"backend": name if main else f"{name} @ {th:g}", "threshold": th,
-                         **{k: pr[k] for k in ("precision", "recall", "tp", "fp", "fn")},
-                         "tud_fps": tud["fps"] if main else None,
-                         "vtest_fps": results["vtest"]["fps"] if main else None,
-                         "vtest_boxes_per_frame": float((results["vtest"]["boxes"].score >= th).sum()) / len(vtest)
-                         if main else None})
-    return {"machine": machine(),
-            "vtest_decode_fps": vtest_decode_fps, "vtest_frames": len(vtest), "rows": rows}
+            rows.append(
+                {
+                    "backend": name if main else f"{name} @ {th:g}",
+                    "threshold": th,
+                    **{k: pr[k] for k in ("precision", "recall", "tp", "fp", "fn")},
+                    "tud_fps": tud["fps"] if main else None,
+                    "vtest_fps": results["vtest"]["fps"] if main else None,
+                    "vtest_boxes_per_frame": float((results["vtest"]["boxes"].score >= th).sum()) / len(vtest)
+                    if main
+                    else None,
+                }
+            )
+    return {"machine": machine(), "vtest_decode_fps": vtest_decode_fps, "vtest_frames": len(vtest), "rows": rows}
 
 
 def markdown(result: dict) -> str:
     def num(v, fmt):
         return "" if v is None else format(v, fmt)
 
-    return (f"machine: {result['machine']}; vtest.avi decode {result['vtest_decode_fps']:.0f} frames/s "
-            f"({result['vtest_frames']} frames)\n\n" + markdown_table(
-                ["backend", "score >=", "TUD-Campus precision @IoU0.5", "recall", "TP/FP/FN", "frames/s 640x480 (TUD)",
-                 "frames/s 768x576 (vtest)", "vtest boxes/frame"],
-                [(r["backend"], f"{r['threshold']:g}", f"{r['precision']:.3f}", f"{r['recall']:.3f}",
-                  f"{r['tp']}/{r['fp']}/{r['fn']}", num(r["tud_fps"], ".1f"), num(r["vtest_fps"], ".1f"),
-                  num(r["vtest_boxes_per_frame"], ".1f")) for r in result["rows"]]))
+    return (
+        f"machine: {result['machine']}; vtest.avi decode {result['vtest_decode_fps']:.0f} frames/s "
+        f"({result['vtest_frames']} frames)\n\n"
+        + markdown_table(
+            [
+                "backend",
+                "score >=",
+                "TUD-Campus precision @IoU0.5",
+                "recall",
+                "TP/FP/FN",
+                "frames/s 640x480 (TUD)",
+                "frames/s 768x576 (vtest)",
+                "vtest boxes/frame",
+            ],
+            [
+                (
+                    r["backend"],
+                    f"{r['threshold']:g}",
+                    f"{r['precision']:.3f}",
+                    f"{r['recall']:.3f}",
+                    f"{r['tp']}/{r['fp']}/{r['fn']}",
+                    num(r["tud_fps"], ".1f"),
+                    num(r["vtest_fps"], ".1f"),
+                    num(r["vtest_boxes_per_frame"], ".1f"),
+                )
+                for r in result["rows"]
+            ],
+        )
+    )
 
 
 @click.command("detect")
 @SHARED_DATA_OPTION
-@click.option("--backends", default="ssdlite,ssdlite-fp32,hog,mog2", show_default=True,
-              help="Comma-separated detector names from the backends file.")
+@click.option(
+    "--backends",
+    default="ssdlite,ssdlite-fp32,hog,mog2",
+    show_default=True,
+    help="Comma-separated detector names from the backends file.",
+)
 @click.option("--backends-file", default="", help="Your own detectors.toml (default: grewkit's).")
 @click.option("--vtest-frames", default=200, show_default=True, help="vtest.avi frames to time the detectors on.")
 @JSON_OPTION
@@ -83,6 +114,7 @@ def bench_detect_command(data, backends, backends_file, vtest_frames, as_json):
     Example:
       grewkit bench detect --shared-data ../shared/data --backends ssdlite,ssdlite-fp32
     """
-    result = compare_detectors(data, [b for b in backends.split(",") if b], vtest_frames=vtest_frames,
-                               backends_file=backends_file)
+    result = compare_detectors(
+        data, [b for b in backends.split(",") if b], vtest_frames=vtest_frames, backends_file=backends_file
+    )
     emit(result, as_json, markdown)

@@ -25,8 +25,16 @@ import click
 import numpy as np
 
 from grewkit.bench.data import SHARED_DATA_OPTION, require
-from grewkit.bench.report import (JSON_OPTION, emit, ingest_synth, machine, markdown_table, run_stages, synth_world,
-                                  world_options)
+from grewkit.bench.report import (
+    JSON_OPTION,
+    emit,
+    ingest_synth,
+    machine,
+    markdown_table,
+    run_stages,
+    synth_world,
+    world_options,
+)
 
 HOG_RECALL = "hog-recall"
 
@@ -61,8 +69,9 @@ def hog_people(image: np.ndarray, hog) -> np.ndarray:
 
     up = cv2.resize(image, None, fx=1.5, fy=1.5)
     rects, weights = hog.detectMultiScale(up, winStride=(8, 8), padding=(8, 8), scale=1.05)
-    found = [(x / 1.5, y / 1.5, (x + w) / 1.5, (y + h) / 1.5)
-             for (x, y, w, h), s in zip(rects, np.ravel(weights)) if s > 0.3]
+    found = [
+        (x / 1.5, y / 1.5, (x + w) / 1.5, (y + h) / 1.5) for (x, y, w, h), s in zip(rects, np.ravel(weights)) if s > 0.3
+    ]
     return np.asarray(found, np.float64).reshape(-1, 4)
 
 
@@ -87,8 +96,9 @@ def synth_frames(project_dir: Path, every: int):
                 break
             here = [r for r in rows if r["frame"] == f]
             everyone = [(r["x1"], r["y1"], r["x2"], r["y2"]) for r in here]
-            wanted = [(r["x1"], r["y1"], r["x2"], r["y2"]) for r in here
-                      if r["visibility"] > 0.8 and r["y2"] - r["y1"] > 80]
+            wanted = [
+                (r["x1"], r["y1"], r["x2"], r["y2"]) for r in here if r["visibility"] > 0.8 and r["y2"] - r["y1"] > 80
+            ]
             yield img, wanted, everyone
         capture.release()
 
@@ -128,42 +138,93 @@ def hog_recall(frames) -> dict:
 def markdown(result: dict) -> str:
     parts = [f"machine: {result['machine']}; {result['on']}"]
     if result["rows"]:
-        parts.append(markdown_table(
-            ["backend", "det precision", "det recall", "recall (>= 50 % visible)", "MOTA", "IDF1", "ID sw",
-             "tracklets kept/all", "kept boxes", "kept purity mean / min", "kept >= 0.98 pure",
-             "kept identity purity mean / min", "identities covered", "detect+track s"],
-            [(r["backend"], f"{r['det_all']['precision']:.3f}", f"{r['det_all']['recall']:.3f}",
-              f"{r['det_visible']['recall']:.3f}", f"{100 * r['mot']['mota']:.1f} %", f"{100 * r['mot']['idf1']:.1f} %",
-              int(r["mot"]["num_switches"]), f"{r['kept']}/{r['tracklets']}", r["kept_boxes"],
-              f"{r['kept_purity_mean']:.3f} / {r['kept_purity_min']:.3f}", f"{r['kept_share_pure_98']:.2f}",
-              f"{r['kept_identity_purity_mean']:.3f} / {r['kept_identity_purity_min']:.3f}",
-              f"{r['gt_identities_covered']} of {r['gt_identities']}", f"{r['detect_track_s']:.1f}")
-             for r in result["rows"]]))
+        parts.append(
+            markdown_table(
+                [
+                    "backend",
+                    "det precision",
+                    "det recall",
+                    "recall (>= 50 % visible)",
+                    "MOTA",
+                    "IDF1",
+                    "ID sw",
+                    "tracklets kept/all",
+                    "kept boxes",
+                    "kept purity mean / min",
+                    "kept >= 0.98 pure",
+                    "kept identity purity mean / min",
+                    "identities covered",
+                    "detect+track s",
+                ],
+                [
+                    (
+                        r["backend"],
+                        f"{r['det_all']['precision']:.3f}",
+                        f"{r['det_all']['recall']:.3f}",
+                        f"{r['det_visible']['recall']:.3f}",
+                        f"{100 * r['mot']['mota']:.1f} %",
+                        f"{100 * r['mot']['idf1']:.1f} %",
+                        int(r["mot"]["num_switches"]),
+                        f"{r['kept']}/{r['tracklets']}",
+                        r["kept_boxes"],
+                        f"{r['kept_purity_mean']:.3f} / {r['kept_purity_min']:.3f}",
+                        f"{r['kept_share_pure_98']:.2f}",
+                        f"{r['kept_identity_purity_mean']:.3f} / {r['kept_identity_purity_min']:.3f}",
+                        f"{r['gt_identities_covered']} of {r['gt_identities']}",
+                        f"{r['detect_track_s']:.1f}",
+                    )
+                    for r in result["rows"]
+                ],
+            )
+        )
     if result["hog_recall"]:
         h = result["hog_recall"]
-        parts.append(markdown_table(
-            ["detector", "frames", "recall @IoU0.4", "detections matching nobody"],
-            [("OpenCV HOG people (1.5x, margin > 0.3)", f"every {h['every']}",
-              f"{h['found']}/{h['wanted']} = {h['recall']:.2f}", h["matching_nobody"])]))
+        parts.append(
+            markdown_table(
+                ["detector", "frames", "recall @IoU0.4", "detections matching nobody"],
+                [
+                    (
+                        "OpenCV HOG people (1.5x, margin > 0.3)",
+                        f"every {h['every']}",
+                        f"{h['found']}/{h['wanted']} = {h['recall']:.2f}",
+                        h["matching_nobody"],
+                    )
+                ],
+            )
+        )
     return "\n\n".join(parts)
 
 
 @click.command("detect-synth")
 @world_options(cameras=2, identities=6, seconds=10.0)
-@click.option("--backends", default="ssdlite,mog2", show_default=True,
-              help=f"Comma-separated detector names, each run through ingest, detect and track; "
-                   f"'{HOG_RECALL}': OpenCV's HOG people recall on sampled frames instead.")
+@click.option(
+    "--backends",
+    default="ssdlite,mog2",
+    show_default=True,
+    help=f"Comma-separated detector names, each run through ingest, detect and track; "
+    f"'{HOG_RECALL}': OpenCV's HOG people recall on sampled frames instead.",
+)
 @click.option("--no-cuts", is_flag=True, help="Track without the identity-switch cuts ([track] cut_switches = false).")
-@click.option("--project", "project_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="An existing `grewkit synth` project instead of generating a world (it is copied, not changed).")
-@click.option("--mot", type=click.Path(path_type=Path), default=None,
-              help=f"'{HOG_RECALL}' on a MOT-format folder (img1/, gt/gt.txt) instead of a synthetic world; "
-                   "a relative name is looked up in --shared-data.")
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="An existing `grewkit synth` project instead of generating a world (it is copied, not changed).",
+)
+@click.option(
+    "--mot",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=f"'{HOG_RECALL}' on a MOT-format folder (img1/, gt/gt.txt) instead of a synthetic world; "
+    "a relative name is looked up in --shared-data.",
+)
 @click.option("--every", default=25, show_default=True, help=f"'{HOG_RECALL}' looks at every N-th frame.")
 @SHARED_DATA_OPTION
 @JSON_OPTION
-def bench_detect_synth_command(cameras, identities, seconds, seed, backends, no_cuts, project_dir, mot, every, data,
-                               as_json):
+def bench_detect_synth_command(
+    cameras, identities, seconds, seed, backends, no_cuts, project_dir, mot, every, data, as_json
+):
     """Detector and tracker scores against a synthetic world's exact ground truth, per backend.
 
     \b
@@ -187,8 +248,9 @@ def bench_detect_synth_command(cameras, identities, seconds, seed, backends, no_
         return
     with tempfile.TemporaryDirectory(prefix="grewkit-bench-detect-synth-") as tmp:
         if project_dir is None:
-            project_dir = synth_world(Path(tmp) / "world", cameras=cameras, identities=identities, seconds=seconds,
-                                      seed=seed).root
+            project_dir = synth_world(
+                Path(tmp) / "world", cameras=cameras, identities=identities, seconds=seconds, seed=seed
+            ).root
             result["on"] = f"world: {cameras} cameras, {identities} identities, {seconds:g} s, seed {seed}"
         else:
             result["on"] = f"world: {project_dir}"

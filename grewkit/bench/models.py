@@ -9,8 +9,9 @@ import click
 from grewkit.bench.report import JSON_OPTION, emit, load_average, markdown_table
 
 
-def model_costs(*, frames: int, resolution: int, threads: int, repeats: int = 5, num_classes: int = 20000,
-                configs: str = "defaults") -> list[dict]:
+def model_costs(
+    *, frames: int, resolution: int, threads: int, repeats: int = 5, num_classes: int = 20000, configs: str = "defaults"
+) -> list[dict]:
     """Parameters, FLOPs and CPU extraction time per sequence of each registered model (GREW Table 8).
 
     ``configs``: each model class's default widths, or the widths of its bundled ``<model>_grew`` /
@@ -46,13 +47,21 @@ def model_costs(*, frames: int, resolution: int, threads: int, repeats: int = 5,
             for _ in range(repeats):
                 model(x)
             per_seq = (time.perf_counter() - t0) / repeats
-        rows.append({"model": name, "widths": configs if configs == "defaults" else f"{name}_{configs}",
-                     "params_M": round((total - classifier) / 1e6, 3),
-                     "classifier_params_M": round(classifier / 1e6, 3),
-                     "GFLOPs_per_sequence": round(counter.get_total_flops() / 1e9, 3),
-                     "feature": "x".join(str(s) for s in emb.shape[1:]), "ms_per_sequence_cpu": round(per_seq * 1000, 1),
-                     "frames": frames, "input": f"{h}x{w}", "threads": threads,
-                     "load_avg_1min": load_average()})
+        rows.append(
+            {
+                "model": name,
+                "widths": configs if configs == "defaults" else f"{name}_{configs}",
+                "params_M": round((total - classifier) / 1e6, 3),
+                "classifier_params_M": round(classifier / 1e6, 3),
+                "GFLOPs_per_sequence": round(counter.get_total_flops() / 1e9, 3),
+                "feature": "x".join(str(s) for s in emb.shape[1:]),
+                "ms_per_sequence_cpu": round(per_seq * 1000, 1),
+                "frames": frames,
+                "input": f"{h}x{w}",
+                "threads": threads,
+                "load_avg_1min": load_average(),
+            }
+        )
     return rows
 
 
@@ -61,8 +70,13 @@ def model_costs(*, frames: int, resolution: int, threads: int, repeats: int = 5,
 @click.option("--resolution", default=64, show_default=True, type=click.Choice(["64", "128"]))
 @click.option("--threads", default=2, show_default=True)
 @click.option("--repeats", default=5, show_default=True)
-@click.option("--configs", type=click.Choice(["defaults", "grew", "casiab"]), default="defaults", show_default=True,
-              help="Widths: each model's defaults, or its bundled <model>_grew / <model>_casiab config.")
+@click.option(
+    "--configs",
+    type=click.Choice(["defaults", "grew", "casiab"]),
+    default="defaults",
+    show_default=True,
+    help="Widths: each model's defaults, or its bundled <model>_grew / <model>_casiab config.",
+)
 @JSON_OPTION
 def bench_models_command(frames, resolution, threads, repeats, configs, as_json):
     """Parameters (without the training-only classifier), FLOPs and CPU time per sequence of each model.

@@ -95,8 +95,10 @@ class PurityEvaluator:
 
     def evaluate(self) -> dict:
         """{hyp id: purity}."""
-        return {h: max((n for k, n in c.items() if k is not None), default=0) / sum(c.values())
-                for h, c in self.counts.items()}
+        return {
+            h: max((n for k, n in c.items() if k is not None), default=0) / sum(c.values())
+            for h, c in self.counts.items()
+        }
 
     def identity_purity(self) -> dict:
         """{hyp id: share of the boxes matched to someone that are on the majority person} (NaN when none matched).
@@ -114,8 +116,17 @@ class PurityEvaluator:
 class MotEvaluator:
     """MOTA, IDF1, ID switches and friends from py-motmetrics, IoU distance with a 0.5 cut as in MOTChallenge."""
 
-    METRICS = ("mota", "motp", "idf1", "num_switches", "num_false_positives", "num_misses", "mostly_tracked",
-               "num_unique_objects", "num_frames")
+    METRICS = (
+        "mota",
+        "motp",
+        "idf1",
+        "num_switches",
+        "num_false_positives",
+        "num_misses",
+        "mostly_tracked",
+        "num_unique_objects",
+        "num_frames",
+    )
 
     def __init__(self, *, iou: float = 0.5):
         try:

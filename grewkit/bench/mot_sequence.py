@@ -46,7 +46,7 @@ class MotSequence:
     height: int = 0
 
     @classmethod
-    def open(cls, root: str | Path, *, fps: float | None = None) -> "MotSequence":
+    def open(cls, root: str | Path, *, fps: float | None = None) -> MotSequence:
         """A sequence folder; ``fps`` overrides seqinfo.ini's frameRate, and one of them is needed."""
         root = Path(root)
         info_path = root / "seqinfo.ini"
@@ -63,8 +63,9 @@ class MotSequence:
         if fps is None:
             raise GrewkitError("no seqinfo.ini with frameRate: give the fps (--fps)", path=root)
         if not (math.isfinite(fps) and 0 < fps <= 1000):
-            raise GrewkitError(f"fps {fps:g} is not a frame rate (must be in (0, 1000])",
-                               path=info_path if info else root)
+            raise GrewkitError(
+                f"fps {fps:g} is not a frame rate (must be in (0, 1000])", path=info_path if info else root
+            )
         if not (width and height):
             image = cv2.imread(str(frames[0]))
             if image is None:
@@ -109,12 +110,17 @@ def scale_scores(scores: np.ndarray, mode: str) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def detect_sequence(seq: MotSequence, detector: Detector, *, min_score: float, min_height: float = 0.0,
-                    stride: int = 1) -> Boxes:
+def detect_sequence(
+    seq: MotSequence, detector: Detector, *, min_score: float, min_height: float = 0.0, stride: int = 1
+) -> Boxes:
     """Run a detector over the sequence; returns every kept box, frames 0-based."""
     detector.reset()
-    return Boxes.concat([detector.detect(image).filter(min_score=min_score, min_height=min_height).in_frame(i)
-                         for i, image in seq.images(stride)])
+    return Boxes.concat(
+        [
+            detector.detect(image).filter(min_score=min_score, min_height=min_height).in_frame(i)
+            for i, image in seq.images(stride)
+        ]
+    )
 
 
 def detection_scores(seq: MotSequence, detections: Boxes, *, threshold: float, iou: float = 0.5) -> dict:
@@ -126,11 +132,13 @@ def detection_scores(seq: MotSequence, detections: Boxes, *, threshold: float, i
     return ev.evaluate()
 
 
-def track_sequence(detections: Boxes, *, n_frames: int, fps: float, settings, stride: int = 1,
-                   cut: bool = False) -> list[Tracklet]:
+def track_sequence(
+    detections: Boxes, *, n_frames: int, fps: float, settings, stride: int = 1, cut: bool = False
+) -> list[Tracklet]:
     """ByteTrack + grewkit's tracklet building; with ``cut``, also the identity-switch cuts of the track stage."""
-    return track_detections(detections, detected_frames=np.arange(0, n_frames, stride), fps=fps,
-                            settings=settings, stride=stride, cut=cut)
+    return track_detections(
+        detections, detected_frames=np.arange(0, n_frames, stride), fps=fps, settings=settings, stride=stride, cut=cut
+    )
 
 
 def track_to_mot(detections: Boxes, *, n_frames: int, fps: float, settings, stride: int = 1) -> Boxes:
@@ -140,4 +148,3 @@ def track_to_mot(detections: Boxes, *, n_frames: int, fps: float, settings, stri
     the cuts split them deliberately to make one-person sequences (their figure is purity).
     """
     return tracklets_to_mot(track_sequence(detections, n_frames=n_frames, fps=fps, settings=settings, stride=stride))
-

@@ -51,14 +51,14 @@ def numpy_per_frame(masks, r):
         if img.sum() <= 10000:
             continue
         rows = np.flatnonzero(img.sum(axis=1))
-        img = img[rows[0]:rows[-1] + 1]
+        img = img[rows[0] : rows[-1] + 1]
         img = cv2.resize(img, (int(r * (img.shape[1] / img.shape[0])), r), interpolation=cv2.INTER_CUBIC)
         csum = img.sum(axis=0).cumsum()
         centre = int(np.argmax(csum > img.sum() / 2)) if csum[-1] > 0 else 0
         if centre == 0:
             continue
         padded = np.pad(img, ((0, 0), (r // 2, r // 2)))
-        out.append(padded[:, centre:centre + r].astype(np.uint8))
+        out.append(padded[:, centre : centre + r].astype(np.uint8))
     return np.stack(out)
 
 
@@ -121,10 +121,15 @@ def bench_pretreatment(project, repeat) -> dict:
             t_np += dt
             assert np.array_equal(ref2, fast[r].frames), "grewkit differs from the numpy per-frame version"
     n = len(seqs)
-    return {"sequences": n, "frames": GREW_MEAN_FRAMES, "repeat": repeat,
-            "grewkit_ms": 1000 * t_fast / n, "grewkit_threads2_wall_ms": 1000 * t_threads / n,
-            "opengait_loop_ms": 1000 * t_loop / n if reference is not None else None,
-            "numpy_per_frame_ms": 1000 * t_np / n}
+    return {
+        "sequences": n,
+        "frames": GREW_MEAN_FRAMES,
+        "repeat": repeat,
+        "grewkit_ms": 1000 * t_fast / n,
+        "grewkit_threads2_wall_ms": 1000 * t_threads / n,
+        "opengait_loop_ms": 1000 * t_loop / n if reference is not None else None,
+        "numpy_per_frame_ms": 1000 * t_np / n,
+    }
 
 
 def bench_steps(project, segmenter, timer=time.process_time) -> dict:
@@ -140,15 +145,26 @@ def bench_steps(project, segmenter, timer=time.process_time) -> dict:
     for tid in kept:
         rows = boxes[boxes.tracklet_id == tid].sort_values("frame")
         t = time.perf_counter()
-        result = render_tracklet(project.root / "media" / "tud.avi", rows.frame.to_numpy(),
-                                 rows[["x1", "y1", "x2", "y2"]].to_numpy(), settings, name=tid, timer=timer)
+        result = render_tracklet(
+            project.root / "media" / "tud.avi",
+            rows.frame.to_numpy(),
+            rows[["x1", "y1", "x2", "y2"]].to_numpy(),
+            settings,
+            name=tid,
+            timer=timer,
+        )
         per_tracklet.append((time.perf_counter() - t) / result.crops)
         crops += result.crops
         for k, v in result.seconds.items():
             totals[k] = totals.get(k, 0.0) + v
-    return {"segmenter": segmenter, "tracklets": len(kept), "crops": crops,
-            "cpu_s": dict(sorted(totals.items(), key=lambda kv: -kv[1])),
-            "median_wall_ms_per_crop": 1000 * statistics.median(per_tracklet), "load_avg_1min": load_average()}
+    return {
+        "segmenter": segmenter,
+        "tracklets": len(kept),
+        "crops": crops,
+        "cpu_s": dict(sorted(totals.items(), key=lambda kv: -kv[1])),
+        "median_wall_ms_per_crop": 1000 * statistics.median(per_tracklet),
+        "load_avg_1min": load_average(),
+    }
 
 
 def bench_stage(shared, workers) -> dict:
@@ -165,8 +181,13 @@ def bench_stage(shared, workers) -> dict:
         t = time.perf_counter()
         with LocalExecutor(workers=workers) as executor:
             summary = run_stage(project, "render", executor=executor, show_progress=False)
-        return {"workers": workers, "summary": summary.line(), "crops": crops, "wall_s": time.perf_counter() - t,
-                "load_avg_1min": load_average()}
+        return {
+            "workers": workers,
+            "summary": summary.line(),
+            "crops": crops,
+            "wall_s": time.perf_counter() - t,
+            "load_avg_1min": load_average(),
+        }
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -178,8 +199,14 @@ def render_speed(shared: Path, *, workers: int, repeat: int, skip: set[str]) -> 
     from grewkit.core.project import Project
 
     require(shared / "tud_campus", "TUD-Campus folder")
-    result = {"machine": machine(), "cpus": os.cpu_count(), "versions": f"cv2 {cv2.__version__}, numpy {np.__version__}",
-              "pretreatment": None, "steps": [], "stage": None}
+    result = {
+        "machine": machine(),
+        "cpus": os.cpu_count(),
+        "versions": f"cv2 {cv2.__version__}, numpy {np.__version__}",
+        "pretreatment": None,
+        "steps": [],
+        "stage": None,
+    }
     root = Path(tempfile.mkdtemp(prefix="grewkit-bench-render-"))
     try:
         project = Project.init(root / "proj")
@@ -202,33 +229,53 @@ def markdown(result: dict) -> str:
     p = result["pretreatment"]
     if p:
         fast = p["grewkit_ms"]
-        rows = [("grewkit normalise_frames (1 thread)", f"{fast:.2f}", "1.0x"),
-                ("grewkit, threads=2 (wall, so only meaningful on an idle machine)", f"{p['grewkit_threads2_wall_ms']:.2f}",
-                 f"{p['grewkit_threads2_wall_ms'] / fast:.2f}x (wall)")]
+        rows = [
+            ("grewkit normalise_frames (1 thread)", f"{fast:.2f}", "1.0x"),
+            (
+                "grewkit, threads=2 (wall, so only meaningful on an idle machine)",
+                f"{p['grewkit_threads2_wall_ms']:.2f}",
+                f"{p['grewkit_threads2_wall_ms'] / fast:.2f}x (wall)",
+            ),
+        ]
         if p["opengait_loop_ms"] is not None:
-            rows.append(("OpenGait loop, per frame", f"{p['opengait_loop_ms']:.2f}", f"{p['opengait_loop_ms'] / fast:.1f}x"))
-        rows.append(("numpy per frame, per height", f"{p['numpy_per_frame_ms']:.2f}", f"{p['numpy_per_frame_ms'] / fast:.1f}x"))
-        parts.append(f"## size normalisation, 64 and 128, {p['sequences']} sequences x {p['frames']} frames of real "
-                     f"mediapipe masks (256x128), best of {p['repeat']}, process CPU time; outputs identical"
-                     + ("" if p["opengait_loop_ms"] is not None else
-                        " (no OpenGait loop: tests/test_render_pretreatment.py is not here)"))
+            rows.append(
+                ("OpenGait loop, per frame", f"{p['opengait_loop_ms']:.2f}", f"{p['opengait_loop_ms'] / fast:.1f}x")
+            )
+        rows.append(
+            ("numpy per frame, per height", f"{p['numpy_per_frame_ms']:.2f}", f"{p['numpy_per_frame_ms'] / fast:.1f}x")
+        )
+        parts.append(
+            f"## size normalisation, 64 and 128, {p['sequences']} sequences x {p['frames']} frames of real "
+            f"mediapipe masks (256x128), best of {p['repeat']}, process CPU time; outputs identical"
+            + (
+                ""
+                if p["opengait_loop_ms"] is not None
+                else " (no OpenGait loop: tests/test_render_pretreatment.py is not here)"
+            )
+        )
         parts.append(markdown_table(["implementation", "ms/sequence", "x grewkit's CPU time"], rows))
     for s in result["steps"]:
         crops, total = s["crops"], sum(s["cpu_s"].values())
         rows = [(k, f"{1000 * v / crops:.2f}", f"{GREW_MEAN_FRAMES * v / crops:.2f}") for k, v in s["cpu_s"].items()]
         rows.append(("total", f"{1000 * total / crops:.2f}", f"{GREW_MEAN_FRAMES * total / crops:.2f}"))
-        parts.append(f"## render_tracklet steps, segmenter={s['segmenter']}, all modalities, one process, "
-                     f"{s['tracklets']} tracklets, {crops} crops; process CPU time (all threads)")
-        parts.append(markdown_table(["step", "CPU ms/crop", f"CPU s per {GREW_MEAN_FRAMES}-frame seq"], rows) + "\n"
-                     f"=> on 2 dedicated cores (one tracklet per core): {GREW_MEAN_FRAMES * total / crops / 2:.2f} s per "
-                     f"{GREW_MEAN_FRAMES}-frame sequence\nwall per crop, median over tracklets (incl. model start): "
-                     f"{s['median_wall_ms_per_crop']:.1f} ms (load average {s['load_avg_1min']} on {result['cpus']} CPUs)")
+        parts.append(
+            f"## render_tracklet steps, segmenter={s['segmenter']}, all modalities, one process, "
+            f"{s['tracklets']} tracklets, {crops} crops; process CPU time (all threads)"
+        )
+        parts.append(
+            markdown_table(["step", "CPU ms/crop", f"CPU s per {GREW_MEAN_FRAMES}-frame seq"], rows) + "\n"
+            f"=> on 2 dedicated cores (one tracklet per core): {GREW_MEAN_FRAMES * total / crops / 2:.2f} s per "
+            f"{GREW_MEAN_FRAMES}-frame sequence\nwall per crop, median over tracklets (incl. model start): "
+            f"{s['median_wall_ms_per_crop']:.1f} ms (load average {s['load_avg_1min']} on {result['cpus']} CPUs)"
+        )
     st = result["stage"]
     if st:
-        parts.append(f"## grewkit render (runner, local executor, {st['workers']} workers), all modalities: {st['summary']}\n"
-                     f"{st['crops']} crops in {st['wall_s']:.1f} s: {1000 * st['wall_s'] / st['crops']:.1f} ms/crop wall, "
-                     f"{GREW_MEAN_FRAMES * st['wall_s'] / st['crops']:.2f} s per {GREW_MEAN_FRAMES}-frame sequence "
-                     f"(load average {st['load_avg_1min']} on {result['cpus']} CPUs)")
+        parts.append(
+            f"## grewkit render (runner, local executor, {st['workers']} workers), all modalities: {st['summary']}\n"
+            f"{st['crops']} crops in {st['wall_s']:.1f} s: {1000 * st['wall_s'] / st['crops']:.1f} ms/crop wall, "
+            f"{GREW_MEAN_FRAMES * st['wall_s'] / st['crops']:.2f} s per {GREW_MEAN_FRAMES}-frame sequence "
+            f"(load average {st['load_avg_1min']} on {result['cpus']} CPUs)"
+        )
     return "\n\n".join(parts)
 
 
@@ -236,9 +283,12 @@ def markdown(result: dict) -> str:
 @SHARED_DATA_OPTION
 @click.option("--workers", default=2, show_default=True, help="Local executor workers of the render-stage run.")
 @click.option("--repeat", default=5, show_default=True, help="Size normalisation: best of this many runs.")
-@click.option("--skip", multiple=True, type=click.Choice(PARTS),
-              help="Leave out a part (repeatable): pretreatment, steps (mediapipe), mog2 (mog2 and mediapipe+mog2 "
-                   "steps), stage.")
+@click.option(
+    "--skip",
+    multiple=True,
+    type=click.Choice(PARTS),
+    help="Leave out a part (repeatable): pretreatment, steps (mediapipe), mog2 (mog2 and mediapipe+mog2 steps), stage.",
+)
 @JSON_OPTION
 def bench_render_command(data, workers, repeat, skip, as_json):
     """Size normalisation against OpenGait's per-frame loop, render_tracklet's steps, and the render stage's throughput.

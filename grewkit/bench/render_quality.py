@@ -18,11 +18,19 @@ import click
 import numpy as np
 import pyarrow.compute as pc
 
+from grewkit.bench.report import (
+    JSON_OPTION,
+    emit,
+    ingest_synth,
+    machine,
+    markdown_table,
+    run_stages,
+    synth_world,
+    world_options,
+)
 from grewkit.core.arrays import load_array
 from grewkit.core.errors import GrewkitError
 from grewkit.core.manifests import read_manifest
-from grewkit.bench.report import (JSON_OPTION, emit, ingest_synth, machine, markdown_table, run_stages, synth_world,
-                                  world_options)
 from grewkit.core.project import Project
 from grewkit.render.crops import Crop
 
@@ -37,13 +45,14 @@ def mask_iou(pred: np.ndarray, true: np.ndarray) -> float:
     return float(np.count_nonzero(p & t) / union) if union else float("nan")
 
 
-def true_crop_mask(true_in_box: np.ndarray, box: np.ndarray, frame_shape: tuple[int, int],
-                   geometry: tuple[float, float, float]) -> np.ndarray:
+def true_crop_mask(
+    true_in_box: np.ndarray, box: np.ndarray, frame_shape: tuple[int, int], geometry: tuple[float, float, float]
+) -> np.ndarray:
     """A true mask given inside its whole-pixel box, placed in the frame and warped into the crop."""
     h, w = frame_shape
     x1, y1, x2, y2 = (int(v) for v in box)
     full = np.zeros((h, w), np.uint8)
-    full[y1:y2, x1:x2] = true_in_box[:y2 - y1, :x2 - x1].astype(np.uint8) * 255
+    full[y1:y2, x1:x2] = true_in_box[: y2 - y1, : x2 - x1].astype(np.uint8) * 255
     scale, x0, y0 = geometry
     return Crop(0, None, scale, x0, y0).warp(full, nearest=True)  # type: ignore[arg-type]
 
@@ -80,13 +89,16 @@ class QualityReport:
         return float(vals.mean()) if vals.size else float("nan")
 
     def line(self) -> str:
-        return (f"{self.segmenter}: mean IoU {self.mean_iou:.3f} over {len(self.ious)} crops of "
-                f"{len(self.per_tracklet)} tracklets; {self.mean_iou_visible():.3f} on crops >= 90 % visible; "
-                f"mask found on {100 * np.mean(self.produced):.0f} % of crops, IoU there {self.mean_iou_produced:.3f}")
+        return (
+            f"{self.segmenter}: mean IoU {self.mean_iou:.3f} over {len(self.ious)} crops of "
+            f"{len(self.per_tracklet)} tracklets; {self.mean_iou_visible():.3f} on crops >= 90 % visible; "
+            f"mask found on {100 * np.mean(self.produced):.0f} % of crops, IoU there {self.mean_iou_produced:.3f}"
+        )
 
 
-def synthetic_quality(project: Project, settings, *, max_tracklets: int | None = None,
-                      min_visibility: float = 0.0) -> QualityReport:
+def synthetic_quality(
+    project: Project, settings, *, max_tracklets: int | None = None, min_visibility: float = 0.0
+) -> QualityReport:
     """Render the ground-truth tracklets of a ``grewkit synth --masks`` project and score their masks."""
     from grewkit.render.stage import render_tracklet
 
@@ -105,19 +117,30 @@ def synthetic_quality(project: Project, settings, *, max_tracklets: int | None =
     for t in tracklets[:max_tracklets]:
         rows = boxes_all.filter(pc.equal(boxes_all["tracklet_id"], t["tracklet_id"])).sort_by("frame").to_pandas()
         video = videos[t["video_id"]]
-        result = render_tracklet(project.resolve(video["path"]), rows.frame.to_numpy(),
-                                 rows[["x1", "y1", "x2", "y2"]].to_numpy(np.float64), settings,
-                                 name=t["tracklet_id"], keep_masks=True)
+        result = render_tracklet(
+            project.resolve(video["path"]),
+            rows.frame.to_numpy(),
+            rows[["x1", "y1", "x2", "y2"]].to_numpy(np.float64),
+            settings,
+            name=t["tracklet_id"],
+            keep_masks=True,
+        )
         truth = load_array(masks_dir / f"{t['tracklet_id']}.npy")
         if len(truth) != len(rows):
-            raise GrewkitError(f"{len(truth)} true masks for {len(rows)} boxes", path=masks_dir / f"{t['tracklet_id']}.npy")
+            raise GrewkitError(
+                f"{len(truth)} true masks for {len(rows)} boxes", path=masks_dir / f"{t['tracklet_id']}.npy"
+            )
         mine = []
         for k, row in enumerate(rows.itertuples()):
             vis = 1.0 if row.visibility is None or np.isnan(row.visibility) else float(row.visibility)
             if vis < min_visibility:
                 continue
-            true = true_crop_mask(truth[k], np.array([row.x1, row.y1, row.x2, row.y2]),
-                                  (video["height"], video["width"]), result.geometry[k])
+            true = true_crop_mask(
+                truth[k],
+                np.array([row.x1, row.y1, row.x2, row.y2]),
+                (video["height"], video["width"]),
+                result.geometry[k],
+            )
             if true.any():
                 mine.append(mask_iou(result.masks[k], true))
                 report.produced.append(bool(result.masks[k].any()))
@@ -159,9 +182,11 @@ def tracked_quality(project: Project, settings, *, max_tracklets: int | None = N
     for r in gt.read("identities", ["tracklet_id", "identity_id"]).to_pylist():
         gt_of_identity.setdefault(r["identity_id"], []).append(r["tracklet_id"])
     gt_boxes = gt.read("boxes", ["tracklet_id", "frame", "x1", "y1", "x2", "y2"]).to_pandas()
-    gt_index = {(r.tracklet_id, int(r.frame)): (k, np.array([r.x1, r.y1, r.x2, r.y2]))
-                for tid, g in gt_boxes.groupby("tracklet_id")
-                for k, r in enumerate(g.sort_values("frame").itertuples())}
+    gt_index = {
+        (r.tracklet_id, int(r.frame)): (k, np.array([r.x1, r.y1, r.x2, r.y2]))
+        for tid, g in gt_boxes.groupby("tracklet_id")
+        for k, r in enumerate(g.sort_values("frame").itertuples())
+    }
     videos = {v["video_id"]: v for v in project.read("videos").to_pylist()}
     boxes = project.read("boxes").to_pandas()
     report = QualityReport(settings.segmenter)
@@ -169,14 +194,25 @@ def tracked_quality(project: Project, settings, *, max_tracklets: int | None = N
     for t in sorted(kept, key=lambda t: t["tracklet_id"])[:max_tracklets]:
         rows = boxes[boxes.tracklet_id == t["tracklet_id"]].sort_values("frame")
         video = videos[t["video_id"]]
-        result = render_tracklet(project.resolve(video["path"]), rows.frame.to_numpy(),
-                                 rows[["x1", "y1", "x2", "y2"]].to_numpy(np.float64), settings,
-                                 name=t["tracklet_id"], keep_masks=True)
+        result = render_tracklet(
+            project.resolve(video["path"]),
+            rows.frame.to_numpy(),
+            rows[["x1", "y1", "x2", "y2"]].to_numpy(np.float64),
+            settings,
+            name=t["tracklet_id"],
+            keep_masks=True,
+        )
         cache: dict[str, np.ndarray] = {}
         mine = []
         for k, frame in enumerate(rows.frame.to_numpy()):
-            hit = next(((g, gt_index[(g, int(frame))]) for g in gt_of_identity[identity[t["tracklet_id"]]]
-                        if (g, int(frame)) in gt_index), None)
+            hit = next(
+                (
+                    (g, gt_index[(g, int(frame))])
+                    for g in gt_of_identity[identity[t["tracklet_id"]]]
+                    if (g, int(frame)) in gt_index
+                ),
+                None,
+            )
             if hit is None:
                 continue
             g, (j, gbox) = hit
@@ -193,38 +229,60 @@ def tracked_quality(project: Project, settings, *, max_tracklets: int | None = N
 
 
 def report_row(report: QualityReport, boxes: str, seconds: float | None = None) -> dict:
-    return {"segmenter": report.segmenter, "boxes": boxes, "mean_iou": report.mean_iou, "crops": len(report.ious),
-            "tracklets": len(report.per_tracklet), "mean_iou_visible_90": report.mean_iou_visible(),
-            "mask_found_share": float(np.mean(report.produced)) if report.produced else float("nan"),
-            "mean_iou_where_found": report.mean_iou_produced,
-            "pck_005": report.pck(0.05) if report.pose_errors else None,
-            "pck_01": report.pck(0.1) if report.pose_errors else None,
-            "keypoints": len(report.pose_errors), "seconds": seconds}
+    return {
+        "segmenter": report.segmenter,
+        "boxes": boxes,
+        "mean_iou": report.mean_iou,
+        "crops": len(report.ious),
+        "tracklets": len(report.per_tracklet),
+        "mean_iou_visible_90": report.mean_iou_visible(),
+        "mask_found_share": float(np.mean(report.produced)) if report.produced else float("nan"),
+        "mean_iou_where_found": report.mean_iou_produced,
+        "pck_005": report.pck(0.05) if report.pose_errors else None,
+        "pck_01": report.pck(0.1) if report.pose_errors else None,
+        "keypoints": len(report.pose_errors),
+        "seconds": seconds,
+    }
 
 
-def render_quality(*, cameras: int, identities: int, seconds: float, seed: int, ground_truth_boxes: bool,
-                   tracked: bool, max_tracklets: int | None) -> dict:
+def render_quality(
+    *,
+    cameras: int,
+    identities: int,
+    seconds: float,
+    seed: int,
+    ground_truth_boxes: bool,
+    tracked: bool,
+    max_tracklets: int | None,
+) -> dict:
     from grewkit.render.settings import RenderSettings
 
     rows, stages = [], []
     with tempfile.TemporaryDirectory(prefix="grewkit-bench-render-quality-") as tmp:
-        project = synth_world(Path(tmp) / "proj", cameras=cameras, identities=identities, seconds=seconds, seed=seed,
-                              masks=True)
+        project = synth_world(
+            Path(tmp) / "proj", cameras=cameras, identities=identities, seconds=seconds, seed=seed, masks=True
+        )
         for segmenter, modalities in SEGMENTERS.items() if ground_truth_boxes else ():
             started = time.perf_counter()
-            report = synthetic_quality(project, RenderSettings(segmenter=segmenter, modalities=modalities),
-                                       max_tracklets=max_tracklets)
+            report = synthetic_quality(
+                project, RenderSettings(segmenter=segmenter, modalities=modalities), max_tracklets=max_tracklets
+            )
             rows.append(report_row(report, "ground truth", time.perf_counter() - started))
         if tracked:
             ingest_synth(project)
             stages = [summary.line() for summary in run_stages(project, ["detect", "track"])]
             for segmenter in SEGMENTERS:
                 started = time.perf_counter()
-                report = tracked_quality(project, RenderSettings(segmenter=segmenter, modalities=["sil"]),
-                                         max_tracklets=max_tracklets)
+                report = tracked_quality(
+                    project, RenderSettings(segmenter=segmenter, modalities=["sil"]), max_tracklets=max_tracklets
+                )
                 rows.append(report_row(report, "tracked (default detector and tracker)", time.perf_counter() - started))
-    return {"machine": machine(), "world": {"cameras": cameras, "identities": identities, "seconds": seconds,
-                                            "seed": seed}, "stages": stages, "rows": rows}
+    return {
+        "machine": machine(),
+        "world": {"cameras": cameras, "identities": identities, "seconds": seconds, "seed": seed},
+        "stages": stages,
+        "rows": rows,
+    }
 
 
 def markdown(result: dict) -> str:
@@ -233,21 +291,52 @@ def markdown(result: dict) -> str:
     def num(v):
         return "" if v is None else f"{v:.3f}"
 
-    return "\n".join([
-        f"machine: {result['machine']}; synthetic world: {w['cameras']} cameras, {w['identities']} identities, "
-        f"{w['seconds']:g} s, seed {w['seed']}", *result["stages"], "",
-        markdown_table(
-            ["segmenter", "boxes", "mean IoU", "crops", "tracklets", "IoU on crops >= 90 % visible", "mask found",
-             "IoU where found", "pose2d PCK@0.05", "PCK@0.1 (of box height)", "s"],
-            [(r["segmenter"], r["boxes"], num(r["mean_iou"]), r["crops"], r["tracklets"], num(r["mean_iou_visible_90"]),
-              f"{100 * r['mask_found_share']:.0f} %", num(r["mean_iou_where_found"]), num(r["pck_005"]), num(r["pck_01"]),
-              f"{r['seconds']:.0f}") for r in result["rows"]])])
+    return "\n".join(
+        [
+            f"machine: {result['machine']}; synthetic world: {w['cameras']} cameras, {w['identities']} identities, "
+            f"{w['seconds']:g} s, seed {w['seed']}",
+            *result["stages"],
+            "",
+            markdown_table(
+                [
+                    "segmenter",
+                    "boxes",
+                    "mean IoU",
+                    "crops",
+                    "tracklets",
+                    "IoU on crops >= 90 % visible",
+                    "mask found",
+                    "IoU where found",
+                    "pose2d PCK@0.05",
+                    "PCK@0.1 (of box height)",
+                    "s",
+                ],
+                [
+                    (
+                        r["segmenter"],
+                        r["boxes"],
+                        num(r["mean_iou"]),
+                        r["crops"],
+                        r["tracklets"],
+                        num(r["mean_iou_visible_90"]),
+                        f"{100 * r['mask_found_share']:.0f} %",
+                        num(r["mean_iou_where_found"]),
+                        num(r["pck_005"]),
+                        num(r["pck_01"]),
+                        f"{r['seconds']:.0f}",
+                    )
+                    for r in result["rows"]
+                ],
+            ),
+        ]
+    )
 
 
 @click.command("render-quality")
 @world_options(cameras=2, identities=8, seconds=20.0)
-@click.option("--tracked", is_flag=True,
-              help="Also run ingest, detect and track, and score the masks on the tracked boxes.")
+@click.option(
+    "--tracked", is_flag=True, help="Also run ingest, detect and track, and score the masks on the tracked boxes."
+)
 @click.option("--only-tracked", is_flag=True, help="Skip the ground-truth boxes part.")
 @click.option("--max-tracklets", default=0, show_default=True, help="Score only the first N tracklets (0: all).")
 @JSON_OPTION
@@ -262,6 +351,16 @@ def bench_render_quality_command(cameras, identities, seconds, seed, tracked, on
     Example:
       grewkit bench render-quality --cameras 2 --identities 6 --seconds 12 --seed 0 --tracked
     """
-    emit(render_quality(cameras=cameras, identities=identities, seconds=seconds, seed=seed,
-                        ground_truth_boxes=not only_tracked, tracked=tracked or only_tracked,
-                        max_tracklets=max_tracklets or None), as_json, markdown)
+    emit(
+        render_quality(
+            cameras=cameras,
+            identities=identities,
+            seconds=seconds,
+            seed=seed,
+            ground_truth_boxes=not only_tracked,
+            tracked=tracked or only_tracked,
+            max_tracklets=max_tracklets or None,
+        ),
+        as_json,
+        markdown,
+    )

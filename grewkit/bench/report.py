@@ -76,14 +76,19 @@ def run_grewkit(*args: str) -> Run:
 
 def world_options(*, cameras: int, identities: int, seconds: float) -> Callable:
     """The size of the synthetic world a bench generates, as ``grewkit synth`` names it."""
+
     def decorate(fn):
-        for option in reversed((
+        for option in reversed(
+            (
                 click.option("--cameras", default=cameras, show_default=True, help="Cameras of the synthetic world."),
                 click.option("--identities", default=identities, show_default=True, help="People in the world."),
                 click.option("--seconds", default=seconds, show_default=True, help="Seconds of footage per camera."),
-                click.option("--seed", default=0, show_default=True, help="Seed of the world."))):
+                click.option("--seed", default=0, show_default=True, help="Seed of the world."),
+            )
+        ):
             fn = option(fn)
         return fn
+
     return decorate
 
 
@@ -95,8 +100,9 @@ def synth_world(root: Path, *, cameras: int, identities: int, seconds: float, se
     from grewkit.synth.generate import generate
 
     project = Project.init(root)
-    config = dataclasses.replace(project.settings.section("synth"), cameras=cameras, identities=identities,
-                                 seconds=float(seconds), seed=seed)
+    config = dataclasses.replace(
+        project.settings.section("synth"), cameras=cameras, identities=identities, seconds=float(seconds), seed=seed
+    )
     generate(project, config, masks=masks, show_progress=False)
     return project
 

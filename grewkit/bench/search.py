@@ -10,9 +10,21 @@ import numpy as np
 from grewkit.bench.report import JSON_OPTION, emit, load_average, machine, markdown_table, peak_rss_mb
 
 
-def run_search_bench(*, probes: int, gallery: int, distractors: int, dim: int, threads: int, device: str,
-                     probe_chunk: int, gallery_chunk: int, topk: int, distance: str, seed: int = 0,
-                     baseline: bool = False) -> dict:
+def run_search_bench(
+    *,
+    probes: int,
+    gallery: int,
+    distractors: int,
+    dim: int,
+    threads: int,
+    device: str,
+    probe_chunk: int,
+    gallery_chunk: int,
+    topk: int,
+    distance: str,
+    seed: int = 0,
+    baseline: bool = False,
+) -> dict:
     import torch
 
     from grewkit.evaluate.search import SearchConfig, search
@@ -28,7 +40,9 @@ def run_search_bench(*, probes: int, gallery: int, distractors: int, dim: int, t
     probe_labels = rng.integers(0, n_ids, size=probes)
     gallery_labels = np.concatenate([np.arange(gallery) % n_ids, np.full(distractors, -2)])
     t_make = time.perf_counter() - t0
-    cfg = SearchConfig(distance=distance, topk=topk, probe_chunk=probe_chunk, gallery_chunk=gallery_chunk, device=device)
+    cfg = SearchConfig(
+        distance=distance, topk=topk, probe_chunk=probe_chunk, gallery_chunk=gallery_chunk, device=device
+    )
     t0 = time.perf_counter()
     c0 = time.process_time()
     res = search(probe, gal, probe_labels=probe_labels, gallery_labels=gallery_labels, config=cfg)
@@ -43,19 +57,38 @@ def run_search_bench(*, probes: int, gallery: int, distractors: int, dim: int, t
 
         c1 = time.process_time()
         t1 = time.perf_counter()
-        base = search(probe, gal, probe_labels=probe_labels, gallery_labels=gallery_labels,
-                      config=replace(cfg, use_numba=False))
-        extra = {"torch_path_s": round(time.perf_counter() - t1, 2), "torch_path_cpu_s": round(time.process_time() - c1, 2),
-                 "same_ranks": bool(np.array_equal(base.pos_ranks, res.pos_ranks))}
+        base = search(
+            probe, gal, probe_labels=probe_labels, gallery_labels=gallery_labels, config=replace(cfg, use_numba=False)
+        )
+        extra = {
+            "torch_path_s": round(time.perf_counter() - t1, 2),
+            "torch_path_cpu_s": round(time.process_time() - c1, 2),
+            "same_ranks": bool(np.array_equal(base.pos_ranks, res.pos_ranks)),
+        }
         extra["cpu_speedup_fused"] = round(extra["torch_path_cpu_s"] / max(cpu_search, 1e-9), 2)
-    return {"probes": probes, "gallery": gallery, "distractors": distractors, "dim": dim, "threads": threads,
-            "device": device, "distance": distance, "topk": topk, "probe_chunk": probe_chunk,
-            "gallery_chunk": gallery_chunk, "search_s": round(t_search, 2), "search_cpu_s": round(cpu_search, 2),
-            # CPU seconds over threads: the wall time on dedicated cores (the shared dev box is often contended).
-            "search_s_if_dedicated": round(cpu_search / threads, 2), "load_avg_1min": load_average(), "make_features_s": round(t_make, 2),
-            "pairs_per_s": float(f"{probes * n_gal / t_search:.4g}"), "peak_rss_mb": peak_rss_mb(),
-            "rank1_random": float(100 * np.mean((res.n_pos > 0) & (res.pos_ranks[-1][:, 0] == 1))),
-            "machine": machine(), **extra}
+    return {
+        "probes": probes,
+        "gallery": gallery,
+        "distractors": distractors,
+        "dim": dim,
+        "threads": threads,
+        "device": device,
+        "distance": distance,
+        "topk": topk,
+        "probe_chunk": probe_chunk,
+        "gallery_chunk": gallery_chunk,
+        "search_s": round(t_search, 2),
+        "search_cpu_s": round(cpu_search, 2),
+        # CPU seconds over threads: the wall time on dedicated cores (the shared dev box is often contended).
+        "search_s_if_dedicated": round(cpu_search / threads, 2),
+        "load_avg_1min": load_average(),
+        "make_features_s": round(t_make, 2),
+        "pairs_per_s": float(f"{probes * n_gal / t_search:.4g}"),
+        "peak_rss_mb": peak_rss_mb(),
+        "rank1_random": float(100 * np.mean((res.n_pos > 0) & (res.pos_ranks[-1][:, 0] == 1))),
+        "machine": machine(),
+        **extra,
+    }
 
 
 @click.command("search")
@@ -71,15 +104,26 @@ def run_search_bench(*, probes: int, gallery: int, distractors: int, dim: int, t
 @click.option("--distance", default="euclidean", show_default=True)
 @click.option("--baseline", is_flag=True, help="Also time the plain-torch path on the same features (ratio).")
 @JSON_OPTION
-def bench_search_command(probes, gallery, distractors, dim, threads, device, probe_chunk, gallery_chunk, topk,
-                         distance, baseline, as_json):
+def bench_search_command(
+    probes, gallery, distractors, dim, threads, device, probe_chunk, gallery_chunk, topk, distance, baseline, as_json
+):
     """Time probes x (gallery + distractors) search on random features; report peak RSS.
 
     \b
     Example (GREW scale, the default):
       grewkit bench search --threads 2
     """
-    out = run_search_bench(probes=probes, gallery=gallery, distractors=distractors, dim=dim, threads=threads,
-                           device=device, probe_chunk=probe_chunk, gallery_chunk=gallery_chunk, topk=topk,
-                           distance=distance, baseline=baseline)
+    out = run_search_bench(
+        probes=probes,
+        gallery=gallery,
+        distractors=distractors,
+        dim=dim,
+        threads=threads,
+        device=device,
+        probe_chunk=probe_chunk,
+        gallery_chunk=gallery_chunk,
+        topk=topk,
+        distance=distance,
+        baseline=baseline,
+    )
     emit(out, as_json, lambda r: markdown_table(["figure", "value"], r.items()))

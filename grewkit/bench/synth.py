@@ -19,9 +19,9 @@ from grewkit.bench.report import JSON_OPTION, emit, load_average, machine, markd
 def generation_speed(*, frames: int, identities: int, camera: int) -> dict:
     import cv2
 
-    from grewkit.synth.generate import VideoFile, _open_writer, render_camera
     # The only place the benches reach into the synthetic renderer.
     from grewkit.synth.camera_view import CameraRenderer
+    from grewkit.synth.generate import VideoFile, _open_writer, render_camera
     from grewkit.synth.world import SynthConfig, build_world
 
     config = SynthConfig(cameras=4, identities=identities, seconds=60.0, seed=0)
@@ -42,22 +42,41 @@ def generation_speed(*, frames: int, identities: int, camera: int) -> dict:
         c2, w2 = time.process_time(), time.perf_counter()
         truth = render_camera(world, camera, [video])
         full_cpu, full_wall = time.process_time() - c2, time.perf_counter() - w2
-    return {"machine": machine(), "load_avg_1min": load_average(), "camera": camera, "frames": frames,
-            "resolution": f"{config.width}x{config.height}", "identities": identities,
-            "people_per_frame": len(truth.box_rows["walk"]) / frames, "setup_cpu_s": setup,
-            "baseline_fps_cpu": frames / base_cpu, "baseline_fps_wall": frames / base_wall,
-            "full_fps_cpu": frames / full_cpu, "full_fps_wall": frames / full_wall,
-            "cpu_ratio": full_cpu / base_cpu}
+    return {
+        "machine": machine(),
+        "load_avg_1min": load_average(),
+        "camera": camera,
+        "frames": frames,
+        "resolution": f"{config.width}x{config.height}",
+        "identities": identities,
+        "people_per_frame": len(truth.box_rows["walk"]) / frames,
+        "setup_cpu_s": setup,
+        "baseline_fps_cpu": frames / base_cpu,
+        "baseline_fps_wall": frames / base_wall,
+        "full_fps_cpu": frames / full_cpu,
+        "full_fps_wall": frames / full_wall,
+        "cpu_ratio": full_cpu / base_cpu,
+    }
 
 
 def markdown(r: dict) -> str:
-    return (f"machine: {r['machine']}; load average {r['load_avg_1min']}\n"
-            f"camera {r['camera']}, {r['frames']} frames {r['resolution']}, {r['people_per_frame']:.1f} people per frame "
-            f"on average; camera setup (background, noise bank) {r['setup_cpu_s']:.2f} CPU s\n\n"
-            + markdown_table(["run", "frames per CPU s", "frames per wall s", "CPU time x baseline"], [
+    return (
+        f"machine: {r['machine']}; load average {r['load_avg_1min']}\n"
+        f"camera {r['camera']}, {r['frames']} frames {r['resolution']}, {r['people_per_frame']:.1f} people per frame "
+        f"on average; camera setup (background, noise bank) {r['setup_cpu_s']:.2f} CPU s\n\n"
+        + markdown_table(
+            ["run", "frames per CPU s", "frames per wall s", "CPU time x baseline"],
+            [
                 ("write-only baseline", f"{r['baseline_fps_cpu']:.1f}", f"{r['baseline_fps_wall']:.1f}", "1.00"),
-                ("full generation (camera setup included)", f"{r['full_fps_cpu']:.1f}", f"{r['full_fps_wall']:.1f}",
-                 f"{r['cpu_ratio']:.2f}")]))
+                (
+                    "full generation (camera setup included)",
+                    f"{r['full_fps_cpu']:.1f}",
+                    f"{r['full_fps_wall']:.1f}",
+                    f"{r['cpu_ratio']:.2f}",
+                ),
+            ],
+        )
+    )
 
 
 @click.command("synth")

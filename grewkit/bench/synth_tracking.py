@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from grewkit.core.project import Project
 from grewkit.bench.mot import DetectionEvaluator, MotEvaluator, PurityEvaluator
 from grewkit.core.boxes import iou_matrix
+from grewkit.core.project import Project
 
 
 def _frames(df: pd.DataFrame) -> dict[int, pd.DataFrame]:
@@ -70,8 +70,9 @@ def evaluate_synth(project: Project, *, min_score: float = 0.3, min_visibility: 
         for f in sorted(set(gf) | set(bf)):
             gg = gf.get(f, g.iloc[:0])
             bb = bf.get(f, b.iloc[:0])
-            mot.process(frame_offset + f, [ids[i] for i in gg.identity], _xyxy(gg),
-                        [ids[t] for t in bb.tracklet_id], _xyxy(bb))
+            mot.process(
+                frame_offset + f, [ids[i] for i in gg.identity], _xyxy(gg), [ids[t] for t in bb.tracklet_id], _xyxy(bb)
+            )
             purity_ev.process(list(gg.identity), _xyxy(gg), list(bb.tracklet_id), _xyxy(bb))
         frame_offset += 10**6
     purity, identity_purity = purity_ev.evaluate(), purity_ev.identity_purity()
@@ -82,9 +83,11 @@ def evaluate_synth(project: Project, *, min_score: float = 0.3, min_visibility: 
     kept_boxes = boxes[boxes.tracklet_id.isin(set(kept.tracklet_id))]
     out = {
         "videos": len(pairs),
-        "det_all": det_all.evaluate(), "det_visible": det_vis.evaluate(),
+        "det_all": det_all.evaluate(),
+        "det_visible": det_vis.evaluate(),
         "mot": mot.evaluate(),
-        "tracklets": len(tracklets), "kept": len(kept),
+        "tracklets": len(tracklets),
+        "kept": len(kept),
         "kept_purity_mean": float(kept_purity.mean()) if len(kept_purity) else float("nan"),
         "kept_purity_min": float(kept_purity.min()) if len(kept_purity) else float("nan"),
         "kept_share_pure_98": float((kept_purity >= 0.98).mean()) if len(kept_purity) else float("nan"),

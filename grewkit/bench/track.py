@@ -45,9 +45,9 @@ def check_metric_code(data: Path) -> list[dict]:
 
 
 def sequence_figures(seq, name: str, *, backend: str, strides: list[int], det_scores: str) -> list[dict]:
-    from grewkit.detect.registry import make_detector
     from grewkit.bench.mot import score_mot_files
     from grewkit.bench.mot_sequence import detect_sequence, scale_scores, track_to_mot
+    from grewkit.detect.registry import make_detector
     from grewkit.track.settings import TrackSettings
 
     settings = TrackSettings()
@@ -57,10 +57,19 @@ def sequence_figures(seq, name: str, *, backend: str, strides: list[int], det_sc
     if strides:
         dets = detect_sequence(seq, make_detector(backend, threads=1), min_score=0.1)
         for stride in strides:
-            r = score_mot_files(seq.gt, track_to_mot(dets[dets.frame % stride == 0], n_frames=len(seq.frames),
-                                                     fps=seq.fps, settings=settings, stride=stride))
-            rows.append({"run": f"{name}: {backend} + ByteTrack, detect stride {stride}",
-                         **{m: float(r[m]) for m in METRICS}})
+            r = score_mot_files(
+                seq.gt,
+                track_to_mot(
+                    dets[dets.frame % stride == 0],
+                    n_frames=len(seq.frames),
+                    fps=seq.fps,
+                    settings=settings,
+                    stride=stride,
+                ),
+            )
+            rows.append(
+                {"run": f"{name}: {backend} + ByteTrack, detect stride {stride}", **{m: float(r[m]) for m in METRICS}}
+            )
     if pub is not None:
         pub = Boxes(pub.frame - 1, pub.xyxy, scale_scores(pub.score, det_scores))
         r = score_mot_files(seq.gt, track_to_mot(pub, n_frames=len(seq.frames), fps=seq.fps, settings=settings))
@@ -69,7 +78,7 @@ def sequence_figures(seq, name: str, *, backend: str, strides: list[int], det_sc
 
 
 def tud_figures(data: Path, *, backend: str, strides: list[int], det_scores: str = "divide:50") -> list[dict]:
-    from grewkit.bench.mot_sequence import MotSequence, TUD_CAMPUS_FPS
+    from grewkit.bench.mot_sequence import TUD_CAMPUS_FPS, MotSequence
 
     seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"), fps=TUD_CAMPUS_FPS)
     return sequence_figures(seq, "TUD-Campus", backend=backend, strides=strides, det_scores=det_scores)
@@ -78,9 +87,9 @@ def tud_figures(data: Path, *, backend: str, strides: list[int], det_scores: str
 def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_frames: int = 0) -> dict:
     """Wall (and, serially, CPU) seconds of ingest, detect and track on ``video`` against decoding it."""
     from grewkit.core.executors import make_executor
+    from grewkit.core.frames import read_frames, video_size
     from grewkit.core.project import Project
     from grewkit.core.runner import run_stage
-    from grewkit.core.frames import read_frames, video_size
     from grewkit.ingest.cli import ingest
 
     width, height = video_size(video)
@@ -91,7 +100,9 @@ def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_
         (src / "cameras.csv").write_text(f"camera_id,site,view,width,height\ncam,bench,any,{width},{height}\n")
         project = Project.init(Path(tmp) / "proj")
         # Only what differs from the defaults; every other key keeps its default.
-        project.settings_path.write_text(f'[detect]\nbackend = "{backend}"\nstride = {stride}\nmax_frames = {max_frames}\n')
+        project.settings_path.write_text(
+            f'[detect]\nbackend = "{backend}"\nstride = {stride}\nmax_frames = {max_frames}\n'
+        )
         detect = Project.open(project.root).settings.section("detect")
         assert (detect.stride, detect.backend, detect.max_frames) == (stride, backend, max_frames), detect
         started, cpu = time.perf_counter(), time.process_time()
@@ -108,22 +119,44 @@ def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_
                     raise click.ClickException(f"{stage} failed: {summary.failed}")
         tracklets = project.read("tracklets").to_pandas()
         kept = tracklets[tracklets.kept]
-        return {"video": video.name, "frames": n_decoded, "resolution": f"{width}x{height}", "backend": backend,
-                "stride": stride, "workers": workers, "decode_s": decode_s, "decode_cpu_s": decode_cpu,
-                "wall_s": wall, "cpu_s": cpu_s if workers == 1 else None,
-                "ratio": (wall["detect"] + wall["track"]) / decode_s,
-                # CPU seconds of this process: a contended machine inflates wall times but hardly these;
-                # only meaningful serially (pool workers' time is not this process's).
-                "cpu_ratio": (cpu_s["detect"] + cpu_s["track"]) / decode_cpu if workers == 1 else None,
-                "tracklets": len(tracklets), "kept": len(kept), "kept_boxes": int(kept.n_frames.sum()),
-                "load_avg_1min": load_average()}
+        return {
+            "video": video.name,
+            "frames": n_decoded,
+            "resolution": f"{width}x{height}",
+            "backend": backend,
+            "stride": stride,
+            "workers": workers,
+            "decode_s": decode_s,
+            "decode_cpu_s": decode_cpu,
+            "wall_s": wall,
+            "cpu_s": cpu_s if workers == 1 else None,
+            "ratio": (wall["detect"] + wall["track"]) / decode_s,
+            # CPU seconds of this process: a contended machine inflates wall times but hardly these;
+            # only meaningful serially (pool workers' time is not this process's).
+            "cpu_ratio": (cpu_s["detect"] + cpu_s["track"]) / decode_cpu if workers == 1 else None,
+            "tracklets": len(tracklets),
+            "kept": len(kept),
+            "kept_boxes": int(kept.n_frames.sum()),
+            "load_avg_1min": load_average(),
+        }
 
 
 def markdown_mot(rows: list[dict]) -> str:
     return markdown_table(
         ["run", "MOTA", "IDF1", "ID switches", "FP", "misses", "mostly tracked"],
-        [(r["run"], f"{100 * r['mota']:.2f} %", f"{100 * r['idf1']:.2f} %", int(r["num_switches"]),
-          int(r["num_false_positives"]), int(r["num_misses"]), int(r["mostly_tracked"])) for r in rows])
+        [
+            (
+                r["run"],
+                f"{100 * r['mota']:.2f} %",
+                f"{100 * r['idf1']:.2f} %",
+                int(r["num_switches"]),
+                int(r["num_false_positives"]),
+                int(r["num_misses"]),
+                int(r["mostly_tracked"]),
+            )
+            for r in rows
+        ],
+    )
 
 
 def markdown_speed(runs: list[dict]) -> str:
@@ -131,39 +164,98 @@ def markdown_speed(runs: list[dict]) -> str:
     for group in runs:
         r = group[len(group) // 2]
         w = r["wall_s"]
-        rows.append((r["backend"], r["stride"], r["workers"], f"{r['decode_s']:.2f}", f"{w['ingest']:.2f}",
-                     f"{w['detect']:.2f}", f"{w['track']:.2f}", f"{w['detect'] + w['track']:.2f}", f"**{r['ratio']:.2f}**",
-                     ", ".join(f"{g['ratio']:.2f}" for g in group),
-                     "" if r["cpu_ratio"] is None else format(r["cpu_ratio"], ".2f"), f"{r['tracklets']} / {r['kept']}",
-                     r["load_avg_1min"]))
-    return markdown_table(["backend", "stride", "workers", "decode s", "ingest s", "detect s", "track s",
-                           "detect + track s", "x decode", "runs (x decode)", "CPU x decode (serial)",
-                           "tracklets found / kept", "load"], rows)
+        rows.append(
+            (
+                r["backend"],
+                r["stride"],
+                r["workers"],
+                f"{r['decode_s']:.2f}",
+                f"{w['ingest']:.2f}",
+                f"{w['detect']:.2f}",
+                f"{w['track']:.2f}",
+                f"{w['detect'] + w['track']:.2f}",
+                f"**{r['ratio']:.2f}**",
+                ", ".join(f"{g['ratio']:.2f}" for g in group),
+                "" if r["cpu_ratio"] is None else format(r["cpu_ratio"], ".2f"),
+                f"{r['tracklets']} / {r['kept']}",
+                r["load_avg_1min"],
+            )
+        )
+    return markdown_table(
+        [
+            "backend",
+            "stride",
+            "workers",
+            "decode s",
+            "ingest s",
+            "detect s",
+            "track s",
+            "detect + track s",
+            "x decode",
+            "runs (x decode)",
+            "CPU x decode (serial)",
+            "tracklets found / kept",
+            "load",
+        ],
+        rows,
+    )
 
 
 @click.command("track")
 @SHARED_DATA_OPTION
 @click.option("--backend", default="ssdlite", show_default=True, help="Detector name from the backends file.")
-@click.option("--video", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Video for the speed runs (default: vtest.avi in --shared-data).")
+@click.option(
+    "--video",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Video for the speed runs (default: vtest.avi in --shared-data).",
+)
 @click.option("--strides", default="1,2,3", show_default=True, help="[detect] stride values, comma-separated.")
-@click.option("--workers", default="1,2", show_default=True,
-              help="Comma-separated: 1 runs the serial executor, more the local process pool.")
+@click.option(
+    "--workers",
+    default="1,2",
+    show_default=True,
+    help="Comma-separated: 1 runs the serial executor, more the local process pool.",
+)
 @click.option("--repeats", default=3, show_default=True, help="Speed runs per setting; the median run is reported.")
 @click.option("--max-frames", default=0, show_default=True, help="Only this many frames of the video (0: all).")
 @click.option("--skip-tud", is_flag=True, help="Only the speed runs.")
 @click.option("--skip-speed", is_flag=True, help="Only the TUD-Campus metrics.")
-@click.option("--sequence", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
-              help="A MOTChallenge-layout folder (img1/, gt/gt.txt, optional det/det.txt and seqinfo.ini) to score "
-                   "instead of TUD-Campus.")
-@click.option("--fps", type=float, default=None,
-              help="Frame rate of --sequence (default: seqinfo.ini's frameRate; one of them is needed).")
-@click.option("--det-scores", default=None,
-              help="How det.txt scores become [0, 1] tracker scores: as-given, max-normalised or divide:N "
-                   "(default: divide:50 for TUD-Campus's DPM margins, as-given for --sequence).")
+@click.option(
+    "--sequence",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="A MOTChallenge-layout folder (img1/, gt/gt.txt, optional det/det.txt and seqinfo.ini) to score "
+    "instead of TUD-Campus.",
+)
+@click.option(
+    "--fps",
+    type=float,
+    default=None,
+    help="Frame rate of --sequence (default: seqinfo.ini's frameRate; one of them is needed).",
+)
+@click.option(
+    "--det-scores",
+    default=None,
+    help="How det.txt scores become [0, 1] tracker scores: as-given, max-normalised or divide:N "
+    "(default: divide:50 for TUD-Campus's DPM margins, as-given for --sequence).",
+)
 @JSON_OPTION
-def bench_track_command(data, backend, video, strides, workers, repeats, max_frames, skip_tud, skip_speed, sequence,
-                        fps, det_scores, as_json):
+def bench_track_command(
+    data,
+    backend,
+    video,
+    strides,
+    workers,
+    repeats,
+    max_frames,
+    skip_tud,
+    skip_speed,
+    sequence,
+    fps,
+    det_scores,
+    as_json,
+):
     """MOTA/IDF1 on TUD-Campus (or --sequence), and detect + track wall time over pure decode on a real video.
 
     \b
@@ -174,8 +266,7 @@ def bench_track_command(data, backend, video, strides, workers, repeats, max_fra
     from grewkit.bench.mot_sequence import MotSequence, scale_scores
 
     stride_list = [int(s) for s in strides.split(",") if s]
-    result = {"machine": machine(),
-              "mot": [], "speed": []}
+    result = {"machine": machine(), "mot": [], "speed": []}
     if sequence is not None:
         seq = MotSequence.open(sequence, fps=fps)
         mode = det_scores or "as-given"
@@ -184,13 +275,17 @@ def bench_track_command(data, backend, video, strides, workers, repeats, max_fra
     elif not skip_tud:
         mode = det_scores or "divide:50"
         scale_scores(np.zeros(1), mode)
-        result["mot"] = check_metric_code(data) + tud_figures(data, backend=backend, strides=stride_list, det_scores=mode)
+        result["mot"] = check_metric_code(data) + tud_figures(
+            data, backend=backend, strides=stride_list, det_scores=mode
+        )
     if not skip_speed:
         video = video or require(data / "vtest.avi", "vtest.avi")
         for n_workers in (int(w) for w in workers.split(",") if w):
             for stride in stride_list:
-                group = [pipeline_speed(video, backend=backend, stride=stride, workers=n_workers, max_frames=max_frames)
-                         for _ in range(max(1, repeats))]
+                group = [
+                    pipeline_speed(video, backend=backend, stride=stride, workers=n_workers, max_frames=max_frames)
+                    for _ in range(max(1, repeats))
+                ]
                 result["speed"].append(sorted(group, key=lambda r: r["ratio"]))
     emit(result, as_json, lambda result: markdown(result, repeats))
 
@@ -201,7 +296,9 @@ def markdown(result: dict, repeats: int) -> str:
         parts.append(markdown_mot(result["mot"]))
     if result["speed"]:
         first = result["speed"][0][0]
-        parts.append(f"{first['video']}: {first['frames']} frames {first['resolution']}; wall seconds, median of "
-                     f"{max(1, repeats)} runs; x decode = (detect + track) / pure decode of the same file in the same run")
+        parts.append(
+            f"{first['video']}: {first['frames']} frames {first['resolution']}; wall seconds, median of "
+            f"{max(1, repeats)} runs; x decode = (detect + track) / pure decode of the same file in the same run"
+        )
         parts.append(markdown_speed(result["speed"]))
     return "\n\n".join(parts)

@@ -31,14 +31,21 @@ def by_subject_split(project) -> None:
     for r in project.read("sequences").to_pylist():
         train = int(r["identity_id"]) < 85
         gallery = r["condition"] <= "nm-04" and r["condition"].startswith("nm")
-        rows.append({"sequence_id": r["sequence_id"], "identity_id": r["identity_id"], "camera_id": r["camera_id"],
-                     "split": "train" if train else "test",
-                     "role": None if train else ("gallery" if gallery else "probe")})
+        rows.append(
+            {
+                "sequence_id": r["sequence_id"],
+                "identity_id": r["identity_id"],
+                "camera_id": r["camera_id"],
+                "split": "train" if train else "test",
+                "role": None if train else ("gallery" if gallery else "probe"),
+            }
+        )
     project.write("splits", pa.Table.from_pylist(rows))
 
 
-def train_and_compare(data: Path, *, config: str, iterations: int, device: str, distance: str,
-                      workdir: Path | None) -> dict:
+def train_and_compare(
+    data: Path, *, config: str, iterations: int, device: str, distance: str, workdir: Path | None
+) -> dict:
     """The figures of one run; a temporary work folder (no ``workdir``) is removed afterwards."""
     work = workdir or Path(tempfile.mkdtemp(prefix="grewkit-bench-casiab-"))
     try:
@@ -59,20 +66,57 @@ def _train_and_compare(data: Path, work: Path, *, config: str, iterations: int, 
     run_grewkit("import", "opengait", str(work / "data"), "--project", str(proj), "--quiet")
     by_subject_split(Project.open(proj))
     started = time.time()
-    line = run_grewkit("train", "--project", str(proj), "--config", config, "--out", str(work / "run"),
-                       "--iterations", str(iterations), "--device", device, "--quiet").output
+    line = run_grewkit(
+        "train",
+        "--project",
+        str(proj),
+        "--config",
+        config,
+        "--out",
+        str(work / "run"),
+        "--iterations",
+        str(iterations),
+        "--device",
+        device,
+        "--quiet",
+    ).output
     train_s = time.time() - started
     ckpt = sorted((work / "run" / "checkpoints").glob("iter-*.pt"))[-1]
-    result = {"machine": machine(), "config": config, "iterations": iterations, "device": device,
-              "train_wall_s": round(train_s, 1), "train_line": line.strip(), "load_avg_1min": load_average()}
-    for name, extra, dist in (("gei", ["--model", "gei"], "euclidean"),
-                              ("trained", ["--checkpoint", str(ckpt), "--device", device], distance)):
+    result = {
+        "machine": machine(),
+        "config": config,
+        "iterations": iterations,
+        "device": device,
+        "train_wall_s": round(train_s, 1),
+        "train_line": line.strip(),
+        "load_avg_1min": load_average(),
+    }
+    for name, extra, dist in (
+        ("gei", ["--model", "gei"], "euclidean"),
+        ("trained", ["--checkpoint", str(ckpt), "--device", device], distance),
+    ):
         run_grewkit("embed", "--project", str(proj), *extra, "--split", "test", "--out", str(work / name), "--quiet")
-        run_grewkit("evaluate", "--project", str(proj), "--features", str(work / name), "--protocol", "casiab",
-                    "--include-identical-view", "--distance", dist, "--out", str(work / f"{name}.json"))
+        run_grewkit(
+            "evaluate",
+            "--project",
+            str(proj),
+            "--features",
+            str(work / name),
+            "--protocol",
+            "casiab",
+            "--include-identical-view",
+            "--distance",
+            dist,
+            "--out",
+            str(work / f"{name}.json"),
+        )
         res = json.loads((work / f"{name}.json").read_text())
         meta = json.loads((work / name / "index.json").read_text())
-        result[name] = {**res["metrics"], "distance": dist, "ms_per_sequence": round(meta["seconds_per_sequence"] * 1000, 2)}
+        result[name] = {
+            **res["metrics"],
+            "distance": dist,
+            "ms_per_sequence": round(meta["seconds_per_sequence"] * 1000, 2),
+        }
     log = [json.loads(x) for x in (work / "run" / "log.jsonl").read_text().splitlines()]
     result["seconds_per_iter_log"] = [e["seconds_per_iter"] for e in log]
     return result
@@ -80,13 +124,23 @@ def _train_and_compare(data: Path, work: Path, *, config: str, iterations: int, 
 
 def markdown(r: dict) -> str:
     metrics = [k for k in r["gei"] if k not in ("distance", "ms_per_sequence")]
-    return (f"machine: {r['machine']}; load average {r['load_avg_1min']}\n"
-            f"{r['config']}, {r['iterations']} iterations on {r['device']}: {r['train_wall_s']} s wall; {r['train_line']}\n"
-            f"seconds per iteration (log): {', '.join(f'{s:.2f}' for s in r['seconds_per_iter_log'])}\n\n"
-            + markdown_table(["model", "distance", *metrics, "ms per sequence"],
-                             [(name, r[name]["distance"],
-                               *(f"{r[name][m]:.2f}" if isinstance(r[name][m], float) else r[name][m] for m in metrics),
-                               r[name]["ms_per_sequence"]) for name in ("gei", "trained")]))
+    return (
+        f"machine: {r['machine']}; load average {r['load_avg_1min']}\n"
+        f"{r['config']}, {r['iterations']} iterations on {r['device']}: {r['train_wall_s']} s wall; {r['train_line']}\n"
+        f"seconds per iteration (log): {', '.join(f'{s:.2f}' for s in r['seconds_per_iter_log'])}\n\n"
+        + markdown_table(
+            ["model", "distance", *metrics, "ms per sequence"],
+            [
+                (
+                    name,
+                    r[name]["distance"],
+                    *(f"{r[name][m]:.2f}" if isinstance(r[name][m], float) else r[name][m] for m in metrics),
+                    r[name]["ms_per_sequence"],
+                )
+                for name in ("gei", "trained")
+            ],
+        )
+    )
 
 
 @click.command("casiab")
@@ -94,9 +148,15 @@ def markdown(r: dict) -> str:
 @click.option("--config", default="gaitset_tiny", show_default=True, help="Training config (grewkit's or a file).")
 @click.option("--iterations", default=60, show_default=True, help="Training iterations.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
-@click.option("--distance", default="euclidean_parts", show_default=True, help="Distance for the trained model's features.")
-@click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Keep the data, project and run here (default: a new temporary folder).")
+@click.option(
+    "--distance", default="euclidean_parts", show_default=True, help="Distance for the trained model's features."
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Keep the data, project and run here (default: a new temporary folder).",
+)
 @JSON_OPTION
 def bench_casiab_command(data, config, iterations, device, distance, workdir, as_json):
     """Rank-1 / mAP on CASIA-B (view 090) of a briefly trained model against the GEI baseline.
@@ -105,5 +165,10 @@ def bench_casiab_command(data, config, iterations, device, distance, workdir, as
     Example:
       grewkit bench casiab --shared-data ../shared/data --config gaitset_tiny --iterations 60 --device cpu
     """
-    emit(train_and_compare(data, config=config, iterations=iterations, device=device, distance=distance,
-                           workdir=workdir), as_json, markdown)
+    emit(
+        train_and_compare(
+            data, config=config, iterations=iterations, device=device, distance=distance, workdir=workdir
+        ),
+        as_json,
+        markdown,
+    )

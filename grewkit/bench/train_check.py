@@ -43,8 +43,9 @@ def model_config(name: str, size: str):
             return TrainConfig.load(f"{name}_grew")
         except GrewkitError:
             raise GrewkitError(f"model {name!r} has no bundled {name}_grew config; use --size tiny") from None
-    return TrainConfig.from_dict({"model": {"name": name, "args": TINY_ARGS.get(name, {})},
-                                  "data": {"frames": 8, "p": 2, "k": 2}})
+    return TrainConfig.from_dict(
+        {"model": {"name": name, "args": TINY_ARGS.get(name, {})}, "data": {"frames": 8, "p": 2, "k": 2}}
+    )
 
 
 def _device(device: str):
@@ -52,8 +53,10 @@ def _device(device: str):
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         built = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "built without CUDA"
-        raise GrewkitError(f"--device {device}: torch {torch.__version__} ({built}) sees no CUDA device on this "
-                           f"machine; `grewkit bench train --device cpu` runs the same checks on the CPU")
+        raise GrewkitError(
+            f"--device {device}: torch {torch.__version__} ({built}) sees no CUDA device on this "
+            f"machine; `grewkit bench train --device cpu` runs the same checks on the CPU"
+        )
     return torch.device(device)
 
 
@@ -64,7 +67,7 @@ def _silhouettes(rng: np.random.Generator, n: int, frames: int, h: int, w: int) 
         left, width = int(rng.integers(2, w // 3)), int(rng.integers(w // 4, w // 2))
         for t in range(frames):
             shift = round(2 * math.sin(2 * math.pi * t / 12 + i))
-            x[i, t, h // 8: h - h // 16, max(0, left + shift): left + shift + width] = 1.0
+            x[i, t, h // 8 : h - h // 16, max(0, left + shift) : left + shift + width] = 1.0
     noise = rng.random(x.shape) < 0.02
     return np.where(noise, 1.0 - x, x).astype(np.float32)
 
@@ -95,9 +98,18 @@ def _embedding_gap(model, cfg, num_classes: int, dev, sequences: list[np.ndarray
     return gap / max(scale, 1e-12)
 
 
-def check_model(name: str, *, device: str = "cuda", size: str = "published", batch: int | None = None,
-                frames: int | None = None, iterations: int = 20, warmup: int = 3, num_classes: int = 200,
-                seed: int = 0) -> dict:
+def check_model(
+    name: str,
+    *,
+    device: str = "cuda",
+    size: str = "published",
+    batch: int | None = None,
+    frames: int | None = None,
+    iterations: int = 20,
+    warmup: int = 3,
+    num_classes: int = 200,
+    seed: int = 0,
+) -> dict:
     import torch
 
     from grewkit.train.data import RESOLUTIONS
@@ -160,8 +172,9 @@ def check_model(name: str, *, device: str = "cuda", size: str = "published", bat
     # after 2000 clean steps, so the halvings count the skipped steps here.
     skipped = round(math.log2(scale_start / scaler.get_scale())) if amp else 0
     # After scaler.step the gradients are unscaled; those of a skipped step hold the overflow.
-    grads_finite = last_skipped or all(bool(torch.isfinite(p.grad).all()) for p in model.parameters()
-                                       if p.grad is not None)
+    grads_finite = last_skipped or all(
+        bool(torch.isfinite(p.grad).all()) for p in model.parameters() if p.grad is not None
+    )
 
     model.eval()
     sequences = [s for s in _silhouettes(rng, 2, max(frames, 2), h, w)]
@@ -169,35 +182,72 @@ def check_model(name: str, *, device: str = "cuda", size: str = "published", bat
     strict = _embedding_gap(model, cfg, num_classes, dev, sequences, strict=True)
     default = _embedding_gap(model, cfg, num_classes, dev, sequences, strict=False) if dev.type == "cuda" else strict
     ok = all(math.isfinite(v) for v in losses) and grads_finite and skipped < iterations and strict <= STRICT_REL_TOL
-    return {"model": name, "size": size, "params_M": round(params / 1e6, 3), "batch": batch, "frames": frames,
-            "input": f"{h}x{w}", "device": str(dev), "amp": amp, "iterations": iterations,
-            "it_per_s": round(iterations / seconds, 2), "ms_per_it": round(seconds / iterations * 1000, 1),
-            "peak_mem_MiB": None if peak is None else round(peak, 1),
-            "loss_first": round(losses[0], 4), "loss_last": round(losses[-1], 4), "skipped_steps": skipped,
-            "grads_finite": grads_finite, "emb_rel_gap_fp32": float(f"{strict:.3g}"),
-            "emb_rel_gap_default": float(f"{default:.3g}"), "ok": ok}
+    return {
+        "model": name,
+        "size": size,
+        "params_M": round(params / 1e6, 3),
+        "batch": batch,
+        "frames": frames,
+        "input": f"{h}x{w}",
+        "device": str(dev),
+        "amp": amp,
+        "iterations": iterations,
+        "it_per_s": round(iterations / seconds, 2),
+        "ms_per_it": round(seconds / iterations * 1000, 1),
+        "peak_mem_MiB": None if peak is None else round(peak, 1),
+        "loss_first": round(losses[0], 4),
+        "loss_last": round(losses[-1], 4),
+        "skipped_steps": skipped,
+        "grads_finite": grads_finite,
+        "emb_rel_gap_fp32": float(f"{strict:.3g}"),
+        "emb_rel_gap_default": float(f"{default:.3g}"),
+        "ok": ok,
+    }
 
 
 def machine(device: str) -> dict:
     import torch
 
-    info = {"torch": torch.__version__, "cuda": torch.version.cuda, "threads": torch.get_num_threads(),
-            "load_avg_1min": round(os.getloadavg()[0], 2)}
+    info = {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "threads": torch.get_num_threads(),
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+    }
     if device.startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
         info["cudnn"] = torch.backends.cudnn.version()
     return info
 
 
-COLUMNS = ("model", "params_M", "batch", "frames", "amp", "it_per_s", "ms_per_it", "peak_mem_MiB", "loss_first",
-           "loss_last", "skipped_steps", "emb_rel_gap_fp32", "emb_rel_gap_default", "ok")
+COLUMNS = (
+    "model",
+    "params_M",
+    "batch",
+    "frames",
+    "amp",
+    "it_per_s",
+    "ms_per_it",
+    "peak_mem_MiB",
+    "loss_first",
+    "loss_last",
+    "skipped_steps",
+    "emb_rel_gap_fp32",
+    "emb_rel_gap_default",
+    "ok",
+)
 
 
 @click.command("train")
 @click.option("--device", default="cuda", show_default=True, help="cuda (or cuda:N), or cpu for the same checks there.")
 @click.option("--models", "names", default=None, help="Comma-separated (default: every registered model).")
-@click.option("--size", type=click.Choice(["published", "tiny"]), default="published", show_default=True,
-              help="published: each model's *_grew config (widths, batch P*K, frames); tiny: small widths.")
+@click.option(
+    "--size",
+    type=click.Choice(["published", "tiny"]),
+    default="published",
+    show_default=True,
+    help="published: each model's *_grew config (widths, batch P*K, frames); tiny: small widths.",
+)
 @click.option("--batch", type=int, default=None, help="Sequences per step (default: the config's P*K).")
 @click.option("--frames", type=int, default=None, help="Frames per sequence (default: the config's).")
 @click.option("--iterations", default=20, show_default=True, help="Timed steps per model.")
@@ -226,8 +276,10 @@ def bench_train_command(device, names, size, batch, frames, iterations, warmup, 
     unknown = [n for n in chosen if n not in MODELS]
     if unknown:
         raise GrewkitError(f"unknown model {unknown[0]!r}; known: {', '.join(MODELS)}")
-    rows = [check_model(n, device=device, size=size, batch=batch, frames=frames, iterations=iterations,
-                        warmup=warmup) for n in chosen]
+    rows = [
+        check_model(n, device=device, size=size, batch=batch, frames=frames, iterations=iterations, warmup=warmup)
+        for n in chosen
+    ]
     info = machine(device)
     if as_json:
         click.echo(json.dumps({"machine": info, "models": rows}, indent=2))
@@ -239,5 +291,7 @@ def bench_train_command(device, names, size, batch, frames, iterations, warmup, 
             click.echo("  ".join(str(r[c]).rjust(wd) for c, wd in zip(COLUMNS, widths)))
     failed = [r["model"] for r in rows if not r["ok"]]
     if failed:
-        raise GrewkitError(f"check failed for {', '.join(failed)} (see the row: loss, gradients, skipped steps, "
-                           f"embedding gap over {STRICT_REL_TOL:g})")
+        raise GrewkitError(
+            f"check failed for {', '.join(failed)} (see the row: loss, gradients, skipped steps, "
+            f"embedding gap over {STRICT_REL_TOL:g})"
+        )

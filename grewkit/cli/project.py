@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from grewkit.core.project import LAYOUT, Project
 from grewkit.cli.options import project_option
+from grewkit.core.project import LAYOUT, Project
 
 console = Console()
 
@@ -71,20 +71,32 @@ def status_command(project, as_json):
     for row in rows:
         if row["started"]:
             name = row["stage"] + (" (partial)" if row.get("partial") else "")
-            table.add_row(name, str(row["done"]), str(len(row.get("stale", {}))), str(len(row["failed"])),
-                          str(row["pending"]), str(row["total"]))
+            table.add_row(
+                name,
+                str(row["done"]),
+                str(len(row.get("stale", {}))),
+                str(len(row["failed"])),
+                str(row["pending"]),
+                str(row["total"]),
+            )
         else:
             table.add_row(row["stage"], "-", "-", "-", "-", "not run")
     console.print(table)
     for row in rows:
         for key, reason in sorted(row.get("stale", {}).items())[:20]:
-            console.print(f"[yellow]stale[/yellow] {escape(row['stage'])}/{escape(key)}: {escape(reason)}",
-                          highlight=False, soft_wrap=True)
+            console.print(
+                f"[yellow]stale[/yellow] {escape(row['stage'])}/{escape(key)}: {escape(reason)}",
+                highlight=False,
+                soft_wrap=True,
+            )
         if len(row.get("stale", {})) > 20:
             console.print(f"... and {len(row['stale']) - 20} more stale units in {row['stage']}")
         for key, reason in sorted(row["failed"].items())[:20]:
-            console.print(f"[red]failed[/red] {escape(row['stage'])}/{escape(key)}: {escape(reason)}", highlight=False,
-                          soft_wrap=True)
+            console.print(
+                f"[red]failed[/red] {escape(row['stage'])}/{escape(key)}: {escape(reason)}",
+                highlight=False,
+                soft_wrap=True,
+            )
         if len(row["failed"]) > 20:
             console.print(f"... and {len(row['failed']) - 20} more failures in {row['stage']}")
     for line in overview_lines(overview):

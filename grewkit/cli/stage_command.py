@@ -11,9 +11,18 @@ from grewkit.cli.options import executor_options, project_option
 from grewkit.core.progress import console
 
 
-def run_and_report(project, stage: str, *, executor_kind: str | None = None, workers: int | None = None,
-                   address: str | None = None, retry_failed: bool | None = None, strict: bool = False, show_progress: bool = True,
-                   partial: bool = False):
+def run_and_report(
+    project,
+    stage: str,
+    *,
+    executor_kind: str | None = None,
+    workers: int | None = None,
+    address: str | None = None,
+    retry_failed: bool | None = None,
+    strict: bool = False,
+    show_progress: bool = True,
+    partial: bool = False,
+):
     """Run a registered stage with the project's executor (or the overrides) and print its summary.
 
     Exits 3 when ``strict`` and some units failed; otherwise failures are listed and the
@@ -22,11 +31,13 @@ def run_and_report(project, stage: str, *, executor_kind: str | None = None, wor
     from grewkit.core.executors import executor_for
     from grewkit.core.runner import run_stage
 
-    executor = executor_for(project.settings.section("executor"), stage, kind=executor_kind, workers=workers,
-                            address=address)
+    executor = executor_for(
+        project.settings.section("executor"), stage, kind=executor_kind, workers=workers, address=address
+    )
     with executor:
-        summary = run_stage(project, stage, executor=executor, retry_failed=retry_failed, show_progress=show_progress,
-                            partial=partial)
+        summary = run_stage(
+            project, stage, executor=executor, retry_failed=retry_failed, show_progress=show_progress, partial=partial
+        )
     console.print(escape(summary.line()), highlight=False)
     for key, reason in sorted(summary.failed.items())[:20]:
         console.print(f"[red]failed[/red] {escape(key)}: {escape(reason)}", highlight=False)
@@ -39,9 +50,12 @@ def run_and_report(project, stage: str, *, executor_kind: str | None = None, wor
 
 def partial_option(fn):
     """``--partial``: go on while an upstream stage is incomplete, with the units whose inputs are all there."""
-    return click.option("--partial", is_flag=True,
-                        help="When an upstream stage is incomplete, run only the units whose upstream units are "
-                             "done instead of refusing (recorded in state/<stage>/run.json, shown by status).")(fn)
+    return click.option(
+        "--partial",
+        is_flag=True,
+        help="When an upstream stage is incomplete, run only the units whose upstream units are "
+        "done instead of refusing (recorded in state/<stage>/run.json, shown by status).",
+    )(fn)
 
 
 def stage_command(stage: str, help_text: str) -> click.Command:
@@ -50,13 +64,25 @@ def stage_command(stage: str, help_text: str) -> click.Command:
     @click.command(stage, help=help_text)
     @project_option
     @executor_options
-    @click.option("--retry-failed/--skip-failed", default=None, help="Retry units that failed before (default: [executor] retry_failed).")
+    @click.option(
+        "--retry-failed/--skip-failed",
+        default=None,
+        help="Retry units that failed before (default: [executor] retry_failed).",
+    )
     @click.option("--strict", is_flag=True, help="Exit with status 3 when any unit failed.")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
     @partial_option
     def command(project, executor_kind, workers, address, retry_failed, strict, quiet, partial):
-        run_and_report(project, stage, executor_kind=executor_kind, workers=workers, address=address,
-                       retry_failed=retry_failed,
-                       strict=strict, show_progress=not quiet, partial=partial)
+        run_and_report(
+            project,
+            stage,
+            executor_kind=executor_kind,
+            workers=workers,
+            address=address,
+            retry_failed=retry_failed,
+            strict=strict,
+            show_progress=not quiet,
+            partial=partial,
+        )
 
     return command

@@ -42,4 +42,3 @@ def save_array(path: str | Path, array: np.ndarray) -> str:
         with open(tmp, "wb") as f:
             np.save(f, np.ascontiguousarray(array), allow_pickle=False)
     return sha256_file(path)
-

@@ -59,12 +59,16 @@ class Boxes:
             object.__setattr__(self, "track_id", ids)
 
     @classmethod
-    def empty(cls, *, with_track_id: bool = False) -> "Boxes":
-        return cls(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
-                   np.zeros(0, np.int64) if with_track_id else None)
+    def empty(cls, *, with_track_id: bool = False) -> Boxes:
+        return cls(
+            np.zeros(0, np.int64),
+            np.zeros((0, 4), np.float32),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.int64) if with_track_id else None,
+        )
 
     @classmethod
-    def best_first(cls, xyxy, score, *, frame: int = 0) -> "Boxes":
+    def best_first(cls, xyxy, score, *, frame: int = 0) -> Boxes:
         """The boxes of one image, sorted by descending score (ties keep their order)."""
         score = np.asarray(score, dtype=np.float32).reshape(-1)
         xyxy = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
@@ -72,30 +76,37 @@ class Boxes:
         return cls(np.full(len(score), frame, np.int64), xyxy[order], score[order])
 
     @classmethod
-    def concat(cls, parts: list["Boxes"]) -> "Boxes":
+    def concat(cls, parts: list[Boxes]) -> Boxes:
         """All rows of ``parts`` in order; track ids only when every part has them."""
         if not parts:
             return cls.empty()
         ids = [p.track_id for p in parts]
-        return cls(np.concatenate([p.frame for p in parts]), np.concatenate([p.xyxy for p in parts]),
-                   np.concatenate([p.score for p in parts]),
-                   None if any(i is None for i in ids) else np.concatenate(ids))
+        return cls(
+            np.concatenate([p.frame for p in parts]),
+            np.concatenate([p.xyxy for p in parts]),
+            np.concatenate([p.score for p in parts]),
+            None if any(i is None for i in ids) else np.concatenate(ids),
+        )
 
     def __len__(self) -> int:
         return len(self.frame)
 
-    def __getitem__(self, index) -> "Boxes":
+    def __getitem__(self, index) -> Boxes:
         """Rows by boolean mask, index array, slice or single index (a one-row Boxes)."""
         if isinstance(index, (int, np.integer)):
             index = [index]
-        return Boxes(self.frame[index], self.xyxy[index], self.score[index],
-                     None if self.track_id is None else self.track_id[index])
+        return Boxes(
+            self.frame[index],
+            self.xyxy[index],
+            self.score[index],
+            None if self.track_id is None else self.track_id[index],
+        )
 
-    def at(self, frame: int) -> "Boxes":
+    def at(self, frame: int) -> Boxes:
         """The boxes of one frame, in their order here."""
         return self[self.frame == frame]
 
-    def in_frame(self, frame: int) -> "Boxes":
+    def in_frame(self, frame: int) -> Boxes:
         """The same boxes placed in video frame ``frame``."""
         return Boxes(np.full(len(self), frame, np.int64), self.xyxy, self.score, self.track_id)
 
@@ -103,27 +114,30 @@ class Boxes:
     def heights(self) -> np.ndarray:
         return self.xyxy[:, 3] - self.xyxy[:, 1]
 
-    def clip(self, width: int, height: int) -> "Boxes":
+    def clip(self, width: int, height: int) -> Boxes:
         """Boxes cut to the image ``width`` x ``height``."""
         xyxy = self.xyxy.copy()
         xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)
         xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, height)
         return Boxes(self.frame, xyxy, self.score, self.track_id)
 
-    def filter(self, *, min_score: float = 0.0, min_height: float = 0.0) -> "Boxes":
+    def filter(self, *, min_score: float = 0.0, min_height: float = 0.0) -> Boxes:
         """Boxes scoring at least ``min_score``, at least ``min_height`` tall and wider than 0."""
         h = self.xyxy[:, 3] - self.xyxy[:, 1]
         w = self.xyxy[:, 2] - self.xyxy[:, 0]
         return self[(self.score >= min_score) & (h >= max(min_height, 1e-6)) & (w > 0)]
 
     @classmethod
-    def from_arrow(cls, table: pa.Table, *, track_column: str | None = None) -> "Boxes":
+    def from_arrow(cls, table: pa.Table, *, track_column: str | None = None) -> Boxes:
         """Rows of a table with the manifests' columns ``frame``, ``x1``..``y2``, ``score`` (a null score reads
         as NaN; a table without ``score`` reads as NaN scores); ``track_column`` names the id column, if any."""
         n = table.num_rows
         xyxy = np.stack([table.column(c).to_numpy() for c in XYXY], axis=1) if n else np.zeros((0, 4), np.float32)
-        score = (table.column("score").to_numpy(zero_copy_only=False) if "score" in table.column_names
-                 else np.full(n, np.nan, np.float32))
+        score = (
+            table.column("score").to_numpy(zero_copy_only=False)
+            if "score" in table.column_names
+            else np.full(n, np.nan, np.float32)
+        )
         ids = table.column(track_column).to_numpy(zero_copy_only=False) if track_column else None
         return cls(table.column("frame").to_numpy(), xyxy, score, ids)
 
@@ -133,8 +147,9 @@ class Boxes:
         columns.update({c: pa.array(self.xyxy[:, i], pa.float32()) for i, c in enumerate(XYXY)})
         columns["score"] = pa.array(self.score, pa.float32(), from_pandas=True)
         if self.track_id is not None:
-            columns[track_column] = pa.array(self.track_id.tolist() if self.track_id.dtype.kind in "OUS"
-                                             else self.track_id)
+            columns[track_column] = pa.array(
+                self.track_id.tolist() if self.track_id.dtype.kind in "OUS" else self.track_id
+            )
         return pa.table(columns)
 
 

@@ -14,8 +14,9 @@ import shutil
 import tempfile
 import traceback
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from grewkit.core.errors import GrewkitError
 from grewkit.core.registry import Registry
@@ -40,7 +41,7 @@ class Executor(ABC):
     def close(self) -> None:
         """Release workers; the executor is not used after this."""
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -72,8 +73,14 @@ class SerialExecutor(Executor):
 # for them again (trackers alone takes about 1 s, through supervision, scipy and matplotlib). Only
 # libraries that start no threads on import belong here; the forkserver ignores any that fail.
 WORKER_PRELOAD: tuple[str, ...] = (
-    "grewkit.core.forkserver_lifeline", "numpy", "pyarrow", "pyarrow.parquet", "cv2", "grewkit.core.runner",
-    "onnxruntime", "trackers",
+    "grewkit.core.forkserver_lifeline",
+    "numpy",
+    "pyarrow",
+    "pyarrow.parquet",
+    "cv2",
+    "grewkit.core.runner",
+    "onnxruntime",
+    "trackers",
 )
 
 
@@ -113,8 +120,7 @@ class LocalExecutor(Executor):
             # forkserver, not fork: workers must not inherit the runner's lock, threads (progress bar) or open models.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(list(WORKER_PRELOAD))
-            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                                initializer=_worker_start)
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_worker_start)
         return self._pool
 
     def _drop_pool(self, pool) -> None:
@@ -183,15 +189,19 @@ class LocalExecutor(Executor):
 
 # Name -> "module:Class"; a cluster executor adds its line here. Contract: an ``Executor``
 # subclass built as ``cls(workers=n, **options)`` (the options only for kinds that take them).
-EXECUTORS: Registry[type[Executor]] = Registry("executor", {
-    "local": "grewkit.core.executors:LocalExecutor",
-    "serial": "grewkit.core.executors:SerialExecutor",
-    "ray": "grewkit.core.ray_executor:RayExecutor",
-})
+EXECUTORS: Registry[type[Executor]] = Registry(
+    "executor",
+    {
+        "local": "grewkit.core.executors:LocalExecutor",
+        "serial": "grewkit.core.executors:SerialExecutor",
+        "ray": "grewkit.core.ray_executor:RayExecutor",
+    },
+)
 
 
-def executor_for(settings, stage: str, *, kind: str | None = None, workers: int | None = None,
-                 address: str | None = None) -> Executor:
+def executor_for(
+    settings, stage: str, *, kind: str | None = None, workers: int | None = None, address: str | None = None
+) -> Executor:
     """The executor a stage runs on: the project's [executor] settings, overridden by command-line values."""
     kind = kind or settings.kind
     options = {}
@@ -199,9 +209,15 @@ def executor_for(settings, stage: str, *, kind: str | None = None, workers: int 
         resources = settings.resources.get(stage, {})
         unknown = set(resources) - {"num_cpus", "num_gpus"}
         if unknown:
-            raise GrewkitError(f"[executor] resources.{stage} has unknown keys {sorted(unknown)}; use num_cpus, num_gpus")
-        options = dict(address=address or settings.ray_address or None, max_retries=settings.ray_max_retries,
-                       num_cpus=float(resources.get("num_cpus", 1)), num_gpus=float(resources.get("num_gpus", 0)))
+            raise GrewkitError(
+                f"[executor] resources.{stage} has unknown keys {sorted(unknown)}; use num_cpus, num_gpus"
+            )
+        options = dict(
+            address=address or settings.ray_address or None,
+            max_retries=settings.ray_max_retries,
+            num_cpus=float(resources.get("num_cpus", 1)),
+            num_gpus=float(resources.get("num_gpus", 0)),
+        )
     if workers is not None and workers < 1:
         # 0 is a value, not "unset": it must not silently fall back to the settings.
         raise GrewkitError(f"--workers {workers}: at least 1 worker is needed")

@@ -9,8 +9,8 @@ start instead, so a frame number always means the same image.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -39,8 +39,9 @@ def video_size(path: str | Path) -> tuple[int, int]:
         capture.release()
 
 
-def read_frames(path: str | Path, frames: Iterable[int] | None = None, *, start: int = 0, stop: int | None = None,
-                step: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+def read_frames(
+    path: str | Path, frames: Iterable[int] | None = None, *, start: int = 0, stop: int | None = None, step: int = 1
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame index, BGR frame)`` in order.
 
     With ``frames`` (increasing frame indices): exactly those frames. Otherwise the frames from
@@ -76,8 +77,11 @@ def read_frames(path: str | Path, frames: Iterable[int] | None = None, *, start:
             elif not ok:
                 if last is None:
                     return
-                raise GrewkitError(f"video ends at frame {index}, before frame {last} that was asked for "
-                                   "(the file changed since ingest?)", path=path)
+                raise GrewkitError(
+                    f"video ends at frame {index}, before frame {last} that was asked for "
+                    "(the file changed since ingest?)",
+                    path=path,
+                )
             index += 1
     finally:
         capture.release()

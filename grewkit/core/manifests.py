@@ -13,8 +13,8 @@ fixed writer options, so the same rows always give the same bytes.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -82,7 +82,9 @@ def write_manifest(root: Path, name: str, table: pa.Table) -> Path:
     values = pc.unique(table.column(schema.partition_by)).to_pylist()
     written = set()
     for value in sorted(values):
-        write_partition(root, name, value, table.filter(pc.equal(table.column(schema.partition_by), value)), _checked=True)
+        write_partition(
+            root, name, value, table.filter(pc.equal(table.column(schema.partition_by), value)), _checked=True
+        )
         written.add(f"{value}.parquet")
     for stale in path.glob("*.parquet"):
         if stale.name not in written:
@@ -128,8 +130,9 @@ def read_file(path: Path, name: str, columns: list[str] | None = None, *, filter
     return table.select(columns) if columns else table
 
 
-def read_partition(root: Path, name: str, value: str, columns: list[str] | None = None, *,
-                   filters: list | None = None) -> pa.Table:
+def read_partition(
+    root: Path, name: str, value: str, columns: list[str] | None = None, *, filters: list | None = None
+) -> pa.Table:
     """The rows of one partition (one camera) of a partitioned manifest, checked like ``read_file``; an absent
     partition reads as an empty table. ``filters`` as in ``read_file``."""
     schema = get_schema(name)

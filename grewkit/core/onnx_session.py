@@ -39,8 +39,11 @@ def open_session(model: Path, *, sha256: str | None, threads: int = 1):
     if sha256:
         actual = sha256_file(model)
         if actual != sha256.lower():
-            raise GrewkitError(f"model checksum mismatch: sha256 is {actual}, detectors.toml expects {sha256} "
-                               "(a damaged or replaced file)", path=model)
+            raise GrewkitError(
+                f"model checksum mismatch: sha256 is {actual}, detectors.toml expects {sha256} "
+                "(a damaged or replaced file)",
+                path=model,
+            )
     try:
         import onnxruntime as ort
     except ImportError as exc:

@@ -32,8 +32,12 @@ def tracklet_overview(root: Path) -> dict | None:
         # A tracklet failing several filters counts once under each of them.
         for part in (text or "no reason recorded").split("; "):
             reasons[reason_kind(part)] += 1
-    return {"total": table.num_rows, "kept": kept, "dropped": table.num_rows - kept,
-            "dropped_by_reason": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))}
+    return {
+        "total": table.num_rows,
+        "kept": kept,
+        "dropped": table.num_rows - kept,
+        "dropped_by_reason": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+    }
 
 
 def tracklets_by_video(root: Path) -> list[dict]:
@@ -99,8 +103,11 @@ def split_overview(root: Path) -> dict | None:
         return None
     table = read_manifest(root, "splits", columns=["sequence_id", "identity_id", "split", "role"])
     out: dict = {}
-    for row in table.group_by(["split", "role"]).aggregate([("sequence_id", "count_distinct"),
-                                                           ("identity_id", "count_distinct")]).to_pylist():
+    for row in (
+        table.group_by(["split", "role"])
+        .aggregate([("sequence_id", "count_distinct"), ("identity_id", "count_distinct")])
+        .to_pylist()
+    ):
         name = row["split"] if row["role"] is None else f"{row['split']} {row['role']}"
         out[name] = {"sequences": row["sequence_id_count_distinct"], "identities": row["identity_id_count_distinct"]}
     return dict(sorted(out.items()))
@@ -108,8 +115,12 @@ def split_overview(root: Path) -> dict | None:
 
 def project_overview(project) -> dict:
     root = project.manifests_dir
-    return {"tracklets": tracklet_overview(root), "tracklets_by_video": tracklets_by_video(root),
-            "annotation": annotation_overview(project), "splits": split_overview(root)}
+    return {
+        "tracklets": tracklet_overview(root),
+        "tracklets_by_video": tracklets_by_video(root),
+        "annotation": annotation_overview(project),
+        "splits": split_overview(root),
+    }
 
 
 def overview_lines(overview: dict) -> list[str]:
@@ -118,7 +129,9 @@ def overview_lines(overview: dict) -> list[str]:
     t = overview.get("tracklets")
     if t is not None:
         why = ", ".join(f"{k}: {n}" for k, n in t["dropped_by_reason"].items())
-        lines.append(f"tracklets: {t['kept']} kept, {t['dropped']} dropped of {t['total']}" + (f" ({why})" if why else ""))
+        lines.append(
+            f"tracklets: {t['kept']} kept, {t['dropped']} dropped of {t['total']}" + (f" ({why})" if why else "")
+        )
     a = overview.get("annotation")
     if a is not None:
         for name, c in a["campaigns"].items():
@@ -131,11 +144,15 @@ def overview_lines(overview: dict) -> list[str]:
                 text += f", {c['conflicts']} conflicts at the last pull" + (f" ({kinds})" if kinds else "")
             lines.append(text)
         if "annotations" in a:
-            lines.append(f"annotations: {a['tasks_answered']} tasks answered, {a['skipped']} skipped, "
-                         f"{a['annotations']} in all by {a['annotators']} annotators")
+            lines.append(
+                f"annotations: {a['tasks_answered']} tasks answered, {a['skipped']} skipped, "
+                f"{a['annotations']} in all by {a['annotators']} annotators"
+            )
         if "identities" in a:
-            lines.append(f"identities: {a['identities']} resolved from {a['tracklets_resolved']} tracklets, "
-                         f"{a['tracklets_held_out']} tracklets held out")
+            lines.append(
+                f"identities: {a['identities']} resolved from {a['tracklets_resolved']} tracklets, "
+                f"{a['tracklets_held_out']} tracklets held out"
+            )
     s = overview.get("splits")
     if s is not None:
         parts = [f"{name} {v['sequences']} sequences / {v['identities']} identities" for name, v in s.items()]

@@ -30,7 +30,7 @@ class Project:
     root: Path
 
     @classmethod
-    def init(cls, root: str | Path, *, name: str | None = None) -> "Project":
+    def init(cls, root: str | Path, *, name: str | None = None) -> Project:
         root = Path(root)
         settings_path = root / SETTINGS_FILE
         if settings_path.exists():
@@ -45,7 +45,7 @@ class Project:
         return cls(root)
 
     @classmethod
-    def open(cls, root: str | Path) -> "Project":
+    def open(cls, root: str | Path) -> Project:
         root = Path(root)
         if not root.is_dir():
             raise GrewkitError("project folder does not exist; create one with `grewkit init`", path=root)

@@ -72,8 +72,12 @@ def outputs_digest(markers: list[tuple[str, dict | None]]) -> str | None:
     """The fingerprint of some upstream units' outputs; None when any of them is not done."""
     if any(m is None for _, m in markers):
         return None
-    return digest([[key, m.get("parts", {}), m.get("files", {}) and
-                    {p: r.get("sha256") for p, r in m["files"].items()}] for key, m in markers])
+    return digest(
+        [
+            [key, m.get("parts", {}), m.get("files", {}) and {p: r.get("sha256") for p, r in m["files"].items()}]
+            for key, m in markers
+        ]
+    )
 
 
 def changed_inputs(recorded: dict | None, current: dict) -> list[str]:

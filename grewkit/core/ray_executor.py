@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from grewkit.core.errors import GrewkitError
 from grewkit.core.executors import Executor, Outcome
@@ -27,8 +28,15 @@ def _call(fn: Callable[[Any], Any], item: Any) -> Any:
 class RayExecutor(Executor):
     name = "ray"
 
-    def __init__(self, workers: int = 2, *, address: str | None = None, num_cpus: float = 1.0,
-                 num_gpus: float = 0.0, max_retries: int = 2):
+    def __init__(
+        self,
+        workers: int = 2,
+        *,
+        address: str | None = None,
+        num_cpus: float = 1.0,
+        num_gpus: float = 0.0,
+        max_retries: int = 2,
+    ):
         try:
             import ray
         except ImportError:
@@ -38,8 +46,9 @@ class RayExecutor(Executor):
         if not ray.is_initialized():
             # Workers must import grewkit (and a user's plug-in stages) exactly as the driver does.
             env = {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-            kwargs: dict[str, Any] = dict(runtime_env={"env_vars": env}, include_dashboard=False,
-                                          log_to_driver=False, configure_logging=False)
+            kwargs: dict[str, Any] = dict(
+                runtime_env={"env_vars": env}, include_dashboard=False, log_to_driver=False, configure_logging=False
+            )
             if address:
                 ray.init(address=address, **kwargs)
             else:
@@ -60,10 +69,16 @@ class RayExecutor(Executor):
                 item = pending.pop(ref)
                 try:
                     yield Outcome(item, value=ray.get(ref))
-                except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
-                        ray.exceptions.ActorDiedError) as exc:
-                    yield Outcome(item, error=f"the Ray worker died {self.max_retries + 1} times running this unit "
-                                              f"({type(exc).__name__})")
+                except (
+                    ray.exceptions.WorkerCrashedError,
+                    ray.exceptions.NodeDiedError,
+                    ray.exceptions.ActorDiedError,
+                ) as exc:
+                    yield Outcome(
+                        item,
+                        error=f"the Ray worker died {self.max_retries + 1} times running this unit "
+                        f"({type(exc).__name__})",
+                    )
                 except ray.exceptions.RayError as exc:
                     cause = getattr(exc, "cause", None) or exc
                     yield Outcome(item, error=f"{type(cause).__name__}: {cause}".splitlines()[0])

@@ -13,8 +13,9 @@ missing optional package names the package.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Generic, Iterator, Mapping, TypeVar
+from typing import Any, Generic, TypeVar
 
 from grewkit.core.errors import GrewkitError
 

@@ -22,9 +22,9 @@ import json
 import os
 import time
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -187,7 +187,9 @@ def run_unit(task: tuple) -> UnitReport:
         missing = set(stage.outputs) - set(tables)
         unexpected = set(tables) - set(stage.outputs)
         if missing or unexpected:
-            raise GrewkitError(f"stage {stage.name} returned manifests {sorted(tables)}, declared {sorted(stage.outputs)}")
+            raise GrewkitError(
+                f"stage {stage.name} returned manifests {sorted(tables)}, declared {sorted(stage.outputs)}"
+            )
         # A redone unit may now write fewer partitions than before: its old parts must not be merged.
         for old in _old_parts(state, stage.outputs, key):
             old.unlink()
@@ -199,8 +201,9 @@ def run_unit(task: tuple) -> UnitReport:
             files.update(_row_files(stage.project, table))
             if schema.partition_by:
                 column = table.column(schema.partition_by)
-                written = [(value, table.filter(pc.equal(column, value)))
-                           for value in sorted(pc.unique(column).to_pylist())]
+                written = [
+                    (value, table.filter(pc.equal(column, value))) for value in sorted(pc.unique(column).to_pylist())
+                ]
             else:
                 written = [(None, table)]
             for value, part in written:
@@ -212,8 +215,10 @@ def run_unit(task: tuple) -> UnitReport:
         reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
         write_json(state.failed_path(key), {"unit": key, "reason": reason, "traceback": traceback.format_exc(limit=8)})
         return UnitReport(key, ok=False, error=reason, seconds=time.perf_counter() - started)
-    write_json(state.done_path(key), {"unit": key, "rows": rows, "inputs": inputs, "read": read, "parts": parts,
-                                      "files": files})
+    write_json(
+        state.done_path(key),
+        {"unit": key, "rows": rows, "inputs": inputs, "read": read, "parts": parts, "files": files},
+    )
     state.failed_path(key).unlink(missing_ok=True)
     return UnitReport(key, ok=True, rows=rows, seconds=time.perf_counter() - started)
 
@@ -234,7 +239,7 @@ class Assessment:
     read: dict[str, dict] = field(default_factory=dict)
     markers: dict[str, dict] = field(default_factory=dict)
     requires: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    upstream: dict[str, "Assessment"] = field(default_factory=dict)
+    upstream: dict[str, Assessment] = field(default_factory=dict)
     #: markers whose files were only touched (same checksum, new stat): rewritten to spare a rehash
     refreshed: dict[str, dict] = field(default_factory=dict)
 
@@ -323,8 +328,10 @@ def assess(project: Project, instance: Stage, *, deep: bool = True) -> Assessmen
         if blocked:
             result.state[unit.key], result.reasons[unit.key] = "blocked", "; ".join(blocked)
         elif marker is not None:
-            why = [f"{n.split(':', 1)[-1]} changed" if n != "(no recorded inputs)" else n
-                   for n in provenance.changed_inputs(marker.get("inputs"), inputs)]
+            why = [
+                f"{n.split(':', 1)[-1]} changed" if n != "(no recorded inputs)" else n
+                for n in provenance.changed_inputs(marker.get("inputs"), inputs)
+            ]
             touched = False
             for path, record in sorted(marker.get("files", {}).items()):
                 problem, now = provenance.check_file(project.resolve(path), record)
@@ -358,7 +365,9 @@ class _StageLock:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self.fd)
-            raise GrewkitError("another run of this stage holds the lock; wait for it to finish", path=self.path) from None
+            raise GrewkitError(
+                "another run of this stage holds the lock; wait for it to finish", path=self.path
+            ) from None
         return self
 
     def __exit__(self, *exc):
@@ -418,21 +427,32 @@ def run_stage(
             missing = judged.missing_upstream()
             if missing and not partial:
                 name, (n, total, detail) = sorted(missing.items())[0]
-                raise GrewkitError(f"{name} is incomplete: {n} of its {total} units are not done ({detail}); "
-                                   f"run `grewkit {name}` first, or pass --partial to {cls.name} only what it has")
+                raise GrewkitError(
+                    f"{name} is incomplete: {n} of its {total} units are not done ({detail}); "
+                    f"run `grewkit {name}` first, or pass --partial to {cls.name} only what it has"
+                )
             units = judged.units
             state.write_plan(units)
             left_out = judged.keys("blocked")
-            write_json(state.dir / "run.json", {"partial": bool(partial and missing), "left_out": len(left_out),
-                                                "missing_upstream": {k: v[0] for k, v in sorted(missing.items())}})
+            write_json(
+                state.dir / "run.json",
+                {
+                    "partial": bool(partial and missing),
+                    "left_out": len(left_out),
+                    "missing_upstream": {k: v[0] for k, v in sorted(missing.items())},
+                },
+            )
             for key, marker in judged.refreshed.items():
                 write_json(state.done_path(key), marker)
             stale = judged.keys("stale")
             for key in stale:
                 # Not done any more: a kill before it is redone must not leave the old rows looking current.
                 state.done_path(key).unlink(missing_ok=True)
-            todo = [u for u in units if judged.state[u.key] in ("pending", "stale")
-                    or (retry and judged.state[u.key] == "failed")]
+            todo = [
+                u
+                for u in units
+                if judged.state[u.key] in ("pending", "stale") or (retry and judged.state[u.key] == "failed")
+            ]
             fresh = set(judged.keys("done"))
             failed = {} if retry else {k: judged.reasons[k] for k in judged.keys("failed")}
             skipped = len(fresh)
@@ -441,9 +461,14 @@ def run_stage(
             tasks = [(ref, str(project.root), u.key, u.payload, judged.inputs[u.key], judged.read[u.key]) for u in todo]
             if executor is None and tasks:
                 executor = executor_for(settings, cls.name)
-            with progress_bar(f"{cls.name}", total=len(units), completed=skipped + len(failed), unit=cls.unit_noun,
-                              enabled=show_progress) as advance:
-                for outcome in (executor.map_unordered(run_unit, tasks) if tasks else ()):
+            with progress_bar(
+                f"{cls.name}",
+                total=len(units),
+                completed=skipped + len(failed),
+                unit=cls.unit_noun,
+                enabled=show_progress,
+            ) as advance:
+                for outcome in executor.map_unordered(run_unit, tasks) if tasks else ():
                     key = outcome.item[2]
                     report: UnitReport | None = outcome.value
                     if outcome.error is not None:
@@ -460,8 +485,16 @@ def run_stage(
         instance.close()
         if own_executor and executor is not None:
             executor.close()
-    return StageSummary(cls.name, len(units), n_done, skipped, failed, time.perf_counter() - started,
-                        stale=len([k for k in stale if k in fresh]), left_out=len(left_out))
+    return StageSummary(
+        cls.name,
+        len(units),
+        n_done,
+        skipped,
+        failed,
+        time.perf_counter() - started,
+        stale=len([k for k in stale if k in fresh]),
+        left_out=len(left_out),
+    )
 
 
 def stage_status(project: Project, stage: str) -> dict:
@@ -472,8 +505,16 @@ def stage_status(project: Project, stage: str) -> dict:
     state = StageState(project, stage)
     planned = state.planned()
     if planned is None:
-        return {"stage": stage, "started": False, "total": 0, "done": 0, "stale": {}, "failed": {}, "pending": 0,
-                "partial": False}
+        return {
+            "stage": stage,
+            "started": False,
+            "total": 0,
+            "done": 0,
+            "stale": {},
+            "failed": {},
+            "pending": 0,
+            "partial": False,
+        }
     partial = bool(state.run_record().get("partial"))
     try:
         instance = stage_class(stage)(project)
@@ -491,8 +532,16 @@ def stage_status(project: Project, stage: str) -> dict:
         keys = {u["key"] for u in planned}
         done = state.done_keys() & keys
         failed = {k: v for k, v in state.failures().items() if k in keys}
-        return {"stage": stage, "started": True, "total": len(keys), "done": len(done), "stale": {},
-                "failed": failed, "pending": len(keys) - len(done) - len(failed), "partial": partial}
+        return {
+            "stage": stage,
+            "started": True,
+            "total": len(keys),
+            "done": len(done),
+            "stale": {},
+            "failed": failed,
+            "pending": len(keys) - len(done) - len(failed),
+            "partial": partial,
+        }
     return {
         "stage": stage,
         "started": True,
@@ -528,15 +577,20 @@ def check_inputs(project: Project) -> list:
             instance = cls(project)
             judged = assess(project, instance, deep=False)
         except GrewkitError as exc:
-            problems.append(Problem(project.relative(exc.path) if exc.path else f"state/{name}",
-                                    f"cannot check the inputs of {name}: {exc.reason}"))
+            problems.append(
+                Problem(
+                    project.relative(exc.path) if exc.path else f"state/{name}",
+                    f"cannot check the inputs of {name}: {exc.reason}",
+                )
+            )
             continue
         finally:
             if instance is not None:
                 instance.close()
-        for what, keys in (("whose recorded inputs no longer match", judged.keys("stale")),
-                           ("whose upstream units are not done", [k for k in judged.keys("blocked")
-                                                                  if k in judged.markers])):
+        for what, keys in (
+            ("whose recorded inputs no longer match", judged.keys("stale")),
+            ("whose upstream units are not done", [k for k in judged.keys("blocked") if k in judged.markers]),
+        ):
             if not keys:
                 continue
             example = f"{keys[0]}: {judged.reasons[keys[0]]}"
@@ -544,10 +598,18 @@ def check_inputs(project: Project) -> list:
                 rows = sum(int(judged.markers[k].get("rows", {}).get(output, 0)) for k in keys)
                 if rows:
                     path = project.relative(manifests.manifest_path(project.manifests_dir, output))
-                    problems.append(Problem(path, f"{rows} rows from {len(keys)} {name} units {what} "
-                                                  f"(e.g. {example}); run `grewkit {name}`"))
+                    problems.append(
+                        Problem(
+                            path,
+                            f"{rows} rows from {len(keys)} {name} units {what} (e.g. {example}); run `grewkit {name}`",
+                        )
+                    )
         record = state.run_record()
         if record.get("partial"):
-            problems.append(Problem(f"state/{name}/run.json",
-                                    f"the last {name} run was --partial: {record.get('left_out', 0)} units left out"))
+            problems.append(
+                Problem(
+                    f"state/{name}/run.json",
+                    f"the last {name} run was --partial: {record.get('left_out', 0)} units left out",
+                )
+            )
     return problems

@@ -40,7 +40,9 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str):
         if (module, name) not in _ALLOWED:
-            raise UnsafePickleError(f"refused to unpickle {module}.{name}: only numpy arrays are accepted", path=self._path)
+            raise UnsafePickleError(
+                f"refused to unpickle {module}.{name}: only numpy arrays are accepted", path=self._path
+            )
         return super().find_class(module, name)
 
     def persistent_load(self, pid):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pyarrow as pa
 
@@ -125,7 +125,9 @@ def _load(path: Path) -> ManifestSchema:
     except (KeyError, ValueError, TypeError) as exc:
         raise GrewkitError(f"malformed schema file: {exc}", path=path) from exc
     names = set(schema.column_names)
-    missing = [k for k in (*schema.primary_key, *([schema.partition_by] if schema.partition_by else [])) if k not in names]
+    missing = [
+        k for k in (*schema.primary_key, *([schema.partition_by] if schema.partition_by else [])) if k not in names
+    ]
     if missing:
         raise GrewkitError(f"key columns {missing} are not columns of the schema", path=path)
     return schema
@@ -186,7 +188,9 @@ def conform(table: pa.Table, schema: ManifestSchema, *, path: Path | str | None 
                         f"the schema wants {col.type} ({exc})"
                     ) from None
         if not col.nullable and arr.null_count:
-            raise SchemaError(f"manifest {schema.name!r}{where}: column {col.name!r} has {arr.null_count} nulls but is not nullable")
+            raise SchemaError(
+                f"manifest {schema.name!r}{where}: column {col.name!r} has {arr.null_count} nulls but is not nullable"
+            )
         arrays.append(arr)
     return pa.Table.from_arrays(arrays, schema=schema.arrow)
 

@@ -38,8 +38,12 @@ class ExecutorSettings:
     workers: int = setting(2, "Worker processes of the local executor.")
     retry_failed: bool = setting(True, "Retry units that failed in an earlier run.")
     ray_address: str = setting("", "Ray cluster address for kind = 'ray' ('' starts a local Ray with `workers` CPUs).")
-    ray_max_retries: int = setting(2, "Times Ray reruns a unit whose worker died before the unit is recorded as failed.")
-    resources: dict = setting({}, "Per-stage task resources on Ray, e.g. { render = { num_cpus = 1 }, detect = { num_gpus = 0.25 } }.")
+    ray_max_retries: int = setting(
+        2, "Times Ray reruns a unit whose worker died before the unit is recorded as failed."
+    )
+    resources: dict = setting(
+        {}, "Per-stage task resources on Ray, e.g. { render = { num_cpus = 1 }, detect = { num_gpus = 0.25 } }."
+    )
 
     def __post_init__(self):
         if self.workers < 1:
@@ -50,19 +54,22 @@ class ExecutorSettings:
 # dataclass whose fields are built with ``setting()``, constructed as ``cls(**values)`` from the
 # section's table. Import is lazy so that a stage whose optional dependencies are missing does not
 # break the others.
-SECTIONS: Registry[type] = Registry("section", {
-    "project": "grewkit.core.settings:ProjectSettings",
-    "executor": "grewkit.core.settings:ExecutorSettings",
-    "synth": "grewkit.synth.world:SynthConfig",
-    "ingest": "grewkit.ingest.settings:IngestSettings",
-    "detect": "grewkit.detect.settings:DetectSettings",
-    "track": "grewkit.track.settings:TrackSettings",
-    "annotate": "grewkit.annotate.settings:AnnotateSettings",
-    "render": "grewkit.render.settings:RenderSettings",
-    "split": "grewkit.split.settings:SplitSettings",
-    "evaluate": "grewkit.evaluate.settings:EvaluateSettings",
-    "run": "grewkit.pipeline.settings:RunSettings",
-})
+SECTIONS: Registry[type] = Registry(
+    "section",
+    {
+        "project": "grewkit.core.settings:ProjectSettings",
+        "executor": "grewkit.core.settings:ExecutorSettings",
+        "synth": "grewkit.synth.world:SynthConfig",
+        "ingest": "grewkit.ingest.settings:IngestSettings",
+        "detect": "grewkit.detect.settings:DetectSettings",
+        "track": "grewkit.track.settings:TrackSettings",
+        "annotate": "grewkit.annotate.settings:AnnotateSettings",
+        "render": "grewkit.render.settings:RenderSettings",
+        "split": "grewkit.split.settings:SplitSettings",
+        "evaluate": "grewkit.evaluate.settings:EvaluateSettings",
+        "run": "grewkit.pipeline.settings:RunSettings",
+    },
+)
 
 
 def section_class(name: str) -> type:
@@ -123,7 +130,7 @@ class Settings:
             self._built[name] = build_section(name, values, path)
 
     @classmethod
-    def load(cls, path: Path) -> "Settings":
+    def load(cls, path: Path) -> Settings:
         return cls(read_toml(path, what="settings file"), path)
 
     def section(self, name: str) -> Any:

@@ -97,12 +97,15 @@ class Stage(ABC):
 
 # Stage name -> "module:Class", in pipeline order. Contract: a ``Stage`` subclass, built by the
 # runner as ``cls(project)`` once per worker process.
-STAGES: Registry[type[Stage]] = Registry("stage", {
-    "ingest": "grewkit.ingest.stage:IngestStage",
-    "detect": "grewkit.detect.stage:DetectStage",
-    "track": "grewkit.track.stage:TrackStage",
-    "render": "grewkit.render.stage:RenderStage",
-})
+STAGES: Registry[type[Stage]] = Registry(
+    "stage",
+    {
+        "ingest": "grewkit.ingest.stage:IngestStage",
+        "detect": "grewkit.detect.stage:DetectStage",
+        "track": "grewkit.track.stage:TrackStage",
+        "render": "grewkit.render.stage:RenderStage",
+    },
+)
 
 
 def stage_class(ref: str) -> type[Stage]:

@@ -7,9 +7,9 @@ plug in through ``CHECKS``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,12 +32,15 @@ class Problem:
 
 # Extra checks by name -> "module:function". Contract: ``function(project) -> list[Problem]``,
 # run after the schema and reference checks; a GrewkitError it raises becomes one problem.
-CHECKS: Registry[Callable[[Project], list[Problem]]] = Registry("check", {
-    "inputs": "grewkit.core.runner:check_inputs",
-    "ground_truth": "grewkit.synth.truth:check_ground_truth",
-    "boxes": "grewkit.track.checks:check_boxes",
-    "split_protocol": "grewkit.split.checks:protocol_problems",
-})
+CHECKS: Registry[Callable[[Project], list[Problem]]] = Registry(
+    "check",
+    {
+        "inputs": "grewkit.core.runner:check_inputs",
+        "ground_truth": "grewkit.synth.truth:check_ground_truth",
+        "boxes": "grewkit.track.checks:check_boxes",
+        "split_protocol": "grewkit.split.checks:protocol_problems",
+    },
+)
 
 
 def _files(project: Project, name: str) -> list[Path]:
@@ -97,11 +100,13 @@ def validate_project(project: Project) -> list[Problem]:
                 if dangling:
                     example = sorted(map(str, dangling))[0]
                     where = f"{ref.manifest} (absent)" if not loaded.get(ref.manifest) else ref.manifest
-                    problems.append(Problem(
-                        project.relative(path),
-                        f"{len(dangling)} values of {', '.join(ref.columns)} are not in {where}.{', '.join(ref.target)}, "
-                        f"e.g. {example!r}",
-                    ))
+                    problems.append(
+                        Problem(
+                            project.relative(path),
+                            f"{len(dangling)} values of {', '.join(ref.columns)} are not in {where}.{', '.join(ref.target)}, "
+                            f"e.g. {example!r}",
+                        )
+                    )
     unreadable = {p.path for p in problems}
     for name in CHECKS:
         check = CHECKS.target(name)  # problems name the check by its "module:function"

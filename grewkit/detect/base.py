@@ -34,4 +34,3 @@ def check_keys(name: str, config: dict, known: set[str]) -> None:
     unknown = set(config) - set(known) - {"kind"}
     if unknown:
         raise GrewkitError(f"[{name}] unknown keys {sorted(unknown)}; known: {sorted(known)}")
-

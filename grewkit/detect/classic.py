@@ -21,8 +21,16 @@ from grewkit.detect.base import check_keys
 class HogDetector:
     kind = "hog"
 
-    def __init__(self, *, upscale: float = 1.6, win_stride: int = 8, scale: float = 1.05, hit_threshold: float = 0.0,
-                 nms_iou: float = 0.45, label: str = "hog"):
+    def __init__(
+        self,
+        *,
+        upscale: float = 1.6,
+        win_stride: int = 8,
+        scale: float = 1.05,
+        hit_threshold: float = 0.0,
+        nms_iou: float = 0.45,
+        label: str = "hog",
+    ):
         if not hasattr(cv2, "HOGDescriptor"):
             raise GrewkitError("this OpenCV build has no HOGDescriptor (OpenCV 5 dropped it; install opencv<5)")
         self.hog = cv2.HOGDescriptor()
@@ -35,7 +43,7 @@ class HogDetector:
         self.name = f"{label}:{self.kind}:opencv-{cv2.__version__}"
 
     @classmethod
-    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> "HogDetector":
+    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> HogDetector:
         check_keys(name, config, {"upscale", "win_stride", "scale", "hit_threshold", "nms_iou"})
         return cls(label=name, **{k: v for k, v in config.items() if k != "kind"})
 
@@ -45,8 +53,9 @@ class HogDetector:
     def detect(self, frame: np.ndarray) -> Boxes:
         h, w = frame.shape[:2]
         image = frame if self.upscale == 1.0 else cv2.resize(frame, None, fx=self.upscale, fy=self.upscale)
-        rects, weights = self.hog.detectMultiScale(image, hitThreshold=self.hit_threshold, winStride=self.win_stride,
-                                                   padding=(8, 8), scale=self.scale)
+        rects, weights = self.hog.detectMultiScale(
+            image, hitThreshold=self.hit_threshold, winStride=self.win_stride, padding=(8, 8), scale=self.scale
+        )
         if len(rects) == 0:
             return Boxes.empty()
         weights = np.asarray(weights, np.float32).reshape(-1)
@@ -59,9 +68,19 @@ class HogDetector:
 class Mog2Detector:
     kind = "mog2"
 
-    def __init__(self, *, history: int = 300, var_threshold: float = 25.0, min_area: int = 300,
-                 min_aspect: float = 1.0, max_aspect: float = 5.0, open_kernel: int = 3, close_kernel: int = 9,
-                 warmup_frames: int = 20, label: str = "mog2"):
+    def __init__(
+        self,
+        *,
+        history: int = 300,
+        var_threshold: float = 25.0,
+        min_area: int = 300,
+        min_aspect: float = 1.0,
+        max_aspect: float = 5.0,
+        open_kernel: int = 3,
+        close_kernel: int = 9,
+        warmup_frames: int = 20,
+        label: str = "mog2",
+    ):
         self.params = dict(history=int(history), varThreshold=float(var_threshold), detectShadows=True)
         self.min_area = int(min_area)
         self.min_aspect, self.max_aspect = float(min_aspect), float(max_aspect)
@@ -72,9 +91,21 @@ class Mog2Detector:
         self.reset()
 
     @classmethod
-    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> "Mog2Detector":
-        check_keys(name, config, {"history", "var_threshold", "min_area", "min_aspect", "max_aspect", "open_kernel",
-                                   "close_kernel", "warmup_frames"})
+    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> Mog2Detector:
+        check_keys(
+            name,
+            config,
+            {
+                "history",
+                "var_threshold",
+                "min_area",
+                "min_aspect",
+                "max_aspect",
+                "open_kernel",
+                "close_kernel",
+                "warmup_frames",
+            },
+        )
         return cls(label=name, **{k: v for k, v in config.items() if k != "kind"})
 
     def reset(self) -> None:

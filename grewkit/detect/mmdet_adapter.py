@@ -25,32 +25,53 @@ import numpy as np
 
 from grewkit.core.boxes import Boxes
 from grewkit.core.errors import GrewkitError
-from grewkit.openmmlab import resolve_checkpoint, resolve_config
 from grewkit.detect.base import check_keys
+from grewkit.openmmlab import resolve_checkpoint, resolve_config
 
 
 class MMDetDetector:
     kind = "mmdet"
 
-    def __init__(self, *, config: str, checkpoint: str | None = None, person_class: int = 0, device: str = "cpu",
-                 cfg_options: dict | None = None, threads: int = 1, label: str = "mmdet"):
+    def __init__(
+        self,
+        *,
+        config: str,
+        checkpoint: str | None = None,
+        person_class: int = 0,
+        device: str = "cpu",
+        cfg_options: dict | None = None,
+        threads: int = 1,
+        label: str = "mmdet",
+    ):
         from grewkit.openmmlab.client import OpenMMLabWorker
 
-        self.worker = OpenMMLabWorker(task="detect", config=config, checkpoint=checkpoint, device=device,
-                                      cfg_options=cfg_options, threads=threads, label=label)
+        self.worker = OpenMMLabWorker(
+            task="detect",
+            config=config,
+            checkpoint=checkpoint,
+            device=device,
+            cfg_options=cfg_options,
+            threads=threads,
+            label=label,
+        )
         self.person_class = int(person_class)
         weights = Path(checkpoint).stem if checkpoint else "random-weights"
         self.name = f"{label}:{self.kind}:{Path(config.split('::')[-1]).stem}:{weights}"
 
     @classmethod
-    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> "MMDetDetector":
+    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> MMDetDetector:
         check_keys(name, config, {"config", "checkpoint", "person_class", "device", "cfg_options"})
         if "config" not in config:
-            raise GrewkitError(f"[{name}] kind = \"mmdet\" needs config = \"path/to/config.py\"")
-        return cls(config=resolve_config(config["config"], base_dir, name),
-                   checkpoint=resolve_checkpoint(config.get("checkpoint"), base_dir, name),
-                   person_class=config.get("person_class", 0), device=config.get("device", "cpu"),
-                   cfg_options=config.get("cfg_options"), threads=threads, label=name)
+            raise GrewkitError(f'[{name}] kind = "mmdet" needs config = "path/to/config.py"')
+        return cls(
+            config=resolve_config(config["config"], base_dir, name),
+            checkpoint=resolve_checkpoint(config.get("checkpoint"), base_dir, name),
+            person_class=config.get("person_class", 0),
+            device=config.get("device", "cpu"),
+            cfg_options=config.get("cfg_options"),
+            threads=threads,
+            label=name,
+        )
 
     def reset(self) -> None:
         pass

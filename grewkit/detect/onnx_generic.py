@@ -29,8 +29,8 @@ import numpy as np
 
 from grewkit.core.boxes import Boxes, nms
 from grewkit.core.errors import GrewkitError
-from grewkit.detect.base import check_keys
 from grewkit.core.onnx_session import open_session
+from grewkit.detect.base import check_keys
 
 FORMATS = ("yolox", "dets_labels")
 
@@ -38,10 +38,24 @@ FORMATS = ("yolox", "dets_labels")
 class OnnxDetector:
     kind = "onnx"
 
-    def __init__(self, *, model: Path, sha256: str | None = None, output_format: str = "yolox",
-                 input_size: tuple[int, int] = (640, 640), resize: str = "letterbox", pad_value: float = 114.0,
-                 channels: str = "bgr", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), person_class: int = 0,
-                 nms_iou: float = 0.45, min_score: float = 0.05, threads: int = 1, label: str = "onnx"):
+    def __init__(
+        self,
+        *,
+        model: Path,
+        sha256: str | None = None,
+        output_format: str = "yolox",
+        input_size: tuple[int, int] = (640, 640),
+        resize: str = "letterbox",
+        pad_value: float = 114.0,
+        channels: str = "bgr",
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        person_class: int = 0,
+        nms_iou: float = 0.45,
+        min_score: float = 0.05,
+        threads: int = 1,
+        label: str = "onnx",
+    ):
         if output_format not in FORMATS:
             raise GrewkitError(f"[{label}] output_format {output_format!r}: use one of {', '.join(FORMATS)}")
         if resize not in ("letterbox", "stretch"):
@@ -66,11 +80,27 @@ class OnnxDetector:
         self.name = f"{label}:{self.kind}:{Path(model).stem}@{(sha256 or 'unchecked')[:8]}"
 
     @classmethod
-    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> "OnnxDetector":
-        check_keys(name, config, {"model", "sha256", "output_format", "input_size", "resize", "pad_value", "channels",
-                                  "mean", "std", "person_class", "nms_iou", "min_score"})
+    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> OnnxDetector:
+        check_keys(
+            name,
+            config,
+            {
+                "model",
+                "sha256",
+                "output_format",
+                "input_size",
+                "resize",
+                "pad_value",
+                "channels",
+                "mean",
+                "std",
+                "person_class",
+                "nms_iou",
+                "min_score",
+            },
+        )
         if "model" not in config:
-            raise GrewkitError(f"[{name}] needs model = \"path/to/model.onnx\"")
+            raise GrewkitError(f'[{name}] needs model = "path/to/model.onnx"')
         kwargs = {k: v for k, v in config.items() if k not in ("kind", "model")}
         return cls(model=(base_dir / config["model"]).resolve(), threads=threads, label=name, **kwargs)
 

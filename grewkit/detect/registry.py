@@ -17,13 +17,16 @@ from grewkit.detect.base import Detector
 # kind -> "module:Class". Contract: a ``Detector`` subclass built as
 # ``cls.from_config(name, config, base_dir, threads)``: the table's name, the table itself (its
 # kind's keys), the folder of the backends file (relative model paths) and the threads to use.
-KINDS: Registry[type[Detector]] = Registry("detector kind", {
-    "ssdlite-onnx": "grewkit.detect.ssdlite:SSDLiteDetector",
-    "onnx": "grewkit.detect.onnx_generic:OnnxDetector",
-    "hog": "grewkit.detect.classic:HogDetector",
-    "mog2": "grewkit.detect.classic:Mog2Detector",
-    "mmdet": "grewkit.detect.mmdet_adapter:MMDetDetector",
-})
+KINDS: Registry[type[Detector]] = Registry(
+    "detector kind",
+    {
+        "ssdlite-onnx": "grewkit.detect.ssdlite:SSDLiteDetector",
+        "onnx": "grewkit.detect.onnx_generic:OnnxDetector",
+        "hog": "grewkit.detect.classic:HogDetector",
+        "mog2": "grewkit.detect.classic:Mog2Detector",
+        "mmdet": "grewkit.detect.mmdet_adapter:MMDetDetector",
+    },
+)
 
 
 def preprocess_dir() -> Path:

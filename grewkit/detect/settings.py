@@ -9,12 +9,19 @@ from grewkit.core.settings import setting
 
 @dataclass(frozen=True)
 class DetectSettings:
-    backend: str = setting("ssdlite", "Detector to run: a table name in the backends file (ssdlite, hog, mog2, or your own).")
+    backend: str = setting(
+        "ssdlite", "Detector to run: a table name in the backends file (ssdlite, hog, mog2, or your own)."
+    )
     backends_file: str = setting("", "Your own detectors.toml; empty uses grewkit's preprocess/detectors.toml.")
     stride: int = setting(1, "Detect on every n-th frame (the tracker bridges the frames between).")
-    min_score: float = setting(0.1, "Keep boxes scoring at least this; the tracker's low-score pass needs weak boxes too.")
+    min_score: float = setting(
+        0.1, "Keep boxes scoring at least this; the tracker's low-score pass needs weak boxes too."
+    )
     min_box_height: float = setting(16.0, "Drop boxes shorter than this many pixels.")
-    chunk_frames: int = setting(200, "Split videos into units of this many frames, so that workers share one long video (0: one unit per video).")
+    chunk_frames: int = setting(
+        200,
+        "Split videos into units of this many frames, so that workers share one long video (0: one unit per video).",
+    )
     max_frames: int = setting(0, "Stop after this many frames per video (0: all); for quick trials.")
     threads: int = setting(1, "Inference threads per worker process (workers x threads should not exceed the cores).")
 

@@ -15,15 +15,25 @@ import cv2
 import numpy as np
 
 from grewkit.core.boxes import Boxes, nms
-from grewkit.detect.base import check_keys
 from grewkit.core.onnx_session import open_session
+from grewkit.detect.base import check_keys
 
 
 class SSDLiteDetector:
     kind = "ssdlite-onnx"
 
-    def __init__(self, *, model: Path, sha256: str | None, input_size: int = 300, nms_iou: float = 0.6,
-                 max_detections: int = 100, score_floor: float = 0.01, threads: int = 1, label: str = "ssdlite"):
+    def __init__(
+        self,
+        *,
+        model: Path,
+        sha256: str | None,
+        input_size: int = 300,
+        nms_iou: float = 0.6,
+        max_detections: int = 100,
+        score_floor: float = 0.01,
+        threads: int = 1,
+        label: str = "ssdlite",
+    ):
         self.session = open_session(model, sha256=sha256, threads=threads)
         self.input_name = self.session.get_inputs()[0].name
         self.input_size = int(input_size)
@@ -36,12 +46,18 @@ class SSDLiteDetector:
         self.name = f"{label}:{self.kind}:{model.stem}@{(sha256 or 'unchecked')[:8]}"
 
     @classmethod
-    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> "SSDLiteDetector":
+    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> SSDLiteDetector:
         check_keys(name, config, {"model", "sha256", "input_size", "nms_iou", "max_detections", "score_floor"})
-        return cls(model=(base_dir / config["model"]).resolve(), sha256=config.get("sha256"),
-                   input_size=config.get("input_size", 300), nms_iou=config.get("nms_iou", 0.6),
-                   max_detections=config.get("max_detections", 100), score_floor=config.get("score_floor", 0.01),
-                   threads=threads, label=name)
+        return cls(
+            model=(base_dir / config["model"]).resolve(),
+            sha256=config.get("sha256"),
+            input_size=config.get("input_size", 300),
+            nms_iou=config.get("nms_iou", 0.6),
+            max_detections=config.get("max_detections", 100),
+            score_floor=config.get("score_floor", 0.01),
+            threads=threads,
+            label=name,
+        )
 
     def reset(self) -> None:
         pass
@@ -59,5 +75,5 @@ class SSDLiteDetector:
         # survivors equal the original graph's on every frame checked. The graph keeps at most
         # max_detections survivors.
         found = nms(Boxes.best_first(yx[:, [1, 0, 3, 2]], score), self.nms_iou)
-        xyxy = found.xyxy[:self.max_detections] * np.array([w, h, w, h], np.float32)
-        return Boxes.best_first(xyxy, found.score[:self.max_detections]).clip(w, h)
+        xyxy = found.xyxy[: self.max_detections] * np.array([w, h, w, h], np.float32)
+        return Boxes.best_first(xyxy, found.score[: self.max_detections]).clip(w, h)

@@ -28,10 +28,20 @@ def detector_fingerprint(settings) -> str:
         if model.exists():
             st = model.stat()
             model_stamp = [st.st_size, st.st_mtime_ns]
-    text = json.dumps({"backend": settings.backend, "config": config, "model": model_stamp, "stride": settings.stride,
-                       "chunk_frames": chunk_frames(settings, config),
-                       "min_score": settings.min_score, "min_box_height": settings.min_box_height,
-                       "max_frames": settings.max_frames}, sort_keys=True, default=str)
+    text = json.dumps(
+        {
+            "backend": settings.backend,
+            "config": config,
+            "model": model_stamp,
+            "stride": settings.stride,
+            "chunk_frames": chunk_frames(settings, config),
+            "min_score": settings.min_score,
+            "min_box_height": settings.min_box_height,
+            "max_frames": settings.max_frames,
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
@@ -83,8 +93,9 @@ class DetectStage(Stage):
         if self._detector is None:
             from grewkit.detect.registry import make_detector
 
-            self._detector = make_detector(settings.backend, backends_file=settings.backends_file,
-                                           threads=settings.threads)
+            self._detector = make_detector(
+                settings.backend, backends_file=settings.backends_file, threads=settings.threads
+            )
         return self._detector
 
     def process(self, unit: Unit) -> dict[str, pa.Table]:
@@ -93,10 +104,14 @@ class DetectStage(Stage):
         detector.reset()
         v = unit.payload
         found = []
-        for f, image in read_frames(self.project.resolve(v["path"]), start=v["start"], stop=v["end"],
-                                    step=settings.stride):
-            found.append(detector.detect(image).filter(min_score=settings.min_score,
-                                                       min_height=settings.min_box_height).in_frame(f))
+        for f, image in read_frames(
+            self.project.resolve(v["path"]), start=v["start"], stop=v["end"], step=settings.stride
+        ):
+            found.append(
+                detector.detect(image)
+                .filter(min_score=settings.min_score, min_height=settings.min_box_height)
+                .in_frame(f)
+            )
         boxes = Boxes.concat(found)
         n = len(boxes)
         index = np.concatenate([np.arange(len(b), dtype=np.int32) for b in found]) if n else np.zeros(0, np.int32)

@@ -14,9 +14,15 @@ TIES = ("pessimistic", "optimistic")
 # that dataset. OpenGait's evaluators (evaluate_indoor_dataset for CASIA-B, evaluate_real_scene and
 # GREW_submission, evaluate_Gait3D) all rank by its 'euc' metric, the mean over parts of the
 # per-part Euclidean distances, which is euclidean_parts here.
-AUTO_DISTANCE = {"casiab": "euclidean_parts", "grew": "euclidean_parts", "grew-distractors": "euclidean_parts",
-                 "identities": "euclidean_parts", "attributes": "euclidean_parts", "gait3d": "euclidean_parts",
-                 "submission": "euclidean_parts"}
+AUTO_DISTANCE = {
+    "casiab": "euclidean_parts",
+    "grew": "euclidean_parts",
+    "grew-distractors": "euclidean_parts",
+    "identities": "euclidean_parts",
+    "attributes": "euclidean_parts",
+    "gait3d": "euclidean_parts",
+    "submission": "euclidean_parts",
+}
 
 
 def resolve_distance(distance: str, protocol: str) -> str:

@@ -9,8 +9,8 @@ The formulas are in docs/evaluation.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -52,8 +52,13 @@ def _normalise(x: torch.Tensor) -> torch.Tensor:
 
 
 def cosine_key(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    return torch.addmm(torch.ones(1, dtype=q.dtype, device=q.device), _normalise(_flat(q)), _normalise(_flat(g)).T,
-                       beta=1.0, alpha=-1.0)
+    return torch.addmm(
+        torch.ones(1, dtype=q.dtype, device=q.device),
+        _normalise(_flat(q)),
+        _normalise(_flat(g)).T,
+        beta=1.0,
+        alpha=-1.0,
+    )
 
 
 def cosine_parts_key(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -117,22 +122,45 @@ class Distance:
         else:
             d = _as_parts(q).shape[2] if self.name == "cosine_parts" else _flat(q).shape[1]
             scale = torch.full((q.shape[0],), 2.0, device=q.device)
-        return (ulps * eps * d ** 0.5 * scale).float()
+        return (ulps * eps * d**0.5 * scale).float()
 
 
 # Name -> the ``Distance`` itself (they are defined here, so nothing is lazy). Contract: an
 # instance whose ``key(q, g)`` orders a gallery as the distance does and ``to_distance`` gives the
 # distance back; the names are the conventions' ``distance`` values.
-DISTANCES: Registry[Distance] = Registry("distance", {
-    "euclidean": Distance("euclidean", euclidean_key, lambda k: k.clamp_min(0).sqrt(),
-                          "d(q,g) = ||flatten(q) - flatten(g)||_2", tie_scale="squared"),
-    "euclidean_parts": Distance("euclidean_parts", euclidean_parts_key, lambda k: k,
-                                "d(q,g) = 1/P sum_p ||q_p - g_p||_2 (OpenGait 'euc')", tie_scale="parts"),
-    "cosine": Distance("cosine", cosine_key, lambda k: k,
-                       "d(q,g) = 1 - <q,g> / (||q|| ||g||) on flattened features", tie_scale="unit"),
-    "cosine_parts": Distance("cosine_parts", cosine_parts_key, lambda k: k,
-                             "d(q,g) = 1 - 1/P sum_p cos(q_p, g_p) (OpenGait 'cos')", tie_scale="unit"),
-})
+DISTANCES: Registry[Distance] = Registry(
+    "distance",
+    {
+        "euclidean": Distance(
+            "euclidean",
+            euclidean_key,
+            lambda k: k.clamp_min(0).sqrt(),
+            "d(q,g) = ||flatten(q) - flatten(g)||_2",
+            tie_scale="squared",
+        ),
+        "euclidean_parts": Distance(
+            "euclidean_parts",
+            euclidean_parts_key,
+            lambda k: k,
+            "d(q,g) = 1/P sum_p ||q_p - g_p||_2 (OpenGait 'euc')",
+            tie_scale="parts",
+        ),
+        "cosine": Distance(
+            "cosine",
+            cosine_key,
+            lambda k: k,
+            "d(q,g) = 1 - <q,g> / (||q|| ||g||) on flattened features",
+            tie_scale="unit",
+        ),
+        "cosine_parts": Distance(
+            "cosine_parts",
+            cosine_parts_key,
+            lambda k: k,
+            "d(q,g) = 1 - 1/P sum_p cos(q_p, g_p) (OpenGait 'cos')",
+            tie_scale="unit",
+        ),
+    },
+)
 
 
 def get_distance(name: str) -> Distance:

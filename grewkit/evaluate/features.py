@@ -34,12 +34,18 @@ class Features:
     def rows(self, ids: list[str], *, what: str = "sequence") -> np.ndarray:
         missing = [s for s in ids if s not in self._row]
         if missing:
-            raise GrewkitError(f"{len(missing)} {what}s have no features (e.g. {missing[0]!r}); run `grewkit embed` on them")
+            raise GrewkitError(
+                f"{len(missing)} {what}s have no features (e.g. {missing[0]!r}); run `grewkit embed` on them"
+            )
         return np.array([self._row[s] for s in ids], dtype=np.int64)
 
     def take(self, ids: list[str], *, what: str = "sequence") -> np.ndarray:
         rows = self.rows(ids, what=what)
-        return np.asarray(self.array[rows], dtype=np.float32) if len(rows) else np.zeros((0, *self.array.shape[1:]), np.float32)
+        return (
+            np.asarray(self.array[rows], dtype=np.float32)
+            if len(rows)
+            else np.zeros((0, *self.array.shape[1:]), np.float32)
+        )
 
 
 def save_features(folder: str | Path, ids: list[str], array: np.ndarray, meta: dict | None = None) -> Path:
@@ -90,9 +96,13 @@ def check_features_of(project, features: Features, *, folder: str | Path) -> Non
     modality = features.meta.get("modality")
     if not want or not modality or not project.has("sequences"):
         return  # written before the digest was recorded, or by the Python API without a project
-    sha = {r["sequence_id"]: r.get("sha256") for r in project.read("sequences").to_pylist() if r["modality"] == modality}
+    sha = {
+        r["sequence_id"]: r.get("sha256") for r in project.read("sequences").to_pylist() if r["modality"] == modality
+    }
     if files_digest((s, sha.get(s)) for s in features.ids) != want:
         source = features.meta.get("project") or "another project"
-        raise GrewkitError(f"these features were extracted from other {modality} files than this project's "
-                           f"(from {source}); run `grewkit embed --project {project.root}` for this project",
-                           path=folder)
+        raise GrewkitError(
+            f"these features were extracted from other {modality} files than this project's "
+            f"(from {source}); run `grewkit embed --project {project.root}` for this project",
+            path=folder,
+        )

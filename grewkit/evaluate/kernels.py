@@ -65,18 +65,46 @@ except ImportError:  # pragma: no cover - exercised where numba is absent
     HAVE_NUMBA = False
 
 
-def scan_block(dot: torch.Tensor, alpha: float, qterm: torch.Tensor, gterm: torch.Tensor, clamp: bool,
-               pkey: torch.Tensor, gkey: torch.Tensor, pcol: torch.Tensor, lim: torch.Tensor, pessimistic: bool,
-               counts: torch.Tensor, top_d: torch.Tensor, top_i: torch.Tensor, g0: int, *,
-               use_numba: bool = True) -> None:
+def scan_block(
+    dot: torch.Tensor,
+    alpha: float,
+    qterm: torch.Tensor,
+    gterm: torch.Tensor,
+    clamp: bool,
+    pkey: torch.Tensor,
+    gkey: torch.Tensor,
+    pcol: torch.Tensor,
+    lim: torch.Tensor,
+    pessimistic: bool,
+    counts: torch.Tensor,
+    top_d: torch.Tensor,
+    top_i: torch.Tensor,
+    g0: int,
+    *,
+    use_numba: bool = True,
+) -> None:
     """Update ``counts`` (B, m) and the running top k in place for one (B, G) block.
 
     ``pkey``/``gkey``: exclusion codes (equal = the gallery entry is removed for that probe);
     ``pcol`` (B, m): block columns of each probe's true matches (-1 = none), never counted.
     """
     if use_numba and HAVE_NUMBA and dot.device.type == "cpu":
-        _scan(dot.numpy(), np.float32(alpha), qterm.numpy(), gterm.numpy(), bool(clamp), pkey.numpy(), gkey.numpy(),
-              pcol.numpy(), lim.numpy(), bool(pessimistic), counts.numpy(), top_d.numpy(), top_i.numpy(), int(g0))
+        _scan(
+            dot.numpy(),
+            np.float32(alpha),
+            qterm.numpy(),
+            gterm.numpy(),
+            bool(clamp),
+            pkey.numpy(),
+            gkey.numpy(),
+            pcol.numpy(),
+            lim.numpy(),
+            bool(pessimistic),
+            counts.numpy(),
+            top_d.numpy(),
+            top_i.numpy(),
+            int(g0),
+        )
         return
     d = dot * alpha + qterm.unsqueeze(1) + gterm.unsqueeze(0)
     if clamp:
@@ -99,5 +127,5 @@ def scan_block(dot: torch.Tensor, alpha: float, qterm: torch.Tensor, gterm: torc
     if len(rows):
         d[rows, pcol[rows, slots]] = float("inf")  # true matches are not ranked before true matches
     for j in range(lim.shape[1]):
-        hit = (d <= lim[:, j:j + 1]) if pessimistic else (d < lim[:, j:j + 1])
+        hit = (d <= lim[:, j : j + 1]) if pessimistic else (d < lim[:, j : j + 1])
         counts[:, j] += hit.sum(1)

@@ -17,9 +17,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from grewkit.core.errors import GrewkitError
-from grewkit.evaluate.search import SearchConfig, encode, search
-
 from grewkit.evaluate.conventions import EXCLUDE, NO_MATCH  # noqa: E402  (re-exported)
+from grewkit.evaluate.search import SearchConfig, encode, search
 
 
 @dataclass(frozen=True)
@@ -66,11 +65,12 @@ class FeatureSet:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def subset(self, index) -> "FeatureSet":
+    def subset(self, index) -> FeatureSet:
         index = np.asarray(index)
         pick = lambda xs: None if xs is None else [xs[i] for i in index]  # noqa: E731
-        return FeatureSet([self.ids[i] for i in index], self.features[index], pick(self.labels),
-                          pick(self.cameras), pick(self.views))
+        return FeatureSet(
+            [self.ids[i] for i in index], self.features[index], pick(self.labels), pick(self.cameras), pick(self.views)
+        )
 
     def keys(self, exclude: str) -> list | None:
         if exclude == "none":
@@ -97,7 +97,7 @@ class PerProbe:
     n_pos: np.ndarray
     ranks: np.ndarray  # (Q, m) ascending ranks of true matches, 0 = none
 
-    def subset(self, mask: np.ndarray) -> "PerProbe":
+    def subset(self, mask: np.ndarray) -> PerProbe:
         idx = np.nonzero(mask)[0]
         return PerProbe([self.ids[i] for i in idx], self.n_pos[idx], self.ranks[idx])
 
@@ -138,8 +138,13 @@ def summarize(result: PerProbe, conventions: Conventions) -> dict:
 class RetrievalEvaluator:
     """Probes (fed in batches) against a fixed gallery; ``evaluate`` gives Rank-k, mAP, mINP."""
 
-    def __init__(self, gallery: FeatureSet, conventions: Conventions = Conventions(), *,
-                 search_config: SearchConfig | None = None):
+    def __init__(
+        self,
+        gallery: FeatureSet,
+        conventions: Conventions = Conventions(),
+        *,
+        search_config: SearchConfig | None = None,
+    ):
         self.gallery = gallery
         self.conventions = conventions
         base = search_config or SearchConfig()
@@ -154,8 +159,15 @@ class RetrievalEvaluator:
         pk = gk = None
         if self.conventions.exclude != "none":
             pk, gk = encode(probes.keys(self.conventions.exclude), self.gallery.keys(self.conventions.exclude))
-        res = search(probes.features, self.gallery.features, probe_labels=pl, gallery_labels=gl,
-                     config=self.search_config, probe_keys=pk, gallery_keys=gk)
+        res = search(
+            probes.features,
+            self.gallery.features,
+            probe_labels=pl,
+            gallery_labels=gl,
+            config=self.search_config,
+            probe_keys=pk,
+            gallery_keys=gk,
+        )
         self._parts.append(PerProbe(list(probes.ids), res.n_pos, res.pos_ranks[-1]))
 
     def per_probe(self) -> PerProbe:
@@ -169,8 +181,12 @@ class RetrievalEvaluator:
         return summarize(self.per_probe(), self.conventions)
 
 
-def evaluate_retrieval(probes: FeatureSet, gallery: FeatureSet, conventions: Conventions = Conventions(),
-                       search_config: SearchConfig | None = None) -> dict:
+def evaluate_retrieval(
+    probes: FeatureSet,
+    gallery: FeatureSet,
+    conventions: Conventions = Conventions(),
+    search_config: SearchConfig | None = None,
+) -> dict:
     ev = RetrievalEvaluator(gallery, conventions, search_config=search_config)
     ev.process(probes)
     return ev.evaluate()

@@ -7,8 +7,8 @@ so that a protocol only chooses sequence ids.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -28,15 +28,20 @@ class Catalog:
     attributes: dict[tuple[str, str], dict[str, set[str]]] = field(default_factory=dict)
 
     @classmethod
-    def from_tables(cls, sequences: pa.Table, splits: pa.Table | None = None,
-                    attributes: pa.Table | None = None) -> "Catalog":
+    def from_tables(
+        cls, sequences: pa.Table, splits: pa.Table | None = None, attributes: pa.Table | None = None
+    ) -> Catalog:
         rows: dict[str, dict] = {}
         for r in sequences.to_pylist():
-            rows.setdefault(r["sequence_id"], {k: r.get(k) for k in
-                                              ("identity_id", "camera_id", "view", "condition", "tracklet_id")})
-        for r in (splits.to_pylist() if splits is not None else []):
-            row = rows.setdefault(r["sequence_id"], {"identity_id": None, "camera_id": None, "view": None,
-                                                     "condition": None, "tracklet_id": None})
+            rows.setdefault(
+                r["sequence_id"],
+                {k: r.get(k) for k in ("identity_id", "camera_id", "view", "condition", "tracklet_id")},
+            )
+        for r in splits.to_pylist() if splits is not None else []:
+            row = rows.setdefault(
+                r["sequence_id"],
+                {"identity_id": None, "camera_id": None, "view": None, "condition": None, "tracklet_id": None},
+            )
             row["split"] = r["split"]
             row["role"] = r["role"]
             if r.get("identity_id") is not None:
@@ -44,14 +49,14 @@ class Catalog:
             if r.get("camera_id") is not None:
                 row["camera_id"] = r["camera_id"]
         attrs: dict[tuple[str, str], dict[str, set[str]]] = {}
-        for r in (attributes.to_pylist() if attributes is not None else []):
+        for r in attributes.to_pylist() if attributes is not None else []:
             # A value holds when most annotators chose it (ground truth: votes == total).
             if r["votes"] * 2 > r["total"]:
                 attrs.setdefault((r["level"], r["subject_id"]), {}).setdefault(r["attribute"], set()).add(r["value"])
         return cls(rows, attrs)
 
     @classmethod
-    def from_project(cls, project) -> "Catalog":
+    def from_project(cls, project) -> Catalog:
         if not project.has("sequences"):
             raise GrewkitError("no sequences manifest: import or render sequences first", path=project.manifests_dir)
         splits = project.read("splits") if project.has("splits") else None
@@ -61,15 +66,21 @@ class Catalog:
     def select(self, **want) -> list[str]:
         out = []
         for sid, row in self.rows.items():
-            if all((row.get(k) in v) if isinstance(v, (set, list, tuple)) else row.get(k) == v for k, v in want.items()):
+            if all(
+                (row.get(k) in v) if isinstance(v, (set, list, tuple)) else row.get(k) == v for k, v in want.items()
+            ):
                 out.append(sid)
         return sorted(out)
 
     def feature_set(self, ids: list[str], features: Features, *, labelled: bool = True) -> FeatureSet:
         rows = [self.rows[s] for s in ids]
-        return FeatureSet(list(ids), features.take(ids),
-                          [r["identity_id"] if labelled else None for r in rows],
-                          [r.get("camera_id") for r in rows], [r.get("view") for r in rows])
+        return FeatureSet(
+            list(ids),
+            features.take(ids),
+            [r["identity_id"] if labelled else None for r in rows],
+            [r.get("camera_id") for r in rows],
+            [r.get("view") for r in rows],
+        )
 
     def attribute_values(self, sid: str, attribute: str) -> set[str]:
         row = self.rows[sid]
@@ -88,15 +99,18 @@ class Options:
     include_identical_view: bool = False
     seed: int = 0
     gallery_conditions: tuple[str, ...] = ("nm-01", "nm-02", "nm-03", "nm-04")
-    probe_conditions: dict = field(default_factory=lambda: {
-        "NM": ("nm-05", "nm-06"), "BG": ("bg-01", "bg-02"), "CL": ("cl-01", "cl-02")})
+    probe_conditions: dict = field(
+        default_factory=lambda: {"NM": ("nm-05", "nm-06"), "BG": ("bg-01", "bg-02"), "CL": ("cl-01", "cl-02")}
+    )
 
 
 def _test_sets(catalog: Catalog, split: str = "test") -> tuple[list[str], list[str]]:
     probes = catalog.select(split=split, role="probe")
     gallery = catalog.select(split=split, role="gallery")
     if not probes or not gallery:
-        raise GrewkitError(f"the splits manifest has no {split} probes or no {split} gallery: run `grewkit split` first")
+        raise GrewkitError(
+            f"the splits manifest has no {split} probes or no {split} gallery: run `grewkit split` first"
+        )
     return probes, gallery
 
 
@@ -122,15 +136,29 @@ def gait3d(catalog, features, conventions, options) -> dict:
     return out
 
 
-def _curve(probes: FeatureSet, gallery: FeatureSet, checkpoints: list[int], conventions: Conventions,
-           options: Options, probe_masks: list[np.ndarray] | None = None) -> list[dict]:
+def _curve(
+    probes: FeatureSet,
+    gallery: FeatureSet,
+    checkpoints: list[int],
+    conventions: Conventions,
+    options: Options,
+    probe_masks: list[np.ndarray] | None = None,
+) -> list[dict]:
     pl, gl = encode(probes.labels, gallery.labels)
     pk = gk = None
     if conventions.exclude != "none":
         pk, gk = encode(probes.keys(conventions.exclude), gallery.keys(conventions.exclude))
     cfg = replace(options.search, distance=conventions.distance, ties=conventions.ties, topk=0)
-    res = search(probes.features, gallery.features, probe_labels=pl, gallery_labels=gl, config=cfg,
-                 probe_keys=pk, gallery_keys=gk, checkpoints=checkpoints)
+    res = search(
+        probes.features,
+        gallery.features,
+        probe_labels=pl,
+        gallery_labels=gl,
+        config=cfg,
+        probe_keys=pk,
+        gallery_keys=gk,
+        checkpoints=checkpoints,
+    )
     out = []
     for c in range(len(res.checkpoints)):
         per = PerProbe(probes.ids, res.n_pos, res.pos_ranks[c])
@@ -152,10 +180,14 @@ def grew_distractors(catalog, features, conventions, options) -> dict:
     if counts[-1] > len(d):
         raise GrewkitError(f"asked for {counts[-1]} distractors but only {len(d)} exist")
     gallery = catalog.feature_set(g + d, features)
-    gallery.labels = gallery.labels[:len(g)] + [None] * len(d)  # a distractor never matches a probe
+    gallery.labels = gallery.labels[: len(g)] + [None] * len(d)  # a distractor never matches a probe
     curve = _curve(catalog.feature_set(p, features), gallery, [len(g) + c for c in counts], conventions, options)
-    return {"protocol": "grew-distractors", "gallery": len(g),
-            "curve": [{"distractors": c, **m} for c, m in zip(counts, curve)], "metrics": curve[-1]}
+    return {
+        "protocol": "grew-distractors",
+        "gallery": len(g),
+        "curve": [{"distractors": c, **m} for c, m in zip(counts, curve)],
+        "metrics": curve[-1],
+    }
 
 
 def identities(catalog, features, conventions, options) -> dict:
@@ -172,10 +204,14 @@ def identities(catalog, features, conventions, options) -> dict:
     p_rank = np.array([order.get(catalog.rows[s]["identity_id"], len(ids)) for s in p])
     checkpoints = [max(1, int((g_rank < n).sum())) for n in counts]
     masks = [p_rank < n for n in counts]
-    curve = _curve(catalog.feature_set(p, features), catalog.feature_set(g, features), checkpoints, conventions,
-                   options, masks)
-    return {"protocol": "identities", "curve": [{"identities": n, **m} for n, m in zip(counts, curve)],
-            "metrics": curve[-1]}
+    curve = _curve(
+        catalog.feature_set(p, features), catalog.feature_set(g, features), checkpoints, conventions, options, masks
+    )
+    return {
+        "protocol": "identities",
+        "curve": [{"identities": n, **m} for n, m in zip(counts, curve)],
+        "metrics": curve[-1],
+    }
 
 
 def attributes(catalog, features, conventions, options) -> dict:
@@ -209,11 +245,17 @@ def casiab(catalog, features, conventions, options) -> dict:
         raise GrewkitError(f"no gallery sequences with conditions {', '.join(options.gallery_conditions)}")
     views = sorted({catalog.rows[s]["view"] for s in sids} - {None})
     if len(views) < 2 and not options.include_identical_view:
-        raise GrewkitError(f"only one view ({', '.join(views) or 'none'}): excluding the identical view leaves no "
-                           "gallery; pass --include-identical-view to compare same-view sequences")
+        raise GrewkitError(
+            f"only one view ({', '.join(views) or 'none'}): excluding the identical view leaves no "
+            "gallery; pass --include-identical-view to compare same-view sequences"
+        )
     conventions = replace(conventions, ranks=(1,))
-    out: dict = {"protocol": "casiab", "views": views, "include_identical_view": options.include_identical_view,
-                 "conditions": {}}
+    out: dict = {
+        "protocol": "casiab",
+        "views": views,
+        "include_identical_view": options.include_identical_view,
+        "conditions": {},
+    }
     for name, conds in options.probe_conditions.items():
         probes = [s for s in sids if catalog.rows[s].get("condition") in conds]
         if not probes:
@@ -233,31 +275,47 @@ def casiab(catalog, features, conventions, options) -> dict:
                 m, _ = _run(pset, catalog.feature_set(gv_ids, features), conventions, options)
                 matrix.setdefault(pv, {})[gv] = m["rank1"]
         per_view = {pv: float(np.mean(list(row.values()))) for pv, row in matrix.items()}
-        out["conditions"][name] = {"rank1": float(np.mean(list(per_view.values()))), "per_view": per_view,
-                                   "matrix": matrix, "probes": len(probes)}
+        out["conditions"][name] = {
+            "rank1": float(np.mean(list(per_view.values()))),
+            "per_view": per_view,
+            "matrix": matrix,
+            "probes": len(probes),
+        }
     out["metrics"] = {f"{name}_rank1": v["rank1"] for name, v in out["conditions"].items()}
     return out
 
 
 # Name -> the protocol function itself (defined above). Contract:
 # ``function(catalog, features, conventions, options) -> dict`` with at least ``metrics``.
-PROTOCOLS: Registry[Callable[..., dict]] = Registry("protocol", {
-    "grew": grew,
-    "grew-distractors": grew_distractors,
-    "identities": identities,
-    "attributes": attributes,
-    "gait3d": gait3d,
-    "casiab": casiab,
-})
+PROTOCOLS: Registry[Callable[..., dict]] = Registry(
+    "protocol",
+    {
+        "grew": grew,
+        "grew-distractors": grew_distractors,
+        "identities": identities,
+        "attributes": attributes,
+        "gait3d": gait3d,
+        "casiab": casiab,
+    },
+)
 
 
-def run_protocol(name: str, catalog: Catalog, features: Features, conventions: Conventions = Conventions(),
-                 options: Options = Options()) -> dict:
+def run_protocol(
+    name: str,
+    catalog: Catalog,
+    features: Features,
+    conventions: Conventions = Conventions(),
+    options: Options = Options(),
+) -> dict:
     result = PROTOCOLS.get(name)(catalog, features, conventions, options)
     result.setdefault("conventions", _describe(conventions))
     return result
 
 
 def _describe(conventions: Conventions) -> dict:
-    return {"distance": conventions.distance, "no_match": conventions.no_match, "exclude": conventions.exclude,
-            "ties": conventions.ties}
+    return {
+        "distance": conventions.distance,
+        "no_match": conventions.no_match,
+        "exclude": conventions.exclude,
+        "ties": conventions.ties,
+    }

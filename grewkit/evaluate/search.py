@@ -21,10 +21,9 @@ import numpy as np
 import torch
 
 from grewkit.core.errors import GrewkitError
+from grewkit.evaluate.conventions import TIES  # noqa: E402  (re-exported)
 from grewkit.evaluate.distances import get_distance
 from grewkit.evaluate.kernels import scan_block
-
-from grewkit.evaluate.conventions import TIES  # noqa: E402  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -94,10 +93,18 @@ def _positives(probe_labels: np.ndarray, gallery_labels: np.ndarray, probe_keys,
     return idx
 
 
-def search(probe: np.ndarray, gallery: np.ndarray, *, probe_labels: np.ndarray, gallery_labels: np.ndarray,
-           config: SearchConfig = SearchConfig(), probe_keys: np.ndarray | None = None,
-           gallery_keys: np.ndarray | None = None, checkpoints: list[int] | None = None,
-           progress=None) -> SearchResult:
+def search(
+    probe: np.ndarray,
+    gallery: np.ndarray,
+    *,
+    probe_labels: np.ndarray,
+    gallery_labels: np.ndarray,
+    config: SearchConfig = SearchConfig(),
+    probe_keys: np.ndarray | None = None,
+    gallery_keys: np.ndarray | None = None,
+    checkpoints: list[int] | None = None,
+    progress=None,
+) -> SearchResult:
     """Rank statistics (and optionally the top k) of every probe against the gallery.
 
     Labels and keys are integer codes from :func:`encode`; a gallery entry whose key equals the
@@ -114,8 +121,9 @@ def search(probe: np.ndarray, gallery: np.ndarray, *, probe_labels: np.ndarray, 
     dist = get_distance(config.distance)
     device = torch.device(config.device)
     exclude = probe_keys is not None and gallery_keys is not None
-    pos_idx = _positives(probe_labels, gallery_labels, probe_keys if exclude else None,
-                         gallery_keys if exclude else None)
+    pos_idx = _positives(
+        probe_labels, gallery_labels, probe_keys if exclude else None, gallery_keys if exclude else None
+    )
     n_pos = (pos_idx >= 0).sum(1)
     m = pos_idx.shape[1]
     pos_ranks = np.zeros((len(checkpoints), len(probe), m), dtype=np.int64)
@@ -125,7 +133,7 @@ def search(probe: np.ndarray, gallery: np.ndarray, *, probe_labels: np.ndarray, 
     # The gallery's norms bound the float32 rounding of the keys (tie tolerance).
     g_stat = 0.0
     for g0 in range(0, n_gal, config.gallery_chunk):
-        gc = np.asarray(gallery[g0:g0 + config.gallery_chunk], dtype=np.float32)
+        gc = np.asarray(gallery[g0 : g0 + config.gallery_chunk], dtype=np.float32)
         g_stat = max(g_stat, dist.gallery_stat(gc))
     # Gallery segments end at every checkpoint so that counts can be snapshot there.
     bounds = []
@@ -147,7 +155,9 @@ def search(probe: np.ndarray, gallery: np.ndarray, *, probe_labels: np.ndarray, 
             valid = pidx >= 0
             if valid.any():
                 rows, cols = np.nonzero(valid)
-                g_sel = torch.as_tensor(np.ascontiguousarray(gallery[pidx[rows, cols]], dtype=np.float32), device=device)
+                g_sel = torch.as_tensor(
+                    np.ascontiguousarray(gallery[pidx[rows, cols]], dtype=np.float32), device=device
+                )
                 q_sel = q[torch.as_tensor(rows, device=device)]
                 keys = _rowwise_key(dist, q_sel, g_sel)
                 thr[torch.as_tensor(rows, device=device), torch.as_tensor(cols, device=device)] = keys.float()
@@ -171,8 +181,23 @@ def search(probe: np.ndarray, gallery: np.ndarray, *, probe_labels: np.ndarray, 
                 dot, alpha, qterm, gterm, clamp = dist.block(q, g)
                 gkey = gkeys_t[g0:g1] if exclude else torch.full((g1 - g0,), -2, dtype=torch.int64, device=device)
                 pcol = torch.as_tensor(np.where(valid & (pidx >= g0) & (pidx < g1), pidx - g0, -1), device=device)
-                scan_block(dot.contiguous(), alpha, qterm.contiguous(), gterm.contiguous(), clamp, pkey, gkey, pcol,
-                           limit, pessimistic, neg_count, top_dk, top_ik, g0, use_numba=config.use_numba)
+                scan_block(
+                    dot.contiguous(),
+                    alpha,
+                    qterm.contiguous(),
+                    gterm.contiguous(),
+                    clamp,
+                    pkey,
+                    gkey,
+                    pcol,
+                    limit,
+                    pessimistic,
+                    neg_count,
+                    top_dk,
+                    top_ik,
+                    g0,
+                    use_numba=config.use_numba,
+                )
             if k:
                 # Sort by distance, earlier gallery entries first on ties.
                 key_i = torch.where(top_ik < 0, torch.iinfo(torch.int64).max, top_ik)
@@ -183,12 +208,14 @@ def search(probe: np.ndarray, gallery: np.ndarray, *, probe_labels: np.ndarray, 
                 top_i[p0:p1] = torch.gather(top_ik, 1, order).cpu().numpy()
             if progress is not None:
                 progress(b)
-    return SearchResult(n_pos=n_pos, pos_ranks=pos_ranks, checkpoints=checkpoints, topk_index=top_i, topk_distance=top_d)
+    return SearchResult(
+        n_pos=n_pos, pos_ranks=pos_ranks, checkpoints=checkpoints, topk_index=top_i, topk_distance=top_d
+    )
 
 
 def _rowwise_key(dist, q_sel: torch.Tensor, g_sel: torch.Tensor) -> torch.Tensor:
     # Distance of row i of q_sel to row i of g_sel, computed by the same kernel as the dense search.
     out = []
     for i in range(0, len(q_sel), 256):
-        out.append(dist.key(q_sel[i:i + 256], g_sel[i:i + 256]).diagonal().clone())
+        out.append(dist.key(q_sel[i : i + 256], g_sel[i : i + 256]).diagonal().clone())
     return torch.cat(out)

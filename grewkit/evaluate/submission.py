@@ -32,8 +32,9 @@ def header(ranks: int = RANKS) -> list[str]:
     return ["videoId", *[f"rank{i}" for i in range(1, ranks + 1)], "distractor"]
 
 
-def write_submission(path: str | Path, probe_ids: list[str], topk_index: np.ndarray,
-                     gallery_labels: list[str | None]) -> Path:
+def write_submission(
+    path: str | Path, probe_ids: list[str], topk_index: np.ndarray, gallery_labels: list[str | None]
+) -> Path:
     ranks = topk_index.shape[1]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -65,8 +66,11 @@ def _read_csv(path: Path, expected: list[str] | None, what: str) -> list[list[st
     if not rows:
         raise GrewkitError(f"empty {what}", path=path)
     if expected is not None and [c.strip() for c in rows[0]] != expected:
-        raise GrewkitError(f"{what} header should be {','.join(expected[:3])},...,{expected[-1]} "
-                           f"({len(expected)} columns), not {','.join(rows[0][:4])}...", path=path)
+        raise GrewkitError(
+            f"{what} header should be {','.join(expected[:3])},...,{expected[-1]} "
+            f"({len(expected)} columns), not {','.join(rows[0][:4])}...",
+            path=path,
+        )
     return rows
 
 
@@ -84,8 +88,9 @@ def score(submission: str | Path, answer_key: str | Path, ranks=(1, 5, 10, 20)) 
     first = _read_csv(submission, None, "submission")[0]
     n_ranks = sum(1 for c in first if c.strip().startswith("rank"))
     if n_ranks < max(ranks):
-        raise GrewkitError(f"submission has {n_ranks} rank columns; scoring Rank-{max(ranks)} needs {max(ranks)}",
-                           path=submission)
+        raise GrewkitError(
+            f"submission has {n_ranks} rank columns; scoring Rank-{max(ranks)} needs {max(ranks)}", path=submission
+        )
     rows = _read_csv(submission, header(n_ranks), "submission")
     seen: dict[str, list[str]] = {}
     for line, row in enumerate(rows[1:], start=2):
@@ -99,10 +104,13 @@ def score(submission: str | Path, answer_key: str | Path, ranks=(1, 5, 10, 20)) 
             raise GrewkitError(f"line {line}: distractor column must be 0 or 1, not {row[-1]!r}", path=submission)
         seen[row[0]] = row
     scored = [p for p, ident in key.items() if ident]
-    out: dict = {"probes_in_key": len(key), "probes_scored": len(scored),
-                 "probes_missing": sum(1 for p in scored if p not in seen)}
+    out: dict = {
+        "probes_in_key": len(key),
+        "probes_scored": len(scored),
+        "probes_missing": sum(1 for p in scored if p not in seen),
+    }
     for k in ranks:
-        hits = sum(1 for p in scored if p in seen and key[p] in seen[p][1:1 + k])
+        hits = sum(1 for p in scored if p in seen and key[p] in seen[p][1 : 1 + k])
         out[f"rank{k}"] = 100.0 * hits / len(scored) if scored else float("nan")
     # Probes whose identity is not in the gallery: did the submission flag them as such?
     outside = [p for p, ident in key.items() if not ident]

@@ -15,10 +15,17 @@ def export_group():
 @export_group.command("opengait")
 @click.argument("out", type=click.Path(file_okay=False))
 @project_option
-@click.option("--layout", type=click.Choice(["protocol", "source"]), default="protocol", show_default=True,
-              help="protocol: <id>/{00 train,01 gallery,02 probe}/<seq>/ (OpenGait's GREW evaluator); "
-                   "source: <id>/<condition>/<view>/ (CASIA-B style).")
-@click.option("--modality", default=None, help="Silhouette modality to export (default: sil64, else the smallest sil*).")
+@click.option(
+    "--layout",
+    type=click.Choice(["protocol", "source"]),
+    default="protocol",
+    show_default=True,
+    help="protocol: <id>/{00 train,01 gallery,02 probe}/<seq>/ (OpenGait's GREW evaluator); "
+    "source: <id>/<condition>/<view>/ (CASIA-B style).",
+)
+@click.option(
+    "--modality", default=None, help="Silhouette modality to export (default: sil64, else the smallest sil*)."
+)
 @click.option("--no-distractors", is_flag=True, help="Leave the distractors out of the test partition.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def export_opengait_command(out, project, layout, modality, no_distractors, quiet):
@@ -33,20 +40,32 @@ def export_opengait_command(out, project, layout, modality, no_distractors, quie
     """
     from grewkit.export.opengait import export_opengait
 
-    r = export_opengait(project, out, layout=layout, modality=modality, distractors=not no_distractors,
-                        show_progress=not quiet)
-    click.echo(f"wrote {r.sequences} {r.modality} sequences to {out}: {r.train_labels} train, {r.val_labels} val and "
-               f"{r.test_labels} test identities, {r.probes} test probes; partition.json beside them")
+    r = export_opengait(
+        project, out, layout=layout, modality=modality, distractors=not no_distractors, show_progress=not quiet
+    )
+    click.echo(
+        f"wrote {r.sequences} {r.modality} sequences to {out}: {r.train_labels} train, {r.val_labels} val and "
+        f"{r.test_labels} test identities, {r.probes} test probes; partition.json beside them"
+    )
 
 
 @export_group.command("unlabelled")
 @click.argument("out", type=click.Path(file_okay=False))
 @project_option
 @click.option("--modality", default=None, help="Silhouette modality (default: sil64, else the smallest sil*).")
-@click.option("--leave-out", "leave_out", multiple=True,
-              help="Leave out the sequences of this split (repeatable), e.g. test, so pretraining never sees them.")
-@click.option("--key", "key_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write a private CSV (pseudo identity, type, sequence, tracklet), outside OUT.")
+@click.option(
+    "--leave-out",
+    "leave_out",
+    multiple=True,
+    help="Leave out the sequences of this split (repeatable), e.g. test, so pretraining never sees them.",
+)
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write a private CSV (pseudo identity, type, sequence, tracklet), outside OUT.",
+)
 @click.option("--seed", default=0, show_default=True, help="Order of the pseudo-identity numbers.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def export_unlabelled_command(out, project, modality, leave_out, key_path, seed, quiet):
@@ -62,17 +81,31 @@ def export_unlabelled_command(out, project, modality, leave_out, key_path, seed,
     """
     from grewkit.export.unlabelled import export_unlabelled
 
-    r = export_unlabelled(project, out, modality=modality, leave_out=tuple(leave_out), key_path=key_path, seed=seed,
-                          show_progress=not quiet)
-    click.echo(f"wrote {r.sequences} {r.modality} sequences of {r.pseudo_identities} tracklets to {out} without "
-               f"identities ({r.left_out} left out); partition.json beside them")
+    r = export_unlabelled(
+        project,
+        out,
+        modality=modality,
+        leave_out=tuple(leave_out),
+        key_path=key_path,
+        seed=seed,
+        show_progress=not quiet,
+    )
+    click.echo(
+        f"wrote {r.sequences} {r.modality} sequences of {r.pseudo_identities} tracklets to {out} without "
+        f"identities ({r.left_out} left out); partition.json beside them"
+    )
 
 
 @export_group.command("grew")
 @click.argument("out", type=click.Path(file_okay=False))
 @project_option
-@click.option("--key", "key_dir", type=click.Path(file_okay=False), default=None,
-              help="Folder for the private answer key (default: OUT-answer-key beside OUT; never inside it).")
+@click.option(
+    "--key",
+    "key_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder for the private answer key (default: OUT-answer-key beside OUT; never inside it).",
+)
 @click.option("--modality", "modalities", multiple=True, help="Only these modalities (repeatable; default: all).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def export_grew_command(out, project, key_dir, modalities, quiet):
@@ -112,5 +145,7 @@ def export_mot_command(out, project):
     from grewkit.export.mot import export_mot
 
     r = export_mot(project, out)
-    click.echo(f"wrote {r.videos} videos to {out}: {r.whole_rows} boxes of whole trajectories (whole.txt), "
-               f"{r.kept_rows} boxes of {r.kept_tracklets} kept tracklets (kept.txt), seqinfo.ini beside them")
+    click.echo(
+        f"wrote {r.videos} videos to {out}: {r.whole_rows} boxes of whole trajectories (whole.txt), "
+        f"{r.kept_rows} boxes of {r.kept_tracklets} kept tracklets (kept.txt), seqinfo.ini beside them"
+    )

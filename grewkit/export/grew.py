@@ -24,10 +24,10 @@ from grewkit.core.atomic import write_text
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
-from grewkit.interop.pixels import check_array, is_gei, is_silhouette, scan_release
 from grewkit.export.selection import ExportSequence, split_sequences
 from grewkit.export.target import ExportTarget
 from grewkit.interop.grew import sequence_folder, write_pose2d_csv
+from grewkit.interop.pixels import check_array, is_gei, is_silhouette, scan_release
 
 KEY_FILE = "answer_key.csv"
 KEY_COLUMNS = ("name", "sequence_id", "identity_id", "public_identity", "camera_id", "split", "role")
@@ -93,20 +93,45 @@ def _png(image: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-def _write_modality(target: ExportTarget, folder: tuple[str, ...], modality: str, array: np.ndarray,
-                    image_size: tuple[int, int] | None, source: Path) -> int:
+def _write_modality(
+    target: ExportTarget,
+    folder: tuple[str, ...],
+    modality: str,
+    array: np.ndarray,
+    image_size: tuple[int, int] | None,
+    source: Path,
+) -> int:
     check_array(array, modality, source=source)
     if is_silhouette(modality):
         frames = _as_uint8_image(array if array.ndim == 3 else array[None])
         for t, frame in enumerate(frames):
-            target.write((*folder, modality, f"{t + 1:05d}.png",), _png(frame))
+            target.write(
+                (
+                    *folder,
+                    modality,
+                    f"{t + 1:05d}.png",
+                ),
+                _png(frame),
+            )
         return len(frames)
     if is_gei(modality):
-        target.write((*folder, f"{modality}.png",), _png(_as_uint8_image(array if array.ndim == 2 else array.mean(0))))
+        target.write(
+            (
+                *folder,
+                f"{modality}.png",
+            ),
+            _png(_as_uint8_image(array if array.ndim == 2 else array.mean(0))),
+        )
         return 1
     if modality == "pose2d":
         width, height = image_size or (None, None)
-        target.write((*folder, "pose2d.csv",), write_pose2d_csv(array, width=width, height=height))
+        target.write(
+            (
+                *folder,
+                "pose2d.csv",
+            ),
+            write_pose2d_csv(array, width=width, height=height),
+        )
         return 1
     if array.ndim == 1 and len(array):
         # Frame numbers: published relative to the sequence's first frame. Absolute numbers would
@@ -114,7 +139,13 @@ def _write_modality(target: ExportTarget, folder: tuple[str, ...], modality: str
         array = array - array[0]
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    target.write((*folder, f"{modality}.npy",), buffer.getvalue())
+    target.write(
+        (
+            *folder,
+            f"{modality}.npy",
+        ),
+        buffer.getvalue(),
+    )
     return 1
 
 
@@ -131,11 +162,17 @@ def _key_rows(sequences: list[ExportSequence], salt: bytes) -> list[dict]:
         public.update({(split, i): f"{k + 1:05d}" for k, i in enumerate(ids)})
     rows = []
     for s in sequences:
-        rows.append({
-            "name": names[s.sequence_id], "sequence_id": s.sequence_id, "identity_id": s.identity_id,
-            "public_identity": public.get((s.split, s.identity_id)) if s.split != "distractor" else None,
-            "camera_id": s.camera_id, "split": s.split, "role": s.role,
-        })
+        rows.append(
+            {
+                "name": names[s.sequence_id],
+                "sequence_id": s.sequence_id,
+                "identity_id": s.identity_id,
+                "public_identity": public.get((s.split, s.identity_id)) if s.split != "distractor" else None,
+                "camera_id": s.camera_id,
+                "split": s.split,
+                "role": s.role,
+            }
+        )
     return rows
 
 
@@ -148,12 +185,15 @@ def _csv(rows: list[dict], columns) -> str:
     return out.getvalue()
 
 
-def export_grew(project: Project, out, *, key_dir=None, modalities: list[str] | None = None,
-                show_progress: bool = True) -> GrewExport:
+def export_grew(
+    project: Project, out, *, key_dir=None, modalities: list[str] | None = None, show_progress: bool = True
+) -> GrewExport:
     out = Path(out).resolve()
     key_dir = Path(key_dir).resolve() if key_dir else out.with_name(out.name + "-answer-key")
     if key_dir == out or out in key_dir.parents or key_dir in out.parents:
-        raise GrewkitError("the answer key must be kept apart from the release (neither folder inside the other)", path=key_dir)
+        raise GrewkitError(
+            "the answer key must be kept apart from the release (neither folder inside the other)", path=key_dir
+        )
     sequences = split_sequences(project)
     if modalities:
         for s in sequences:
@@ -175,13 +215,23 @@ def export_grew(project: Project, out, *, key_dir=None, modalities: list[str] | 
                 if is_silhouette(modality):
                     frames = max(frames, len(array))
             hidden = s.split == "distractor" or (s.split == "test" and s.role == "probe")
-            index.append({"name": row["name"], "split": s.split, "role": s.role,
-                          "identity": None if hidden else row["public_identity"], "frames": frames,
-                          "modalities": " ".join(sorted(s.files)), "folder": "/".join(folder)})
+            index.append(
+                {
+                    "name": row["name"],
+                    "split": s.split,
+                    "role": s.role,
+                    "identity": None if hidden else row["public_identity"],
+                    "frames": frames,
+                    "modalities": " ".join(sorted(s.files)),
+                    "folder": "/".join(folder),
+                }
+            )
             advance(1)
     # Probes last in no particular identity order: the index is sorted by folder, i.e. by random name.
     index.sort(key=lambda r: r["folder"])
-    target.write(("index.csv",), _csv(index, ("name", "split", "role", "identity", "frames", "modalities", "folder")).encode())
+    target.write(
+        ("index.csv",), _csv(index, ("name", "split", "role", "identity", "frames", "modalities", "folder")).encode()
+    )
     counts = {}
     for r in index:
         k = r["split"] if not r["role"] else f"{r['split']} {r['role']}"
@@ -191,20 +241,32 @@ def export_grew(project: Project, out, *, key_dir=None, modalities: list[str] | 
     if problems:  # cannot happen through check_array; the scan is the second lock on the door
         raise GrewkitError("release scan found pixels that must not be published: " + "; ".join(problems[:5]), path=out)
     write_text(key_dir / KEY_FILE, _csv(rows, KEY_COLUMNS))
-    write_text(key_dir / "README.md", "Private answer key of a grewkit GREW-style release. Do not publish.\n"
-               "answer_key.csv maps every release name to its sequence, identity, camera, split and role;\n"
-               "salt.hex is the secret behind the names (reused so that a re-export keeps them).\n")
+    write_text(
+        key_dir / "README.md",
+        "Private answer key of a grewkit GREW-style release. Do not publish.\n"
+        "answer_key.csv maps every release name to its sequence, identity, camera, split and role;\n"
+        "salt.hex is the secret behind the names (reused so that a re-export keeps them).\n",
+    )
     target.finish({"sequences": len(sequences), "files": files})
     return GrewExport(sequences=len(sequences), files=files, counts=counts, key_dir=key_dir)
 
 
 def _readme(project: Project, counts: dict[str, int]) -> str:
     name = project.settings.section("project").name
-    lines = [f"# {name}: GREW-style release", "",
-             "Gait data only: silhouettes (one single-channel PNG per frame), GEIs, optical flow (T, H, W, 2),",
-             "2D poses (CSV; the first line gives the original image size) and 3D poses. No RGB pixel.", "",
-             "| part | sequences |", "|---|---|"]
+    lines = [
+        f"# {name}: GREW-style release",
+        "",
+        "Gait data only: silhouettes (one single-channel PNG per frame), GEIs, optical flow (T, H, W, 2),",
+        "2D poses (CSV; the first line gives the original image size) and 3D poses. No RGB pixel.",
+        "",
+        "| part | sequences |",
+        "|---|---|",
+    ]
     lines += [f"| {k} | {v} |" for k, v in sorted(counts.items())]
-    lines += ["", "Test probes and distractors carry no identity; `index.csv` lists every sequence.",
-              "Written by grewkit (`grewkit export grew`); `grewkit import grew` reads it back.", ""]
+    lines += [
+        "",
+        "Test probes and distractors carry no identity; `index.csv` lists every sequence.",
+        "Written by grewkit (`grewkit export grew`); `grewkit import grew` reads it back.",
+        "",
+    ]
     return "\n".join(lines)

@@ -38,14 +38,18 @@ def mot_lines(boxes: Boxes) -> str:
     xyxy = boxes.xyxy.astype(np.float64)
     score = np.nan_to_num(boxes.score.astype(np.float64), nan=0.0)
     order = np.lexsort((boxes.track_id, boxes.frame))
-    return "".join(f"{int(boxes.frame[i])},{int(boxes.track_id[i])},{xyxy[i, 0]:.2f},{xyxy[i, 1]:.2f},"
-                   f"{xyxy[i, 2] - xyxy[i, 0]:.2f},{xyxy[i, 3] - xyxy[i, 1]:.2f},{score[i]:.4f},-1,-1,-1\n"
-                   for i in order)
+    return "".join(
+        f"{int(boxes.frame[i])},{int(boxes.track_id[i])},{xyxy[i, 0]:.2f},{xyxy[i, 1]:.2f},"
+        f"{xyxy[i, 2] - xyxy[i, 0]:.2f},{xyxy[i, 3] - xyxy[i, 1]:.2f},{score[i]:.4f},-1,-1,-1\n"
+        for i in order
+    )
 
 
 def seqinfo(name: str, *, fps: float, width: int, height: int, length: int) -> str:
-    return (f"[Sequence]\nname={name}\nimDir=img1\nframeRate={fps:g}\nseqLength={length}\n"
-            f"imWidth={width}\nimHeight={height}\nimExt=.jpg\n")
+    return (
+        f"[Sequence]\nname={name}\nimDir=img1\nframeRate={fps:g}\nseqLength={length}\n"
+        f"imWidth={width}\nimHeight={height}\nimExt=.jpg\n"
+    )
 
 
 def kept_boxes(project, video_id: str) -> Boxes:
@@ -53,9 +57,13 @@ def kept_boxes(project, video_id: str) -> Boxes:
     tracklets = project.read("tracklets", ["tracklet_id", "video_id", "track_id", "kept"]).to_pylist()
     number = {t["tracklet_id"]: t["track_id"] for t in tracklets if t["video_id"] == video_id and t["kept"]}
     boxes = project.read("boxes")
-    rows = [i for i, (tid, vid) in enumerate(zip(boxes.column("tracklet_id").to_pylist(),
-                                                boxes.column("video_id").to_pylist()))
-            if vid == video_id and tid in number]
+    rows = [
+        i
+        for i, (tid, vid) in enumerate(
+            zip(boxes.column("tracklet_id").to_pylist(), boxes.column("video_id").to_pylist())
+        )
+        if vid == video_id and tid in number
+    ]
     table = boxes.take(pa.array(rows, pa.int64()))
     b = Boxes.from_arrow(table, track_column="tracklet_id")
     ids = np.array([number[t] for t in b.track_id.tolist()], np.int64)
@@ -86,12 +94,15 @@ def export_mot(project, out: str | Path) -> MotExport:
     finally:
         stage.close()
     if not judged.units:
-        raise GrewkitError("no videos in the project: run `grewkit ingest`, `detect` and `track` first",
-                           path=project.root)
+        raise GrewkitError(
+            "no videos in the project: run `grewkit ingest`, `detect` and `track` first", path=project.root
+        )
     missing = [u.payload["video_id"] for u in judged.units if judged.state[u.key] != "done"]
     if missing:
-        raise GrewkitError(f"tracks of {len(missing)} video(s) are not up to date with the settings "
-                           f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): run `grewkit track` first")
+        raise GrewkitError(
+            f"tracks of {len(missing)} video(s) are not up to date with the settings "
+            f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): run `grewkit track` first"
+        )
     settings = project.settings.section("track")
     files: dict[Path, str] = {}
     whole_rows = kept_rows = kept_tracklets = 0
@@ -99,15 +110,23 @@ def export_mot(project, out: str | Path) -> MotExport:
         v = unit.payload
         n_frames = v["frame_count"] if not v["max_frames"] else min(v["frame_count"], v["max_frames"])
         dets = detections_of(project, v["camera_id"], v["video_id"], v.get("detections"))
-        whole = tracklets_to_mot(track_detections(Boxes.from_arrow(dets), fps=v["fps"], settings=settings,
-                                                  detected_frames=np.arange(0, n_frames, v["stride"], dtype=np.int64),
-                                                  stride=v["stride"], cut=False))
+        whole = tracklets_to_mot(
+            track_detections(
+                Boxes.from_arrow(dets),
+                fps=v["fps"],
+                settings=settings,
+                detected_frames=np.arange(0, n_frames, v["stride"], dtype=np.int64),
+                stride=v["stride"],
+                cut=False,
+            )
+        )
         kept = kept_boxes(project, v["video_id"])
         folder = Path(out) / v["video_id"]
         files[folder / "whole.txt"] = mot_lines(whole)
         files[folder / "kept.txt"] = mot_lines(kept)
-        files[folder / "seqinfo.ini"] = seqinfo(v["video_id"], fps=v["fps"], width=v["width"], height=v["height"],
-                                                length=n_frames)
+        files[folder / "seqinfo.ini"] = seqinfo(
+            v["video_id"], fps=v["fps"], width=v["width"], height=v["height"], length=n_frames
+        )
         whole_rows, kept_rows = whole_rows + len(whole), kept_rows + len(kept)
         kept_tracklets += len(np.unique(kept.track_id))
     # Everything is computed before the first file is written: a refusal above leaves OUT as it was.

@@ -18,20 +18,21 @@ the val identities as TEST_SET.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 
 from grewkit.core.arrays import load_array
-import json
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
-from grewkit.interop.pixels import check_array
+from grewkit.core.safe_pickle import dump_array
 from grewkit.export.selection import silhouette_modality, split_sequences
 from grewkit.export.target import ExportTarget
+from grewkit.interop.pixels import check_array
 from grewkit.interop.register import safe_id
-from grewkit.core.safe_pickle import dump_array
+
 
 def _json(obj) -> bytes:
     return (json.dumps(obj, indent=2) + "\n").encode()
@@ -61,8 +62,15 @@ class OpenGaitExport:
     modality: str
 
 
-def export_opengait(project: Project, out, *, layout: str = "protocol", modality: str | None = None,
-                    distractors: bool = True, show_progress: bool = True) -> OpenGaitExport:
+def export_opengait(
+    project: Project,
+    out,
+    *,
+    layout: str = "protocol",
+    modality: str | None = None,
+    distractors: bool = True,
+    show_progress: bool = True,
+) -> OpenGaitExport:
     if layout not in LAYOUTS:
         raise GrewkitError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     sequences = split_sequences(project)
@@ -81,20 +89,25 @@ def export_opengait(project: Project, out, *, layout: str = "protocol", modality
             view = safe_id(s.sequence_id)
         else:
             if not s.condition or not s.view:
-                raise GrewkitError(f"layout 'source' needs a condition and a view for every sequence; "
-                                   f"{s.sequence_id!r} lacks one (use --layout protocol)")
+                raise GrewkitError(
+                    f"layout 'source' needs a condition and a view for every sequence; "
+                    f"{s.sequence_id!r} lacks one (use --layout protocol)"
+                )
             seq_type, view = safe_id(s.condition), safe_id(s.view)
         key = (label, seq_type, view)
         if key in places:
-            raise GrewkitError(f"sequences {places[key]!r} and {s.sequence_id!r} would share {'/'.join(key)} "
-                               f"(use --layout protocol)")
+            raise GrewkitError(
+                f"sequences {places[key]!r} and {s.sequence_id!r} would share {'/'.join(key)} (use --layout protocol)"
+            )
         places[key] = s.sequence_id
         plan.append((s, key))
 
     target = ExportTarget(out, "opengait")
     with progress_bar("export opengait", total=len(plan), unit="seq", enabled=show_progress) as advance:
         for s, (label, seq_type, view) in plan:
-            write_silhouettes(target, (label, seq_type, view, f"{view}.pkl"), project.resolve(s.files[modality]), modality)
+            write_silhouettes(
+                target, (label, seq_type, view, f"{view}.pkl"), project.resolve(s.files[modality]), modality
+            )
             advance(1)
 
     def labels(split: str) -> list[str]:
@@ -105,10 +118,20 @@ def export_opengait(project: Project, out, *, layout: str = "protocol", modality
 
     train, test, val = labels("train"), labels("test"), labels("val")
     extra = [DISTRACTOR_LABEL] if any(s.split == "distractor" for s, _ in plan) else []
-    target.write(("partition.json",), _json({"TRAIN_SET": train, "TEST_SET": test + extra, "PROBE_SET": probes("test")}))
+    target.write(
+        ("partition.json",), _json({"TRAIN_SET": train, "TEST_SET": test + extra, "PROBE_SET": probes("test")})
+    )
     if val:
-        target.write(("partition_val.json",), _json({"TRAIN_SET": train, "TEST_SET": val + extra, "PROBE_SET": probes("val")}))
-    result = OpenGaitExport(sequences=len(plan), train_labels=len(train), test_labels=len(test), val_labels=len(val),
-                            probes=len(probes("test")), modality=modality)
+        target.write(
+            ("partition_val.json",), _json({"TRAIN_SET": train, "TEST_SET": val + extra, "PROBE_SET": probes("val")})
+        )
+    result = OpenGaitExport(
+        sequences=len(plan),
+        train_labels=len(train),
+        test_labels=len(test),
+        val_labels=len(val),
+        probes=len(probes("test")),
+        modality=modality,
+    )
     target.finish({"layout": layout, "modality": modality, "sequences": len(plan)})
     return result

@@ -24,8 +24,10 @@ def split_sequences(project: Project) -> list[ExportSequence]:
     """The sequences of the splits manifest, in sequence-id order, with their files per modality."""
     if not project.has("splits"):
         raise GrewkitError("no splits manifest: run `grewkit split` first", path=project.manifests_dir)
-    out = {r["sequence_id"]: ExportSequence(r["sequence_id"], r["identity_id"], r["camera_id"], r["split"], r["role"])
-           for r in project.read("splits").to_pylist()}
+    out = {
+        r["sequence_id"]: ExportSequence(r["sequence_id"], r["identity_id"], r["camera_id"], r["split"], r["role"])
+        for r in project.read("splits").to_pylist()
+    }
     for r in project.read("sequences", ["sequence_id", "modality", "view", "condition", "path"]).to_pylist():
         seq = out.get(r["sequence_id"])
         if seq is not None:
@@ -33,8 +35,10 @@ def split_sequences(project: Project) -> list[ExportSequence]:
             seq.view, seq.condition = r["view"], r["condition"]
     missing = [s.sequence_id for s in out.values() if not s.files]
     if missing:
-        raise GrewkitError(f"{len(missing)} split sequences have no file in the sequences manifest, e.g. {missing[0]!r}",
-                           path=project.manifests_dir / "splits.parquet")
+        raise GrewkitError(
+            f"{len(missing)} split sequences have no file in the sequences manifest, e.g. {missing[0]!r}",
+            path=project.manifests_dir / "splits.parquet",
+        )
     return [out[k] for k in sorted(out)]
 
 

@@ -31,14 +31,18 @@ class ExportTarget:
             raise GrewkitError("exists and is not a folder", path=self.root)
         if self.root.is_dir() and any(self.root.iterdir()):
             if not marker.is_file():
-                raise GrewkitError("folder is not empty and holds no earlier grewkit export; choose an empty or new folder",
-                                   path=self.root)
+                raise GrewkitError(
+                    "folder is not empty and holds no earlier grewkit export; choose an empty or new folder",
+                    path=self.root,
+                )
             try:
                 earlier = json.loads(marker.read_text()).get("kind")
             except (ValueError, OSError):
                 earlier = None
             if earlier != kind:
-                raise GrewkitError(f"folder holds a {earlier!r} export, not {kind!r}; choose another folder", path=self.root)
+                raise GrewkitError(
+                    f"folder holds a {earlier!r} export, not {kind!r}; choose another folder", path=self.root
+                )
         self.root.mkdir(parents=True, exist_ok=True)
         write_json(marker, {"kind": kind, "complete": False})
 

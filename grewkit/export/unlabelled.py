@@ -40,7 +40,9 @@ class UnlabelledExport:
     modality: str
 
 
-def _candidates(project: Project, leave_out: tuple[str, ...]) -> tuple[list[ExportSequence], dict[str, str | None], int]:
+def _candidates(
+    project: Project, leave_out: tuple[str, ...]
+) -> tuple[list[ExportSequence], dict[str, str | None], int]:
     if not project.has("sequences"):
         raise GrewkitError("no sequences manifest: render (or import) sequences first", path=project.manifests_dir)
     dropped_tracklets: set[str] = set()
@@ -51,9 +53,14 @@ def _candidates(project: Project, leave_out: tuple[str, ...]) -> tuple[list[Expo
     left_split: set[str] = set()
     if leave_out:
         if not project.has("splits"):
-            raise GrewkitError("--leave-out needs a splits manifest: run `grewkit split` first", path=project.manifests_dir)
-        left_split = {r["sequence_id"] for r in project.read("splits", ["sequence_id", "split"]).to_pylist()
-                      if r["split"] in leave_out}
+            raise GrewkitError(
+                "--leave-out needs a splits manifest: run `grewkit split` first", path=project.manifests_dir
+            )
+        left_split = {
+            r["sequence_id"]
+            for r in project.read("splits", ["sequence_id", "split"]).to_pylist()
+            if r["split"] in leave_out
+        }
     out: dict[str, ExportSequence] = {}
     tracklet: dict[str, str | None] = {}
     left = set()
@@ -69,9 +76,16 @@ def _candidates(project: Project, leave_out: tuple[str, ...]) -> tuple[list[Expo
     return [out[k] for k in sorted(out)], tracklet, len(left)
 
 
-def export_unlabelled(project: Project, out, *, modality: str | None = None, leave_out: tuple[str, ...] = (),
-                      key_path: str | Path | None = None, seed: int = 0,
-                      show_progress: bool = True) -> UnlabelledExport:
+def export_unlabelled(
+    project: Project,
+    out,
+    *,
+    modality: str | None = None,
+    leave_out: tuple[str, ...] = (),
+    key_path: str | Path | None = None,
+    seed: int = 0,
+    show_progress: bool = True,
+) -> UnlabelledExport:
     sequences, tracklet, left = _candidates(project, tuple(leave_out))
     if not sequences:
         raise GrewkitError("no sequences to export (every one left out or dropped by the quality filters)")
@@ -80,8 +94,9 @@ def export_unlabelled(project: Project, out, *, modality: str | None = None, lea
     if key_path is not None:
         key = Path(key_path).resolve()
         if key == out_dir or out_dir in key.parents:
-            raise GrewkitError("the key says where each sequence came from; write it outside the export folder",
-                               path=key)
+            raise GrewkitError(
+                "the key says where each sequence came from; write it outside the export folder", path=key
+            )
     # One group per tracklet; a sequence without a tracklet (imported) is a group of its own.
     groups: dict[str, list[ExportSequence]] = {}
     for s in sequences:
@@ -99,8 +114,12 @@ def export_unlabelled(project: Project, out, *, modality: str | None = None, lea
     target = ExportTarget(out, "opengait-unlabelled")
     with progress_bar("export unlabelled", total=len(plan), unit="seq", enabled=show_progress) as advance:
         for s, label, seq_type in plan:
-            write_silhouettes(target, (label, seq_type, "000", f"{label}_{seq_type}_000.pkl"),
-                              project.resolve(s.files[modality]), modality)
+            write_silhouettes(
+                target,
+                (label, seq_type, "000", f"{label}_{seq_type}_000.pkl"),
+                project.resolve(s.files[modality]),
+                modality,
+            )
             advance(1)
     labels = sorted({label for _, label, _ in plan})
     target.write(("partition.json",), _json({"TRAIN_SET": labels, "TEST_SET": []}))

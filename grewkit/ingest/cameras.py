@@ -21,7 +21,7 @@ import csv
 import fnmatch
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -54,9 +54,11 @@ def parse_time(text: str, *, where: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise GrewkitError(f"{where}: start_time {text!r} is not an ISO 8601 time (e.g. 2024-05-01T08:30:00Z)") from None
+        raise GrewkitError(
+            f"{where}: start_time {text!r} is not an ISO 8601 time (e.g. 2024-05-01T08:30:00Z)"
+        ) from None
     # A time without a zone is taken as UTC: manifests store UTC only.
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _convert(value: str, type_: pa.DataType, *, where: str):
@@ -101,16 +103,21 @@ def read_cameras_csv(path: str | Path) -> tuple[pa.Table, list[CameraRule]]:
         cam = (row.get("camera_id") or "").strip()
         if not cam:
             raise GrewkitError(f"{where}: empty camera_id")
-        values = {name: _convert((row.get(name) or "").strip(), type_, where=f"{where}, column {name}")
-                  for name, type_ in types.items()}
+        values = {
+            name: _convert((row.get(name) or "").strip(), type_, where=f"{where}, column {name}")
+            for name, type_ in types.items()
+        }
         file = (row.get("file") or "").strip() or None
         if cam in first_row:
             if not file or first_row[cam][1] is None:
-                raise GrewkitError(f"{where}: camera_id {cam!r} appears twice (several rows per camera need a file column)")
+                raise GrewkitError(
+                    f"{where}: camera_id {cam!r} appears twice (several rows per camera need a file column)"
+                )
             differing = [k for k in types if values[k] != first_row[cam][0][k]]
             if differing:
-                raise GrewkitError(f"{where}: camera {cam!r} has other {', '.join(differing)} than on line "
-                                   f"{first_row[cam][2]}")
+                raise GrewkitError(
+                    f"{where}: camera {cam!r} has other {', '.join(differing)} than on line {first_row[cam][2]}"
+                )
         else:
             first_row[cam] = (values, file, line)
             for name in types:
@@ -123,10 +130,16 @@ def read_cameras_csv(path: str | Path) -> tuple[pa.Table, list[CameraRule]]:
         if start:
             parse_time(start, where=where)
         try:
-            rules.append(CameraRule(
-                camera_id=cam, file=file, pattern=(row.get("pattern") or "").strip() or None, start_time=start,
-                width=values["width"], height=values["height"],
-            ))
+            rules.append(
+                CameraRule(
+                    camera_id=cam,
+                    file=file,
+                    pattern=(row.get("pattern") or "").strip() or None,
+                    start_time=start,
+                    width=values["width"],
+                    height=values["height"],
+                )
+            )
         except ValueError as exc:
             raise GrewkitError(f"{where}: {exc}") from None
     table = pa.table({name: pa.array(values, type=types[name]) for name, values in columns.items()})
@@ -135,19 +148,26 @@ def read_cameras_csv(path: str | Path) -> tuple[pa.Table, list[CameraRule]]:
 
 def rules_from_manifest(table: pa.Table) -> list[CameraRule]:
     """Matching rules for cameras registered earlier (by a previous ingest or by ``grewkit synth``)."""
-    return [CameraRule(camera_id=r["camera_id"], width=r.get("width"), height=r.get("height"))
-            for r in table.select([c for c in ("camera_id", "width", "height") if c in table.column_names]).to_pylist()]
+    return [
+        CameraRule(camera_id=r["camera_id"], width=r.get("width"), height=r.get("height"))
+        for r in table.select([c for c in ("camera_id", "width", "height") if c in table.column_names]).to_pylist()
+    ]
 
 
 def match_camera(path: Path, rules: list[CameraRule]) -> tuple[CameraRule | None, str]:
     """The camera a file belongs to, or None with the reason (no camera, or two equally good ones)."""
-    by_file = [r for r in rules if r.file and (path.name == r.file or path.as_posix().endswith("/" + r.file.lstrip("/")))]
+    by_file = [
+        r for r in rules if r.file and (path.name == r.file or path.as_posix().endswith("/" + r.file.lstrip("/")))
+    ]
     if len(by_file) == 1:
         return by_file[0], ""
     if len(by_file) > 1:
         return None, f"listed in cameras.csv for several cameras: {', '.join(r.camera_id for r in by_file)}"
-    by_pattern = [r for r in rules if r.pattern and (fnmatch.fnmatch(path.name, r.pattern)
-                                                     or fnmatch.fnmatch(path.as_posix(), r.pattern))]
+    by_pattern = [
+        r
+        for r in rules
+        if r.pattern and (fnmatch.fnmatch(path.name, r.pattern) or fnmatch.fnmatch(path.as_posix(), r.pattern))
+    ]
     if len(by_pattern) == 1:
         return by_pattern[0], ""
     if len(by_pattern) > 1:
@@ -156,8 +176,11 @@ def match_camera(path: Path, rules: list[CameraRule]) -> tuple[CameraRule | None
     # By name, one rule per camera: a file not listed in a per-file row gets no row's start_time.
     per_camera: dict[str, CameraRule] = {}
     for rule in rules:
-        plain = rule if not (rule.file or rule.pattern) else CameraRule(rule.camera_id, width=rule.width,
-                                                                          height=rule.height)
+        plain = (
+            rule
+            if not (rule.file or rule.pattern)
+            else CameraRule(rule.camera_id, width=rule.width, height=rule.height)
+        )
         if rule.camera_id not in per_camera or not (rule.file or rule.pattern):
             per_camera[rule.camera_id] = plain
     candidates = []
@@ -170,8 +193,10 @@ def match_camera(path: Path, rules: list[CameraRule]) -> tuple[CameraRule | None
     if not candidates:
         ids = sorted(per_camera)
         known = ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
-        return None, (f"no camera in cameras.csv matches this file (name it <camera_id>_*.ext, put it in a folder "
-                      f"named after the camera, or give the camera a pattern); cameras: {known}")
+        return None, (
+            f"no camera in cameras.csv matches this file (name it <camera_id>_*.ext, put it in a folder "
+            f"named after the camera, or give the camera a pattern); cameras: {known}"
+        )
     candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
     best = candidates[0]
     ties = [c for c in candidates if c[:2] == best[:2]]
@@ -186,7 +211,7 @@ def start_time_for(path: Path, rule: CameraRule) -> str | None:
     if match:
         y, mo, d, h, mi, s = map(int, match.groups())
         try:
-            return datetime(y, mo, d, h, mi, s, tzinfo=timezone.utc).isoformat()
+            return datetime(y, mo, d, h, mi, s, tzinfo=UTC).isoformat()
         except ValueError:
             pass  # digits that only look like a date
     if rule.start_time:

@@ -14,8 +14,8 @@ from grewkit.cli.options import executor_options, project_option
 from grewkit.cli.stage_command import run_and_report
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import console
-from grewkit.core.schemas import conform, get_schema
 from grewkit.core.project import Project
+from grewkit.core.schemas import conform, get_schema
 from grewkit.ingest.cameras import read_cameras_csv
 from grewkit.ingest.stage import STAGE, record_inputs
 
@@ -26,8 +26,13 @@ def expand_inputs(paths: list[Path], extensions: list[str]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in exts and not p.name.startswith(".")
-                              and (p.is_file() or p.is_symlink())))
+            out.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix.lower() in exts and not p.name.startswith(".") and (p.is_file() or p.is_symlink())
+                )
+            )
         elif path.exists() or path.is_symlink():
             out.append(path)
         else:
@@ -72,20 +77,32 @@ def ingest(project: Project, paths: list[Path], *, cameras: Path | None) -> int:
         raise GrewkitError("no cameras registered in this project: give --cameras cameras.csv", path=project.root)
     files, bad = utf8_names(expand_inputs(paths, project.settings.section("ingest").extensions))
     for path in bad:
-        console.print(f"{escape(shown(path))}: not ingested: its name is not valid UTF-8 (rename it)",
-                      highlight=False, markup=True)
+        console.print(
+            f"{escape(shown(path))}: not ingested: its name is not valid UTF-8 (rename it)",
+            highlight=False,
+            markup=True,
+        )
     record_inputs(project, files, rules)
     return len(files)
 
 
 @click.command("ingest")
 @click.argument("paths", metavar="VIDEOS_OR_FOLDERS", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--cameras", "cameras", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="cameras.csv: camera_id plus optional schema columns, 'pattern' and 'start_time'. "
-                   "Needed unless the project already has cameras (e.g. from `grewkit synth`).")
+@click.option(
+    "--cameras",
+    "cameras",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="cameras.csv: camera_id plus optional schema columns, 'pattern' and 'start_time'. "
+    "Needed unless the project already has cameras (e.g. from `grewkit synth`).",
+)
 @project_option
 @executor_options
-@click.option("--retry-failed/--skip-failed", default=None, help="Retry files that failed before (default: [executor] retry_failed).")
+@click.option(
+    "--retry-failed/--skip-failed",
+    default=None,
+    help="Retry files that failed before (default: [executor] retry_failed).",
+)
 @click.option("--strict", is_flag=True, help="Exit with status 3 when any file failed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def ingest_command(paths, cameras, project, executor_kind, workers, address, retry_failed, strict, quiet):
@@ -105,5 +122,13 @@ def ingest_command(paths, cameras, project, executor_kind, workers, address, ret
     n = ingest(project, list(paths), cameras=cameras)
     if paths:
         console.print(f"listed {n} video file(s)", highlight=False)
-    run_and_report(project, STAGE, executor_kind=executor_kind, workers=workers, address=address, retry_failed=retry_failed,
-                   strict=strict, show_progress=not quiet)
+    run_and_report(
+        project,
+        STAGE,
+        executor_kind=executor_kind,
+        workers=workers,
+        address=address,
+        retry_failed=retry_failed,
+        strict=strict,
+        show_progress=not quiet,
+    )

@@ -43,10 +43,20 @@ _NOT_VIDEO: list[tuple[bytes, str]] = [
 ]
 # Which containers each extension may hold (mp4/mov/m4v share one family, mkv/webm another).
 _EXPECTED = {
-    ".avi": {"avi"}, ".mp4": {"mp4"}, ".m4v": {"mp4"}, ".mov": {"mp4"}, ".3gp": {"mp4"},
-    ".mkv": {"matroska"}, ".webm": {"matroska"}, ".wmv": {"asf"}, ".asf": {"asf"}, ".flv": {"flv"},
-    ".mpg": {"mpeg-ps", "mpeg-es", "mpeg-ts"}, ".mpeg": {"mpeg-ps", "mpeg-es", "mpeg-ts"},
-    ".ts": {"mpeg-ts"}, ".m2ts": {"mpeg-ts"},
+    ".avi": {"avi"},
+    ".mp4": {"mp4"},
+    ".m4v": {"mp4"},
+    ".mov": {"mp4"},
+    ".3gp": {"mp4"},
+    ".mkv": {"matroska"},
+    ".webm": {"matroska"},
+    ".wmv": {"asf"},
+    ".asf": {"asf"},
+    ".flv": {"flv"},
+    ".mpg": {"mpeg-ps", "mpeg-es", "mpeg-ts"},
+    ".mpeg": {"mpeg-ps", "mpeg-es", "mpeg-ts"},
+    ".ts": {"mpeg-ts"},
+    ".m2ts": {"mpeg-ts"},
 }
 
 
@@ -65,7 +75,7 @@ class Probe:
 
 def sniff(head: bytes) -> str | None:
     for offset, magic, name in _SIGNATURES:
-        if head[offset:offset + len(magic)] == magic:
+        if head[offset : offset + len(magic)] == magic:
             if name == "mpeg-ts" and not (len(head) > 188 and head[188:189] == b"\x47"):
                 continue  # one 0x47 byte is too weak a signature on its own
             return name
@@ -103,14 +113,19 @@ def probe_video(path: str | Path, *, max_missing_frames: int = 0, fallback_fps: 
         with open(path, "rb") as f:
             head = f.read(512)
     except PermissionError:
-        raise GrewkitError(f"unreadable: permission denied (mode {oct(path.stat().st_mode & 0o777)})", path=path) from None
+        raise GrewkitError(
+            f"unreadable: permission denied (mode {oct(path.stat().st_mode & 0o777)})", path=path
+        ) from None
     except OSError as exc:
         raise GrewkitError(f"unreadable: {exc.strerror or exc}", path=path) from None
     container = sniff(head)
     ext = path.suffix.lower()
     if container is None:
-        raise GrewkitError(f"mislabelled: named {ext or '(no extension)'} but the content is {describe_non_video(head)}, "
-                           "not a video container", path=path)
+        raise GrewkitError(
+            f"mislabelled: named {ext or '(no extension)'} but the content is {describe_non_video(head)}, "
+            "not a video container",
+            path=path,
+        )
     expected = _EXPECTED.get(ext)
     if expected is not None and container not in expected:
         raise GrewkitError(f"mislabelled: named {ext} but the content is a {container} container", path=path)
@@ -118,8 +133,9 @@ def probe_video(path: str | Path, *, max_missing_frames: int = 0, fallback_fps: 
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     try:
         if not cap.isOpened():
-            raise GrewkitError(f"corrupt: FFmpeg cannot open this {container} file (damaged header or unknown codec)",
-                               path=path)
+            raise GrewkitError(
+                f"corrupt: FFmpeg cannot open this {container} file (damaged header or unknown codec)", path=path
+            )
         width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
@@ -136,13 +152,26 @@ def probe_video(path: str | Path, *, max_missing_frames: int = 0, fallback_fps: 
     if width <= 0 or height <= 0:
         raise GrewkitError(f"corrupt: no frame size in the header ({width}x{height})", path=path)
     if header_frames - decoded > max_missing_frames:
-        raise GrewkitError(f"truncated: the header promises {header_frames} frames but only {decoded} decode "
-                           f"({header_frames - decoded} missing)", path=path)
+        raise GrewkitError(
+            f"truncated: the header promises {header_frames} frames but only {decoded} decode "
+            f"({header_frames - decoded} missing)",
+            path=path,
+        )
     if not (0.5 <= fps <= 1000.0):
         if fallback_fps > 0:
             fps = fallback_fps
         else:
-            raise GrewkitError(f"no usable frame rate in the header ({fps:g} fps); set [ingest] fallback_fps to assume one",
-                               path=path)
-    return Probe(fps=fps, frame_count=decoded, header_frames=header_frames, width=width, height=height, codec=codec,
-                 size_bytes=size, sha256=sha256_file(path), container=container)
+            raise GrewkitError(
+                f"no usable frame rate in the header ({fps:g} fps); set [ingest] fallback_fps to assume one", path=path
+            )
+    return Probe(
+        fps=fps,
+        frame_count=decoded,
+        header_frames=header_frames,
+        width=width,
+        height=height,
+        codec=codec,
+        size_bytes=size,
+        sha256=sha256_file(path),
+        container=container,
+    )

@@ -14,11 +14,15 @@ class IngestSettings:
         "File extensions that count as videos when a folder is given (case-insensitive).",
     )
     max_missing_frames: int = setting(
-        0, "A video whose header promises more frames than can be decoded, by more than this, is failed as truncated.")
+        0, "A video whose header promises more frames than can be decoded, by more than this, is failed as truncated."
+    )
     fallback_fps: float = setting(
-        0.0, "Frame rate used when a file's header has none; 0 fails such files instead of guessing.")
+        0.0, "Frame rate used when a file's header has none; 0 fails such files instead of guessing."
+    )
     check_resolution: bool = setting(
-        True, "Fail a video whose resolution differs from its camera's width/height in cameras.csv (a mislabelled file).")
+        True,
+        "Fail a video whose resolution differs from its camera's width/height in cameras.csv (a mislabelled file).",
+    )
 
     def __post_init__(self):
         if self.max_missing_frames < 0:

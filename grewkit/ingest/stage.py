@@ -57,8 +57,17 @@ def record_inputs(project: Project, files: list[Path], rules: list[CameraRule]) 
     # A new cameras.csv replaces every rule of the cameras it names.
     named = {rule.camera_id for rule in rules}
     kept = [r for r in record["rules"] if r["camera_id"] not in named]
-    new = [{"camera_id": r.camera_id, "file": r.file, "pattern": r.pattern, "start_time": r.start_time,
-            "width": r.width, "height": r.height} for r in rules]
+    new = [
+        {
+            "camera_id": r.camera_id,
+            "file": r.file,
+            "pattern": r.pattern,
+            "start_time": r.start_time,
+            "width": r.width,
+            "height": r.height,
+        }
+        for r in rules
+    ]
     record["rules"] = sorted(kept + new, key=lambda r: (r["camera_id"], r.get("file") or "", r.get("pattern") or ""))
     all_rules = _rules(project, record)
     by_path = {f["path"]: f for f in record["files"]}
@@ -96,8 +105,12 @@ class IngestStage(Stage):
             camera, why = match_camera(path, rules)
             payload = {"path": entry["path"], "camera_id": None, "no_camera": why}
             if camera is not None:
-                payload.update(camera_id=camera.camera_id, width=camera.width, height=camera.height,
-                               start_time=start_time_for(path, camera))
+                payload.update(
+                    camera_id=camera.camera_id,
+                    width=camera.width,
+                    height=camera.height,
+                    start_time=start_time_for(path, camera),
+                )
             units.append(Unit(entry["key"], payload))
         return units
 
@@ -108,18 +121,33 @@ class IngestStage(Stage):
             raise GrewkitError(p["no_camera"], path=path)
         settings = self.project.settings.section("ingest")
         probe = probe_video(path, max_missing_frames=settings.max_missing_frames, fallback_fps=settings.fallback_fps)
-        if settings.check_resolution and p.get("width") and p.get("height") and (
-                (probe.width, probe.height) != (p["width"], p["height"])):
-            raise GrewkitError(f"mislabelled: camera {p['camera_id']} is {p['width']}x{p['height']} in cameras.csv "
-                               f"but this video is {probe.width}x{probe.height}", path=path)
+        if (
+            settings.check_resolution
+            and p.get("width")
+            and p.get("height")
+            and ((probe.width, probe.height) != (p["width"], p["height"]))
+        ):
+            raise GrewkitError(
+                f"mislabelled: camera {p['camera_id']} is {p['width']}x{p['height']} in cameras.csv "
+                f"but this video is {probe.width}x{probe.height}",
+                path=path,
+            )
         video_id = f"{p['camera_id']}-{probe.sha256[:12]}"
         self._claim(video_id, unit.key, path)
         start = datetime.fromisoformat(p["start_time"]) if p.get("start_time") else None
         row = {
-            "video_id": [video_id], "camera_id": [p["camera_id"]], "path": [self.project.relative(path)],
-            "fps": [probe.fps], "frame_count": [probe.frame_count], "width": [probe.width], "height": [probe.height],
-            "duration_s": [probe.frame_count / probe.fps], "start_time": pa.array([start], pa.timestamp("us", tz="UTC")),
-            "size_bytes": [probe.size_bytes], "sha256": [probe.sha256], "codec": [probe.codec],
+            "video_id": [video_id],
+            "camera_id": [p["camera_id"]],
+            "path": [self.project.relative(path)],
+            "fps": [probe.fps],
+            "frame_count": [probe.frame_count],
+            "width": [probe.width],
+            "height": [probe.height],
+            "duration_s": [probe.frame_count / probe.fps],
+            "start_time": pa.array([start], pa.timestamp("us", tz="UTC")),
+            "size_bytes": [probe.size_bytes],
+            "sha256": [probe.sha256],
+            "codec": [probe.codec],
         }
         return {"videos": pa.table(row)}
 
@@ -142,6 +170,7 @@ class IngestStage(Stage):
             owner = {"key": None}  # a claim cut short by a crash: take it over
         planned = {u["key"] for u in json.loads((self.project.state_dir(STAGE) / "plan.json").read_text())["units"]}
         if owner.get("key") not in (key, None) and owner["key"] in planned:
-            raise GrewkitError(f"duplicate: same bytes as {owner['path']}, already ingested as video {video_id}",
-                               path=path)
+            raise GrewkitError(
+                f"duplicate: same bytes as {owner['path']}, already ingested as video {video_id}", path=path
+            )
         write_json(claim, {"key": key, "path": str(path)})

@@ -18,10 +18,17 @@ def import_group():
 @import_group.command("opengait")
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
 @project_option
-@click.option("--dataset", default="casiab", show_default=True,
-              help="Dataset name: prefix of the sequence ids (<dataset>-<id>-<type>-<view>).")
-@click.option("--copy", is_flag=True, help="Store each array as .npy under PROJECT/renders/<dataset>/ instead of "
-                                          "pointing at the original .pkl files.")
+@click.option(
+    "--dataset",
+    default="casiab",
+    show_default=True,
+    help="Dataset name: prefix of the sequence ids (<dataset>-<id>-<type>-<view>).",
+)
+@click.option(
+    "--copy",
+    is_flag=True,
+    help="Store each array as .npy under PROJECT/renders/<dataset>/ instead of pointing at the original .pkl files.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def import_opengait_command(root, project, dataset, copy, quiet):
     """Register ROOT/<id>/<type>/<view>/<view>.pkl sequences (OpenGait's layout) in the sequences manifest.
@@ -39,16 +46,23 @@ def import_opengait_command(root, project, dataset, copy, quiet):
 
     summary = import_opengait(project, root, dataset=dataset, copy=copy, show_progress=not quiet)
     mods = ", ".join(f"{k}: {v}" for k, v in sorted(summary.modalities.items()))
-    click.echo(f"imported {summary.sequences} sequences of {summary.identities} identities "
-               f"({summary.frames} frames; {mods}) into {project.relative(project.manifests_dir / 'sequences.parquet')}")
+    click.echo(
+        f"imported {summary.sequences} sequences of {summary.identities} identities "
+        f"({summary.frames} frames; {mods}) into {project.relative(project.manifests_dir / 'sequences.parquet')}"
+    )
 
 
 @import_group.command("grew")
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
 @project_option
 @click.option("--dataset", default="grew", show_default=True, help="Dataset name: prefix of the sequence ids.")
-@click.option("--key", "key_dir", type=click.Path(exists=True, file_okay=False), default=None,
-              help="The release's private answer key: restores sequence ids, identities and cameras.")
+@click.option(
+    "--key",
+    "key_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="The release's private answer key: restores sequence ids, identities and cameras.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def import_grew_command(root, project, dataset, key_dir, quiet):
     """Register a GREW-style release (grewkit's or GREW's own) as sequences and splits.
@@ -64,5 +78,7 @@ def import_grew_command(root, project, dataset, key_dir, quiet):
 
     r = import_grew(project, root, dataset=dataset, key_dir=key_dir, show_progress=not quiet)
     parts = ", ".join(f"{k}: {v}" for k, v in sorted(r.counts.items()))
-    click.echo(f"imported {r.sequences} sequences ({r.files} files; {parts})"
-               + (" with identities from the answer key" if r.with_key else "; probe identities hidden"))
+    click.echo(
+        f"imported {r.sequences} sequences ({r.files} files; {parts})"
+        + (" with identities from the answer key" if r.with_key else "; probe identities hidden")
+    )

@@ -25,9 +25,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -87,7 +87,9 @@ def iter_release(root: str | Path) -> Iterator[ReleaseSequence]:
             found = True
             yield ReleaseSequence(seq.name, "distractor", None, None, seq)
     if not found:
-        raise GrewkitError("no train/, test/ or distractors/ sequences found (is this a GREW-style release?)", path=root)
+        raise GrewkitError(
+            "no train/, test/ or distractors/ sequences found (is this a GREW-style release?)", path=root
+        )
 
 
 def read_frames(files: list[Path]) -> np.ndarray:
@@ -110,8 +112,10 @@ def read_frames(files: list[Path]) -> np.ndarray:
 def write_pose2d_csv(array: np.ndarray, *, width: int | None, height: int | None) -> bytes:
     """(T, J, 2|3) as CSV with the original image size on the first line."""
     out = io.StringIO()
-    out.write(f"# grewkit pose2d v1; coordinates in pixels of the original image; "
-              f"image_width={width if width else 'unknown'}; image_height={height if height else 'unknown'}\n")
+    out.write(
+        f"# grewkit pose2d v1; coordinates in pixels of the original image; "
+        f"image_width={width if width else 'unknown'}; image_height={height if height else 'unknown'}\n"
+    )
     out.write("frame,joint,x,y,score\n")
     for t in range(array.shape[0]):
         for j in range(array.shape[1]):
@@ -127,7 +131,9 @@ def read_pose2d_csv(path: Path) -> tuple[np.ndarray, int | None, int | None]:
     lines = text.splitlines()
     match = POSE_HEADER.match(lines[0]) if lines else None
     if not match:
-        raise GrewkitError("pose2d CSV lacks the image size header line (# ... image_width=W; image_height=H)", path=path)
+        raise GrewkitError(
+            "pose2d CSV lacks the image size header line (# ... image_width=W; image_height=H)", path=path
+        )
     size = [int(v) if v.isdigit() else None for v in match.groups()]
     rows = list(csv.DictReader(lines[1:]))
     if not rows:

@@ -16,12 +16,12 @@ import numpy as np
 import pyarrow as pa
 
 from grewkit.core.arrays import load_array, save_array
-from grewkit.core.hashing import sha256_file
 from grewkit.core.errors import GrewkitError
+from grewkit.core.hashing import sha256_file
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
-from grewkit.interop.pixels import IMAGE_SUFFIXES, is_gei, is_silhouette
 from grewkit.interop.grew import iter_release, read_frames, read_pose2d_csv
+from grewkit.interop.pixels import IMAGE_SUFFIXES, is_gei, is_silhouette
 from grewkit.interop.register import safe_id, upsert
 
 
@@ -48,7 +48,9 @@ def _read_key(key_dir: Path) -> dict[str, dict]:
 def _modalities(folder: Path) -> dict[str, tuple[str, Path | list[Path]]]:
     """modality -> (kind, source) of one sequence folder."""
     found: dict[str, tuple[str, Path | list[Path]]] = {}
-    loose = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_gei(p.stem))
+    loose = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_gei(p.stem)
+    )
     if loose:  # GREW's own release: frames directly in the sequence folder
         found["sil"] = ("frames", loose)
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
@@ -76,8 +78,14 @@ def _shape(modality: str, array: np.ndarray) -> tuple[int, int, int]:
     return int(array.shape[0]) if array.ndim else 1, 0, 0
 
 
-def import_grew(project: Project, root: str | Path, *, dataset: str = "grew", key_dir: str | Path | None = None,
-                show_progress: bool = True) -> GrewImport:
+def import_grew(
+    project: Project,
+    root: str | Path,
+    *,
+    dataset: str = "grew",
+    key_dir: str | Path | None = None,
+    show_progress: bool = True,
+) -> GrewImport:
     root = Path(root)
     key = _read_key(Path(key_dir)) if key_dir else None
     release = list(iter_release(root))
@@ -100,8 +108,14 @@ def import_grew(project: Project, root: str | Path, *, dataset: str = "grew", ke
             if not modalities:
                 raise GrewkitError("no silhouettes, GEI, flow or pose files in the sequence folder", path=r.folder)
             for name, (kind, source) in sorted(modalities.items()):
-                row = {"sequence_id": sequence_id, "tracklet_id": None, "identity_id": identity, "camera_id": camera,
-                       "view": None, "condition": None}
+                row = {
+                    "sequence_id": sequence_id,
+                    "tracklet_id": None,
+                    "identity_id": identity,
+                    "camera_id": camera,
+                    "view": None,
+                    "condition": None,
+                }
                 if kind == "frames":
                     array = read_frames(source)
                     modality = name if is_silhouette(name) else f"sil{array.shape[1]}"
@@ -121,8 +135,15 @@ def import_grew(project: Project, root: str | Path, *, dataset: str = "grew", ke
                 else:  # frames, images and CSV become .npy so that load_array reads them
                     pending.append((renders / modality / f"{sequence_id}.npy", array, row))
                 seq_rows.append(row)
-            split_rows.append({"sequence_id": sequence_id, "identity_id": identity, "camera_id": camera,
-                               "split": r.split, "role": r.role})
+            split_rows.append(
+                {
+                    "sequence_id": sequence_id,
+                    "identity_id": identity,
+                    "camera_id": camera,
+                    "split": r.split,
+                    "role": r.role,
+                }
+            )
             advance(1)
     for path, array, row in pending:
         row["sha256"] = save_array(path, array)

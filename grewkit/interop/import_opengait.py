@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 
 from grewkit.core.arrays import save_array
-from grewkit.core.hashing import sha256_file
 from grewkit.core.errors import GrewkitError
+from grewkit.core.hashing import sha256_file
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
 from grewkit.interop.opengait import iter_sequences
@@ -26,7 +26,9 @@ from grewkit.interop.register import safe_id, upsert
 def silhouette_modality(array: np.ndarray, path: Path) -> str:
     """``sil64`` / ``sil128``: silhouettes are named by their height."""
     if array.ndim != 3 or array.dtype != np.uint8:
-        raise GrewkitError(f"expected silhouettes as a uint8 array (T, H, W), got {array.dtype} {array.shape}", path=path)
+        raise GrewkitError(
+            f"expected silhouettes as a uint8 array (T, H, W), got {array.dtype} {array.shape}", path=path
+        )
     if array.shape[0] == 0:
         raise GrewkitError("empty sequence (0 frames)", path=path)
     return f"sil{array.shape[1]}"
@@ -40,8 +42,9 @@ class ImportSummary:
     modalities: dict[str, int]
 
 
-def import_opengait(project: Project, root: str | Path, *, dataset: str = "casiab", copy: bool = False,
-                    show_progress: bool = True) -> ImportSummary:
+def import_opengait(
+    project: Project, root: str | Path, *, dataset: str = "casiab", copy: bool = False, show_progress: bool = True
+) -> ImportSummary:
     seqs = list(iter_sequences(root))
     rows: list[dict] = []
     seen: dict[str, Path] = {}
@@ -55,12 +58,22 @@ def import_opengait(project: Project, root: str | Path, *, dataset: str = "casia
                 raise GrewkitError(f"sequence id {sequence_id!r} also names {seen[sequence_id]}", path=s.folder)
             seen[sequence_id] = s.folder
             path, digest = source.resolve(), sha256_file(source)
-            rows.append({
-                "sequence_id": sequence_id, "modality": modality, "tracklet_id": None,
-                "identity_id": s.identity, "camera_id": safe_id(s.view), "view": s.view, "condition": s.type,
-                "path": project.relative(path), "frames": int(array.shape[0]), "height": int(array.shape[1]),
-                "width": int(array.shape[2]), "sha256": digest,
-            })
+            rows.append(
+                {
+                    "sequence_id": sequence_id,
+                    "modality": modality,
+                    "tracklet_id": None,
+                    "identity_id": s.identity,
+                    "camera_id": safe_id(s.view),
+                    "view": s.view,
+                    "condition": s.type,
+                    "path": project.relative(path),
+                    "frames": int(array.shape[0]),
+                    "height": int(array.shape[1]),
+                    "width": int(array.shape[2]),
+                    "sha256": digest,
+                }
+            )
             advance(1)
     if copy:  # only once every file has passed the unpickler, so a refused file leaves no stray copies
         for s, row in zip(seqs, rows):
@@ -73,6 +86,8 @@ def import_opengait(project: Project, root: str | Path, *, dataset: str = "casia
     for r in rows:
         modalities[r["modality"]] = modalities.get(r["modality"], 0) + 1
     return ImportSummary(
-        sequences=len(rows), identities=len({r["identity_id"] for r in rows}),
-        frames=sum(r["frames"] for r in rows), modalities=modalities,
+        sequences=len(rows),
+        identities=len({r["identity_id"] for r in rows}),
+        frames=sum(r["frames"] for r in rows),
+        modalities=modalities,
     )

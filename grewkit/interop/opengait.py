@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -110,7 +110,9 @@ def read_partition(root: str | Path, partition_file: str | Path, *, training: bo
                         raise GrewkitError("OpenGait's loader only reads .pkl files", path=f)
                     lengths.add(len(load_array(f)))
                 if len(lengths) != 1 or 0 in lengths:
-                    raise GrewkitError(f"files of one sequence must have the same non-zero length, got {sorted(lengths)}",
-                                       path=root / label / seq_type / view)
+                    raise GrewkitError(
+                        f"files of one sequence must have the same non-zero length, got {sorted(lengths)}",
+                        path=root / label / seq_type / view,
+                    )
                 out.append(PartitionEntry(label, seq_type, view, files))
     return out

@@ -41,22 +41,30 @@ def check_array(array: np.ndarray, modality: str, *, source: str | Path) -> None
     if modality.startswith("pose"):
         # Coordinates (T, J, 2|3|4) as numbers, never an image: refuse integer pixel-like arrays.
         if array.ndim != 3 or shape[-1] not in (2, 3, 4) or not np.issubdtype(array.dtype, np.floating):
-            raise GrewkitError(f"{modality} must be float coordinates (T, joints, 2..4), got {array.dtype} {shape}", path=source)
+            raise GrewkitError(
+                f"{modality} must be float coordinates (T, joints, 2..4), got {array.dtype} {shape}", path=source
+            )
         return
     if array.ndim == 1:
         # Frame numbers and other per-frame indices: integers wider than a byte, never pixels.
         if not np.issubdtype(array.dtype, np.integer) or array.dtype.itemsize < 4:
-            raise GrewkitError(f"{modality}: a 1-D array must hold frame numbers (int32/int64), got {array.dtype}", path=source)
+            raise GrewkitError(
+                f"{modality}: a 1-D array must hold frame numbers (int32/int64), got {array.dtype}", path=source
+            )
         return
     if modality.startswith("flow"):
         if array.ndim != 4 or shape[-1] != 2 or min(shape[1:3]) < MIN_SIDE:
-            raise GrewkitError(f"flow must be (T, H, W, 2) displacements, got {shape}; colour-coded flow is refused", path=source)
+            raise GrewkitError(
+                f"flow must be (T, H, W, 2) displacements, got {shape}; colour-coded flow is refused", path=source
+            )
         return
     frames = shape if array.ndim == 2 else shape[1:]
     if array.ndim not in (2, 3) or min(frames) < MIN_SIDE:
         raise GrewkitError(
             f"{modality} must be single-channel frames (H, W) or (T, H, W), got {shape}: looks like colour (RGB) pixels, "
-            "which a release never holds", path=source)
+            "which a release never holds",
+            path=source,
+        )
 
 
 def check_image_file(path: Path) -> None:
@@ -70,7 +78,9 @@ def check_image_file(path: Path) -> None:
         colour = image[..., :3]
         if not (np.array_equal(colour[..., 0], colour[..., 1]) and np.array_equal(colour[..., 1], colour[..., 2])):
             raise GrewkitError(f"colour image ({image.shape[2]} channels with different values)", path=path)
-        raise GrewkitError(f"image stored with {image.shape[2]} channels; a release stores single-channel images", path=path)
+        raise GrewkitError(
+            f"image stored with {image.shape[2]} channels; a release stores single-channel images", path=path
+        )
 
 
 def scan_release(root: str | Path) -> list[str]:
@@ -88,7 +98,9 @@ def scan_release(root: str | Path) -> list[str]:
             if suffix in IMAGE_SUFFIXES:
                 check_image_file(path)
             elif suffix in (".npy", ".pkl"):
-                check_array(load_array(path), path.stem if path.stem in ("flow", "pose2d", "pose3d") else "frames", source=path)
+                check_array(
+                    load_array(path), path.stem if path.stem in ("flow", "pose2d", "pose3d") else "frames", source=path
+                )
             elif suffix not in TEXT_SUFFIXES:
                 raise GrewkitError(f"unexpected file type {suffix or '(none)'!r} in a release", path=path)
         except GrewkitError as exc:

@@ -10,11 +10,11 @@ Label Studio's own venv is found.
 
 from __future__ import annotations
 
-from grewkit.core.errors import GrewkitError
-
 import os
 import subprocess
 from pathlib import Path
+
+from grewkit.core.errors import GrewkitError
 
 ENV_VAR = "GREWKIT_OPENMMLAB_PYTHON"
 
@@ -29,9 +29,11 @@ def openmmlab_python() -> Path | None:
 
 def probe(python: Path, timeout: float = 120.0) -> tuple[bool, str]:
     """Whether mmdet and mmpose import in that python, with their versions or the first error line."""
-    code = ("import mmcv, mmdet, mmpose, torch; "
-            "print(f'mmcv {mmcv.__version__}, mmdet {mmdet.__version__}, mmpose {mmpose.__version__}, "
-            "torch {torch.__version__}')")
+    code = (
+        "import mmcv, mmdet, mmpose, torch; "
+        "print(f'mmcv {mmcv.__version__}, mmdet {mmdet.__version__}, mmpose {mmpose.__version__}, "
+        "torch {torch.__version__}')"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     try:
         done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=timeout, env=env)

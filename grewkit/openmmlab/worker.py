@@ -54,7 +54,10 @@ def write_message(stream, header: dict, arrays: dict | None = None) -> None:
     import numpy as np
 
     arrays = {k: np.ascontiguousarray(v) for k, v in (arrays or {}).items()}
-    header = {**header, "arrays": [{"name": k, "dtype": v.dtype.str, "shape": list(v.shape)} for k, v in arrays.items()]}
+    header = {
+        **header,
+        "arrays": [{"name": k, "dtype": v.dtype.str, "shape": list(v.shape)} for k, v in arrays.items()],
+    }
     body = json.dumps(header).encode()
     stream.write(struct.pack(">I", len(body)) + body)
     for value in arrays.values():
@@ -97,9 +100,11 @@ class DetectModel:
         from mmdet.apis import inference_detector
 
         inst = inference_detector(self.model, np.ascontiguousarray(arrays["frame"])).pred_instances
-        return {"bboxes": inst.bboxes.cpu().numpy().astype(np.float32).reshape(-1, 4),
-                "scores": inst.scores.cpu().numpy().astype(np.float32).reshape(-1),
-                "labels": inst.labels.cpu().numpy().astype(np.int64).reshape(-1)}
+        return {
+            "bboxes": inst.bboxes.cpu().numpy().astype(np.float32).reshape(-1, 4),
+            "scores": inst.scores.cpu().numpy().astype(np.float32).reshape(-1),
+            "labels": inst.labels.cpu().numpy().astype(np.int64).reshape(-1),
+        }
 
 
 class PoseModel:
@@ -148,16 +153,18 @@ def main() -> int:
 
                 torch.manual_seed(int(header.get("seed", 0)))
                 torch.set_num_threads(max(1, int(header.get("threads", 1))))
-                model = TASKS[header["task"]](header["config"], header.get("checkpoint"), header.get("device", "cpu"),
-                                              header.get("cfg_options"))
+                model = TASKS[header["task"]](
+                    header["config"], header.get("checkpoint"), header.get("device", "cpu"), header.get("cfg_options")
+                )
                 write_message(out, {"ok": True, "info": model.info})
             elif model is None:
                 raise RuntimeError("the first message must be init")
             else:
                 write_message(out, {"ok": True}, model.run(arrays))
         except Exception as exc:  # report every failure to grewkit, which names the model and the reason
-            write_message(out, {"ok": False, "error": f"{type(exc).__name__}: {exc}",
-                                "traceback": traceback.format_exc(limit=12)})
+            write_message(
+                out, {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=12)}
+            )
 
 
 if __name__ == "__main__":

@@ -16,10 +16,23 @@ DEMO_SETTINGS = Path(__file__).with_name("demo.toml")
 
 
 @click.command("run")
-@click.option("--project", "-p", "project_dir", default=".", envvar="GREWKIT_PROJECT", show_default=True,
-              type=click.Path(file_okay=False), help="Project folder; created when it does not exist.")
-@click.option("--settings", "settings_file", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="Settings file for a new project (default: grewkit init's defaults).")
+@click.option(
+    "--project",
+    "-p",
+    "project_dir",
+    default=".",
+    envvar="GREWKIT_PROJECT",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Project folder; created when it does not exist.",
+)
+@click.option(
+    "--settings",
+    "settings_file",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Settings file for a new project (default: grewkit init's defaults).",
+)
 @click.option("--demo", is_flag=True, help="A new project gets the embedded demo settings (small synthetic world).")
 @click.option("--force", multiple=True, type=click.Choice(ALL_STEPS), help="Take this step again, and every later one.")
 @click.option("--until", type=click.Choice(ALL_STEPS), default=None, help="Stop after this step.")
@@ -49,8 +62,10 @@ def run_command(project_dir, settings_file, demo, force, until, quiet):
             shutil.copyfile(source, project.settings_path)
         click.echo(f"created project {root}" + (f" with settings from {source}" if source else ""))
     elif source is not None and Path(source).read_text() != (root / "grewkit.toml").read_text():
-        raise GrewkitError("the project exists with other settings: edit its grewkit.toml, or run without --settings/--demo",
-                           path=root / "grewkit.toml")
+        raise GrewkitError(
+            "the project exists with other settings: edit its grewkit.toml, or run without --settings/--demo",
+            path=root / "grewkit.toml",
+        )
     project = Project.open(root.resolve())  # steps may run in worker processes with another cwd
     results = Pipeline(project, quiet=quiet).run(force=set(force), until=until)
     click.echo("\nsteps:")
@@ -62,11 +77,15 @@ def run_command(project_dir, settings_file, demo, force, until, quiet):
     evaluations = read_evaluations(project)
     if evaluations:
         click.echo("\nevaluation (Rank-k, mAP, mINP in %; details in reports/evaluation-*.json):")
-        click.echo(f"  {'features':<16} {'protocol':<10} {'probes':>6} {'gallery':>7} {'R1':>6} {'R5':>6} {'R10':>6} {'mAP':>6} {'mINP':>6}")
+        click.echo(
+            f"  {'features':<16} {'protocol':<10} {'probes':>6} {'gallery':>7} {'R1':>6} {'R5':>6} {'R10':>6} {'mAP':>6} {'mINP':>6}"
+        )
         for name, result in evaluations.items():
             m = result.get("metrics", {})
             if not m:
                 click.echo(f"  {name:<16} {result.get('protocol', '?'):<10} (curve or breakdown: see its JSON)")
                 continue
-            click.echo(f"  {name:<16} {result.get('protocol', '?'):<10} {m.get('probes', 0):>6} {result.get('gallery', 0):>7} "
-                       + " ".join(f"{m.get(k, float('nan')):>6.1f}" for k in ("rank1", "rank5", "rank10", "mAP", "mINP")))
+            click.echo(
+                f"  {name:<16} {result.get('protocol', '?'):<10} {m.get('probes', 0):>6} {result.get('gallery', 0):>7} "
+                + " ".join(f"{m.get(k, float('nan')):>6.1f}" for k in ("rank1", "rank5", "rank10", "mAP", "mINP"))
+            )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import click
 
@@ -71,7 +71,9 @@ class Pipeline:
             _invoke(["ingest", str(folder), "--cameras", str(folder / "cameras.csv"), *self.p, *self._q()])
         else:
             if not self.settings.videos or not self.settings.cameras_csv:
-                raise GrewkitError("[run] source = 'ingest' needs `videos` and `cameras_csv`", path=self.project.settings_path)
+                raise GrewkitError(
+                    "[run] source = 'ingest' needs `videos` and `cameras_csv`", path=self.project.settings_path
+                )
             _invoke(["ingest", *self.settings.videos, "--cameras", self.settings.cameras_csv, *self.p, *self._q()])
 
     def detect(self):
@@ -106,10 +108,15 @@ class Pipeline:
         if self.settings.annotation == "simulate":
             from grewkit.synth.answers import answer_open_tasks
 
-            summary = answer_open_tasks(self.project, backend, run, error_rate=self.settings.simulated_error_rate,
-                                        seed=self.project.settings.section("synth").seed,
-                                        annotators=self.project.settings.section("annotate").annotators_per_task,
-                                        show_progress=not self.quiet)
+            summary = answer_open_tasks(
+                self.project,
+                backend,
+                run,
+                error_rate=self.settings.simulated_error_rate,
+                seed=self.project.settings.section("synth").seed,
+                annotators=self.project.settings.section("annotate").annotators_per_task,
+                show_progress=not self.quiet,
+            )
             console.print(summary.line(), highlight=False)
             return
         deadline = time.monotonic() + self.settings.wait_timeout_s
@@ -119,8 +126,10 @@ class Pipeline:
             if open_tasks <= 0:
                 return
             if time.monotonic() > deadline:
-                raise GrewkitError(f"{open_tasks} tasks still open after {self.settings.wait_timeout_s:.0f} s; "
-                                   "run `grewkit run` again to keep waiting")
+                raise GrewkitError(
+                    f"{open_tasks} tasks still open after {self.settings.wait_timeout_s:.0f} s; "
+                    "run `grewkit run` again to keep waiting"
+                )
             console.print(f"waiting for annotators: {open_tasks} tasks open ({run.url})", highlight=False)
             time.sleep(30)
 
@@ -143,7 +152,16 @@ class Pipeline:
         return self.project.root / "runs" / Path(self.settings.train_config).stem
 
     def train(self):
-        args = ["train", "--config", self.settings.train_config, "--out", str(self._run_dir()), "--device", "auto", *self.p]
+        args = [
+            "train",
+            "--config",
+            self.settings.train_config,
+            "--out",
+            str(self._run_dir()),
+            "--device",
+            "auto",
+            *self.p,
+        ]
         if self.settings.train_iterations:
             args += ["--iterations", str(self.settings.train_iterations)]
         _invoke([*args, *self._q()])
@@ -155,15 +173,36 @@ class Pipeline:
             checkpoints = sorted((self._run_dir() / "checkpoints").glob("*.pt"))
             if not checkpoints:
                 raise GrewkitError("no checkpoint to embed with", path=self._run_dir() / "checkpoints")
-            _invoke(["embed", "--checkpoint", str(checkpoints[-1]), "--split", "all",
-                     "--out", str(features / self._run_dir().name), *self.p, *self._q()])
+            _invoke(
+                [
+                    "embed",
+                    "--checkpoint",
+                    str(checkpoints[-1]),
+                    "--split",
+                    "all",
+                    "--out",
+                    str(features / self._run_dir().name),
+                    *self.p,
+                    *self._q(),
+                ]
+            )
 
     def evaluate(self):
         features = self.project.root / "features"
         for name in ["gei"] + ([self._run_dir().name] if self.settings.train_config else []):
             console.print(f"[bold]evaluation of {name} features ({self.settings.protocol} protocol)[/bold]")
-            _invoke(["evaluate", "--features", str(features / name), "--protocol", self.settings.protocol,
-                     "--out", str(self.project.root / "reports" / f"evaluation-{name}.json"), *self.p])
+            _invoke(
+                [
+                    "evaluate",
+                    "--features",
+                    str(features / name),
+                    "--protocol",
+                    self.settings.protocol,
+                    "--out",
+                    str(self.project.root / "reports" / f"evaluation-{name}.json"),
+                    *self.p,
+                ]
+            )
 
     def report(self):
         _invoke(["report", *self.p])
@@ -188,8 +227,9 @@ class Pipeline:
         forcing = False
         # Decided once, before any step: a server is started only when an annotation step is left,
         # and then always stopped at the end of the annotation steps.
-        needs_server = bool(force & {"serve", *ANNOTATION_STEPS, *ALL_STEPS[:ALL_STEPS.index("serve")]}) or not all(
-            self.marker(s).exists() for s in ANNOTATION_STEPS)
+        needs_server = bool(force & {"serve", *ANNOTATION_STEPS, *ALL_STEPS[: ALL_STEPS.index("serve")]}) or not all(
+            self.marker(s).exists() for s in ANNOTATION_STEPS
+        )
         for step in ALL_STEPS:
             forcing = forcing or step in force
             if not self.applicable(step):
@@ -219,8 +259,10 @@ class Pipeline:
 
 
 def summary_lines(results: list[StepResult]) -> list[str]:
-    return [f"{r.step:<11} {r.status:<8} {r.seconds:7.1f} s" if r.status == "ran" else f"{r.step:<11} {r.status}"
-            for r in results]
+    return [
+        f"{r.step:<11} {r.status:<8} {r.seconds:7.1f} s" if r.status == "ran" else f"{r.step:<11} {r.status}"
+        for r in results
+    ]
 
 
 def read_evaluations(project: Project) -> dict[str, dict]:

@@ -6,18 +6,42 @@ from dataclasses import dataclass
 
 from grewkit.core.settings import setting
 
-ALL_STEPS = ["synth", "ingest", "detect", "track", "render", "serve", "candidates", "push", "annotate", "pull",
-             "stop", "split", "export", "train", "embed", "evaluate", "report"]
+ALL_STEPS = [
+    "synth",
+    "ingest",
+    "detect",
+    "track",
+    "render",
+    "serve",
+    "candidates",
+    "push",
+    "annotate",
+    "pull",
+    "stop",
+    "split",
+    "export",
+    "train",
+    "embed",
+    "evaluate",
+    "report",
+]
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    source: str = setting("synth", "Footage: 'synth' (generate it with the [synth] settings) or 'ingest' (the files in `videos`).")
+    source: str = setting(
+        "synth", "Footage: 'synth' (generate it with the [synth] settings) or 'ingest' (the files in `videos`)."
+    )
     videos: list = setting([], "With source = 'ingest': video files or folders to register.")
     cameras_csv: str = setting("", "With source = 'ingest': the cameras.csv naming each file's camera.")
-    annotation: str = setting("simulate", "How identities get linked: 'simulate' (annotators answering from the synthetic "
-                              "ground truth, through a real Label Studio), 'wait' (people annotate; the run waits) or 'skip'.")
-    simulated_error_rate: float = setting(0.03, "Fraction of same/different answers the simulated annotators get wrong.")
+    annotation: str = setting(
+        "simulate",
+        "How identities get linked: 'simulate' (annotators answering from the synthetic "
+        "ground truth, through a real Label Studio), 'wait' (people annotate; the run waits) or 'skip'.",
+    )
+    simulated_error_rate: float = setting(
+        0.03, "Fraction of same/different answers the simulated annotators get wrong."
+    )
     wait_timeout_s: float = setting(86400.0, "With annotation = 'wait': give up after this many seconds.")
     exports: list = setting(["opengait", "grew"], "Release formats written to PROJECT/releases/<format>.")
     train_config: str = setting("gaitset_tiny", "Bundled training config or TOML path ('' skips training).")

@@ -11,15 +11,27 @@ from grewkit.cli.stage_command import partial_option
 @click.command("render")
 @project_option
 @executor_options
-@click.option("--modalities", default=None,
-              help="Comma-separated subset of sil,gei,flow,pose2d,pose3d (default: [render] modalities).")
-@click.option("--segmenter", default=None, help="Segmentation backend: mediapipe, mog2 or mediapipe+mog2 (default: [render] segmenter).")
-@click.option("--retry-failed/--skip-failed", default=None, help="Retry units that failed before (default: [executor] retry_failed).")
+@click.option(
+    "--modalities",
+    default=None,
+    help="Comma-separated subset of sil,gei,flow,pose2d,pose3d (default: [render] modalities).",
+)
+@click.option(
+    "--segmenter",
+    default=None,
+    help="Segmentation backend: mediapipe, mog2 or mediapipe+mog2 (default: [render] segmenter).",
+)
+@click.option(
+    "--retry-failed/--skip-failed",
+    default=None,
+    help="Retry units that failed before (default: [executor] retry_failed).",
+)
 @click.option("--strict", is_flag=True, help="Exit with status 3 when any tracklet failed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @partial_option
-def render_command(project, executor_kind, workers, address, modalities, segmenter, retry_failed, strict, quiet,
-                   partial):
+def render_command(
+    project, executor_kind, workers, address, modalities, segmenter, retry_failed, strict, quiet, partial
+):
     """Render silhouettes, GEIs, optical flow and 2D/3D poses for every kept tracklet.
 
     Writes PROJECT/renders/<camera>/<tracklet>/<modality>.npy and the sequences manifest
@@ -41,8 +53,16 @@ def render_command(project, executor_kind, workers, address, modalities, segment
         overrides["segmenter"] = segmenter
     RenderStage.overrides = overrides
     try:
-        run_and_report(project, "render", executor_kind=executor_kind, workers=workers, address=address,
-                       retry_failed=retry_failed,
-                       strict=strict, show_progress=not quiet, partial=partial)
+        run_and_report(
+            project,
+            "render",
+            executor_kind=executor_kind,
+            workers=workers,
+            address=address,
+            retry_failed=retry_failed,
+            strict=strict,
+            show_progress=not quiet,
+            partial=partial,
+        )
     finally:
         RenderStage.overrides = {}

@@ -34,9 +34,14 @@ class Crop:
         return xy / self.scale + np.array([self.x0, self.y0])
 
     def warp(self, full: np.ndarray, *, nearest: bool = False) -> np.ndarray:
-        return cv2.warpAffine(full, self.matrix, (CROP_WIDTH, CROP_HEIGHT),
-                              flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return cv2.warpAffine(
+            full,
+            self.matrix,
+            (CROP_WIDTH, CROP_HEIGHT),
+            flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
 
 
 def crop_geometry(box: np.ndarray, margin: float) -> tuple[float, float, float]:
@@ -55,4 +60,3 @@ def make_crop(frame_rgb: np.ndarray, frame_index: int, box: np.ndarray, margin: 
     scale, x0, y0 = crop_geometry(box, margin)
     crop = Crop(frame_index, None, scale, x0, y0)  # type: ignore[arg-type]
     return Crop(frame_index, crop.warp(frame_rgb), scale, x0, y0)
-

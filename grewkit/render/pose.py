@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from grewkit.core.errors import GrewkitError
-from grewkit.core.registry import Registry
 from grewkit.render.crops import CROP_HEIGHT, CROP_WIDTH, Crop
 
 # COCO-17 order: nose, left/right eye, left/right ear, shoulders, elbows, wrists, hips, knees, ankles.
@@ -32,16 +31,22 @@ class PersonResult:
 class MediapipePerson:
     """BlazePose "full" (model_complexity=1) with segmentation, in tracking mode."""
 
-    def __init__(self, *, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
-                 segmentation: bool = True):
+    def __init__(
+        self, *, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5, segmentation: bool = True
+    ):
         try:
             import mediapipe as mp
         except ImportError as exc:
             raise GrewkitError(f"mediapipe is not importable ({exc}); run `make setup` (mediapipe==0.10.14)") from None
         self._pose = mp.solutions.pose.Pose(
-            static_image_mode=False, model_complexity=1, smooth_landmarks=True,
-            enable_segmentation=segmentation, smooth_segmentation=segmentation,
-            min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
+            static_image_mode=False,
+            model_complexity=1,
+            smooth_landmarks=True,
+            enable_segmentation=segmentation,
+            smooth_segmentation=segmentation,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+        )
 
     def process(self, crop_rgb: np.ndarray) -> PersonResult:
         res = self._pose.process(np.ascontiguousarray(crop_rgb))

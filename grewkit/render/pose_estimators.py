@@ -26,7 +26,6 @@ did not find.
 from __future__ import annotations
 
 import functools
-import importlib
 from pathlib import Path
 from typing import Protocol
 
@@ -42,10 +41,13 @@ MEDIAPIPE = "mediapipe"
 # kind -> "module:Class". Contract: a ``PoseEstimator`` built as ``cls.from_config(name, config,
 # base_dir, threads)``: the table's name, the table itself, the folder of the estimators file
 # (relative model paths) and the threads to use.
-KINDS: Registry[type] = Registry("pose estimator kind", {
-    "onnx": "grewkit.render.pose_onnx:OnnxPoseEstimator",
-    "mmpose": "grewkit.render.pose_mmpose:MMPoseEstimator",
-})
+KINDS: Registry[type] = Registry(
+    "pose estimator kind",
+    {
+        "onnx": "grewkit.render.pose_onnx:OnnxPoseEstimator",
+        "mmpose": "grewkit.render.pose_mmpose:MMPoseEstimator",
+    },
+)
 
 
 class PoseEstimator(Protocol):
@@ -82,8 +84,10 @@ def estimator_table(name: str, estimators_file: str = "") -> dict | None:
     path = estimators_path(estimators_file)
     estimators = load_estimators(path)
     if name not in estimators:
-        raise GrewkitError(f"no pose estimator named {name!r}; built in: {MEDIAPIPE}; defined: "
-                           f"{', '.join(estimators) or 'none'}", path=path)
+        raise GrewkitError(
+            f"no pose estimator named {name!r}; built in: {MEDIAPIPE}; defined: {', '.join(estimators) or 'none'}",
+            path=path,
+        )
     return estimators[name]
 
 
@@ -118,6 +122,7 @@ def worker_pose_estimator(name: str, *, estimators_file: str = "", threads: int 
 
 
 # --- top-down geometry shared by the estimators that warp boxes themselves (as mmpose does) ---
+
 
 def box_center_scale(box: np.ndarray, *, aspect: float, padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
     """Centre and (w, h) of the region a top-down model sees: the box grown by ``padding`` and

@@ -32,34 +32,57 @@ KEYS = {"config", "checkpoint", "device", "keypoints", "cfg_options"}
 class MMPoseEstimator:
     kind = "mmpose"
 
-    def __init__(self, *, config: str, checkpoint: str | None = None, device: str = "cpu", keypoints=None,
-                 cfg_options: dict | None = None, threads: int = 1, label: str = "mmpose"):
+    def __init__(
+        self,
+        *,
+        config: str,
+        checkpoint: str | None = None,
+        device: str = "cpu",
+        keypoints=None,
+        cfg_options: dict | None = None,
+        threads: int = 1,
+        label: str = "mmpose",
+    ):
         from grewkit.openmmlab.client import OpenMMLabWorker
 
         self.label = label
         self.keypoints = np.asarray(list(range(17)) if keypoints is None else keypoints, np.int64)
         if self.keypoints.shape != (17,):
             raise GrewkitError(f"[{label}] keypoints must list 17 model indices (COCO-17 order)")
-        self.worker = OpenMMLabWorker(task="pose", config=config, checkpoint=checkpoint, device=device,
-                                      cfg_options=cfg_options, threads=threads, label=label)
+        self.worker = OpenMMLabWorker(
+            task="pose",
+            config=config,
+            checkpoint=checkpoint,
+            device=device,
+            cfg_options=cfg_options,
+            threads=threads,
+            label=label,
+        )
         n = int(self.worker.info.get("num_keypoints") or 0)
         if n and n <= int(self.keypoints.max()):
             self.worker.close()
-            raise GrewkitError(f"[{label}] the model has {n} keypoints; keypoints names index {int(self.keypoints.max())}")
+            raise GrewkitError(
+                f"[{label}] the model has {n} keypoints; keypoints names index {int(self.keypoints.max())}"
+            )
         weights = Path(checkpoint).stem if checkpoint else "random-weights"
         self.name = f"{label}:{self.kind}:{Path(config.split('::')[-1]).stem}:{weights}"
 
     @classmethod
-    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> "MMPoseEstimator":
+    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> MMPoseEstimator:
         unknown = set(config) - KEYS - {"kind"}
         if unknown:
             raise GrewkitError(f"[{name}] unknown keys {sorted(unknown)}; known: {sorted(KEYS)}")
         if "config" not in config:
-            raise GrewkitError(f"[{name}] kind = \"mmpose\" needs config = \"path/to/config.py\"")
-        return cls(config=resolve_config(config["config"], base_dir, name),
-                   checkpoint=resolve_checkpoint(config.get("checkpoint"), base_dir, name),
-                   device=config.get("device", "cpu"), keypoints=config.get("keypoints"),
-                   cfg_options=config.get("cfg_options"), threads=threads, label=name)
+            raise GrewkitError(f'[{name}] kind = "mmpose" needs config = "path/to/config.py"')
+        return cls(
+            config=resolve_config(config["config"], base_dir, name),
+            checkpoint=resolve_checkpoint(config.get("checkpoint"), base_dir, name),
+            device=config.get("device", "cpu"),
+            keypoints=config.get("keypoints"),
+            cfg_options=config.get("cfg_options"),
+            threads=threads,
+            label=name,
+        )
 
     def estimate(self, frame_rgb: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)

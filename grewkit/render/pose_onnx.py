@@ -37,8 +37,19 @@ from grewkit.core.onnx_session import open_session
 from grewkit.render.pose_estimators import box_center_scale, missing_keypoints, to_frame, warp_matrix
 
 DECODINGS = ("simcc", "heatmap")
-KEYS = {"model", "sha256", "decoding", "input_size", "simcc_split_ratio", "heatmap_refine", "bbox_padding",
-        "channels", "mean", "std", "keypoints"}
+KEYS = {
+    "model",
+    "sha256",
+    "decoding",
+    "input_size",
+    "simcc_split_ratio",
+    "heatmap_refine",
+    "bbox_padding",
+    "channels",
+    "mean",
+    "std",
+    "keypoints",
+}
 
 
 def simcc_maximum(simcc_x: np.ndarray, simcc_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -74,11 +85,23 @@ def heatmap_maximum(heatmaps: np.ndarray, *, refine: str = "quarter") -> tuple[n
 class OnnxPoseEstimator:
     kind = "onnx"
 
-    def __init__(self, *, model: Path, sha256: str | None = None, decoding: str = "simcc",
-                 input_size: tuple[int, int] | None = None, simcc_split_ratio: float = 2.0,
-                 heatmap_refine: str = "quarter", bbox_padding: float = 1.25, channels: str = "rgb",
-                 mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375), keypoints=None, threads: int = 1,
-                 label: str = "onnx-pose"):
+    def __init__(
+        self,
+        *,
+        model: Path,
+        sha256: str | None = None,
+        decoding: str = "simcc",
+        input_size: tuple[int, int] | None = None,
+        simcc_split_ratio: float = 2.0,
+        heatmap_refine: str = "quarter",
+        bbox_padding: float = 1.25,
+        channels: str = "rgb",
+        mean=(123.675, 116.28, 103.53),
+        std=(58.395, 57.12, 57.375),
+        keypoints=None,
+        threads: int = 1,
+        label: str = "onnx-pose",
+    ):
         if decoding not in DECODINGS:
             raise GrewkitError(f"[{label}] decoding {decoding!r}: use one of {', '.join(DECODINGS)}")
         if heatmap_refine not in ("quarter", "none"):
@@ -94,8 +117,10 @@ class OnnxPoseEstimator:
             raise GrewkitError(f"expects a 4-D NCHW image input, the model's is {shape}", path=model)
         if input_size is None:
             if not all(isinstance(d, int) for d in shape[2:]):
-                raise GrewkitError(f"[{label}] the model's input size is dynamic ({shape}): set input_size = "
-                                   "[height, width]", path=model)
+                raise GrewkitError(
+                    f"[{label}] the model's input size is dynamic ({shape}): set input_size = [height, width]",
+                    path=model,
+                )
             input_size = (shape[2], shape[3])
         self.input_hw = (int(input_size[0]), int(input_size[1]))
         self.decoding = decoding
@@ -111,25 +136,32 @@ class OnnxPoseEstimator:
         self.fp16 = "float16" in (self.input.type or "")
         names = [o.name for o in self.session.get_outputs()]
         # mmdeploy names RTMPose's outputs; otherwise they are taken in order (x first).
-        self.simcc_order = ([names.index("simcc_x"), names.index("simcc_y")]
-                            if {"simcc_x", "simcc_y"} <= set(names) else [0, 1])
+        self.simcc_order = (
+            [names.index("simcc_x"), names.index("simcc_y")] if {"simcc_x", "simcc_y"} <= set(names) else [0, 1]
+        )
         self.label = label
         self.name = f"{label}:{self.kind}-{decoding}:{Path(model).stem}@{(sha256 or 'unchecked')[:8]}"
 
     @classmethod
-    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> "OnnxPoseEstimator":
+    def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> OnnxPoseEstimator:
         unknown = set(config) - KEYS - {"kind"}
         if unknown:
             raise GrewkitError(f"[{name}] unknown keys {sorted(unknown)}; known: {sorted(KEYS)}")
         if "model" not in config:
-            raise GrewkitError(f"[{name}] needs model = \"path/to/model.onnx\"")
+            raise GrewkitError(f'[{name}] needs model = "path/to/model.onnx"')
         kwargs = {k: v for k, v in config.items() if k not in ("kind", "model")}
         return cls(model=(base_dir / config["model"]).resolve(), threads=threads, label=name, **kwargs)
 
     def _blob(self, frame_rgb: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
         h, w = self.input_hw
-        crop = cv2.warpAffine(frame_rgb, warp_matrix(center, scale, (w, h)), (w, h), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)).astype(np.float32)
+        crop = cv2.warpAffine(
+            frame_rgb,
+            warp_matrix(center, scale, (w, h)),
+            (w, h),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(0, 0, 0),
+        ).astype(np.float32)
         if not self.rgb:
             crop = crop[..., ::-1]
         crop = (crop - self.mean) / self.std
@@ -139,16 +171,19 @@ class OnnxPoseEstimator:
         h, w = self.input_hw
         if self.decoding == "simcc":
             if len(outputs) < 2:
-                raise GrewkitError(f"[{self.label}] decoding = \"simcc\" needs two outputs (simcc_x, simcc_y), "
-                                   f"the model has {len(outputs)}")
+                raise GrewkitError(
+                    f'[{self.label}] decoding = "simcc" needs two outputs (simcc_x, simcc_y), '
+                    f"the model has {len(outputs)}"
+                )
             ix, iy = self.simcc_order
             sx, sy = np.asarray(outputs[ix], np.float32)[i], np.asarray(outputs[iy], np.float32)[i]
             xy, score = simcc_maximum(sx, sy)
             return xy / self.split, score
         hm = np.asarray(outputs[0], np.float32)[i]
         if hm.ndim != 3:
-            raise GrewkitError(f"[{self.label}] decoding = \"heatmap\" needs a (N, K, H, W) output, got "
-                               f"{np.asarray(outputs[0]).shape}")
+            raise GrewkitError(
+                f'[{self.label}] decoding = "heatmap" needs a (N, K, H, W) output, got {np.asarray(outputs[0]).shape}'
+            )
         xy, score = heatmap_maximum(hm, refine=self.refine)
         # Heatmap pixel j covers input pixel j * stride (mmpose's MSRAHeatmap scale_factor).
         return xy * np.array([w / hm.shape[2], h / hm.shape[1]]), score
@@ -163,14 +198,19 @@ class OnnxPoseEstimator:
         outputs = []
         # One box at a time: exported models often have a static batch of 1.
         for j in range(len(boxes)):
-            outputs.append(self.session.run(None, {self.input.name: blob[j:j + 1].astype(
-                np.float16 if self.fp16 else np.float32)}))
+            outputs.append(
+                self.session.run(
+                    None, {self.input.name: blob[j : j + 1].astype(np.float16 if self.fp16 else np.float32)}
+                )
+            )
         out = missing_keypoints(len(boxes))
         for j, (center, scale) in enumerate(regions):
             xy, score = self._decode(outputs[j], 0)
             if xy.shape[0] <= int(self.keypoints.max()):
-                raise GrewkitError(f"[{self.label}] the model outputs {xy.shape[0]} keypoints; keypoints names "
-                                   f"index {int(self.keypoints.max())}")
+                raise GrewkitError(
+                    f"[{self.label}] the model outputs {xy.shape[0]} keypoints; keypoints names "
+                    f"index {int(self.keypoints.max())}"
+                )
             xy, score = xy[self.keypoints], score[self.keypoints]
             found = score > 0
             out[j, found, :2] = to_frame(xy[found], center, scale, (w, h))

@@ -59,7 +59,7 @@ def _centre_cut(img: np.ndarray, r: int) -> np.ndarray | None:
         return img[:, left:right]
     out = np.zeros((img.shape[0], right - left), np.uint8)
     src_l, src_r = max(left, 0), min(right, w)
-    out[:, src_l - left:src_r - left] = img[:, src_l:src_r]
+    out[:, src_l - left : src_r - left] = img[:, src_l:src_r]
     return out
 
 
@@ -79,7 +79,7 @@ def _normalise_range(masks: np.ndarray, heights: tuple[int, ...], start: int, st
             continue
         # Step 2: boundingRect of a uint8 image is the box of its non-zero pixels; only its rows matter.
         _, y, _, h = cv2.boundingRect(frame)
-        img = frame[y:y + h]
+        img = frame[y : y + h]
         ratio = img.shape[1] / h
         for r in heights:
             width = int(r * ratio)
@@ -92,7 +92,9 @@ def _normalise_range(masks: np.ndarray, heights: tuple[int, ...], start: int, st
     return outs, kept
 
 
-def normalise_frames(masks: np.ndarray, heights: tuple[int, ...] = (64, 128), *, threads: int = 1) -> dict[int, Normalised]:
+def normalise_frames(
+    masks: np.ndarray, heights: tuple[int, ...] = (64, 128), *, threads: int = 1
+) -> dict[int, Normalised]:
     """Normalise a (T, H, W) uint8 sequence at every height in ``heights`` in one pass.
 
     ``threads`` > 1 splits the frames between threads (OpenCV releases the GIL); worth it only
@@ -119,8 +121,9 @@ def normalise_frames(masks: np.ndarray, heights: tuple[int, ...] = (64, 128), *,
     for r in heights:
         frames = [f for outs, _ in parts for f in outs[r]]
         kept = [k for _, ks in parts for k in ks[r]]
-        result[r] = Normalised(r, np.stack(frames) if frames else np.zeros((0, r, r), np.uint8),
-                               np.asarray(kept, dtype=np.int64))
+        result[r] = Normalised(
+            r, np.stack(frames) if frames else np.zeros((0, r, r), np.uint8), np.asarray(kept, dtype=np.int64)
+        )
     return result
 
 

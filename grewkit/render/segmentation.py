@@ -110,11 +110,14 @@ class HybridSegmenter(Segmenter):
 # Name -> "module:Class"; a user's backend adds its line here. Contract: a ``Segmenter`` subclass
 # built once per tracklet as ``cls(**options)`` with the keyword options of ``[render]``
 # (threshold, history, var_threshold, warmup_frames); each takes the ones it uses and ignores the rest.
-SEGMENTERS: Registry[type[Segmenter]] = Registry("segmenter", {
-    "mediapipe": "grewkit.render.segmentation:MediapipeSegmenter",
-    "mog2": "grewkit.render.segmentation:MOG2Segmenter",
-    "mediapipe+mog2": "grewkit.render.segmentation:HybridSegmenter",
-})
+SEGMENTERS: Registry[type[Segmenter]] = Registry(
+    "segmenter",
+    {
+        "mediapipe": "grewkit.render.segmentation:MediapipeSegmenter",
+        "mog2": "grewkit.render.segmentation:MOG2Segmenter",
+        "mediapipe+mog2": "grewkit.render.segmentation:HybridSegmenter",
+    },
+)
 
 
 def make_segmenter(name: str, **options) -> Segmenter:

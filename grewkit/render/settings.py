@@ -12,25 +12,44 @@ MODALITIES = ("sil", "gei", "flow", "pose2d", "pose3d")
 
 @dataclass(frozen=True)
 class RenderSettings:
-    modalities: list[str] = setting(list(MODALITIES), "What to render per kept tracklet: sil, gei, flow, pose2d, pose3d.")
-    segmenter: str = setting("mediapipe", "Person segmentation backend: mediapipe (default, any camera), mog2 or "
-                                          "mediapipe+mog2 (static cameras; the most accurate there).")
-    heights: list[int] = setting([64, 128], "Silhouette/GEI heights after OpenGait's size normalisation (even numbers).")
+    modalities: list[str] = setting(
+        list(MODALITIES), "What to render per kept tracklet: sil, gei, flow, pose2d, pose3d."
+    )
+    segmenter: str = setting(
+        "mediapipe",
+        "Person segmentation backend: mediapipe (default, any camera), mog2 or "
+        "mediapipe+mog2 (static cameras; the most accurate there).",
+    )
+    heights: list[int] = setting(
+        [64, 128], "Silhouette/GEI heights after OpenGait's size normalisation (even numbers)."
+    )
     min_frames: int = setting(5, "Fail a tracklet when fewer silhouettes than this survive size normalisation.")
     crop_margin: float = setting(0.1, "Box growth on each side before cropping, as a fraction of the box size.")
     mask_threshold: float = setting(0.5, "mediapipe segmentation: a pixel is the person above this probability.")
     flow_height: int = setting(64, "Stored optical-flow grid height (width is half); computed at twice this size.")
-    mog2_history: int = setting(300, "mog2 segmenter: video frames of background history (at the video's own rate, not seconds).")
+    mog2_history: int = setting(
+        300, "mog2 segmenter: video frames of background history (at the video's own rate, not seconds)."
+    )
     mog2_var_threshold: float = setting(16.0, "mog2 segmenter: squared Mahalanobis distance that marks foreground.")
-    mog2_warmup_frames: int = setting(100, "mog2 segmenter: video frames before the tracklet used to learn the background (at the video's own rate, not seconds).")
-    pose_estimator: str = setting("mediapipe", "pose2d backend, top-down on the tracked boxes: mediapipe (BlazePose, "
-                                               "built in) or a table of pose_estimators_file, kind onnx (your "
-                                               "exported RTMPose/HRNet) or mmpose (an OpenMMLab config, run in "
-                                               ".venv-openmmlab). pose3d always comes from mediapipe.")
-    pose_estimators_file: str = setting("", "Your own pose_estimators.toml; empty uses grewkit's "
-                                            "preprocess/pose_estimators.toml.")
-    input: str = setting("manifests", "Folder of the input manifests, relative to the project: 'manifests' "
-                                      "(tracking output) or 'ground_truth/manifests' (a synthetic world).")
+    mog2_warmup_frames: int = setting(
+        100,
+        "mog2 segmenter: video frames before the tracklet used to learn the background (at the video's own rate, not seconds).",
+    )
+    pose_estimator: str = setting(
+        "mediapipe",
+        "pose2d backend, top-down on the tracked boxes: mediapipe (BlazePose, "
+        "built in) or a table of pose_estimators_file, kind onnx (your "
+        "exported RTMPose/HRNet) or mmpose (an OpenMMLab config, run in "
+        ".venv-openmmlab). pose3d always comes from mediapipe.",
+    )
+    pose_estimators_file: str = setting(
+        "", "Your own pose_estimators.toml; empty uses grewkit's preprocess/pose_estimators.toml."
+    )
+    input: str = setting(
+        "manifests",
+        "Folder of the input manifests, relative to the project: 'manifests' "
+        "(tracking output) or 'ground_truth/manifests' (a synthetic world).",
+    )
 
     def __post_init__(self):
         unknown = [m for m in self.modalities if m not in MODALITIES]

@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
+from grewkit.core import manifests
 from grewkit.core.arrays import save_array
 from grewkit.core.errors import GrewkitError
 from grewkit.core.frames import read_frames
-from grewkit.core import manifests
 from grewkit.core.manifests import read_manifest
 from grewkit.core.stage import Stage, Unit, unit_key
 from grewkit.render.crops import make_crop
@@ -60,8 +60,16 @@ class _Clock:
         return now
 
 
-def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, settings: RenderSettings,
-                    *, name: str = "tracklet", keep_masks: bool = False, timer=time.perf_counter) -> RenderResult:
+def render_tracklet(
+    video_path: Path,
+    frames: np.ndarray,
+    boxes: np.ndarray,
+    settings: RenderSettings,
+    *,
+    name: str = "tracklet",
+    keep_masks: bool = False,
+    timer=time.perf_counter,
+) -> RenderResult:
     """Render every requested modality of one tracklet from its video and its per-frame boxes.
 
     ``frames``: (T,) increasing video frame numbers; ``boxes``: (T, 4) x1, y1, x2, y2 pixels.
@@ -81,8 +89,13 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
         raise GrewkitError(f"{name}: box frames are not strictly increasing")
     segmenter = None
     if need_sil:
-        segmenter = make_segmenter(settings.segmenter, threshold=settings.mask_threshold, history=settings.mog2_history,
-                                   var_threshold=settings.mog2_var_threshold, warmup_frames=settings.mog2_warmup_frames)
+        segmenter = make_segmenter(
+            settings.segmenter,
+            threshold=settings.mask_threshold,
+            history=settings.mog2_history,
+            var_threshold=settings.mog2_var_threshold,
+            warmup_frames=settings.mog2_warmup_frames,
+        )
     person_model = None
     if need_pose or (segmenter is not None and segmenter.needs_person):
         # One person model per live tracklet (BlazePose: about 105 MB), closed below when the tracklet is done.
@@ -139,7 +152,8 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
             if len(out.kept) < settings.min_frames:
                 raise GrewkitError(
                     f"{name}: only {len(out.kept)} of {len(frames)} crops gave a silhouette at height {r} "
-                    f"(min_frames={settings.min_frames}): the crops are empty or black, or no person was segmented")
+                    f"(min_frames={settings.min_frames}): the crops are empty or black, or no person was segmented"
+                )
             if "sil" in wanted:
                 arrays[f"sil{r}"] = out.frames
                 arrays[f"sil{r}_frames"] = arrays["frames"][out.kept]
@@ -149,16 +163,23 @@ def render_tracklet(video_path: Path, frames: np.ndarray, boxes: np.ndarray, set
                 arrays[f"gei{r}"] = gait_energy_image(out.frames)
             t = clock.add("gei", t)
     if flow is not None:
-        arrays["flow"] = (np.stack([flow.pair(a, b) for a, b in zip(grays[:-1], grays[1:])]) if len(grays) > 1
-                          else np.zeros((0, flow.height, flow.width, 2), np.int8))
+        arrays["flow"] = (
+            np.stack([flow.pair(a, b) for a, b in zip(grays[:-1], grays[1:])])
+            if len(grays) > 1
+            else np.zeros((0, flow.height, flow.width, 2), np.int8)
+        )
         t = clock.add("flow", t)
     if "pose2d" in wanted:
         arrays["pose2d"] = np.stack(pose2d)
     if "pose3d" in wanted:
         arrays["pose3d"] = np.stack(pose3d)
-    return RenderResult(arrays, clock.seconds, crops=len(frames),
-                        masks=np.stack(masks) if keep_masks and masks else None,
-                        geometry=geometry if keep_masks else None)
+    return RenderResult(
+        arrays,
+        clock.seconds,
+        crops=len(frames),
+        masks=np.stack(masks) if keep_masks and masks else None,
+        geometry=geometry if keep_masks else None,
+    )
 
 
 def _shape_row(modality: str, array: np.ndarray) -> tuple[int, int, int]:
@@ -219,8 +240,9 @@ class RenderStage(Stage):
         root = self.input_dir(settings)
         for name in ("videos", "tracklets", "boxes"):
             if not manifests.exists(root, name):
-                raise GrewkitError(f"no {name} manifest here: run `grewkit track` first (or set [render] input)",
-                                   path=root)
+                raise GrewkitError(
+                    f"no {name} manifest here: run `grewkit track` first (or set [render] input)", path=root
+                )
         tracklets = read_manifest(root, "tracklets").to_pylist()
         videos = {v["video_id"]: v for v in read_manifest(root, "videos").to_pylist()}
         # Tracklets from another folder (a synthetic world's ground truth) are not in the project's
@@ -236,8 +258,11 @@ class RenderStage(Stage):
             # The default estimator leaves the digest as it was before estimators could be chosen,
             # so projects rendered then are not rendered again.
             del digested["pose_estimator"], digested["pose_estimators_file"]
-        table = estimator_table(settings.pose_estimator, settings.pose_estimators_file) \
-            if "pose2d" in settings.modalities else None
+        table = (
+            estimator_table(settings.pose_estimator, settings.pose_estimators_file)
+            if "pose2d" in settings.modalities
+            else None
+        )
         if table is not None:
             digested["pose_estimator_table"] = table  # another model under the same name renders again
         digest = hashlib.sha256(json.dumps(digested, sort_keys=True).encode()).hexdigest()[:8]
@@ -247,14 +272,20 @@ class RenderStage(Stage):
                 continue
             video = videos.get(row["video_id"])
             if video is None:
-                raise GrewkitError(f"tracklet {row['tracklet_id']} names video {row['video_id']!r}, absent from videos",
-                                   path=root / "videos.parquet")
+                raise GrewkitError(
+                    f"tracklet {row['tracklet_id']} names video {row['video_id']!r}, absent from videos",
+                    path=root / "videos.parquet",
+                )
             payload = {
-                "tracklet_id": row["tracklet_id"], "camera_id": row["camera_id"], "video_id": row["video_id"],
-                "video_path": str(self.project.resolve(video["path"]) if not Path(video["path"]).is_absolute()
-                                  else video["path"]),
+                "tracklet_id": row["tracklet_id"],
+                "camera_id": row["camera_id"],
+                "video_id": row["video_id"],
+                "video_path": str(
+                    self.project.resolve(video["path"]) if not Path(video["path"]).is_absolute() else video["path"]
+                ),
                 "boxes_path": str(root / "boxes" / f"{row['camera_id']}.parquet"),
-                "own_tracklet": own, "identity_id": identities.get(row["tracklet_id"]),
+                "own_tracklet": own,
+                "identity_id": identities.get(row["tracklet_id"]),
                 "settings": config,
             }
             units.append(Unit(unit_key(row["tracklet_id"], digest), payload))
@@ -267,11 +298,15 @@ class RenderStage(Stage):
         boxes_path = Path(p["boxes_path"])
         if not boxes_path.is_file():
             raise GrewkitError(f"no boxes partition for camera {p['camera_id']!r}", path=boxes_path)
-        table = manifests.read_file(boxes_path, "boxes", ["tracklet_id", "frame", "x1", "y1", "x2", "y2"],
-                                    filters=[("tracklet_id", "=", tid)]).sort_by("frame")
+        table = manifests.read_file(
+            boxes_path, "boxes", ["tracklet_id", "frame", "x1", "y1", "x2", "y2"], filters=[("tracklet_id", "=", tid)]
+        ).sort_by("frame")
         frames = table.column("frame").to_numpy()
-        boxes = np.stack([table.column(c).to_numpy().astype(np.float64) for c in ("x1", "y1", "x2", "y2")], axis=1) \
-            if table.num_rows else np.zeros((0, 4))
+        boxes = (
+            np.stack([table.column(c).to_numpy().astype(np.float64) for c in ("x1", "y1", "x2", "y2")], axis=1)
+            if table.num_rows
+            else np.zeros((0, 4))
+        )
         result = render_tracklet(Path(p["video_path"]), frames, boxes, settings, name=f"tracklet {tid}")
         folder = self.project.folder("renders") / unit_key(p["camera_id"]) / unit_key(tid)
         rows = []
@@ -279,8 +314,20 @@ class RenderStage(Stage):
             path = folder / f"{modality}.npy"
             digest = save_array(path, array)
             n, h, w = _shape_row(modality, array)
-            rows.append({"sequence_id": tid, "modality": modality, "tracklet_id": tid if p["own_tracklet"] else None,
-                         "identity_id": p["identity_id"],
-                         "camera_id": p["camera_id"], "view": None, "condition": None,
-                         "path": self.project.relative(path), "frames": n, "height": h, "width": w, "sha256": digest})
+            rows.append(
+                {
+                    "sequence_id": tid,
+                    "modality": modality,
+                    "tracklet_id": tid if p["own_tracklet"] else None,
+                    "identity_id": p["identity_id"],
+                    "camera_id": p["camera_id"],
+                    "view": None,
+                    "condition": None,
+                    "path": self.project.relative(path),
+                    "frames": n,
+                    "height": h,
+                    "width": w,
+                    "sha256": digest,
+                }
+            )
         return {"sequences": pa.Table.from_pylist(rows)}

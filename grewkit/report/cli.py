@@ -23,5 +23,7 @@ def report_command(project):
     from grewkit.report.writer import write_report
 
     r = write_report(project)
-    click.echo(f"wrote {project.relative(r.markdown)}, {project.relative(r.html)} and {len(r.figures)} figures "
-               f"({r.stats.identities:,} identities, {r.stats.sequences:,} sequences)")
+    click.echo(
+        f"wrote {project.relative(r.markdown)}, {project.relative(r.html)} and {len(r.figures)} figures "
+        f"({r.stats.identities:,} identities, {r.stats.sequences:,} sequences)"
+    )

@@ -33,7 +33,11 @@ def _bars(ax, counts: Counter, title: str, xlabel: str, *, ylabel: str = "count"
     values = [v for _, v in items]
     ax.bar(range(len(values)), values, color="#4C72B0")
     ax.set_xticks(range(len(values)))
-    ax.set_xticklabels(labels, rotation=45 if max(map(len, labels or [""])) > 4 or len(labels) > 12 else 0, ha="right" if len(labels) > 12 else "center")
+    ax.set_xticklabels(
+        labels,
+        rotation=45 if max(map(len, labels or [""])) > 4 or len(labels) > 12 else 0,
+        ha="right" if len(labels) > 12 else "center",
+    )
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -67,7 +71,9 @@ def draw_all(stats: DatasetStats, folder: Path) -> dict[str, str]:
     fig.tight_layout()
     _save(fig, folder / "identities.png")
     plt.close(fig)
-    out["identities.png"] = "Identities by number of sequences and of cameras (>= 2 cameras: eligible for train/val/test)."
+    out["identities.png"] = (
+        "Identities by number of sequences and of cameras (>= 2 cameras: eligible for train/val/test)."
+    )
 
     if stats.attributes:
         names = sorted(stats.attributes)
@@ -75,8 +81,14 @@ def draw_all(stats: DatasetStats, folder: Path) -> dict[str, str]:
         rows = (len(names) + cols - 1) // cols
         fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
         for ax, name in zip(axes.flat, names):
-            _bars(ax, stats.attributes[name], name.replace("_", " "), "", ylabel="identities" if stats.attribute_level == "identity" else "tracklets")
-        for ax in list(axes.flat)[len(names):]:
+            _bars(
+                ax,
+                stats.attributes[name],
+                name.replace("_", " "),
+                "",
+                ylabel="identities" if stats.attribute_level == "identity" else "tracklets",
+            )
+        for ax in list(axes.flat)[len(names) :]:
             ax.axis("off")
         fig.suptitle(f"Attributes per {stats.attribute_level} (GREW Fig. 5 style)")
         fig.tight_layout()

@@ -44,14 +44,17 @@ class DatasetStats:
 def _sequence_table(project: Project) -> dict[str, dict]:
     """sequence_id -> identity, camera, view, frames (of its silhouettes when it has any)."""
     if not project.has("sequences"):
-        raise GrewkitError("no sequences manifest: nothing to report (render or import sequences first)",
-                           path=project.manifests_dir)
+        raise GrewkitError(
+            "no sequences manifest: nothing to report (render or import sequences first)", path=project.manifests_dir
+        )
     from grewkit.split.inputs import sequence_rows
 
     resolved = {r["sequence_id"]: r for r in sequence_rows(project).to_pylist()}
     out: dict[str, dict] = {}
     for r in project.read("sequences", ["sequence_id", "modality", "view", "frames"]).to_pylist():
-        row = out.setdefault(r["sequence_id"], {**resolved[r["sequence_id"]], "view": r["view"], "frames": 0, "sil": False})
+        row = out.setdefault(
+            r["sequence_id"], {**resolved[r["sequence_id"]], "view": r["view"], "frames": 0, "sil": False}
+        )
         is_sil = is_silhouette(r["modality"])
         if is_sil and not row["sil"]:
             row["frames"], row["sil"] = r["frames"], True
@@ -70,19 +73,25 @@ def collect(project: Project) -> DatasetStats:
     rows = []
     groups: dict[str, list[str]] = {}
     for seq_id in seqs:
-        groups.setdefault(splits[seq_id]["split"] if seq_id in splits else ("left out" if splits else "all"), []).append(seq_id)
+        groups.setdefault(
+            splits[seq_id]["split"] if seq_id in splits else ("left out" if splits else "all"), []
+        ).append(seq_id)
     for name in SPLIT_ORDER:
         ids = groups.get(name, [])
         if not ids:
             continue
         roles = Counter(splits[s]["role"] for s in ids if s in splits)
-        rows.append(SplitRow(
-            split=name,
-            identities=len({seqs[s]["identity_id"] for s in ids if seqs[s]["identity_id"] is not None}),
-            sequences=len(ids), frames=sum(seqs[s]["frames"] for s in ids),
-            cameras=len({seqs[s]["camera_id"] for s in ids if seqs[s]["camera_id"] is not None}),
-            probes=roles.get("probe", 0), gallery=roles.get("gallery", 0),
-        ))
+        rows.append(
+            SplitRow(
+                split=name,
+                identities=len({seqs[s]["identity_id"] for s in ids if seqs[s]["identity_id"] is not None}),
+                sequences=len(ids),
+                frames=sum(seqs[s]["frames"] for s in ids),
+                cameras=len({seqs[s]["camera_id"] for s in ids if seqs[s]["camera_id"] is not None}),
+                probes=roles.get("probe", 0),
+                gallery=roles.get("gallery", 0),
+            )
+        )
 
     views = Counter(r["view"] for r in seqs.values() if r["view"] is not None)
     view_source = "view label of the sequence"
@@ -101,10 +110,15 @@ def collect(project: Project) -> DatasetStats:
 
     stats = DatasetStats(
         name=project.settings.section("project").name,
-        identities=len(per_id), sequences=len(seqs), frames=sum(r["frames"] for r in seqs.values()),
+        identities=len(per_id),
+        sequences=len(seqs),
+        frames=sum(r["frames"] for r in seqs.values()),
         cameras=len({r["camera_id"] for r in seqs.values() if r["camera_id"] is not None}),
-        modalities=dict(sorted(modalities.items())), splits=rows,
-        lengths=sorted(r["frames"] for r in seqs.values()), views=views, view_source=view_source,
+        modalities=dict(sorted(modalities.items())),
+        splits=rows,
+        lengths=sorted(r["frames"] for r in seqs.values()),
+        views=views,
+        view_source=view_source,
         sequences_per_identity=sorted(len(v) for v in per_id.values()),
         cameras_per_identity=sorted(len({r["camera_id"] for r in v}) for v in per_id.values()),
     )

@@ -59,7 +59,9 @@ def _example(values) -> str:
     return repr(sorted(map(str, values))[0])
 
 
-def check_splits(splits: pa.Table, *, camera_disjoint: bool, sequences: pa.Array | None = None) -> tuple[list[str], Shape]:
+def check_splits(
+    splits: pa.Table, *, camera_disjoint: bool, sequences: pa.Array | None = None
+) -> tuple[list[str], Shape]:
     """Problems of a splits table (messages) and its shape. Pure: the tests call it on hand-made leaky tables."""
     problems: list[str] = []
     split_col, role_col = splits.column("split"), splits.column("role")
@@ -73,8 +75,10 @@ def check_splits(splits: pa.Table, *, camera_disjoint: bool, sequences: pa.Array
     if pc.any(bad_role).as_py():
         bad = splits.filter(bad_role)
         r = bad.slice(0, 1).to_pylist()[0]
-        problems.append(f"{bad.num_rows} rows have a role that does not fit their split "
-                        f"(test/val need probe or gallery, train/distractor none), e.g. {r['sequence_id']!r}: {r['split']}/{r['role']}")
+        problems.append(
+            f"{bad.num_rows} rows have a role that does not fit their split "
+            f"(test/val need probe or gallery, train/distractor none), e.g. {r['sequence_id']!r}: {r['split']}/{r['role']}"
+        )
 
     def values(column: str, split: str, role: str | None = None) -> set:
         mask = pc.equal(split_col, split)
@@ -84,23 +88,29 @@ def check_splits(splits: pa.Table, *, camera_disjoint: bool, sequences: pa.Array
 
     ids_of = {s: values("identity_id", s) for s in SPLITS}
     for a_i, a in enumerate(SPLITS):
-        for b in SPLITS[a_i + 1:]:
+        for b in SPLITS[a_i + 1 :]:
             shared = ids_of[a] & ids_of[b]
             if shared:
-                problems.append(f"identity leak: {len(shared)} identities are in both {a} and {b}, e.g. {_example(shared)}")
+                problems.append(
+                    f"identity leak: {len(shared)} identities are in both {a} and {b}, e.g. {_example(shared)}"
+                )
     if camera_disjoint:
         cams_of = {s: values("camera_id", s) for s in SETS}
         for a_i, a in enumerate(SETS):
-            for b in SETS[a_i + 1:]:
+            for b in SETS[a_i + 1 :]:
                 shared = cams_of[a] & cams_of[b]
                 if shared:
-                    problems.append(f"camera leak: {len(shared)} cameras record both {a} and {b} "
-                                    f"(camera_disjoint is on), e.g. {_example(shared)}")
+                    problems.append(
+                        f"camera leak: {len(shared)} cameras record both {a} and {b} "
+                        f"(camera_disjoint is on), e.g. {_example(shared)}"
+                    )
 
     for name in ("test", "val"):
         unanswerable = values("identity_id", name, "probe") - values("identity_id", name, "gallery")
         if unanswerable:
-            problems.append(f"{name}: {len(unanswerable)} probe identities have no gallery sequence, e.g. {_example(unanswerable)}")
+            problems.append(
+                f"{name}: {len(unanswerable)} probe identities have no gallery sequence, e.g. {_example(unanswerable)}"
+            )
         # Probes may lack an identity (an imported public release hides them); gallery sequences may not.
         gallery = pc.and_(pc.equal(split_col, name), pc.fill_null(pc.equal(role_col, "gallery"), False))
         no_identity = int(pc.sum(pc.and_(gallery, pc.is_null(splits.column("identity_id")))).as_py() or 0)
@@ -108,9 +118,13 @@ def check_splits(splits: pa.Table, *, camera_disjoint: bool, sequences: pa.Array
             problems.append(f"{name}: {no_identity} gallery sequences have no identity")
 
     if sequences is not None:
-        unknown = splits.column("sequence_id").filter(pc.invert(pc.is_in(splits.column("sequence_id"), value_set=sequences)))
+        unknown = splits.column("sequence_id").filter(
+            pc.invert(pc.is_in(splits.column("sequence_id"), value_set=sequences))
+        )
         if len(unknown):
-            problems.append(f"{len(unknown)} split sequences are not in the sequences manifest, e.g. {_example(unknown.to_pylist())}")
+            problems.append(
+                f"{len(unknown)} split sequences are not in the sequences manifest, e.g. {_example(unknown.to_pylist())}"
+            )
     return problems, _shape(splits)
 
 
@@ -131,6 +145,8 @@ def protocol_problems(project: Project) -> list[Problem]:
     if not messages:
         from grewkit.core.progress import console
 
-        checked = "identity leaks 0, camera leaks 0" if camera_disjoint else "identity leaks 0 (camera-disjoint not asked)"
+        checked = (
+            "identity leaks 0, camera leaks 0" if camera_disjoint else "identity leaks 0 (camera-disjoint not asked)"
+        )
         console.print(f"{shape.line()}; {checked}", highlight=False, markup=False, soft_wrap=True)
     return [Problem(path, m) for m in messages]

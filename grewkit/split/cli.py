@@ -50,9 +50,15 @@ def split_command(project, seed, camera_disjoint):
     result, shape = split_project(project, seed=seed, camera_disjoint=camera_disjoint)
     console.print(escape(shape.line()), highlight=False, soft_wrap=True)
     for name, cams in result.camera_groups.items():
-        console.print(escape(f"cameras of {name}: {len(cams)} ({', '.join(cams[:8])}{' ...' if len(cams) > 8 else ''})"), highlight=False, soft_wrap=True)
+        console.print(
+            escape(f"cameras of {name}: {len(cams)} ({', '.join(cams[:8])}{' ...' if len(cams) > 8 else ''})"),
+            highlight=False,
+            soft_wrap=True,
+        )
     for reason, count in result.excluded.items():
         console.print(escape(f"left out: {count} sequences ({reason})"), highlight=False, soft_wrap=True)
     for note in result.notes:
         console.print(f"[yellow]note[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
-    click.echo(f"wrote {project.relative(project.manifests_dir / 'splits.parquet')} ({result.table.num_rows} sequences)")
+    click.echo(
+        f"wrote {project.relative(project.manifests_dir / 'splits.parquet')} ({result.table.num_rows} sequences)"
+    )

@@ -62,7 +62,9 @@ def _round_robin(groups: list[list[int]], k: int) -> list[int]:
     return out
 
 
-def choose_probe_gallery(cameras: np.ndarray, *, n_seq: int, n_probe: int, rng: np.random.Generator) -> tuple[list[int], list[int]]:
+def choose_probe_gallery(
+    cameras: np.ndarray, *, n_seq: int, n_probe: int, rng: np.random.Generator
+) -> tuple[list[int], list[int]]:
     """Indices (into ``cameras``) of the probe and gallery sequences of one test identity.
 
     Probes and gallery come from disjoint cameras where the identity's sequences allow it;
@@ -71,7 +73,9 @@ def choose_probe_gallery(cameras: np.ndarray, *, n_seq: int, n_probe: int, rng: 
     n = len(cameras)
     if n < 2:
         raise GrewkitError("a test identity needs at least two sequences")
-    if n < n_seq:  # fewer sequences than asked: keep the probe:gallery proportion (gallery rounds up), one of each at least
+    if (
+        n < n_seq
+    ):  # fewer sequences than asked: keep the probe:gallery proportion (gallery rounds up), one of each at least
         n_probe = min(max(1, n * n_probe // n_seq), n - 1)
         n_seq = n
     n_gallery = n_seq - n_probe
@@ -160,10 +164,14 @@ def make_splits(rows: pa.Table, settings: SplitSettings) -> SplitResult:
             result.camera_groups[name] = sorted(str(c) for c in cam_values[group_of_cam == s] if c != UNKNOWN_CAMERA)
         spanning = eligible & (kept_group < 0)
         if spanning.any():
-            result.excluded["identities seen in cameras of two sets (camera-disjoint)"] = int(np.isin(id_code, np.flatnonzero(spanning)).sum())
+            result.excluded["identities seen in cameras of two sets (camera-disjoint)"] = int(
+                np.isin(id_code, np.flatnonzero(spanning)).sum()
+            )
         unused = eligible & (kept_group >= 0) & (set_of_id < 0)
         if unused.any():
-            result.excluded["eligible identities beyond the asked set sizes"] = int(np.isin(id_code, np.flatnonzero(unused)).sum())
+            result.excluded["eligible identities beyond the asked set sizes"] = int(
+                np.isin(id_code, np.flatnonzero(unused)).sum()
+            )
     for s, name in enumerate(("train", "val", "test")):
         got = int((set_of_id == s).sum())
         if got < targets[s]:
@@ -184,7 +192,9 @@ def make_splits(rows: pa.Table, settings: SplitSettings) -> SplitResult:
         identity = str(id_values[code_of_row[group[0]]])
         name = SPLITS.index("test") if set_of_id[code_of_row[group[0]]] == 2 else SPLITS.index("val")
         probes, gallery = choose_probe_gallery(
-            cam[group], n_seq=settings.sequences_per_test_identity, n_probe=settings.probes_per_test_identity,
+            cam[group],
+            n_seq=settings.sequences_per_test_identity,
+            n_probe=settings.probes_per_test_identity,
             rng=_rng(settings.seed, "roles", identity),
         )
         split[group[probes]] = name
@@ -198,18 +208,23 @@ def make_splits(rows: pa.Table, settings: SplitSettings) -> SplitResult:
     keep = pa.array(split >= 0)
     kept = rows.filter(keep)
     split_kept, role_kept = split[split >= 0], role[split >= 0]
-    result.table = pa.table({
-        "sequence_id": kept.column("sequence_id"),
-        "identity_id": kept.column("identity_id"),
-        "camera_id": kept.column("camera_id"),
-        "split": pa.DictionaryArray.from_arrays(pa.array(split_kept), pa.array(SPLITS)).cast(pa.string()),
-        "role": pa.DictionaryArray.from_arrays(pa.array(role_kept, mask=role_kept < 0), pa.array(ROLES)).cast(pa.string()),
-    })
+    result.table = pa.table(
+        {
+            "sequence_id": kept.column("sequence_id"),
+            "identity_id": kept.column("identity_id"),
+            "camera_id": kept.column("camera_id"),
+            "split": pa.DictionaryArray.from_arrays(pa.array(split_kept), pa.array(SPLITS)).cast(pa.string()),
+            "role": pa.DictionaryArray.from_arrays(pa.array(role_kept, mask=role_kept < 0), pa.array(ROLES)).cast(
+                pa.string()
+            ),
+        }
+    )
     return result
 
 
-def _camera_groups(pairs: np.ndarray, n_id: int, n_cam: int, eligible: np.ndarray, targets: list[int],
-                   settings: SplitSettings) -> tuple[np.ndarray, np.ndarray]:
+def _camera_groups(
+    pairs: np.ndarray, n_id: int, n_cam: int, eligible: np.ndarray, targets: list[int], settings: SplitSettings
+) -> tuple[np.ndarray, np.ndarray]:
     """Give each camera to train, val or test; return (set of each camera, set of each identity or -1).
 
     An identity belongs to a set only when all its cameras do. Several random groupings are

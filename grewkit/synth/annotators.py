@@ -23,16 +23,26 @@ class SimulatedAnnotator:
         self.session = requests.Session()
         signup = f"{self.url}{invite_url}"
         self.session.get(signup, timeout=60)
-        self.session.post(signup, data={"email": email, "password": password,
-                                        "csrfmiddlewaretoken": self.session.cookies["csrftoken"]},
-                          headers={"Referer": signup}, timeout=60)
+        self.session.post(
+            signup,
+            data={"email": email, "password": password, "csrfmiddlewaretoken": self.session.cookies["csrftoken"]},
+            headers={"Referer": signup},
+            timeout=60,
+        )
         if not self._logged_in_as(email):
             # Signed up before (a re-run against the same server): log in, as that person would.
             login = f"{self.url}/user/login/"
             self.session.get(login, timeout=60)
-            self.session.post(login, data={"email": email, "password": password,
-                                           "csrfmiddlewaretoken": self.session.cookies.get("csrftoken", "")},
-                              headers={"Referer": login}, timeout=60)
+            self.session.post(
+                login,
+                data={
+                    "email": email,
+                    "password": password,
+                    "csrfmiddlewaretoken": self.session.cookies.get("csrftoken", ""),
+                },
+                headers={"Referer": login},
+                timeout=60,
+            )
         if not self._logged_in_as(email):
             raise GrewkitError(f"sign-up of {email} through the invite link failed, and so did logging in")
 
@@ -63,8 +73,14 @@ def choice(name: str, to_name: str, values) -> dict:
     return {"from_name": name, "to_name": to_name, "type": "choices", "value": {"choices": list(values)}}
 
 
-def answer_from_truth(data: dict, truth: dict[str, str], *, attributes: dict[str, dict[str, list[str]]] | None = None,
-                      error_rate: float = 0.0, rng: random.Random | None = None) -> list:
+def answer_from_truth(
+    data: dict,
+    truth: dict[str, str],
+    *,
+    attributes: dict[str, dict[str, list[str]]] | None = None,
+    error_rate: float = 0.0,
+    rng: random.Random | None = None,
+) -> list:
     """The result an annotator gives a task: each link right with probability 1 - error_rate
     (a wrong answer flips same/different), attributes of the query's true identity."""
     rng = rng or random.Random(0)

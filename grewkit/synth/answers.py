@@ -15,10 +15,10 @@ import pyarrow.compute as pc
 
 from grewkit.annotate.backends.base import AnnotationBackend
 from grewkit.annotate.runs import AnnotationRun
-from grewkit.synth.annotators import SimulatedAnnotator, answer_from_truth
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
+from grewkit.synth.annotators import SimulatedAnnotator, answer_from_truth
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,11 @@ class SimulationSummary:
     annotators: int
 
     def line(self) -> str:
-        return (f"simulated annotators ({self.annotators}): {self.answered} tasks answered, "
-                f"{self.already_answered} already answered, {self.without_truth} query tracklets match no "
-                f"ground-truth person (answered 'different' throughout)")
+        return (
+            f"simulated annotators ({self.annotators}): {self.answered} tasks answered, "
+            f"{self.already_answered} already answered, {self.without_truth} query tracklets match no "
+            f"ground-truth person (answered 'different' throughout)"
+        )
 
 
 def truth_of_tracklets(project: Project) -> tuple[dict[str, str], dict[str, dict[str, list[str]]]]:
@@ -39,28 +41,40 @@ def truth_of_tracklets(project: Project) -> tuple[dict[str, str], dict[str, dict
     from grewkit.synth.truth import ground_truth, match_tracklets_to_truth
 
     if not (project.root / "ground_truth").is_dir():
-        raise GrewkitError("simulated annotators need the synthetic world's ground truth (grewkit synth)",
-                           path=project.root / "ground_truth")
+        raise GrewkitError(
+            "simulated annotators need the synthetic world's ground truth (grewkit synth)",
+            path=project.root / "ground_truth",
+        )
     matched = match_tracklets_to_truth(project)
     identity_of = {t: i for t, i in zip(matched["tracklet_id"].to_pylist(), matched["identity_id"].to_pylist()) if i}
     attrs = ground_truth(project).read("attributes")
     attrs = attrs.filter(pc.equal(attrs["level"], "identity"))
     values: dict[str, dict[str, list[str]]] = {}
-    for subject, attribute, value in zip(attrs["subject_id"].to_pylist(), attrs["attribute"].to_pylist(),
-                                         attrs["value"].to_pylist()):
+    for subject, attribute, value in zip(
+        attrs["subject_id"].to_pylist(), attrs["attribute"].to_pylist(), attrs["value"].to_pylist()
+    ):
         values.setdefault(subject, {}).setdefault(attribute, []).append(value)
     return identity_of, values
 
 
-def answer_open_tasks(project: Project, backend: AnnotationBackend, run: AnnotationRun, *, error_rate: float,
-                      seed: int, annotators: int = 1, show_progress: bool = True) -> SimulationSummary:
+def answer_open_tasks(
+    project: Project,
+    backend: AnnotationBackend,
+    run: AnnotationRun,
+    *,
+    error_rate: float,
+    seed: int,
+    annotators: int = 1,
+    show_progress: bool = True,
+) -> SimulationSummary:
     """Each open task gets answers from ``annotators`` simulated people, truthful but for ``error_rate``."""
     if run.project_id is None:
         raise GrewkitError("the campaign has no Label Studio project yet: run `grewkit annotate push` first")
     identity_of, attributes = truth_of_tracklets(project)
     invite = backend.client.call("invite link", backend.sdk.organizations.invites.get_invite_link).invite_url
-    people = [SimulatedAnnotator(backend.client.url, invite, f"simulated-{i + 1}@grewkit.local")
-              for i in range(annotators)]
+    people = [
+        SimulatedAnnotator(backend.client.url, invite, f"simulated-{i + 1}@grewkit.local") for i in range(annotators)
+    ]
     rng = random.Random(seed)
     tasks = sorted(backend.export(run.project_id), key=lambda t: t["data"].get("grewkit_key", ""))
     answered = already = without_truth = 0
@@ -72,7 +86,9 @@ def answer_open_tasks(project: Project, backend: AnnotationBackend, run: Annotat
                 continue
             without_truth += task["data"]["query_id"] not in identity_of
             for person in people:
-                person.answer(task["id"], answer_from_truth(task["data"], identity_of, attributes=attributes,
-                                                            error_rate=error_rate, rng=rng))
+                person.answer(
+                    task["id"],
+                    answer_from_truth(task["data"], identity_of, attributes=attributes, error_rate=error_rate, rng=rng),
+                )
             answered += 1
     return SimulationSummary(answered, already, without_truth, annotators)

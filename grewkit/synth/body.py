@@ -21,20 +21,65 @@ UPPER = ("long_sleeve", "short_sleeve", "sleeveless")
 LOWER = ("long_trousers", "shorts", "skirt")
 
 # Gait parameters that identify a person (used by the tests and written to ground_truth/walks.parquet).
-GAIT_PARAMS = ("height_m", "leg_ratio", "shoulder_w", "hip_w", "cadence_spm", "stride_factor",
-               "arm_swing_deg", "knee_flex_deg", "hip_flex_deg", "trunk_sway_m", "lean_deg", "elbow_deg")
+GAIT_PARAMS = (
+    "height_m",
+    "leg_ratio",
+    "shoulder_w",
+    "hip_w",
+    "cadence_spm",
+    "stride_factor",
+    "arm_swing_deg",
+    "knee_flex_deg",
+    "hip_flex_deg",
+    "trunk_sway_m",
+    "lean_deg",
+    "elbow_deg",
+)
 
 # COCO-17 keypoint order.
-COCO17 = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-          "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
-          "left_knee", "right_knee", "left_ankle", "right_ankle")
+COCO17 = (
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+)
 
-_SKIN = np.array([[224, 189, 160], [198, 152, 118], [168, 120, 88], [120, 82, 58], [235, 200, 175], [90, 62, 45]], float)
+_SKIN = np.array(
+    [[224, 189, 160], [198, 152, 118], [168, 120, 88], [120, 82, 58], [235, 200, 175], [90, 62, 45]], float
+)
 _HAIR = np.array([[30, 24, 20], [60, 42, 30], [110, 80, 50], [160, 140, 110], [200, 200, 200], [20, 20, 25]], float)
-_CLOTH = np.array([
-    [40, 40, 45], [200, 200, 195], [30, 50, 110], [120, 30, 30], [40, 90, 50], [150, 120, 80], [90, 90, 100],
-    [180, 150, 40], [60, 30, 80], [20, 110, 140], [200, 90, 40], [110, 70, 40], [230, 230, 225], [70, 110, 170],
-], float)
+_CLOTH = np.array(
+    [
+        [40, 40, 45],
+        [200, 200, 195],
+        [30, 50, 110],
+        [120, 30, 30],
+        [40, 90, 50],
+        [150, 120, 80],
+        [90, 90, 100],
+        [180, 150, 40],
+        [60, 30, 80],
+        [20, 110, 140],
+        [200, 90, 40],
+        [110, 70, 40],
+        [230, 230, 225],
+        [70, 110, 170],
+    ],
+    float,
+)
 
 
 def _pick_balanced(rng: np.random.Generator, n: int, classes: tuple[str, ...], weights: list[float]) -> list[str]:
@@ -86,8 +131,13 @@ class Identity:
         return np.array([getattr(self, k) for k in GAIT_PARAMS], float)
 
     def attributes(self) -> dict[str, str]:
-        return {"gender": self.gender, "age_group": self.age_group, "carrying": self.carrying,
-                "upper": self.upper, "lower": self.lower}
+        return {
+            "gender": self.gender,
+            "age_group": self.age_group,
+            "carrying": self.carrying,
+            "upper": self.upper,
+            "lower": self.lower,
+        }
 
 
 def make_identities(rng: np.random.Generator, n: int, *, prefix: str = "synth-id") -> list[Identity]:
@@ -132,39 +182,80 @@ def make_identities(rng: np.random.Generator, n: int, *, prefix: str = "synth-id
         lower_c = _CLOTH[rng.integers(len(_CLOTH))] * rng.uniform(0.85, 1.1)
         skin = _SKIN[rng.integers(len(_SKIN))] * rng.uniform(0.92, 1.06)
         hair = _HAIR[4] if a == "elder" and rng.random() < 0.7 else _HAIR[rng.integers(len(_HAIR))]
-        out.append(Identity(
-            identity_id=f"{prefix}{i:04d}", gender=g, age_group=a, carrying=carry, upper=upper, lower=lower,
-            coat=bool(coat),
-            height_m=float(np.clip(height, 1.0, 2.05)), leg_ratio=float(leg_ratio),
-            shoulder_w=float(rng.normal(0.245 if female else 0.262, 0.01)),
-            hip_w=float(rng.normal(0.205 if female else 0.188, 0.008)),
-            head_scale=float(head_scale), girth=float(rng.uniform(0.9, 1.2)),
-            cadence_spm=float(cadence), stride_factor=float(stride), arm_swing_deg=float(arm),
-            knee_flex_deg=float(knee), hip_flex_deg=float(rng.uniform(17, 27)),
-            trunk_sway_m=float(rng.uniform(0.01, 0.035) * (1.5 if a == "elder" else 1.0)),
-            lean_deg=float(lean), elbow_deg=float(rng.uniform(8, 30)),
-            skin=tuple(np.clip(skin, 0, 255)), hair=tuple(hair), upper_rgb=tuple(np.clip(upper_c, 0, 255)),
-            lower_rgb=tuple(np.clip(lower_c, 0, 255)), shoes_rgb=tuple(_CLOTH[rng.integers(3)] * 0.6),
-            bag_rgb=tuple(_CLOTH[rng.integers(len(_CLOTH))] * 0.8),
-            hair_long=bool(female and rng.random() < 0.6),
-        ))
+        out.append(
+            Identity(
+                identity_id=f"{prefix}{i:04d}",
+                gender=g,
+                age_group=a,
+                carrying=carry,
+                upper=upper,
+                lower=lower,
+                coat=bool(coat),
+                height_m=float(np.clip(height, 1.0, 2.05)),
+                leg_ratio=float(leg_ratio),
+                shoulder_w=float(rng.normal(0.245 if female else 0.262, 0.01)),
+                hip_w=float(rng.normal(0.205 if female else 0.188, 0.008)),
+                head_scale=float(head_scale),
+                girth=float(rng.uniform(0.9, 1.2)),
+                cadence_spm=float(cadence),
+                stride_factor=float(stride),
+                arm_swing_deg=float(arm),
+                knee_flex_deg=float(knee),
+                hip_flex_deg=float(rng.uniform(17, 27)),
+                trunk_sway_m=float(rng.uniform(0.01, 0.035) * (1.5 if a == "elder" else 1.0)),
+                lean_deg=float(lean),
+                elbow_deg=float(rng.uniform(8, 30)),
+                skin=tuple(np.clip(skin, 0, 255)),
+                hair=tuple(hair),
+                upper_rgb=tuple(np.clip(upper_c, 0, 255)),
+                lower_rgb=tuple(np.clip(lower_c, 0, 255)),
+                shoes_rgb=tuple(_CLOTH[rng.integers(3)] * 0.6),
+                bag_rgb=tuple(_CLOTH[rng.integers(len(_CLOTH))] * 0.8),
+                hair_long=bool(female and rng.random() < 0.6),
+            )
+        )
     return out
 
 
 def perturb(identity: Identity, rng: np.random.Generator, scale: float = 0.025) -> Identity:
     """The same person on another day: gait parameters within a few percent, body unchanged."""
+
     def j(v, s=scale):
         return float(v * (1.0 + rng.normal(0.0, s)))
 
-    return replace(identity, cadence_spm=j(identity.cadence_spm), stride_factor=j(identity.stride_factor),
-                   arm_swing_deg=j(identity.arm_swing_deg, 2 * scale), knee_flex_deg=j(identity.knee_flex_deg),
-                   hip_flex_deg=j(identity.hip_flex_deg), trunk_sway_m=j(identity.trunk_sway_m, 2 * scale),
-                   lean_deg=j(identity.lean_deg, 2 * scale), elbow_deg=j(identity.elbow_deg, 2 * scale))
+    return replace(
+        identity,
+        cadence_spm=j(identity.cadence_spm),
+        stride_factor=j(identity.stride_factor),
+        arm_swing_deg=j(identity.arm_swing_deg, 2 * scale),
+        knee_flex_deg=j(identity.knee_flex_deg),
+        hip_flex_deg=j(identity.hip_flex_deg),
+        trunk_sway_m=j(identity.trunk_sway_m, 2 * scale),
+        lean_deg=j(identity.lean_deg, 2 * scale),
+        elbow_deg=j(identity.elbow_deg, 2 * scale),
+    )
 
 
 # Joint names of the full skeleton (a superset of what COCO-17 needs).
-JOINTS = ("pelvis", "neck", "head", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist",
-          "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle", "l_toe", "r_toe")
+JOINTS = (
+    "pelvis",
+    "neck",
+    "head",
+    "l_shoulder",
+    "r_shoulder",
+    "l_elbow",
+    "r_elbow",
+    "l_wrist",
+    "r_wrist",
+    "l_hip",
+    "r_hip",
+    "l_knee",
+    "r_knee",
+    "l_ankle",
+    "r_ankle",
+    "l_toe",
+    "r_toe",
+)
 J = {name: i for i, name in enumerate(JOINTS)}
 
 
@@ -178,10 +269,10 @@ class Walk:
     """One walk of one person along a straight ground path, from ``t0`` (s) at ``start`` for ``duration`` s."""
 
     walk_id: str
-    person: Identity       # perturbed copy of the identity (this walk's gait)
+    person: Identity  # perturbed copy of the identity (this walk's gait)
     camera: int
     start: tuple[float, float]
-    heading: float         # radians, world ground plane
+    heading: float  # radians, world ground plane
     t0: float
     duration: float
     phase0: float
@@ -220,7 +311,9 @@ class Walk:
         for side, sign, offset in (("l", 1.0, 0.0), ("r", -1.0, 0.5)):
             q = (ph + offset) % 1.0
             hip_a = np.radians(p.hip_flex_deg * np.cos(2 * np.pi * q) + 4.0)
-            knee_a = np.radians(0.28 * p.knee_flex_deg * _bump(q, 0.12, 0.06) + p.knee_flex_deg * _bump(q, 0.72, 0.10) + 3.0)
+            knee_a = np.radians(
+                0.28 * p.knee_flex_deg * _bump(q, 0.12, 0.06) + p.knee_flex_deg * _bump(q, 0.72, 0.10) + 3.0
+            )
             hip = pelvis + lat * sign * p.hip_w / 2
             knee = hip + thigh * (-np.cos(hip_a) * up + np.sin(hip_a) * fwd)
             shin_a = hip_a - knee_a
@@ -271,8 +364,10 @@ class Walk:
 
     def frame_axes(self) -> tuple[np.ndarray, np.ndarray]:
         """(forward, left) unit vectors of the walker on the ground plane."""
-        return (np.array([np.cos(self.heading), np.sin(self.heading), 0.0]),
-                np.array([-np.sin(self.heading), np.cos(self.heading), 0.0]))
+        return (
+            np.array([np.cos(self.heading), np.sin(self.heading), 0.0]),
+            np.array([-np.sin(self.heading), np.cos(self.heading), 0.0]),
+        )
 
 
 def coco17(walk: Walk, joints: np.ndarray) -> np.ndarray:

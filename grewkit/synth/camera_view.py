@@ -19,12 +19,13 @@ from grewkit.synth.objects import make_background, make_movers, occluder_prims, 
 from grewkit.synth.raster import _SCALE, _SHIFT, Raster, rasterize
 from grewkit.synth.world import World, rng_for
 
-_RING = np.linspace(0, 2 * np.pi, 16, endpoint=False)      # angles of the outline of a ground shadow
+_RING = np.linspace(0, 2 * np.pi, 16, endpoint=False)  # angles of the outline of a ground shadow
 # Cloth texture: brightness factor 1 + amplitude * (unit noise blurred by sigma px), fixed per walker.
 _CLOTH_AMPLITUDE, _CLOTH_SIGMA = 0.12, 1.2
 
 
 # ---------------------------------------------------------------- one camera
+
 
 @dataclass
 class Seen:
@@ -32,11 +33,11 @@ class Seen:
 
     walk_index: int
     raster: Raster
-    box: tuple[float, float, float, float]      # amodal box clipped to the frame
+    box: tuple[float, float, float, float]  # amodal box clipped to the frame
     visibility: float
-    keypoints: np.ndarray                       # 17 x 3: u, v, visibility flag (0 out of frame, 1 occluded, 2 visible)
-    joints3d: np.ndarray                        # 17 x 3 world metres
-    visible_crop: np.ndarray                    # bool mask of the visible silhouette inside ``box``
+    keypoints: np.ndarray  # 17 x 3: u, v, visibility flag (0 out of frame, 1 occluded, 2 visible)
+    joints3d: np.ndarray  # 17 x 3 world metres
+    visible_crop: np.ndarray  # bool mask of the visible silhouette inside ``box``
 
 
 class CameraRenderer:
@@ -51,7 +52,7 @@ class CameraRenderer:
         rng = rng_for(self.config.seed, "light", camera)
         self.light = (rng.uniform(40, 90), rng.uniform(0, 2 * math.pi), rng.uniform(7, 15), rng.uniform(0, 2 * math.pi))
         azimuth = rng.uniform(0, 2 * math.pi)
-        self.sun = np.array([math.cos(azimuth), math.sin(azimuth)])   # direction shadows fall
+        self.sun = np.array([math.cos(azimuth), math.sin(azimuth)])  # direction shadows fall
         self.shadows: list[np.ndarray] = []
         self._cloth_cache: dict[str, np.ndarray] = {}
         sigma = self.config.noise_sigma
@@ -83,7 +84,7 @@ class CameraRenderer:
             if r is not None:
                 tile = self._cloth(i)
                 ch, cw = r.canvas.shape[:2]
-                if ch > tile.shape[0] or cw > tile.shape[1]:     # a walker right in front of the lens
+                if ch > tile.shape[0] or cw > tile.shape[1]:  # a walker right in front of the lens
                     tile = tile[np.arange(ch) % tile.shape[0]][:, np.arange(cw) % tile.shape[1]]
                 r.canvas[:, :, :3] = np.clip(r.canvas[:, :, :3] * tile[:ch, :cw, None], 0, 255).astype(np.uint8)
                 objects.append((r, i, joints))
@@ -95,7 +96,7 @@ class CameraRenderer:
                 if r is not None:
                     objects.append((r, None, None))
                     shadows.append(self._shadow(m.position(t)[:2], 1.6 if m.kind == "car" else 0.3))
-        objects.sort(key=lambda o: o[0].depth)   # near first
+        objects.sort(key=lambda o: o[0].depth)  # near first
         W, Hh = self.cam.width, self.cam.height
         occupied = np.zeros((Hh, W), np.uint8)
         seen: list[Seen] = []
@@ -112,12 +113,16 @@ class CameraRenderer:
                 visible = int(np.count_nonzero(own & (occ == 0)))
                 rows = np.flatnonzero(a.any(axis=1))
                 cols = np.flatnonzero(a.any(axis=0))
-                box = (float(max(r.x0 + cols[0], 0)), float(max(r.y0 + rows[0], 0)),
-                       float(min(r.x0 + cols[-1] + 1, W)), float(min(r.y0 + rows[-1] + 1, Hh)))
+                box = (
+                    float(max(r.x0 + cols[0], 0)),
+                    float(max(r.y0 + rows[0], 0)),
+                    float(min(r.x0 + cols[-1] + 1, W)),
+                    float(min(r.y0 + rows[-1] + 1, Hh)),
+                )
                 vis_own = own & (occ == 0)
                 bx1, by1, bx2, by2 = (int(v) for v in box)
                 ya, xa = in_frame[0].start, in_frame[1].start
-                crop = vis_own[by1 - ya:by2 - ya, bx1 - xa:bx2 - xa].copy()
+                crop = vis_own[by1 - ya : by2 - ya, bx1 - xa : bx2 - xa].copy()
                 walk = self.walks_by_index[walk_index]
                 kp3 = coco17(walk, joints)
                 uv, _ = self.cam.project(kp3)
@@ -126,8 +131,9 @@ class CameraRenderer:
                     u, v = int(math.floor(uv[k, 0])), int(math.floor(uv[k, 1]))
                     if 0 <= u < W and 0 <= v < Hh:
                         flags[k] = 1.0 if occupied[v, u] else 2.0
-                seen.append(Seen(walk_index, r, box, visible / total if total else 0.0,
-                                 np.column_stack([uv, flags]), kp3, crop))
+                seen.append(
+                    Seen(walk_index, r, box, visible / total if total else 0.0, np.column_stack([uv, flags]), kp3, crop)
+                )
             occ |= own.astype(np.uint8)
         self.shadows = shadows
         return [o[0] for o in reversed(objects)], seen
@@ -213,7 +219,7 @@ def mask_of(renderer: CameraRenderer, frame: int, walk_index: int, *, visible: b
     out = np.zeros((Hh, W), bool)
     nearer = np.zeros((Hh, W), bool)
     by_id = {id(s.raster): s.walk_index for s in seen}
-    for r in reversed(rasters):   # near first
+    for r in reversed(rasters):  # near first
         clipped = r.clip(W, Hh)
         if clipped is None:
             continue

@@ -12,8 +12,17 @@ from grewkit.core.progress import console
 from grewkit.core.project import SETTINGS_FILE, Project
 
 # flag name -> SynthConfig field
-_OVERRIDES = ("cameras", "identities", "seconds", "seed", "fps", "width", "height", "single_camera_fraction",
-              "segment_seconds")
+_OVERRIDES = (
+    "cameras",
+    "identities",
+    "seconds",
+    "seed",
+    "fps",
+    "width",
+    "height",
+    "single_camera_fraction",
+    "segment_seconds",
+)
 
 
 @click.command("synth")
@@ -25,12 +34,22 @@ _OVERRIDES = ("cameras", "identities", "seconds", "seed", "fps", "width", "heigh
 @click.option("--fps", type=float, default=None, help="Frames per second.")
 @click.option("--width", type=int, default=None, help="Frame width in pixels.")
 @click.option("--height", type=int, default=None, help="Frame height in pixels.")
-@click.option("--single-camera-fraction", type=float, default=None,
-              help="Fraction of identities seen by one camera only (future distractors).")
-@click.option("--segment-seconds", type=float, default=None, help="Split each camera into files of this length (0: one file).")
+@click.option(
+    "--single-camera-fraction",
+    type=float,
+    default=None,
+    help="Fraction of identities seen by one camera only (future distractors).",
+)
+@click.option(
+    "--segment-seconds", type=float, default=None, help="Split each camera into files of this length (0: one file)."
+)
 @click.option("--masks", is_flag=True, help="Also write each GT tracklet's true silhouettes to ground_truth/masks/.")
-@click.option("--workers", type=int, default=None,
-              help="Cameras rendered in parallel processes (default: [executor] workers); the bytes do not depend on it.")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Cameras rendered in parallel processes (default: [executor] workers); the bytes do not depend on it.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def synth_command(project_dir, masks, workers, quiet, **flags):
     """Generate multi-camera walking footage with exact ground truth into PROJECT.
@@ -61,4 +80,6 @@ def synth_command(project_dir, masks, workers, quiet, **flags):
         workers = project.settings.section("executor").workers
     summary = generate(project, config, masks=masks, workers=max(1, workers), show_progress=not quiet)
     console.print(summary.line(), highlight=False)
-    click.echo(f"videos and cameras.csv in {project.root / 'media' / 'synth'}; ground truth in {project.root / 'ground_truth'}")
+    click.echo(
+        f"videos and cameras.csv in {project.root / 'media' / 'synth'}; ground truth in {project.root / 'ground_truth'}"
+    )

@@ -12,7 +12,7 @@ import io
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -23,9 +23,9 @@ import pyarrow.parquet as pq
 
 from grewkit.core import manifests
 from grewkit.core.arrays import save_array
-from grewkit.core.hashing import sha256_file
 from grewkit.core.atomic import atomic_path, write_json, write_text
 from grewkit.core.errors import GrewkitError
+from grewkit.core.hashing import sha256_file
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
 from grewkit.synth.body import GAIT_PARAMS
@@ -35,8 +35,25 @@ from grewkit.synth.world import SynthConfig, World, build_world
 
 MEDIA_SUBDIR = "synth"
 SITE = "synthetic"
-CSV_COLUMNS = ("camera_id", "file", "start_time", "site", "description", "view", "width", "height", "fx", "fy",
-               "cx", "cy", "position_x_m", "position_y_m", "height_m", "yaw_deg", "pitch_deg")
+CSV_COLUMNS = (
+    "camera_id",
+    "file",
+    "start_time",
+    "site",
+    "description",
+    "view",
+    "width",
+    "height",
+    "fx",
+    "fy",
+    "cx",
+    "cy",
+    "position_x_m",
+    "position_y_m",
+    "height_m",
+    "yaw_deg",
+    "pitch_deg",
+)
 
 
 @dataclass
@@ -45,7 +62,7 @@ class VideoFile:
     camera_id: str
     path: Path
     segment: int
-    first_frame: int          # camera frame index of the file's frame 0
+    first_frame: int  # camera frame index of the file's frame 0
     frame_count: int
     start_time: datetime
 
@@ -54,7 +71,9 @@ class VideoFile:
 class CameraTruth:
     """Ground-truth rows of one camera, gathered while its frames are written."""
 
-    box_rows: dict[str, list] = field(default_factory=lambda: {k: [] for k in ("walk", "video", "frame", "x1", "y1", "x2", "y2", "vis")})
+    box_rows: dict[str, list] = field(
+        default_factory=lambda: {k: [] for k in ("walk", "video", "frame", "x1", "y1", "x2", "y2", "vis")}
+    )
     kp: list[np.ndarray] = field(default_factory=list)
     j3: list[np.ndarray] = field(default_factory=list)
     masks: dict[tuple[int, str], list[np.ndarray]] = field(default_factory=dict)
@@ -73,9 +92,11 @@ class Summary:
     def line(self) -> str:
         fps = self.frames / self.seconds if self.seconds else 0.0
         cpu_fps = self.frames / self.cpu_seconds if self.cpu_seconds else 0.0
-        return (f"synth: {self.videos} videos, {self.frames} frames in {self.seconds:.1f} s ({fps:.1f} frames/s; "
-                f"{cpu_fps:.1f} frames per CPU second), {self.tracklets} GT tracklets of {self.identities} identities, "
-                f"{self.boxes / max(self.frames, 1):.1f} people per frame")
+        return (
+            f"synth: {self.videos} videos, {self.frames} frames in {self.seconds:.1f} s ({fps:.1f} frames/s; "
+            f"{cpu_fps:.1f} frames per CPU second), {self.tracklets} GT tracklets of {self.identities} identities, "
+            f"{self.boxes / max(self.frames, 1):.1f} people per frame"
+        )
 
 
 def _start_time(config: SynthConfig) -> datetime:
@@ -83,7 +104,7 @@ def _start_time(config: SynthConfig) -> datetime:
         t = datetime.fromisoformat(config.start_time)
     except ValueError:
         raise GrewkitError(f"synth: start_time {config.start_time!r} is not an ISO date-time") from None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def plan_videos(config: SynthConfig, world: World, media_dir: Path) -> list[VideoFile]:
@@ -95,9 +116,17 @@ def plan_videos(config: SynthConfig, world: World, media_dir: Path) -> list[Vide
         for s in range(segments):
             first = s * per
             name = f"{cam.camera_id}.avi" if segments == 1 else f"{cam.camera_id}-{s:03d}.avi"
-            out.append(VideoFile(video_id=f"gt-{cam.camera_id}-{s:03d}", camera_id=cam.camera_id, path=media_dir / name,
-                                 segment=s, first_frame=first, frame_count=min(per, n - first),
-                                 start_time=base + timedelta(seconds=first / config.fps)))
+            out.append(
+                VideoFile(
+                    video_id=f"gt-{cam.camera_id}-{s:03d}",
+                    camera_id=cam.camera_id,
+                    path=media_dir / name,
+                    segment=s,
+                    first_frame=first,
+                    frame_count=min(per, n - first),
+                    start_time=base + timedelta(seconds=first / config.fps),
+                )
+            )
     return out
 
 
@@ -118,8 +147,9 @@ def _open_writer(path: Path, config: SynthConfig) -> tuple[cv2.VideoWriter, Path
     return writer, tmp
 
 
-def render_camera(world: World, camera: int, videos: list[VideoFile], *, masks: bool = False,
-                  advance=lambda n=1: None) -> CameraTruth:
+def render_camera(
+    world: World, camera: int, videos: list[VideoFile], *, masks: bool = False, advance=lambda n=1: None
+) -> CameraTruth:
     """Write every video file of one camera and return its ground-truth rows."""
     renderer = CameraRenderer(world, camera)
     truth = CameraTruth()
@@ -143,8 +173,16 @@ def _add_row(truth: CameraTruth, s: Seen, video: VideoFile, local: int, masks: b
     if x2 <= x1 or y2 <= y1:
         return
     rows = truth.box_rows
-    for k, v in (("walk", s.walk_index), ("video", video.video_id), ("frame", local), ("x1", x1), ("y1", y1),
-                 ("x2", x2), ("y2", y2), ("vis", s.visibility)):
+    for k, v in (
+        ("walk", s.walk_index),
+        ("video", video.video_id),
+        ("frame", local),
+        ("x1", x1),
+        ("y1", y1),
+        ("x2", x2),
+        ("y2", y2),
+        ("vis", s.visibility),
+    ):
         rows[k].append(v)
     truth.kp.append(s.keypoints.astype(np.float32))
     truth.j3.append(s.joints3d.astype(np.float32))
@@ -156,8 +194,9 @@ def _render_camera_job(config: SynthConfig, camera: int, videos: list[VideoFile]
     return render_camera(build_world(config), camera, videos, masks=masks)
 
 
-def generate(project: Project, config: SynthConfig, *, masks: bool = False, workers: int = 1,
-             show_progress: bool = True) -> Summary:
+def generate(
+    project: Project, config: SynthConfig, *, masks: bool = False, workers: int = 1, show_progress: bool = True
+) -> Summary:
     import time
 
     started, cpu_started = time.perf_counter(), _cpu()
@@ -176,12 +215,16 @@ def generate(project: Project, config: SynthConfig, *, masks: bool = False, work
     with progress_bar("synth", total=config.n_frames * config.cameras, unit="frame", enabled=show_progress) as advance:
         if workers <= 1 or config.cameras == 1:
             for cam in world.cameras:
-                truths[cam.index] = render_camera(world, cam.index, per_camera[cam.camera_id], masks=masks, advance=advance)
+                truths[cam.index] = render_camera(
+                    world, cam.index, per_camera[cam.camera_id], masks=masks, advance=advance
+                )
         else:
             # Cameras are independent given the config: one process each, same bytes as serial.
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(_render_camera_job, config, cam.index, per_camera[cam.camera_id], masks): cam.index
-                           for cam in world.cameras}
+                futures = {
+                    pool.submit(_render_camera_job, config, cam.index, per_camera[cam.camera_id], masks): cam.index
+                    for cam in world.cameras
+                }
                 for future in as_completed(futures):
                     truths[futures[future]] = future.result()
                     advance(config.n_frames)
@@ -202,12 +245,20 @@ def generate(project: Project, config: SynthConfig, *, masks: bool = False, work
     for path in sorted((gt_dir / "masks").glob("*.npy")):
         if path.name not in keep_masks:
             path.unlink()
-    write_json(gt_dir / CONFIG_FILE, {"generator": "grewkit synth", "version": 1, "config": config.to_dict(),
-                                     "videos": sorted(written)})
+    write_json(
+        gt_dir / CONFIG_FILE,
+        {"generator": "grewkit synth", "version": 1, "config": config.to_dict(), "videos": sorted(written)},
+    )
     elapsed = time.perf_counter() - started
-    return Summary(videos=len(videos), frames=config.n_frames * config.cameras, tracklets=tables["tracklets"].num_rows,
-                   identities=len(world.identities), seconds=elapsed, cpu_seconds=_cpu() - cpu_started,
-                   boxes=tables["boxes"].num_rows)
+    return Summary(
+        videos=len(videos),
+        frames=config.n_frames * config.cameras,
+        tracklets=tables["tracklets"].num_rows,
+        identities=len(world.identities),
+        seconds=elapsed,
+        cpu_seconds=_cpu() - cpu_started,
+        boxes=tables["boxes"].num_rows,
+    )
 
 
 def _cpu() -> float:
@@ -223,17 +274,41 @@ def build_truth_tables(project: Project, world: World, videos: list[VideoFile], 
     cameras = pa.Table.from_pylist(camera_rows)
     video_rows = []
     for v in videos:
-        video_rows.append({
-            "video_id": v.video_id, "camera_id": v.camera_id, "path": project.relative(v.path), "fps": float(config.fps),
-            "frame_count": v.frame_count, "width": config.width, "height": config.height,
-            "duration_s": v.frame_count / config.fps, "start_time": v.start_time, "size_bytes": v.path.stat().st_size,
-            "sha256": sha256_file(v.path), "codec": config.codec,
-        })
-    video_table = pa.Table.from_pylist(video_rows, schema=pa.schema([
-        ("video_id", pa.string()), ("camera_id", pa.string()), ("path", pa.string()), ("fps", pa.float64()),
-        ("frame_count", pa.int64()), ("width", pa.int32()), ("height", pa.int32()), ("duration_s", pa.float64()),
-        ("start_time", pa.timestamp("us", tz="UTC")), ("size_bytes", pa.int64()), ("sha256", pa.string()), ("codec", pa.string()),
-    ]))
+        video_rows.append(
+            {
+                "video_id": v.video_id,
+                "camera_id": v.camera_id,
+                "path": project.relative(v.path),
+                "fps": float(config.fps),
+                "frame_count": v.frame_count,
+                "width": config.width,
+                "height": config.height,
+                "duration_s": v.frame_count / config.fps,
+                "start_time": v.start_time,
+                "size_bytes": v.path.stat().st_size,
+                "sha256": sha256_file(v.path),
+                "codec": config.codec,
+            }
+        )
+    video_table = pa.Table.from_pylist(
+        video_rows,
+        schema=pa.schema(
+            [
+                ("video_id", pa.string()),
+                ("camera_id", pa.string()),
+                ("path", pa.string()),
+                ("fps", pa.float64()),
+                ("frame_count", pa.int64()),
+                ("width", pa.int32()),
+                ("height", pa.int32()),
+                ("duration_s", pa.float64()),
+                ("start_time", pa.timestamp("us", tz="UTC")),
+                ("size_bytes", pa.int64()),
+                ("sha256", pa.string()),
+                ("codec", pa.string()),
+            ]
+        ),
+    )
     box_parts, pose_parts, tracklet_rows, identity_rows = [], [], [], []
     tracklet_of: dict[tuple[int, str], str] = {}
     for cam in cams:
@@ -255,36 +330,71 @@ def build_truth_tables(project: Project, world: World, videos: list[VideoFile], 
             for track_id, (_, w) in enumerate(sorted(items), start=1):
                 tracklet_of[(w, v)] = f"{v}-t{track_id:04d}"
         tids = np.array([tracklet_of[(w, v)] for w, v in zip(walk.tolist(), video.tolist())], dtype=object)
-        boxes = pa.table({
-            "tracklet_id": pa.array(tids.tolist(), pa.string()), "video_id": pa.array(video.tolist(), pa.string()),
-            "camera_id": pa.array([cam.camera_id] * len(walk), pa.string()), "frame": pa.array(frame),
-            "x1": pa.array(r["x1"], pa.float32()), "y1": pa.array(r["y1"], pa.float32()),
-            "x2": pa.array(r["x2"], pa.float32()), "y2": pa.array(r["y2"], pa.float32()),
-            "score": pa.array(np.ones(len(walk), np.float32)), "visibility": pa.array(r["vis"], pa.float32()),
-        })
+        boxes = pa.table(
+            {
+                "tracklet_id": pa.array(tids.tolist(), pa.string()),
+                "video_id": pa.array(video.tolist(), pa.string()),
+                "camera_id": pa.array([cam.camera_id] * len(walk), pa.string()),
+                "frame": pa.array(frame),
+                "x1": pa.array(r["x1"], pa.float32()),
+                "y1": pa.array(r["y1"], pa.float32()),
+                "x2": pa.array(r["x2"], pa.float32()),
+                "y2": pa.array(r["y2"], pa.float32()),
+                "score": pa.array(np.ones(len(walk), np.float32)),
+                "visibility": pa.array(r["vis"], pa.float32()),
+            }
+        )
         box_parts.append(boxes)
         kp = np.stack(t.kp)
         j3 = np.stack(t.j3)
         identity_of_walk = {i: w.person.identity_id for i, w in enumerate(world.walks)}
-        pose_parts.append(pa.table({
-            "tracklet_id": boxes["tracklet_id"], "video_id": boxes["video_id"], "camera_id": boxes["camera_id"],
-            "identity_id": pa.array([identity_of_walk[w] for w in walk.tolist()], pa.string()), "frame": boxes["frame"],
-            "kp_x": _lists(kp[:, :, 0]), "kp_y": _lists(kp[:, :, 1]), "kp_visibility": _lists(kp[:, :, 2].astype(np.int8), pa.int8()),
-            "joint_x_m": _lists(j3[:, :, 0]), "joint_y_m": _lists(j3[:, :, 1]), "joint_z_m": _lists(j3[:, :, 2]),
-        }))
-        heights = (np.asarray(r["y2"]) - np.asarray(r["y1"]))
+        pose_parts.append(
+            pa.table(
+                {
+                    "tracklet_id": boxes["tracklet_id"],
+                    "video_id": boxes["video_id"],
+                    "camera_id": boxes["camera_id"],
+                    "identity_id": pa.array([identity_of_walk[w] for w in walk.tolist()], pa.string()),
+                    "frame": boxes["frame"],
+                    "kp_x": _lists(kp[:, :, 0]),
+                    "kp_y": _lists(kp[:, :, 1]),
+                    "kp_visibility": _lists(kp[:, :, 2].astype(np.int8), pa.int8()),
+                    "joint_x_m": _lists(j3[:, :, 0]),
+                    "joint_y_m": _lists(j3[:, :, 1]),
+                    "joint_z_m": _lists(j3[:, :, 2]),
+                }
+            )
+        )
+        heights = np.asarray(r["y2"]) - np.asarray(r["y1"])
         for (w, v), tid in sorted(tracklet_of.items(), key=lambda kv: kv[1]):
             if not tid.startswith(f"gt-{cam.camera_id}-"):
                 continue
             sel = (walk == w) & (video == v)
             frames = frame[sel]
-            tracklet_rows.append({
-                "tracklet_id": tid, "video_id": v, "camera_id": cam.camera_id, "track_id": int(tid.rsplit("-t", 1)[1]),
-                "start_frame": int(frames.min()), "end_frame": int(frames.max()), "n_frames": int(sel.sum()),
-                "mean_box_height": float(heights[sel].mean()), "mean_score": 1.0, "kept": True, "filter_reason": None,
-            })
-            identity_rows.append({"tracklet_id": tid, "identity_id": identity_of_walk[w], "source": "ground_truth",
-                                  "status": "resolved", "reason": None})
+            tracklet_rows.append(
+                {
+                    "tracklet_id": tid,
+                    "video_id": v,
+                    "camera_id": cam.camera_id,
+                    "track_id": int(tid.rsplit("-t", 1)[1]),
+                    "start_frame": int(frames.min()),
+                    "end_frame": int(frames.max()),
+                    "n_frames": int(sel.sum()),
+                    "mean_box_height": float(heights[sel].mean()),
+                    "mean_score": 1.0,
+                    "kept": True,
+                    "filter_reason": None,
+                }
+            )
+            identity_rows.append(
+                {
+                    "tracklet_id": tid,
+                    "identity_id": identity_of_walk[w],
+                    "source": "ground_truth",
+                    "status": "resolved",
+                    "reason": None,
+                }
+            )
     from grewkit.core.schemas import get_schema
 
     def table(name, rows=None, parts=None):
@@ -296,12 +406,25 @@ def build_truth_tables(project: Project, world: World, videos: list[VideoFile], 
     attribute_rows = []
     for person in world.identities:
         for attribute, value in person.attributes().items():
-            attribute_rows.append({"level": "identity", "subject_id": person.identity_id, "attribute": attribute,
-                                   "value": value, "votes": 1, "total": 1, "source": "ground_truth"})
+            attribute_rows.append(
+                {
+                    "level": "identity",
+                    "subject_id": person.identity_id,
+                    "attribute": attribute,
+                    "value": value,
+                    "votes": 1,
+                    "total": 1,
+                    "source": "ground_truth",
+                }
+            )
     return {
-        "cameras": cameras, "videos": video_table, "tracklets": table("tracklets", tracklet_rows),
-        "boxes": table("boxes", parts=box_parts), "identities": table("identities", identity_rows),
-        "attributes": table("attributes", attribute_rows), "gt_poses": table("gt_poses", parts=pose_parts),
+        "cameras": cameras,
+        "videos": video_table,
+        "tracklets": table("tracklets", tracklet_rows),
+        "boxes": table("boxes", parts=box_parts),
+        "identities": table("identities", identity_rows),
+        "attributes": table("attributes", attribute_rows),
+        "gt_poses": table("gt_poses", parts=pose_parts),
         "tracklet_of": tracklet_of,
     }
 
@@ -324,15 +447,22 @@ def _write_masks(gt_dir: Path, tracklet_of: dict, truths: dict[int, CameraTruth]
             w = max(c.shape[1] for c in crops)
             arr = np.zeros((len(crops), h, w), bool)
             for k, c in enumerate(crops):
-                arr[k, :c.shape[0], :c.shape[1]] = c
+                arr[k, : c.shape[0], : c.shape[1]] = c
             save_array(gt_dir / "masks" / f"{tracklet_of[key]}.npy", arr)
 
 
 def _write_walks(path: Path, world: World) -> None:
     rows = []
     for w in world.walks:
-        row = {"walk_id": w.walk_id, "identity_id": w.person.identity_id, "camera_id": world.cameras[w.camera].camera_id,
-               "t0_s": w.t0, "duration_s": w.duration, "heading_deg": float(np.degrees(w.heading)), "speed_mps": w.speed}
+        row = {
+            "walk_id": w.walk_id,
+            "identity_id": w.person.identity_id,
+            "camera_id": world.cameras[w.camera].camera_id,
+            "t0_s": w.t0,
+            "duration_s": w.duration,
+            "heading_deg": float(np.degrees(w.heading)),
+            "speed_mps": w.speed,
+        }
         row.update({k: float(getattr(w.person, k)) for k in GAIT_PARAMS})
         rows.append(row)
     with atomic_path(path) as tmp:

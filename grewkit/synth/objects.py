@@ -17,7 +17,7 @@ from grewkit.synth.body import J, Walk
 from grewkit.synth.raster import Prim, Shapes
 from grewkit.synth.world import Camera, SynthConfig, rng_for
 
-_BG_DISTANCE_M = 32.0      # buildings and trees stand this far away; nothing behind them is drawn
+_BG_DISTANCE_M = 32.0  # buildings and trees stand this far away; nothing behind them is drawn
 # Clothes are looser than the limbs they cover and heads look bigger than the skull (hair): with these
 # factors on limb widths and head size, SSDLite finds many more walkers (docs/benchmarks.md).
 _LIMB_WIDTH = 1.3
@@ -26,6 +26,7 @@ _HEAD_SIZE = 1.15
 
 # ---------------------------------------------------------------- people
 
+
 def person_prims(cam: Camera, walk: Walk, joints: np.ndarray) -> list[Prim]:
     p = walk.person
     H = p.height_m
@@ -33,7 +34,7 @@ def person_prims(cam: Camera, walk: Walk, joints: np.ndarray) -> list[Prim]:
     up = np.array([0.0, 0.0, 1.0])
     to_cam = cam.position - joints[J["pelvis"]]
     to_cam /= np.linalg.norm(to_cam)
-    near_sign = 1.0 if float(lat @ to_cam) > 0 else -1.0     # which side (left=+1) faces the camera
+    near_sign = 1.0 if float(lat @ to_cam) > 0 else -1.0  # which side (left=+1) faces the camera
     facing = float(fwd @ to_cam)
     s = Shapes(cam)
     g = p.girth
@@ -61,8 +62,12 @@ def person_prims(cam: Camera, walk: Walk, joints: np.ndarray) -> list[Prim]:
     torso = [hips_c + sx * bot_w * lat + sz * depth_half * fwd for sx in (-1, 1) for sz in (-1, 1)]
     torso += [chest_c + sx * top_w * lat + sz * depth_half * 0.9 * fwd for sx in (-1, 1) for sz in (-1, 1)]
     s.poly(torso, p.upper_rgb, 0.92, bias=-0.01)
-    waist = [hips_c + sx * bot_w * 1.02 * lat + sz * depth_half * 1.05 * fwd + up * dz for sx in (-1, 1) for sz in (-1, 1)
-             for dz in (-0.07 * H, 0.02 * H)]
+    waist = [
+        hips_c + sx * bot_w * 1.02 * lat + sz * depth_half * 1.05 * fwd + up * dz
+        for sx in (-1, 1)
+        for sz in (-1, 1)
+        for dz in (-0.07 * H, 0.02 * H)
+    ]
     s.poly(waist, p.lower_rgb, 0.9, bias=-0.011)
     if skirt or p.coat:
         knee_z = 0.5 * (joints[J["l_knee"]][2] + joints[J["r_knee"]][2])
@@ -72,8 +77,11 @@ def person_prims(cam: Camera, walk: Walk, joints: np.ndarray) -> list[Prim]:
         rgb = p.lower_rgb if skirt else p.upper_rgb
         top_c = pelvis + up * (0.25 * H if p.coat else 0.02 * H)
         pts = [top_c + sx * bot_w * lat + sz * depth_half * fwd for sx in (-1, 1) for sz in (-1, 1)]
-        pts += [bottom + sx * bot_w * flare * lat + sz * depth_half * (1.0 + 0.45 * (flare - 1.0)) * fwd
-                for sx in (-1, 1) for sz in (-1, 1)]
+        pts += [
+            bottom + sx * bot_w * flare * lat + sz * depth_half * (1.0 + 0.45 * (flare - 1.0)) * fwd
+            for sx in (-1, 1)
+            for sz in (-1, 1)
+        ]
         s.poly(pts, rgb, 0.88, bias=-0.012)
     # Neck and head: hair behind, face in front when the person looks towards the camera.
     head = joints[J["head"]]
@@ -102,8 +110,13 @@ def person_prims(cam: Camera, walk: Walk, joints: np.ndarray) -> list[Prim]:
     # Carried things.
     chest = 0.5 * (pelvis + neck)
     if p.carrying == "backpack":
-        s.box(chest + trunk_up * 0.04 * H - fwd * (depth_half + 0.08),
-              (lat * 0.15, fwd * 0.08, trunk_up * 0.2), p.bag_rgb, 0.85, bias=0.0)
+        s.box(
+            chest + trunk_up * 0.04 * H - fwd * (depth_half + 0.08),
+            (lat * 0.15, fwd * 0.08, trunk_up * 0.2),
+            p.bag_rgb,
+            0.85,
+            bias=0.0,
+        )
     elif p.carrying == "shoulder_bag":
         # str hash() changes between processes; the bag's side must not.
         side = 1.0 if zlib.crc32(p.identity_id.encode()) & 1 else -1.0
@@ -121,15 +134,16 @@ def person_prims(cam: Camera, walk: Walk, joints: np.ndarray) -> list[Prim]:
 
 # ---------------------------------------------------------------- movers and occluders
 
+
 @dataclass(frozen=True)
 class Mover:
-    kind: str            # car or dog
+    kind: str  # car or dog
     start: tuple[float, float]
     heading: float
     speed: float
-    period: float        # seconds between passes
+    period: float  # seconds between passes
     offset: float
-    length: float        # metres travelled per pass
+    length: float  # metres travelled per pass
     rgb: tuple[float, float, float]
 
     def position(self, t: float) -> np.ndarray | None:
@@ -179,16 +193,36 @@ def make_movers(config: SynthConfig, cam: Camera) -> list[Mover]:
             half = d * math.tan(cam.half_fov) + 8
             start = centre - half * np.array([math.cos(across), math.sin(across)])
             speed = rng.uniform(5, 11)
-            out.append(Mover("car", (float(start[0]), float(start[1])), across, speed, rng.uniform(9, 22),
-                             rng.uniform(0, 20), 2 * half, tuple(rng.uniform(30, 220, 3))))
+            out.append(
+                Mover(
+                    "car",
+                    (float(start[0]), float(start[1])),
+                    across,
+                    speed,
+                    rng.uniform(9, 22),
+                    rng.uniform(0, 20),
+                    2 * half,
+                    tuple(rng.uniform(30, 220, 3)),
+                )
+            )
         else:
             d = rng.uniform(cam.near_m + 1, cam.far_m)
             off = rng.uniform(-0.4, 0.4) * cam.half_fov
             mid = np.array([cam.x + d * math.cos(yaw + off), cam.y + d * math.sin(yaw + off)])
             heading = rng.uniform(0, 2 * math.pi)
             start = mid - 8 * np.array([math.cos(heading), math.sin(heading)])
-            out.append(Mover("dog", (float(start[0]), float(start[1])), heading, rng.uniform(1.2, 2.2), rng.uniform(15, 30),
-                             rng.uniform(0, 30), 16.0, tuple(rng.uniform(60, 180) * np.array([1.0, 0.8, 0.55]))))
+            out.append(
+                Mover(
+                    "dog",
+                    (float(start[0]), float(start[1])),
+                    heading,
+                    rng.uniform(1.2, 2.2),
+                    rng.uniform(15, 30),
+                    rng.uniform(0, 30),
+                    16.0,
+                    tuple(rng.uniform(60, 180) * np.array([1.0, 0.8, 0.55])),
+                )
+            )
     return out
 
 
@@ -203,13 +237,13 @@ def occluder_prims(config: SynthConfig, cam: Camera) -> list[tuple[list[Prim], f
         base = np.array([cam.x + d * math.cos(yaw + off), cam.y + d * math.sin(yaw + off), 0.0])
         s = Shapes(cam)
         if i % 2 == 0:
-            s.capsule(base, base + up * 3.8, 0.13, (70, 72, 75), 1.0)           # lamp post
+            s.capsule(base, base + up * 3.8, 0.13, (70, 72, 75), 1.0)  # lamp post
             s.box(base + up * 3.9, (np.array([0.25, 0, 0]), np.array([0, 0.12, 0]), up * 0.08), (50, 50, 50), 1.0)
         else:
             a = rng.uniform(0, math.pi)
             ax = np.array([math.cos(a), math.sin(a), 0.0])
             ay = np.array([-ax[1], ax[0], 0.0])
-            s.box(base + up * 0.35, (ax * 0.8, ay * 0.3, up * 0.35), (120, 115, 105), 0.95)     # planter
+            s.box(base + up * 0.35, (ax * 0.8, ay * 0.3, up * 0.35), (120, 115, 105), 0.95)  # planter
             for k in range(4):
                 s.ball(base + ax * (-0.6 + 0.4 * k) + up * 0.8, 0.28, (50, 100, 45), 0.9 + 0.05 * (k % 2), bias=-0.01)
         uv, z = cam.project(base[None])
@@ -218,6 +252,7 @@ def occluder_prims(config: SynthConfig, cam: Camera) -> list[tuple[list[Prim], f
 
 
 # ---------------------------------------------------------------- background
+
 
 def make_background(config: SynthConfig, cam: Camera) -> np.ndarray:
     rng = rng_for(config.seed, "background", cam.index)

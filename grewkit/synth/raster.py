@@ -15,19 +15,20 @@ import numpy as np
 
 from grewkit.synth.world import Camera
 
-_SHIFT = 4                 # sub-pixel bits for OpenCV drawing
+_SHIFT = 4  # sub-pixel bits for OpenCV drawing
 _SCALE = 1 << _SHIFT
 
 
 # ---------------------------------------------------------------- primitives
 
+
 @dataclass
 class Prim:
     depth: float
-    kind: str              # capsule, poly, ellipse
-    pts: np.ndarray        # image points (N x 2)
-    size: float            # capsule thickness or ellipse radius (px)
-    color: tuple[float, float, float]   # BGR
+    kind: str  # capsule, poly, ellipse
+    pts: np.ndarray  # image points (N x 2)
+    size: float  # capsule thickness or ellipse radius (px)
+    color: tuple[float, float, float]  # BGR
 
 
 class Shapes:
@@ -35,7 +36,7 @@ class Shapes:
 
     def __init__(self, cam: Camera):
         self.cam = cam
-        self._items: list[tuple[str, int, int, float, tuple, float]] = []   # kind, first, count, size_m, bgr, bias
+        self._items: list[tuple[str, int, int, float, tuple, float]] = []  # kind, first, count, size_m, bgr, bias
         self._points: list[np.ndarray] = []
         self._n = 0
 
@@ -67,14 +68,14 @@ class Shapes:
         out = []
         fy = self.cam.fy
         for kind, i, n, size_m, color, bias in self._items:
-            zs = z[i:i + n]
+            zs = z[i : i + n]
             if kind == "poly":
                 if zs.min() < 0.2:
                     continue
-                out.append(Prim(float(zs.mean()) + bias, kind, uv[i:i + n], 0.0, color))
+                out.append(Prim(float(zs.mean()) + bias, kind, uv[i : i + n], 0.0, color))
             else:
                 zm = max(float(zs.mean()), 0.3)
-                out.append(Prim(zm + bias, kind, uv[i:i + n], max(1.0, fy * size_m / zm), color))
+                out.append(Prim(zm + bias, kind, uv[i : i + n], max(1.0, fy * size_m / zm), color))
         return out
 
 
@@ -104,8 +105,7 @@ class Raster:
         xb, yb = min(self.x0 + self.canvas.shape[1], width), min(self.y0 + self.canvas.shape[0], height)
         if xa >= xb or ya >= yb:
             return None
-        return ((slice(ya, yb), slice(xa, xb)),
-                (slice(ya - self.y0, yb - self.y0), slice(xa - self.x0, xb - self.x0)))
+        return ((slice(ya, yb), slice(xa, xb)), (slice(ya - self.y0, yb - self.y0), slice(xa - self.x0, xb - self.x0)))
 
 
 # (share of the part's width, brightness): the outline darker, the middle as lit, a faint highlight.

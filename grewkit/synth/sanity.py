@@ -33,8 +33,10 @@ class SanityResult:
     gallery_identities: int
 
     def line(self) -> str:
-        return (f"GEI nearest neighbour across cameras (side views): rank-1 {self.rank1:.1%} over {self.probes} probes, "
-                f"chance {self.chance:.1%} ({self.gallery_identities} identities)")
+        return (
+            f"GEI nearest neighbour across cameras (side views): rank-1 {self.rank1:.1%} over {self.probes} probes, "
+            f"chance {self.chance:.1%} ({self.gallery_identities} identities)"
+        )
 
 
 def view_angle_deg(cam: Camera, walk: Walk) -> float:
@@ -49,7 +51,7 @@ def normalised_silhouette(mask: np.ndarray) -> np.ndarray | None:
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size < 8:
         return None
-    crop = mask[rows[0]:rows[-1] + 1].astype(np.float32)
+    crop = mask[rows[0] : rows[-1] + 1].astype(np.float32)
     scale = GEI_H / crop.shape[0]
     width = max(1, int(round(crop.shape[1] * scale)))
     crop = cv2.resize(crop, (width, GEI_H), interpolation=cv2.INTER_AREA)
@@ -60,7 +62,7 @@ def normalised_silhouette(mask: np.ndarray) -> np.ndarray | None:
     src0, dst0 = max(0, -left), max(0, left)
     n = min(width - src0, GEI_W - dst0)
     if n > 0:
-        out[:, dst0:dst0 + n] = crop[:, src0:src0 + n]
+        out[:, dst0 : dst0 + n] = crop[:, src0 : src0 + n]
     return out
 
 
@@ -83,8 +85,9 @@ def gei(world: World, walk: Walk, *, cycles: float = 2.0) -> np.ndarray | None:
 
 
 def gei_rank1(config: SynthConfig | None = None, *, max_view_deg: float = 30.0) -> SanityResult:
-    config = config or SynthConfig(cameras=4, identities=60, seconds=60, seed=0, single_camera_fraction=0.0,
-                                   max_cameras_per_identity=4)
+    config = config or SynthConfig(
+        cameras=4, identities=60, seconds=60, seed=0, single_camera_fraction=0.0, max_cameras_per_identity=4
+    )
     world = build_world(config)
     side = {}
     for w in world.walks:
@@ -106,9 +109,10 @@ def gei_rank1(config: SynthConfig | None = None, *, max_view_deg: float = 30.0) 
                     if d < best:
                         best, best_id = d, other
             if best_id is None or not any(c != cam for c, _ in walks):
-                continue   # this identity has no side walk in another camera: not a probe
+                continue  # this identity has no side walk in another camera: not a probe
             probes += 1
             hits += best_id == ident
     n_gallery = max(1, len(gallery_ids))
-    return SanityResult(rank1=hits / probes if probes else 0.0, chance=1.0 / n_gallery, probes=probes,
-                        gallery_identities=n_gallery)
+    return SanityResult(
+        rank1=hits / probes if probes else 0.0, chance=1.0 / n_gallery, probes=probes, gallery_identities=n_gallery
+    )

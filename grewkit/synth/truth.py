@@ -73,8 +73,9 @@ def _resolved(project: Project, paths: pa.Array) -> pa.Array:
     return pa.array([str(project.resolve(p).resolve()) for p in paths.to_pylist()], pa.string())
 
 
-def match_tracklets_to_truth(project: Project | str | Path, *, iou_threshold: float = 0.5,
-                             min_overlap: float = 0.5) -> pa.Table:
+def match_tracklets_to_truth(
+    project: Project | str | Path, *, iou_threshold: float = 0.5, min_overlap: float = 0.5
+) -> pa.Table:
     """Assign each tracked tracklet to the GT identity whose boxes overlap it most.
 
     For each tracked box, the GT box of the same video file and frame with the highest IoU wins
@@ -97,8 +98,9 @@ def match_tracklets_to_truth(project: Project | str | Path, *, iou_threshold: fl
     counts: dict[tuple[str, str], int] = {}
     frames_of: dict[str, int] = {}
     tracked_videos = set(tracked["video_id"].to_pylist())
-    for _camera, boxes in manifests.iter_partitions(project.manifests_dir, "boxes",
-                                                   ["tracklet_id", "video_id", "frame", "x1", "y1", "x2", "y2"]):
+    for _camera, boxes in manifests.iter_partitions(
+        project.manifests_dir, "boxes", ["tracklet_id", "video_id", "frame", "x1", "y1", "x2", "y2"]
+    ):
         boxes = boxes.filter(pc.is_in(boxes["video_id"], pa.array(sorted(tracked_videos), pa.string())))
         if boxes.num_rows == 0:
             continue
@@ -126,7 +128,9 @@ def match_tracklets_to_truth(project: Project | str | Path, *, iou_threshold: fl
         hits = joined.filter(pa.array(keep)).append_column("iou", pa.array(iou[keep]))
         hits = hits.join(gt_ids, "gt_tracklet_id")
         # One winner per tracked box: the highest IoU.
-        order = pc.sort_indices(hits, sort_keys=[("tracklet_id", "ascending"), ("frame", "ascending"), ("iou", "descending")])
+        order = pc.sort_indices(
+            hits, sort_keys=[("tracklet_id", "ascending"), ("frame", "ascending"), ("iou", "descending")]
+        )
         hits = hits.take(order)
         tid, frm, ident = (hits[c].to_pylist() for c in ("tracklet_id", "frame", "identity_id"))
         last = None
@@ -147,8 +151,10 @@ def match_tracklets_to_truth(project: Project | str | Path, *, iou_threshold: fl
         ids.append(t)
         idents.append(ident if ident is not None and overlap > min_overlap else None)
         overlaps.append(overlap)
-    return pa.table({"tracklet_id": ids, "identity_id": pa.array(idents, pa.string()),
-                     "overlap": pa.array(overlaps, pa.float32())}, schema=out_schema)
+    return pa.table(
+        {"tracklet_id": ids, "identity_id": pa.array(idents, pa.string()), "overlap": pa.array(overlaps, pa.float32())},
+        schema=out_schema,
+    )
 
 
 def _value_counts(column: pa.ChunkedArray) -> tuple[list, list]:
@@ -158,7 +164,9 @@ def _value_counts(column: pa.ChunkedArray) -> tuple[list, list]:
 
 def _gt_boxes(gt: GroundTruth, video_ids: set[str]) -> pa.Table | None:
     parts = []
-    for _, t in manifests.iter_partitions(gt.manifests_dir, "boxes", ["tracklet_id", "video_id", "frame", "x1", "y1", "x2", "y2"]):
+    for _, t in manifests.iter_partitions(
+        gt.manifests_dir, "boxes", ["tracklet_id", "video_id", "frame", "x1", "y1", "x2", "y2"]
+    ):
         t = t.filter(pc.is_in(t["video_id"], pa.array(sorted(video_ids), pa.string())))
         if t.num_rows:
             parts.append(t)
@@ -168,8 +176,9 @@ def _gt_boxes(gt: GroundTruth, video_ids: set[str]) -> pa.Table | None:
     return t.rename_columns(["gt_tracklet_id", "gt_video_id", "frame", "gx1", "gy1", "gx2", "gy2"])
 
 
-def render_mask(project: Project | str | Path, camera: str, frame: int, identity: str, *,
-                visible: bool = True) -> np.ndarray:
+def render_mask(
+    project: Project | str | Path, camera: str, frame: int, identity: str, *, visible: bool = True
+) -> np.ndarray:
     """The true silhouette (height x width, bool) of ``identity`` in ``camera`` at 0-based ``frame``.
 
     ``frame`` counts from the camera's first frame (across segment files). With ``visible`` the

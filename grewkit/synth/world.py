@@ -36,10 +36,17 @@ class SynthConfig:
     fps: float = setting(25.0, "Frames per second of the videos.")
     width: int = setting(640, "Frame width, pixels.")
     height: int = setting(480, "Frame height, pixels.")
-    single_camera_fraction: float = setting(0.2, "Fraction of identities seen by one camera only (GREW's distractors); the others walk through 2 or more cameras.")
+    single_camera_fraction: float = setting(
+        0.2,
+        "Fraction of identities seen by one camera only (GREW's distractors); the others walk through 2 or more cameras.",
+    )
     max_cameras_per_identity: int = setting(3, "Most cameras one identity walks through.")
-    segment_seconds: float = setting(0.0, "Split each camera's footage into files of this many seconds (0: one file per camera).")
-    movers_per_camera: int = setting(3, "Non-person movers per camera (cars on a road behind, dogs in the walking area).")
+    segment_seconds: float = setting(
+        0.0, "Split each camera's footage into files of this many seconds (0: one file per camera)."
+    )
+    movers_per_camera: int = setting(
+        3, "Non-person movers per camera (cars on a road behind, dogs in the walking area)."
+    )
     occluders_per_camera: int = setting(2, "Static occluders per camera (lamp posts, planters).")
     noise_sigma: float = setting(3.0, "Standard deviation of the sensor noise, grey levels.")
     illumination_drift: float = setting(0.12, "Relative amplitude of the slow illumination changes.")
@@ -59,12 +66,17 @@ class SynthConfig:
             (0.0 <= self.single_camera_fraction <= 1.0, "single_camera_fraction must be in [0, 1]"),
             (self.max_cameras_per_identity >= 1, "max_cameras_per_identity must be >= 1"),
             (self.segment_seconds >= 0, "segment_seconds must be >= 0 (0 = one file per camera)"),
-            (self.noise_sigma >= 0 and 0 <= self.illumination_drift < 0.5, "noise_sigma >= 0, illumination_drift in [0, 0.5)"),
+            (
+                self.noise_sigma >= 0 and 0 <= self.illumination_drift < 0.5,
+                "noise_sigma >= 0, illumination_drift in [0, 0.5)",
+            ),
             (1 <= self.jpeg_quality <= 100, "jpeg_quality must be in [1, 100]"),
             (self.codec in ("MJPG", "XVID"), "codec must be MJPG or XVID"),
             (self.movers_per_camera >= 0 and self.occluders_per_camera >= 0, "movers and occluders must be >= 0"),
-            (bool(_SAFE_ID.match(self.camera_prefix)) and bool(_SAFE_ID.match(self.identity_prefix)),
-             "camera_prefix and identity_prefix may hold letters, digits, '.', '_' and '-' only (they name files)"),
+            (
+                bool(_SAFE_ID.match(self.camera_prefix)) and bool(_SAFE_ID.match(self.identity_prefix)),
+                "camera_prefix and identity_prefix may hold letters, digits, '.', '_' and '-' only (they name files)",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -112,8 +124,8 @@ class Camera:
     height_m: float
     yaw_deg: float
     pitch_deg: float
-    near_m: float        # ground distance of the nearest walking point
-    far_m: float         # ground distance of the farthest walking point
+    near_m: float  # ground distance of the nearest walking point
+    far_m: float  # ground distance of the farthest walking point
 
     @functools.cached_property
     def position(self) -> np.ndarray:
@@ -149,18 +161,34 @@ class Camera:
 
     def as_row(self, site: str) -> dict:
         return {
-            "camera_id": self.camera_id, "site": site,
+            "camera_id": self.camera_id,
+            "site": site,
             "description": f"synthetic camera {self.camera_id}: {self.height_m:.1f} m high, pitch {self.pitch_deg:.0f} deg, "
-                           f"walkers {self.near_m:.1f}-{self.far_m:.1f} m away",
-            "view": self.view, "width": self.width, "height": self.height,
-            "fx": self.fx, "fy": self.fy, "cx": self.cx, "cy": self.cy,
-            "position_x_m": self.x, "position_y_m": self.y, "height_m": self.height_m,
-            "yaw_deg": self.yaw_deg, "pitch_deg": self.pitch_deg,
+            f"walkers {self.near_m:.1f}-{self.far_m:.1f} m away",
+            "view": self.view,
+            "width": self.width,
+            "height": self.height,
+            "fx": self.fx,
+            "fy": self.fy,
+            "cx": self.cx,
+            "cy": self.cy,
+            "position_x_m": self.x,
+            "position_y_m": self.y,
+            "height_m": self.height_m,
+            "yaw_deg": self.yaw_deg,
+            "pitch_deg": self.pitch_deg,
         }
 
 
 # (height m, label): low side cameras, a frontal one, an elevated one, ... cycled and jittered.
-_CAMERA_PRESETS = ((3.0, "side"), (2.6, "frontal"), (7.5, "elevated"), (4.0, "oblique"), (3.2, "back"), (5.5, "oblique"))
+_CAMERA_PRESETS = (
+    (3.0, "side"),
+    (2.6, "frontal"),
+    (7.5, "elevated"),
+    (4.0, "oblique"),
+    (3.2, "back"),
+    (5.5, "oblique"),
+)
 
 
 def make_cameras(config: SynthConfig) -> list[Camera]:
@@ -177,12 +205,26 @@ def make_cameras(config: SynthConfig) -> list[Camera]:
         # Aim the optical axis at the middle of the walking band (a bit beyond for high cameras).
         aim = 0.55 * (near + far) + (0.15 * h if h > 5 else 0.0)
         pitch = math.degrees(math.atan2(h - 1.0, aim))
-        cams.append(Camera(
-            index=k, camera_id=config.camera_id(k), view=view, width=config.width, height=config.height,
-            fx=float(f), fy=float(f), cx=config.width / 2.0, cy=config.height / 2.0,
-            x=k * ZONE_SPACING_M, y=0.0, height_m=float(h), yaw_deg=float(rng.uniform(0, 360)), pitch_deg=float(pitch),
-            near_m=float(max(near, 2.0)), far_m=float(far),
-        ))
+        cams.append(
+            Camera(
+                index=k,
+                camera_id=config.camera_id(k),
+                view=view,
+                width=config.width,
+                height=config.height,
+                fx=float(f),
+                fy=float(f),
+                cx=config.width / 2.0,
+                cy=config.height / 2.0,
+                x=k * ZONE_SPACING_M,
+                y=0.0,
+                height_m=float(h),
+                yaw_deg=float(rng.uniform(0, 360)),
+                pitch_deg=float(pitch),
+                near_m=float(max(near, 2.0)),
+                far_m=float(far),
+            )
+        )
     return cams
 
 
@@ -206,11 +248,13 @@ def _path_in_view(cam: Camera, rng: np.random.Generator, view: str) -> tuple[np.
         rel = (side, side, towards, away, oblique)[int(rng.integers(5))]
     heading = los + rel
     direction = np.array([math.cos(heading), math.sin(heading)])
+
     # Walk from where the person is outside the band or the field of view to where they leave it.
     def inside(s: float) -> bool:
         p = mid + direction * s
         d = cam.ground_distance(p)
         return cam.near_m - 1.5 <= d <= cam.far_m + 1.0 and abs(cam.bearing_offset(p)) <= cam.half_fov + 0.12
+
     lo = 0.0
     while lo > -30 and inside(lo - 0.25):
         lo -= 0.25
@@ -257,11 +301,18 @@ def build_world(config: SynthConfig) -> World:
             planned.append((j, cam_index, walk_rng, start, heading, length / speed, mid_s / speed, gait))
         slots = _schedule(rng, T, [(p[6], p[5] - p[6]) for p in planned])
         for (j, cam_index, walk_rng, start, heading, duration, to_mid, gait), t_mid in zip(planned, slots):
-            walks.append(Walk(
-                walk_id=f"{person.identity_id}-w{j}", person=gait, camera=cam_index, start=(float(start[0]), float(start[1])),
-                heading=float(heading), t0=float(t_mid) - to_mid, duration=duration,
-                phase0=float(walk_rng.uniform(0, 1)),
-            ))
+            walks.append(
+                Walk(
+                    walk_id=f"{person.identity_id}-w{j}",
+                    person=gait,
+                    camera=cam_index,
+                    start=(float(start[0]), float(start[1])),
+                    heading=float(heading),
+                    t0=float(t_mid) - to_mid,
+                    duration=duration,
+                    phase0=float(walk_rng.uniform(0, 1)),
+                )
+            )
     return World(config=config, cameras=cameras, identities=assigned, walks=walks)
 
 

@@ -22,7 +22,8 @@ def run_bytetrack(detections: Boxes, *, detected_frames: np.ndarray, fps: float,
         raise GrewkitError(f"ByteTrack needs the trackers and supervision packages ({exc}); run `make setup`") from None
     tracker = ByteTrackTracker(
         # Its buffer counts 30 fps frames (a time: buffer / 30 seconds at any frame rate).
-        lost_track_buffer=settings.lost_track_seconds * 30.0, frame_rate=fps,
+        lost_track_buffer=settings.lost_track_seconds * 30.0,
+        frame_rate=fps,
         track_activation_threshold=settings.track_activation_threshold,
         minimum_consecutive_frames=settings.minimum_consecutive_frames,
         minimum_iou_threshold=settings.minimum_iou_threshold,
@@ -35,8 +36,9 @@ def run_bytetrack(detections: Boxes, *, detected_frames: np.ndarray, fps: float,
     ends = np.searchsorted(frames, detected_frames, side="right")
     out_id, out_frame, out_box, out_score = [], [], [], []
     for f, a, b in zip(detected_frames, starts, ends):
-        dets = sv.Detections(xyxy=xyxy[a:b].astype(np.float32).reshape(-1, 4),
-                             confidence=scores[a:b].astype(np.float32))
+        dets = sv.Detections(
+            xyxy=xyxy[a:b].astype(np.float32).reshape(-1, 4), confidence=scores[a:b].astype(np.float32)
+        )
         # Timestamps let the Kalman filter step over frames skipped by a detection stride.
         result = tracker.update(dets, timestamp=float(f) / fps)
         ids = np.asarray(result.tracker_id, dtype=np.int64)
@@ -48,5 +50,4 @@ def run_bytetrack(detections: Boxes, *, detected_frames: np.ndarray, fps: float,
             out_score.append(np.asarray(result.confidence, np.float32)[keep])
     if not out_id:
         return Boxes.empty(with_track_id=True)
-    return Boxes(np.concatenate(out_frame), np.concatenate(out_box), np.concatenate(out_score),
-                 np.concatenate(out_id))
+    return Boxes(np.concatenate(out_frame), np.concatenate(out_box), np.concatenate(out_score), np.concatenate(out_id))

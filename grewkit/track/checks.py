@@ -34,22 +34,38 @@ def check_boxes(project: Project) -> list[Problem]:
             outside = df[(df.frame < 0) | (limit.notna() & (df.frame >= limit))]
             if len(outside):
                 r = outside.iloc[0]
-                problems.append(Problem(rel, f"{len(outside)} rows have a frame outside their video, e.g. frame "
-                                             f"{r.frame} of {r.video_id} ({frame_count.get(r.video_id)} frames)"))
+                problems.append(
+                    Problem(
+                        rel,
+                        f"{len(outside)} rows have a frame outside their video, e.g. frame "
+                        f"{r.frame} of {r.video_id} ({frame_count.get(r.video_id)} frames)",
+                    )
+                )
             flat = df[(df.x2 <= df.x1) | (df.y2 <= df.y1)]
             if len(flat):
                 problems.append(Problem(rel, f"{len(flat)} boxes have no area (x2 <= x1 or y2 <= y1)"))
             if name == "boxes":
                 for tid, g in df.groupby("tracklet_id"):
                     seen[tid] = (int(g.frame.min()), int(g.frame.max()), len(g))
-    mismatched = [t for t, (a, b, n) in seen.items() if t in expected.index and
-                  tuple(expected.loc[t, ["start_frame", "end_frame", "n_frames"]]) != (a, b, n)]
+    mismatched = [
+        t
+        for t, (a, b, n) in seen.items()
+        if t in expected.index and tuple(expected.loc[t, ["start_frame", "end_frame", "n_frames"]]) != (a, b, n)
+    ]
     if mismatched:
-        problems.append(Problem(project.relative(manifests.manifest_path(project.manifests_dir, "tracklets")),
-                                f"{len(mismatched)} tracklets disagree with their boxes on start_frame, end_frame "
-                                f"or n_frames, e.g. {mismatched[0]!r}"))
+        problems.append(
+            Problem(
+                project.relative(manifests.manifest_path(project.manifests_dir, "tracklets")),
+                f"{len(mismatched)} tracklets disagree with their boxes on start_frame, end_frame "
+                f"or n_frames, e.g. {mismatched[0]!r}",
+            )
+        )
     empty = sorted(set(expected.index) - set(seen))
     if empty and seen:
-        problems.append(Problem(project.relative(manifests.manifest_path(project.manifests_dir, "tracklets")),
-                                f"{len(empty)} tracklets have no boxes, e.g. {empty[0]!r}"))
+        problems.append(
+            Problem(
+                project.relative(manifests.manifest_path(project.manifests_dir, "tracklets")),
+                f"{len(empty)} tracklets have no boxes, e.g. {empty[0]!r}",
+            )
+        )
     return problems

@@ -2,7 +2,9 @@
 
 from grewkit.cli.stage_command import stage_command
 
-track_command = stage_command("track", """ByteTrack per video into tracklets and per-frame boxes, then quality filters.
+track_command = stage_command(
+    "track",
+    """ByteTrack per video into tracklets and per-frame boxes, then quality filters.
 
 Tracklets that are too short, too small, truncated at the frame border, too occluded or too
 static to be walking are kept in the manifests with kept = false and the reasons in
@@ -12,7 +14,8 @@ filter_reason. Tracklet ids (<video_id>-t00001, ...) are the same on every rerun
 Examples:
   grewkit track --project demo
   grewkit status --project demo
-""")
+""",
+)
 
 
 import click  # noqa: E402
@@ -23,8 +26,13 @@ from grewkit.cli.options import project_option  # noqa: E402
 @click.command("tracks-picture")
 @project_option
 @click.option("--video", "video_id", default=None, help="Video id (default: every video).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Folder for the PNGs (default: PROJECT/reports/tracks).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder for the PNGs (default: PROJECT/reports/tracks).",
+)
 def tracks_picture_command(project, video_id, out_dir):
     """Draw each video's tracks (walking paths of kept and dropped tracklets) as a PNG.
 

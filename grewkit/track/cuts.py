@@ -123,8 +123,11 @@ def cut_track(track: Boxes, crowd: np.ndarray, *, settings, stride: int = 1, gap
     def differ(i: int, j: int) -> bool:
         steps = max(1, abs(int(frame[i] - frame[j])))
         shift = float(np.hypot(cx[i] - cx[j], cy[i] - cy[j])) / max(h[i], h[j])
-        return (abs(np.log(h[i] / h[j])) > jump_h or abs(np.log(w[i] / w[j])) > jump_w
-                or shift > settings.cut_max_shift * steps)
+        return (
+            abs(np.log(h[i] / h[j])) > jump_h
+            or abs(np.log(w[i] / w[j])) > jump_w
+            or shift > settings.cut_max_shift * steps
+        )
 
     piece, prev = 0, None
     labels: list = []
@@ -151,24 +154,44 @@ def cut_track(track: Boxes, crowd: np.ndarray, *, settings, stride: int = 1, gap
     out = []
     for a, b in _runs(labels):
         if labels[a] == CROSSING:
-            out.append((track[a:b], f"crossing: overlaps another person's box (IoU >= {settings.cut_overlap_iou:g}, "
-                                    f"+/- {settings.cut_margin_frames} frames)"))
+            out.append(
+                (
+                    track[a:b],
+                    f"crossing: overlaps another person's box (IoU >= {settings.cut_overlap_iou:g}, "
+                    f"+/- {settings.cut_margin_frames} frames)",
+                )
+            )
         elif labels[a] == MERGED:
-            out.append((track[a:b], f"merged: after a crossing, the box is taller or wider than before it by more "
-                                    f"than {settings.cut_height_jump:.0%} / {settings.cut_width_jump:.0%} "
-                                    "(two people under one box)"))
+            out.append(
+                (
+                    track[a:b],
+                    f"merged: after a crossing, the box is taller or wider than before it by more "
+                    f"than {settings.cut_height_jump:.0%} / {settings.cut_width_jump:.0%} "
+                    "(two people under one box)",
+                )
+            )
         elif labels[a] == OUTLIER:
-            out.append((track[a:b], f"outlier box: height, width or place off the boxes either side (by more than "
-                                    f"{settings.cut_height_jump:.0%} / {settings.cut_width_jump:.0%} / "
-                                    f"{settings.cut_max_shift:g} box heights a frame)"))
+            out.append(
+                (
+                    track[a:b],
+                    f"outlier box: height, width or place off the boxes either side (by more than "
+                    f"{settings.cut_height_jump:.0%} / {settings.cut_width_jump:.0%} / "
+                    f"{settings.cut_max_shift:g} box heights a frame)",
+                )
+            )
     for p in sorted({x for x in labels if isinstance(x, int)}):
         sel = np.array([x == p if isinstance(x, int) else False for x in labels])
         out.append((track[sel], None))
     return out
 
 
-def cut_tracks(tracks: list[Boxes], detections: Boxes, *, settings, stride: int = 1, gap_frames: int = 0) -> list[Piece]:
+def cut_tracks(
+    tracks: list[Boxes], detections: Boxes, *, settings, stride: int = 1, gap_frames: int = 0
+) -> list[Piece]:
     """Cut every raw track of one video; ``detections`` are the video's detections the tracker was given."""
     crowd = crowding(tracks, detections)
-    return [p for t, c in zip(tracks, crowd) for p in cut_track(t, c, settings=settings, stride=stride,
-                                                                               gap_frames=gap_frames)]
+    return [
+        p
+        for t, c in zip(tracks, crowd)
+        for p in cut_track(t, c, settings=settings, stride=stride, gap_frames=gap_frames)
+    ]

@@ -31,7 +31,9 @@ def draw_tracks(project: Project, video_id: str, out: str | Path) -> dict[str, i
     videos = project.read("videos")
     row = videos.filter(pc.equal(videos["video_id"], video_id))
     if row.num_rows == 0:
-        raise GrewkitError(f"no video {video_id!r} in the videos manifest", path=project.manifests_dir / "videos.parquet")
+        raise GrewkitError(
+            f"no video {video_id!r} in the videos manifest", path=project.manifests_dir / "videos.parquet"
+        )
     camera = row["camera_id"][0].as_py()
     tracklets = project.read("tracklets")
     tracklets = tracklets.filter(pc.equal(tracklets["video_id"], video_id))
@@ -45,8 +47,13 @@ def draw_tracks(project: Project, video_id: str, out: str | Path) -> dict[str, i
     canvas = cv2.addWeighted(canvas, 0.6, np.zeros_like(canvas), 0.4, 0)  # dim, so the paths stand out
     kept = dropped = 0
     by_tracklet = {}
-    for t, f, x1, x2, y2 in zip(boxes["tracklet_id"].to_pylist(), boxes["frame"].to_pylist(), boxes["x1"].to_pylist(),
-                                boxes["x2"].to_pylist(), boxes["y2"].to_pylist()):
+    for t, f, x1, x2, y2 in zip(
+        boxes["tracklet_id"].to_pylist(),
+        boxes["frame"].to_pylist(),
+        boxes["x1"].to_pylist(),
+        boxes["x2"].to_pylist(),
+        boxes["y2"].to_pylist(),
+    ):
         by_tracklet.setdefault(t, []).append((f, (x1 + x2) / 2, y2))
     for i, (tracklet, is_kept) in enumerate(zip(tracklets["tracklet_id"].to_pylist(), tracklets["kept"].to_pylist())):
         points = sorted(by_tracklet.get(tracklet, []))
@@ -58,13 +65,29 @@ def draw_tracks(project: Project, video_id: str, out: str | Path) -> dict[str, i
             colour = _colour(i)
             cv2.polylines(canvas, [line], False, colour, 2, cv2.LINE_AA)
             x, y = line[-1, 0]
-            cv2.putText(canvas, tracklet.rsplit("-t", 1)[-1].lstrip("0"), (int(x) + 4, int(y) - 4),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+            cv2.putText(
+                canvas,
+                tracklet.rsplit("-t", 1)[-1].lstrip("0"),
+                (int(x) + 4, int(y) - 4),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.5,
+                colour,
+                1,
+                cv2.LINE_AA,
+            )
         else:
             dropped += 1
             cv2.polylines(canvas, [line], False, (150, 150, 150), 1, cv2.LINE_AA)
-    cv2.putText(canvas, f"{video_id}: {kept} kept tracklets (colour), {dropped} dropped (grey)", (10, 22),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.putText(
+        canvas,
+        f"{video_id}: {kept} kept tracklets (colour), {dropped} dropped (grey)",
+        (10, 22),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.55,
+        (255, 255, 255),
+        1,
+        cv2.LINE_AA,
+    )
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise GrewkitError("the picture is written as PNG: give a .png path", path=out)

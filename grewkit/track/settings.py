@@ -19,30 +19,70 @@ class TrackSettings:
         "cut_gap_frames": "cut_gap_seconds (seconds; 6 frames at 25 fps = 0.24)",
     }
     tracker: str = setting("bytetrack", "Multi-object tracker (grewkit.track.trackers): bytetrack.")
-    min_score: float = setting(0.3, "Ignore detections scoring below this (SSDLite's weakest boxes are half-bodies that pull tracks off).")
+    min_score: float = setting(
+        0.3, "Ignore detections scoring below this (SSDLite's weakest boxes are half-bodies that pull tracks off)."
+    )
     # ByteTrack (Roboflow trackers 2.6.1), names as in its ByteTrackTracker.
     track_activation_threshold: float = setting(0.5, "ByteTrack: a detection needs this score to start a track.")
-    high_conf_det_threshold: float = setting(0.5, "ByteTrack: scores at or above go to the first association, below to the second.")
-    minimum_iou_threshold: float = setting(0.2, "ByteTrack: least IoU between a track's predicted box and a detection to match.")
-    lost_track_seconds: float = setting(1.0, "ByteTrack: seconds a lost track waits to be found again (its lost_track_buffer / 30, at any fps).")
-    minimum_consecutive_frames: int = setting(2, "ByteTrack: matched detections in a row before a track gets an id, counted in frames the detector ran on (every [detect] stride-th video frame), not in time.")
-    max_gap_seconds: float = setting(0.4, "Fill gaps of up to this many seconds in a tracklet by linear interpolation (score null); frames = round(seconds x the video's fps).")
+    high_conf_det_threshold: float = setting(
+        0.5, "ByteTrack: scores at or above go to the first association, below to the second."
+    )
+    minimum_iou_threshold: float = setting(
+        0.2, "ByteTrack: least IoU between a track's predicted box and a detection to match."
+    )
+    lost_track_seconds: float = setting(
+        1.0, "ByteTrack: seconds a lost track waits to be found again (its lost_track_buffer / 30, at any fps)."
+    )
+    minimum_consecutive_frames: int = setting(
+        2,
+        "ByteTrack: matched detections in a row before a track gets an id, counted in frames the detector ran on (every [detect] stride-th video frame), not in time.",
+    )
+    max_gap_seconds: float = setting(
+        0.4,
+        "Fill gaps of up to this many seconds in a tracklet by linear interpolation (score null); frames = round(seconds x the video's fps).",
+    )
     # Cuts where a track may change person (grewkit.track.cuts): a GREW sequence must be one person.
-    cut_switches: bool = setting(True, "Cut tracks at crossings, outlier boxes, jumps and long gaps (grewkit.track.cuts); dropped parts are kept=false with the reason.")
-    cut_overlap_iou: float = setting(0.25, "A box overlapping another person's box by at least this IoU is at a crossing: that part is dropped (0: never).")
-    cut_margin_frames: int = setting(3, "Video frames (at the video's own rate, not seconds) either side of a crossing that are dropped with it (swaps show as the boxes separate).")
-    cut_gap_seconds: float = setting(0.24, "Cut where a track goes more than this many seconds without a detection (0: never): it may come back on someone else; frames = round(seconds x the video's fps).")
-    cut_height_jump: float = setting(0.25, "A box whose height differs by more than this share from its neighbours' is an outlier (alone) or a jump (cut).")
-    cut_width_jump: float = setting(0.5, "The same for the box width (walkers' widths swing with the stride, so looser).")
-    cut_max_shift: float = setting(0.2, "Cut where the box centre moves more than this many box heights per video frame (at the video's own rate: the speed allowed per second grows with the frame rate).")
+    cut_switches: bool = setting(
+        True,
+        "Cut tracks at crossings, outlier boxes, jumps and long gaps (grewkit.track.cuts); dropped parts are kept=false with the reason.",
+    )
+    cut_overlap_iou: float = setting(
+        0.25,
+        "A box overlapping another person's box by at least this IoU is at a crossing: that part is dropped (0: never).",
+    )
+    cut_margin_frames: int = setting(
+        3,
+        "Video frames (at the video's own rate, not seconds) either side of a crossing that are dropped with it (swaps show as the boxes separate).",
+    )
+    cut_gap_seconds: float = setting(
+        0.24,
+        "Cut where a track goes more than this many seconds without a detection (0: never): it may come back on someone else; frames = round(seconds x the video's fps).",
+    )
+    cut_height_jump: float = setting(
+        0.25,
+        "A box whose height differs by more than this share from its neighbours' is an outlier (alone) or a jump (cut).",
+    )
+    cut_width_jump: float = setting(
+        0.5, "The same for the box width (walkers' widths swing with the stride, so looser)."
+    )
+    cut_max_shift: float = setting(
+        0.2,
+        "Cut where the box centre moves more than this many box heights per video frame (at the video's own rate: the speed allowed per second grows with the frame rate).",
+    )
     # Quality filters: a tracklet failing any is kept in the manifests with kept=false and the reasons.
     min_seconds: float = setting(1.0, "Drop tracklets shorter than this many seconds (too short for a gait cycle).")
     min_box_height: float = setting(50.0, "Drop tracklets whose median box height is below this, in pixels.")
     border_margin: float = setting(2.0, "A box within this many pixels of the frame edge touches the border.")
-    max_border_fraction: float = setting(0.5, "Drop tracklets whose boxes touch the frame border in more than this share of frames.")
-    min_visibility: float = setting(0.5, "A box is occluded when less than this share of it is clear of boxes in front of it.")
+    max_border_fraction: float = setting(
+        0.5, "Drop tracklets whose boxes touch the frame border in more than this share of frames."
+    )
+    min_visibility: float = setting(
+        0.5, "A box is occluded when less than this share of it is clear of boxes in front of it."
+    )
     max_occluded_fraction: float = setting(0.5, "Drop tracklets occluded in more than this share of frames.")
-    min_travel: float = setting(0.5, "Drop tracklets whose feet move less than this many median box heights (not walking).")
+    min_travel: float = setting(
+        0.5, "Drop tracklets whose feet move less than this many median box heights (not walking)."
+    )
 
     def frames(self, seconds: float, fps: float) -> int:
         """A duration setting in frames of a video at ``fps`` (the defaults were tuned on TUD-Campus, 25 fps)."""
@@ -51,8 +91,16 @@ class TrackSettings:
     def __post_init__(self):
         if self.tracker not in TRACKERS:
             raise ValueError(TRACKERS.unknown(self.tracker).reason)
-        for name in ("min_score", "track_activation_threshold", "high_conf_det_threshold", "minimum_iou_threshold",
-                     "max_border_fraction", "min_visibility", "max_occluded_fraction", "cut_overlap_iou"):
+        for name in (
+            "min_score",
+            "track_activation_threshold",
+            "high_conf_det_threshold",
+            "minimum_iou_threshold",
+            "max_border_fraction",
+            "min_visibility",
+            "max_occluded_fraction",
+            "cut_overlap_iou",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
         for name in ("lost_track_seconds", "max_gap_seconds", "cut_gap_seconds"):
@@ -60,7 +108,12 @@ class TrackSettings:
                 raise ValueError(f"{name} must be >= 0")
         if self.minimum_consecutive_frames < 1:
             raise ValueError("minimum_consecutive_frames must be >= 1")
-        if self.cut_margin_frames < 0 or self.cut_height_jump <= 0 or self.cut_width_jump <= 0 or self.cut_max_shift <= 0:
+        if (
+            self.cut_margin_frames < 0
+            or self.cut_height_jump <= 0
+            or self.cut_width_jump <= 0
+            or self.cut_max_shift <= 0
+        ):
             raise ValueError("cut_margin_frames must be >= 0; cut_height_jump, cut_width_jump and cut_max_shift > 0")
         if self.min_seconds < 0 or self.min_box_height < 0 or self.min_travel < 0 or self.border_margin < 0:
             raise ValueError("min_seconds, min_box_height, min_travel and border_margin must be >= 0")

@@ -36,13 +36,18 @@ def detections_of(project, camera_id: str, video_id: str, expected: int | None =
         raise GrewkitError(f"detect has not finished video {video_id}: run `grewkit detect` first", path=path)
     if not path.exists():
         if expected:
-            raise GrewkitError(f"missing, but detect recorded {expected} detections of video {video_id}: "
-                               "run `grewkit detect` again", path=path)
+            raise GrewkitError(
+                f"missing, but detect recorded {expected} detections of video {video_id}: run `grewkit detect` again",
+                path=path,
+            )
         return schema.empty_table()
     table = manifests.read_file(path, "detections", filters=[("video_id", "=", video_id)])
     if table.num_rows != expected:
-        raise GrewkitError(f"{table.num_rows} detections of video {video_id}, but detect recorded {expected}: "
-                           "run `grewkit detect` again", path=path)
+        raise GrewkitError(
+            f"{table.num_rows} detections of video {video_id}, but detect recorded {expected}: "
+            "run `grewkit detect` again",
+            path=path,
+        )
     return table
 
 
@@ -54,9 +59,12 @@ def check_fps(project, video: dict) -> None:
     """The track settings are durations in seconds, converted with each video's fps: refuse one it cannot trust."""
     fps = video.get("fps")
     if fps is None or not math.isfinite(fps) or fps <= 0 or fps > MAX_FPS:
-        raise GrewkitError(f"video {video['video_id']} has fps {fps} in the videos manifest (must be in (0, {MAX_FPS:g}]): "
-                           "the track settings in seconds cannot be converted to its frames; re-encode it with a "
-                           "valid frame rate", path=project.resolve(video["path"]) if video.get("path") else None)
+        raise GrewkitError(
+            f"video {video['video_id']} has fps {fps} in the videos manifest (must be in (0, {MAX_FPS:g}]): "
+            "the track settings in seconds cannot be converted to its frames; re-encode it with a "
+            "valid frame rate",
+            path=project.resolve(video["path"]) if video.get("path") else None,
+        )
 
 
 def tracklet_id(video_id: str, number: int) -> str:
@@ -88,19 +96,31 @@ class TrackStage(Stage):
         expected: dict[str, int | None] = {}
         for u in DetectStage(self.project).plan():
             vid, marker = u.payload["video_id"], markers.get(u.key)
-            rows = None if marker is None or vid in expected and expected[vid] is None \
+            rows = (
+                None
+                if marker is None or vid in expected and expected[vid] is None
                 else expected.get(vid, 0) + int(marker.get("rows", {}).get("detections", 0))
+            )
             expected[vid] = rows
         units = []
         for v in sorted(videos.to_pylist(), key=lambda v: v["video_id"]):
             check_fps(self.project, v)
             v = {k: x for k, x in v.items() if k != "path"}  # read for the message only, not a unit input
-            text = json.dumps({"track": asdict(track), "stride": detect.stride, "max_frames": detect.max_frames},
-                              sort_keys=True)
+            text = json.dumps(
+                {"track": asdict(track), "stride": detect.stride, "max_frames": detect.max_frames}, sort_keys=True
+            )
             digest = hashlib.sha1(text.encode()).hexdigest()[:10]
-            units.append(Unit(f"{unit_key(v['video_id'])}-{digest}", {**v, "stride": detect.stride,
-                                                                       "max_frames": detect.max_frames,
-                                                                       "detections": expected.get(v["video_id"])}))
+            units.append(
+                Unit(
+                    f"{unit_key(v['video_id'])}-{digest}",
+                    {
+                        **v,
+                        "stride": detect.stride,
+                        "max_frames": detect.max_frames,
+                        "detections": expected.get(v["video_id"]),
+                    },
+                )
+            )
         return units
 
     def process(self, unit: Unit) -> dict[str, pa.Table]:
@@ -109,27 +129,50 @@ class TrackStage(Stage):
         dets = detections_of(self.project, v["camera_id"], v["video_id"], v.get("detections"))
         n_frames = v["frame_count"] if not v["max_frames"] else min(v["frame_count"], v["max_frames"])
         detected = np.arange(0, n_frames, v["stride"], dtype=np.int64)
-        tracklets = track_detections(Boxes.from_arrow(dets), detected_frames=detected, fps=v["fps"], settings=settings,
-                                     stride=v["stride"], cut=settings.cut_switches)
+        tracklets = track_detections(
+            Boxes.from_arrow(dets),
+            detected_frames=detected,
+            fps=v["fps"],
+            settings=settings,
+            stride=v["stride"],
+            cut=settings.cut_switches,
+        )
         estimate_visibility(tracklets)
         rows, box_parts = [], []
         for t in tracklets:
-            reasons = (t.reasons or []) + judge(t, fps=v["fps"], width=v["width"], height=v["height"], settings=settings)
+            reasons = (t.reasons or []) + judge(
+                t, fps=v["fps"], width=v["width"], height=v["height"], settings=settings
+            )
             tid = tracklet_id(v["video_id"], t.number)
             scores = t.score[~np.isnan(t.score)]
-            rows.append({
-                "tracklet_id": tid, "video_id": v["video_id"], "camera_id": v["camera_id"], "track_id": t.number,
-                "start_frame": int(t.frame[0]), "end_frame": int(t.frame[-1]), "n_frames": len(t.frame),
-                "mean_box_height": float(t.heights.mean()), "mean_score": float(scores.mean()) if len(scores) else 0.0,
-                "kept": not reasons, "filter_reason": "; ".join(reasons) or None,
-            })
+            rows.append(
+                {
+                    "tracklet_id": tid,
+                    "video_id": v["video_id"],
+                    "camera_id": v["camera_id"],
+                    "track_id": t.number,
+                    "start_frame": int(t.frame[0]),
+                    "end_frame": int(t.frame[-1]),
+                    "n_frames": len(t.frame),
+                    "mean_box_height": float(t.heights.mean()),
+                    "mean_score": float(scores.mean()) if len(scores) else 0.0,
+                    "kept": not reasons,
+                    "filter_reason": "; ".join(reasons) or None,
+                }
+            )
             n = len(t.frame)
             table = t.boxes.to_arrow().append_column("visibility", pa.array(t.visibility, pa.float32()))
             for name, value in (("tracklet_id", tid), ("video_id", v["video_id"]), ("camera_id", v["camera_id"])):
                 table = table.append_column(name, pa.array([value] * n, pa.string()))
             box_parts.append(table)
-        tracklets_table = pa.Table.from_pylist(rows, schema=get_schema("tracklets").arrow) if rows \
+        tracklets_table = (
+            pa.Table.from_pylist(rows, schema=get_schema("tracklets").arrow)
+            if rows
             else get_schema("tracklets").empty_table()
-        boxes = pa.concat_tables([conform(b, get_schema("boxes")) for b in box_parts]) if box_parts \
+        )
+        boxes = (
+            pa.concat_tables([conform(b, get_schema("boxes")) for b in box_parts])
+            if box_parts
             else get_schema("boxes").empty_table()
+        )
         return {"tracklets": tracklets_table, "boxes": boxes}

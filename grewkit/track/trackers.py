@@ -9,10 +9,13 @@ gap filling and cuts happen afterwards in grewkit.track.tracklets, the same for 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from grewkit.core.registry import Registry
 
-TRACKERS: Registry[Callable] = Registry("tracker", {
-    "bytetrack": "grewkit.track.bytetrack:run_bytetrack",
-})
+TRACKERS: Registry[Callable] = Registry(
+    "tracker",
+    {
+        "bytetrack": "grewkit.track.bytetrack:run_bytetrack",
+    },
+)

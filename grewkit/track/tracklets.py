@@ -56,14 +56,21 @@ def _fill_gaps(track: Boxes, max_gap: int) -> Boxes:
             frames.append(np.arange(frame[i - 1] + 1, frame[i], dtype=np.int64))
             boxes.append(xyxy[i - 1] * (1 - t) + xyxy[i] * t)
             scores.append(np.full(missing, np.nan, np.float32))
-        frames.append(frame[i:i + 1])
-        boxes.append(xyxy[i:i + 1])
-        scores.append(score[i:i + 1])
+        frames.append(frame[i : i + 1])
+        boxes.append(xyxy[i : i + 1])
+        scores.append(score[i : i + 1])
     return Boxes(np.concatenate(frames), np.concatenate(boxes), np.concatenate(scores))
 
 
-def build_tracklets(raw: Boxes, *, max_gap: int, cut_settings=None, detections: Boxes | None = None,
-                    stride: int = 1, fps: float | None = None) -> list[Tracklet]:
+def build_tracklets(
+    raw: Boxes,
+    *,
+    max_gap: int,
+    cut_settings=None,
+    detections: Boxes | None = None,
+    stride: int = 1,
+    fps: float | None = None,
+) -> list[Tracklet]:
     """Raw tracks (boxes with the tracker's ids) to numbered tracklets; with ``cut_settings``, first cut
     where a track may change person.
 
@@ -83,25 +90,38 @@ def build_tracklets(raw: Boxes, *, max_gap: int, cut_settings=None, detections: 
     if cut_settings is not None:
         if fps is None:
             raise ValueError("cutting tracks needs the video's fps")
-        pieces = cut_tracks(groups, detections if detections is not None else Boxes.empty(), settings=cut_settings,
-                            stride=stride, gap_frames=cut_settings.frames(cut_settings.cut_gap_seconds, fps))
+        pieces = cut_tracks(
+            groups,
+            detections if detections is not None else Boxes.empty(),
+            settings=cut_settings,
+            stride=stride,
+            gap_frames=cut_settings.frames(cut_settings.cut_gap_seconds, fps),
+        )
     else:
         pieces = [(g, None) for g in groups]
     filled = [(_fill_gaps(b, max_gap if reason is None else 0), reason) for b, reason in pieces]
-    filled.sort(key=lambda g: (int(g[0].frame[0]), float(g[0].xyxy[0, 0]), float(g[0].xyxy[0, 1]), len(g[0]),
-                               g[1] or ""))
+    filled.sort(
+        key=lambda g: (int(g[0].frame[0]), float(g[0].xyxy[0, 0]), float(g[0].xyxy[0, 1]), len(g[0]), g[1] or "")
+    )
     return [Tracklet(i + 1, b, reasons=[r] if r else None) for i, (b, r) in enumerate(filled)]
 
 
-def track_detections(detections: Boxes, *, detected_frames: np.ndarray, fps: float, settings, stride: int = 1,
-                     cut: bool = False) -> list[Tracklet]:
+def track_detections(
+    detections: Boxes, *, detected_frames: np.ndarray, fps: float, settings, stride: int = 1, cut: bool = False
+) -> list[Tracklet]:
     """One video's detections through the configured tracker (ByteTrack by default) into numbered, gap-filled
     tracklets; with ``cut``, also the identity-switch cuts. The track stage and the MOT benchmarks both track
     through here."""
     raw = TRACKERS.get(settings.tracker)(detections, detected_frames=detected_frames, fps=fps, settings=settings)
     given = detections[detections.score >= settings.min_score]  # what the tracker was given (trackers drop the rest)
-    return build_tracklets(raw, max_gap=max(settings.frames(settings.max_gap_seconds, fps), stride - 1),
-                           cut_settings=settings if cut else None, detections=given, stride=stride, fps=fps)
+    return build_tracklets(
+        raw,
+        max_gap=max(settings.frames(settings.max_gap_seconds, fps), stride - 1),
+        cut_settings=settings if cut else None,
+        detections=given,
+        stride=stride,
+        fps=fps,
+    )
 
 
 def frame_groups(frame: np.ndarray) -> list[np.ndarray]:
@@ -138,7 +158,7 @@ def estimate_visibility(tracklets: list[Tracklet]) -> None:
         y2 = np.minimum(b[:, None, 3], b[None, :, 3])
         inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
         area = np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6)
-        in_front = b[None, :, 3] > b[:, None, 3]     # [i, j]: j's feet are lower, so j is nearer
+        in_front = b[None, :, 3] > b[:, None, 3]  # [i, j]: j's feet are lower, so j is nearer
         covered = np.where(in_front, inter / area[:, None], 0.0).max(axis=1)
         vis[idx] = (1.0 - covered).astype(np.float32)
     for t, v in zip(tracklets, split_by_lengths(vis, [len(t.frame) for t in tracklets])):
@@ -155,15 +175,18 @@ def judge(t: Tracklet, *, fps: float, width: int, height: int, settings) -> list
     if h < settings.min_box_height:
         reasons.append(f"boxes too small: median height {h:.0f} px (< {settings.min_box_height:g})")
     m = settings.border_margin
-    touch = ((t.xyxy[:, 0] <= m) | (t.xyxy[:, 1] <= m) | (t.xyxy[:, 2] >= width - m) | (t.xyxy[:, 3] >= height - m))
+    touch = (t.xyxy[:, 0] <= m) | (t.xyxy[:, 1] <= m) | (t.xyxy[:, 2] >= width - m) | (t.xyxy[:, 3] >= height - m)
     if touch.mean() > settings.max_border_fraction:
-        reasons.append(f"truncated at the frame border: in {touch.mean():.0%} of frames "
-                       f"(> {settings.max_border_fraction:.0%})")
+        reasons.append(
+            f"truncated at the frame border: in {touch.mean():.0%} of frames (> {settings.max_border_fraction:.0%})"
+        )
     if t.visibility is not None:
         occluded = (t.visibility < settings.min_visibility).mean()
         if occluded > settings.max_occluded_fraction:
-            reasons.append(f"too occluded: less than {settings.min_visibility:.0%} visible in {occluded:.0%} of frames "
-                           f"(> {settings.max_occluded_fraction:.0%})")
+            reasons.append(
+                f"too occluded: less than {settings.min_visibility:.0%} visible in {occluded:.0%} of frames "
+                f"(> {settings.max_occluded_fraction:.0%})"
+            )
     feet = np.stack([(t.xyxy[:, 0] + t.xyxy[:, 2]) / 2, t.xyxy[:, 3]], axis=1)
     travel = float(np.hypot(*(feet.max(axis=0) - feet.min(axis=0)))) / max(h, 1.0)
     if travel < settings.min_travel:

@@ -61,8 +61,13 @@ class TrainSection:
     amp: bool = True
 
 
-SECTION_TYPES = {"model": ModelSection, "data": DataSection, "optim": OptimSection, "loss": LossSection,
-                 "train": TrainSection}
+SECTION_TYPES = {
+    "model": ModelSection,
+    "data": DataSection,
+    "optim": OptimSection,
+    "loss": LossSection,
+    "train": TrainSection,
+}
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ class TrainConfig:
     source: str = "<defaults>"
 
     @classmethod
-    def from_dict(cls, raw: dict, *, source: str = "<dict>") -> "TrainConfig":
+    def from_dict(cls, raw: dict, *, source: str = "<dict>") -> TrainConfig:
         sections = {}
         for name, values in raw.items():
             if name not in SECTION_TYPES:
@@ -85,7 +90,11 @@ class TrainConfig:
             for key, value in values.items():
                 if key not in known:
                     raise GrewkitError(f"[{name}] has no key {key!r}; known: {', '.join(known)}", path=source)
-                default = known[key].default if known[key].default is not dataclasses.MISSING else known[key].default_factory()
+                default = (
+                    known[key].default
+                    if known[key].default is not dataclasses.MISSING
+                    else known[key].default_factory()
+                )
                 if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
                     value = float(value)
                 if type(default) is not type(value):
@@ -97,7 +106,7 @@ class TrainConfig:
         return cfg
 
     @classmethod
-    def load(cls, name_or_path: str | Path) -> "TrainConfig":
+    def load(cls, name_or_path: str | Path) -> TrainConfig:
         path = Path(name_or_path)
         if not path.suffix and not path.exists():
             path = CONFIG_DIR / f"{name_or_path}.toml"
@@ -115,7 +124,9 @@ class TrainConfig:
         if self.optim.name not in ("adam", "sgd"):
             raise GrewkitError(f"optim.name must be adam or sgd, not {self.optim.name!r}", path=self.source)
         if self.loss.triplet_weight <= 0 and self.loss.ce_weight <= 0:
-            raise GrewkitError("at least one of loss.triplet_weight and loss.ce_weight must be positive", path=self.source)
+            raise GrewkitError(
+                "at least one of loss.triplet_weight and loss.ce_weight must be positive", path=self.source
+            )
         if self.train.iterations < 1 or self.data.frames < 1:
             raise GrewkitError("train.iterations and data.frames must be positive", path=self.source)
 

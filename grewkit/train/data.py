@@ -8,9 +8,9 @@ square silhouette of side H has H/64*10 columns cut from each side (64x64 -> 64x
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -46,7 +46,7 @@ def transform(sil: np.ndarray, resolution: int = 64, *, path: str | Path = "<arr
         else:
             out = sil
         cut = h // 64 * 10
-        out = out[:, :, cut:h - cut]
+        out = out[:, :, cut : h - cut]
     out = out.astype(np.float32)
     if out.max(initial=0) > 1.0:
         out /= 255.0
@@ -81,7 +81,7 @@ def sample_frames(seq: np.ndarray, frames: int, rng: np.random.Generator, *, ord
     if ordered:
         if t >= frames:
             start = rng.integers(0, t - frames + 1)
-            return seq[start:start + frames]
+            return seq[start : start + frames]
         return seq[np.arange(frames) % t]
     return seq[rng.choice(t, size=frames, replace=t < frames)]
 
@@ -121,11 +121,15 @@ class PKSampler:
 def records_from_project(project, *, splits: tuple[str, ...] | None, modality: str) -> list[SequenceRecord]:
     """Sequences of ``modality`` (whose split is one of ``splits``; None = every sequence)."""
     if not project.has("sequences"):
-        raise GrewkitError("no sequences manifest: import (`grewkit import opengait`) or render sequences first",
-                           path=project.manifests_dir)
+        raise GrewkitError(
+            "no sequences manifest: import (`grewkit import opengait`) or render sequences first",
+            path=project.manifests_dir,
+        )
     seqs = [r for r in project.read("sequences").to_pylist() if r["modality"] == modality]
     if not seqs:
-        raise GrewkitError(f"no sequences of modality {modality!r} in the sequences manifest", path=project.manifests_dir)
+        raise GrewkitError(
+            f"no sequences of modality {modality!r} in the sequences manifest", path=project.manifests_dir
+        )
     split_of: dict[str, dict] = {}
     if splits is not None:
         if not project.has("splits"):

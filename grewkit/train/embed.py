@@ -40,8 +40,9 @@ class ModelEmbedder:
 
     name = "model"
 
-    def __init__(self, model: torch.nn.Module, cfg, *, device: str = "cpu", checkpoint: str | None = None,
-                 iteration: int = 0):
+    def __init__(
+        self, model: torch.nn.Module, cfg, *, device: str = "cpu", checkpoint: str | None = None, iteration: int = 0
+    ):
         from grewkit.train.loop import pick_device
 
         self.device = pick_device(device)
@@ -52,7 +53,7 @@ class ModelEmbedder:
         self.iteration = iteration
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: str | Path, *, device: str = "cpu") -> "ModelEmbedder":
+    def from_checkpoint(cls, checkpoint: str | Path, *, device: str = "cpu") -> ModelEmbedder:
         """A checkpoint file, or a run folder of `grewkit train` (its newest checkpoint)."""
         from grewkit.train.loop import checkpoints, model_from_checkpoint
 
@@ -60,15 +61,23 @@ class ModelEmbedder:
         if checkpoint.is_dir():
             found = checkpoints(checkpoint)
             if not found:
-                raise GrewkitError("no checkpoints/iter-*.pt in this folder: not a run folder of `grewkit train`",
-                                   path=checkpoint)
+                raise GrewkitError(
+                    "no checkpoints/iter-*.pt in this folder: not a run folder of `grewkit train`", path=checkpoint
+                )
             checkpoint = found[-1]
         model, cfg, state = model_from_checkpoint(checkpoint)
         return cls(model, cfg, device=device, checkpoint=str(checkpoint), iteration=int(state["iteration"]))
 
     @classmethod
-    def from_opengait(cls, checkpoint: str | Path, model: str, *, config: str | Path | None = None,
-                      resolution: int = 64, device: str = "cpu") -> "ModelEmbedder":
+    def from_opengait(
+        cls,
+        checkpoint: str | Path,
+        model: str,
+        *,
+        config: str | Path | None = None,
+        resolution: int = 64,
+        device: str = "cpu",
+    ) -> ModelEmbedder:
         from grewkit.train.opengait import model_from_opengait
 
         net, cfg, iteration = model_from_opengait(checkpoint, model, config=config, resolution=resolution)
@@ -85,31 +94,52 @@ class ModelEmbedder:
         return self.model(x)["embeddings"][0].float().cpu().numpy()
 
     def describe(self) -> dict:
-        return {"model": self.cfg.model.name, "checkpoint": self.checkpoint, "iteration": self.iteration,
-                "resolution": self.resolution, "checkpoint_format": self.source}
+        return {
+            "model": self.cfg.model.name,
+            "checkpoint": self.checkpoint,
+            "iteration": self.iteration,
+            "resolution": self.resolution,
+            "checkpoint_format": self.source,
+        }
 
 
-def make_sequence_embedder(*, checkpoint: str | None, model: str | None, device: str = "cpu",
-                           resolution: int = 64, opengait_checkpoint: str | None = None, opengait_config: str | None = None):
+def make_sequence_embedder(
+    *,
+    checkpoint: str | None,
+    model: str | None,
+    device: str = "cpu",
+    resolution: int = 64,
+    opengait_checkpoint: str | None = None,
+    opengait_config: str | None = None,
+):
     if checkpoint and opengait_checkpoint:
         raise GrewkitError("give --checkpoint or --opengait-checkpoint, not both")
     if opengait_checkpoint:
         if not model or model == "gei":
             raise GrewkitError("--opengait-checkpoint needs --model: gaitset, gaitpart, gaitbase or deepgaitv2")
-        return ModelEmbedder.from_opengait(opengait_checkpoint, model, config=opengait_config, resolution=resolution,
-                                           device=device)
+        return ModelEmbedder.from_opengait(
+            opengait_checkpoint, model, config=opengait_config, resolution=resolution, device=device
+        )
     if opengait_config:
         raise GrewkitError("--opengait-config goes with --opengait-checkpoint")
     if checkpoint:
         return ModelEmbedder.from_checkpoint(checkpoint, device=device)
     if model == "gei":
         return GEISequenceEmbedder(resolution)
-    raise GrewkitError("give --checkpoint (a model trained by `grewkit train`), --opengait-checkpoint with --model, "
-                       "or --model gei (the GEI baseline)")
+    raise GrewkitError(
+        "give --checkpoint (a model trained by `grewkit train`), --opengait-checkpoint with --model, "
+        "or --model gei (the GEI baseline)"
+    )
 
 
-def embed_records(embedder, records: list[SequenceRecord], out_dir: str | Path, *, show_progress: bool = True,
-                  source: dict | None = None) -> dict:
+def embed_records(
+    embedder,
+    records: list[SequenceRecord],
+    out_dir: str | Path,
+    *,
+    show_progress: bool = True,
+    source: dict | None = None,
+) -> dict:
     """Embed ``records`` into ``out_dir``; ``source`` (project, modality) goes into the index with the files' digest.
 
     Nothing of the checkpoint's training data is written beyond what ``describe`` says (model, file,
@@ -129,8 +159,12 @@ def embed_records(embedder, records: list[SequenceRecord], out_dir: str | Path, 
             seconds += time.perf_counter() - t0
             advance(1)
     array = np.stack(feats) if feats else np.zeros((0, 1, 1), np.float32)
-    meta = {**embedder.describe(), **(source or {}), "sequences": len(records),
-            "files_digest": files_digest((r.sequence_id, r.sha256) for r in records),
-            "seconds_per_sequence": round(seconds / max(len(records), 1), 6)}
+    meta = {
+        **embedder.describe(),
+        **(source or {}),
+        "sequences": len(records),
+        "files_digest": files_digest((r.sequence_id, r.sha256) for r in records),
+        "seconds_per_sequence": round(seconds / max(len(records), 1), 6),
+    }
     save_features(out_dir, [r.sequence_id for r in records], array, meta)
     return meta

@@ -20,10 +20,9 @@ from grewkit.core.atomic import atomic_path, write_json
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.train.config import TrainConfig
-from grewkit.train.data import PKSampler, SequenceRecord, SequenceStore, sample_frames
+from grewkit.train.data import RESOLUTIONS, PKSampler, SequenceRecord, SequenceStore, sample_frames
 from grewkit.train.losses import ce_loss, triplet_loss
 from grewkit.train.models import build_model
-from grewkit.train.data import RESOLUTIONS
 
 
 def pick_device(device: str | None) -> torch.device:
@@ -56,7 +55,9 @@ def load_checkpoint(path: str | Path) -> dict:
         # weights_only: a checkpoint is tensors and plain containers; never run code from it.
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds on corrupt or foreign files
-        raise GrewkitError(f"not a readable grewkit checkpoint ({type(exc).__name__}: {str(exc)[:200]})", path=path) from None
+        raise GrewkitError(
+            f"not a readable grewkit checkpoint ({type(exc).__name__}: {str(exc)[:200]})", path=path
+        ) from None
 
 
 @dataclass
@@ -71,8 +72,16 @@ class TrainResult:
     amp: bool
 
 
-def train(cfg: TrainConfig, records: list[SequenceRecord], run_dir: str | Path, *, device: str | None = None,
-          iterations: int | None = None, show_progress: bool = True, threads: int | None = None) -> TrainResult:
+def train(
+    cfg: TrainConfig,
+    records: list[SequenceRecord],
+    run_dir: str | Path,
+    *,
+    device: str | None = None,
+    iterations: int | None = None,
+    show_progress: bool = True,
+    threads: int | None = None,
+) -> TrainResult:
     run_dir = Path(run_dir)
     dev = pick_device(device)
     if threads:
@@ -116,8 +125,13 @@ def train(cfg: TrainConfig, records: list[SequenceRecord], run_dir: str | Path, 
     t0 = time.perf_counter()
     last_loss = float("nan")
     window: list[float] = []
-    with progress_bar(f"train {cfg.model.name}", total=total_iters, completed=min(start, total_iters), unit="it",
-                      enabled=show_progress) as advance:
+    with progress_bar(
+        f"train {cfg.model.name}",
+        total=total_iters,
+        completed=min(start, total_iters),
+        unit="it",
+        enabled=show_progress,
+    ) as advance:
         for it in range(start, total_iters):
             t_it = time.perf_counter()
             idx = next(batches)
@@ -142,8 +156,13 @@ def train(cfg: TrainConfig, records: list[SequenceRecord], run_dir: str | Path, 
             window.append(time.perf_counter() - t_it)
             done = it + 1
             if done % cfg.train.log_every == 0 or done == total_iters:
-                entry = {"iteration": done, "loss": round(last_loss, 5), "triplet_active": round(frac, 4),
-                         "lr": sched.get_last_lr()[0], "seconds_per_iter": round(float(np.mean(window)), 4)}
+                entry = {
+                    "iteration": done,
+                    "loss": round(last_loss, 5),
+                    "triplet_active": round(frac, 4),
+                    "lr": sched.get_last_lr()[0],
+                    "seconds_per_iter": round(float(np.mean(window)), 4),
+                }
                 window = []
                 with open(log_path, "a") as f:
                     f.write(json.dumps(entry) + "\n")
@@ -155,13 +174,32 @@ def train(cfg: TrainConfig, records: list[SequenceRecord], run_dir: str | Path, 
     return TrainResult(run_dir, total_iters, start, seconds, seconds / ran if ran else 0.0, last_loss, str(dev), amp)
 
 
-def save_checkpoint(run_dir: Path, iteration: int, cfg: TrainConfig, labels: list[str], model, opt, sched, scaler,
-                    sampler, rng, keep: int = 2) -> Path:
+def save_checkpoint(
+    run_dir: Path,
+    iteration: int,
+    cfg: TrainConfig,
+    labels: list[str],
+    model,
+    opt,
+    sched,
+    scaler,
+    sampler,
+    rng,
+    keep: int = 2,
+) -> Path:
     path = run_dir / "checkpoints" / f"iter-{iteration:07d}.pt"
-    state = {"iteration": iteration, "config": json.dumps(cfg.to_dict()), "labels": labels,
-             "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-             "scaler": scaler.state_dict(), "sampler": json.dumps(sampler.state()),
-             "rng": json.dumps(rng.bit_generator.state), "torch_rng": torch.get_rng_state()}
+    state = {
+        "iteration": iteration,
+        "config": json.dumps(cfg.to_dict()),
+        "labels": labels,
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "scaler": scaler.state_dict(),
+        "sampler": json.dumps(sampler.state()),
+        "rng": json.dumps(rng.bit_generator.state),
+        "torch_rng": torch.get_rng_state(),
+    }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
     for old in checkpoints(run_dir)[:-keep]:

@@ -29,5 +29,6 @@ def triplet_loss(emb: torch.Tensor, labels: torch.Tensor, margin: float = 0.2) -
 def ce_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.1) -> torch.Tensor:
     """Cross-entropy per part. logits (N, P, C)."""
     n, p, c = logits.shape
-    return nn.functional.cross_entropy(logits.float().reshape(n * p, c), labels.repeat_interleave(p),
-                                       label_smoothing=label_smoothing)
+    return nn.functional.cross_entropy(
+        logits.float().reshape(n * p, c), labels.repeat_interleave(p), label_smoothing=label_smoothing
+    )

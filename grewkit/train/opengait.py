@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import pickle
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -66,6 +66,7 @@ def _bnneck_from_opengait(parts: int):
         if t.dim() == 0:  # num_batches_tracked
             return t
         return t.reshape(-1, parts).t().reshape(-1)  # (C, P) channel-major -> (P, C) part-major
+
     return convert
 
 
@@ -76,14 +77,16 @@ def _rename(name: str, key: str, model: torch.nn.Module) -> str:
         key = re.sub(r"^(gl_block\d)\.(\d+)\.weight$", r"\1.\2.conv.weight", key)
         return key.replace("fcs.weight", "Head.fc_bin")
     if name == "gaitpart":
-        key = re.sub(r"^backbone\.module\.(\d+)\.(?:conv\.)?weight$", r"Backbone.forward_block.feature.\1.conv.weight", key)
+        key = re.sub(
+            r"^backbone\.module\.(\d+)\.(?:conv\.)?weight$", r"Backbone.forward_block.feature.\1.conv.weight", key
+        )
         return key.replace("fcs.weight", "Head.fc_bin")
     if key == "fcs.weight":
         return "FCs.fc_bin"
     if key == "bnneck.fc":
         return "BNNecks.fc_bin"
     if key.startswith("bnneck.bn."):
-        return "BNNecks.bn1d." + key[len("bnneck.bn."):]
+        return "BNNecks.bn1d." + key[len("bnneck.bn.") :]
     if name == "gaitbase":
         m = re.match(r"^backbone\.module\.(\d+)\.(.*)$", key)
         index, rest = int(m.group(1)), m.group(2)
@@ -112,8 +115,9 @@ def mapping(name: str, model: torch.nn.Module) -> list[Entry]:
             keys = [f"TFA.pooling_func.{stack}.{p}.{m.group(2)}.conv.weight" for p in range(parts)]
             entries.append(Entry(key, keys, [(t.shape[0] // parts, *t.shape[1:])] * parts, _stack_parts))
         elif key.startswith("bnneck.bn."):
-            entries.append(Entry(key, [_rename(name, key, model)], [tuple(t.shape)],
-                                 _bnneck_from_opengait(model.bnneck.parts)))
+            entries.append(
+                Entry(key, [_rename(name, key, model)], [tuple(t.shape)], _bnneck_from_opengait(model.bnneck.parts))
+            )
         else:
             entries.append(Entry(key, [_rename(name, key, model)], [tuple(t.shape)], _same))
     return entries
@@ -136,7 +140,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict, int]:
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise GrewkitError("not an OpenGait checkpoint: expected {'model': state_dict, ...} of tensors", path=path)
     if all(k.startswith("module.") for k in state):  # saved from a DistributedDataParallel wrapper
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     iteration = ckpt.get("iteration", 0)
     return state, int(iteration) if isinstance(iteration, int) else 0
 
@@ -160,8 +164,11 @@ def args_from_checkpoint(name: str, state: dict, path: Path) -> tuple[dict, int]
         return {"channels": c, "out_channels": int(fc.shape[2])}, 0
     if name == "gaitpart":
         layers, last = [], -1
-        convs = sorted(int(m.group(1)) for k in state
-                       if (m := re.match(r"^Backbone\.forward_block\.feature\.(\d+)\.conv\.weight$", k)))
+        convs = sorted(
+            int(m.group(1))
+            for k in state
+            if (m := re.match(r"^Backbone\.forward_block\.feature\.(\d+)\.conv\.weight$", k))
+        )
         if not convs:
             _need(state, "Backbone.forward_block.feature.0.conv.weight", path, name)
         for i in convs:
@@ -174,15 +181,23 @@ def args_from_checkpoint(name: str, state: dict, path: Path) -> tuple[dict, int]
             widths = ["M" if s == "M" else int(s.split("-")[1]) for s in published]
             if widths == layers:
                 return {"layers": list(published), "out_channels": int(fc.shape[2]), "parts": int(fc.shape[0])}, 0
-        raise GrewkitError(f"GaitPart layers {layers} are not one of OpenGait's published layouts; give "
-                           "--opengait-config (plain or focal convolutions cannot be read from the weights)", path=path)
+        raise GrewkitError(
+            f"GaitPart layers {layers} are not one of OpenGait's published layouts; give "
+            "--opengait-config (plain or focal convolutions cannot be read from the weights)",
+            path=path,
+        )
     fc = _need(state, "FCs.fc_bin", path, name)
     classes = int(_need(state, "BNNecks.fc_bin", path, name).shape[2])
     if name == "gaitbase":
         prefix = "Backbone.forward_block.layer{}"
         channels = [int(_need(state, prefix.format(i) + ".0.conv1.weight", path, name).shape[0]) for i in (1, 2, 3, 4)]
         blocks = [_count(state, rf"^Backbone\.forward_block\.layer{i}\.(\d+)\.") for i in (1, 2, 3, 4)]
-        return {"channels": channels, "blocks": blocks, "out_channels": int(fc.shape[2]), "parts": int(fc.shape[0])}, classes
+        return {
+            "channels": channels,
+            "blocks": blocks,
+            "out_channels": int(fc.shape[2]),
+            "parts": int(fc.shape[0]),
+        }, classes
     p3d = "layer2.0.shortcut3d.weight" in state
     channels = [int(_need(state, "layer0.forward_block.0.weight", path, name).shape[0])]
     blocks = [_count(state, r"^layer1\.forward_block\.(\d+)\.")]
@@ -221,8 +236,9 @@ def args_from_config(name: str, path: str | Path) -> tuple[dict, int]:
             raise GrewkitError(f"model_cfg.{what} = {value!r}: grewkit's {name} builds only {allowed!r}", path=path)
 
     if get("model") != OPENGAIT_MODELS[name]:
-        raise GrewkitError(f"model_cfg.model is {get('model')!r}; --model {name} loads OpenGait's "
-                           f"{OPENGAIT_MODELS[name]}", path=path)
+        raise GrewkitError(
+            f"model_cfg.model is {get('model')!r}; --model {name} loads OpenGait's {OPENGAIT_MODELS[name]}", path=path
+        )
     if name == "gaitset":
         c = list(get("in_channels"))
         expect(c[0], 1, "in_channels[0]")
@@ -235,8 +251,11 @@ def args_from_config(name: str, path: str | Path) -> tuple[dict, int]:
         expect(get("backbone_cfg", "in_channels", default=1, required=False), 1, "backbone_cfg.in_channels")
         parts = int(get("SeparateFCs", "parts_num"))
         expect(list(get("bin_num")), [parts], "bin_num")
-        return {"layers": list(get("backbone_cfg", "layers_cfg")), "out_channels": int(get("SeparateFCs", "out_channels")),
-                "parts": parts}, 0
+        return {
+            "layers": list(get("backbone_cfg", "layers_cfg")),
+            "out_channels": int(get("SeparateFCs", "out_channels")),
+            "parts": parts,
+        }, 0
     classes = int(get("SeparateBNNecks", "class_num"))
     if name == "gaitbase":
         expect(get("backbone_cfg", "type"), "ResNet9", "backbone_cfg.type")
@@ -246,14 +265,22 @@ def args_from_config(name: str, path: str | Path) -> tuple[dict, int]:
         expect(get("backbone_cfg", "in_channel", default=1, required=False), 1, "backbone_cfg.in_channel")
         parts = int(get("SeparateFCs", "parts_num"))
         expect(list(get("bin_num")), [parts], "bin_num")
-        return {"channels": list(get("backbone_cfg", "channels")), "blocks": list(get("backbone_cfg", "layers")),
-                "out_channels": int(get("SeparateFCs", "out_channels")), "parts": parts}, classes
+        return {
+            "channels": list(get("backbone_cfg", "channels")),
+            "blocks": list(get("backbone_cfg", "layers")),
+            "out_channels": int(get("SeparateFCs", "out_channels")),
+            "parts": parts,
+        }, classes
     mode = get("Backbone", "mode")
     if mode not in ("p3d", "2d"):
         raise GrewkitError(f"model_cfg.Backbone.mode = {mode!r}: grewkit's deepgaitv2 builds p3d or 2d", path=path)
     expect(get("Backbone", "in_channels"), 1, "Backbone.in_channels")
     expect(bool(get("use_emb2", default=False, required=False)), False, "use_emb2")
-    return {"mode": mode, "channels": list(get("Backbone", "channels")), "blocks": list(get("Backbone", "layers"))}, classes
+    return {
+        "mode": mode,
+        "channels": list(get("Backbone", "channels")),
+        "blocks": list(get("Backbone", "layers")),
+    }, classes
 
 
 def check_and_convert(name: str, model: torch.nn.Module, state: dict, path: Path) -> dict:
@@ -279,16 +306,18 @@ def check_and_convert(name: str, model: torch.nn.Module, state: dict, path: Path
     return out
 
 
-def model_from_opengait(checkpoint: str | Path, name: str, *, config: str | Path | None = None,
-                        resolution: int = 64) -> tuple[torch.nn.Module, TrainConfig, int]:
+def model_from_opengait(
+    checkpoint: str | Path, name: str, *, config: str | Path | None = None, resolution: int = 64
+) -> tuple[torch.nn.Module, TrainConfig, int]:
     """A grewkit model in eval mode carrying an OpenGait checkpoint's weights, its TrainConfig and iteration."""
     path = Path(checkpoint)
     if name not in OPENGAIT_MODELS:
         raise GrewkitError(f"--model {name!r} cannot load OpenGait weights; known: {', '.join(OPENGAIT_MODELS)}")
     state, iteration = read_checkpoint(path)
     args, classes = args_from_config(name, config) if config else args_from_checkpoint(name, state, path)
-    cfg = TrainConfig.from_dict({"model": {"name": name, "args": args}, "data": {"resolution": resolution}},
-                                source=str(config or path))
+    cfg = TrainConfig.from_dict(
+        {"model": {"name": name, "args": args}, "data": {"resolution": resolution}}, source=str(config or path)
+    )
     h, w = RESOLUTIONS[resolution]
     try:
         model = build_model(name, num_classes=classes, height=h, width=w, **args)

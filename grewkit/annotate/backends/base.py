@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from grewkit.core.errors import GrewkitError
 
@@ -41,9 +42,11 @@ class PushResult:
     retries: int = 0
 
     def line(self) -> str:
-        return (f"{self.created} tasks created, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.kept_annotated} changed but kept (already annotated; --force to replace)"
-                + (f", {self.retries} batch retries after server errors" if self.retries else ""))
+        return (
+            f"{self.created} tasks created, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.kept_annotated} changed but kept (already annotated; --force to replace)"
+            + (f", {self.retries} batch retries after server errors" if self.retries else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -70,13 +73,27 @@ class PullResult:
 
 class AnnotationBackend(ABC):
     @abstractmethod
-    def ensure_project(self, *, title: str, config_xml: str, media_dir: Path | None,
-                       project_id: int | None = None, annotators_per_task: int = 1) -> int:
+    def ensure_project(
+        self,
+        *,
+        title: str,
+        config_xml: str,
+        media_dir: Path | None,
+        project_id: int | None = None,
+        annotators_per_task: int = 1,
+    ) -> int:
         """Create the project (or find the one with this title/id) and bring its config up to date."""
 
     @abstractmethod
-    def push_tasks(self, project_id: int, tasks: list[TaskSpec], *, batch_size: int, force: bool = False,
-                   progress: Callable[[int], None] = lambda n=1: None) -> PushResult:
+    def push_tasks(
+        self,
+        project_id: int,
+        tasks: list[TaskSpec],
+        *,
+        batch_size: int,
+        force: bool = False,
+        progress: Callable[[int], None] = lambda n=1: None,
+    ) -> PushResult:
         """Create new tasks, update changed ones in place; never duplicate a key."""
 
     @abstractmethod

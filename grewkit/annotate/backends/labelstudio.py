@@ -11,12 +11,19 @@ import json
 import os
 import shutil
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from grewkit.annotate.backends.base import (AnnotationBackend, PullResult, PushResult,
-                                            RemoteAnnotation, ServerUnavailable, TaskSpec)
+from grewkit.annotate.backends.base import (
+    AnnotationBackend,
+    PullResult,
+    PushResult,
+    RemoteAnnotation,
+    ServerUnavailable,
+    TaskSpec,
+)
 from grewkit.core.errors import GrewkitError
 
 
@@ -33,9 +40,9 @@ def label_studio_executable() -> Path | None:
 
 def _parse_time(text: str | None) -> datetime:
     if not text:
-        return datetime.fromtimestamp(0, timezone.utc)
+        return datetime.fromtimestamp(0, UTC)
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _detail(body: Any) -> str:
@@ -60,8 +67,10 @@ class LabelStudioClient:
 
     def __init__(self, url: str, api_key: str, *, timeout: float = 300.0):
         if not api_key:
-            raise GrewkitError("no Label Studio API key: pass --api-key, set GREWKIT_LABEL_STUDIO_API_KEY, "
-                               "or start the server with `grewkit annotate serve`")
+            raise GrewkitError(
+                "no Label Studio API key: pass --api-key, set GREWKIT_LABEL_STUDIO_API_KEY, "
+                "or start the server with `grewkit annotate serve`"
+            )
         from label_studio_sdk.base_client import LabelStudioBase
         from label_studio_sdk.core.api_error import ApiError
 
@@ -74,8 +83,9 @@ class LabelStudioClient:
             # drops the last path segment of a server behind a prefix (https://lab.org/ls) without it.
             self.sdk = LabelStudioBase(base_url=self.url + "/", api_key=api_key, timeout=timeout, max_retries=0)
         except ApiError as exc:  # an expired or malformed personal access token is refused here
-            raise GrewkitError(f"{self.url}: the API key was refused (HTTP {exc.status_code}: "
-                               f"{_detail(exc.body)})") from None
+            raise GrewkitError(
+                f"{self.url}: the API key was refused (HTTP {exc.status_code}: {_detail(exc.body)})"
+            ) from None
 
     def __repr__(self) -> str:
         return f"LabelStudioClient(url={self.url!r})"
@@ -130,8 +140,9 @@ PROJECT_PREFIX = "grewkit: "
 
 
 class LabelStudioBackend(AnnotationBackend):
-    def __init__(self, url: str, api_key: str, *, document_root: str | Path | None = None,
-                 reconnect_timeout: float = 180.0):
+    def __init__(
+        self, url: str, api_key: str, *, document_root: str | Path | None = None, reconnect_timeout: float = 180.0
+    ):
         self.client = LabelStudioClient(url, api_key)
         self.sdk = self.client.sdk
         self.document_root = Path(document_root).resolve() if document_root else None
@@ -150,8 +161,9 @@ class LabelStudioBackend(AnnotationBackend):
         try:
             rel = Path(path).resolve().relative_to(self.document_root)
         except ValueError:
-            raise GrewkitError(f"media lies outside the server's local-files document root {self.document_root}",
-                               path=path) from None
+            raise GrewkitError(
+                f"media lies outside the server's local-files document root {self.document_root}", path=path
+            ) from None
         return f"/data/local-files/?d={rel.as_posix()}"
 
     # -- projects ----------------------------------------------------------------------------
@@ -172,10 +184,16 @@ class LabelStudioBackend(AnnotationBackend):
             # A crash between creating the project and recording its id must not make a second one.
             project_id = self.find_project(title)
         if project_id is None:
-            created = self.client.call("create project", self.sdk.projects.create,
-                                       title=title, label_config=config_xml, show_skip_button=True,
-                                       description="Cross-camera identity linking made by grewkit.",
-                                       maximum_annotations=annotators_per_task, sampling="Sequential sampling")
+            created = self.client.call(
+                "create project",
+                self.sdk.projects.create,
+                title=title,
+                label_config=config_xml,
+                show_skip_button=True,
+                description="Cross-camera identity linking made by grewkit.",
+                maximum_annotations=annotators_per_task,
+                sampling="Sequential sampling",
+            )
             project_id = int(created.id)
         else:
             if current is None:
@@ -198,16 +216,28 @@ class LabelStudioBackend(AnnotationBackend):
         existing = self.client.call("list local-files storages", local.list, project=project_id)
         if any(s.path == path for s in existing or []):
             return
-        self.client.call("create local-files storage", local.create, project=project_id, path=path,
-                         title="grewkit media", use_blob_urls=True, regex_filter=r".*\.jpg$")
+        self.client.call(
+            "create local-files storage",
+            local.create,
+            project=project_id,
+            path=path,
+            title="grewkit media",
+            use_blob_urls=True,
+            regex_filter=r".*\.jpg$",
+        )
 
     # -- tasks -------------------------------------------------------------------------------
     def existing_tasks(self, project_id: int) -> dict[str, dict]:
         """key -> {id, digest, annotated} for every grewkit task on the server, read page by page."""
         out: dict[str, dict] = {}
-        for task in self.client.pages("list tasks", self.sdk.tasks.list, page_size=1000, project=project_id,
-                                      fields="task_only",
-                                      include="id,data,total_annotations,cancelled_annotations"):
+        for task in self.client.pages(
+            "list tasks",
+            self.sdk.tasks.list,
+            page_size=1000,
+            project=project_id,
+            fields="task_only",
+            include="id,data,total_annotations,cancelled_annotations",
+        ):
             data = task.data or {}
             key = data.get("grewkit_key")
             if key is None:
@@ -226,8 +256,14 @@ class LabelStudioBackend(AnnotationBackend):
         return {"data": data, "predictions": task.predictions}
 
     def import_batch(self, project_id: int, payloads: list[dict]) -> None:
-        self.client.call(f"import into project {project_id}", self.sdk.projects.import_tasks, project_id,
-                         request=payloads, commit_to_project=True, return_task_ids=False)
+        self.client.call(
+            f"import into project {project_id}",
+            self.sdk.projects.import_tasks,
+            project_id,
+            request=payloads,
+            commit_to_project=True,
+            return_task_ids=False,
+        )
 
     def push_tasks(self, project_id, tasks, *, batch_size, force=False, progress=lambda n=1: None):
         keys = [t.key for t in tasks]
@@ -280,9 +316,14 @@ class LabelStudioBackend(AnnotationBackend):
         for prediction in old or []:
             self.client.call(f"delete prediction {prediction.id}", self.sdk.predictions.delete, prediction.id)
         for prediction in task.predictions:
-            self.client.call(f"create prediction for task {task_id}", self.sdk.predictions.create, task=task_id,
-                             result=prediction["result"], score=prediction.get("score"),
-                             model_version=prediction.get("model_version"))
+            self.client.call(
+                f"create prediction for task {task_id}",
+                self.sdk.predictions.create,
+                task=task_id,
+                result=prediction["result"],
+                score=prediction.get("score"),
+                model_version=prediction.get("model_version"),
+            )
 
     # -- annotations -------------------------------------------------------------------------
     def users(self) -> dict[int, str]:
@@ -297,9 +338,12 @@ class LabelStudioBackend(AnnotationBackend):
 
         def download(params: dict) -> list[dict]:
             # The export arrives as a byte stream; it is parsed once, whole, as the server sends one document.
-            chunks = exports.download_sync(project_id, download_all_tasks=True, export_type="JSON",
-                                           request_options={"additional_query_parameters": params,
-                                                            "chunk_size": 1 << 20})
+            chunks = exports.download_sync(
+                project_id,
+                download_all_tasks=True,
+                export_type="JSON",
+                request_options={"additional_query_parameters": params, "chunk_size": 1 << 20},
+            )
             return json.loads(b"".join(chunks))
 
         if task_ids is None:
@@ -309,19 +353,37 @@ class LabelStudioBackend(AnnotationBackend):
             # SDK bug worked around here (label-studio-sdk 2.1.2): download_sync(ids=...) sends ``ids=``,
             # the server reads only ``ids[]=`` and silently exports every task; so the filter goes in as
             # an extra query parameter under the name the server reads.
-            out += self.client.call(f"export tasks of project {project_id}", download,
-                                    {"ids[]": task_ids[start:start + 200]})
+            out += self.client.call(
+                f"export tasks of project {project_id}", download, {"ids[]": task_ids[start : start + 200]}
+            )
         return out
 
     def changed_task_ids(self, project_id: int, since: datetime) -> list[int]:
         """Tasks whose ``updated_at`` is after ``since``: creating, editing, skipping or deleting an
         annotation touches its task (an edit leaves the annotation's ``completed_at`` as it was)."""
-        stamp = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        query = json.dumps({"filters": {"conjunction": "and", "items": [
-            {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime", "value": stamp}]}})
-        return [int(t.id) for t in self.client.pages("list changed tasks", self.sdk.tasks.list, page_size=1000,
-                                                      project=project_id, fields="task_only", query=query,
-                                                      include="id")]
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        query = json.dumps(
+            {
+                "filters": {
+                    "conjunction": "and",
+                    "items": [
+                        {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime", "value": stamp}
+                    ],
+                }
+            }
+        )
+        return [
+            int(t.id)
+            for t in self.client.pages(
+                "list changed tasks",
+                self.sdk.tasks.list,
+                page_size=1000,
+                project=project_id,
+                fields="task_only",
+                query=query,
+                include="id",
+            )
+        ]
 
     def pull(self, project_id, *, since=None):
         if since is None:
@@ -343,16 +405,26 @@ class LabelStudioBackend(AnnotationBackend):
                     annotator = who.get("email") or str(who.get("id"))
                 else:
                     annotator = users.get(int(who), str(who)) if who is not None else "unknown"
-                out.append(RemoteAnnotation(
-                    annotation_id=f"{self.annotation_prefix}{ann['id']}", task_key=key, task_id=int(task["id"]),
-                    annotator=annotator, created_at=_parse_time(ann.get("created_at")),
-                    updated_at=_parse_time(ann.get("updated_at") or ann.get("created_at")),
-                    was_cancelled=bool(ann.get("was_cancelled")), result=ann.get("result") or [], task_data=data))
+                out.append(
+                    RemoteAnnotation(
+                        annotation_id=f"{self.annotation_prefix}{ann['id']}",
+                        task_key=key,
+                        task_id=int(task["id"]),
+                        annotator=annotator,
+                        created_at=_parse_time(ann.get("created_at")),
+                        updated_at=_parse_time(ann.get("updated_at") or ann.get("created_at")),
+                        was_cancelled=bool(ann.get("was_cancelled")),
+                        result=ann.get("result") or [],
+                        task_data=data,
+                    )
+                )
         return PullResult(out, {int(t["id"]) for t in tasks}, complete=since is None)
 
     def summary(self, project_id):
         doc = self.client.call(f"get project {project_id}", self.sdk.projects.get, project_id)
-        return {"tasks": int(doc.task_number or 0),
-                "done": int(doc.num_tasks_with_annotations or 0),
-                "skipped": int(doc.skipped_annotations_number or 0),
-                "annotations": int(doc.total_annotations_number or 0)}
+        return {
+            "tasks": int(doc.task_number or 0),
+            "done": int(doc.num_tasks_with_annotations or 0),
+            "skipped": int(doc.skipped_annotations_number or 0),
+            "annotations": int(doc.total_annotations_number or 0),
+        }

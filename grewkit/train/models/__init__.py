@@ -12,13 +12,16 @@ from grewkit.core.registry import Registry
 
 # Name -> "module:Class". Contract: a torch module built as
 # ``cls(num_classes=..., height=..., width=..., **config)``, config being a training config's ``model.args``.
-MODELS: Registry[type] = Registry("model", {
-    "geinet": "grewkit.train.models.geinet:GEINet",
-    "gaitset": "grewkit.train.models.gaitset:GaitSet",
-    "gaitpart": "grewkit.train.models.gaitpart:GaitPart",
-    "gaitbase": "grewkit.train.models.gaitbase:GaitBase",
-    "deepgaitv2": "grewkit.train.models.deepgaitv2:DeepGaitV2",
-})
+MODELS: Registry[type] = Registry(
+    "model",
+    {
+        "geinet": "grewkit.train.models.geinet:GEINet",
+        "gaitset": "grewkit.train.models.gaitset:GaitSet",
+        "gaitpart": "grewkit.train.models.gaitpart:GaitPart",
+        "gaitbase": "grewkit.train.models.gaitbase:GaitBase",
+        "deepgaitv2": "grewkit.train.models.deepgaitv2:DeepGaitV2",
+    },
+)
 
 
 def model_class(name: str):

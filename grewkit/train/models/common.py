@@ -65,7 +65,9 @@ class SeparateBNNecks(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # x (N, P, D)
         n, p, d = x.shape
         y = self.bn(x.reshape(n, p * d)).reshape(n, p, d)
-        logits = torch.einsum("npd,pdc->npc", nn.functional.normalize(y, dim=-1), nn.functional.normalize(self.fc, dim=1))
+        logits = torch.einsum(
+            "npd,pdc->npc", nn.functional.normalize(y, dim=-1), nn.functional.normalize(self.fc, dim=1)
+        )
         return y, logits
 
 

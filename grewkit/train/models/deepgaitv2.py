@@ -11,7 +11,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from grewkit.train.models.common import BasicBlock, FramewiseConv, HorizontalPooling, SeparateBNNecks, SeparateFCs, set_pool
+from grewkit.train.models.common import (
+    BasicBlock,
+    FramewiseConv,
+    HorizontalPooling,
+    SeparateBNNecks,
+    SeparateFCs,
+    set_pool,
+)
 
 
 def _conv3x3(cin, cout, stride=1):
@@ -24,7 +31,9 @@ class BlockP3D(nn.Module):
 
     def __init__(self, cin, cout, stride):
         super().__init__()
-        self.conv1 = FramewiseConv(nn.Sequential(_conv3x3(cin, cout, stride), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)))
+        self.conv1 = FramewiseConv(
+            nn.Sequential(_conv3x3(cin, cout, stride), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+        )
         self.conv2 = FramewiseConv(nn.Sequential(_conv3x3(cout, cout), nn.BatchNorm2d(cout)))
         self.shortcut3d = nn.Conv3d(cout, cout, (3, 1, 1), 1, (1, 0, 0), bias=False)
         self.sbn = nn.BatchNorm3d(cout)
@@ -42,8 +51,17 @@ class BlockP3D(nn.Module):
 class DeepGaitV2(nn.Module):
     input_kind = "silhouettes"
 
-    def __init__(self, *, num_classes: int, height: int = 64, width: int = 44, mode: str = "p3d",
-                 channels=(64, 128, 256, 512), blocks=(1, 1, 1, 1), parts: int = 16):
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        height: int = 64,
+        width: int = 44,
+        mode: str = "p3d",
+        channels=(64, 128, 256, 512),
+        blocks=(1, 1, 1, 1),
+        parts: int = 16,
+    ):
         super().__init__()
         if mode not in ("p3d", "2d"):
             raise ValueError(f"mode must be p3d or 2d, not {mode!r}")

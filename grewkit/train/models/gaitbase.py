@@ -6,15 +6,30 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from grewkit.train.models.common import (BasicBlock, FramewiseConv, HorizontalPooling, SeparateBNNecks, SeparateFCs,
-                                          set_pool)
+from grewkit.train.models.common import (
+    BasicBlock,
+    FramewiseConv,
+    HorizontalPooling,
+    SeparateBNNecks,
+    SeparateFCs,
+    set_pool,
+)
 
 
 class GaitBase(nn.Module):
     input_kind = "silhouettes"
 
-    def __init__(self, *, num_classes: int, height: int = 64, width: int = 44,
-                 channels=(64, 128, 256, 512), out_channels: int = 256, parts: int = 16, blocks=(1, 1, 1, 1)):
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        height: int = 64,
+        width: int = 44,
+        channels=(64, 128, 256, 512),
+        out_channels: int = 256,
+        parts: int = 16,
+        blocks=(1, 1, 1, 1),
+    ):
         super().__init__()
         self.blocks = tuple(blocks)  # names the flat backbone's blocks by stage when weights are exchanged
         layers = [nn.Conv2d(1, channels[0], 3, 1, 1, bias=False), nn.BatchNorm2d(channels[0]), nn.ReLU(inplace=True)]

@@ -30,7 +30,7 @@ class FocalConv(nn.Module):
     def forward(self, x):
         if self.halving == 0:
             return self.conv(x)
-        strips = x.split(x.shape[2] // 2 ** self.halving, dim=2)
+        strips = x.split(x.shape[2] // 2**self.halving, dim=2)
         return torch.cat([self.conv(s) for s in strips], 2)
 
 
@@ -72,12 +72,16 @@ class MicroMotion(nn.Module):
     def __init__(self, channels: int, parts: int, squeeze: int = 4):
         super().__init__()
         hidden = channels // squeeze
-        self.att3 = nn.Sequential(nn.Conv1d(channels * parts, hidden * parts, 3, padding=1, groups=parts, bias=False),
-                                  nn.LeakyReLU(inplace=True),
-                                  nn.Conv1d(hidden * parts, channels * parts, 1, groups=parts, bias=False))
-        self.att5 = nn.Sequential(nn.Conv1d(channels * parts, hidden * parts, 3, padding=1, groups=parts, bias=False),
-                                  nn.LeakyReLU(inplace=True),
-                                  nn.Conv1d(hidden * parts, channels * parts, 3, padding=1, groups=parts, bias=False))
+        self.att3 = nn.Sequential(
+            nn.Conv1d(channels * parts, hidden * parts, 3, padding=1, groups=parts, bias=False),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv1d(hidden * parts, channels * parts, 1, groups=parts, bias=False),
+        )
+        self.att5 = nn.Sequential(
+            nn.Conv1d(channels * parts, hidden * parts, 3, padding=1, groups=parts, bias=False),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv1d(hidden * parts, channels * parts, 3, padding=1, groups=parts, bias=False),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, P, T) -> (N, C, P)
         n, c, p, t = x.shape
@@ -91,8 +95,17 @@ class MicroMotion(nn.Module):
 class GaitPart(nn.Module):
     input_kind = "silhouettes"
 
-    def __init__(self, *, num_classes: int = 0, height: int = 64, width: int = 44,
-                 channels=(32, 64, 128), layers=None, out_channels: int = 128, parts: int = 16):
+    def __init__(
+        self,
+        *,
+        num_classes: int = 0,
+        height: int = 64,
+        width: int = 44,
+        channels=(32, 64, 128),
+        layers=None,
+        out_channels: int = 128,
+        parts: int = 16,
+    ):
         super().__init__()
         self.layers = list(layers) if layers is not None else layers_from_channels(channels)
         modules: list[nn.Module] = []
@@ -104,12 +117,15 @@ class GaitPart(nn.Module):
                 continue
             kind, cout, halving = entry
             k = 5 if i == 0 else 3
-            modules.append(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False) if kind == "BC"
-                           else FocalConv(cin, cout, k, halving))
+            modules.append(
+                nn.Conv2d(cin, cout, k, padding=k // 2, bias=False)
+                if kind == "BC"
+                else FocalConv(cin, cout, k, halving)
+            )
             modules.append(nn.LeakyReLU(inplace=True))
             cin = cout
         self.backbone = FramewiseConv(nn.Sequential(*modules))
-        rows = height // 2 ** pools
+        rows = height // 2**pools
         if rows % parts:
             raise ValueError(f"height {height} gives {rows} rows, not divisible by {parts} parts")
         self.parts = parts

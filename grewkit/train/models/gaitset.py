@@ -13,8 +13,12 @@ from grewkit.train.models.common import FramewiseConv, HorizontalPooling, Separa
 
 
 def _block(cin, cout, k1, k2, pool):
-    layers = [nn.Conv2d(cin, cout, k1, padding=k1 // 2, bias=False), nn.LeakyReLU(inplace=True),
-              nn.Conv2d(cout, cout, k2, padding=k2 // 2, bias=False), nn.LeakyReLU(inplace=True)]
+    layers = [
+        nn.Conv2d(cin, cout, k1, padding=k1 // 2, bias=False),
+        nn.LeakyReLU(inplace=True),
+        nn.Conv2d(cout, cout, k2, padding=k2 // 2, bias=False),
+        nn.LeakyReLU(inplace=True),
+    ]
     if pool:
         layers.append(nn.MaxPool2d(2))
     return nn.Sequential(*layers)
@@ -23,8 +27,16 @@ def _block(cin, cout, k1, k2, pool):
 class GaitSet(nn.Module):
     input_kind = "silhouettes"
 
-    def __init__(self, *, num_classes: int = 0, height: int = 64, width: int = 44,
-                 channels=(32, 64, 128), out_channels: int = 256, bins=(16, 8, 4, 2, 1)):
+    def __init__(
+        self,
+        *,
+        num_classes: int = 0,
+        height: int = 64,
+        width: int = 44,
+        channels=(32, 64, 128),
+        out_channels: int = 256,
+        bins=(16, 8, 4, 2, 1),
+    ):
         super().__init__()
         c1, c2, c3 = channels
         self.set_block1 = FramewiseConv(_block(1, c1, 5, 3, True))
@@ -35,8 +47,10 @@ class GaitSet(nn.Module):
         self.hpp = HorizontalPooling(bins)
         if height // 4 % max(bins):
             bins_ok = [b for b in bins if (height // 4) % b == 0]
-            raise ValueError(f"height {height} gives {height // 4} rows after pooling, not divisible by bins {bins} "
-                             f"(usable: {bins_ok})")
+            raise ValueError(
+                f"height {height} gives {height // 4} rows after pooling, not divisible by bins {bins} "
+                f"(usable: {bins_ok})"
+            )
         self.parts = 2 * sum(bins)
         self.fcs = SeparateFCs(self.parts, c3, out_channels)
 

@@ -15,8 +15,14 @@ class GEINet(nn.Module):
     def __init__(self, *, num_classes: int, height: int = 64, width: int = 44, hidden: int = 1024):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 18, 7), nn.ReLU(inplace=True), nn.MaxPool2d(2), nn.LocalResponseNorm(5),
-            nn.Conv2d(18, 45, 5), nn.ReLU(inplace=True), nn.MaxPool2d(3), nn.LocalResponseNorm(5),
+            nn.Conv2d(1, 18, 7),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.LocalResponseNorm(5),
+            nn.Conv2d(18, 45, 5),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3),
+            nn.LocalResponseNorm(5),
         )
         with torch.no_grad():
             flat = self.features(torch.zeros(1, 1, height, width)).numel()
