@@ -146,6 +146,7 @@ def main() -> int:
         try:
             header, arrays = read_message(inp)
         except EOFError:
+            out.close()
             return 0
         try:
             if header["op"] == "init":
