@@ -54,7 +54,7 @@ def test_mmdet_boxes_come_back_in_frame_pixels(tmp_path):
     finally:
         detector.close()
     assert boxes.xyxy.shape == (len(boxes), 4) and 0 < len(boxes) <= 50
-    assert ((boxes.scores >= 0) & (boxes.scores <= 1)).all()
+    assert ((boxes.score >= 0) & (boxes.score <= 1)).all()
     x1, y1, x2, y2 = boxes.xyxy.T
     assert (x1 >= 0).all() and (y1 >= 0).all() and (x2 <= 1280).all() and (y2 <= 960).all() and (x2 > x1).all()
     # RTMDet sees a 640 x 480 resize of this 1280 x 960 frame: boxes beyond it are in frame pixels.
