@@ -105,3 +105,16 @@ class Registry(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {self.names()})"
+
+
+def build_from_table(kinds: Registry, name: str, config: dict, path: Path, *, threads: int = 1) -> Any:
+    """A backend configured by table ``name`` of a TOML file at ``path`` (detectors.toml, pose_estimators.toml):
+    ``kinds.get(config["kind"]).from_config(name, config, path.parent, threads)``, with every error naming the file."""
+    try:
+        return kinds.get(config["kind"]).from_config(name, config, path.parent, threads)
+    except GrewkitError as exc:
+        if exc.path is None:
+            raise GrewkitError(exc.reason, path=path) from None
+        raise
+    except TypeError as exc:  # a wrong key or value type in the table
+        raise GrewkitError(f"[{name}] {exc}", path=path) from None

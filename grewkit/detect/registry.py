@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grewkit.core.errors import GrewkitError
-from grewkit.core.registry import Registry
+from grewkit.core.registry import Registry, build_from_table
 from grewkit.core.resources import read_toml, shipped_dir
 from grewkit.detect.base import Detector
 
@@ -65,12 +65,4 @@ def make_detector(name: str, *, backends_file: str | Path = "", threads: int = 1
             raise GrewkitError(f"[{name}] without_int8_dot_product names no detector: {fallback!r}", path=path)
         if not has_int8_dot_product():  # keeps its name; the model stem and checksum in it say which file ran
             config = {k: v for k, v in backends[fallback].items() if k != "without_int8_dot_product"}
-    try:
-        cls = KINDS.get(config["kind"])
-        return cls.from_config(name, config, path.parent, threads)
-    except GrewkitError as exc:
-        if exc.path is None:
-            raise GrewkitError(exc.reason, path=path) from None
-        raise
-    except TypeError as exc:  # a wrong key or value type in the table
-        raise GrewkitError(f"[{name}] {exc}", path=path) from None
+    return build_from_table(KINDS, name, config, path, threads=threads)

@@ -32,7 +32,7 @@ from typing import Protocol
 import numpy as np
 
 from grewkit.core.errors import GrewkitError
-from grewkit.core.registry import Registry
+from grewkit.core.registry import Registry, build_from_table
 from grewkit.core.resources import read_toml, shipped_dir
 
 #: The built-in estimator: BlazePose landmarks of the person model (no table, no file needed).
@@ -97,15 +97,7 @@ def make_pose_estimator(name: str, *, estimators_file: str = "", threads: int = 
         raise GrewkitError("the mediapipe pose estimator is built into the render stage's person model")
     config = estimator_table(name, estimators_file)
     path = estimators_path(estimators_file)
-    try:
-        cls = KINDS.get(config["kind"])
-        return cls.from_config(name, config, path.parent, threads)
-    except GrewkitError as exc:
-        if exc.path is None:
-            raise GrewkitError(exc.reason, path=path) from None
-        raise
-    except TypeError as exc:  # a wrong key or value type in the table
-        raise GrewkitError(f"[{name}] {exc}", path=path) from None
+    return build_from_table(KINDS, name, config, path, threads=threads)
 
 
 @functools.lru_cache(maxsize=4)
