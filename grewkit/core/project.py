@@ -29,6 +29,11 @@ LAYOUT = {
 class Project:
     root: Path
 
+    def __post_init__(self):
+        # One project, one root: the paths that units record (videos, boxes) must not depend on the
+        # folder a command was started from, or a rerun from elsewhere would see every unit as stale.
+        object.__setattr__(self, "root", Path(self.root).absolute())
+
     @classmethod
     def init(cls, root: str | Path, *, name: str | None = None) -> Project:
         root = Path(root)
