@@ -18,7 +18,7 @@ for a few reasons, each of which leaves a trace in the boxes alone (no frames ar
   again may have been found on someone else. The track is cut there in two.
 
 A box covering two people who walk together, with no second box beside it, leaves no trace
-in the boxes; what the cuts cannot see, they cannot cut (docs/benchmarks.md, issue 4).
+in the boxes; what the cuts cannot see, they cannot cut (docs/benchmarks.md).
 
 Every dropped part becomes a tracklet of its own with ``kept = false`` and the reason, so a
 reviewer sees what was thrown away. Cuts depend on the boxes only, so reruns give the same
