@@ -107,6 +107,13 @@ class Registry(Generic[T]):
         return f"Registry({self.kind!r}, {self.names()})"
 
 
+def check_keys(name: str, config: dict, known: set[str]) -> None:
+    """Refuse keys a backend kind does not read (a typo would otherwise be ignored silently)."""
+    unknown = set(config) - set(known) - {"kind"}
+    if unknown:
+        raise GrewkitError(f"[{name}] unknown keys {sorted(unknown)}; known: {sorted(known)}")
+
+
 def build_from_table(kinds: Registry, name: str, config: dict, path: Path, *, threads: int = 1) -> Any:
     """A backend configured by table ``name`` of a TOML file at ``path`` (detectors.toml, pose_estimators.toml):
     ``kinds.get(config["kind"]).from_config(name, config, path.parent, threads)``, with every error naming the file."""

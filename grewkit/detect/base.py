@@ -7,7 +7,6 @@ from typing import ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from grewkit.core.boxes import Boxes
-from grewkit.core.errors import GrewkitError
 
 
 @runtime_checkable
@@ -27,10 +26,3 @@ class Detector(Protocol):
     def detect(self, frame: np.ndarray) -> Boxes:
         """The person boxes of ``frame``, best first (``Boxes.best_first``)."""
         ...
-
-
-def check_keys(name: str, config: dict, known: set[str]) -> None:
-    """Refuse keys a backend kind does not read (a typo would otherwise be ignored silently)."""
-    unknown = set(config) - set(known) - {"kind"}
-    if unknown:
-        raise GrewkitError(f"[{name}] unknown keys {sorted(unknown)}; known: {sorted(known)}")

@@ -15,7 +15,7 @@ import numpy as np
 
 from grewkit.core.boxes import Boxes, nms, xywh_to_xyxy
 from grewkit.core.errors import GrewkitError
-from grewkit.detect.base import check_keys
+from grewkit.core.registry import check_keys
 
 
 class HogDetector:

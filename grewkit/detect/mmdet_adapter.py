@@ -25,7 +25,7 @@ import numpy as np
 
 from grewkit.core.boxes import Boxes
 from grewkit.core.errors import GrewkitError
-from grewkit.detect.base import check_keys
+from grewkit.core.registry import check_keys
 from grewkit.openmmlab import resolve_checkpoint, resolve_config
 
 

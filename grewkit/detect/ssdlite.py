@@ -16,7 +16,7 @@ import numpy as np
 
 from grewkit.core.boxes import Boxes, nms
 from grewkit.core.onnx_session import open_session
-from grewkit.detect.base import check_keys
+from grewkit.core.registry import check_keys
 
 
 class SSDLiteDetector:

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from grewkit.core.errors import GrewkitError
+from grewkit.core.registry import check_keys
 from grewkit.openmmlab import resolve_checkpoint, resolve_config
 from grewkit.render.pose_estimators import missing_keypoints
 
@@ -69,9 +70,7 @@ class MMPoseEstimator:
 
     @classmethod
     def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> MMPoseEstimator:
-        unknown = set(config) - KEYS - {"kind"}
-        if unknown:
-            raise GrewkitError(f"[{name}] unknown keys {sorted(unknown)}; known: {sorted(KEYS)}")
+        check_keys(name, config, KEYS)
         if "config" not in config:
             raise GrewkitError(f'[{name}] kind = "mmpose" needs config = "path/to/config.py"')
         return cls(

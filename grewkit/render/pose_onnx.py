@@ -34,6 +34,7 @@ import numpy as np
 
 from grewkit.core.errors import GrewkitError
 from grewkit.core.onnx_session import open_session
+from grewkit.core.registry import check_keys
 from grewkit.render.pose_estimators import box_center_scale, missing_keypoints, to_frame, warp_matrix
 
 DECODINGS = ("simcc", "heatmap")
@@ -144,9 +145,7 @@ class OnnxPoseEstimator:
 
     @classmethod
     def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> OnnxPoseEstimator:
-        unknown = set(config) - KEYS - {"kind"}
-        if unknown:
-            raise GrewkitError(f"[{name}] unknown keys {sorted(unknown)}; known: {sorted(KEYS)}")
+        check_keys(name, config, KEYS)
         if "model" not in config:
             raise GrewkitError(f'[{name}] needs model = "path/to/model.onnx"')
         kwargs = {k: v for k, v in config.items() if k not in ("kind", "model")}
