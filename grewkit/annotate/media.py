@@ -20,6 +20,7 @@ from grewkit.core.atomic import write_bytes
 from grewkit.core.boxes import Boxes
 from grewkit.core.errors import GrewkitError
 from grewkit.core.frames import read_frames
+from grewkit.core.thirdparty_logs import third_party_output
 
 STRIP_DIR = "media/annotation/strips"
 PLACEHOLDER = "media/annotation/no-candidate.jpg"
@@ -127,23 +128,25 @@ def render_strips(
     for t in todo:
         video, camera = info[t]
         by_camera[camera][video].append(t)
-    for camera, per_video in sorted(by_camera.items()):
-        boxes = boxes_by_tracklet(camera_boxes(project, camera, [t for ts in per_video.values() for t in ts]))
-        for video, ids in sorted(per_video.items()):
-            if video not in video_path:
-                raise GrewkitError(
-                    f"video {video!r} of tracklet {ids[0]!r} is not in the videos manifest",
-                    path=project.manifests_dir / "videos.parquet",
-                )
-            wanted = {t: sample_boxes(boxes.get(t, Boxes.empty()), frames) for t in ids}
-            crops: dict[str, list] = defaultdict(list)
-            for tid, _, crop, inner in iter_crops(project.resolve(video_path[video]), wanted):
-                crops[tid].append((crop, inner))
-            for t in ids:
-                if not crops.get(t):
-                    raise GrewkitError(f"tracklet {t!r} has no boxes", path=project.manifests_dir / "boxes")
-                write_bytes(project.root / paths[t], encode_jpeg(make_strip(crops[t], height=height)))
-                progress(1)
+    # The face detector (mediapipe / TensorFlow Lite) prints from C++: into logs/annotate.log.
+    with third_party_output(project.root / "logs" / "annotate.log", header="annotator media"):
+        for camera, per_video in sorted(by_camera.items()):
+            boxes = boxes_by_tracklet(camera_boxes(project, camera, [t for ts in per_video.values() for t in ts]))
+            for video, ids in sorted(per_video.items()):
+                if video not in video_path:
+                    raise GrewkitError(
+                        f"video {video!r} of tracklet {ids[0]!r} is not in the videos manifest",
+                        path=project.manifests_dir / "videos.parquet",
+                    )
+                wanted = {t: sample_boxes(boxes.get(t, Boxes.empty()), frames) for t in ids}
+                crops: dict[str, list] = defaultdict(list)
+                for tid, _, crop, inner in iter_crops(project.resolve(video_path[video]), wanted):
+                    crops[tid].append((crop, inner))
+                for t in ids:
+                    if not crops.get(t):
+                        raise GrewkitError(f"tracklet {t!r} has no boxes", path=project.manifests_dir / "boxes")
+                    write_bytes(project.root / paths[t], encode_jpeg(make_strip(crops[t], height=height)))
+                    progress(1)
     return paths
 
 
