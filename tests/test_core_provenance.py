@@ -203,3 +203,81 @@ def test_a_video_changed_after_ingest_is_checked_again(project, tmp_path):
     [reason] = stage_status(project, "ingest")["failed"].values()
     assert "cam1_b.avi: truncated: the header promises 12 frames but only" in reason
     assert validate_project(project) == []
+
+
+def start_stage(project, stage) -> subprocess.Popen:
+    """``stage`` of ``project`` in a child process that leads its own session (so it can be killed whole)."""
+    script = (
+        "from pathlib import Path\nfrom grewkit.core.project import Project\n"
+        "from grewkit.core.runner import run_stage\nfrom grewkit.core.executors import SerialExecutor\n"
+        f"run_stage(Project(Path({str(project.root)!r})), {stage!r}, executor=SerialExecutor(), show_progress=False)\n"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )
+
+
+# Settings the chain below changes at random: each touches a different stage, and each value is cheap.
+CHANGES = {
+    ("detect", "stride"): ["2", "3"],
+    ("detect", "min_score"): ["0.1", "0.3"],
+    ("track", "max_gap_seconds"): ["0.04", "0.4"],
+    ("track", "min_seconds"): ["0.5", "1.0"],
+    ("render", "modalities"): ['["sil"]', '["sil", "gei"]'],
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_random_kills_and_setting_changes_end_equal_to_a_fresh_project(footage, tmp_path, seed):
+    """Kill random stages at random moments and change random settings between them; a full rerun
+    then equals, byte for byte, a fresh project run once with the final settings."""
+    import random
+
+    rng = random.Random(seed)
+    project = new_project(tmp_path / "chain", footage)
+    final: dict[tuple[str, str], str] = {}
+    events = []
+    for _ in range(6):
+        if rng.random() < 0.5:
+            key = rng.choice(sorted(CHANGES))
+            final[key] = rng.choice(CHANGES[key])
+            set_option(project, *key, final[key])
+            events.append(f"set {key}={final[key]}")
+        stage = rng.choice(STAGES)
+        proc = start_stage(project, stage)
+        delay = rng.uniform(0.3, 6.0)
+        try:
+            proc.wait(timeout=delay)
+            events.append(f"{stage} ended ({proc.returncode})")
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            events.append(f"{stage} killed after {delay:.1f} s")
+    for stage in STAGES:
+        try:
+            run(project, stage)
+        except GrewkitError as exc:
+            raise AssertionError(f"{stage} after {events}: {exc}") from exc
+    fresh = new_project(tmp_path / "fresh", footage, final)
+    pipeline(fresh)
+    assert outputs(project) == outputs(fresh), events
+    assert validate_project(project) == []
+
+
+def test_a_moved_project_is_not_stale(reference, tmp_path):
+    """Fingerprints hold paths relative to the project root: a project copied to another folder (or
+    machine) reruns as "already done" with the same bytes, while a changed setting still counts."""
+    moved = Project(tmp_path / "elsewhere" / "moved")
+    shutil.copytree(reference.root, moved.root, symlinks=True)
+    for stage in STAGES:
+        status = stage_status(moved, stage)
+        assert not status["stale"], (stage, status["stale"])
+    snapshot = outputs(moved)
+    for stage, summary in pipeline(moved).items():
+        assert summary.done == 0 and summary.skipped == summary.total, stage
+    assert outputs(moved) == snapshot == outputs(reference)
+    assert validate_project(moved) == []

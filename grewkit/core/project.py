@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ class Project:
     def __post_init__(self):
         # One project, one root: the paths that units record (videos, boxes) must not depend on the
         # folder a command was started from, or a rerun from elsewhere would see every unit as stale.
-        object.__setattr__(self, "root", Path(self.root).absolute())
+        object.__setattr__(self, "root", Path(os.path.abspath(self.root)))
 
     @classmethod
     def init(cls, root: str | Path, *, name: str | None = None) -> Project:
@@ -88,6 +89,14 @@ class Project:
         path = Path(path).resolve()
         try:
             return path.relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    def stored(self, path: str | Path) -> str:
+        """Like ``relative`` but without following symlinks (a link's own name can carry its camera)."""
+        path = Path(os.path.abspath(path))
+        try:
+            return path.relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
 

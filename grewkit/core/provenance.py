@@ -16,7 +16,8 @@ A done marker (``state/<stage>/done/<unit>.json``) records three things besides 
 A marker is fresh when its recorded inputs equal the ones computed now and its files are intact;
 otherwise the unit is stale and is redone. Everything hashed is content (canonical JSON, file
 bytes), never a time or a path of a temporary file, so an unchanged project fingerprints the same
-on every run.
+on every run. Paths inside the project are hashed relative to its root (``relative_to_root``), so
+a project moved or copied to another folder or machine is not stale for having moved.
 """
 
 from __future__ import annotations
@@ -34,6 +35,27 @@ def digest(obj: Any) -> str:
     """sha256 of canonical JSON: the same value gives the same digest in every process and run."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+PROJECT_ROOT = "<project>"
+
+
+def relative_to_root(obj: Any, root: str | Path) -> Any:
+    """``obj`` with every string that names ``root`` or a path below it written as ``<project>/...``.
+
+    Payloads carry absolute paths (a worker may run anywhere); their fingerprint must not.
+    """
+    base = str(root).rstrip(os.sep)
+    prefix = base + os.sep
+    if isinstance(obj, str):
+        if obj == base:
+            return PROJECT_ROOT
+        return PROJECT_ROOT + "/" + Path(obj[len(prefix) :]).as_posix() if obj.startswith(prefix) else obj
+    if isinstance(obj, dict):
+        return {key: relative_to_root(value, root) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [relative_to_root(value, root) for value in obj]
+    return obj
 
 
 def _stat(path: Path) -> tuple[int, int] | None:

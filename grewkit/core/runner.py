@@ -303,10 +303,13 @@ def assess(project: Project, instance: Stage, *, deep: bool = True) -> Assessmen
                 upstream_markers[name] = StageState(project, name).markers()
         finally:
             up.close()
-    settings = provenance.digest(instance.settings_fingerprint())
+    settings = provenance.digest(provenance.relative_to_root(instance.settings_fingerprint(), project.root))
     for unit in units:
         marker = result.markers.get(unit.key)
-        inputs = {"payload": provenance.digest(unit.payload), "settings": settings}
+        inputs = {
+            "payload": provenance.digest(provenance.relative_to_root(unit.payload, project.root)),
+            "settings": settings,
+        }
         blocked = []
         requires = instance.requires(unit, upstream_units) if upstream_units else {}
         result.requires[unit.key] = requires
@@ -321,7 +324,9 @@ def assess(project: Project, instance: Stage, *, deep: bool = True) -> Assessmen
         for path in instance.input_files(unit):
             known = (marker or {}).get("read", {}).get(path)
             record = provenance.file_record(project.resolve(path), known=known)
-            inputs[f"file:{path}"] = record["sha256"] if record else "missing"
+            inputs[f"file:{provenance.relative_to_root(path, project.root)}"] = (
+                record["sha256"] if record else "missing"
+            )
             if record:
                 read[path] = record
         result.inputs[unit.key], result.read[unit.key] = inputs, read

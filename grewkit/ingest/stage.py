@@ -40,14 +40,17 @@ def read_inputs(project: Project) -> dict:
         raise GrewkitError(f"damaged ingest record: {exc}", path=path) from None
 
 
-def file_key(path: Path, camera_id: str | None) -> str:
-    """A unit key that changes when the file's bytes (size, mtime) or its camera change."""
+def file_key(path: Path, camera_id: str | None, *, name: str | None = None) -> str:
+    """A unit key that changes when the file's bytes (size, mtime) or its camera change.
+
+    ``name`` is the path as recorded (relative to the project when inside it), so that a moved
+    project lists its own files under the same keys."""
     try:
         st = path.stat()
         stamp = f"{st.st_size}:{st.st_mtime_ns}"
     except OSError:
         stamp = "unstatable"
-    digest = hashlib.sha1(f"{path}|{stamp}|{camera_id}".encode()).hexdigest()[:12]
+    digest = hashlib.sha1(f"{name or path}|{stamp}|{camera_id}".encode()).hexdigest()[:12]
     return f"{unit_key(path.stem)[:60]}-{digest}"
 
 
@@ -70,11 +73,16 @@ def record_inputs(project: Project, files: list[Path], rules: list[CameraRule]) 
     ]
     record["rules"] = sorted(kept + new, key=lambda r: (r["camera_id"], r.get("file") or "", r.get("pattern") or ""))
     all_rules = _rules(project, record)
-    by_path = {f["path"]: f for f in record["files"]}
+    # Files inside the project are recorded relative to it (records of older versions hold absolute paths).
+    by_path = {
+        project.stored(project.resolve(f["path"])): {**f, "path": project.stored(project.resolve(f["path"]))}
+        for f in record["files"]
+    }
     for path in files:
         path = Path(os.path.abspath(path))  # not resolve(): a symlink keeps its own (camera) name
         camera, _ = match_camera(path, all_rules)
-        by_path[str(path)] = {"path": str(path), "key": file_key(path, camera.camera_id if camera else None)}
+        stored = project.stored(path)
+        by_path[stored] = {"path": stored, "key": file_key(path, camera.camera_id if camera else None, name=stored)}
     record["files"] = [by_path[k] for k in sorted(by_path)]
     write_json(inputs_path(project), record)
     return record
@@ -101,9 +109,9 @@ class IngestStage(Stage):
         rules = _rules(self.project, record)
         units = []
         for entry in record["files"]:
-            path = Path(entry["path"])
+            path = self.project.resolve(entry["path"])
             camera, why = match_camera(path, rules)
-            payload = {"path": entry["path"], "camera_id": None, "no_camera": why}
+            payload = {"path": str(path), "camera_id": None, "no_camera": why}
             if camera is not None:
                 payload.update(
                     camera_id=camera.camera_id,
