@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -238,6 +240,37 @@ def test_push_survives_a_server_kill_mid_push_without_duplicates(ls_server):
     existing = backend.existing_tasks(project_id)
     assert len(existing) == 3000 and not any("duplicates" in v for v in existing.values())
     assert backend.summary(project_id)["tasks"] == 3000
+
+
+def _session_processes(leader: int) -> list[int]:
+    """Every live process of the session ``leader`` leads (the server and whatever it started)."""
+    pids = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == leader:  # the session id, after state, ppid and pgrp
+            pids.append(int(stat_file.parent.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads process environments from /proc")
+def test_the_server_keeps_its_secrets_out_of_environments_and_in_private_files(ls_server):
+    data = ls_server.data_dir
+    creds = ls_server.credentials
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "label_studio.sqlite3").stat().st_mode) == 0o600
+    assert stat.S_IMODE((data / "grewkit-credentials.json").stat().st_mode) == 0o600
+    assert not (data / ".grewkit-init.json").exists()
+    # The token really is the one in the database (other tests use it), yet no process of the
+    # server's session carries it or the password in its environment or its arguments.
+    pids = _session_processes(ls_server.process.pid)
+    assert ls_server.process.pid in pids
+    for pid in pids:
+        for name in ("environ", "cmdline"):
+            blob = (Path("/proc") / str(pid) / name).read_bytes()
+            assert creds.token.encode() not in blob and creds.password.encode() not in blob, (pid, name)
 
 
 def test_commands_against_an_existing_server_never_print_the_token(ls_server, shared_data, monkeypatch):

@@ -3,8 +3,12 @@
 Label Studio pins its own Django, pyarrow and SDK versions, so it never runs inside grewkit's
 environment: ``make label-studio`` builds ``.venv-label-studio`` and this module launches its
 ``label-studio`` executable as a child process. The admin account and the API token are made
-at the first start of a data folder (Label Studio only honours them then) and kept in a 0600
-file inside that folder; nothing here prints or logs the token.
+once per data folder by ``label-studio init``, which reads them from a 0600 config file that is
+removed as soon as it finishes; the server itself starts with no secret in its environment or
+its arguments (both are readable in ``/proc`` and ``ps``). The data folder is 0700 and every
+file Label Studio writes there (its SQLite database holds the token) is created under umask
+077. grewkit keeps its copy of the credentials in a 0600 file inside that folder; nothing here
+prints or logs the token.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from grewkit.core.errors import GrewkitError
 SECRETS_FILE = "grewkit-credentials.json"
 STATE_FILE = "grewkit-server.json"
 LOG_FILE = "label-studio.log"
+DATABASE_FILE = "label_studio.sqlite3"
+INIT_CONFIG_FILE = ".grewkit-init.json"
+# Files and folders Label Studio creates are readable by their owner only.
+PRIVATE_UMASK = 0o077
 ADMIN_EMAIL = "admin@grewkit.local"
 
 
@@ -41,6 +49,11 @@ class Credentials:
 
     def __repr__(self) -> str:  # keep secrets out of tracebacks and logs
         return f"Credentials(username={self.username!r}, password=***, token=***)"
+
+
+_SECRET_ENVIRONMENT = frozenset(
+    f"{prefix}{name}" for prefix in ("", "LABEL_STUDIO_") for name in ("USERNAME", "PASSWORD", "USER_TOKEN")
+)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -116,15 +129,18 @@ class LabelStudioServer:
             raise GrewkitError("no credentials yet: the server has never been started here", path=self.data_dir)
         return creds
 
-    def _env(self, creds: Credentials) -> dict[str, str]:
-        env = dict(os.environ)
+    def _env(self) -> dict[str, str]:
+        """The server's environment: settings only. Secrets never go here (``ps eww`` shows them)."""
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            # An account or token inherited from the caller would be applied by Label Studio at start.
+            if key not in _SECRET_ENVIRONMENT and key != "GREWKIT_LABEL_STUDIO_API_KEY"
+        }
         env.update(
             {
                 "LABEL_STUDIO_BASE_DATA_DIR": str(self.data_dir),
-                "LABEL_STUDIO_USERNAME": creds.username,
-                "LABEL_STUDIO_PASSWORD": creds.password,
-                "LABEL_STUDIO_USER_TOKEN": creds.token,
-                # Only honoured at the first start of a data folder; without it the token above is refused.
+                # Read when the organisation is made; without it the legacy token is refused.
                 "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
                 "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
                 "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
@@ -141,7 +157,10 @@ class LabelStudioServer:
         env.pop("VIRTUAL_ENV", None)
         return env
 
-    def start(self, *, timeout: float = 240.0) -> LabelStudioServer:
+    def start(self, *, timeout: float = 240.0, init_timeout: float = 900.0) -> LabelStudioServer:
+        """Start the server and wait for it to answer (``timeout``); a new data folder is first
+        migrated and given its account (``init_timeout``: 1-2 min on an idle 2-core box, several
+        on a loaded one)."""
         if self.executable is None or not self.executable.is_file():
             raise GrewkitError(
                 "Label Studio is not installed: run `make label-studio` (its own virtual environment) "
@@ -151,6 +170,9 @@ class LabelStudioServer:
         if not self.document_root.is_dir():
             raise GrewkitError("local-files document root does not exist", path=self.document_root)
         creds = load_credentials(self.data_dir) or _create_credentials(self.data_dir)
+        self._make_private()
+        if not (self.data_dir / DATABASE_FILE).is_file():
+            self._initialise(creds, timeout=init_timeout)
         if self.port is None:
             self.port = free_port(self.host)
         elif port_in_use(self.port, self.host):
@@ -170,11 +192,12 @@ class LabelStudioServer:
         ]
         self.process = subprocess.Popen(
             cmd,
-            env=self._env(creds),
+            env=self._env(),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            umask=PRIVATE_UMASK,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -196,6 +219,61 @@ class LabelStudioServer:
             time.sleep(1.0)
         self.stop()
         raise GrewkitError(f"Label Studio did not answer /health within {timeout:.0f} s", path=self.data_dir / LOG_FILE)
+
+    def _make_private(self) -> None:
+        """0700 on the data folder, 0600 on the database: also for folders made before this rule."""
+        os.chmod(self.data_dir, 0o700)
+        for path in self.data_dir.glob(DATABASE_FILE + "*"):  # the database and its -wal / -journal files
+            os.chmod(path, 0o600)
+
+    def _initialise(self, creds: Credentials, *, timeout: float) -> None:
+        """Migrate a new data folder and make the admin account and token, reading them from a file.
+
+        ``label-studio init -c FILE`` takes ``username``, ``password`` and ``user_token`` from its
+        config file, so they never appear in an environment or an argument list. The file is 0600
+        and lives only while ``init`` runs.
+        """
+        config = self.data_dir / INIT_CONFIG_FILE
+        write_text(
+            config, json.dumps({"username": creds.username, "password": creds.password, "user_token": creds.token})
+        )
+        os.chmod(config, 0o600)
+        cmd = [
+            str(self.executable),
+            "init",
+            "--quiet",
+            "--data-dir",
+            str(self.data_dir),
+            "--config",
+            str(config),
+            "--enable-legacy-api-token",
+        ]
+        try:
+            with open(self.data_dir / LOG_FILE, "ab") as log:
+                done = subprocess.run(
+                    cmd,
+                    env=self._env(),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    timeout=timeout,
+                    umask=PRIVATE_UMASK,
+                    check=False,
+                )
+        except subprocess.TimeoutExpired:
+            raise GrewkitError(
+                f"Label Studio's first-start initialisation took over {timeout:.0f} s; see its log",
+                path=self.data_dir / LOG_FILE,
+            ) from None
+        finally:
+            config.unlink(missing_ok=True)
+        if done.returncode != 0 or not (self.data_dir / DATABASE_FILE).is_file():
+            (self.data_dir / DATABASE_FILE).unlink(missing_ok=True)  # the next start initialises again
+            raise GrewkitError(
+                f"Label Studio's first-start initialisation exited with status {done.returncode}; see its log",
+                path=self.data_dir / LOG_FILE,
+            )
+        self._make_private()
 
     def _answers_to(self, creds: Credentials) -> bool:
         """True when the server on our port is ours: it accepts our token and our process is alive."""
