@@ -146,7 +146,7 @@ def overview_lines(overview: dict) -> list[str]:
         if "annotations" in a:
             lines.append(
                 f"annotations: {a['tasks_answered']} tasks answered, {a['skipped']} skipped, "
-                f"{a['annotations']} in all by {a['annotators']} annotators"
+                f"{a['annotations']} in all by {a['annotators']} annotator" + ("" if a["annotators"] == 1 else "s")
             )
         if "identities" in a:
             lines.append(
