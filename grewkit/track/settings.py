@@ -86,7 +86,7 @@ class TrackSettings:
         0.5, "The tolerance above grows by this many box heights per second of gap (a walker may turn or stop)."
     )
     stitch_max_distance: float = setting(
-        0.3,
+        0.25,
         "Join only if the appearance descriptors of the two ends differ by at most this (0: identical, 1: nothing alike).",
     )
     stitch_window_seconds: float = setting(
