@@ -105,14 +105,20 @@ def test_the_drift_cut_leaves_one_visible_person_whole(tud, pid):
     assert drift_points(desc[pid], window=6, threshold=TrackSettings().cut_appearance_drift, appearance=app) == []
 
 
-def test_stitching_lifts_idf1_of_detect_and_track_on_tud_campus(tud):
-    """The track stage's whole pipeline on SSDLite's boxes: measured IDF1 70.0 -> 74.7 %, ID switches 7 -> 6."""
-    from grewkit.bench.mot import score_mot_files
-    from grewkit.bench.mot_sequence import detect_sequence, track_to_mot
+@pytest.fixture(scope="module")
+def ssdlite(tud):
+    from grewkit.bench.mot_sequence import detect_sequence
     from grewkit.detect.registry import make_detector
 
-    seq = tud[0]
-    dets = detect_sequence(seq, make_detector("ssdlite"), min_score=0.1)
+    return detect_sequence(tud[0], make_detector("ssdlite"), min_score=0.1)
+
+
+def test_stitching_lifts_idf1_of_detect_and_track_on_tud_campus(tud, ssdlite):
+    """The track stage's whole pipeline on SSDLite's boxes: measured IDF1 70.0 -> 74.7 %, ID switches 7 -> 6."""
+    from grewkit.bench.mot import score_mot_files
+    from grewkit.bench.mot_sequence import track_to_mot
+
+    seq, dets = tud[0], ssdlite
     plain = score_mot_files(
         seq.gt, track_to_mot(dets, n_frames=len(seq.frames), fps=seq.fps, settings=TrackSettings(stitch=False))
     )
@@ -121,6 +127,19 @@ def test_stitching_lifts_idf1_of_detect_and_track_on_tud_campus(tud):
     )
     assert joined["idf1"] >= plain["idf1"] + 0.02 and joined["idf1"] >= 0.66, (plain, joined)
     assert joined["num_switches"] <= plain["num_switches"] and joined["mota"] >= plain["mota"] - 0.01
+
+
+def test_stitching_doubles_what_the_kept_tracklets_cover_on_tud_campus(tud, ssdlite):
+    """Cuts, stitching and filters as in the track stage: measured 1 kept tracklet covering 14.5 % of the true
+    boxes without stitching, 3 covering 29.8 % with it (identity purity 0.63 -> 0.83: the one impure kept box
+    run lies on two people walking together under one box, which the detector never separates)."""
+    from grewkit.bench.track import kept_figures
+
+    seq = tud[0]
+    plain = kept_figures(seq, ssdlite, TrackSettings(stitch=False))
+    joined = kept_figures(seq, ssdlite, TrackSettings())
+    assert joined["coverage"] >= 0.25 and joined["coverage"] >= 1.5 * plain["coverage"], (plain, joined)
+    assert joined["kept"] > plain["kept"] and joined["identity_purity"] >= 0.8, (plain, joined)
 
 
 @pytest.mark.parametrize(
