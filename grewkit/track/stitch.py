@@ -108,8 +108,15 @@ def stitch(
     starts = [piece_end(p, d, c, last=False, window=window) for p, d, c in zip(pieces, descriptors, crowds)]
     ends = [piece_end(p, d, c, last=True, window=window) for p, d, c in zip(pieces, descriptors, crowds)]
     links = []
+    # Only the starts within the gap window of each end are candidates: linear in the pieces of a long video.
+    order = sorted(range(len(starts)), key=lambda k: starts[k].frame)
+    start_frames = np.array([starts[k].frame for k in order], np.int64)
+    max_gap = settings.frames(settings.stitch_max_gap_seconds, fps)
     for i, a in enumerate(ends):
-        for j, b in enumerate(starts):
+        lo = int(np.searchsorted(start_frames, a.frame + 1, side="left"))
+        hi = int(np.searchsorted(start_frames, a.frame + max_gap, side="right"))
+        for j in (order[k] for k in range(lo, hi)):
+            b = starts[j]
             if i != j:
                 cost = link_cost(a, b, settings=settings, fps=fps, appearance=appearance)
                 if cost is not None:
