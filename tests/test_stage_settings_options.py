@@ -40,6 +40,9 @@ def test_a_bad_option_value_is_refused_and_the_settings_stay_as_they_were(tmp_pa
     r = CliRunner().invoke(cli, ["detect", "--project", str(project.root), "--stride", "0"])
     assert r.exit_code != 0 and "stride must be >= 1" in r.output and str(project.settings_path) in r.output
     assert project.settings_path.read_bytes() == before
+    r = CliRunner().invoke(cli, ["detect", "--project", str(project.root), "--backend", "nope"])
+    assert r.exit_code != 0 and "no such detector" in r.output and "detectors.toml" in r.output
+    assert project.settings_path.read_bytes() == before
 
 
 def test_update_settings_adds_missing_keys_and_sections(tmp_path):

@@ -58,7 +58,7 @@ def partial_option(fn):
     )(fn)
 
 
-def settings_option(section: str, key: str, *decls: str, **kwargs):
+def settings_option(section: str, key: str, *decls: str, check=None, **kwargs):
     """An option that sets ``[section] key`` in the project's grewkit.toml before the stage runs (see
     ``stage_command``): the file stays the record of what ran, so a rerun without the option repeats it.
     The help text is the setting's own."""
@@ -70,6 +70,7 @@ def settings_option(section: str, key: str, *decls: str, **kwargs):
     kwargs.setdefault("help", f"{f.metadata['help']} Written into grewkit.toml [{section}] {key}.")
     option = click.option(*decls, key, default=None, **kwargs)
     option.setting = (section, key)
+    option.check = check  # check(project, value): raise GrewkitError before anything is written
     return option
 
 
@@ -84,6 +85,8 @@ def stage_command(stage: str, help_text: str, settings_options: tuple = ()) -> c
         for option in settings_options:
             section, key = option.setting
             if given.get(key) is not None:
+                if option.check is not None:
+                    option.check(project, given[key])
                 by_section.setdefault(section, {})[key] = given[key]
         for section, values in by_section.items():
             for line in update_settings(project.settings_path, section, values):

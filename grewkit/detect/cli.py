@@ -2,6 +2,18 @@
 
 from grewkit.cli.stage_command import settings_option, stage_command
 
+
+def known_backend(project, name: str) -> None:
+    """``--backend`` must name a table of the project's backends file, or nothing is written."""
+    from grewkit.core.errors import GrewkitError
+    from grewkit.detect.registry import backends_path, load_backends
+
+    path = backends_path(project.settings.section("detect").backends_file)
+    backends = load_backends(path)
+    if name not in backends:
+        raise GrewkitError(f"--backend {name}: no such detector; defined: {', '.join(backends)}", path=path)
+
+
 detect_command = stage_command(
     "detect",
     """Person boxes per frame of every registered video, into the detections manifest.
@@ -19,7 +31,7 @@ Examples:
   grewkit detect --project demo --backend ssdlite-fp32 --stride 2
 """,
     settings_options=(
-        settings_option("detect", "backend", "--backend"),
+        settings_option("detect", "backend", "--backend", check=known_backend),
         settings_option("detect", "stride", "--stride", type=int),
     ),
 )
