@@ -25,7 +25,8 @@ def test_a_sequence_folder_scores_its_public_detections(shared_data, tmp_path):
     tud = shared_data / "tud_campus"
     proc = _bench("--sequence", str(tud), "--fps", "25", "--det-scores", "divide:50", "--json")
     assert proc.returncode == 0, proc.stderr
-    (row,) = json.loads(proc.stdout)["mot"]
+    row, plain = json.loads(proc.stdout)["mot"]  # the track stage's association, then without stitching
+    assert plain["run"].endswith("without stitching")
     seq = MotSequence.open(tud, fps=TUD_CAMPUS_FPS)
     pub = seq.public_detections()
     want = score_mot_files(
@@ -35,6 +36,7 @@ def test_a_sequence_folder_scores_its_public_detections(shared_data, tmp_path):
             n_frames=len(seq.frames),
             fps=seq.fps,
             settings=TrackSettings(),
+            frames=seq.read,
         ),
     )
     assert row["mota"] == pytest.approx(float(want["mota"])) and row["idf1"] == pytest.approx(float(want["idf1"]))

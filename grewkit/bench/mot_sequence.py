@@ -84,6 +84,15 @@ class MotSequence:
         for i in range(0, len(self.frames), stride):
             yield i, cv2.imread(str(self.frames[i]))
 
+    def read(self, indices):
+        """(0-based frame index, BGR image) for the increasing indices asked for: the frames the offline
+        association of grewkit.track.stitch reads its appearance from."""
+        for i in indices:
+            image = cv2.imread(str(self.frames[i]))
+            if image is None:
+                raise GrewkitError("not an image", path=self.frames[i])
+            yield i, image
+
 
 def scale_scores(scores: np.ndarray, mode: str) -> np.ndarray:
     """Detection scores of a det.txt mapped into [0, 1] for the tracker's thresholds.
@@ -133,18 +142,27 @@ def detection_scores(seq: MotSequence, detections: Boxes, *, threshold: float, i
 
 
 def track_sequence(
-    detections: Boxes, *, n_frames: int, fps: float, settings, stride: int = 1, cut: bool = False
+    detections: Boxes, *, n_frames: int, fps: float, settings, stride: int = 1, cut: bool = False, frames=None
 ) -> list[Tracklet]:
-    """ByteTrack + grewkit's tracklet building; with ``cut``, also the identity-switch cuts of the track stage."""
+    """ByteTrack + grewkit's tracklet building; with ``cut``, also the identity-switch cuts of the track stage;
+    with ``frames`` (a sequence's ``read``), the offline association as in the track stage."""
     return track_detections(
-        detections, detected_frames=np.arange(0, n_frames, stride), fps=fps, settings=settings, stride=stride, cut=cut
+        detections,
+        detected_frames=np.arange(0, n_frames, stride),
+        fps=fps,
+        settings=settings,
+        stride=stride,
+        cut=cut,
+        frames=frames,
     )
 
 
-def track_to_mot(detections: Boxes, *, n_frames: int, fps: float, settings, stride: int = 1) -> Boxes:
+def track_to_mot(detections: Boxes, *, n_frames: int, fps: float, settings, stride: int = 1, frames=None) -> Boxes:
     """ByteTrack + grewkit's tracklet building (numbering, gap filling) as MOT rows with 1-based frames.
 
     The identity-switch cuts are left out on purpose: MOT metrics score whole trajectories, and
     the cuts split them deliberately to make one-person sequences (their figure is purity).
     """
-    return tracklets_to_mot(track_sequence(detections, n_frames=n_frames, fps=fps, settings=settings, stride=stride))
+    return tracklets_to_mot(
+        track_sequence(detections, n_frames=n_frames, fps=fps, settings=settings, stride=stride, frames=frames)
+    )

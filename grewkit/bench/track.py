@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from itertools import islice
@@ -51,33 +52,92 @@ def sequence_figures(seq, name: str, *, backend: str, strides: list[int], det_sc
     from grewkit.track.settings import TrackSettings
 
     settings = TrackSettings()
+    plain = dataclasses.replace(settings, stitch=False)
     # Public detections first: a malformed det.txt stops the run before minutes of detection.
     pub = seq.public_detections() if seq.has_public_detections() else None
-    rows = []
+    rows, kept = [], []
     if strides:
         dets = detect_sequence(seq, make_detector(backend, threads=1), min_score=0.1)
         for stride in strides:
-            r = score_mot_files(
-                seq.gt,
-                track_to_mot(
-                    dets[dets.frame % stride == 0],
-                    n_frames=len(seq.frames),
-                    fps=seq.fps,
-                    settings=settings,
-                    stride=stride,
-                ),
-            )
-            rows.append(
-                {"run": f"{name}: {backend} + ByteTrack, detect stride {stride}", **{m: float(r[m]) for m in METRICS}}
-            )
+            for label, s in (
+                (("", settings), (", without stitching", plain)) if stride == strides[0] else (("", settings),)
+            ):
+                r = score_mot_files(
+                    seq.gt,
+                    track_to_mot(
+                        dets[dets.frame % stride == 0],
+                        n_frames=len(seq.frames),
+                        fps=seq.fps,
+                        settings=s,
+                        stride=stride,
+                        frames=seq.read,
+                    ),
+                )
+                rows.append(
+                    {
+                        "run": f"{name}: {backend} + ByteTrack, detect stride {stride}{label}",
+                        **{m: float(r[m]) for m in METRICS},
+                    }
+                )
+        for label, s in (("", settings), (", without stitching", plain)):
+            kept.append({"run": f"{name}: {backend}, stride {strides[0]}{label}", **kept_figures(seq, dets, s)})
     if pub is not None:
         pub = Boxes(pub.frame - 1, pub.xyxy, scale_scores(pub.score, det_scores))
-        r = score_mot_files(seq.gt, track_to_mot(pub, n_frames=len(seq.frames), fps=seq.fps, settings=settings))
-        rows.append({"run": f"{name}: public det.txt ({det_scores}) + ByteTrack", **{m: float(r[m]) for m in METRICS}})
-    return rows
+        for label, s in (("", settings), (", without stitching", plain)):
+            r = score_mot_files(
+                seq.gt, track_to_mot(pub, n_frames=len(seq.frames), fps=seq.fps, settings=s, frames=seq.read)
+            )
+            rows.append(
+                {
+                    "run": f"{name}: public det.txt ({det_scores}) + ByteTrack{label}",
+                    **{m: float(r[m]) for m in METRICS},
+                }
+            )
+    return rows, kept
 
 
-def tud_figures(data: Path, *, backend: str, strides: list[int], det_scores: str = "divide:50") -> list[dict]:
+def kept_figures(seq, dets: Boxes, settings) -> dict:
+    """What the track stage keeps on a sequence (cuts, stitching, quality filters): box purity of the kept
+    tracklets (boxes on their majority person at IoU >= 0.5), identity purity (the same over the boxes on
+    anybody), the share of true boxes a kept box covers (IoU >= 0.5), and their lengths."""
+    from grewkit.bench.mot import PurityEvaluator
+    from grewkit.bench.mot_sequence import track_sequence
+    from grewkit.core.boxes import iou_matrix
+    from grewkit.export.mot import tracklets_to_mot
+    from grewkit.track.tracklets import estimate_visibility, judge
+
+    out = track_sequence(dets, n_frames=len(seq.frames), fps=seq.fps, settings=settings, cut=True, frames=seq.read)
+    estimate_visibility(out)
+    kept = [
+        t
+        for t in out
+        if not (t.reasons or []) + judge(t, fps=seq.fps, width=seq.width, height=seq.height, settings=settings)
+    ]
+    ev, hyp, covered = PurityEvaluator(), tracklets_to_mot(kept), 0
+    for f in np.unique(seq.gt.frame):
+        g, h = seq.gt.at(f), hyp.at(f)
+        ev.process(g.track_id, g.xyxy, h.track_id, h.xyxy)
+        if len(h):
+            covered += int((iou_matrix(g.xyxy, h.xyxy).max(axis=1) >= 0.5).sum())
+    on = sum(max((n for k, n in c.items() if k is not None), default=0) for c in ev.counts.values())
+    boxes = sum(sum(c.values()) for c in ev.counts.values())
+    matched = sum(n for c in ev.counts.values() for k, n in c.items() if k is not None)
+    purity = ev.evaluate()
+    lengths = [len(t.frame) for t in kept]
+    return {
+        "tracklets": len(out),
+        "kept": len(kept),
+        "purity": on / max(boxes, 1),
+        "min_purity": min(purity.values()) if purity else float("nan"),
+        "identity_purity": on / max(matched, 1),
+        "coverage": covered / max(len(seq.gt), 1),
+        "median_seconds": float(np.median(lengths)) / seq.fps if lengths else 0.0,
+    }
+
+
+def tud_figures(
+    data: Path, *, backend: str, strides: list[int], det_scores: str = "divide:50"
+) -> tuple[list[dict], list[dict]]:
     from grewkit.bench.mot_sequence import TUD_CAMPUS_FPS, MotSequence
 
     seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"), fps=TUD_CAMPUS_FPS)
@@ -119,6 +179,7 @@ def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_
                     raise click.ClickException(f"{stage} failed: {summary.failed}")
         tracklets = project.read("tracklets").to_pandas()
         kept = tracklets[tracklets.kept]
+        fps = float(project.read("videos", ["fps"])["fps"][0].as_py())
         return {
             "video": video.name,
             "frames": n_decoded,
@@ -137,6 +198,7 @@ def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_
             "tracklets": len(tracklets),
             "kept": len(kept),
             "kept_boxes": int(kept.n_frames.sum()),
+            "median_kept_seconds": float(kept.n_frames.median()) / fps if len(kept) else 0.0,
             "load_avg_1min": load_average(),
         }
 
@@ -153,6 +215,30 @@ def markdown_mot(rows: list[dict]) -> str:
                 int(r["num_false_positives"]),
                 int(r["num_misses"]),
                 int(r["mostly_tracked"]),
+            )
+            for r in rows
+        ],
+    )
+
+
+def markdown_kept(rows: list[dict]) -> str:
+    return markdown_table(
+        [
+            "kept tracklets (cuts, stitching, filters)",
+            "kept / all",
+            "box purity mean (min)",
+            "identity purity",
+            "true boxes covered",
+            "median length s",
+        ],
+        [
+            (
+                r["run"],
+                f"{r['kept']} / {r['tracklets']}",
+                f"{r['purity']:.3f} ({r['min_purity']:.3f})",
+                f"{r['identity_purity']:.3f}",
+                f"{r['coverage']:.3f}",
+                f"{r['median_seconds']:.2f}",
             )
             for r in rows
         ],
@@ -177,7 +263,7 @@ def markdown_speed(runs: list[dict]) -> str:
                 f"**{r['ratio']:.2f}**",
                 ", ".join(f"{g['ratio']:.2f}" for g in group),
                 "" if r["cpu_ratio"] is None else format(r["cpu_ratio"], ".2f"),
-                f"{r['tracklets']} / {r['kept']}",
+                f"{r['tracklets']} / {r['kept']} ({r['median_kept_seconds']:.1f} s)",
                 r["load_avg_1min"],
             )
         )
@@ -194,7 +280,7 @@ def markdown_speed(runs: list[dict]) -> str:
             "x decode",
             "runs (x decode)",
             "CPU x decode (serial)",
-            "tracklets found / kept",
+            "tracklets found / kept (median kept length)",
             "load",
         ],
         rows,
@@ -266,18 +352,19 @@ def bench_track_command(
     from grewkit.bench.mot_sequence import MotSequence, scale_scores
 
     stride_list = [int(s) for s in strides.split(",") if s]
-    result = {"machine": machine(), "mot": [], "speed": []}
+    result = {"machine": machine(), "mot": [], "kept": [], "speed": []}
     if sequence is not None:
         seq = MotSequence.open(sequence, fps=fps)
         mode = det_scores or "as-given"
         scale_scores(np.zeros(1), mode)  # a bad mode stops here, before any detection runs
-        result["mot"] = sequence_figures(seq, sequence.name, backend=backend, strides=stride_list, det_scores=mode)
+        result["mot"], result["kept"] = sequence_figures(
+            seq, sequence.name, backend=backend, strides=stride_list, det_scores=mode
+        )
     elif not skip_tud:
         mode = det_scores or "divide:50"
         scale_scores(np.zeros(1), mode)
-        result["mot"] = check_metric_code(data) + tud_figures(
-            data, backend=backend, strides=stride_list, det_scores=mode
-        )
+        rows, result["kept"] = tud_figures(data, backend=backend, strides=stride_list, det_scores=mode)
+        result["mot"] = check_metric_code(data) + rows
     if not skip_speed:
         video = video or require(data / "vtest.avi", "vtest.avi")
         for n_workers in (int(w) for w in workers.split(",") if w):
@@ -294,6 +381,8 @@ def markdown(result: dict, repeats: int) -> str:
     parts = [f"machine: {result['machine']}"]
     if result["mot"]:
         parts.append(markdown_mot(result["mot"]))
+    if result.get("kept"):
+        parts.append(markdown_kept(result["kept"]))
     if result["speed"]:
         first = result["speed"][0][0]
         parts.append(

@@ -58,10 +58,47 @@ def partial_option(fn):
     )(fn)
 
 
-def stage_command(stage: str, help_text: str) -> click.Command:
-    """A click command that runs ``stage`` with the common options: --project, --executor, --workers, ..."""
+def settings_option(section: str, key: str, *decls: str, check=None, **kwargs):
+    """An option that sets ``[section] key`` in the project's grewkit.toml before the stage runs (see
+    ``stage_command``): the file stays the record of what ran, so a rerun without the option repeats it.
+    The help text is the setting's own."""
+    import dataclasses
+
+    from grewkit.core.settings import section_class
+
+    (f,) = [f for f in dataclasses.fields(section_class(section)) if f.name == key]
+    kwargs.setdefault("help", f"{f.metadata['help']} Written into grewkit.toml [{section}] {key}.")
+    option = click.option(*decls, key, default=None, **kwargs)
+    option.setting = (section, key)
+    option.check = check  # check(project, value): raise GrewkitError before anything is written
+    return option
+
+
+def stage_command(stage: str, help_text: str, settings_options: tuple = ()) -> click.Command:
+    """A click command that runs ``stage`` with the common options: --project, --executor, --workers, ...;
+    ``settings_options`` (from ``settings_option``) are written into the project's settings first."""
+
+    def apply_settings(project, given: dict) -> None:
+        from grewkit.core.settings import update_settings
+
+        by_section: dict[str, dict] = {}
+        for option in settings_options:
+            section, key = option.setting
+            if given.get(key) is not None:
+                if option.check is not None:
+                    option.check(project, given[key])
+                by_section.setdefault(section, {})[key] = given[key]
+        for section, values in by_section.items():
+            for line in update_settings(project.settings_path, section, values):
+                console.print(escape(f"{project.settings_path.name} [{section}] {line}"), highlight=False)
+
+    def with_settings(fn):
+        for option in reversed(settings_options):
+            fn = option(fn)
+        return fn
 
     @click.command(stage, help=help_text)
+    @with_settings
     @project_option
     @executor_options
     @click.option(
@@ -72,7 +109,8 @@ def stage_command(stage: str, help_text: str) -> click.Command:
     @click.option("--strict", is_flag=True, help="Exit with status 3 when any unit failed.")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
     @partial_option
-    def command(project, executor_kind, workers, address, retry_failed, strict, quiet, partial):
+    def command(project, executor_kind, workers, address, retry_failed, strict, quiet, partial, **given):
+        apply_settings(project, given)
         run_and_report(
             project,
             stage,

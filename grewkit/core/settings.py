@@ -176,3 +176,45 @@ def default_toml(project_name: str) -> str:
             lines.append(f"{f.name} = {_toml_value(value)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def update_settings(path: Path, section: str, values: dict[str, Any]) -> list[str]:
+    """Write ``values`` into ``[section]`` of a settings file, keeping every other line (comments included),
+    so that a command-line option stays in the project and a rerun without it does the same.
+
+    The result is validated as a whole before the file is replaced (atomically); returns the
+    ``key = value`` lines that changed. A value that fails validation leaves the file untouched.
+    """
+    import tomllib
+
+    from grewkit.core.atomic import write_text
+
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    changed = []
+    header = f"[{section}]"
+    if header not in (line.strip() for line in lines):
+        lines += ["", header]
+    start = next(i for i, line in enumerate(lines) if line.strip() == header)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+    for key, value in values.items():
+        text = f"{key} = {_toml_value(value)}"
+        at = next((i for i in range(start + 1, end) if lines[i].split("=", 1)[0].strip() == key), None)
+        if at is None:
+            # After the section's last line, before the blank lines that separate it from the next.
+            last = max([start] + [i for i in range(start + 1, end) if lines[i].strip()])
+            lines.insert(last + 1, text)
+            end += 1
+        elif lines[at].strip() == text:
+            continue
+        else:
+            lines[at] = text
+        changed.append(text)
+    if changed:
+        text = "\n".join(lines) + "\n"
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise GrewkitError(f"not valid TOML after setting {', '.join(changed)}: {exc}", path=path) from None
+        Settings(raw, Path(path))  # a bad value is refused here, before the file changes
+        write_text(path, text)
+    return changed

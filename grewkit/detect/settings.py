@@ -24,8 +24,20 @@ class DetectSettings:
     )
     max_frames: int = setting(0, "Stop after this many frames per video (0: all); for quick trials.")
     threads: int = setting(1, "Inference threads per worker process (workers x threads should not exceed the cores).")
+    tiles: list = setting(
+        [],
+        "Tiled detection for small people (grewkit.detect.tiles): besides the whole frame, detect on each tile [x0, y0, x1, y1] (fractions of the frame; together they must cover it), e.g. [[0, 0, 0.6, 0.6], [0.4, 0, 1, 0.6], [0, 0.4, 0.6, 1], [0.4, 0.4, 1, 1]]; empty: whole frame only.",
+    )
+    tile_merge_iou: float = setting(
+        0.5, "Boxes from the frame and the tiles overlapping by at least this IoU are one person (the best kept)."
+    )
 
     def __post_init__(self):
+        from grewkit.detect.tiles import check_layout
+
+        check_layout(self.tiles)
+        if not 0.0 < self.tile_merge_iou <= 1.0:
+            raise ValueError("tile_merge_iou must be in (0, 1]")
         if self.stride < 1:
             raise ValueError("stride must be >= 1")
         if not 0.0 <= self.min_score <= 1.0:

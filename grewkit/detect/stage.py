@@ -38,6 +38,8 @@ def detector_fingerprint(settings) -> str:
             "min_score": settings.min_score,
             "min_box_height": settings.min_box_height,
             "max_frames": settings.max_frames,
+            # Only when tiling is on, so that projects detected before tiling existed stay up to date.
+            **({"tiles": settings.tiles, "tile_merge_iou": settings.tile_merge_iou} if settings.tiles else {}),
         },
         sort_keys=True,
         default=str,
@@ -96,6 +98,10 @@ class DetectStage(Stage):
             self._detector = make_detector(
                 settings.backend, backends_file=settings.backends_file, threads=settings.threads
             )
+            if settings.tiles:
+                from grewkit.detect.tiles import TiledDetector
+
+                self._detector = TiledDetector(self._detector, settings.tiles, merge_iou=settings.tile_merge_iou)
         return self._detector
 
     def process(self, unit: Unit) -> dict[str, pa.Table]:

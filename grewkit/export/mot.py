@@ -85,7 +85,7 @@ def tracklets_to_mot(tracklets) -> Boxes:
 def export_mot(project, out: str | Path) -> MotExport:
     """Write every video's MOT files; refuses while the track stage is not done for its current settings."""
     from grewkit.core.runner import assess
-    from grewkit.track.stage import TrackStage, detections_of
+    from grewkit.track.stage import TrackStage, detections_of, video_frames
     from grewkit.track.tracklets import track_detections
 
     stage = TrackStage(project)
@@ -118,6 +118,7 @@ def export_mot(project, out: str | Path) -> MotExport:
                 detected_frames=np.arange(0, n_frames, v["stride"], dtype=np.int64),
                 stride=v["stride"],
                 cut=False,
+                frames=video_frames(project, v["video_id"]) if settings.stitch else None,
             )
         )
         kept = kept_boxes(project, v["video_id"])

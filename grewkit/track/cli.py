@@ -1,6 +1,6 @@
 """``grewkit track``."""
 
-from grewkit.cli.stage_command import stage_command
+from grewkit.cli.stage_command import settings_option, stage_command
 
 track_command = stage_command(
     "track",
@@ -8,13 +8,24 @@ track_command = stage_command(
 
 Tracklets that are too short, too small, truncated at the frame border, too occluded or too
 static to be walking are kept in the manifests with kept = false and the reasons in
-filter_reason. Tracklet ids (<video_id>-t00001, ...) are the same on every rerun.
+filter_reason. Tracklet ids (<video_id>-t00001, ...) are the same on every rerun. The options
+below are written into grewkit.toml [track] before the run (a rerun without them repeats them;
+only the videos whose result they change are tracked again).
 
 \b
 Examples:
   grewkit track --project demo
+  grewkit track --project demo --no-stitch --min-seconds 2
   grewkit status --project demo
 """,
+    settings_options=(
+        settings_option("track", "stitch", "--stitch/--no-stitch"),
+        settings_option("track", "cut_switches", "--cuts/--no-cuts"),
+        settings_option("track", "min_seconds", "--min-seconds", type=float),
+        settings_option("track", "min_box_height", "--min-box-height", type=float),
+        settings_option("track", "max_gap_seconds", "--max-gap-seconds", type=float),
+        settings_option("track", "stitch_max_gap_seconds", "--stitch-max-gap-seconds", type=float),
+    ),
 )
 
 

@@ -15,14 +15,18 @@ for a few reasons, each of which leaves a trace in the boxes alone (no frames ar
 - jumps: the box changes size or shape, or moves further than a walker can, from one
   detected frame to the next and stays changed. The track is cut there in two;
 - long gaps: a track the detector lost for a while (often hidden behind someone) and found
-  again may have been found on someone else. The track is cut there in two.
+  again may have been found on someone else. The track is cut there in two (and joined again by
+  grewkit.track.stitch when motion and appearance agree it is the same person);
+- appearance drift: the colours in the box change for good while its place and size do not (the
+  track slid from one person onto another beside them). The track is cut there in two.
 
 A box covering two people who walk together, with no second box beside it, leaves no trace
-in the boxes; what the cuts cannot see, they cannot cut (docs/benchmarks.md).
+in the boxes; unless the two dress differently, what the cuts cannot see, they cannot cut
+(docs/benchmarks.md).
 
 Every dropped part becomes a tracklet of its own with ``kept = false`` and the reason, so a
-reviewer sees what was thrown away. Cuts depend on the boxes only, so reruns give the same
-pieces and the same ids.
+reviewer sees what was thrown away. Cuts depend on the boxes and the pixels in them only, so
+reruns give the same pieces and the same ids.
 """
 
 from __future__ import annotations
@@ -195,3 +199,26 @@ def cut_tracks(
         for t, c in zip(tracks, crowd)
         for p in cut_track(t, c, settings=settings, stride=stride, gap_frames=gap_frames)
     ]
+
+
+def drift_points(descriptors: np.ndarray, *, window: int, threshold: float, appearance) -> list[int]:
+    """Where a piece's look changes for good: box indices that split it into parts whose mean descriptors
+    differ by more than ``threshold`` (binary segmentation: the most different split first, then again
+    within each part), each part at least ``window`` boxes long. A track that slid from one person onto
+    another in the same place and at the same size, which the boxes alone cannot show, is cut there;
+    whole parts are compared, not the boxes either side, so a few frames of partial occlusion do not cut."""
+    n = len(descriptors)
+    if threshold <= 0 or n < 2 * window:
+        return []
+    cum = np.concatenate([np.zeros((1, descriptors.shape[1])), np.cumsum(descriptors, axis=0, dtype=np.float64)])
+
+    def best(a: int, b: int) -> list[int]:
+        if b - a < 2 * window:
+            return []
+        d, k = max(
+            (appearance.distance((cum[k] - cum[a]) / (k - a), (cum[b] - cum[k]) / (b - k)), k)
+            for k in range(a + window, b - window + 1)
+        )
+        return best(a, k) + [k] + best(k, b) if d > threshold else []
+
+    return best(0, n)

@@ -69,6 +69,34 @@ class TrackSettings:
         0.2,
         "Cut where the box centre moves more than this many box heights per video frame (at the video's own rate: the speed allowed per second grows with the frame rate).",
     )
+    # Offline association after the online tracker (grewkit.track.stitch), reading each box's pixels.
+    stitch: bool = setting(
+        True,
+        "Join the kept pieces of one person across missed detections, occlusions and cuts when motion (extrapolated both ways) and appearance agree (grewkit.track.stitch).",
+    )
+    appearance: str = setting(
+        "hsv-histogram", "Appearance descriptor of a box (grewkit.track.appearance): hsv-histogram."
+    )
+    stitch_max_gap_seconds: float = setting(2.0, "Join pieces at most this many seconds apart.")
+    stitch_max_error: float = setting(
+        0.5,
+        "Join only if each piece's constant-velocity motion, extrapolated to the other's end, lands within this many box heights of it (feet position).",
+    )
+    stitch_error_per_second: float = setting(
+        0.5, "The tolerance above grows by this many box heights per second of gap (a walker may turn or stop)."
+    )
+    stitch_max_distance: float = setting(
+        0.25,
+        "Join only if the appearance descriptors of the two ends differ by at most this (0: identical, 1: nothing alike).",
+    )
+    stitch_window_seconds: float = setting(
+        1.0,
+        "Seconds at each end of a piece that its speed and look are measured over; also the windows compared by the drift cut.",
+    )
+    cut_appearance_drift: float = setting(
+        0.4,
+        "Cut a kept piece where the look of the windows before and after a box differ by more than this (0: never).",
+    )
     # Quality filters: a tracklet failing any is kept in the manifests with kept=false and the reasons.
     min_seconds: float = setting(1.0, "Drop tracklets shorter than this many seconds (too short for a gait cycle).")
     min_box_height: float = setting(50.0, "Drop tracklets whose median box height is below this, in pixels.")
@@ -106,6 +134,16 @@ class TrackSettings:
         for name in ("lost_track_seconds", "max_gap_seconds", "cut_gap_seconds"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ValueError(f"{name} must be >= 0")
+        from grewkit.track.appearance import APPEARANCES
+
+        if self.appearance not in APPEARANCES:
+            raise ValueError(APPEARANCES.unknown(self.appearance).reason)
+        for name in ("stitch_max_gap_seconds", "stitch_max_error", "stitch_error_per_second", "stitch_window_seconds"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ValueError(f"{name} must be >= 0")
+        for name in ("stitch_max_distance", "cut_appearance_drift"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1]")
         if self.minimum_consecutive_frames < 1:
             raise ValueError("minimum_consecutive_frames must be >= 1")
         if (

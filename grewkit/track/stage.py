@@ -67,6 +67,22 @@ def check_fps(project, video: dict) -> None:
         )
 
 
+def video_frames(project, video_id: str):
+    """``frames(indices)`` over one video's file, for the offline association that reads the boxes' pixels.
+
+    The path is looked up when tracking, not carried in the unit, so that moving the media does not re-track.
+    """
+    from grewkit.core.frames import read_frames
+
+    videos = project.read("videos", ["video_id", "path"]).to_pylist()
+    path = project.resolve(next(r["path"] for r in videos if r["video_id"] == video_id))
+
+    def frames(indices):
+        return read_frames(path, frames=indices)
+
+    return frames
+
+
 def tracklet_id(video_id: str, number: int) -> str:
     return f"{video_id}-t{number:05d}"
 
@@ -129,6 +145,7 @@ class TrackStage(Stage):
         dets = detections_of(self.project, v["camera_id"], v["video_id"], v.get("detections"))
         n_frames = v["frame_count"] if not v["max_frames"] else min(v["frame_count"], v["max_frames"])
         detected = np.arange(0, n_frames, v["stride"], dtype=np.int64)
+        frames = video_frames(self.project, v["video_id"]) if settings.stitch else None
         tracklets = track_detections(
             Boxes.from_arrow(dets),
             detected_frames=detected,
@@ -136,6 +153,7 @@ class TrackStage(Stage):
             settings=settings,
             stride=v["stride"],
             cut=settings.cut_switches,
+            frames=frames,
         )
         estimate_visibility(tracklets)
         rows, box_parts = [], []

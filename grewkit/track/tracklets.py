@@ -70,13 +70,17 @@ def build_tracklets(
     detections: Boxes | None = None,
     stride: int = 1,
     fps: float | None = None,
+    stitch_settings=None,
+    frames=None,
 ) -> list[Tracklet]:
     """Raw tracks (boxes with the tracker's ids) to numbered tracklets; with ``cut_settings``, first cut
-    where a track may change person.
+    where a track may change person; with ``stitch_settings`` and ``frames``, then cut where a kept piece's
+    appearance drifts and join the kept pieces of one person (grewkit.track.stitch).
 
     ``detections`` are what the tracker was given: a detection no track follows still counts as a
     person at a crossing. Dropped pieces come back as tracklets with ``reasons``. ``max_gap`` is in frames;
-    the cuts' durations are seconds, so cutting needs the video's ``fps``.
+    the cuts' durations are seconds, so cutting needs the video's ``fps``. ``frames(indices)`` yields
+    ``(index, BGR image)`` for increasing frame indices (the appearance is read from the pixels).
     """
     from grewkit.track.cuts import cut_tracks
 
@@ -99,6 +103,18 @@ def build_tracklets(
         )
     else:
         pieces = [(g, None) for g in groups]
+    if stitch_settings is not None and frames is not None and stitch_settings.stitch:
+        if fps is None:
+            raise ValueError("stitching tracks needs the video's fps")
+        pieces = associate(
+            pieces,
+            detections if detections is not None else Boxes.empty(),
+            settings=stitch_settings,
+            fps=fps,
+            stride=stride,
+            frames=frames,
+            drift=cut_settings is not None,
+        )
     filled = [(_fill_gaps(b, max_gap if reason is None else 0), reason) for b, reason in pieces]
     filled.sort(
         key=lambda g: (int(g[0].frame[0]), float(g[0].xyxy[0, 0]), float(g[0].xyxy[0, 1]), len(g[0]), g[1] or "")
@@ -106,11 +122,45 @@ def build_tracklets(
     return [Tracklet(i + 1, b, reasons=[r] if r else None) for i, (b, r) in enumerate(filled)]
 
 
+def associate(pieces: list, detections: Boxes, *, settings, fps: float, stride: int, frames, drift: bool) -> list:
+    """The offline pass over one video's pieces ``(boxes, reason)``: with ``drift``, kept pieces are cut
+    where their appearance changes for good; then kept pieces of one person are joined. Dropped pieces
+    pass through untouched."""
+    from grewkit.track.appearance import APPEARANCES, describe_tracks
+    from grewkit.track.cuts import crowding, drift_points
+    from grewkit.track.stitch import join, stitch
+
+    appearance = APPEARANCES.get(settings.appearance)()
+    kept = [b for b, reason in pieces if reason is None]
+    dropped = [(b, reason) for b, reason in pieces if reason is not None]
+    descriptors = describe_tracks(kept, frames, appearance)
+    if drift and settings.cut_appearance_drift > 0:
+        window = max(3, settings.frames(settings.stitch_window_seconds, fps) // max(stride, 1))
+        split, split_desc = [], []
+        for b, d in zip(kept, descriptors):
+            points = drift_points(d, window=window, threshold=settings.cut_appearance_drift, appearance=appearance)
+            for lo, hi in zip([0, *points], [*points, len(b)]):
+                split.append(b[lo:hi])
+                split_desc.append(d[lo:hi])
+        kept, descriptors = split, split_desc
+    crowds = crowding(kept, detections)
+    chains = stitch(kept, descriptors, crowds, settings=settings, fps=fps, appearance=appearance)
+    return [(join([kept[i] for i in chain]), None) for chain in chains] + dropped
+
+
 def track_detections(
-    detections: Boxes, *, detected_frames: np.ndarray, fps: float, settings, stride: int = 1, cut: bool = False
+    detections: Boxes,
+    *,
+    detected_frames: np.ndarray,
+    fps: float,
+    settings,
+    stride: int = 1,
+    cut: bool = False,
+    frames=None,
 ) -> list[Tracklet]:
     """One video's detections through the configured tracker (ByteTrack by default) into numbered, gap-filled
-    tracklets; with ``cut``, also the identity-switch cuts. The track stage and the MOT benchmarks both track
+    tracklets; with ``cut``, also the identity-switch cuts; with ``frames`` (see build_tracklets), the offline
+    association that joins the pieces of one person. The track stage and the MOT benchmarks both track
     through here."""
     raw = TRACKERS.get(settings.tracker)(detections, detected_frames=detected_frames, fps=fps, settings=settings)
     given = detections[detections.score >= settings.min_score]  # what the tracker was given (trackers drop the rest)
@@ -121,6 +171,8 @@ def track_detections(
         detections=given,
         stride=stride,
         fps=fps,
+        stitch_settings=settings,
+        frames=frames,
     )
 
 
