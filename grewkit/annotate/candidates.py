@@ -5,6 +5,11 @@ vectors, and the ranking combines the cosine similarities of the embedders that 
 for both tracklets, weighted by the settings. Candidates are gated before ranking: never the
 same camera, only cameras the topology connects, and only within the time gate. A learned
 gait or re-identification embedding plugs in as one more embedder.
+
+The ranking streams (``rank_top_k``): blocks of queries in time order against the window of
+tracklets the time gate lets through, a partial top-k per block, so memory stays bounded by the
+block settings; ``rank_top_k_dense`` is the full-matrix reference it is checked against. GREW
+scale (362K tracklets, 882 cameras): docs/benchmarks.md, ``grewkit bench candidates``.
 """
 
 from __future__ import annotations
@@ -328,8 +333,8 @@ def rank_top_k(
     k = min(k, n)
     if n >= 2**32:
         raise ValueError(f"{n} tracklets: the packed sort keys hold at most 2**32")
-    if any(s.weight < 0 for s in similarities):
-        raise ValueError("similarity weights must be >= 0")
+    if any(s.weight < 0 for s in similarities) or sum(s.weight for s in similarities) <= 0:
+        raise ValueError("similarity weights must be >= 0, and not all 0")
     weights = [float(s.weight) for s in similarities]
     # |float32 GEMM - exact| <= (dim + few) * 2^-24 * |q| |c| for any summation order; the
     # combination's coefficients sum to 1. Doubled for safety.

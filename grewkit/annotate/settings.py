@@ -55,5 +55,7 @@ class AnnotateSettings:
             raise ValueError("batch_size must be at least 1")
         if self.rank_query_block < 1 or self.rank_candidate_block < 1:
             raise ValueError("rank_query_block and rank_candidate_block must be at least 1")
+        if any(not isinstance(w, (int, float)) or w < 0 for w in self.weights.values()):
+            raise ValueError(f"weights must be numbers >= 0, not {self.weights}")
         if self.max_gap_s < 0:
             raise ValueError("max_gap_s must be >= 0")
