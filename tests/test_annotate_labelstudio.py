@@ -50,3 +50,15 @@ def test_keys_missing_or_expired_are_refused_without_echoing_them():
     with pytest.raises(GrewkitError, match="refused") as caught:
         LabelStudioClient("http://127.0.0.1:9", expired)
     assert expired not in str(caught.value)
+
+
+def test_project_titles_fit_label_studio_and_stay_distinct():
+    from grewkit.annotate.backends.labelstudio import TITLE_MAX, project_title
+
+    assert project_title("campus / identity-linking") == "grewkit: campus / identity-linking"
+    long_a = "a-project-named-after-the-whole-lab-and-its-site / identity-linking"
+    long_b = "a-project-named-after-the-whole-lab-and-its-site / identity-linking-2"
+    titles = [project_title(n) for n in (long_a, long_b, "x" * 500)]
+    assert all(len(t) <= TITLE_MAX for t in titles)
+    assert len(set(titles)) == 3 and project_title(long_a) == titles[0]
+    assert titles[0].startswith("grewkit: a-proj") and "identity-linking" in titles[0]

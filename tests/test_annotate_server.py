@@ -497,3 +497,17 @@ def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_sourc
     for identity, counts in votes.items():
         (true_identity,) = members[identity]
         assert max(counts, key=counts.get) == attributes[true_identity]["gender"][0]
+
+
+def test_a_long_project_name_still_makes_one_project(ls_server):
+    """Label Studio refuses titles over 50 characters: the backend's title fits and is found again."""
+    from grewkit.annotate.backends.labelstudio import TITLE_MAX, project_title
+
+    backend = _backend(ls_server)
+    xml = '<View><Text name="t" value="$text"/><Choices name="c" toName="t"><Choice value="a"/></Choices></View>'
+    name = f"a-project-named-after-the-whole-lab-and-its-site-{uuid.uuid4().hex[:8]} / identity-linking"
+    first = backend.ensure_project(title=name, config_xml=xml, media_dir=None)
+    again = backend.ensure_project(title=name, config_xml=xml, media_dir=None)
+    assert first == again
+    title = backend.client.call("get project", backend.sdk.projects.get, first).title
+    assert len(title) <= TITLE_MAX and title == project_title(name)

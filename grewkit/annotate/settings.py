@@ -25,6 +25,14 @@ class AnnotateSettings:
     topology: dict = setting(
         {}, "Camera topology: camera_id -> list of cameras a walker can reach next; empty: every camera."
     )
+    rank_query_block: int = setting(
+        512,
+        "Queries ranked together; memory per block grows with rank_query_block x rank_candidate_block "
+        "(defaults chosen on `grewkit bench candidates` at GREW scale: docs/benchmarks.md).",
+    )
+    rank_candidate_block: int = setting(
+        8192, "Candidates scored at once per query block (the other side of the block; see rank_query_block)."
+    )
     strip_frames: int = setting(8, "Frames per annotator strip.")
     strip_height: int = setting(160, "Height in pixels of each frame of a strip.")
     descriptor_frames: int = setting(6, "Frames sampled per tracklet for the appearance descriptor.")
@@ -45,5 +53,9 @@ class AnnotateSettings:
             raise ValueError("annotators_per_task must be at least 1")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if self.rank_query_block < 1 or self.rank_candidate_block < 1:
+            raise ValueError("rank_query_block and rank_candidate_block must be at least 1")
+        if any(not isinstance(w, (int, float)) or w < 0 for w in self.weights.values()):
+            raise ValueError(f"weights must be numbers >= 0, not {self.weights}")
         if self.max_gap_s < 0:
             raise ValueError("max_gap_s must be >= 0")

@@ -7,6 +7,7 @@ pins a second OpenCV distribution; its real needs are in pyproject.toml). Where 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -137,6 +138,24 @@ class LabelStudioClient:
 
 
 PROJECT_PREFIX = "grewkit: "
+# Label Studio refuses a project title longer than this (its PROJECT_TITLE_MAX_LEN) with a bare HTTP 400.
+TITLE_MAX = 50
+
+
+def project_title(name: str) -> str:
+    """The Label Studio title of a grewkit project: ``grewkit: NAME``, shortened to fit the server.
+
+    A title that is too long keeps its start and its end (the campaign, after " / ") around an
+    ellipsis, with a digest of the full title so that two long names stay two projects; the
+    same name always gives the same title, so a rerun finds its project again.
+    """
+    title = PROJECT_PREFIX + name
+    if len(title) <= TITLE_MAX:
+        return title
+    suffix = " ~" + hashlib.sha1(title.encode()).hexdigest()[:6]
+    room = TITLE_MAX - len(suffix) - 1  # one character for the ellipsis
+    tail = min(24, room - len(PROJECT_PREFIX) - 8)
+    return title[: room - tail] + "\u2026" + title[len(title) - tail :] + suffix
 
 
 class LabelStudioBackend(AnnotationBackend):
@@ -174,7 +193,7 @@ class LabelStudioBackend(AnnotationBackend):
         return None
 
     def ensure_project(self, *, title, config_xml, media_dir=None, project_id=None, annotators_per_task=1):
-        title = PROJECT_PREFIX + title
+        title = project_title(title)
         current = None
         if project_id is not None:
             current = self.client.call(f"get project {project_id}", self.sdk.projects.get, project_id, missing_ok=True)
