@@ -21,7 +21,7 @@ def model_costs(
 
     from grewkit.core.errors import GrewkitError
     from grewkit.train.config import TrainConfig
-    from grewkit.train.data import RESOLUTIONS
+    from grewkit.train.data import RESOLUTIONS, input_shape
     from grewkit.train.models import MODELS, build_model
 
     torch.set_num_threads(threads)
@@ -38,7 +38,7 @@ def model_costs(
         model = build_model(name, num_classes=num_classes, height=h, width=w, **args).eval()
         classifier = sum(p.numel() for n, p in model.named_parameters() if n.startswith(("classifier", "bnneck")))
         total = sum(p.numel() for p in model.parameters())
-        x = torch.rand(1, frames, h, w)
+        x = torch.rand(1, *input_shape(getattr(model, "input_kind", "silhouettes"), frames, h, w))
         with torch.inference_mode():
             with FlopCounterMode(display=False) as counter:
                 emb = model(x)["embeddings"]
@@ -57,7 +57,7 @@ def model_costs(
                 "feature": "x".join(str(s) for s in emb.shape[1:]),
                 "ms_per_sequence_cpu": round(per_seq * 1000, 1),
                 "frames": frames,
-                "input": f"{h}x{w}",
+                "input": "x".join(str(s) for s in x.shape[2:]),
                 "threads": threads,
                 "load_avg_1min": load_average(),
             }

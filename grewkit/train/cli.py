@@ -13,7 +13,8 @@ from grewkit.cli.options import project_option
     "--config",
     "config_name",
     required=True,
-    help="A bundled config (gaitset_grew, gaitpart_grew, gaitbase_grew, deepgaitv2_grew, geinet_grew, the *_casiab ones, gaitset_tiny) or a TOML path.",
+    help="A bundled config (gaitset_grew, gaitpart_grew, gaitbase_grew, deepgaitv2_grew, geinet_grew, the *_casiab ones, "
+    "gaitset_tiny; on poses gaitgraph_grew, gaitgraph2_grew (pose2d) and skeletongait_grew (skel64)) or a TOML path.",
 )
 @click.option(
     "--out",
