@@ -10,7 +10,14 @@ from grewkit.bench.report import JSON_OPTION, emit, load_average, markdown_table
 
 
 def model_costs(
-    *, frames: int, resolution: int, threads: int, repeats: int = 5, num_classes: int = 20000, configs: str = "defaults"
+    *,
+    frames: int,
+    resolution: int,
+    threads: int,
+    repeats: int = 5,
+    num_classes: int = 20000,
+    configs: str = "defaults",
+    models: list[str] | None = None,
 ) -> list[dict]:
     """Parameters, FLOPs and CPU extraction time per sequence of each registered model (GREW Table 8).
 
@@ -27,7 +34,8 @@ def model_costs(
     torch.set_num_threads(threads)
     h, w = RESOLUTIONS[resolution]
     rows = []
-    for name in MODELS:
+    for name in models or list(MODELS):
+        MODELS.require(name)
         args = {}
         if configs != "defaults":
             try:
@@ -77,14 +85,23 @@ def model_costs(
     show_default=True,
     help="Widths: each model's defaults, or its bundled <model>_grew / <model>_casiab config.",
 )
+@click.option("--models", "names", default=None, help="Comma-separated (default: every registered model).")
 @JSON_OPTION
-def bench_models_command(frames, resolution, threads, repeats, configs, as_json):
+def bench_models_command(frames, resolution, threads, repeats, configs, names, as_json):
     """Parameters (without the training-only classifier), FLOPs and CPU time per sequence of each model.
 
     \b
     Example:
       grewkit bench models --frames 30 --threads 2
       grewkit bench models --frames 30 --threads 2 --configs grew
+      grewkit bench models --models gaitgraph,skeletongait --configs grew
     """
-    rows = model_costs(frames=frames, resolution=int(resolution), threads=threads, repeats=repeats, configs=configs)
+    rows = model_costs(
+        frames=frames,
+        resolution=int(resolution),
+        threads=threads,
+        repeats=repeats,
+        configs=configs,
+        models=[n.strip() for n in names.split(",")] if names else None,
+    )
     emit(rows, as_json, lambda rows: markdown_table(list(rows[0]), [r.values() for r in rows]))
