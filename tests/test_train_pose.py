@@ -119,7 +119,7 @@ def test_train_embed_evaluate_on_pose2d(project, tmp_path):
     )
     assert r.exit_code == 0, r.output
     feats = tmp_path / "feats"
-    r = runner.invoke(cli, ["embed", *args, "--checkpoint", str(run), "--out", str(feats), "--quiet"])
+    r = runner.invoke(cli, ["embed", *args, "--checkpoint", str(run), "--out", str(feats), "--threads", "1", "--quiet"])
     assert r.exit_code == 0, r.output
     index = json.loads((feats / "index.json").read_text())
     assert index["modality"] == "pose2d" and index["model"] == "gaitgraph"

@@ -96,6 +96,12 @@ def train_command(project, config_name, out_dir, splits, device, iterations, thr
     help="For --model gei and --opengait-checkpoint; a grewkit checkpoint brings its own.",
 )
 @click.option("--device", default="cpu", show_default=True)
+@click.option(
+    "--threads",
+    type=int,
+    default=None,
+    help="CPU threads for torch; 1 suits the small pose models on a shared CPU (docs/benchmarks.md).",
+)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--quiet", is_flag=True)
 def embed_command(
@@ -108,6 +114,7 @@ def embed_command(
     modality,
     resolution,
     device,
+    threads,
     out_dir,
     quiet,
 ):
@@ -123,6 +130,10 @@ def embed_command(
     from grewkit.train.data import records_from_project
     from grewkit.train.embed import embed_records, make_sequence_embedder
 
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     # The model is loaded (and an OpenGait checkpoint checked key by key) before anything is read or written.
     embedder = make_sequence_embedder(
         checkpoint=checkpoint,
