@@ -104,3 +104,26 @@ def set_settings(project, section: str, **values):
         body, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", body, count=1, flags=re.M)
         assert count == 1, key
     project.settings_path.write_text(text[:start] + body + text[end:])
+
+
+def walker_poses(identities: int, walks: int, *, frames: int = 40, seed: int = 0):
+    """COCO-17 pose sequences (T, 17, 3) in image pixels of the synthetic world's walkers, seen side-on:
+    ``walks`` walks of each of ``identities`` people (the same gait within a few percent), at a random image
+    scale and place, with pixel noise and random confidences. Returns [(identity, walk index, pose)]."""
+    from grewkit.synth.body import Walk, coco17, make_identities, perturb
+
+    rng = np.random.default_rng(seed)
+    people = make_identities(rng, identities)
+    out = []
+    for i, person in enumerate(people):
+        for w in range(walks):
+            walk = Walk(f"w{i}-{w}", perturb(person, rng), 0, (0.0, 0.0), 0.0, 0.0, 10.0, float(rng.uniform()))
+            scale, x0, y0 = rng.uniform(80, 240), rng.uniform(100, 500), rng.uniform(300, 460)
+            pose = []
+            for t in np.arange(frames) / 25.0:
+                j = coco17(walk, walk.joints(t))
+                xy = np.c_[x0 + scale * (j[:, 0] - walk.ground_point(t)[0]), y0 - scale * j[:, 2]]
+                xy += rng.normal(0, 0.5, xy.shape)
+                pose.append(np.c_[xy, rng.uniform(0.6, 1.0, 17)])
+            out.append((f"p{i:02d}", w, np.asarray(pose, np.float32)))
+    return out

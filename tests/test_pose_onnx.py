@@ -184,3 +184,34 @@ def test_unit_keys_follow_the_estimator_and_its_table(tmp_path):
     assert len({default, mine, changed}) == 3
     set_settings(project, "render", pose_estimator='"mediapipe"', pose_estimators_file='""')
     assert RenderStage(project).plan()[0].key == default
+
+
+@pytest.mark.slow
+def test_render_stage_writes_skeleton_maps_of_its_pose2d(tmp_path):
+    """`render` with modalities = ["pose2d", "skel"]: skel64 / skel128 are SkeletonGait's maps of the pose2d it writes."""
+    from pose_inputs import set_settings, walking_project
+
+    from grewkit.core.executors import SerialExecutor
+    from grewkit.core.project import Project
+    from grewkit.core.runner import run_stage
+    from grewkit.core.validate import validate_project
+    from grewkit.render.skeleton import skeleton_maps
+
+    toml = toml_for(tmp_path, export(tmp_path, "simcc"), "simcc")
+    project = Project.init(tmp_path / "proj")
+    boxes, _ = walking_project(project, lambda frame, box: person(frame, box, side=10), frames=6)
+    set_settings(
+        project, "render", modalities='["pose2d", "skel"]', pose_estimator='"mine"', pose_estimators_file=f'"{toml}"'
+    )
+    summary = run_stage(project, "render", executor=SerialExecutor(), show_progress=False)
+    assert summary.done == 1, summary.failed
+    rows = {r["modality"]: r for r in project.read("sequences").to_pylist()}
+    assert sorted(rows) == ["frames", "pose2d", "skel128", "skel64"]
+    pose = np.load(project.resolve(rows["pose2d"]["path"]))
+    for height in (64, 128):
+        row = rows[f"skel{height}"]
+        maps = np.load(project.resolve(row["path"]))
+        assert maps.shape == (len(boxes), 2, height, height) and maps.dtype == np.uint8 and maps.max() > 200
+        assert (row["frames"], row["height"], row["width"]) == (len(boxes), height, height)
+        np.testing.assert_array_equal(maps, skeleton_maps(pose, height))
+    assert validate_project(project) == []

@@ -7,7 +7,7 @@ import torch
 
 from grewkit.core.errors import GrewkitError
 from grewkit.train.config import CONFIG_DIR, TrainConfig
-from grewkit.train.data import PKSampler, sample_frames, transform
+from grewkit.train.data import PKSampler, input_shape, sample_frames, transform
 from grewkit.train.losses import ce_loss, triplet_loss
 from grewkit.train.models import MODELS, build_model
 
@@ -17,8 +17,18 @@ SMALL = {
     "gaitpart": {"channels": [4, 8, 8], "out_channels": 16},
     "gaitbase": {"channels": [4, 8, 8, 16], "out_channels": 16},
     "deepgaitv2": {"channels": [4, 8, 8, 16], "blocks": [1, 2, 1, 1]},
+    "gaitgraph": {"branch_channels": [8, 8], "main_channels": [16], "out_channels": 8, "reduction": 4},
+    "skeletongait": {"channels": [4, 8, 8, 16], "blocks": [1, 1, 1, 1]},
 }
-PARTS = {"geinet": 1, "gaitset": 62, "gaitpart": 16, "gaitbase": 16, "deepgaitv2": 16}
+PARTS = {
+    "geinet": 1,
+    "gaitset": 62,
+    "gaitpart": 16,
+    "gaitbase": 16,
+    "deepgaitv2": 16,
+    "gaitgraph": 1,
+    "skeletongait": 16,
+}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -26,7 +36,7 @@ PARTS = {"geinet": 1, "gaitset": 62, "gaitpart": 16, "gaitbase": 16, "deepgaitv2
 def test_model_shapes_and_step(name, res):
     torch.manual_seed(0)
     model = build_model(name, num_classes=3, height=res[0], width=res[1], **SMALL[name])
-    x = torch.rand(4, 6, *res)
+    x = torch.rand(4, *input_shape(model.input_kind, 6, *res))
     out = model(x)
     emb = out["embeddings"]
     assert emb.shape[:2] == (4, PARTS[name]) and emb.shape[2] > 0
@@ -39,7 +49,7 @@ def test_model_shapes_and_step(name, res):
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
     model.eval()
     with torch.no_grad():  # any number of frames at test time
-        assert model(torch.rand(1, 11, *res))["embeddings"].shape[1] == PARTS[name]
+        assert model(torch.rand(1, *input_shape(model.input_kind, 11, *res)))["embeddings"].shape[1] == PARTS[name]
 
 
 def test_triplet_loss_hand_case():
@@ -140,8 +150,8 @@ def _og_gaitbase(classes, ch=(64, 128, 256, 512), strides=(1, 2, 2, 1), out=256,
     return total + parts * cin * out + _bn(out * parts) + parts * out * classes
 
 
-def _og_deepgaitv2(classes, layers, ch=(64, 128, 256, 512), parts=16):
-    total = _conv(1, ch[0], 9) + _bn(ch[0]) + sum(_basic_block(ch[0], ch[0], 1) for _ in range(layers[0]))
+def _og_deepgaitv2(classes, layers, ch=(64, 128, 256, 512), parts=16, in_channels=1):
+    total = _conv(in_channels, ch[0], 9) + _bn(ch[0]) + sum(_basic_block(ch[0], ch[0], 1) for _ in range(layers[0]))
     cin = ch[0]
     for c, n, s in zip(ch[1:], layers[1:], (2, 2, 1)):
         for b in range(n):  # BasicBlockP3D: two 3x3 convs + BN2d, a 3x1x1 Conv3d + BN3d, a 1x1x1 projection
@@ -168,6 +178,8 @@ OPENGAIT_COUNTS = {
     "gaitbase_casiab": (74, _og_gaitbase(74)),
     "deepgaitv2_grew": (20000, _og_deepgaitv2(20000, (1, 4, 4, 1))),
     "deepgaitv2_casiab": (74, _og_deepgaitv2(74, (1, 1, 1, 1))),
+    # SkeletonGait: DeepGaitV2 at C = 2 (32C = 64 channels) on two-channel maps
+    "skeletongait_grew": (20000, _og_deepgaitv2(20000, (1, 4, 4, 1), in_channels=2)),
 }
 
 

@@ -10,7 +10,14 @@ from grewkit.bench.report import JSON_OPTION, emit, load_average, markdown_table
 
 
 def model_costs(
-    *, frames: int, resolution: int, threads: int, repeats: int = 5, num_classes: int = 20000, configs: str = "defaults"
+    *,
+    frames: int,
+    resolution: int,
+    threads: int,
+    repeats: int = 5,
+    num_classes: int = 20000,
+    configs: str = "defaults",
+    models: list[str] | None = None,
 ) -> list[dict]:
     """Parameters, FLOPs and CPU extraction time per sequence of each registered model (GREW Table 8).
 
@@ -21,13 +28,14 @@ def model_costs(
 
     from grewkit.core.errors import GrewkitError
     from grewkit.train.config import TrainConfig
-    from grewkit.train.data import RESOLUTIONS
+    from grewkit.train.data import RESOLUTIONS, input_shape
     from grewkit.train.models import MODELS, build_model
 
     torch.set_num_threads(threads)
     h, w = RESOLUTIONS[resolution]
     rows = []
-    for name in MODELS:
+    for name in models or list(MODELS):
+        MODELS.require(name)
         args = {}
         if configs != "defaults":
             try:
@@ -38,7 +46,7 @@ def model_costs(
         model = build_model(name, num_classes=num_classes, height=h, width=w, **args).eval()
         classifier = sum(p.numel() for n, p in model.named_parameters() if n.startswith(("classifier", "bnneck")))
         total = sum(p.numel() for p in model.parameters())
-        x = torch.rand(1, frames, h, w)
+        x = torch.rand(1, *input_shape(getattr(model, "input_kind", "silhouettes"), frames, h, w))
         with torch.inference_mode():
             with FlopCounterMode(display=False) as counter:
                 emb = model(x)["embeddings"]
@@ -57,7 +65,7 @@ def model_costs(
                 "feature": "x".join(str(s) for s in emb.shape[1:]),
                 "ms_per_sequence_cpu": round(per_seq * 1000, 1),
                 "frames": frames,
-                "input": f"{h}x{w}",
+                "input": "x".join(str(s) for s in x.shape[2:]),
                 "threads": threads,
                 "load_avg_1min": load_average(),
             }
@@ -77,14 +85,23 @@ def model_costs(
     show_default=True,
     help="Widths: each model's defaults, or its bundled <model>_grew / <model>_casiab config.",
 )
+@click.option("--models", "names", default=None, help="Comma-separated (default: every registered model).")
 @JSON_OPTION
-def bench_models_command(frames, resolution, threads, repeats, configs, as_json):
+def bench_models_command(frames, resolution, threads, repeats, configs, names, as_json):
     """Parameters (without the training-only classifier), FLOPs and CPU time per sequence of each model.
 
     \b
     Example:
       grewkit bench models --frames 30 --threads 2
       grewkit bench models --frames 30 --threads 2 --configs grew
+      grewkit bench models --models gaitgraph,skeletongait --configs grew
     """
-    rows = model_costs(frames=frames, resolution=int(resolution), threads=threads, repeats=repeats, configs=configs)
+    rows = model_costs(
+        frames=frames,
+        resolution=int(resolution),
+        threads=threads,
+        repeats=repeats,
+        configs=configs,
+        models=[n.strip() for n in names.split(",")] if names else None,
+    )
     emit(rows, as_json, lambda rows: markdown_table(list(rows[0]), [r.values() for r in rows]))

@@ -99,7 +99,7 @@ def run_search_bench(
 @click.option("--threads", default=2, show_default=True, help="CPU threads torch may use.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--probe-chunk", default=2048, show_default=True)
-@click.option("--gallery-chunk", default=32768, show_default=True)
+@click.option("--gallery-chunk", default=4096, show_default=True)
 @click.option("--topk", default=20, show_default=True, help="Also keep the k nearest (submission ranks).")
 @click.option("--distance", default="euclidean", show_default=True)
 @click.option("--baseline", is_flag=True, help="Also time the plain-torch path on the same features (ratio).")

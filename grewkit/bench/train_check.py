@@ -9,7 +9,8 @@ agree within float32 rounding) and with torch's default TF32 convolutions, as `g
 --device cuda` runs (a figure, not a pass condition). ``--device cpu`` runs the same checks on the
 CPU (the comparison is then CPU against CPU: it checks the harness, not a device).
 
-Synthetic silhouettes: the check is of arithmetic and memory, not of accuracy.
+Synthetic inputs (silhouettes, two-channel skeleton maps made of them, or random normalised poses for
+the pose models): the check is of arithmetic and memory, not of accuracy.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ TINY_ARGS: dict[str, dict] = {
     "gaitpart": {"channels": [4, 8, 8], "out_channels": 8, "parts": 4},
     "gaitbase": {"channels": [4, 8, 8, 16], "out_channels": 8, "parts": 4},
     "deepgaitv2": {"mode": "p3d", "channels": [4, 8, 8, 16], "blocks": [1, 1, 1, 1], "parts": 4},
+    "gaitgraph": {"branch_channels": [8, 8], "main_channels": [16], "out_channels": 8, "reduction": 4},
+    "skeletongait": {"mode": "p3d", "channels": [4, 8, 8, 16], "blocks": [1, 1, 1, 1], "parts": 4},
 }
 STRICT_REL_TOL = 1e-4  # max |device - cpu| / max |cpu| in strict float32
 
@@ -70,6 +73,17 @@ def _silhouettes(rng: np.random.Generator, n: int, frames: int, h: int, w: int) 
             x[i, t, h // 8 : h - h // 16, max(0, left + shift) : left + shift + width] = 1.0
     noise = rng.random(x.shape) < 0.02
     return np.where(noise, 1.0 - x, x).astype(np.float32)
+
+
+def _inputs(rng: np.random.Generator, kind: str, n: int, frames: int, h: int, w: int) -> np.ndarray:
+    """A batch as a model of ``input_kind`` ``kind`` reads it (grewkit.train.data.input_shape)."""
+    if kind == "pose":
+        pose = np.concatenate([rng.normal(0, 0.3, (n, frames, 17, 2)), rng.uniform(0.5, 1, (n, frames, 17, 1))], -1)
+        return pose.astype(np.float32)
+    sil = _silhouettes(rng, n, frames, h, w)
+    if kind == "skeleton":
+        return np.ascontiguousarray(np.stack([sil, sil[:, ::-1]], 2))
+    return sil
 
 
 def _embedding_gap(model, cfg, num_classes: int, dev, sequences: list[np.ndarray], *, strict: bool) -> float:
@@ -131,7 +145,8 @@ def check_model(
     opt = _optimizer(cfg, model.parameters())
     amp = dev.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    x = torch.from_numpy(_silhouettes(rng, batch, frames, h, w)).to(dev)
+    kind = getattr(model, "input_kind", "silhouettes")
+    x = torch.from_numpy(_inputs(rng, kind, batch, frames, h, w)).to(dev)
     y = torch.arange(batch, device=dev) // 2 % num_classes  # K = 2 sequences per identity
     use_ce = cfg.loss.ce_weight > 0
 
@@ -177,7 +192,7 @@ def check_model(
     )
 
     model.eval()
-    sequences = [s for s in _silhouettes(rng, 2, max(frames, 2), h, w)]
+    sequences = [s for s in _inputs(rng, kind, 2, max(frames, 2), h, w)]
     sequences[1] = sequences[1][: max(frames // 2, 1)]  # another length, as sequences come
     strict = _embedding_gap(model, cfg, num_classes, dev, sequences, strict=True)
     default = _embedding_gap(model, cfg, num_classes, dev, sequences, strict=False) if dev.type == "cuda" else strict
@@ -188,7 +203,7 @@ def check_model(
         "params_M": round(params / 1e6, 3),
         "batch": batch,
         "frames": frames,
-        "input": f"{h}x{w}",
+        "input": "x".join(str(v) for v in x.shape[2:]),
         "device": str(dev),
         "amp": amp,
         "iterations": iterations,

@@ -82,14 +82,23 @@ class Distance:
     # (cosine keys lie in [0, 2]).
     tie_scale: str
 
-    def block(self, q: torch.Tensor, g: torch.Tensor):
-        """``(dot, alpha, qterm, gterm, clamp)`` with key = alpha * dot + qterm[i] + gterm[j] (clamped at 0)."""
+    def block(self, q: torch.Tensor, g: torch.Tensor, out: torch.Tensor | None = None):
+        """``(dot, alpha, qterm, gterm, clamp)`` with key = alpha * dot + qterm[i] + gterm[j] (clamped at 0).
+
+        ``out``: a flat float32 buffer of at least len(q) * len(g) for the dot products. A search reuses one
+        across blocks: a fresh block of hundreds of MB is fresh pages for the kernel to fault in and zero."""
+
+        def dot(a, b):
+            if out is None:
+                return a @ b.T
+            return torch.mm(a, b.T, out=out[: len(a) * len(b)].view(len(a), len(b)))
+
         if self.name == "euclidean":
             qf, gf = _flat(q), _flat(g)
-            return qf @ gf.T, -2.0, (qf * qf).sum(1), (gf * gf).sum(1), True
+            return dot(qf, gf), -2.0, (qf * qf).sum(1), (gf * gf).sum(1), True
         if self.name == "cosine":
             qf, gf = _normalise(_flat(q)), _normalise(_flat(g))
-            return qf @ gf.T, -1.0, torch.ones(len(qf), device=q.device), torch.zeros(len(gf), device=g.device), False
+            return dot(qf, gf), -1.0, torch.ones(len(qf), device=q.device), torch.zeros(len(gf), device=g.device), False
         zq = torch.zeros(len(q), device=q.device)
         return self.key(q, g), 1.0, zq, torch.zeros(len(g), device=g.device), False
 

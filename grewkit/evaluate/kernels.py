@@ -16,48 +16,82 @@ import torch
 try:  # optional accelerator for the CPU path
     import numba
 
+    TILE = 256  # entries per tile: a tile's keys stay in L1 for the passes over them
+
     @numba.njit(parallel=True, cache=True, nogil=True)
     def _scan(dot, alpha, qterm, gterm, clamp, pkey, gkey, pcol, lim, pessimistic, counts, top_d, top_i, g0):
+        # Per probe row, tile by tile: the keys into a small buffer, then one compare-and-count pass per
+        # true match and a count of entries that beat the k-th best; only a tile with such an entry is
+        # scanned for the top k. Every pass is free of data-dependent branches (so it vectorises): at
+        # GREW scale with random features half of all entries fall below a true match, and a branch per
+        # entry is a mispredicted jump as often as not. True matches are counted like any entry and
+        # their own contributions taken off at the end of the row (they are not ranked before each other).
         b, n = dot.shape
         m = lim.shape[1]
         zero = np.float32(0.0)
+        inf = np.float32(np.inf)
         k = top_d.shape[1]
         for i in numba.prange(b):
+            keys = np.empty(TILE, dtype=np.float32)
+            qt = qterm[i]
+            pk = pkey[i]
+            # Slots of absent true matches have +inf limits; their counts are never read, so not kept.
+            slots = 0
+            for s in range(m):
+                if lim[i, s] < inf:
+                    slots = s + 1
+            local = np.zeros(m, dtype=np.int64)
             worst = 0
             for s in range(1, k):
                 if top_d[i, s] > top_d[i, worst]:
                     worst = s
-            worst_v = top_d[i, worst] if k > 0 else -np.inf
-            qt = qterm[i]
-            pk = pkey[i]
-            local = np.zeros(m, dtype=np.int64)
-            for j in range(n):
-                if gkey[j] == pk:
+            worst_v = top_d[i, worst] if k > 0 else -inf
+            for j0 in range(0, n, TILE):
+                w = min(TILE, n - j0)
+                for t in range(w):
+                    # float32 throughout, in the torch path's order, so both paths give identical keys.
+                    v = alpha * dot[i, j0 + t] + qt + gterm[j0 + t]
+                    if clamp and v < zero:
+                        v = zero
+                    # An excluded entry is +inf: below no (finite) limit, better than no kept entry.
+                    keys[t] = v if gkey[j0 + t] != pk else inf
+                for s in range(slots):
+                    limit = lim[i, s]
+                    c = 0
+                    if pessimistic:
+                        for t in range(w):
+                            c += keys[t] <= limit
+                    else:
+                        for t in range(w):
+                            c += keys[t] < limit
+                    local[s] += c
+                better = 0
+                for t in range(w):
+                    better += keys[t] < worst_v
+                if better:
+                    for t in range(w):
+                        v = keys[t]
+                        if v < worst_v:
+                            top_d[i, worst] = v
+                            top_i[i, worst] = g0 + j0 + t
+                            worst = 0
+                            for s in range(1, k):
+                                if top_d[i, s] > top_d[i, worst]:
+                                    worst = s
+                            worst_v = top_d[i, worst]
+            for s2 in range(m):
+                j = pcol[i, s2]
+                if j < 0 or gkey[j] == pk:
                     continue
-                # float32 throughout, in the torch path's order, so both paths give identical keys.
                 v = alpha * dot[i, j] + qt + gterm[j]
                 if clamp and v < zero:
                     v = zero
-                positive = False
-                for s in range(m):
-                    if pcol[i, s] == j:
-                        positive = True
-                if not positive:
+                for s in range(slots):
                     if pessimistic:
-                        for s in range(m):
-                            local[s] += v <= lim[i, s]
+                        local[s] -= v <= lim[i, s]
                     else:
-                        for s in range(m):
-                            local[s] += v < lim[i, s]
-                if v < worst_v:
-                    top_d[i, worst] = v
-                    top_i[i, worst] = g0 + j
-                    worst = 0
-                    for s in range(1, k):
-                        if top_d[i, s] > top_d[i, worst]:
-                            worst = s
-                    worst_v = top_d[i, worst]
-            for s in range(m):
+                        local[s] -= v < lim[i, s]
+            for s in range(slots):
                 counts[i, s] += local[s]
 
     HAVE_NUMBA = True

@@ -35,7 +35,9 @@ class SearchConfig:
     tie_ulps: float = 0.25
     topk: int = 0
     probe_chunk: int = 2048
-    gallery_chunk: int = 32768
+    # 4096: a 2048 x 4096 block (32 MB) stays in the last-level cache, where the matrix product runs
+    # about 1.5x faster on the CPU than into a 268 MB block (docs/benchmarks.md, "Search at GREW scale").
+    gallery_chunk: int = 4096
     device: str = "cpu"
     use_numba: bool = True
 
@@ -144,6 +146,7 @@ def search(
         bounds.append(None)  # snapshot marker
         start = cp
     gkeys_t = torch.as_tensor(gallery_keys, device=device) if exclude else None
+    buf = torch.empty(min(config.probe_chunk, len(probe)) * min(config.gallery_chunk, n_gal), device=device)
     with torch.inference_mode():
         for p0 in range(0, len(probe), config.probe_chunk):
             p1 = min(p0 + config.probe_chunk, len(probe))
@@ -178,7 +181,7 @@ def search(
                     continue
                 g0, g1 = bound
                 g = torch.as_tensor(np.ascontiguousarray(gallery[g0:g1], dtype=np.float32), device=device)
-                dot, alpha, qterm, gterm, clamp = dist.block(q, g)
+                dot, alpha, qterm, gterm, clamp = dist.block(q, g, out=buf)
                 gkey = gkeys_t[g0:g1] if exclude else torch.full((g1 - g0,), -2, dtype=torch.int64, device=device)
                 pcol = torch.as_tensor(np.where(valid & (pidx >= g0) & (pidx < g1), pidx - g0, -1), device=device)
                 scan_block(

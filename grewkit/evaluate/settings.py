@@ -23,7 +23,10 @@ class EvaluateSettings:
         "pessimistic", "A true match tied with another identity ranks after it (pessimistic) or before."
     )
     probe_chunk: int = setting(2048, "Probes per search block (memory: probe_chunk x gallery_chunk x 4 bytes).")
-    gallery_chunk: int = setting(32768, "Gallery entries per search block.")
+    gallery_chunk: int = setting(
+        4096,
+        "Gallery entries per search block; 4096 keeps a block in the CPU cache (docs/benchmarks.md), larger suits a GPU.",
+    )
     device: str = setting("cpu", "Where the search runs: cpu or cuda.")
 
     def __post_init__(self):

@@ -14,7 +14,7 @@ from grewkit.cli.stage_command import partial_option
 @click.option(
     "--modalities",
     default=None,
-    help="Comma-separated subset of sil,gei,flow,pose2d,pose3d (default: [render] modalities).",
+    help="Comma-separated subset of sil,gei,flow,pose2d,pose3d,skel (default: [render] modalities).",
 )
 @click.option(
     "--segmenter",

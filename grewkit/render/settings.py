@@ -7,13 +7,18 @@ from dataclasses import dataclass
 from grewkit.core.settings import setting
 from grewkit.render.segmentation import SEGMENTERS
 
-MODALITIES = ("sil", "gei", "flow", "pose2d", "pose3d")
+MODALITIES = ("sil", "gei", "flow", "pose2d", "pose3d", "skel")
+# skel (SkeletonGait's maps, drawn from pose2d) is asked for by name, so that projects rendered before
+# it existed keep their settings digest and are not rendered again.
+DEFAULT_MODALITIES = ("sil", "gei", "flow", "pose2d", "pose3d")
 
 
 @dataclass(frozen=True)
 class RenderSettings:
     modalities: list[str] = setting(
-        list(MODALITIES), "What to render per kept tracklet: sil, gei, flow, pose2d, pose3d."
+        list(DEFAULT_MODALITIES),
+        "What to render per kept tracklet: sil, gei, flow, pose2d, pose3d, skel (SkeletonGait's limb and "
+        "joint maps from the pose2d keypoints, one file per height: skel64, skel128).",
     )
     segmenter: str = setting(
         "mediapipe",

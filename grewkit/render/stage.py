@@ -34,6 +34,7 @@ from grewkit.render.pose_estimators import MEDIAPIPE, estimator_table, worker_po
 from grewkit.render.pretreatment import normalise_frames
 from grewkit.render.segmentation import make_segmenter
 from grewkit.render.settings import RenderSettings
+from grewkit.render.skeleton import skeleton_maps
 
 
 @dataclass
@@ -78,11 +79,12 @@ def render_tracklet(
     """
     wanted = set(settings.modalities)
     need_sil = bool(wanted & {"sil", "gei"})
+    need_pose2d = bool(wanted & {"pose2d", "skel"})  # skeleton maps are drawn from the 2D keypoints
     # pose2d from another estimator than mediapipe runs top-down on the frame; pose3d is mediapipe's alone.
     estimator = None
-    if "pose2d" in wanted and settings.pose_estimator != MEDIAPIPE:
+    if need_pose2d and settings.pose_estimator != MEDIAPIPE:
         estimator = worker_pose_estimator(settings.pose_estimator, estimators_file=settings.pose_estimators_file)
-    need_pose = "pose3d" in wanted or ("pose2d" in wanted and estimator is None)
+    need_pose = "pose3d" in wanted or (need_pose2d and estimator is None)
     if len(frames) == 0:
         raise GrewkitError(f"{name}: no boxes")
     if np.any(np.diff(frames) <= 0):
@@ -129,7 +131,7 @@ def render_tracklet(
                 masks.append(segmenter.segment(frame_bgr, crop, person))
                 t = clock.add("segment", t)
             if need_pose:
-                if estimator is None:
+                if estimator is None and need_pose2d:
                     pose2d.append(to_coco17(person.landmarks, crop))
                 pose3d.append(world_joints(person.world))
                 t = clock.add("pose", t)
@@ -171,6 +173,10 @@ def render_tracklet(
         t = clock.add("flow", t)
     if "pose2d" in wanted:
         arrays["pose2d"] = np.stack(pose2d)
+    if "skel" in wanted:
+        for r in settings.heights:
+            arrays[f"skel{r}"] = skeleton_maps(np.stack(pose2d), r)
+        t = clock.add("skeleton", t)
     if "pose3d" in wanted:
         arrays["pose3d"] = np.stack(pose3d)
     return RenderResult(
@@ -186,6 +192,8 @@ def _shape_row(modality: str, array: np.ndarray) -> tuple[int, int, int]:
     """(frames, height, width) for the sequences manifest."""
     if modality.startswith("gei"):
         return 1, array.shape[0], array.shape[1]
+    if modality.startswith("skel"):
+        return array.shape[0], array.shape[2], array.shape[3]
     if modality.startswith("sil") and array.ndim == 3 or modality == "flow":
         return array.shape[0], array.shape[1], array.shape[2]
     return array.shape[0], 0, 0
@@ -260,7 +268,7 @@ class RenderStage(Stage):
             del digested["pose_estimator"], digested["pose_estimators_file"]
         table = (
             estimator_table(settings.pose_estimator, settings.pose_estimators_file)
-            if "pose2d" in settings.modalities
+            if {"pose2d", "skel"} & set(settings.modalities)
             else None
         )
         if table is not None:

@@ -13,7 +13,8 @@ from grewkit.cli.options import project_option
     "--config",
     "config_name",
     required=True,
-    help="A bundled config (gaitset_grew, gaitpart_grew, gaitbase_grew, deepgaitv2_grew, geinet_grew, the *_casiab ones, gaitset_tiny) or a TOML path.",
+    help="A bundled config (gaitset_grew, gaitpart_grew, gaitbase_grew, deepgaitv2_grew, geinet_grew, the *_casiab ones, "
+    "gaitset_tiny; on poses gaitgraph_grew, gaitgraph2_grew (pose2d) and skeletongait_grew (skel64)) or a TOML path.",
 )
 @click.option(
     "--out",
@@ -95,6 +96,12 @@ def train_command(project, config_name, out_dir, splits, device, iterations, thr
     help="For --model gei and --opengait-checkpoint; a grewkit checkpoint brings its own.",
 )
 @click.option("--device", default="cpu", show_default=True)
+@click.option(
+    "--threads",
+    type=int,
+    default=None,
+    help="CPU threads for torch; 1 suits the small pose models on a shared CPU (docs/benchmarks.md).",
+)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--quiet", is_flag=True)
 def embed_command(
@@ -107,6 +114,7 @@ def embed_command(
     modality,
     resolution,
     device,
+    threads,
     out_dir,
     quiet,
 ):
@@ -122,6 +130,10 @@ def embed_command(
     from grewkit.train.data import records_from_project
     from grewkit.train.embed import embed_records, make_sequence_embedder
 
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     # The model is loaded (and an OpenGait checkpoint checked key by key) before anything is read or written.
     embedder = make_sequence_embedder(
         checkpoint=checkpoint,

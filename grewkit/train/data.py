@@ -1,9 +1,13 @@
 """Training data: sequence records from the manifests, OpenGait-style transforms, P x K sampling.
 
 Sequence files are read through ``grewkit.core.arrays.load_array`` (``.npy``, or OpenGait ``.pkl``
-through the restricted unpickler). The transform is OpenGait's ``BaseSilCuttingTransform``: a
-square silhouette of side H has H/64*10 columns cut from each side (64x64 -> 64x44,
-128x128 -> 128x88) and is scaled to [0, 1].
+through the restricted unpickler). What a model reads is its class's ``input_kind``:
+
+- ``silhouettes`` (and ``gei``): OpenGait's ``BaseSilCuttingTransform``: a square silhouette of side
+  H has H/64*10 columns cut from each side (64x64 -> 64x44, 128x128 -> 128x88), scaled to [0, 1];
+- ``skeleton``: SkeletonGait's two-channel maps (T, 2, H, H) cut the same way -> (T, 2, h, w);
+- ``pose``: COCO-17 keypoints (T, 17, 3) in image pixels -> centred on the hips and scaled by the
+  body's height (``normalise_pose``), so that a model sees the same numbers at any distance.
 """
 
 from __future__ import annotations
@@ -53,13 +57,81 @@ def transform(sil: np.ndarray, resolution: int = 64, *, path: str | Path = "<arr
     return np.ascontiguousarray(out)
 
 
+# COCO-17: left / right hips, shoulders and ankles.
+_HIPS, _SHOULDERS, _ANKLES = (11, 12), (5, 6), (15, 16)
+
+
+def normalise_pose(pose: np.ndarray, *, path: str | Path = "<array>") -> np.ndarray:
+    """(T, 17, 2 or 3) COCO-17 pixels -> (T, 17, 3) float32: x, y relative to the hip centre in units of the
+    sequence's median shoulder-to-ankle height, then the confidence. A missing joint (NaN, or confidence
+    0) becomes 0, 0, 0; a frame without both hips takes the hip centre interpolated from the frames that have them.
+
+    GaitGraph feeds raw pixel coordinates of fixed-distance CASIA-B cameras; in the wild the person's
+    size in the image changes with the distance, so the scale is divided out here (as SkeletonGait's
+    ``CenterAndScaleNormalizer`` does per frame; a per-sequence scale keeps the vertical bob of walking)."""
+    if pose.ndim != 3 or pose.shape[1] != 17 or pose.shape[2] not in (2, 3) or pose.shape[0] == 0:
+        raise GrewkitError(f"expected COCO-17 poses (T, 17, 2 or 3) with T > 0, got shape {pose.shape}", path=path)
+    xy = pose[..., :2].astype(np.float64)
+    conf = pose[..., 2].astype(np.float64) if pose.shape[2] == 3 else np.ones(pose.shape[:2])
+    valid = np.isfinite(xy).all(-1) & np.isfinite(conf) & (conf > 0)
+    if not valid.any():
+        raise GrewkitError("no keypoint in any frame (every joint NaN or of confidence 0)", path=path)
+    conf = np.where(valid, conf, 0.0)
+    xy = np.where(valid[..., None], xy, np.nan)
+    with np.errstate(invalid="ignore"):
+        hip = xy[:, _HIPS].mean(1)  # NaN where a hip is missing
+        height = np.linalg.norm(xy[:, _SHOULDERS].mean(1) - xy[:, _ANKLES].mean(1), axis=-1)
+    have = np.isfinite(hip).all(-1)
+    if not have.any():
+        # No frame with both hips: the mean of the visible joints stands in for the centre.
+        hip = np.nanmean(xy, axis=1)
+        have = np.isfinite(hip).all(-1)
+    idx, frames = np.flatnonzero(have), np.arange(len(xy))
+    hip = np.stack([np.interp(frames, idx, hip[idx, k]) for k in range(2)], -1)
+    heights = height[np.isfinite(height) & (height > 0)]
+    if len(heights):
+        scale = float(np.median(heights))
+    else:  # no frame with shoulders and ankles: the extent of the visible joints
+        scale = float(np.nanmax(xy[..., 1]) - np.nanmin(xy[..., 1])) or 1.0
+    out = np.zeros(pose.shape[:2] + (3,), np.float32)
+    rel = (xy - hip[:, None]) / scale
+    out[..., :2] = np.where(valid[..., None], rel, 0.0)
+    out[..., 2] = conf
+    return out
+
+
+def prepare(array: np.ndarray, kind: str, resolution: int = 64, *, path: str | Path = "<array>") -> np.ndarray:
+    """A stored sequence -> what a model of ``input_kind`` ``kind`` reads (see the module docstring)."""
+    if kind == "pose":
+        return normalise_pose(array, path=path)
+    if kind == "skeleton":
+        if array.ndim != 4 or array.shape[1] != 2 or array.shape[0] == 0:
+            raise GrewkitError(f"expected skeleton maps (T, 2, H, W) with T > 0, got shape {array.shape}", path=path)
+        t, c, h, w = array.shape
+        out = transform(array.reshape(t * c, h, w), resolution, path=path)
+        return out.reshape(t, c, *out.shape[1:])
+    return transform(array, resolution, path=path)
+
+
+def input_shape(kind: str, frames: int, height: int, width: int) -> tuple[int, ...]:
+    """The shape of one sequence of ``frames`` frames as a model of ``kind`` reads it."""
+    if kind == "pose":
+        return (frames, 17, 3)
+    if kind == "skeleton":
+        return (frames, 2, height, width)
+    return (frames, height, width)
+
+
 class SequenceStore:
     """Loads and transforms sequences, keeping them in memory when ``cache`` (small sets, CPU runs)."""
 
-    def __init__(self, records: list[SequenceRecord], resolution: int = 64, *, cache: bool = True):
+    def __init__(
+        self, records: list[SequenceRecord], resolution: int = 64, *, cache: bool = True, kind: str = "silhouettes"
+    ):
         self.records = records
         self.resolution = resolution
         self.cache = cache
+        self.kind = kind
         self._cache: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -69,7 +141,7 @@ class SequenceStore:
         if i in self._cache:
             return self._cache[i]
         rec = self.records[i]
-        arr = transform(load_array(rec.path), self.resolution, path=rec.path)
+        arr = prepare(load_array(rec.path), self.kind, self.resolution, path=rec.path)
         if self.cache:
             self._cache[i] = arr
         return arr

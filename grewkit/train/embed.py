@@ -1,7 +1,8 @@
 """Feature extraction: a trained checkpoint (or the GEI baseline) over sequences -> a features folder.
 
-Each sequence embedder has ``embed(silhouettes (T, h, w) float32) -> (P, D)``, ``describe()`` (the
-metadata written beside the features) and ``resolution``; ``make_sequence_embedder`` picks one from
+Each sequence embedder has ``embed(sequence) -> (P, D)`` (a sequence as ``grewkit.train.data.prepare``
+gives it for the embedder's ``input_kind``), ``describe()`` (the metadata written beside the features)
+and ``resolution``; ``make_sequence_embedder`` picks one from
 the command's options. (The embedders of ``grewkit.annotate.candidates`` are another family: they
 embed tracklets to rank identity candidates.)
 """
@@ -24,6 +25,7 @@ class GEISequenceEmbedder:
     """The classic baseline: the gait energy image (mean silhouette), flattened. No training."""
 
     name = "gei"
+    input_kind = "silhouettes"
 
     def __init__(self, resolution: int = 64):
         self.resolution = resolution
@@ -47,6 +49,7 @@ class ModelEmbedder:
 
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
+        self.input_kind = getattr(model, "input_kind", "silhouettes")
         self.cfg = cfg
         self.resolution = cfg.data.resolution
         self.checkpoint = checkpoint
@@ -148,7 +151,9 @@ def embed_records(
     """
     from grewkit.evaluate.features import files_digest
 
-    store = SequenceStore(records, embedder.resolution, cache=False)
+    store = SequenceStore(
+        records, embedder.resolution, cache=False, kind=getattr(embedder, "input_kind", "silhouettes")
+    )
     feats = []
     seconds = 0.0
     with progress_bar("embed", total=len(records), unit="seq", enabled=show_progress) as advance:

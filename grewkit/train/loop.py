@@ -118,7 +118,9 @@ def train(
         rng.bit_generator.state = json.loads(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         start = int(state["iteration"])
-    store = SequenceStore(records, cfg.data.resolution, cache=cfg.data.cache)
+    store = SequenceStore(
+        records, cfg.data.resolution, cache=cfg.data.cache, kind=getattr(model, "input_kind", "silhouettes")
+    )
     log_path = run_dir / "log.jsonl"
     batches = iter(sampler)
     model.train()

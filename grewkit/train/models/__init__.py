@@ -1,8 +1,10 @@
 """A small model registry: name -> class. A user registers their own model the same way.
 
-Every model maps silhouettes ``(N, T, H, W)`` in [0, 1] (``T`` may differ between calls) to
-``{"embeddings": (N, P, D), "logits": (N, P, C) or None}``; P is the number of horizontal parts
-(1 for GEINet). Evaluation compares embeddings with the ``euclidean_parts`` or ``euclidean`` distance.
+Every model maps a batch of sequences (``T`` may differ between calls) to ``{"embeddings": (N, P, D),
+"logits": (N, P, C) or None}``; P is the number of horizontal parts (1 for GEINet and GaitGraph).
+What a batch holds is the class's ``input_kind`` (see ``grewkit.train.data``): silhouettes
+``(N, T, H, W)`` in [0, 1], SkeletonGait's maps ``(N, T, 2, H, W)`` or COCO-17 poses ``(N, T, 17, 3)``.
+Evaluation compares embeddings with the ``euclidean_parts`` or ``euclidean`` distance.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ MODELS: Registry[type] = Registry(
         "gaitpart": "grewkit.train.models.gaitpart:GaitPart",
         "gaitbase": "grewkit.train.models.gaitbase:GaitBase",
         "deepgaitv2": "grewkit.train.models.deepgaitv2:DeepGaitV2",
+        "gaitgraph": "grewkit.train.models.gaitgraph:GaitGraph",
+        "skeletongait": "grewkit.train.models.skeletongait:SkeletonGait",
     },
 )
 

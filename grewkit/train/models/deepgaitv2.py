@@ -61,6 +61,7 @@ class DeepGaitV2(nn.Module):
         channels=(64, 128, 256, 512),
         blocks=(1, 1, 1, 1),
         parts: int = 16,
+        in_channels: int = 1,
     ):
         super().__init__()
         if mode not in ("p3d", "2d"):
@@ -69,7 +70,7 @@ class DeepGaitV2(nn.Module):
             raise ValueError("channels and blocks need 4 entries each (one per stage)")
         self.mode = mode
         c0 = channels[0]
-        self.layer0 = FramewiseConv(nn.Sequential(_conv3x3(1, c0), nn.BatchNorm2d(c0), nn.ReLU(inplace=True)))
+        self.layer0 = FramewiseConv(nn.Sequential(_conv3x3(in_channels, c0), nn.BatchNorm2d(c0), nn.ReLU(inplace=True)))
         cin = c0
         stages = []
         for i, (cout, nb) in enumerate(zip(channels, blocks)):
@@ -89,7 +90,8 @@ class DeepGaitV2(nn.Module):
         self.num_classes = num_classes
 
     def forward(self, sils: torch.Tensor) -> dict:
-        x = sils.unsqueeze(1)  # (N, 1, T, H, W)
+        # silhouettes (N, T, H, W) -> (N, 1, T, H, W); multi-channel frames (N, T, C, H, W) -> (N, C, T, H, W)
+        x = sils.unsqueeze(1) if sils.dim() == 4 else sils.transpose(1, 2)
         x = self.layer4(self.layer3(self.layer2(self.layer1(self.layer0(x)))))
         emb = self.fcs(self.hpp(set_pool(x)))
         _, logits = self.bnneck(emb)
