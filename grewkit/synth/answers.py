@@ -85,7 +85,12 @@ def answer_open_tasks(
                 already += 1
                 continue
             without_truth += task["data"]["query_id"] not in identity_of
-            for person in people:
+            chosen = people
+            if task["data"].get("kind") in ("adjudicate", "audit"):
+                # One answer settles it; an adjudication goes to someone who did not answer the chain.
+                others = [p for p in people if p.email not in task["data"].get("answered_chain", [])]
+                chosen = [(others or people)[rng.randrange(len(others or people))]]
+            for person in chosen:
                 person.answer(
                     task["id"],
                     answer_from_truth(task["data"], identity_of, attributes=attributes, error_rate=error_rate, rng=rng),
