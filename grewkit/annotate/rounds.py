@@ -5,8 +5,8 @@ The answers so far are groups (tracklets joined by "same" links, union-find in r
 are. A round asks only what is neither implied nor given:
 
 - **adjudication**: a group that holds a contradiction (A=B, B=C, A!=C; two tracklets of one
-  camera at the same time) gets one task that shows the chain; its members stay held out until
-  it is answered. With several annotators it goes to one who did not answer the chain's links.
+  camera at the same time) gets one task that shows the chain (then the group's other members,
+  up to 2K candidates); its members stay held out until it is answered. With several annotators it goes to one who did not answer the chain's links.
 - **second looks**: a pair whose "same" has fewer than ``min_same_votes`` votes, or whose votes
   tie, is asked again, from its other side where that side was not asked yet;
 - **open group pairs**: two groups that the candidates manifest connects (a member of one ranks
@@ -118,7 +118,7 @@ def plan_round(
     max_adjudications: int,
 ) -> Plan:
     """The next round's tasks. ``asked``: pair -> times it was pushed; ``asked_from``: pair -> the
-    queries it was asked from; ``adjudicated``: chain signature -> adjudications pushed;
+    queries it was asked from; ``adjudicated``: an adjudication task's sorted tracklets joined by "|" -> times pushed;
     ``audited``: tracklets of answered audit tasks."""
     plan = Plan(round_number)
     used: set[str] = set()
@@ -138,13 +138,17 @@ def plan_round(
     plan.held_groups = len(held)
     for root in sorted(held):
         chain = state.chains.get(root) or state.groups[root]
-        signature = "|".join(sorted(chain))
-        if adjudicated[signature] >= max_adjudications:
+        # The chain first, then the group's other members: one answer places the whole group
+        # (who is the query person, who is not), so a group with several crossing chains needs
+        # no adjudication per chain.
+        query = chain[0]
+        rest = chain[1:] + [m for m in state.groups[root] if m not in chain]
+        rest = rest[: max(2 * k, len(chain) - 1)]
+        if adjudicated["|".join(sorted([query, *rest]))] >= max_adjudications:
             plan.given_up["contradictions adjudicated the most times and still open"] = (
                 plan.given_up.get("contradictions adjudicated the most times and still open", 0) + 1
             )
             continue
-        query, rest = chain[0], chain[1:]
         links = " = ".join(chain)
         a, b = chain[0], chain[-1]
         note = (
@@ -239,10 +243,13 @@ def plan_round(
     if not plan.tasks:
         # Each single-camera group beside its K most similar multi-camera groups; the pairs are
         # packed like link pairs, so one benchmark person's task shows all who resemble it.
-        pairs = []
-        for root in unaudited:
-            for score, x, y in sorted(by_group[root].values(), key=lambda v: (-v[0], v[2]))[:k]:
-                pairs.append((x, y, score))
+        shown = {root: sorted(by_group[root].values(), key=lambda v: (-v[0], v[2]))[:k] for root in unaudited}
+        # One face per benchmark group (its member most often the best match), so its audits share a task.
+        votes = Counter(y for rows in shown.values() for _, _, y in rows)
+        face = {}
+        for y, _count in sorted(votes.items(), key=lambda v: (-v[1], v[0])):
+            face.setdefault(group(y), y)
+        pairs = [(x, face[group(y)], score) for rows in shown.values() for score, x, y in rows]
         for task in _pack(pairs, k, f"audit{round_number}", "audit", used):
             plan.tasks.append(
                 PlannedTask(
