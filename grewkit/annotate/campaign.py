@@ -195,8 +195,8 @@ def push(
 
 
 def _round_open_keys(round_: dict, annotations: pa.Table, annotators_per_task: int) -> list[str]:
-    """Keys of the round's tasks without enough answers (a skip closes a task; an adjudication or
-    audit needs one answer)."""
+    """Keys of the round's tasks without enough answers (a skip closes a task; an adjudication needs
+    one answer)."""
     count: Counter = Counter()
     skipped = set()
     for key, cancelled in zip(annotations["task_key"].to_pylist(), annotations["was_cancelled"].to_pylist()):
@@ -205,7 +205,7 @@ def _round_open_keys(round_: dict, annotations: pa.Table, annotators_per_task: i
             skipped.add(key)
     out = []
     for t in round_["tasks"]:
-        need = annotators_per_task if t["kind"] == "link" else 1
+        need = 1 if t["kind"] == "adjudicate" else annotators_per_task
         if t["key"] not in skipped and count[t["key"]] < need:
             out.append(t["key"])
     return out

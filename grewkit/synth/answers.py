@@ -86,8 +86,8 @@ def answer_open_tasks(
                 continue
             without_truth += task["data"]["query_id"] not in identity_of
             chosen = people
-            if task["data"].get("kind") in ("adjudicate", "audit"):
-                # One answer settles it; an adjudication goes to someone who did not answer the chain.
+            if task["data"].get("kind") == "adjudicate":
+                # One answer settles it, from someone who did not answer the chain.
                 others = [p for p in people if p.email not in task["data"].get("answered_chain", [])]
                 chosen = [(others or people)[rng.randrange(len(others or people))]]
             for person in chosen:
