@@ -87,9 +87,10 @@ def answer_open_tasks(
             without_truth += task["data"]["query_id"] not in identity_of
             chosen = people
             if task["data"].get("kind") == "adjudicate":
-                # One answer settles it, from someone who did not answer the chain.
+                # Someone who did not answer the chain settles it; when everyone did, all answer
+                # and the majority places each candidate (a tie places none).
                 others = [p for p in people if p.email not in task["data"].get("answered_chain", [])]
-                chosen = [(others or people)[rng.randrange(len(others or people))]]
+                chosen = [others[rng.randrange(len(others))]] if others else people
             for person in chosen:
                 person.answer(
                     task["id"],
