@@ -84,7 +84,7 @@ def _tasks(backend, project_id):
 
 
 def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shared_data):
-    project = _project(ls_server, "roundtrip", k=3, annotators_per_task=2)
+    project = _project(ls_server, "roundtrip", k=3, annotators_per_task=2, min_same_votes=2)
     truth = build_tud_world(project, shared_data)
     campaign.compute_candidates(project, show_progress=False)
     backend = _backend(ls_server)
@@ -415,7 +415,7 @@ def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_sourc
     from grewkit.synth.annotators import answer_from_truth
     from grewkit.synth.truth import ground_truth
 
-    project = _project(ls_server, "synthetic", k=3, annotators_per_task=3)
+    project = _project(ls_server, "synthetic", k=3, annotators_per_task=3, min_same_votes=2)
     truth = link_synth_world(project, synth_source)
     attributes: dict[str, dict[str, list[str]]] = {}
     for r in ground_truth(project).read("attributes").to_pylist():

@@ -32,10 +32,10 @@ class AnnotateSettings:
         1, "Annotators who answer each task (Label Studio's overlap); 2 or more measures agreement."
     )
     min_same_votes: int = setting(
-        2,
+        3,
         "'Same' votes a pair needs before it links (answers of one task by several annotators, or the "
-        "pair seen again in a later round); a lone 'same' is asked again. 2 holds pair precision at 10 % "
-        "annotator error (docs/benchmarks.md, bench dataset).",
+        "pair seen again in a later round); until then it is asked again. With 2, two wrong answers on "
+        "one pair link two people, which at 10 % error happened once in two draws (docs/benchmarks.md).",
     )
     max_asks: int = setting(4, "Times one pair is asked at most before it is left unsettled (not linked).")
     max_adjudications: int = setting(
