@@ -439,6 +439,10 @@ def status(project, backend: AnnotationBackend | None, run: AnnotationRun | None
         out["round_state"] = "closed" if latest["closed"] else ("pushed" if latest["pushed"] else "planned")
         if plan.get("open_tasks"):
             out["open_tasks"] = plan["open_tasks"]
+        elif plan.get("closed"):
+            out["estimate_left"] = f"nothing: the campaign closed after round {latest['round']}"
+            if plan.get("given_up"):
+                out["given_up"] = plan["given_up"]
         elif plan:
             out["next_round"] = {k: v for k, v in plan.items() if k != "unaudited_tracklets"}
             # What is left: at least the planned questions; each open group pair may need one more.
