@@ -40,7 +40,6 @@ def _plan(tracks, rows, candidates, *, asked_tasks=(), audited=(), adjudicated=N
         adjudicated=adjudicated or Counter(),
         audited=set(audited),
         k=5,
-        min_same_votes=min_same_votes,
         max_asks=4,
         max_adjudications=2,
     )

@@ -259,7 +259,6 @@ def plan_next(project, run: AnnotationRun, resolution, annotations: pa.Table, sp
         adjudicated=adjudicated,
         audited=audited,
         k=settings.k,
-        min_same_votes=settings.min_same_votes,
         max_asks=settings.max_asks,
         max_adjudications=settings.max_adjudications,
     )

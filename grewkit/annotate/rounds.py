@@ -113,7 +113,6 @@ def plan_round(
     adjudicated: Counter,
     audited: set[str],
     k: int,
-    min_same_votes: int,
     max_asks: int,
     max_adjudications: int,
 ) -> Plan:
@@ -307,7 +306,3 @@ def first_round(candidates, k: int) -> list[PlannedTask]:
     return [
         PlannedTask(q, "link", q, tuple((c, s) for _, c, s in sorted(rows)[:k])) for q, rows in sorted(ranked.items())
     ]
-
-
-def pairs_of(task: PlannedTask) -> list[tuple[str, str]]:
-    return [_pair(task.query, c) for c, _ in task.candidates]
