@@ -86,7 +86,7 @@ def _tasks(backend, project_id):
 
 
 def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shared_data):
-    project = _project(ls_server, "roundtrip", k=3, annotators_per_task=2)
+    project = _project(ls_server, "roundtrip", k=3, annotators_per_task=2, min_same_votes=2)
     truth = build_tud_world(project, shared_data)
     campaign.compute_candidates(project, show_progress=False)
     backend = _backend(ls_server)
@@ -448,7 +448,7 @@ def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_sourc
     from grewkit.synth.annotators import answer_from_truth
     from grewkit.synth.truth import ground_truth
 
-    project = _project(ls_server, "synthetic", k=3, annotators_per_task=3)
+    project = _project(ls_server, "synthetic", k=3, annotators_per_task=3, min_same_votes=2)
     truth = link_synth_world(project, synth_source)
     attributes: dict[str, dict[str, list[str]]] = {}
     for r in ground_truth(project).read("attributes").to_pylist():
@@ -511,3 +511,68 @@ def test_a_long_project_name_still_makes_one_project(ls_server):
     assert first == again
     title = backend.client.call("get project", backend.sdk.projects.get, first).title
     assert len(title) <= TITLE_MAX and title == project_title(name)
+
+
+def test_rounds_until_the_graph_is_closed(ls_server, shared_data):
+    """Round after round against the real server: a lone wrong "same" is asked again instead of
+    trusted, a round pushed twice duplicates nothing and says so, and the campaign closes."""
+    project = _project(ls_server, "rounds", k=3, annotators_per_task=1)
+    truth = build_tud_world(project, shared_data)
+    campaign.compute_candidates(project, show_progress=False)
+    backend = _backend(ls_server)
+    _, run = campaign.open_backend(
+        project, url=ls_server.url, api_key=ls_server.credentials.token, document_root=str(ls_server.document_root)
+    )
+    first = campaign.push(project, backend, run, show_progress=False)
+    assert first.created == 20 and first.note is None
+    annotator = Annotator(ls_server, _invite(backend), f"rounds-{project.root.name}@lab.org")
+    # One wrong "same" in round 1; everything else truthful.
+    tasks = _tasks(backend, run.project_id)
+    wrong_task = next(
+        t
+        for t in tasks
+        if any(
+            t["data"][f"cand{i}_id"] and truth[t["data"][f"cand{i}_id"]] != truth[t["data"]["query_id"]]
+            for i in (1, 2, 3)
+        )
+    )
+    data = wrong_task["data"]
+    slot = next(i for i in (1, 2, 3) if data[f"cand{i}_id"] and truth[data[f"cand{i}_id"]] != truth[data["query_id"]])
+    wrong_pair = {data["query_id"], data[f"cand{slot}_id"]}
+    keys = set()
+    for number in range(1, 8):
+        for task in _tasks(backend, run.project_id):
+            if task.get("annotations"):
+                continue
+            keys.add(task["data"]["grewkit_key"])
+            result = _truthful(task, truth)
+            if task["id"] == wrong_task["id"]:
+                result = [
+                    _choice(f"cand{slot}", f"cand{slot}_image", ["same"]) if r["from_name"] == f"cand{slot}" else r
+                    for r in result
+                ]
+            annotator.answer(task["id"], result)
+        summary = campaign.pull(project, backend, run)
+        plan = summary.report["round"]
+        if plan.get("closed"):
+            break
+        assert plan["round"] == number + 1 and plan["tasks"] > 0
+        status = campaign.status(project, None, run)
+        assert status["round_state"] == "planned" and "questions" in status["estimate_left"]
+        pushed = campaign.push(project, backend, run, show_progress=False)
+        assert pushed.created == plan["tasks"]
+        again = campaign.push(project, backend, run, show_progress=False)
+        assert again.created == 0 and again.unchanged == plan["tasks"]
+        assert f"round {number + 1} was already pushed" in again.note
+    else:
+        raise AssertionError("the campaign did not close in 7 rounds")
+    all_tasks = _tasks(backend, run.project_id)
+    assert len(all_tasks) == len({t["data"]["grewkit_key"] for t in all_tasks}) > 20  # later rounds, no duplicate
+    identities = project.read("identities")
+    resolved = {r["tracklet_id"]: r["identity_id"] for r in identities.to_pylist() if r["status"] == "resolved"}
+    a, b = sorted(wrong_pair)
+    assert resolved.get(a) is None or resolved.get(a) != resolved.get(b)  # the lone wrong "same" did not link
+    accuracy = identity_accuracy(identities, truth)
+    assert accuracy["pair_precision"] == 1.0 and accuracy["pair_recall"] >= 0.6, accuracy
+    closed = campaign.push(project, backend, run, show_progress=False)
+    assert closed.created == 0 and "closed" in closed.note

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 from helpers import grewkit
-from split_world import set_split_settings, write_world
+from split_world import set_split_settings, small_world, write_world
 
 from grewkit.core.validate import validate_project
 from grewkit.split.checks import check_splits
@@ -180,3 +180,31 @@ def test_identities_and_cameras_come_from_annotation_when_render_left_them_empty
     assert rows["t1"] == {"sequence_id": "t1", "identity_id": "P1", "camera_id": "camA"}
     assert rows["t2"]["identity_id"] == "P1" and rows["t2"]["camera_id"] == "camB"
     assert rows["t3"]["identity_id"] is None  # held out: unlabelled, so only a distractor
+
+
+def test_unaudited_single_camera_identities_are_refused_as_distractors(project):
+    from grewkit.annotate.campaign import UNAUDITED
+    from grewkit.core.errors import GrewkitError
+
+    splits = small_world(project)
+    distractor = next(r["identity_id"] for r in splits.to_pylist() if r["split"] == "distractor" and r["identity_id"])
+    project.write(
+        "identities",
+        pa.table(
+            {
+                "tracklet_id": ["t-1"],
+                "identity_id": [distractor],
+                "source": ["annotation"],
+                "status": ["resolved"],
+                "reason": [UNAUDITED],
+            }
+        ),
+    )
+    # validate reports the split written before the identity was known to be unaudited ...
+    assert any("no audit has checked" in p.message for p in validate_project(project))
+    # ... and split refuses to write it again, naming the identities manifest.
+    with pytest.raises(GrewkitError, match="no audit has checked") as err:
+        split_project(project)
+    assert "identities.parquet" in str(err.value)
+    set_split_settings(project, "ratios = [6, 1, 3]\nallow_unaudited_distractors = true\n")
+    assert split_project(project)[0].table.num_rows == splits.num_rows

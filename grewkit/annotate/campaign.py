@@ -7,6 +7,7 @@ then identities and attributes) -> status. Each step is idempotent and resumable
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +21,8 @@ from grewkit.annotate.runs import ANNOTATION_DIR, AnnotationRun, resolve_connect
 from grewkit.core.atomic import write_json
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
+
+UNAUDITED = "unaudited: seen in one camera only, not yet shown beside the benchmark identities"
 
 
 def settings_of(project):
@@ -56,10 +59,60 @@ def open_backend(
     return backend_class(run.backend)(url, api_key, document_root=document_root), run
 
 
+def rounds_path(project, run: AnnotationRun):
+    return project.root / ANNOTATION_DIR / "rounds" / f"{run.key}.json"
+
+
+def load_rounds(project, run: AnnotationRun) -> list[dict]:
+    """The campaign's rounds: ``round``, ``pushed``, ``closed`` and its planned ``tasks``."""
+    path = rounds_path(project, run)
+    if not path.is_file():
+        return []
+    try:
+        return json.loads(path.read_text())["rounds"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise GrewkitError(f"unreadable rounds record ({exc})", path=path) from None
+
+
+def _save_rounds(project, run: AnnotationRun, rounds: list[dict], plan: dict | None = None) -> None:
+    path = rounds_path(project, run)
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    write_json(path, {"rounds": rounds, "plan": plan if plan is not None else old.get("plan")})
+
+
+def _task_dict(task) -> dict:
+    return {
+        "key": task.key,
+        "kind": task.kind,
+        "query": task.query,
+        "candidates": [[c, s] for c, s in task.candidates],
+        "note": task.note,
+        "avoid_annotators": list(task.avoid_annotators),
+    }
+
+
+def _planned(row: dict):
+    from grewkit.annotate.rounds import PlannedTask
+
+    return PlannedTask(
+        row["key"],
+        row["kind"],
+        row["query"],
+        tuple((c, float(s)) for c, s in row["candidates"]),
+        row.get("note", ""),
+        tuple(row.get("avoid_annotators", ())),
+    )
+
+
 def push(
     project, backend: AnnotationBackend, run: AnnotationRun, *, force: bool = False, show_progress: bool = True
 ) -> PushResult:
+    """Push the campaign's current round: round 1 from the candidates manifest, later rounds as the
+    last pull planned them. A round still open is pushed again as it is (same keys: nothing is
+    duplicated), with a line saying so; a closed campaign pushes nothing."""
+    from grewkit.annotate.candidates import method_name
     from grewkit.annotate.media import render_strips, write_placeholder
+    from grewkit.annotate.rounds import first_round
     from grewkit.annotate.tasks import build_tasks
 
     settings = settings_of(project)
@@ -70,17 +123,34 @@ def push(
         )
     candidates = project.read("candidates")
     tracklets = project.read("tracklets")
-    needed = sorted(
-        set(candidates.column("query_tracklet_id").to_pylist())
-        | set(candidates.column("candidate_tracklet_id").to_pylist())
-    )
+    rounds = load_rounds(project, run)
+    note = None
+    if not rounds or (rounds[-1]["round"] == 1 and not rounds[-1]["closed"]):
+        # Round 1 follows the candidates manifest while it is open, as a single push always did.
+        planned = first_round(candidates, settings.k)
+        rounds = [{"round": 1, "pushed": True, "closed": False, "tasks": [_task_dict(t) for t in planned]}]
+    else:
+        latest = rounds[-1]
+        planned = [_planned(t) for t in latest["tasks"]]
+        if latest["closed"]:
+            note = f"the campaign is closed: round {latest['round']} was the last, nothing is left to ask"
+            planned = []
+        elif latest["pushed"]:
+            note = (
+                f"round {latest['round']} was already pushed and is still open: its {len(planned)} tasks are "
+                "sent again as they are (no task is duplicated); answer them and pull before the next round"
+            )
+        latest["pushed"] = True
+    needed = sorted({t.query for t in planned} | {c for t in planned for c, _ in t.candidates})
     with progress_bar("annotator media", total=len(needed), unit="tracklet", enabled=show_progress) as advance:
         strips = render_strips(
             project, needed, frames=settings.strip_frames, height=settings.strip_height, progress=advance
         )
     placeholder = write_placeholder(project.root, settings.strip_height)
     # Label Studio refuses a config that drops a control answers already use: slots never shrink.
-    slots = max(settings.k, run.k or 0)
+    slots = (
+        max(settings.k, run.k or 0, *(len(t.candidates) for t in planned)) if planned else max(settings.k, run.k or 0)
+    )
     xml = render_config(slots)
     # Record the run before anything is sent, so an interrupted push resumes into the same project.
     run.project_id = backend.ensure_project(
@@ -93,7 +163,7 @@ def push(
     run.k, run.config_hash = slots, config_hash(xml)
     run.save(project)
     tasks = build_tasks(
-        candidates=candidates,
+        planned=planned,
         tracklets=tracklets,
         strips=strips,
         placeholder=placeholder,
@@ -101,22 +171,105 @@ def push(
         k=settings.k,
         slots=slots,
         preselect_min_score=settings.preselect_min_score,
+        method=method_name(settings),
     )
     with progress_bar("push tasks", total=len(tasks), unit="task", enabled=show_progress) as advance:
         result = backend.push_tasks(
             run.project_id, tasks, batch_size=settings.batch_size, force=force, progress=advance
         )
-    run.pushed = len(tasks)
+    _save_rounds(project, run, rounds)
+    run.pushed = sum(len(r["tasks"]) for r in rounds if r["pushed"])
     run.log(
         project,
         "push",
+        round=rounds[-1]["round"],
         created=result.created,
         updated=result.updated,
         unchanged=result.unchanged,
         kept_annotated=result.kept_annotated,
         retries=result.retries,
     )
+    if note:
+        result = PushResult(**{**result.__dict__, "note": note})
     return result
+
+
+def _round_open_keys(round_: dict, annotations: pa.Table, annotators_per_task: int) -> list[str]:
+    """Keys of the round's tasks without enough answers (a skip closes a task; an adjudication needs
+    one answer)."""
+    count: Counter = Counter()
+    skipped = set()
+    for key, cancelled in zip(annotations["task_key"].to_pylist(), annotations["was_cancelled"].to_pylist()):
+        count[key] += 1
+        if cancelled:
+            skipped.add(key)
+    out = []
+    for t in round_["tasks"]:
+        need = 1 if t["kind"] == "adjudicate" else annotators_per_task
+        if t["key"] not in skipped and count[t["key"]] < need:
+            out.append(t["key"])
+    return out
+
+
+def plan_next(project, run: AnnotationRun, resolution, annotations: pa.Table, spans) -> dict | None:
+    """After a pull: close the current round when all its tasks are answered and plan the next one."""
+    from grewkit.annotate.resolve import _pair
+    from grewkit.annotate.rounds import candidate_scores, plan_round
+
+    settings = settings_of(project)
+    rounds = load_rounds(project, run)
+    if not rounds or resolution.state is None:
+        return None
+    latest = rounds[-1]
+    if not latest["pushed"]:
+        rounds.pop()  # planned from an older pull: plan again from this one
+        latest = rounds[-1]
+    open_keys = _round_open_keys(latest, annotations, settings.annotators_per_task)
+    if open_keys:
+        summary = {"round": latest["round"], "open_tasks": len(open_keys), "open_example": open_keys[0]}
+        _save_rounds(project, run, rounds, {**summary, "closed": False})
+        return summary
+    latest["closed"] = True
+    asked: Counter = Counter()
+    asked_from: dict = {}
+    adjudicated: Counter = Counter()
+    answered = set(annotations.filter(pc.invert(annotations["was_cancelled"]))["task_key"].to_pylist())
+    audited = set()
+    for r in rounds:
+        for t in r["tasks"]:
+            if t["kind"] == "adjudicate":
+                adjudicated["|".join(sorted([t["query"], *(c for c, _ in t["candidates"])]))] += 1
+                continue
+            if t["kind"] == "audit" and t["key"] in answered:
+                audited.update([t["query"], *(c for c, _ in t["candidates"])])
+            for c, _ in t["candidates"]:
+                pair = _pair(t["query"], c)
+                asked[pair] += 1
+                asked_from.setdefault(pair, set()).add(t["query"])
+    state = resolution.state
+    info = {r["tracklet_id"]: r for r in project.read("tracklets").to_pylist()}
+    plan = plan_round(
+        round_number=latest["round"] + 1,
+        state=state,
+        scores=candidate_scores(project.read("candidates")),
+        info=info,
+        spans=spans,
+        asked=asked,
+        asked_from=asked_from,
+        adjudicated=adjudicated,
+        audited=audited,
+        k=settings.k,
+        max_asks=settings.max_asks,
+        max_adjudications=settings.max_adjudications,
+    )
+    if plan.tasks:
+        rounds.append(
+            {"round": plan.round, "pushed": False, "closed": False, "tasks": [_task_dict(t) for t in plan.tasks]}
+        )
+    summary = plan.summary()
+    summary["unaudited_tracklets"] = plan.unaudited
+    _save_rounds(project, run, rounds, summary)
+    return summary
 
 
 @dataclass(frozen=True)
@@ -132,7 +285,22 @@ class PullSummary:
             f"{self.fetched} annotations fetched, {self.new_or_changed} new or changed since the last pull, "
             f"{self.deleted} deleted there; {r['identities']} identities over {r['resolved_tracklets']} tracklets, "
             f"{r['held_out_tracklets']} tracklets held out, {len(r['conflicts'])} conflicts"
+            + _round_line(r.get("round"))
         )
+
+
+def _round_line(plan: dict | None) -> str:
+    if not plan:
+        return ""
+    if plan.get("open_tasks"):
+        return f"; round {plan['round']} still has {plan['open_tasks']} open tasks (e.g. {plan['open_example']})"
+    if plan.get("closed"):
+        return f"; closed after round {plan['round'] - 1}: nothing is left to ask"
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(plan["tasks_by_kind"].items()))
+    return (
+        f"; round {plan['round']} planned: {plan['tasks']} tasks ({kinds}), {plan['questions']} questions "
+        "(`grewkit annotate push` sends it)"
+    )
 
 
 def _ts(dt: datetime) -> str:
@@ -193,8 +361,25 @@ def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool 
         run.watermark = _ts(max(newest, watermark) if watermark else newest)
     tracklets = project.read("tracklets")
     spans = _time_spans(project, kept_tracklets(project))
-    resolution = resolve(table, tracklets, time_spans=spans)
-    _write_merged(project, "identities", resolution.identities, key="tracklet_id")
+    resolution = resolve(table, tracklets, time_spans=spans, min_same_votes=settings_of(project).min_same_votes)
+    plan = plan_next(project, run, resolution, table, spans)
+    resolution.report["round"] = plan
+    identities = resolution.identities
+    if plan and plan.get("unaudited_tracklets"):
+        # Not audited yet: `grewkit split` refuses these as distractors unless told otherwise.
+        unaudited = set(plan["unaudited_tracklets"])
+        reasons = [
+            UNAUDITED if t in unaudited and s == "resolved" else r
+            for t, s, r in zip(
+                identities["tracklet_id"].to_pylist(),
+                identities["status"].to_pylist(),
+                identities["reason"].to_pylist(),
+            )
+        ]
+        identities = identities.set_column(
+            identities.schema.get_field_index("reason"), "reason", pa.array(reasons, pa.string())
+        )
+    _write_merged(project, "identities", identities, key="tracklet_id")
     _write_merged(project, "attributes", resolution.attributes, key=None)
     write_json(project.root / ANNOTATION_DIR / "reports" / f"{run.key}.json", resolution.report)
     run.log(
@@ -242,4 +427,28 @@ def status(project, backend: AnnotationBackend | None, run: AnnotationRun | None
         out["held_out_tracklets"] = report["held_out_tracklets"]
         out["skipped_tasks_at_last_pull"] = report["skipped_tasks"]
         out["identities"] = report["identities"]
+        if report.get("rejected_answers"):
+            out["rejected_answers"] = len(report["rejected_answers"])
+    rounds = load_rounds(project, run)
+    if rounds:
+        path = rounds_path(project, run)
+        plan = json.loads(path.read_text()).get("plan") or {}
+        latest = rounds[-1]
+        out["round"] = latest["round"]
+        out["round_state"] = "closed" if latest["closed"] else ("pushed" if latest["pushed"] else "planned")
+        if plan.get("open_tasks"):
+            out["open_tasks"] = plan["open_tasks"]
+        elif plan.get("closed"):
+            out["estimate_left"] = f"nothing: the campaign closed after round {latest['round']}"
+            if plan.get("given_up"):
+                out["given_up"] = plan["given_up"]
+        elif plan:
+            out["next_round"] = {k: v for k, v in plan.items() if k != "unaudited_tracklets"}
+            # What is left: at least the planned questions; each open group pair may need one more.
+            out["estimate_left"] = (
+                f"{plan.get('questions', 0)} questions in {plan.get('tasks', 0)} tasks next; "
+                f"{plan.get('undecided_group_pairs', 0)} group pairs undecided, "
+                f"{plan.get('held_groups', 0)} contradictions, {plan.get('unaudited_groups', 0)} single-camera "
+                "groups to audit"
+            )
     return out

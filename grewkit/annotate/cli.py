@@ -50,8 +50,10 @@ def annotate_group():
       grewkit annotate candidates                # rank cross-camera candidates (no labels needed)
       grewkit annotate push                      # media, project, tasks with predictions
       ... annotators work in the browser ...
-      grewkit annotate pull                      # annotations -> identities, attributes, conflicts
-      grewkit annotate status
+      grewkit annotate pull                      # annotations -> identities, conflicts, next round
+      grewkit annotate push                      # the next round (adjudications, second looks, audits)
+      ... until pull says the campaign is closed ...
+      grewkit annotate status                    # round, open questions, estimate of what is left
     """
 
 
@@ -141,10 +143,11 @@ def candidates_command(project, quiet):
 @click.option("--force", is_flag=True, help="Also replace the candidates of tasks that already have answers.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def push_command(project, campaign, url, api_key, document_root, force, quiet):
-    """Render annotator media and create or update the campaign's tasks on the server.
+    """Render annotator media and create or update the current round's tasks on the server.
 
-    Idempotent: each task's key is its query tracklet, so a re-push (also after a crash or a
-    server restart) never duplicates a task and updates changed ones in place.
+    Round 1 has one task per query tracklet; later rounds are what the last pull planned. Idempotent:
+    each task's key is stable (round 1: its query tracklet), so a re-push (also after a crash or a
+    server restart, or of a round still open) never duplicates a task and updates changed ones in place.
 
     \b
     Example:
@@ -169,7 +172,8 @@ def pull_command(project, campaign, url, api_key, document_root, full):
 
     Contradictions (A=B, B=C but A!=C; two tracklets of one camera at the same time in one
     identity; tied votes) are listed in annotation/reports/CAMPAIGN.json and their tracklets
-    held out, never merged.
+    held out, never merged, until an adjudication settles them. When the round's tasks are all
+    answered, the next round is planned (annotation/rounds/CAMPAIGN.json) for `annotate push`.
 
     \b
     Example:
@@ -180,6 +184,8 @@ def pull_command(project, campaign, url, api_key, document_root, full):
     backend, run = open_backend(project, url=url, api_key=api_key, document_root=document_root, campaign=campaign)
     summary = pull(project, backend, run, full=full)
     click.echo(summary.line())
+    for line in summary.report.get("rejected_answers", [])[:20]:
+        console.print(f"[red]rejected[/red] {escape(line)}", highlight=False)
     for conflict in summary.report["conflicts"][:20]:
         console.print(
             f"[yellow]conflict[/yellow] {escape(conflict['kind'])}: {escape(conflict['detail'])}", highlight=False
@@ -192,7 +198,7 @@ def pull_command(project, campaign, url, api_key, document_root, full):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
 @click.option("--offline", is_flag=True, help="Do not ask the server; show only what the project records.")
 def status_command(project, campaign, url, api_key, document_root, as_json, offline):
-    """Tasks pushed, done, skipped and conflicting for the campaign.
+    """Tasks pushed, done, skipped and conflicting; the round, open tasks and what is left to ask.
 
     \b
     Example:

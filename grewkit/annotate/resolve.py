@@ -1,12 +1,21 @@
 """From raw annotations to identities and attributes, with every contradiction held out.
 
 Links: each answered candidate slot is a vote "same" or "different" on a tracklet pair (both
-directions of a pair pool their votes; "unsure" is no vote). A pair is linked when "same"
-outvotes "different", separated when the reverse, and disputed on a tie. Identities are the
-connected components of the linked pairs (union-find). A component is held out, never merged
-silently, when it contains a separated pair (A=B, B=C, A!=C) or two tracklets of one camera at
-the same time (one person cannot be in two places). Attributes are counted per tracklet (from
-the tasks where it is the query) and per resolved identity, with disagreements counted.
+directions of a pair pool their votes, one vote per task and annotator; "unsure" is no vote). A
+pair is linked when "same" outvotes "different" with at least ``min_same_votes`` "same" votes,
+pending when "same" leads with fewer (the next round asks it again), separated when "different"
+outvotes "same", and disputed on a tie. Adjudication tasks (``kind`` "adjudicate" in the task
+data) overrule the votes: the query and the candidates answered "same" are one person, each of
+them is separated from the candidates answered "different". Identities are the connected
+components of the linked pairs (union-find). A component is held out, never merged silently,
+when it contains a separated pair (A=B, B=C, A!=C) or two tracklets of one camera at the same
+time (one person cannot be in two places); the conflict carries the chain of links that joins
+the pair, which the round planner turns into an adjudication task. Attributes are counted per
+tracklet (from the tasks where it is the query) and per resolved identity, with disagreements
+counted.
+
+Bad answers are rejected with a line naming the task, never merged: a choice on a candidate slot
+that names no tracklet of the task, and "same" for two tracklets of one camera at the same time.
 """
 
 from __future__ import annotations
@@ -58,6 +67,9 @@ class Answer:
     query: str
     links: dict[str, str]  # candidate tracklet -> same / different / unsure
     attributes: dict[str, list[str]]  # attribute -> chosen values
+    kind: str = "link"  # link, adjudicate or audit (the task data's ``kind``)
+    updated_at: object = None
+    rejected: tuple[str, ...] = ()  # one line per choice that could not be taken
 
 
 def parse_answer(row: dict) -> Answer | None:
@@ -67,6 +79,7 @@ def parse_answer(row: dict) -> Answer | None:
     data = json.loads(row.get("task_data_json") or "{}")
     links: dict[str, str] = {}
     attributes: dict[str, list[str]] = {}
+    rejected = []
     for item in json.loads(row["result_json"]):
         name = item.get("from_name", "")
         choices = (item.get("value") or {}).get("choices") or []
@@ -74,11 +87,25 @@ def parse_answer(row: dict) -> Answer | None:
             continue
         if name.startswith("cand") and name[4:].isdigit():
             candidate = data.get(f"{name}_id")
-            if candidate and choices[0] in LINK_CHOICES:
+            if not candidate:
+                rejected.append(
+                    f"task {row['task_key']}: {row['annotator']} answered {choices[0]!r} for slot {name}, "
+                    "which shows no tracklet of the task: not counted"
+                )
+            elif choices[0] in LINK_CHOICES:
                 links[candidate] = choices[0]
         elif name in ATTRIBUTES:
             attributes[name] = sorted(set(choices))
-    return Answer(row["task_key"], row["annotator"], row["query_tracklet_id"], links, attributes)
+    return Answer(
+        row["task_key"],
+        row["annotator"],
+        row["query_tracklet_id"],
+        links,
+        attributes,
+        kind=data.get("kind") or "link",
+        updated_at=row["updated_at"],
+        rejected=tuple(rejected),
+    )
 
 
 def latest_answers(annotations: pa.Table) -> tuple[list[Answer], int]:
@@ -105,6 +132,7 @@ class Resolution:
     identities: pa.Table
     attributes: pa.Table
     report: dict = field(default_factory=dict)
+    state: LinkState | None = None
 
 
 def _pair(a: str, b: str) -> tuple[str, str]:
@@ -129,8 +157,51 @@ def _agreement(items: dict, *, exclude=("unsure",)) -> dict:
     }
 
 
+@dataclass
+class LinkState:
+    """What the answers say about pairs and groups, for the round planner.
+
+    ``decisions``: pair -> linked / pending / separated / disputed; ``votes``: pair -> ("same"
+    votes, "different" votes) from link tasks; ``groups``: root -> members (all answered
+    tracklets); ``held``: root -> reason; ``chains``: root -> the tracklets of the first
+    conflict's chain (the pair's ends and the links between them); ``queried``: tracklets that
+    were the query of an answered task.
+    """
+
+    decisions: dict[tuple[str, str], str]
+    votes: dict[tuple[str, str], tuple[int, int]]
+    groups: dict[str, list[str]]
+    held: dict[str, str]
+    chains: dict[str, list[str]]
+    queried: set[str]
+    voters: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+
+
+def _chain(links: dict[str, set[str]], a: str, b: str) -> list[str]:
+    """The shortest path of linked tracklets from a to b (both ends included)."""
+    previous = {a: None}
+    frontier = [a]
+    while frontier and b not in previous:
+        nxt = []
+        for x in frontier:
+            for y in sorted(links.get(x, ())):
+                if y not in previous:
+                    previous[y] = x
+                    nxt.append(y)
+        frontier = nxt
+    path, x = [], b
+    while x is not None:
+        path.append(x)
+        x = previous.get(x)
+    return path[::-1]
+
+
 def resolve(
-    annotations: pa.Table, tracklets: pa.Table, *, time_spans: dict[str, tuple[float, float]] | None = None
+    annotations: pa.Table,
+    tracklets: pa.Table,
+    *,
+    time_spans: dict[str, tuple[float, float]] | None = None,
+    min_same_votes: int = 1,
 ) -> Resolution:
     answers, skipped = latest_answers(annotations)
     info = {
@@ -138,61 +209,119 @@ def resolve(
         for r in tracklets.select(["tracklet_id", "video_id", "camera_id", "start_frame", "end_frame"]).to_pylist()
     }
 
-    # Votes per pair, one per annotator (an annotator who saw a pair in both directions counts once: the later task wins).
-    pair_votes: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    def impossible(a: str, b: str) -> bool:
+        ia, ib = info.get(a), info.get(b)
+        return ia is not None and ib is not None and ia["camera_id"] == ib["camera_id"] and _overlap(ia, ib, time_spans)
+
+    # Votes per pair, one per task and annotator: a pair asked again in a later round (or from its
+    # other side) is a second look, which is what confirms a lone answer.
+    pair_votes: dict[tuple[str, str], dict[tuple[str, str], str]] = defaultdict(dict)
     touched: set[str] = set()
+    rejected: list[str] = []
+    adjudications = []
     for answer in answers:
         touched.add(answer.query)
+        rejected.extend(answer.rejected)
+        links = {}
         for candidate, label in answer.links.items():
-            if label == "unsure":
-                continue
-            touched.add(candidate)
-            pair_votes[_pair(answer.query, candidate)][answer.annotator] = label
-    linked, separated, disputed = [], [], []
-    for pair, votes in sorted(pair_votes.items()):
-        counts = Counter(votes.values())
+            if label == "same" and impossible(answer.query, candidate):
+                rejected.append(
+                    f"task {answer.task_key}: {answer.annotator} answered 'same' for {answer.query} and {candidate}, "
+                    f"two tracklets of camera {info[candidate]['camera_id']} at the same time: not counted"
+                )
+                label = "different"  # what one camera at one time proves
+            links[candidate] = label
+            if label != "unsure":
+                touched.add(candidate)
+        if answer.kind == "adjudicate":
+            adjudications.append((answer, links))
+            continue
+        for candidate, label in links.items():
+            if label != "unsure":
+                pair_votes[_pair(answer.query, candidate)][(answer.task_key, answer.annotator)] = label
+    decisions: dict[tuple[str, str], str] = {}
+    votes: dict[tuple[str, str], tuple[int, int]] = {}
+    for pair, pv in sorted(pair_votes.items()):
+        counts = Counter(pv.values())
+        votes[pair] = (counts["same"], counts["different"])
         if counts["same"] > counts["different"]:
-            linked.append(pair)
+            decisions[pair] = "linked" if counts["same"] >= min_same_votes else "pending"
         elif counts["different"] > counts["same"]:
-            separated.append(pair)
+            decisions[pair] = "separated"
         else:
-            disputed.append(pair)
-
+            decisions[pair] = "disputed"
+    # Adjudications overrule, the latest last: per task the majority of its adjudicators per candidate.
+    by_task: dict[str, list] = defaultdict(list)
+    for answer, links in adjudications:
+        by_task[answer.task_key].append((answer, links))
+    for _key, items in sorted(by_task.items(), key=lambda kv: max(str(a.updated_at) for a, _ in kv[1])):
+        query = items[0][0].query
+        tally: dict[str, Counter] = defaultdict(Counter)
+        for _answer, links in items:
+            for candidate, label in links.items():
+                tally[candidate][label] += 1
+        same = {query}
+        different = set()
+        for candidate, counts in tally.items():
+            if counts["same"] > counts["different"] + counts["unsure"]:
+                same.add(candidate)
+            elif counts["different"] > counts["same"] + counts["unsure"]:
+                different.add(candidate)
+        for a, b in itertools.combinations(sorted(same), 2):
+            decisions[_pair(a, b)] = "linked"
+        for a in same:
+            for b in different:
+                decisions[_pair(a, b)] = "separated"
+    linked = [p for p, d in decisions.items() if d == "linked"]
+    separated = [p for p, d in decisions.items() if d == "separated"]
+    disputed = [p for p, d in decisions.items() if d == "disputed"]
+    pending = [p for p, d in decisions.items() if d == "pending"]
     uf = UnionFind()
     for t in touched:
         uf.find(t)
+    neighbours: dict[str, set[str]] = defaultdict(set)
     for a, b in linked:
         uf.union(a, b)
+        neighbours[a].add(b)
+        neighbours[b].add(a)
     groups = uf.groups()
     conflicts = []
     held: dict[str, str] = {}
-    for a, b in separated:
+    chains: dict[str, list[str]] = {}
+    for a, b in sorted(separated):
         if uf.find(a) == uf.find(b):
             root = uf.find(a)
+            chain = _chain(neighbours, a, b)
             conflicts.append(
                 {
                     "kind": "linked_but_different",
                     "tracklets": [a, b],
                     "component": groups[root],
-                    "detail": f"{a} and {b} were judged different but same-links join them",
+                    "chain": chain,
+                    "detail": f"{a} and {b} were judged different but same-links join them ({' = '.join(chain)})",
                 }
             )
             held.setdefault(root, f"contradiction: {a} != {b} inside one linked group")
+            chains.setdefault(root, chain)
     for root, members in groups.items():
         for a, b in itertools.combinations(members, 2):
             ia, ib = info.get(a), info.get(b)
             if ia is None or ib is None or ia["camera_id"] != ib["camera_id"]:
                 continue
             if _overlap(ia, ib, time_spans):
+                chain = _chain(neighbours, a, b)
                 conflicts.append(
                     {
                         "kind": "same_camera_same_time",
                         "tracklets": [a, b],
                         "component": members,
-                        "detail": f"{a} and {b} are both in camera {ia['camera_id']} at the same time",
+                        "chain": chain,
+                        "detail": f"{a} and {b} are both in camera {ia['camera_id']} at the same time "
+                        f"({' = '.join(chain)})",
                     }
                 )
                 held.setdefault(root, f"contradiction: {a} and {b} overlap in time in camera {ia['camera_id']}")
+                chains.setdefault(root, chain)
     for a, b in disputed:
         conflicts.append(
             {
@@ -202,6 +331,8 @@ def resolve(
                 "detail": f"as many 'same' as 'different' votes for {a} and {b}: not linked",
             }
         )
+    voters = {pair: {annotator for _task, annotator in pv} for pair, pv in pair_votes.items()}
+    state = LinkState(decisions, votes, groups, held, chains, {a.query for a in answers}, voters)
 
     identity_rows = {"tracklet_id": [], "identity_id": [], "source": [], "status": [], "reason": []}
     identity_of: dict[str, str] = {}
@@ -248,7 +379,8 @@ def resolve(
     report = {
         "answers": len(answers),
         "skipped_tasks": skipped,
-        "pairs": {"linked": len(linked), "separated": len(separated), "disputed": len(disputed)},
+        "pairs": {"linked": len(linked), "separated": len(separated), "disputed": len(disputed)}
+        | ({"pending": len(pending)} if pending else {}),
         "identities": identities,
         "resolved_tracklets": len(identity_of),
         "held_out_tracklets": sum(len(groups[r]) for r in held),
@@ -256,8 +388,9 @@ def resolve(
         "conflict_counts": dict(Counter(c["kind"] for c in conflicts)),
         "agreement": {"links": _agreement(pair_votes), "attributes": _agreement(attribute_answers, exclude=())},
         "attribute_disagreements": dict(disagreements),
+        "rejected_answers": rejected,
     }
-    return Resolution(pa.table(identity_rows), pa.table(attr_rows), report)
+    return Resolution(pa.table(identity_rows), pa.table(attr_rows), report, state)
 
 
 def _overlap(a: dict, b: dict, spans) -> bool:

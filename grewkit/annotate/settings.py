@@ -39,6 +39,17 @@ class AnnotateSettings:
     annotators_per_task: int = setting(
         1, "Annotators who answer each task (Label Studio's overlap); 2 or more measures agreement."
     )
+    min_same_votes: int = setting(
+        3,
+        "'Same' votes a pair needs before it links (answers of one task by several annotators, or the "
+        "pair seen again in a later round); until then it is asked again. With 2, two wrong answers on "
+        "one pair link two people, which at 10 % error happened once in two draws (docs/benchmarks.md).",
+    )
+    max_asks: int = setting(4, "Times one pair is asked at most before it is left unsettled (not linked).")
+    max_adjudications: int = setting(
+        2, "Adjudication tasks one contradiction gets at most; after that its tracklets stay held out."
+    )
+    max_rounds: int = setting(12, "Rounds `grewkit run` asks simulated annotators at most before it stops.")
     batch_size: int = setting(1000, "Tasks per import request.")
     preselect_min_score: float = setting(
         0.0, "Pre-select 'same' for the rank-1 candidate when its score is at least this (predictions)."
@@ -51,6 +62,8 @@ class AnnotateSettings:
             raise ValueError("strip_frames and descriptor_frames must be at least 1")
         if self.annotators_per_task < 1:
             raise ValueError("annotators_per_task must be at least 1")
+        if self.min_same_votes < 1 or self.max_asks < 1 or self.max_adjudications < 0 or self.max_rounds < 1:
+            raise ValueError("min_same_votes, max_asks and max_rounds must be at least 1, max_adjudications >= 0")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if self.rank_query_block < 1 or self.rank_candidate_block < 1:

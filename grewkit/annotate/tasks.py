@@ -1,13 +1,14 @@
-"""Labelling tasks built from the candidates manifest: one task per query tracklet.
+"""Labelling tasks built from a round's planned tasks (grewkit.annotate.rounds).
 
-The task key is the query tracklet id, so a re-push finds the task again however the
-candidates changed; the machine's ranking rides along as a prediction that pre-selects
-"same" for the rank-1 candidate when its score clears ``preselect_min_score``.
+The task key is stable across pushes (round 1: the query tracklet id; later rounds: the round
+and the query), so a re-push finds the task again however the candidates changed. On link tasks
+the machine's ranking rides along as a prediction that pre-selects "same" for the rank-1
+candidate when its score clears ``preselect_min_score``. Adjudication and audit tasks use the
+same page, with a note above the candidates that says what is asked.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -17,7 +18,7 @@ from grewkit.annotate.backends.base import TaskSpec
 
 def build_tasks(
     *,
-    candidates: pa.Table,
+    planned: list,
     tracklets: pa.Table,
     strips: dict[str, str],
     placeholder: str,
@@ -25,47 +26,47 @@ def build_tasks(
     k: int,
     preselect_min_score: float,
     slots: int | None = None,
+    method: str = "",
 ) -> list[TaskSpec]:
-    """Tasks with ``k`` candidates in ``slots`` (>= k) candidate slots; empty slots show a placeholder."""
-    slots = max(slots or k, k)
+    """Tasks with their candidates in ``slots`` (>= k) candidate slots; empty slots show a placeholder."""
+    slots = max(slots or k, k, *(len(t.candidates) for t in planned)) if planned else max(slots or k, k)
     info = {
         r["tracklet_id"]: r
         for r in tracklets.select(["tracklet_id", "camera_id", "start_frame", "end_frame"]).to_pylist()
     }
-    ranked: dict[str, list[dict]] = defaultdict(list)
-    for row in candidates.to_pylist():
-        ranked[row["query_tracklet_id"]].append(row)
     tasks = []
-    for query in sorted(ranked):
-        rows = sorted(ranked[query], key=lambda r: r["rank"])[:k]
-        q = info[query]
+    for task in planned:
+        q = info[task.query]
         data = {
-            "query_id": query,
+            "query_id": task.query,
             "query_camera": q["camera_id"],
             "query_frames": f"{q['start_frame']}-{q['end_frame']}",
-            "query_image": media_url(strips[query]),
+            "query_image": media_url(strips[task.query]),
+            "kind": task.kind,
+            "note": task.note,
         }
+        if task.avoid_annotators:
+            data["answered_chain"] = list(task.avoid_annotators)
         for i in range(1, slots + 1):
-            if i <= len(rows):
-                c = rows[i - 1]
-                cid = c["candidate_tracklet_id"]
+            if i <= len(task.candidates):
+                cid, score = task.candidates[i - 1]
                 data[f"cand{i}_id"] = cid
                 data[f"cand{i}_label"] = (
-                    f"Candidate {i}: {cid} (camera {info[cid]['camera_id']}, similarity {c['score']:.3f})"
+                    f"Candidate {i}: {cid} (camera {info[cid]['camera_id']}, similarity {score:.3f})"
                 )
                 data[f"cand{i}_image"] = media_url(strips[cid])
-                data[f"cand{i}_score"] = round(float(c["score"]), 4)
+                data[f"cand{i}_score"] = round(float(score), 4)
             else:
                 data[f"cand{i}_id"] = ""
                 data[f"cand{i}_label"] = f"Candidate {i}: none (leave empty)"
                 data[f"cand{i}_image"] = media_url(placeholder)
                 data[f"cand{i}_score"] = None
         predictions = []
-        if rows and rows[0]["score"] >= preselect_min_score:
+        if task.kind == "link" and task.candidates and task.candidates[0][1] >= preselect_min_score:
             predictions.append(
                 {
-                    "model_version": rows[0]["method"],
-                    "score": round(float(rows[0]["score"]), 4),
+                    "model_version": method,
+                    "score": round(float(task.candidates[0][1]), 4),
                     "result": [
                         {
                             "from_name": "cand1",
@@ -76,5 +77,5 @@ def build_tasks(
                     ],
                 }
             )
-        tasks.append(TaskSpec(key=query, data=data, predictions=predictions))
+        tasks.append(TaskSpec(key=task.key, data=data, predictions=predictions))
     return tasks

@@ -106,18 +106,28 @@ class Pipeline:
 
         backend, run = open_backend(self.project)
         if self.settings.annotation == "simulate":
+            from grewkit.annotate.campaign import load_rounds, pull, push
             from grewkit.synth.answers import answer_open_tasks
 
-            summary = answer_open_tasks(
-                self.project,
-                backend,
-                run,
-                error_rate=self.settings.simulated_error_rate,
-                seed=self.project.settings.section("synth").seed,
-                annotators=self.project.settings.section("annotate").annotators_per_task,
-                show_progress=not self.quiet,
-            )
-            console.print(summary.line(), highlight=False)
+            annotate = self.project.settings.section("annotate")
+            # Rounds until the graph is closed: answer, pull (which plans the next round), push it.
+            for number in range(1, annotate.max_rounds + 1):
+                summary = answer_open_tasks(
+                    self.project,
+                    backend,
+                    run,
+                    error_rate=self.settings.simulated_error_rate,
+                    seed=self.project.settings.section("synth").seed + 1000 * (number - 1),
+                    annotators=annotate.annotators_per_task,
+                    show_progress=not self.quiet,
+                )
+                console.print(f"round {number}: {summary.line()}", highlight=False)
+                console.print(pull(self.project, backend, run).line(), highlight=False)
+                rounds = load_rounds(self.project, run)
+                if not rounds or rounds[-1]["pushed"]:
+                    return  # nothing new planned: the campaign is closed
+                console.print(push(self.project, backend, run, show_progress=not self.quiet).line(), highlight=False)
+            console.print(f"stopped after [annotate] max_rounds = {annotate.max_rounds} rounds", highlight=False)
             return
         deadline = time.monotonic() + self.settings.wait_timeout_s
         while True:

@@ -128,6 +128,32 @@ def check_splits(
     return problems, _shape(splits)
 
 
+UNAUDITED_PREFIX = "unaudited"  # grewkit.annotate.campaign.UNAUDITED starts so
+
+
+def unaudited_distractors(project: Project, splits: pa.Table) -> tuple[int, str | None, str | None]:
+    """Distractor sequences whose identity (identities manifest, annotation) was seen in one camera and
+    never shown beside the benchmark identities: (count, example sequence, its identity)."""
+    if not project.has("identities") or splits.num_rows == 0:
+        return 0, None, None
+    ids = project.read("identities", ["identity_id", "reason"])
+    unaudited = {
+        i
+        for i, r in zip(ids["identity_id"].to_pylist(), ids["reason"].to_pylist())
+        if r and r.startswith(UNAUDITED_PREFIX)
+    }
+    if not unaudited:
+        return 0, None, None
+    rows = [
+        (seq, ident)
+        for seq, ident, split in zip(
+            splits["sequence_id"].to_pylist(), splits["identity_id"].to_pylist(), splits["split"].to_pylist()
+        )
+        if split == "distractor" and ident in unaudited
+    ]
+    return (len(rows), *rows[0]) if rows else (0, None, None)
+
+
 def protocol_problems(project: Project) -> list[Problem]:
     """Registered in ``grewkit.core.validate.CHECKS``; prints the protocol's shape when the splits are sound."""
     if not project.has("splits"):
@@ -142,6 +168,13 @@ def protocol_problems(project: Project) -> list[Problem]:
     except GrewkitError as exc:
         return [Problem(path, exc.reason)]
     messages, shape = check_splits(splits, camera_disjoint=camera_disjoint, sequences=sequences)
+    if not project.settings.section("split").allow_unaudited_distractors:
+        count, seq, ident = unaudited_distractors(project, splits)
+        if count:
+            messages.append(
+                f"{count} distractor sequences come from single-camera identities no audit has checked, "
+                f"e.g. {seq!r} ({ident}): answer the audit round or set [split] allow_unaudited_distractors"
+            )
     if not messages:
         from grewkit.core.progress import console
 

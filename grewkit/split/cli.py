@@ -13,7 +13,8 @@ from grewkit.core.progress import console
 
 def split_project(project, *, seed: int | None = None, camera_disjoint: bool | None = None):
     """Split the project's sequences with its [split] settings (and overrides); write and return the result."""
-    from grewkit.split.checks import check_splits
+    from grewkit.core.errors import GrewkitError
+    from grewkit.split.checks import check_splits, unaudited_distractors
     from grewkit.split.inputs import sequence_rows
     from grewkit.split.protocol import make_splits
 
@@ -25,6 +26,17 @@ def split_project(project, *, seed: int | None = None, camera_disjoint: bool | N
     problems, shape = check_splits(result.table, camera_disjoint=settings.camera_disjoint)
     if problems:  # the protocol must never produce a leak; refuse to write one if it ever does
         raise RuntimeError("split produced an invalid protocol: " + "; ".join(problems))
+    if not settings.allow_unaudited_distractors:
+        # A single-camera identity may be a benchmark person whose link was never asked: as a
+        # distractor it would count a probe's own walk as an impostor.
+        count, seq, ident = unaudited_distractors(project, result.table)
+        if count:
+            raise GrewkitError(
+                f"{count} distractor sequences come from identities seen in one camera that no audit has "
+                f"checked (e.g. {seq!r}, identity {ident}): push and answer the audit round "
+                "(`grewkit annotate push`, then pull), or set [split] allow_unaudited_distractors = true",
+                path=project.manifests_dir / "identities.parquet",
+            )
     project.write("splits", result.table)
     return result, shape
 

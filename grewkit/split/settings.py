@@ -28,6 +28,11 @@ class SplitSettings:
     test_identities: int = setting(0, "Exact number of test identities (0: take the ratio).")
     sequences_per_test_identity: int = setting(4, "Sequences each test and val identity contributes (GREW: 4).")
     probes_per_test_identity: int = setting(2, "Of those, how many are probes; the rest are gallery (GREW: 2).")
+    allow_unaudited_distractors: bool = setting(
+        False,
+        "Write distractors from single-camera identities that the annotation campaign has not audited "
+        "(shown beside the most similar benchmark identities); off: `grewkit split` refuses them.",
+    )
     camera_trials: int = setting(
         32, "Random camera groupings tried when camera_disjoint is on; the one keeping most identities wins."
     )

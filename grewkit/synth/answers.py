@@ -85,7 +85,13 @@ def answer_open_tasks(
                 already += 1
                 continue
             without_truth += task["data"]["query_id"] not in identity_of
-            for person in people:
+            chosen = people
+            if task["data"].get("kind") == "adjudicate":
+                # Someone who did not answer the chain settles it; when everyone did, all answer
+                # and the majority places each candidate (a tie places none).
+                others = [p for p in people if p.email not in task["data"].get("answered_chain", [])]
+                chosen = [others[rng.randrange(len(others))]] if others else people
+            for person in chosen:
                 person.answer(
                     task["id"],
                     answer_from_truth(task["data"], identity_of, attributes=attributes, error_rate=error_rate, rng=rng),

@@ -40,12 +40,14 @@ class PushResult:
     unchanged: int = 0
     kept_annotated: int = 0
     retries: int = 0
+    note: str | None = None  # what the campaign's rounds made of this push
 
     def line(self) -> str:
         return (
             f"{self.created} tasks created, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.kept_annotated} changed but kept (already annotated; --force to replace)"
             + (f", {self.retries} batch retries after server errors" if self.retries else "")
+            + (f"; {self.note}" if self.note else "")
         )
 
 

@@ -1,0 +1,308 @@
+"""Rounds of a campaign: after each pull, plan the next tasks from what the answers already say.
+
+The answers so far are groups (tracklets joined by "same" links, union-find in resolve.py) with
+"different" carried between groups: when any pair across two groups is separated, the groups
+are. A round asks only what is neither implied nor given:
+
+- **adjudication**: a group that holds a contradiction (A=B, B=C, A!=C; two tracklets of one
+  camera at the same time) gets one task that shows the chain (then the group's other members,
+  up to 2K candidates); its members stay held out until it is answered. With several annotators it goes to one who did not answer the chain's links.
+- **second looks**: a pair whose "same" has fewer than ``min_same_votes`` votes, or whose votes
+  tie, is asked again, from its other side where that side was not asked yet;
+- **open group pairs**: two groups that the candidates manifest connects (a member of one ranks
+  a member of the other in its top K), that are neither one group nor separated and that one
+  camera at one time does not rule out, get their best-scoring member pair asked (never a pair
+  asked before, A-B being B-A);
+- **audit**, once nothing above is left: a group seen in one camera only, which would become a
+  distractor, is shown beside the most similar groups seen in two or more cameras ("same" on one
+  links it; "different" on all of them audits it); the pairs are packed like link pairs.
+
+A plan is empty when every open group's plausible candidates are decided: the campaign is closed.
+Pairs are packed into tasks of up to K candidates around the tracklet that most of them share.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from grewkit.annotate.resolve import LinkState, _overlap, _pair
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    key: str
+    kind: str  # link, adjudicate, audit
+    query: str
+    candidates: tuple[tuple[str, float], ...]  # (tracklet, score) in the order shown
+    note: str = ""
+    avoid_annotators: tuple[str, ...] = ()  # adjudication: who answered the chain's links
+
+
+@dataclass
+class Plan:
+    round: int
+    tasks: list[PlannedTask] = field(default_factory=list)
+    open_groups: int = 0
+    undecided_group_pairs: int = 0
+    held_groups: int = 0
+    unaudited_groups: int = 0
+    unaudited: list = field(default_factory=list)  # tracklets of single-camera groups not audited yet
+    given_up: dict = field(default_factory=dict)  # why some questions are no longer asked, counted
+
+    @property
+    def closed(self) -> bool:
+        return not self.tasks
+
+    def summary(self) -> dict:
+        kinds = Counter(t.kind for t in self.tasks)
+        return {
+            "round": self.round,
+            "tasks": len(self.tasks),
+            "tasks_by_kind": dict(kinds),
+            "questions": sum(len(t.candidates) for t in self.tasks),
+            "open_groups": self.open_groups,
+            "undecided_group_pairs": self.undecided_group_pairs,
+            "held_groups": self.held_groups,
+            "unaudited_groups": self.unaudited_groups,
+            "given_up": self.given_up,
+            "closed": self.closed,
+        }
+
+
+def candidate_scores(candidates) -> dict[tuple[str, str], float]:
+    """Unordered pair -> best score over both directions of the candidates manifest."""
+    scores: dict[tuple[str, str], float] = {}
+    cols = candidates.select(["query_tracklet_id", "candidate_tracklet_id", "score"]).to_pydict()
+    for q, c, s in zip(cols["query_tracklet_id"], cols["candidate_tracklet_id"], cols["score"]):
+        pair = _pair(q, c)
+        scores[pair] = max(scores.get(pair, float("-inf")), float(s))
+    return scores
+
+
+def _pack(pairs: list[tuple[str, str, float]], k: int, prefix: str, kind: str, used: set[str]) -> list[PlannedTask]:
+    """Pairs into tasks of at most k candidates, each around the tracklet most of its pairs share."""
+    left = {(_pair(a, b)): s for a, b, s in pairs}
+    tasks = []
+    while left:
+        degree = Counter(x for pair in left for x in pair)
+        query = min(degree, key=lambda x: (-degree[x], x))
+        mine = sorted(
+            ((b if a == query else a, s) for (a, b), s in left.items() if query in (a, b)), key=lambda c: (-c[1], c[0])
+        )[:k]
+        key = f"{prefix}-{query}"
+        n = 2
+        while key in used:
+            key, n = f"{prefix}-{query}.{n}", n + 1
+        used.add(key)
+        tasks.append(PlannedTask(key, kind, query, tuple(mine)))
+        for c, _ in mine:
+            del left[_pair(query, c)]
+    return tasks
+
+
+def plan_round(
+    *,
+    round_number: int,
+    state: LinkState,
+    scores: dict[tuple[str, str], float],
+    info: dict[str, dict],
+    spans: dict | None,
+    asked: Counter,
+    asked_from: dict[tuple[str, str], set[str]],
+    adjudicated: Counter,
+    audited: set[str],
+    k: int,
+    max_asks: int,
+    max_adjudications: int,
+) -> Plan:
+    """The next round's tasks. ``asked``: pair -> times it was pushed; ``asked_from``: pair -> the
+    queries it was asked from; ``adjudicated``: an adjudication task's sorted tracklets joined by "|" -> times pushed;
+    ``audited``: tracklets of answered audit tasks."""
+    plan = Plan(round_number)
+    used: set[str] = set()
+    member_of = {m: root for root, members in state.groups.items() for m in members}
+    # Tracklets no answer touched yet are groups of their own.
+    for a, b in scores:
+        for x in (a, b):
+            if x not in member_of:
+                member_of[x] = x
+                state.groups.setdefault(x, [x])
+
+    def group(x: str) -> str:
+        return member_of[x]
+
+    # 1. Contradictions: adjudicate the chain, a bounded number of times.
+    held = set(state.held)
+    plan.held_groups = len(held)
+    for root in sorted(held):
+        chain = state.chains.get(root) or state.groups[root]
+        # The chain first, then the group's other members: one answer places the whole group
+        # (who is the query person, who is not), so a group with several crossing chains needs
+        # no adjudication per chain.
+        query = chain[0]
+        rest = chain[1:] + [m for m in state.groups[root] if m not in chain]
+        rest = rest[: max(2 * k, len(chain) - 1)]
+        if adjudicated["|".join(sorted([query, *rest]))] >= max_adjudications:
+            plan.given_up["contradictions adjudicated the most times and still open"] = (
+                plan.given_up.get("contradictions adjudicated the most times and still open", 0) + 1
+            )
+            continue
+        links = " = ".join(chain)
+        a, b = chain[0], chain[-1]
+        note = (
+            f"Adjudication: answers say {links}, yet {a} and {b} cannot be one person "
+            "(judged different, or one camera at one time). Mark each candidate: is it the query person?"
+        )
+        key = f"adj{round_number}-{query}"
+        used.add(key)
+        plan.tasks.append(
+            PlannedTask(
+                key,
+                "adjudicate",
+                query,
+                tuple((c, scores.get(_pair(query, c), 0.0)) for c in rest),
+                note,
+                tuple(sorted(set().union(*(state.voters.get(_pair(x, y), set()) for x, y in zip(chain, chain[1:]))))),
+            )
+        )
+
+    # 2. Second looks at pairs whose answer is not settled.
+    again = []
+    for pair, decision in sorted(state.decisions.items()):
+        if decision not in ("pending", "disputed") or group(pair[0]) in held or group(pair[1]) in held:
+            continue
+        if asked[pair] >= max_asks:
+            plan.given_up["pairs asked the most times and still unsettled"] = (
+                plan.given_up.get("pairs asked the most times and still unsettled", 0) + 1
+            )
+            continue
+        again.append(pair)
+    # 3. Open group pairs, through the candidates manifest.
+    best: dict[tuple[str, str], tuple[float, tuple[str, str]]] = {}
+    settled: set[tuple[str, str]] = set()
+    for pair, decision in state.decisions.items():
+        ga, gb = group(pair[0]), group(pair[1])
+        if ga != gb and decision in ("separated", "pending", "disputed"):
+            settled.add(_pair(ga, gb))  # different carries; unsettled pairs are asked again instead
+    pending_groups = {_pair(group(a), group(b)) for a, b in again}
+
+    def compatible(ga: str, gb: str) -> bool:
+        for x in state.groups[ga]:
+            for y in state.groups[gb]:
+                ix, iy = info.get(x), info.get(y)
+                if ix and iy and ix["camera_id"] == iy["camera_id"] and _overlap(ix, iy, spans):
+                    return False
+        return True
+
+    for pair, score in scores.items():
+        ga, gb = group(pair[0]), group(pair[1])
+        if ga == gb or ga in held or gb in held:
+            continue
+        gp = _pair(ga, gb)
+        if gp in settled or gp in pending_groups or asked[pair]:
+            continue
+        if gp not in best or score > best[gp][0]:
+            best[gp] = (score, pair)
+    fresh = []
+    for gp, (score, pair) in sorted(best.items()):
+        if compatible(*gp):
+            fresh.append((pair, score))
+    plan.undecided_group_pairs = len(fresh) + len(pending_groups)
+    plan.open_groups = len({g for gp in best for g in gp} | {g for gp in pending_groups for g in gp})
+
+    link_pairs = [(a, b, scores.get((a, b), 0.0)) for a, b in again]
+    link_pairs += [(a, b, s) for (a, b), s in fresh]
+    link_tasks = _pack_with_sides(link_pairs, asked_from, k, f"r{round_number}", used)
+    plan.tasks.extend(link_tasks)
+
+    # 4. Audit single-camera groups once nothing else is open.
+    single = [
+        root
+        for root, members in state.groups.items()
+        if root not in held and len({info[m]["camera_id"] for m in members if m in info}) == 1
+    ]
+    multi = {
+        root
+        for root, members in state.groups.items()
+        if root not in held and len({info[m]["camera_id"] for m in members if m in info}) >= 2
+    }
+    by_group: dict[str, dict[str, tuple[float, str, str]]] = defaultdict(dict)
+    for (a, b), s in scores.items():
+        for x, y in ((a, b), (b, a)):
+            gx, gy = group(x), group(y)
+            if gy in multi and gx != gy:
+                old = by_group[gx].get(gy)
+                if old is None or s > old[0]:
+                    by_group[gx][gy] = (s, x, y)
+    # A group that nothing seen in two cameras resembles has nothing to be shown beside: audited as it is.
+    unaudited = [root for root in sorted(single) if by_group.get(root) and not audited & set(state.groups[root])]
+    plan.unaudited = [m for root in unaudited for m in state.groups[root]]
+    plan.unaudited_groups = len(unaudited)
+    if not plan.tasks:
+        # Each single-camera group beside its K most similar multi-camera groups; the pairs are
+        # packed like link pairs, so one benchmark person's task shows all who resemble it.
+        shown = {root: sorted(by_group[root].values(), key=lambda v: (-v[0], v[2]))[:k] for root in unaudited}
+        # One face per benchmark group (its member most often the best match), so its audits share a task.
+        votes = Counter(y for rows in shown.values() for _, _, y in rows)
+        face = {}
+        for y, _count in sorted(votes.items(), key=lambda v: (-v[1], v[0])):
+            face.setdefault(group(y), y)
+        pairs = [(x, face[group(y)], score) for rows in shown.values() for score, x, y in rows]
+        for task in _pack(pairs, k, f"audit{round_number}", "audit", used):
+            plan.tasks.append(
+                PlannedTask(
+                    task.key,
+                    task.kind,
+                    task.query,
+                    task.candidates,
+                    "Audit before the distractor set: people seen in one camera only, beside the most similar "
+                    "people seen in several cameras. Is any candidate the query person? Mark 'different' on all "
+                    "that are not.",
+                )
+            )
+    return plan
+
+
+def _pack_with_sides(pairs, asked_from, k, prefix, used) -> list[PlannedTask]:
+    """Pack, asking a pair from a side it was not asked from yet where there is one."""
+    if not pairs:
+        return []
+    oriented = []
+    for a, b, s in pairs:
+        sides = asked_from.get(_pair(a, b), set())
+        oriented.append((a, b, s, sides))
+    # Pairs with a fresh side are packed around it; the rest by shared tracklets.
+    fixed: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    free = []
+    for a, b, s, sides in oriented:
+        if sides and not (a in sides and b in sides):
+            query = b if a in sides else a
+            fixed[query].append((a if query == b else b, s))
+        else:
+            free.append((a, b, s))
+    tasks = []
+    for query in sorted(fixed):
+        cands = sorted(fixed[query], key=lambda c: (-c[1], c[0]))
+        for i in range(0, len(cands), k):
+            key = f"{prefix}-{query}"
+            n = 2
+            while key in used:
+                key, n = f"{prefix}-{query}.{n}", n + 1
+            used.add(key)
+            tasks.append(PlannedTask(key, "link", query, tuple(cands[i : i + k])))
+    tasks.extend(_pack(free, k, prefix, "link", used))
+    return tasks
+
+
+def first_round(candidates, k: int) -> list[PlannedTask]:
+    """Round 1: every kept tracklet's own task with its top K candidates (as the campaign always
+    began), so each tracklet is a query once (its attributes are asked there) and a pair both sides
+    rank is seen twice."""
+    ranked: dict[str, list[tuple[int, str, float]]] = defaultdict(list)
+    cols = candidates.select(["query_tracklet_id", "candidate_tracklet_id", "rank", "score"]).to_pydict()
+    for q, c, r, s in zip(cols["query_tracklet_id"], cols["candidate_tracklet_id"], cols["rank"], cols["score"]):
+        ranked[q].append((r, c, float(s)))
+    return [
+        PlannedTask(q, "link", q, tuple((c, s) for _, c, s in sorted(rows)[:k])) for q, rows in sorted(ranked.items())
+    ]

@@ -1,0 +1,157 @@
+"""The round planner: what the answers imply is never asked, contradictions become adjudications."""
+
+from collections import Counter
+
+import pyarrow as pa
+from test_annotate_resolve import _ann, _table, _tracklets
+
+from grewkit.annotate.resolve import _pair, resolve
+from grewkit.annotate.rounds import candidate_scores, first_round, plan_round
+
+
+def _candidates(rows):
+    return pa.table(
+        {
+            "query_tracklet_id": [q for q, _, _ in rows],
+            "candidate_tracklet_id": [c for _, c, _ in rows],
+            "rank": list(range(1, len(rows) + 1)),
+            "score": [s for _, _, s in rows],
+            "method": ["m"] * len(rows),
+        }
+    )
+
+
+def _plan(tracks, rows, candidates, *, asked_tasks=(), audited=(), adjudicated=None, min_same_votes=1):
+    res = resolve(_table(rows), tracks, min_same_votes=min_same_votes)
+    asked, asked_from = Counter(), {}
+    for query, cands in asked_tasks:
+        for c in cands:
+            asked[_pair(query, c)] += 1
+            asked_from.setdefault(_pair(query, c), set()).add(query)
+    info = {r["tracklet_id"]: r for r in tracks.to_pylist()}
+    return plan_round(
+        round_number=2,
+        state=res.state,
+        scores=candidate_scores(_candidates(candidates)),
+        info=info,
+        spans=None,
+        asked=asked,
+        asked_from=asked_from,
+        adjudicated=adjudicated or Counter(),
+        audited=set(audited),
+        k=5,
+        max_asks=4,
+        max_adjudications=2,
+    )
+
+
+def _asked_pairs(plan):
+    return {_pair(t.query, c) for t in plan.tasks for c, _ in t.candidates}
+
+
+def test_first_round_is_one_task_per_query_with_its_top_k():
+    tasks = first_round(_candidates([("A1", "B1", 0.9), ("A1", "C1", 0.5), ("B1", "A1", 0.9)]), k=1)
+    assert [(t.key, t.query, [c for c, _ in t.candidates]) for t in tasks] == [
+        ("A1", "A1", ["B1"]),
+        ("B1", "B1", ["A1"]),
+    ]
+
+
+def test_implied_and_given_pairs_are_never_asked():
+    # A1 = B1 (given), B1 = C1 (given): A1-C1 is implied; B1 != D1 carries to A1-D1 and C1-D1.
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "C1": ("C", 0, 9), "D1": ("D", 0, 9)})
+    rows = [_ann(1, "A1", ["B1"], links=["same"]), _ann(2, "B1", ["C1", "D1"], links=["same", "different"])]
+    candidates = [
+        ("A1", "B1", 0.9),
+        ("A1", "C1", 0.8),
+        ("A1", "D1", 0.7),
+        ("C1", "D1", 0.6),
+        ("B1", "C1", 0.9),
+        ("B1", "D1", 0.5),
+    ]
+    plan = _plan(tracks, rows, candidates, asked_tasks=[("A1", ["B1"]), ("B1", ["C1", "D1"])], audited={"D1"})
+    assert plan.closed and plan.tasks == [] and plan.undecided_group_pairs == 0
+
+
+def test_an_open_group_pair_is_asked_once_through_its_best_member_pair():
+    # {A1, B1} and {C1} are joined by no answer yet; of the two member pairs the best one is asked.
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "C1": ("C", 0, 9)})
+    rows = [_ann(1, "A1", ["B1"], links=["same"])]
+    plan = _plan(tracks, rows, [("A1", "B1", 0.9), ("A1", "C1", 0.4), ("C1", "B1", 0.7)], asked_tasks=[("A1", ["B1"])])
+    assert _asked_pairs(plan) == {("B1", "C1")}
+    assert plan.tasks[0].key.startswith("r2-") and plan.tasks[0].kind == "link"
+
+
+def test_same_camera_same_time_rules_a_group_pair_out_without_asking():
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "A2": ("A", 5, 15)})
+    rows = [_ann(1, "A1", ["B1"], links=["same"])]
+    plan = _plan(tracks, rows, [("A1", "B1", 0.9), ("A2", "B1", 0.8)], asked_tasks=[("A1", ["B1"])])
+    assert not [t for t in plan.tasks if t.kind == "link"] and plan.undecided_group_pairs == 0
+
+
+def test_a_lone_same_is_asked_again_from_its_other_side():
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9)})
+    rows = [_ann(1, "A1", ["B1"], links=["same"])]
+    plan = _plan(tracks, rows, [("A1", "B1", 0.9)], asked_tasks=[("A1", ["B1"])], min_same_votes=2)
+    assert [(t.query, [c for c, _ in t.candidates]) for t in plan.tasks] == [("B1", ["A1"])]
+
+
+def test_a_contradiction_becomes_an_adjudication_task_showing_the_chain():
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "C1": ("C", 0, 9)})
+    rows = [
+        _ann(1, "A1", ["B1", "C1"], links=["same", "different"]),
+        _ann(2, "B1", ["C1"], links=["same"]),
+    ]
+    plan = _plan(tracks, rows, [("A1", "B1", 0.9), ("B1", "C1", 0.8), ("A1", "C1", 0.3)])
+    (task,) = plan.tasks
+    assert task.kind == "adjudicate" and task.key == "adj2-A1"
+    assert task.query == "A1" and [c for c, _ in task.candidates] == ["B1", "C1"]
+    assert "A1 = B1 = C1" in task.note and task.avoid_annotators == ("a@x",)
+    # Adjudicated twice already: given up, the group stays held out.
+    again = _plan(tracks, rows, [("A1", "B1", 0.9), ("B1", "C1", 0.8)], adjudicated=Counter({"A1|B1|C1": 2}))
+    assert again.tasks == [] and again.held_groups == 1
+
+
+def test_an_adjudication_answer_overrules_the_votes_and_cuts_the_chain():
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "C1": ("C", 0, 9)})
+    rows = [
+        _ann(1, "A1", ["B1", "C1"], links=["same", "different"]),
+        _ann(2, "B1", ["C1"], links=["same"]),
+    ]
+    adjudication = _ann(3, "A1", ["B1", "C1"], annotator="b@x", links=["same", "different"], minutes=5)
+    adjudication["task_key"] = "adj2-A1"
+    adjudication["task_data_json"] = adjudication["task_data_json"].replace("{", '{"kind": "adjudicate", ', 1)
+    res = resolve(_table([*rows, adjudication]), tracks)
+    ids = {r["tracklet_id"]: (r["identity_id"], r["status"]) for r in res.identities.to_pylist()}
+    assert ids["A1"] == ids["B1"] == ("id-A1", "resolved") and ids["C1"] == ("id-C1", "resolved")
+    assert res.report["conflicts"] == []
+
+
+def test_same_for_one_camera_at_one_time_is_rejected_with_the_task_named():
+    tracks = _tracklets({"A1": ("A", 0, 9), "A2": ("A", 5, 15)})
+    row = _ann(1, "A1", ["A2"], links=["same"])
+    res = resolve(_table([row]), tracks)
+    assert len({r["identity_id"] for r in res.identities.to_pylist()}) == 2
+    assert res.report["rejected_answers"] and "task A1" in res.report["rejected_answers"][0]
+
+
+def test_an_answer_for_an_empty_slot_is_rejected_with_the_task_named():
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9)})
+    row = _ann(1, "A1", ["B1"], links=["different", "same"])  # slot 2 shows nothing
+    res = resolve(_table([row]), tracks)
+    assert "slot cand2" in res.report["rejected_answers"][0] and "task A1" in res.report["rejected_answers"][0]
+    assert res.report["pairs"]["linked"] == 0
+
+
+def test_a_single_camera_group_is_audited_beside_the_closest_multi_camera_group():
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "C1": ("C", 0, 9), "C2": ("C", 20, 29)})
+    rows = [_ann(1, "A1", ["B1"], links=["same"]), _ann(2, "C1", ["A1", "B1"], links=["different", "different"])]
+    candidates = [("A1", "B1", 0.9), ("C1", "A1", 0.5), ("C1", "B1", 0.6), ("C2", "B1", 0.2)]
+    asked = [("A1", ["B1"]), ("C1", ["A1", "B1"]), ("C2", ["B1"])]
+    rows.append(_ann(3, "C2", ["B1"], links=["different"]))
+    plan = _plan(tracks, rows, candidates, asked_tasks=asked)
+    # Both single-camera tracklets resemble B1 most: one task around B1 shows them both.
+    audits = {t.query: [c for c, _ in t.candidates] for t in plan.tasks if t.kind == "audit"}
+    assert audits == {"B1": ["C1", "C2"]} and plan.unaudited_groups == 2
+    done = _plan(tracks, rows, candidates, asked_tasks=asked, audited={"C1", "C2"})
+    assert done.closed and done.unaudited_groups == 0
