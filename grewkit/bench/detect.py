@@ -153,7 +153,7 @@ def markdown(result: dict) -> str:
 @click.option(
     "--tiles",
     default="",
-    help="Also each SSDLite backend with tiled detection on a COLSxROWS grid of tiles overlapping by 20 %% "
+    help="Also each SSDLite backend with tiled detection on a COLSxROWS grid of tiles overlapping by 20 % "
     "(e.g. 2x2; grewkit.detect.tiles).",
 )
 @JSON_OPTION

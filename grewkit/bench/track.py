@@ -387,7 +387,7 @@ def markdown_speed(runs: list[dict]) -> str:
 @click.option(
     "--tiles",
     default="",
-    help="Also time each speed setting with [detect] tiles on a COLSxROWS grid overlapping by 20 %% "
+    help="Also time each speed setting with [detect] tiles on a COLSxROWS grid overlapping by 20 % "
     "(e.g. 2x2; grewkit.detect.tiles).",
 )
 @click.option("--skip-tud", is_flag=True, help="Only the speed runs.")
