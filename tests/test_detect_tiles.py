@@ -8,7 +8,7 @@ import pytest
 from grewkit.core.boxes import iou_matrix
 from grewkit.core.errors import GrewkitError
 from grewkit.core.settings import Settings
-from grewkit.detect.tiles import TiledDetector, check_layout, grid_layout
+from grewkit.detect.tiles import TiledDetector, check_layout, grid_from_text, grid_layout
 
 
 def test_tiles_find_more_small_people_and_merge_across_seams(shared_data):
@@ -55,3 +55,10 @@ def test_a_layout_that_does_not_cover_the_frame_is_refused_naming_the_file(tmp_p
         Settings.load(path).section("detect")
     message = str(err.value)
     assert why in message and str(path) in message and "\n" not in message
+
+
+def test_grid_from_text_reads_cols_x_rows():
+    assert grid_from_text("2x2") == grid_layout(2, 2, 0.2)
+    for bad in ("3", "2x", "0x2", "axb"):
+        with pytest.raises(ValueError, match="COLS"):
+            grid_from_text(bad)

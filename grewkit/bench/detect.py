@@ -153,7 +153,7 @@ def markdown(result: dict) -> str:
 @click.option(
     "--tiles",
     default="",
-    help="Also each SSDLite backend with tiled detection on a COLSxROWS grid of tiles overlapping by 20 %% "
+    help="Also each SSDLite backend with tiled detection on a COLSxROWS grid of tiles overlapping by 20 % "
     "(e.g. 2x2; grewkit.detect.tiles).",
 )
 @JSON_OPTION
@@ -167,13 +167,12 @@ def bench_detect_command(data, backends, backends_file, vtest_frames, tiles, as_
     """
     layout = None
     if tiles:
-        from grewkit.detect.tiles import grid_layout
+        from grewkit.detect.tiles import grid_from_text
 
         try:
-            cols, rows = (int(v) for v in tiles.lower().split("x"))
-        except ValueError:
-            raise click.BadParameter(f"{tiles!r}: use COLSxROWS, e.g. 2x2", param_hint="--tiles") from None
-        layout = grid_layout(cols, rows, 0.2)
+            layout = grid_from_text(tiles)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--tiles") from None
     result = compare_detectors(
         data,
         [b for b in backends.split(",") if b],

@@ -11,11 +11,17 @@
    real on a temporary project, timed against a pure decode of the same file in the same run.
    The executor is created before the stages, so its start-up (worker processes, preloaded
    libraries) is inside the detect time, as in a ``grewkit run``.
+4. ``--h264``: the same on a 1920x1080 H.264 clip made from the video's first ``--h264-frames``
+   frames (cv2.resize INTER_CUBIC, encoded with libx264 through PyAV into a temporary folder and
+   deleted after the run), without and with ``--tiles``: footage whose decoding costs what camera
+   footage costs, and whose people are small. Without PyAV (the ``h264`` extra) OpenCV's own
+   FFmpeg is tried for H.264 and then MPEG-4 Part 2 is written; the codec used is reported.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import tempfile
 import time
 from itertools import islice
@@ -144,7 +150,66 @@ def tud_figures(
     return sequence_figures(seq, "TUD-Campus", backend=backend, strides=strides, det_scores=det_scores)
 
 
-def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_frames: int = 0) -> dict:
+#: Encoder settings of the H.264 clip: libx264's defaults (CABAC, B-frames, CRF 23) at preset ``fast``,
+#: so a few hundred 1080p frames encode in seconds on a shared CPU; yuv420p, as cameras write.
+H264_OPTIONS = {"preset": "fast", "crf": "23"}
+#: Why OpenCV's FFmpeg cannot write H.264 here (opencv-contrib-python-headless 4.14 wheel): the only
+#: H.264 encoder it lists is the V4L2 hardware one, which fails on a machine without the device.
+OPENCV_H264_ERROR = (
+    "OpenCV's FFmpeg has no H.264 software encoder (fourcc avc1/H264 fall to h264_v4l2m2m: "
+    "'Could not find a valid device', 'Failed to initialize VideoWriter')"
+)
+
+
+def make_1080p_clip(source: Path, dest: Path, frames: int, size: tuple[int, int] = (1920, 1080)) -> str:
+    """Write the first ``frames`` frames of ``source``, upscaled to ``size``, to ``dest`` (``.mp4``); return
+    the codec written, in words. H.264 through PyAV's libx264 when PyAV is installed, else through OpenCV
+    where its FFmpeg has an H.264 encoder, else MPEG-4 Part 2 (OpenCV's mp4v), the reason named."""
+    import cv2
+
+    from grewkit.core.frames import open_video, read_frames
+
+    capture = open_video(source)
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    capture.release()
+    images = (cv2.resize(image, size, interpolation=cv2.INTER_CUBIC) for _, image in read_frames(source, stop=frames))
+    try:
+        import av
+    except ImportError:
+        av = None
+    if av is not None:
+        from fractions import Fraction
+
+        with av.open(str(dest), "w") as container:
+            stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001), options=H264_OPTIONS)
+            stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+            for image in images:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+            container.mux(stream.encode(None))
+        opts = ", ".join(f"{k} {v}" for k, v in H264_OPTIONS.items())
+        return f"H.264 (libx264 {opts}, yuv420p, through PyAV {av.__version__})"
+    writer = codec = None
+    for fourcc, name in (
+        ("avc1", "H.264 (OpenCV's FFmpeg)"),
+        ("mp4v", f"MPEG-4 Part 2 (OpenCV mp4v; {OPENCV_H264_ERROR})"),
+    ):
+        candidate = cv2.VideoWriter(str(dest), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*fourcc), fps, size)
+        if candidate.isOpened():
+            writer, codec = candidate, name
+            break
+    if writer is None:
+        raise click.ClickException(f"{dest}: OpenCV cannot write a video here (tried avc1 and mp4v)")
+    try:
+        for image in images:
+            writer.write(image)
+    finally:
+        writer.release()
+    return codec
+
+
+def pipeline_speed(
+    video: Path, *, backend: str, stride: int, workers: int, max_frames: int = 0, tiles: list | None = None
+) -> dict:
     """Wall (and, serially, CPU) seconds of ingest, detect and track on ``video`` against decoding it."""
     from grewkit.core.executors import make_executor
     from grewkit.core.frames import read_frames, video_size
@@ -162,9 +227,12 @@ def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_
         # Only what differs from the defaults; every other key keeps its default.
         project.settings_path.write_text(
             f'[detect]\nbackend = "{backend}"\nstride = {stride}\nmax_frames = {max_frames}\n'
+            + (f"tiles = {json.dumps(tiles)}\n" if tiles else "")
         )
-        detect = Project.open(project.root).settings.section("detect")
+        opened = Project.open(project.root).settings
+        detect = opened.section("detect")
         assert (detect.stride, detect.backend, detect.max_frames) == (stride, backend, max_frames), detect
+        assert detect.tiles == (tiles or []), detect.tiles
         started, cpu = time.perf_counter(), time.process_time()
         n_decoded = sum(1 for _ in islice(read_frames(video), max_frames or None))
         decode_s, decode_cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -187,6 +255,8 @@ def pipeline_speed(video: Path, *, backend: str, stride: int, workers: int, max_
             "backend": backend,
             "stride": stride,
             "workers": workers,
+            "tiles": len(tiles or []),
+            "stitch": opened.section("track").stitch,
             "decode_s": decode_s,
             "decode_cpu_s": decode_cpu,
             "wall_s": wall,
@@ -253,6 +323,7 @@ def markdown_speed(runs: list[dict]) -> str:
         rows.append(
             (
                 r["backend"],
+                f"{r['tiles']} + frame" if r.get("tiles") else "frame only",
                 r["stride"],
                 r["workers"],
                 f"{r['decode_s']:.2f}",
@@ -270,6 +341,7 @@ def markdown_speed(runs: list[dict]) -> str:
     return markdown_table(
         [
             "backend",
+            "tiles",
             "stride",
             "workers",
             "decode s",
@@ -305,6 +377,19 @@ def markdown_speed(runs: list[dict]) -> str:
 )
 @click.option("--repeats", default=3, show_default=True, help="Speed runs per setting; the median run is reported.")
 @click.option("--max-frames", default=0, show_default=True, help="Only this many frames of the video (0: all).")
+@click.option(
+    "--h264",
+    is_flag=True,
+    help="Time the speed runs on a 1920x1080 H.264 clip made from the video (see --h264-frames, --tiles) "
+    "instead of the video itself.",
+)
+@click.option("--h264-frames", default=200, show_default=True, help="Frames of the video that the --h264 clip holds.")
+@click.option(
+    "--tiles",
+    default="",
+    help="Also time each speed setting with [detect] tiles on a COLSxROWS grid overlapping by 20 % "
+    "(e.g. 2x2; grewkit.detect.tiles).",
+)
 @click.option("--skip-tud", is_flag=True, help="Only the speed runs.")
 @click.option("--skip-speed", is_flag=True, help="Only the TUD-Campus metrics.")
 @click.option(
@@ -335,6 +420,9 @@ def bench_track_command(
     workers,
     repeats,
     max_frames,
+    h264,
+    h264_frames,
+    tiles,
     skip_tud,
     skip_speed,
     sequence,
@@ -348,8 +436,15 @@ def bench_track_command(
     Examples:
       grewkit bench track --shared-data ../shared/data --strides 1,2,3,4 --workers 1,2
       grewkit bench track --sequence MOT17/train/MOT17-09-SDP --det-scores as-given --skip-speed
+      grewkit bench track --skip-tud --h264 --tiles 2x2 --strides 1 --workers 2
     """
     from grewkit.bench.mot_sequence import MotSequence, scale_scores
+    from grewkit.detect.tiles import grid_from_text
+
+    try:
+        layouts = [None] + ([grid_from_text(tiles)] if tiles else [])
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--tiles") from None
 
     stride_list = [int(s) for s in strides.split(",") if s]
     result = {"machine": machine(), "mot": [], "kept": [], "speed": []}
@@ -367,13 +462,26 @@ def bench_track_command(
         result["mot"] = check_metric_code(data) + rows
     if not skip_speed:
         video = video or require(data / "vtest.avi", "vtest.avi")
-        for n_workers in (int(w) for w in workers.split(",") if w):
-            for stride in stride_list:
-                group = [
-                    pipeline_speed(video, backend=backend, stride=stride, workers=n_workers, max_frames=max_frames)
-                    for _ in range(max(1, repeats))
-                ]
-                result["speed"].append(sorted(group, key=lambda r: r["ratio"]))
+        with tempfile.TemporaryDirectory(prefix="grewkit-bench-h264-") as tmp:
+            if h264:
+                clip = Path(tmp) / f"{video.stem}-1080p.mp4"
+                result["codec"] = make_1080p_clip(video, clip, h264_frames)
+                video = clip
+            for layout in layouts:
+                for n_workers in (int(w) for w in workers.split(",") if w):
+                    for stride in stride_list:
+                        group = [
+                            pipeline_speed(
+                                video,
+                                backend=backend,
+                                stride=stride,
+                                workers=n_workers,
+                                max_frames=max_frames,
+                                tiles=layout,
+                            )
+                            for _ in range(max(1, repeats))
+                        ]
+                        result["speed"].append(sorted(group, key=lambda r: r["ratio"]))
     emit(result, as_json, lambda result: markdown(result, repeats))
 
 
@@ -386,7 +494,9 @@ def markdown(result: dict, repeats: int) -> str:
     if result["speed"]:
         first = result["speed"][0][0]
         parts.append(
-            f"{first['video']}: {first['frames']} frames {first['resolution']}; wall seconds, median of "
+            f"{first['video']}: {first['frames']} frames {first['resolution']}"
+            + (f", {result['codec']}" if result.get("codec") else "")
+            + f"; stitching {'on' if first['stitch'] else 'off'}; wall seconds, median of "
             f"{max(1, repeats)} runs; x decode = (detect + track) / pure decode of the same file in the same run"
         )
         parts.append(markdown_speed(result["speed"]))

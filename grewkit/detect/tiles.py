@@ -53,6 +53,17 @@ def grid_layout(cols: int, rows: int, overlap: float) -> list[list[float]]:
     return out
 
 
+def grid_from_text(text: str, overlap: float = 0.2) -> list[list[float]]:
+    """The layout of ``"COLSxROWS"`` (e.g. ``"2x2"``) at ``overlap``; ValueError naming the text otherwise."""
+    try:
+        cols, rows = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"{text!r}: use COLSxROWS, e.g. 2x2") from None
+    if cols < 1 or rows < 1:
+        raise ValueError(f"{text!r}: COLS and ROWS must be at least 1")
+    return grid_layout(cols, rows, overlap)
+
+
 class TiledDetector:
     """Wraps any detector: the whole frame, then every tile, merged."""
 
