@@ -116,10 +116,6 @@ class TrackSettings:
         0.5, "A box is occluded when less than this share of it is clear of boxes in front of it."
     )
     max_occluded_fraction: float = setting(0.5, "Drop tracklets occluded in more than this share of frames.")
-    max_filled_fraction: float = setting(
-        0.5,
-        "Drop tracklets where more than this share of the boxes are interpolated (gap filling), not detected.",
-    )
     min_travel: float = setting(
         0.5, "Drop tracklets whose feet move less than this many median box heights (not walking)."
     )
@@ -139,7 +135,6 @@ class TrackSettings:
             "max_border_fraction",
             "min_visibility",
             "max_occluded_fraction",
-            "max_filled_fraction",
             "cut_overlap_iou",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:

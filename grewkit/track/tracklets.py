@@ -242,12 +242,6 @@ def judge(t: Tracklet, *, fps: float, width: int, height: int, settings) -> list
                 f"too occluded: less than {settings.min_visibility:.0%} visible in {occluded:.0%} of frames "
                 f"(> {settings.max_occluded_fraction:.0%})"
             )
-    # Interpolated boxes are guesses: a tracklet long enough only thanks to them shows too little of the walk.
-    filled = float(np.isnan(t.score).mean())
-    if filled > settings.max_filled_fraction:
-        reasons.append(
-            f"mostly interpolated: {filled:.0%} of the boxes filled in (> {settings.max_filled_fraction:.0%})"
-        )
     feet = np.stack([(t.xyxy[:, 0] + t.xyxy[:, 2]) / 2, t.xyxy[:, 3]], axis=1)
     travel = float(np.hypot(*(feet.max(axis=0) - feet.min(axis=0)))) / max(h, 1.0)
     if travel < settings.min_travel:
