@@ -175,6 +175,8 @@ def test_the_gaps_between_joined_pieces_are_filled_only_when_cutting(tud, ssdlit
         dict(cut_appearance_drift=-0.1),
         dict(stitch_max_gap_seconds=float("nan")),
         dict(stitch_window_seconds=-1.0),
+        dict(stitch_fill_seconds=-0.5),
+        dict(cut_front_margin=float("inf")),
         dict(appearance="osnet"),
     ],
 )
