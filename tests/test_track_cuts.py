@@ -75,16 +75,35 @@ def test_a_crossing_is_cut_out_and_dropped_with_its_reason():
 
 def test_two_people_leaving_a_crossing_under_one_box_are_dropped_until_they_part():
     # B walks behind A; from frame 12 the detector sees one tall box on both, A's track follows it,
-    # B's track ends; from frame 30 A's box is A alone again.
+    # B's track ends; from frame 30 A's box is A alone again. A is in front (feet lower), so the crossing
+    # cuts only B; A's merged boxes are dropped all the same.
     a = _walk(100, range(40), dx=1.0)
     b = [(f, [105.0 + f, 70.0, 145.0 + f, 160.0]) for f in range(10)]
     for i in range(12, 30):
         a[i] = (i, [a[i][1][0], 60.0, a[i][1][2], 200.0])
     out = build_tracklets(_raw({1: a, 2: b}), max_gap=10, cut_settings=SETTINGS, fps=25.0)
     merged = [t for t in out if t.reasons and t.reasons[0].startswith("merged")]
-    assert len(merged) == 1 and int(merged[0].frame[0]) > 12 and int(merged[0].frame[-1]) == 29
+    assert len(merged) == 1 and int(merged[0].frame[0]) >= 12 and int(merged[0].frame[-1]) == 29
     kept = [t for t in out if not t.reasons]
     assert all(float((t.xyxy[:, 3] - t.xyxy[:, 1]).max()) <= 100.0 for t in kept), [t.frame for t in kept]
+
+
+@pytest.mark.parametrize("margin", [0.05, 0.0])
+def test_at_a_crossing_only_the_person_behind_is_cut(margin):
+    # A walks in front (feet at y 300, box 200 px); B, farther (feet at 220, box 120 px), passes behind A.
+    a = _walk(100, range(40), dx=2.0, h=200.0, w=80.0)
+    a = [(f, [x1, 100.0, x2, 300.0]) for f, (x1, _, x2, _) in a]
+    b = [(f, [220.0 - 2.0 * i, 100.0, 265.0 - 2.0 * i, 220.0]) for i, f in enumerate(range(40))]
+    out = build_tracklets(
+        _raw({1: a, 2: b}), max_gap=10, cut_settings=dataclasses.replace(SETTINGS, cut_front_margin=margin), fps=25.0
+    )
+    crossing = [t for t in out if t.reasons and t.reasons[0].startswith("crossing")]
+    tall = [t for t in crossing if float(t.heights.max()) > 150]
+    assert crossing and all(float(t.heights.max()) < 150 for t in crossing) if margin else tall, [
+        (t.frame[0], t.frame[-1], t.heights.max()) for t in crossing
+    ]
+    front = [t for t in out if not t.reasons and float(t.heights.max()) > 150]
+    assert (len(front) == 1 and len(front[0].frame) == 40) if margin else len(front) == 2
 
 
 def test_a_lone_outlier_box_is_dropped_without_cutting_the_track():

@@ -6,7 +6,11 @@ for a few reasons, each of which leaves a trace in the boxes alone (no frames ar
 
 - crossings: the box overlaps another person's box (another track, or another detection
   at the tracker's ``min_score``) heavily. Those frames, and a few either side (the swap
-  shows as the boxes separate), are split off and dropped;
+  shows as the boxes separate), are split off and dropped; the pieces either side are joined
+  again by grewkit.track.stitch when motion and appearance agree. A person clearly in front
+  (feet lower by ``cut_front_margin`` of their box height) is not cut there: their box is their own
+  pixels, and a swap onto the farther person behind shows as a jump in place or height, or as an
+  appearance drift, which are cut;
 - lone outliers: a box much taller or shorter, or much wider or narrower, than its
   neighbours in the track (a half-body box, or a box on two merged people). It is dropped
   on its own and the track goes on;
@@ -44,12 +48,14 @@ MERGED = "merged"
 Piece = tuple[Boxes, str | None]
 
 
-def crowding(tracks: list[Boxes], detections: Boxes) -> list[np.ndarray]:
+def crowding(tracks: list[Boxes], detections: Boxes, *, front_margin: float = 0.0) -> list[np.ndarray]:
     """Per track and box, the highest IoU with a box of another person in the same frame.
 
     Other people are the other tracks' boxes and the detections that no track box matches
     (IoU < 0.7 with every box of the frame): a person the tracker did not follow still hides
-    whoever walks behind them.
+    whoever walks behind them. With ``front_margin`` > 0, a box whose feet are lower than the other's
+    by more than that many of its own heights is in front of it (a static camera above a ground plane,
+    as in estimate_visibility): that overlap does not count for it, only for the one behind.
     """
     frame = np.concatenate([t.frame for t in tracks]) if tracks else np.zeros(0, np.int64)
     boxes = np.concatenate([t.xyxy for t in tracks]).astype(np.float64) if tracks else np.zeros((0, 4))
@@ -73,6 +79,12 @@ def crowding(tracks: list[Boxes], detections: Boxes) -> list[np.ndarray]:
             iou = m
         if len(d):
             iou = np.concatenate([iou, iou_matrix(b, d)], axis=1)
+        if front_margin > 0 and iou.shape[1]:
+            others = np.concatenate(
+                [b[: iou.shape[1] - len(d)], d]
+            )  # the columns of iou: other tracks, then detections
+            height = np.maximum(b[:, 3] - b[:, 1], 1.0)
+            iou = np.where(b[:, None, 3] - others[None, :, 3] > front_margin * height[:, None], 0.0, iou)
         if iou.shape[1]:
             best[idx] = iou.max(axis=1)
     return split_by_lengths(best, [len(t) for t in tracks])
@@ -84,8 +96,13 @@ def _runs(labels: list) -> list[tuple[int, int]]:
     return list(zip(cuts[:-1], cuts[1:]))
 
 
-def cut_track(track: Boxes, crowd: np.ndarray, *, settings, stride: int = 1, gap_frames: int = 0) -> list[Piece]:
+def cut_track(
+    track: Boxes, crowd: np.ndarray, *, settings, stride: int = 1, gap_frames: int = 0, met: np.ndarray | None = None
+) -> list[Piece]:
     """Split one raw track (sorted by frame, one box per frame) into pieces, dropped ones with their reason.
+
+    ``crowd``: per box, the IoU with another person that makes a crossing (people behind left out, see
+    crowding); ``met``: the same with everybody (default ``crowd``), for the merge check after any meeting.
 
     ``stride`` is the detection stride: a gap cuts only when at least one detection was missed.
     ``gap_frames``: the setting ``cut_gap_seconds`` in this video's frames (0: gaps never cut).
@@ -98,27 +115,38 @@ def cut_track(track: Boxes, crowd: np.ndarray, *, settings, stride: int = 1, gap
     h = np.maximum(xyxy[:, 3] - xyxy[:, 1], 1e-3).astype(np.float64)
     label = np.array([""] * n, dtype=object)
     # Crossings, widened by a margin in frames on either side.
+    meeting = np.zeros(n, bool)
     if settings.cut_overlap_iou > 0:
-        hit = frame[crowd >= settings.cut_overlap_iou]
-        if len(hit):
-            near = np.abs(frame[:, None] - hit[None, :]).min(axis=1) <= settings.cut_margin_frames
-            label[near] = CROSSING
+
+        def near(values: np.ndarray) -> np.ndarray:
+            hit = frame[values >= settings.cut_overlap_iou]
+            if not len(hit):
+                return np.zeros(n, bool)
+            return np.abs(frame[:, None] - hit[None, :]).min(axis=1) <= settings.cut_margin_frames
+
+        label[near(crowd)] = CROSSING
+        meeting = near(crowd if met is None else met)
     # Merges: two people who met often leave under one box (the detector sees one taller or wider blob).
-    # After a crossing, boxes much bigger than the track's box before it are dropped until they shrink back.
+    # During and after a meeting (also one this box was in front at), boxes much bigger than the track's
+    # box before it are dropped until they shrink back.
     jump_h, jump_w = np.log1p(settings.cut_height_jump), np.log1p(settings.cut_width_jump)
-    crossing = np.flatnonzero(label == CROSSING)
-    if len(crossing):
-        starts = crossing[np.r_[True, np.diff(crossing) > 1]]
-        ends = crossing[np.r_[np.diff(crossing) > 1, True]] + 1
+    meetings = np.flatnonzero(meeting)
+    if len(meetings):
+        starts = meetings[np.r_[True, np.diff(meetings) > 1]]
+        ends = meetings[np.r_[np.diff(meetings) > 1, True]] + 1
         for a, b in zip(starts, ends):
             ref = a - 1 if a > 0 else a
-            for i in range(b, n):
+            for i in range(a, n):
+                if label[i] == CROSSING and i < b:
+                    continue
                 if label[i]:
                     break
                 if np.log(h[i] / h[ref]) > jump_h or np.log(w[i] / w[ref]) > jump_w:
                     label[i] = MERGED
-                else:
+                elif i >= b:
                     break
+                else:
+                    ref = i  # in front during the meeting: the reference follows a walker who nears the camera
     # Jumps: a box that differs too much from the last accepted one in height, width or position. When the
     # next box agrees with it (and not with the old one), the change persists: the track is cut there.
     # Otherwise it is a lone outlier (a half-body box, a box on two people for a frame): dropped alone.
@@ -193,11 +221,12 @@ def cut_tracks(
     tracks: list[Boxes], detections: Boxes, *, settings, stride: int = 1, gap_frames: int = 0
 ) -> list[Piece]:
     """Cut every raw track of one video; ``detections`` are the video's detections the tracker was given."""
-    crowd = crowding(tracks, detections)
+    crowd = crowding(tracks, detections, front_margin=settings.cut_front_margin)
+    met = crowding(tracks, detections) if settings.cut_front_margin > 0 else crowd
     return [
         p
-        for t, c in zip(tracks, crowd)
-        for p in cut_track(t, c, settings=settings, stride=stride, gap_frames=gap_frames)
+        for t, c, m in zip(tracks, crowd, met)
+        for p in cut_track(t, c, settings=settings, stride=stride, gap_frames=gap_frames, met=m)
     ]
 
 

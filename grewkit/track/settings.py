@@ -50,6 +50,10 @@ class TrackSettings:
         0.25,
         "A box overlapping another person's box by at least this IoU is at a crossing: that part is dropped (0: never).",
     )
+    cut_front_margin: float = setting(
+        0.05,
+        "At a crossing, a box whose feet are lower than the other's by more than this many of its heights is in front: it is not cut there, only the one behind (0: both are cut).",
+    )
     cut_margin_frames: int = setting(
         3,
         "Video frames (at the video's own rate, not seconds) either side of a crossing that are dropped with it (swaps show as the boxes separate).",
@@ -78,6 +82,10 @@ class TrackSettings:
         "hsv-histogram", "Appearance descriptor of a box (grewkit.track.appearance): hsv-histogram."
     )
     stitch_max_gap_seconds: float = setting(2.0, "Join pieces at most this many seconds apart.")
+    stitch_fill_seconds: float = setting(
+        0.5,
+        "When cutting, fill gaps of up to this many seconds between two joined pieces by linear interpolation (score null in the boxes manifest; 0: never).",
+    )
     stitch_max_error: float = setting(
         0.5,
         "Join only if each piece's constant-velocity motion, extrapolated to the other's end, lands within this many box heights of it (feet position).",
@@ -131,14 +139,20 @@ class TrackSettings:
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
-        for name in ("lost_track_seconds", "max_gap_seconds", "cut_gap_seconds"):
+        for name in ("lost_track_seconds", "max_gap_seconds", "cut_gap_seconds", "cut_front_margin"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ValueError(f"{name} must be >= 0")
         from grewkit.track.appearance import APPEARANCES
 
         if self.appearance not in APPEARANCES:
             raise ValueError(APPEARANCES.unknown(self.appearance).reason)
-        for name in ("stitch_max_gap_seconds", "stitch_max_error", "stitch_error_per_second", "stitch_window_seconds"):
+        for name in (
+            "stitch_max_gap_seconds",
+            "stitch_fill_seconds",
+            "stitch_max_error",
+            "stitch_error_per_second",
+            "stitch_window_seconds",
+        ):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ValueError(f"{name} must be >= 0")
         for name in ("stitch_max_distance", "cut_appearance_drift"):

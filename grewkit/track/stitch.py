@@ -137,6 +137,26 @@ def stitch(
     return chains
 
 
-def join(pieces: list[Boxes]) -> Boxes:
-    """The boxes of a chain of pieces as one track (they do not share frames: each starts after the last ends)."""
-    return Boxes.concat(pieces) if len(pieces) > 1 else pieces[0]
+def join(pieces: list[Boxes], *, fill: int = 0) -> Boxes:
+    """The boxes of a chain of pieces as one track (they do not share frames: each starts after the last ends).
+
+    With ``fill`` > 0, a gap of at most that many frames between two joined pieces is filled by linear interpolation (score NaN: null in
+    the boxes manifest), so a person stitched across a crossing or a miss has a box in every frame; the
+    stitcher has already checked that the motion either side agrees, which is what interpolation assumes.
+    Gaps inside a piece are left to ``max_gap_seconds``."""
+    if len(pieces) == 1:
+        return pieces[0]
+    parts = [pieces[0]]
+    for a, b in zip(pieces, pieces[1:]):
+        missing = int(b.frame[0] - a.frame[-1] - 1)
+        if 0 < missing <= fill:
+            t = (np.arange(1, missing + 1, dtype=np.float32) / (missing + 1))[:, None]
+            parts.append(
+                Boxes(
+                    np.arange(a.frame[-1] + 1, b.frame[0], dtype=np.int64),
+                    (a.xyxy[-1] * (1 - t) + b.xyxy[0] * t).astype(np.float32),
+                    np.full(missing, np.nan, np.float32),
+                )
+            )
+        parts.append(b)
+    return Boxes.concat(parts)
