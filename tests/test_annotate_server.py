@@ -14,6 +14,7 @@ import stat
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -137,10 +138,10 @@ def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shar
         _choice(f"cand{wrong_slot}", f"cand{wrong_slot}_image", ["same"]),
         _choice("gender", "query", ["female"]),
     ]
-    sloppy.answer(skipped["id"], sloppy_result)
+    sloppy.answer(skipped["id"], sloppy_result, lead_time=11.5)
     # ... and disagrees with the careful one on another task's attributes.
     other = tasks[1]
-    sloppy.answer(other["id"], _truthful(other, truth, gender="female"))
+    sloppy.answer(other["id"], _truthful(other, truth, gender="female"), lead_time=11.5)
 
     summary = campaign.pull(project, backend, run)
     assert (summary.fetched, summary.new_or_changed, summary.deleted) == (22, 22, 0)
@@ -150,6 +151,12 @@ def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shar
     assert set(stored.column("annotator").to_pylist()) == {careful.email, sloppy.email}
     row = next(r for r in stored.to_pylist() if r["task_key"] == data["query_id"] and not r["was_cancelled"])
     assert json.loads(row["result_json"])[0]["value"]["choices"] == ["same"]  # stored verbatim
+    # Lead times come back from the server as each answer posted them (skips included).
+    lead = Counter((r["annotator"], r["was_cancelled"], r["lead_time_s"]) for r in stored.to_pylist())
+    assert lead == {(careful.email, False, 4.2): 19, (careful.email, True, 2.0): 1, (sloppy.email, False, 11.5): 2}
+    timing = campaign.status(project, None, run)["time"]
+    assert timing["timed_answers"] == 22 and timing["annotator_seconds"] == pytest.approx(19 * 4.2 + 2.0 + 23.0)
+    assert timing["seconds_per_task"] == pytest.approx((19 * 4.2 + 25.0) / 20, abs=0.01)
 
     report = summary.report
     assert report["conflicts"], "the wrong link must surface as a conflict"
@@ -497,6 +504,43 @@ def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_sourc
     for identity, counts in votes.items():
         (true_identity,) = members[identity]
         assert max(counts, key=counts.get) == attributes[true_identity]["gender"][0]
+
+
+def test_simulated_lead_times_go_through_the_server_into_the_manifest(ls_server, synth_source):
+    """The time model's seconds travel as the labelling page sends them (the annotation POST's
+    ``lead_time``), come back in the export, and make the status's seconds per task and per link."""
+    from grewkit.annotate.timing import links_in
+    from grewkit.synth.annotators import TimeModel
+    from grewkit.synth.answers import answer_open_tasks
+
+    drawn: list[float] = []
+
+    class Recorded(TimeModel):
+        def lead_time(self, data, result, rng):
+            drawn.append(super().lead_time(data, result, rng))
+            return drawn[-1]
+
+    project = _project(ls_server, "leadtime", k=3, annotators_per_task=2)
+    link_synth_world(project, synth_source)
+    campaign.compute_candidates(project, show_progress=False)
+    backend = _backend(ls_server)
+    _, run = campaign.open_backend(
+        project, url=ls_server.url, api_key=ls_server.credentials.token, document_root=str(ls_server.document_root)
+    )
+    campaign.push(project, backend, run, show_progress=False)
+    answered = answer_open_tasks(
+        project, backend, run, error_rate=0.0, seed=5, annotators=2, show_progress=False, time_model=Recorded()
+    )
+    assert answered.answered > 0 and len(drawn) == 2 * answered.answered
+    assert len(set(drawn)) > len(drawn) // 2, "the noise must vary the seconds"
+    campaign.pull(project, backend, run)
+    stored = project.read("annotations").to_pylist()
+    assert sorted(r["lead_time_s"] for r in stored) == pytest.approx(sorted(drawn))
+    timing = campaign.status(project, None, run)["time"]
+    links = sum(links_in(r["result_json"]) for r in stored)
+    assert timing["annotator_seconds"] == pytest.approx(sum(drawn), abs=0.01)
+    assert timing["seconds_per_task"] == pytest.approx(sum(drawn) / answered.answered, abs=0.01)
+    assert timing["seconds_per_link"] == pytest.approx(sum(drawn) / links, abs=0.01)
 
 
 def test_a_long_project_name_still_makes_one_project(ls_server):
