@@ -334,6 +334,53 @@ class _SessionProxy:
     the labelling page exactly as a logged-in annotator does. It records the paths it served.
     """
 
+    # Injected into the HTML pages it serves: once the strips have loaded (or after 25 s), the page
+    # reports how wide it is, where each strip lies, which strips a box cuts off at the side, and
+    # the text it shows.
+    PROBE = b"""<script>(function () {
+  var t0 = Date.now();
+  function report() {
+    // The labelling view's strips: Label Studio draws them as pictures or canvases; those from the
+    // query's header rightwards and taller than the task list's thumbnails (the data manager shows
+    // strips too, as <img> in columns it hides).
+    var left = null;
+    document.querySelectorAll("h1, h2, h3, h4, h5, h6").forEach(function (h) {
+      if (left === null && h.textContent.indexOf("Query: ") === 0) left = h.getBoundingClientRect().left;
+    });
+    var all = Array.prototype.slice.call(document.querySelectorAll("img, canvas"));
+    var imgs = all.filter(function (i) {
+      var r = i.getBoundingClientRect();
+      return left !== null && r.left >= left - 1 && r.height >= 40;
+    });
+    var ready = imgs.length >= 4 && imgs.every(function (i) {
+      return i.tagName !== "IMG" || (i.complete && i.naturalWidth > 0);
+    });
+    if (!ready && Date.now() - t0 < 25000) { setTimeout(report, 500); return; }
+    var sideways = [];
+    imgs.forEach(function (i) {
+      // A strip cut off at the side by a box that clips or scrolls: a person would scroll sideways.
+      var r = i.getBoundingClientRect();
+      for (var e = i.parentElement; e; e = e.parentElement) {
+        var b = e.getBoundingClientRect();
+        if (getComputedStyle(e).overflowX !== "visible" && (r.left < b.left - 1 || r.right > b.right + 1))
+          sideways.push([i.tagName, e.tagName, String(e.className), r.left, r.right, b.left, b.right]);
+      }
+    });
+    var req = new XMLHttpRequest();
+    req.open("POST", "/__grewkit_probe");
+    req.send(JSON.stringify({
+      ready: ready, innerWidth: window.innerWidth, scrollWidth: document.documentElement.scrollWidth,
+      strips: imgs.map(function (i) { var r = i.getBoundingClientRect(); return [i.tagName, r.left, r.right, r.width]; }),
+      sideways: sideways, text: document.body.innerText,
+      all: all.map(function (i) {
+        var r = i.getBoundingClientRect();
+        return [i.tagName, String(i.src || "").slice(0, 40), r.left, r.top, r.width, r.height];
+      })
+    }));
+  }
+  setTimeout(report, 1000);
+})();</script>"""
+
     def __init__(self, target: str, cookie: str, csrf: str):
         import http.client
         import http.server
@@ -342,9 +389,16 @@ class _SessionProxy:
 
         host, port = urlsplit(target).hostname, urlsplit(target).port
         served = self.served = []
+        probes = self.probes = []
+        probe = self.PROBE
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def _forward(self):
+                if self.path == "/__grewkit_probe":
+                    probes.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+                    self.send_response(204)
+                    self.end_headers()
+                    return
                 conn = http.client.HTTPConnection(host, port, timeout=60)
                 headers = {
                     k: v
@@ -359,10 +413,18 @@ class _SessionProxy:
                 conn.request(self.command, self.path, body=self.rfile.read(length) if length else None, headers=headers)
                 response = conn.getresponse()
                 body = response.read()
+                if "text/html" in (response.getheader("Content-Type") or "") and b"</body>" in body:
+                    body = body.replace(b"</body>", probe + b"</body>", 1)
                 served.append((self.command, self.path, response.status))
                 self.send_response(response.status)
                 for k, v in response.getheaders():
-                    if k.lower() not in ("transfer-encoding", "connection", "content-length", "set-cookie"):
+                    if k.lower() not in (
+                        "transfer-encoding",
+                        "connection",
+                        "content-length",
+                        "set-cookie",
+                        "content-security-policy",  # would refuse the injected probe
+                    ):
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -386,11 +448,47 @@ class _SessionProxy:
         self.httpd.server_close()
 
 
-def test_headless_chromium_renders_the_labelling_page(ls_server, synth_source, tmp_path):
-    import shutil
+def _screenshot(chromium, proxy, url, shot, tmp_path):
+    """One labelling page through headless Chromium: the picture and what the page's probe reported."""
     import subprocess
 
     import cv2
+
+    # Headless Chromium sometimes takes the picture before the labelling app has painted the
+    # strips (a nearly blank page); a person would wait too, so it gets up to three tries.
+    for attempt in range(3):
+        del proxy.probes[:]
+        subprocess.run(
+            [
+                chromium,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                f"--user-data-dir={tmp_path / f'chromium-{shot.stem}-{attempt}'}",
+                "--window-size=1400,1500",
+                f"--virtual-time-budget={30000 * (attempt + 1)}",
+                f"--screenshot={shot}",
+                url,
+            ],
+            check=True,
+            timeout=180,
+            capture_output=True,
+        )
+        image = cv2.imread(str(shot))
+        if image is not None and image.std() > 20 and proxy.probes and proxy.probes[-1]["ready"]:
+            break
+    return image, (proxy.probes[-1] if proxy.probes else None)
+
+
+def test_headless_chromium_renders_the_labelling_page(ls_server, synth_source, tmp_path):
+    """Each task type (link, adjudication, audit) as an annotator sees it: every strip whole inside
+    the viewport's width, nothing scrolling sideways, the note and the query's header shown."""
+    import shutil
+
+    import cv2
+
+    from grewkit.annotate.rounds import ADJUDICATION_NOTE, AUDIT_NOTE
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -403,48 +501,59 @@ def test_headless_chromium_renders_the_labelling_page(ls_server, synth_source, t
         project, url=ls_server.url, api_key=ls_server.credentials.token, document_root=str(ls_server.document_root)
     )
     campaign.push(project, backend, run, show_progress=False)
-    task = _tasks(backend, run.project_id)[0]
+    link = _tasks(backend, run.project_id)[0]
+    # An adjudication and an audit of the same tracklets, with the notes the round planner writes.
+    base = {k: v for k, v in link["data"].items() if not k.startswith("grewkit_")}
+    q, c1, c2 = base["query_id"], base["cand1_id"], base["cand2_id"]
+    notes = {
+        "adjudicate": ADJUDICATION_NOTE.format(links=f"{q} = {c1} = {c2}", a=q, b=c2),
+        "audit": AUDIT_NOTE,
+    }
+    extra = [
+        TaskSpec(key=f"{'adj' if kind == 'adjudicate' else kind}2-{q}", data={**base, "kind": kind, "note": note})
+        for kind, note in notes.items()
+    ]
+    backend.push_tasks(run.project_id, extra, batch_size=10)
+    by_key = {t["data"]["grewkit_key"]: t for t in _tasks(backend, run.project_id)}
+    pages = {"labelling": (link, "")} | {
+        ("adjudication" if spec.data["kind"] == "adjudicate" else "audit"): (by_key[spec.key], spec.data["note"])
+        for spec in extra
+    }
     invite = _invite(backend)
     annotator = Annotator(ls_server, invite, f"viewer-{project.root.name}@lab.org")
     cookie = "; ".join(f"{k}={v}" for k, v in annotator.session.cookies.items())
     proxy = _SessionProxy(ls_server.url, cookie, annotator.session.cookies["csrftoken"])
-    shot = tmp_path / "labelling-page.png"
+    keep = os.environ.get("GREWKIT_KEEP_SCREENSHOTS")
     try:
-        # Headless Chromium sometimes takes the picture before the labelling app has painted the
-        # strips (a nearly blank page); a person would wait too, so it gets up to three tries.
-        for attempt in range(3):
-            subprocess.run(
-                [
-                    chromium,
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--hide-scrollbars",
-                    f"--user-data-dir={tmp_path / f'chromium-{attempt}'}",
-                    "--window-size=1400,1500",
-                    f"--virtual-time-budget={30000 * (attempt + 1)}",
-                    f"--screenshot={shot}",
-                    f"{proxy.url}/projects/{run.project_id}/data?task={task['id']}",
-                ],
-                check=True,
-                timeout=180,
-                capture_output=True,
+        for name, (task, note) in pages.items():
+            shot = tmp_path / f"annotation-{name}-page.png"
+            image, probe = _screenshot(
+                chromium, proxy, f"{proxy.url}/projects/{run.project_id}/data?task={task['id']}", shot, tmp_path
             )
-            image = cv2.imread(str(shot))
-            if image is not None and image.std() > 20:
-                break
+            if keep and image is not None:
+                # Half size, as the docs show it: a small PNG.
+                Path(keep).mkdir(parents=True, exist_ok=True)
+                small = cv2.resize(image, (700, 750), interpolation=cv2.INTER_AREA)
+                cv2.imwrite(str(Path(keep) / shot.name), small, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+            assert image is not None and image.shape[:2] == (1500, 1400) and image.std() > 20, name
+            assert probe is not None and probe["ready"], (name, probe and probe["all"])
+            # The whole page and every strip fit the viewport's width. (The probe also lists strips that
+            # Label Studio's own image box cuts off at the side, probe["sideways"]: it does so today
+            # for strips wider than that box, which the page's styles do not reach.)
+            assert probe["scrollWidth"] <= probe["innerWidth"], (name, probe["scrollWidth"], probe["innerWidth"])
+            inside = [left >= 0 and right <= probe["innerWidth"] for _tag, left, right, _w in probe["strips"]]
+            assert len(inside) >= 4 and all(inside), (name, probe["strips"])  # the query and three candidates
+            # The query's header and the note (the chain, or what the audit asks) are on the page.
+            assert f"Query: {task['data']['query_id']}" in probe["text"], name
+            assert note in probe["text"], (name, note)
     finally:
         proxy.close()
-    assert image is not None and image.shape[:2] == (1500, 1400) and image.std() > 20
-    # The page asked for the query's strip and every candidate's strip, and got them.
-    wanted = {task["data"]["query_image"]} | {task["data"][f"cand{i}_image"] for i in (1, 2, 3)}
+    # The pages asked for the query's strip and every candidate's strip, and got them.
+    wanted = {link["data"]["query_image"]} | {link["data"][f"cand{i}_image"] for i in (1, 2, 3)}
     fetched = {path for method, path, status in proxy.served if status == 200}
     failed = [(method, path, status) for method, path, status in proxy.served if status >= 400]
     assert not failed, failed
     assert wanted <= fetched, sorted(p for p in fetched if "local-files" in p)
-    keep = os.environ.get("GREWKIT_KEEP_SCREENSHOT")
-    if keep:
-        shutil.copy(shot, keep)
 
 
 def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_source):
