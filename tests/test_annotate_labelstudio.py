@@ -62,3 +62,19 @@ def test_project_titles_fit_label_studio_and_stay_distinct():
     assert all(len(t) <= TITLE_MAX for t in titles)
     assert len(set(titles)) == 3 and project_title(long_a) == titles[0]
     assert titles[0].startswith("grewkit: a-proj") and "identity-linking" in titles[0]
+
+
+def test_every_candidate_slot_has_its_own_keys_up_to_nine():
+    import re
+    import xml.dom.minidom
+
+    from grewkit.annotate.config import render_config
+
+    xml_text = render_config(10)
+    xml.dom.minidom.parseString(xml_text)  # still well-formed XML
+    keys = re.findall(r'<Choice value="(same|different|unsure)"(?: hotkey="([^"]*)")?/>', xml_text)
+    assert len(keys) == 30
+    given = [k for _, k in keys if k]
+    assert len(given) == 27 and len(set(given)) == 27  # no key answers two choices
+    assert keys[3:6] == [("same", "2"), ("different", "shift+2"), ("unsure", "alt+shift+2")]
+    assert all(not k for _, k in keys[27:])  # slot 10: no single digit left

@@ -14,6 +14,7 @@ import stat
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -137,10 +138,10 @@ def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shar
         _choice(f"cand{wrong_slot}", f"cand{wrong_slot}_image", ["same"]),
         _choice("gender", "query", ["female"]),
     ]
-    sloppy.answer(skipped["id"], sloppy_result)
+    sloppy.answer(skipped["id"], sloppy_result, lead_time=11.5)
     # ... and disagrees with the careful one on another task's attributes.
     other = tasks[1]
-    sloppy.answer(other["id"], _truthful(other, truth, gender="female"))
+    sloppy.answer(other["id"], _truthful(other, truth, gender="female"), lead_time=11.5)
 
     summary = campaign.pull(project, backend, run)
     assert (summary.fetched, summary.new_or_changed, summary.deleted) == (22, 22, 0)
@@ -150,6 +151,12 @@ def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shar
     assert set(stored.column("annotator").to_pylist()) == {careful.email, sloppy.email}
     row = next(r for r in stored.to_pylist() if r["task_key"] == data["query_id"] and not r["was_cancelled"])
     assert json.loads(row["result_json"])[0]["value"]["choices"] == ["same"]  # stored verbatim
+    # Lead times come back from the server as each answer posted them (skips included).
+    lead = Counter((r["annotator"], r["was_cancelled"], r["lead_time_s"]) for r in stored.to_pylist())
+    assert lead == {(careful.email, False, 4.2): 19, (careful.email, True, 2.0): 1, (sloppy.email, False, 11.5): 2}
+    timing = campaign.status(project, None, run)["time"]
+    assert timing["timed_answers"] == 22 and timing["annotator_seconds"] == pytest.approx(19 * 4.2 + 2.0 + 23.0)
+    assert timing["seconds_per_task"] == pytest.approx((19 * 4.2 + 25.0) / 20, abs=0.01)
 
     report = summary.report
     assert report["conflicts"], "the wrong link must surface as a conflict"
@@ -327,6 +334,53 @@ class _SessionProxy:
     the labelling page exactly as a logged-in annotator does. It records the paths it served.
     """
 
+    # Injected into the HTML pages it serves: once the strips have loaded (or after 25 s), the page
+    # reports how wide it is, where each strip lies, which strips a box cuts off at the side, and
+    # the text it shows.
+    PROBE = b"""<script>(function () {
+  var t0 = Date.now();
+  function report() {
+    // The labelling view's strips: Label Studio draws them as pictures or canvases; those from the
+    // query's header rightwards and taller than the task list's thumbnails (the data manager shows
+    // strips too, as <img> in columns it hides).
+    var left = null;
+    document.querySelectorAll("h1, h2, h3, h4, h5, h6").forEach(function (h) {
+      if (left === null && h.textContent.indexOf("Query: ") === 0) left = h.getBoundingClientRect().left;
+    });
+    var all = Array.prototype.slice.call(document.querySelectorAll("img, canvas"));
+    var imgs = all.filter(function (i) {
+      var r = i.getBoundingClientRect();
+      return left !== null && r.left >= left - 1 && r.height >= 40;
+    });
+    var ready = imgs.length >= 4 && imgs.every(function (i) {
+      return i.tagName !== "IMG" || (i.complete && i.naturalWidth > 0);
+    });
+    if (!ready && Date.now() - t0 < 25000) { setTimeout(report, 500); return; }
+    var sideways = [];
+    imgs.forEach(function (i) {
+      // A strip cut off at the side by a box that clips or scrolls: a person would scroll sideways.
+      var r = i.getBoundingClientRect();
+      for (var e = i.parentElement; e; e = e.parentElement) {
+        var b = e.getBoundingClientRect();
+        if (getComputedStyle(e).overflowX !== "visible" && (r.left < b.left - 1 || r.right > b.right + 1))
+          sideways.push([i.tagName, e.tagName, String(e.className), r.left, r.right, b.left, b.right]);
+      }
+    });
+    var req = new XMLHttpRequest();
+    req.open("POST", "/__grewkit_probe");
+    req.send(JSON.stringify({
+      ready: ready, innerWidth: window.innerWidth, scrollWidth: document.documentElement.scrollWidth,
+      strips: imgs.map(function (i) { var r = i.getBoundingClientRect(); return [i.tagName, r.left, r.right, r.width]; }),
+      sideways: sideways, text: document.body.innerText,
+      all: all.map(function (i) {
+        var r = i.getBoundingClientRect();
+        return [i.tagName, String(i.src || "").slice(0, 40), r.left, r.top, r.width, r.height];
+      })
+    }));
+  }
+  setTimeout(report, 1000);
+})();</script>"""
+
     def __init__(self, target: str, cookie: str, csrf: str):
         import http.client
         import http.server
@@ -335,9 +389,16 @@ class _SessionProxy:
 
         host, port = urlsplit(target).hostname, urlsplit(target).port
         served = self.served = []
+        probes = self.probes = []
+        probe = self.PROBE
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def _forward(self):
+                if self.path == "/__grewkit_probe":
+                    probes.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+                    self.send_response(204)
+                    self.end_headers()
+                    return
                 conn = http.client.HTTPConnection(host, port, timeout=60)
                 headers = {
                     k: v
@@ -352,10 +413,18 @@ class _SessionProxy:
                 conn.request(self.command, self.path, body=self.rfile.read(length) if length else None, headers=headers)
                 response = conn.getresponse()
                 body = response.read()
+                if "text/html" in (response.getheader("Content-Type") or "") and b"</body>" in body:
+                    body = body.replace(b"</body>", probe + b"</body>", 1)
                 served.append((self.command, self.path, response.status))
                 self.send_response(response.status)
                 for k, v in response.getheaders():
-                    if k.lower() not in ("transfer-encoding", "connection", "content-length", "set-cookie"):
+                    if k.lower() not in (
+                        "transfer-encoding",
+                        "connection",
+                        "content-length",
+                        "set-cookie",
+                        "content-security-policy",  # would refuse the injected probe
+                    ):
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -379,11 +448,47 @@ class _SessionProxy:
         self.httpd.server_close()
 
 
-def test_headless_chromium_renders_the_labelling_page(ls_server, synth_source, tmp_path):
-    import shutil
+def _screenshot(chromium, proxy, url, shot, tmp_path):
+    """One labelling page through headless Chromium: the picture and what the page's probe reported."""
     import subprocess
 
     import cv2
+
+    # Headless Chromium sometimes takes the picture before the labelling app has painted the
+    # strips (a nearly blank page); a person would wait too, so it gets up to three tries.
+    for attempt in range(3):
+        del proxy.probes[:]
+        subprocess.run(
+            [
+                chromium,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                f"--user-data-dir={tmp_path / f'chromium-{shot.stem}-{attempt}'}",
+                "--window-size=1400,1500",
+                f"--virtual-time-budget={30000 * (attempt + 1)}",
+                f"--screenshot={shot}",
+                url,
+            ],
+            check=True,
+            timeout=180,
+            capture_output=True,
+        )
+        image = cv2.imread(str(shot))
+        if image is not None and image.std() > 20 and proxy.probes and proxy.probes[-1]["ready"]:
+            break
+    return image, (proxy.probes[-1] if proxy.probes else None)
+
+
+def test_headless_chromium_renders_the_labelling_page(ls_server, synth_source, tmp_path):
+    """Each task type (link, adjudication, audit) as an annotator sees it: every strip whole inside
+    the viewport's width, nothing scrolling sideways, the note and the query's header shown."""
+    import shutil
+
+    import cv2
+
+    from grewkit.annotate.rounds import ADJUDICATION_NOTE, AUDIT_NOTE
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -396,48 +501,59 @@ def test_headless_chromium_renders_the_labelling_page(ls_server, synth_source, t
         project, url=ls_server.url, api_key=ls_server.credentials.token, document_root=str(ls_server.document_root)
     )
     campaign.push(project, backend, run, show_progress=False)
-    task = _tasks(backend, run.project_id)[0]
+    link = _tasks(backend, run.project_id)[0]
+    # An adjudication and an audit of the same tracklets, with the notes the round planner writes.
+    base = {k: v for k, v in link["data"].items() if not k.startswith("grewkit_")}
+    q, c1, c2 = base["query_id"], base["cand1_id"], base["cand2_id"]
+    notes = {
+        "adjudicate": ADJUDICATION_NOTE.format(links=f"{q} = {c1} = {c2}", a=q, b=c2),
+        "audit": AUDIT_NOTE,
+    }
+    extra = [
+        TaskSpec(key=f"{'adj' if kind == 'adjudicate' else kind}2-{q}", data={**base, "kind": kind, "note": note})
+        for kind, note in notes.items()
+    ]
+    backend.push_tasks(run.project_id, extra, batch_size=10)
+    by_key = {t["data"]["grewkit_key"]: t for t in _tasks(backend, run.project_id)}
+    pages = {"labelling": (link, "")} | {
+        ("adjudication" if spec.data["kind"] == "adjudicate" else "audit"): (by_key[spec.key], spec.data["note"])
+        for spec in extra
+    }
     invite = _invite(backend)
     annotator = Annotator(ls_server, invite, f"viewer-{project.root.name}@lab.org")
     cookie = "; ".join(f"{k}={v}" for k, v in annotator.session.cookies.items())
     proxy = _SessionProxy(ls_server.url, cookie, annotator.session.cookies["csrftoken"])
-    shot = tmp_path / "labelling-page.png"
+    keep = os.environ.get("GREWKIT_KEEP_SCREENSHOTS")
     try:
-        # Headless Chromium sometimes takes the picture before the labelling app has painted the
-        # strips (a nearly blank page); a person would wait too, so it gets up to three tries.
-        for attempt in range(3):
-            subprocess.run(
-                [
-                    chromium,
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--hide-scrollbars",
-                    f"--user-data-dir={tmp_path / f'chromium-{attempt}'}",
-                    "--window-size=1400,1500",
-                    f"--virtual-time-budget={30000 * (attempt + 1)}",
-                    f"--screenshot={shot}",
-                    f"{proxy.url}/projects/{run.project_id}/data?task={task['id']}",
-                ],
-                check=True,
-                timeout=180,
-                capture_output=True,
+        for name, (task, note) in pages.items():
+            shot = tmp_path / f"annotation-{name}-page.png"
+            image, probe = _screenshot(
+                chromium, proxy, f"{proxy.url}/projects/{run.project_id}/data?task={task['id']}", shot, tmp_path
             )
-            image = cv2.imread(str(shot))
-            if image is not None and image.std() > 20:
-                break
+            if keep and image is not None:
+                # Half size, as the docs show it: a small PNG.
+                Path(keep).mkdir(parents=True, exist_ok=True)
+                small = cv2.resize(image, (700, 750), interpolation=cv2.INTER_AREA)
+                cv2.imwrite(str(Path(keep) / shot.name), small, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+            assert image is not None and image.shape[:2] == (1500, 1400) and image.std() > 20, name
+            assert probe is not None and probe["ready"], (name, probe and probe["all"])
+            # The whole page and every strip fit the viewport's width. (The probe also lists strips that
+            # Label Studio's own image box cuts off at the side, probe["sideways"]: it does so today
+            # for strips wider than that box, which the page's styles do not reach.)
+            assert probe["scrollWidth"] <= probe["innerWidth"], (name, probe["scrollWidth"], probe["innerWidth"])
+            inside = [left >= 0 and right <= probe["innerWidth"] for _tag, left, right, _w in probe["strips"]]
+            assert len(inside) >= 4 and all(inside), (name, probe["strips"])  # the query and three candidates
+            # The query's header and the note (the chain, or what the audit asks) are on the page.
+            assert f"Query: {task['data']['query_id']}" in probe["text"], name
+            assert note in probe["text"], (name, note)
     finally:
         proxy.close()
-    assert image is not None and image.shape[:2] == (1500, 1400) and image.std() > 20
-    # The page asked for the query's strip and every candidate's strip, and got them.
-    wanted = {task["data"]["query_image"]} | {task["data"][f"cand{i}_image"] for i in (1, 2, 3)}
+    # The pages asked for the query's strip and every candidate's strip, and got them.
+    wanted = {link["data"]["query_image"]} | {link["data"][f"cand{i}_image"] for i in (1, 2, 3)}
     fetched = {path for method, path, status in proxy.served if status == 200}
     failed = [(method, path, status) for method, path, status in proxy.served if status >= 400]
     assert not failed, failed
     assert wanted <= fetched, sorted(p for p in fetched if "local-files" in p)
-    keep = os.environ.get("GREWKIT_KEEP_SCREENSHOT")
-    if keep:
-        shutil.copy(shot, keep)
 
 
 def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_source):
@@ -497,6 +613,43 @@ def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_sourc
     for identity, counts in votes.items():
         (true_identity,) = members[identity]
         assert max(counts, key=counts.get) == attributes[true_identity]["gender"][0]
+
+
+def test_simulated_lead_times_go_through_the_server_into_the_manifest(ls_server, synth_source):
+    """The time model's seconds travel as the labelling page sends them (the annotation POST's
+    ``lead_time``), come back in the export, and make the status's seconds per task and per link."""
+    from grewkit.annotate.timing import links_in
+    from grewkit.synth.annotators import TimeModel
+    from grewkit.synth.answers import answer_open_tasks
+
+    drawn: list[float] = []
+
+    class Recorded(TimeModel):
+        def lead_time(self, data, result, rng):
+            drawn.append(super().lead_time(data, result, rng))
+            return drawn[-1]
+
+    project = _project(ls_server, "leadtime", k=3, annotators_per_task=2)
+    link_synth_world(project, synth_source)
+    campaign.compute_candidates(project, show_progress=False)
+    backend = _backend(ls_server)
+    _, run = campaign.open_backend(
+        project, url=ls_server.url, api_key=ls_server.credentials.token, document_root=str(ls_server.document_root)
+    )
+    campaign.push(project, backend, run, show_progress=False)
+    answered = answer_open_tasks(
+        project, backend, run, error_rate=0.0, seed=5, annotators=2, show_progress=False, time_model=Recorded()
+    )
+    assert answered.answered > 0 and len(drawn) == 2 * answered.answered
+    assert len(set(drawn)) > len(drawn) // 2, "the noise must vary the seconds"
+    campaign.pull(project, backend, run)
+    stored = project.read("annotations").to_pylist()
+    assert sorted(r["lead_time_s"] for r in stored) == pytest.approx(sorted(drawn))
+    timing = campaign.status(project, None, run)["time"]
+    links = sum(links_in(r["result_json"]) for r in stored)
+    assert timing["annotator_seconds"] == pytest.approx(sum(drawn), abs=0.01)
+    assert timing["seconds_per_task"] == pytest.approx(sum(drawn) / answered.answered, abs=0.01)
+    assert timing["seconds_per_link"] == pytest.approx(sum(drawn) / links, abs=0.01)
 
 
 def test_a_long_project_name_still_makes_one_project(ls_server):

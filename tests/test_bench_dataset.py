@@ -141,10 +141,20 @@ def test_cost_per_benchmark_sequence():
     assert (r["tasks"], r["answers"]) == (3, 3)  # k3 was skipped: a task, no answer
     assert r["tasks_per_sequence"] == pytest.approx(3 / 7, abs=1e-4)
     assert r["annotator_seconds"] is None and r["seconds_per_sequence"] is None  # no lead time recorded
-    timed = ANNOTATIONS.append_column("lead_time", pa.array([4.0, 5.0, 3.0, None]))
+    link = '[{"from_name": "cand1", "to_name": "cand1_image", "type": "choices", "value": {"choices": ["same"]}}'
+    two_links = (
+        link
+        + ', {"from_name": "cand2", "to_name": "cand2_image", "type": "choices", "value": {"choices": ["different"]}}'
+    )
+    attribute = '{"from_name": "gender", "to_name": "query", "type": "choices", "value": {"choices": ["male"]}}'
+    timed = ANNOTATIONS.append_column("lead_time_s", pa.array([4.0, 5.0, 3.0, None])).append_column(
+        "result_json", pa.array([link + "]", two_links + ", " + attribute + "]", link + "]", "[]"])
+    )
     r = score_dataset(**tables(timed))
-    assert r["annotator_seconds"] == 12.0
-    assert r["seconds_per_sequence"] == pytest.approx(12 / 7, abs=1e-4)
+    assert r["annotator_seconds"] == 12.0 and r["timed_answers"] == 3
+    assert r["seconds_per_task"] == 6.0  # k1 and k2 carry lead times; the skipped k3 none
+    assert r["seconds_per_link"] == 3.0  # four candidates judged; the attribute is no link
+    assert r["seconds_per_sequence"] == pytest.approx(12 / 7, abs=0.01)
     assert score_dataset(**tables())["tasks"] == 0
 
 

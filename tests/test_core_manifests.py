@@ -171,3 +171,32 @@ def test_kill_9_during_a_write_never_leaves_a_torn_file(tmp_path):
     proc.kill()
     proc.wait()
     assert pq.read_table(target).num_rows == 2_000_000
+
+
+def test_an_annotations_manifest_of_schema_v1_reads_with_unknown_lead_times(project):
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    row = {
+        "annotation_id": "ls:1",
+        "task_key": "k",
+        "task_id": 1,
+        "query_tracklet_id": "t",
+        "annotator": "a@x",
+        "created_at": now,
+        "updated_at": now,
+        "was_cancelled": False,
+        "result_json": "[]",
+        "task_data_json": "{}",
+    }
+    v2 = get_schema("annotations").arrow
+    v1 = pa.schema(
+        [f for f in v2 if f.name != "lead_time_s"],
+        metadata={b"grewkit.schema": b"annotations", b"grewkit.schema_version": b"1"},
+    )
+    path = project.manifests_dir / "annotations.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist([row], schema=v1), path)
+    table = project.read("annotations")
+    assert table.column_names[-1] == "lead_time_s" and table["lead_time_s"].to_pylist() == [None]
+    assert table["annotation_id"].to_pylist() == ["ls:1"]

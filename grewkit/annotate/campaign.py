@@ -335,6 +335,8 @@ def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool 
     for a in remote:
         old = stored.get(a.annotation_id)
         if old is not None and old["updated_at"] >= a.updated_at:
+            if old.get("lead_time_s") is None and a.lead_time_s is not None:
+                old["lead_time_s"] = a.lead_time_s  # a manifest from before lead times were kept
             continue  # unchanged since the last pull
         changed += 1
         stored[a.annotation_id] = {
@@ -348,6 +350,7 @@ def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool 
             "was_cancelled": a.was_cancelled,
             "result_json": json.dumps(a.result, sort_keys=True),
             "task_data_json": json.dumps(a.task_data, sort_keys=True),
+            "lead_time_s": a.lead_time_s,
         }
     kept_old = stored
     from grewkit.core.schemas import get_schema
@@ -429,6 +432,15 @@ def status(project, backend: AnnotationBackend | None, run: AnnotationRun | None
         out["identities"] = report["identities"]
         if report.get("rejected_answers"):
             out["rejected_answers"] = len(report["rejected_answers"])
+    if project.has("annotations"):
+        # What the answers cost, from the server's lead times (None where it recorded none).
+        from grewkit.annotate.timing import time_figures
+
+        released = None
+        if project.has("splits"):
+            splits = project.read("splits", ["split"])["split"].to_pylist()
+            released = sum(s in ("train", "val", "test") for s in splits)
+        out["time"] = time_figures(project.read("annotations"), released)
     rounds = load_rounds(project, run)
     if rounds:
         path = rounds_path(project, run)

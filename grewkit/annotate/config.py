@@ -31,8 +31,22 @@ def render_config(k: int, template: str | None = None) -> str:
     if not match:
         raise GrewkitError("labelling config template has no CANDIDATE-BEGIN/END block", path=template_path())
     block = match.group(1)
-    slots = "".join(block.replace("$i", str(i)) for i in range(1, k + 1))
+    slots = "".join(_slot(block, i) for i in range(1, k + 1))
     return text[: match.start()] + slots + text[match.end() :]
+
+
+# Keyboard shortcuts per candidate slot i (1-9): "i" for same, "shift+i" for different,
+# "alt+shift+i" for unsure, so the digit names the candidate whatever the answer. Letters are left
+# alone: Label Studio binds some (u, and its image tools' b, e, h, k, m, o, p, r, v, w), and
+# ctrl/alt+digit switch tabs in Chromium. Slots past nine have no digit left and no shortcut.
+HOTKEYS = {"same": "{i}", "different": "shift+{i}", "unsure": "alt+shift+{i}"}
+
+
+def _slot(block: str, i: int) -> str:
+    for choice, key in HOTKEYS.items():
+        attribute = f' hotkey="{key.format(i=i)}"' if i <= 9 else ""
+        block = block.replace(f"$hotkey_{choice}", attribute)
+    return block.replace("$i", str(i))
 
 
 def config_hash(xml: str) -> str:

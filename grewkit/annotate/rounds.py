@@ -28,6 +28,17 @@ from dataclasses import dataclass, field
 
 from grewkit.annotate.resolve import LinkState, _overlap, _pair
 
+# What the note above the candidates says on the labelling page.
+ADJUDICATION_NOTE = (
+    "Adjudication: answers say {links}, yet {a} and {b} cannot be one person "
+    "(judged different, or one camera at one time). Mark each candidate: is it the query person?"
+)
+AUDIT_NOTE = (
+    "Audit before the distractor set: people seen in one camera only, beside the most similar "
+    "people seen in several cameras. Is any candidate the query person? Mark 'different' on all "
+    "that are not."
+)
+
 
 @dataclass(frozen=True)
 class PlannedTask:
@@ -150,10 +161,7 @@ def plan_round(
             continue
         links = " = ".join(chain)
         a, b = chain[0], chain[-1]
-        note = (
-            f"Adjudication: answers say {links}, yet {a} and {b} cannot be one person "
-            "(judged different, or one camera at one time). Mark each candidate: is it the query person?"
-        )
+        note = ADJUDICATION_NOTE.format(links=links, a=a, b=b)
         key = f"adj{round_number}-{query}"
         used.add(key)
         plan.tasks.append(
@@ -256,9 +264,7 @@ def plan_round(
                     task.kind,
                     task.query,
                     task.candidates,
-                    "Audit before the distractor set: people seen in one camera only, beside the most similar "
-                    "people seen in several cameras. Is any candidate the query person? Mark 'different' on all "
-                    "that are not.",
+                    AUDIT_NOTE,
                 )
             )
     return plan

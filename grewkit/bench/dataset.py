@@ -12,8 +12,9 @@ On a project with ground truth (``grewkit synth``) after ``grewkit run``:
 - **distractor leaks**: distractor sequences whose true person is also the true person of a
   train/val/test sequence (an evaluation with distractors counts a probe's own walk as an impostor),
   and true people whose released sequences (distractors included) carry several released identities;
-- **cost**: tasks and answers pulled from the annotation server per released benchmark sequence.
-  Annotator seconds are reported where the annotations manifest records a lead time, else null.
+- **cost**: tasks and answers pulled from the annotation server per released benchmark sequence,
+  and annotator seconds (the server's lead times) in all, per task, per link and per released
+  sequence (``grewkit.annotate.timing``); null where the annotations manifest records no lead time.
 
 ``score_dataset`` is a pure function of the manifests' tables, so each figure is checked on
 hand-built tables; ``score_project`` reads them from a project. ``--project`` scores one
@@ -35,6 +36,7 @@ from pathlib import Path
 import click
 import pyarrow as pa
 
+from grewkit.annotate.timing import time_figures
 from grewkit.bench.report import JSON_OPTION, emit, load_average, machine, markdown_table
 
 BENCHMARK_SPLITS = ("train", "val", "test")
@@ -67,7 +69,8 @@ def score_dataset(
     tracklet_id; one row per modality is fine), ``truth`` (tracked tracklet_id -> true identity_id,
     null when it matches no one), ``tracklets`` (tracked tracklet_id, camera_id, kept),
     ``gt_identities`` and ``gt_tracklets`` (the ground truth's tracklet -> identity and tracklet ->
-    camera), ``annotations`` (task_key, was_cancelled, and lead_time where recorded) or None.
+    camera), ``annotations`` (task_key, was_cancelled; lead_time_s and result_json for the time
+    figures, grewkit.annotate.timing) or None.
     """
     true_of_tracklet = {t: i for t, i in _rows(truth, ["tracklet_id", "identity_id"]) if i is not None}
     tracklet_of_sequence = dict(_rows(sequences, ["sequence_id", "tracklet_id"]))
@@ -124,15 +127,12 @@ def score_dataset(
 
     # Cost.
     tasks = answers = 0
-    seconds = None
     if annotations is not None and annotations.num_rows:
         tasks = len(set(annotations["task_key"].to_pylist()))
         done = [not bool(c) for c in annotations["was_cancelled"].to_pylist()]
         answers = sum(done)
-        if "lead_time" in annotations.column_names:
-            times = [x for x in annotations["lead_time"].to_pylist() if x is not None]
-            seconds = float(sum(times)) if times else None
     n_bench = len(bench)
+    timing = time_figures(annotations, n_bench)
 
     def share(a: int, b: int) -> float | None:
         return round(a / b, 4) if b else None
@@ -161,10 +161,9 @@ def score_dataset(
         "split_off_sequences": split_off,
         "tasks": tasks,
         "answers": answers,
-        "annotator_seconds": seconds,
         "tasks_per_sequence": share(tasks, n_bench),
         "answers_per_sequence": share(answers, n_bench),
-        "seconds_per_sequence": share(seconds, n_bench) if seconds is not None else None,
+        **timing,
     }
 
 
@@ -336,7 +335,7 @@ def markdown_dataset(result: dict) -> str:
         "split people (seqs)",
         "tasks / answers",
         "tasks per seq",
-        "annotator s per seq",
+        "annotator s per task / link / seq",
     ]
     rows = []
     for r in result["rows"]:
@@ -354,7 +353,9 @@ def markdown_dataset(result: dict) -> str:
                 f"{r['split_people']} ({r['split_off_sequences']})",
                 f"{r['tasks']} / {r['answers']}",
                 _cell(r["tasks_per_sequence"], 2),
-                _cell(r["seconds_per_sequence"], 1),
+                " / ".join(
+                    _cell(r.get(k), 1) for k in ("seconds_per_task", "seconds_per_link", "seconds_per_sequence")
+                ),
             )
         )
     head = f"{result['machine']}, load average {result['load_average']}"

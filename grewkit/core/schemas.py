@@ -152,8 +152,15 @@ def get_schema(name: str) -> ManifestSchema:
 
 
 # Migrations from an older schema version: (name, from_version) -> function(table) -> table of from_version + 1.
-# Empty while every schema is at version 1; a version bump adds its step here.
-MIGRATIONS: dict[tuple[str, int], Callable[[pa.Table], pa.Table]] = {}
+# A version bump adds its step here, so manifests written before it stay readable.
+
+
+def _annotations_v1_to_v2(table: pa.Table) -> pa.Table:
+    # v1 did not keep the server's lead time: unknown, not zero.
+    return table.append_column(pa.field("lead_time_s", pa.float64()), pa.nulls(table.num_rows, pa.float64()))
+
+
+MIGRATIONS: dict[tuple[str, int], Callable[[pa.Table], pa.Table]] = {("annotations", 1): _annotations_v1_to_v2}
 
 
 def conform(table: pa.Table, schema: ManifestSchema, *, path: Path | str | None = None) -> pa.Table:

@@ -2,13 +2,16 @@
 
 A ``SimulatedAnnotator`` signs up through the organisation's invite link, logs in with a
 session cookie and CSRF token (as a browser does), and posts, skips and edits annotations
-through the same endpoints the labelling page uses. ``answer_from_truth`` answers a task from
-known identities and attributes, with a chosen error rate.
+through the same endpoints the labelling page uses, lead time included. ``answer_from_truth``
+answers a task from known identities and attributes, with a chosen error rate; ``TimeModel`` says
+how long that took.
 """
 
 from __future__ import annotations
 
+import math
 import random
+from dataclasses import dataclass
 
 import requests
 
@@ -59,14 +62,46 @@ class SimulatedAnnotator:
             raise GrewkitError(f"{method} {path}: HTTP {response.status_code}: {response.text[:200]}")
         return response.json()
 
-    def answer(self, task_id: int, result: list) -> int:
-        return self.api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": result, "lead_time": 4.2})["id"]
+    def answer(self, task_id: int, result: list, lead_time: float = 4.2) -> int:
+        """Submit ``result``; ``lead_time`` is the seconds the labelling page reports with it."""
+        return self.api(
+            "POST", f"/api/tasks/{task_id}/annotations/", json={"result": result, "lead_time": float(lead_time)}
+        )["id"]
 
-    def skip(self, task_id: int) -> int:
-        return self.api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": [], "was_cancelled": True})["id"]
+    def skip(self, task_id: int, lead_time: float = 2.0) -> int:
+        return self.api(
+            "POST",
+            f"/api/tasks/{task_id}/annotations/",
+            json={"result": [], "was_cancelled": True, "lead_time": float(lead_time)},
+        )["id"]
 
     def edit(self, annotation_id: int, result: list) -> None:
         self.api("PATCH", f"/api/annotations/{annotation_id}/", json={"result": result})
+
+
+@dataclass(frozen=True)
+class TimeModel:
+    """Seconds a simulated annotator spends on a task: ``(base_s + per_candidate_s * candidates shown
+    + per_attribute_s * attributes answered) * exp(N(0, sigma))``, a log-normal factor with median 1.
+
+    The constants are assumptions, not measurements (docs/annotation.md, "Time per answer"): a few
+    seconds to take in the query strip, a few per candidate strip compared with it, about two per
+    attribute click; the spread stands for people and tasks that differ.
+    """
+
+    base_s: float = 6.0
+    per_candidate_s: float = 4.0
+    per_attribute_s: float = 2.0
+    sigma: float = 0.4
+
+    def lead_time(self, data: dict, result: list, rng: random.Random) -> float:
+        shown, i = 0, 1
+        while f"cand{i}_id" in data:
+            shown += bool(data[f"cand{i}_id"])  # empty slots show a placeholder, nothing to compare
+            i += 1
+        attributes = sum(1 for r in result if not str(r.get("from_name", "")).startswith("cand"))
+        mean = self.base_s + self.per_candidate_s * shown + self.per_attribute_s * attributes
+        return round(mean * math.exp(rng.gauss(0.0, self.sigma)), 2)
 
 
 def choice(name: str, to_name: str, values) -> dict:

@@ -18,7 +18,7 @@ from grewkit.annotate.runs import AnnotationRun
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
-from grewkit.synth.annotators import SimulatedAnnotator, answer_from_truth
+from grewkit.synth.annotators import SimulatedAnnotator, TimeModel, answer_from_truth
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,11 @@ def answer_open_tasks(
     seed: int,
     annotators: int = 1,
     show_progress: bool = True,
+    time_model: TimeModel | None = None,
 ) -> SimulationSummary:
-    """Each open task gets answers from ``annotators`` simulated people, truthful but for ``error_rate``."""
+    """Each open task gets answers from ``annotators`` simulated people, truthful but for ``error_rate``,
+    each with a lead time from ``time_model`` (the default ``TimeModel`` when None)."""
+    time_model = time_model or TimeModel()
     if run.project_id is None:
         raise GrewkitError("the campaign has no Label Studio project yet: run `grewkit annotate push` first")
     identity_of, attributes = truth_of_tracklets(project)
@@ -76,6 +79,8 @@ def answer_open_tasks(
         SimulatedAnnotator(backend.client.url, invite, f"simulated-{i + 1}@grewkit.local") for i in range(annotators)
     ]
     rng = random.Random(seed)
+    # Lead times draw from their own stream, so the answers of a seed are what they were without them.
+    clock = random.Random(f"lead-time-{seed}")
     tasks = sorted(backend.export(run.project_id), key=lambda t: t["data"].get("grewkit_key", ""))
     answered = already = without_truth = 0
     with progress_bar("simulated annotators", total=len(tasks), unit="task", enabled=show_progress) as advance:
@@ -92,9 +97,9 @@ def answer_open_tasks(
                 others = [p for p in people if p.email not in task["data"].get("answered_chain", [])]
                 chosen = [others[rng.randrange(len(others))]] if others else people
             for person in chosen:
-                person.answer(
-                    task["id"],
-                    answer_from_truth(task["data"], identity_of, attributes=attributes, error_rate=error_rate, rng=rng),
+                result = answer_from_truth(
+                    task["data"], identity_of, attributes=attributes, error_rate=error_rate, rng=rng
                 )
+                person.answer(task["id"], result, lead_time=time_model.lead_time(task["data"], result, clock))
             answered += 1
     return SimulationSummary(answered, already, without_truth, annotators)

@@ -62,6 +62,7 @@ class RemoteAnnotation:
     was_cancelled: bool
     result: list
     task_data: dict
+    lead_time_s: float | None = None  # seconds on the task as the labelling page measured it; None: not recorded
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -44,6 +45,16 @@ def _parse_time(text: str | None) -> datetime:
         return datetime.fromtimestamp(0, UTC)
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _seconds(value: Any) -> float | None:
+    """The labelling page's ``lead_time`` (seconds from opening the task to submitting, summed over
+    edits); absent, negative or not a number when a client posted none or nonsense."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _detail(body: Any) -> str:
@@ -435,6 +446,7 @@ class LabelStudioBackend(AnnotationBackend):
                         was_cancelled=bool(ann.get("was_cancelled")),
                         result=ann.get("result") or [],
                         task_data=data,
+                        lead_time_s=_seconds(ann.get("lead_time")),
                     )
                 )
         return PullResult(out, {int(t["id"]) for t in tasks}, complete=since is None)
