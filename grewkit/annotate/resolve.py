@@ -4,7 +4,9 @@ Links: each answered candidate slot is a vote "same" or "different" on a trackle
 directions of a pair pool their votes, one vote per task and annotator; "unsure" is no vote). A
 pair is linked when "same" outvotes "different" with at least ``min_same_votes`` "same" votes,
 pending when "same" leads with fewer (the next round asks it again), separated when "different"
-outvotes "same", and disputed on a tie. Adjudication tasks (``kind`` "adjudicate" in the task
+outvotes "same", and disputed on a tie. Pending pairs that the other answers confirm (every cut
+of a set joined by leading "same" votes crossed by ``min_same_votes`` of them) are linked as
+well. Adjudication tasks (``kind`` "adjudicate" in the task
 data) overrule the votes: the query and the candidates answered "same" are one person, each of
 them is separated from the candidates answered "different". Identities are the connected
 components of the linked pairs (union-find). A component is held out, never merged silently,

@@ -8,7 +8,7 @@ are. A round asks only what is neither implied nor given:
   camera at the same time) gets one task that shows the chain (then the group's other members,
   up to 2K candidates); its members stay held out until it is answered. With several annotators it goes to one who did not answer the chain's links.
 - **second looks**: a pair whose "same" has fewer than ``min_same_votes`` votes, or whose votes
-  tie, is asked again, from its other side where that side was not asked yet;
+  tie, is asked again, packed densely, from its other side where that costs no extra task;
 - **open group pairs**: two groups that the candidates manifest connects (a member of one ranks
   a member of the other in its top K), that are neither one group nor separated and that one
   camera at one time does not rule out, get their best-scoring member pair asked (never a pair
@@ -284,8 +284,7 @@ def first_round(candidates, k: int, *, each_pair_once: bool = False) -> list[Pla
 
     Attributes are asked of a task's query: a tracklet that is no query in round 1 gets them at
     the identity level from its group's queried members (every linked pair has its query inside
-    the group), and an identity of one tracklet that no task queried gets an attribute task once
-    the campaign is otherwise closed (``plan_round``).
+    the group); an identity of one tracklet that no task queried (a distractor) gets none.
     """
     ranked: dict[str, list[tuple[int, str, float]]] = defaultdict(list)
     cols = candidates.select(["query_tracklet_id", "candidate_tracklet_id", "rank", "score"]).to_pydict()
