@@ -155,3 +155,49 @@ def test_a_single_camera_group_is_audited_beside_the_closest_multi_camera_group(
     assert audits == {"B1": ["C1", "C2"]} and plan.unaudited_groups == 2
     done = _plan(tracks, rows, candidates, asked_tasks=asked, audited={"C1", "C2"})
     assert done.closed and done.unaudited_groups == 0
+
+
+def test_each_pair_once_packs_a_first_round_around_shared_tracklets():
+    # A1-B1 is ranked from both sides: asked once; B1's pairs share one task.
+    rows = [("A1", "B1", 0.9), ("B1", "A1", 0.9), ("B1", "C1", 0.5), ("C1", "B1", 0.6)]
+    tasks = first_round(_candidates(rows), k=5, each_pair_once=True)
+    assert [(t.key, t.query, sorted(c for c, _ in t.candidates)) for t in tasks] == [("B1", "B1", ["A1", "C1"])]
+    # More pairs than K around one tracklet: a second task, its key the query's with a suffix.
+    rows = [(x, "A1", 0.9) for x in ("B1", "C1", "D1")]
+    assert [t.key for t in first_round(_candidates(rows), k=2, each_pair_once=True)] == ["A1", "A1.2"]
+
+
+def test_answers_that_confirm_each_other_link_without_asking_again():
+    # A1 = B1 = C1 once each (a closed triangle): every cut of {A1, B1, C1} is crossed by two
+    # "same" answers, as good as one pair asked twice.
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "C1": ("C", 0, 9)})
+    rows = [_ann(1, "A1", ["B1", "C1"], links=["same", "same"]), _ann(2, "B1", ["C1"], links=["same"])]
+    res = resolve(_table(rows), tracks, min_same_votes=2)
+    assert res.report["identities"] == 1 and res.report["pairs"]["linked_by_agreement"] == 3
+    assert _plan(tracks, rows, [], asked_tasks=[("A1", ["B1", "C1"]), ("B1", ["C1"])], min_same_votes=2).closed
+    # Three votes needed: the triangle is not enough, every pair stays pending and is asked again.
+    res = resolve(_table(rows), tracks, min_same_votes=3)
+    assert res.report["identities"] == 3 and res.report["pairs"]["pending"] == 3
+
+
+def test_one_wrong_same_between_two_confirmed_people_stays_pending():
+    # A1 = B1 and C1 = D1 from both sides; one wrong "same" B1-C1 is a cut of one vote: not linked.
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "C1": ("C", 0, 9), "D1": ("D", 0, 9)})
+    rows = [
+        _ann(1, "A1", ["B1"], links=["same"]),
+        _ann(2, "B1", ["A1", "C1"], links=["same", "same"]),
+        _ann(3, "C1", ["D1"], links=["same"]),
+        _ann(4, "D1", ["C1"], links=["same"]),
+    ]
+    res = resolve(_table(rows), tracks, min_same_votes=2)
+    groups = {r["tracklet_id"]: r["identity_id"] for r in res.identities.to_pylist()}
+    assert groups["A1"] == groups["B1"] != groups["C1"] == groups["D1"]
+    assert res.state.decisions[("B1", "C1")] == "pending"
+    plan = _plan(
+        tracks,
+        rows,
+        [],
+        asked_tasks=[("A1", ["B1"]), ("B1", ["A1", "C1"]), ("C1", ["D1"]), ("D1", ["C1"])],
+        min_same_votes=2,
+    )
+    assert _asked_pairs(plan) == {("B1", "C1")}

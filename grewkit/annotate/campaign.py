@@ -127,7 +127,7 @@ def push(
     note = None
     if not rounds or (rounds[-1]["round"] == 1 and not rounds[-1]["closed"]):
         # Round 1 follows the candidates manifest while it is open, as a single push always did.
-        planned = first_round(candidates, settings.k)
+        planned = first_round(candidates, settings.k, each_pair_once=settings.first_round == "pairs")
         rounds = [{"round": 1, "pushed": True, "closed": False, "tasks": [_task_dict(t) for t in planned]}]
     else:
         latest = rounds[-1]

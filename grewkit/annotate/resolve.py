@@ -4,7 +4,9 @@ Links: each answered candidate slot is a vote "same" or "different" on a trackle
 directions of a pair pool their votes, one vote per task and annotator; "unsure" is no vote). A
 pair is linked when "same" outvotes "different" with at least ``min_same_votes`` "same" votes,
 pending when "same" leads with fewer (the next round asks it again), separated when "different"
-outvotes "same", and disputed on a tie. Adjudication tasks (``kind`` "adjudicate" in the task
+outvotes "same", and disputed on a tie. Pending pairs that the other answers confirm (every cut
+of a set joined by leading "same" votes crossed by ``min_same_votes`` of them) are linked as
+well. Adjudication tasks (``kind`` "adjudicate" in the task
 data) overrule the votes: the query and the candidates answered "same" are one person, each of
 them is separated from the candidates answered "different". Identities are the connected
 components of the linked pairs (union-find). A component is held out, never merged silently,
@@ -250,6 +252,7 @@ def resolve(
             decisions[pair] = "separated"
         else:
             decisions[pair] = "disputed"
+    confirmed = _confirm_by_agreement(decisions, votes, min_same_votes)
     # Adjudications overrule, the latest last: per task the majority of its adjudicators per candidate.
     by_task: dict[str, list] = defaultdict(list)
     for answer, links in adjudications:
@@ -380,7 +383,8 @@ def resolve(
         "answers": len(answers),
         "skipped_tasks": skipped,
         "pairs": {"linked": len(linked), "separated": len(separated), "disputed": len(disputed)}
-        | ({"pending": len(pending)} if pending else {}),
+        | ({"pending": len(pending)} if pending else {})
+        | ({"linked_by_agreement": confirmed} if confirmed else {}),
         "identities": identities,
         "resolved_tracklets": len(identity_of),
         "held_out_tracklets": sum(len(groups[r]) for r in held),
@@ -391,6 +395,84 @@ def resolve(
         "rejected_answers": rejected,
     }
     return Resolution(pa.table(identity_rows), pa.table(attr_rows), report, state)
+
+
+def _min_cut(nodes: list[str], weight: dict[tuple[str, str], int]) -> tuple[int, set[str]]:
+    """Stoer-Wagner: the lightest cut of a connected weighted graph and one side of it."""
+    adj: dict[str, dict[str, int]] = {x: {} for x in nodes}
+    for (a, b), w in weight.items():
+        adj[a][b] = adj[a].get(b, 0) + w
+        adj[b][a] = adj[b].get(a, 0) + w
+    merged = {x: {x} for x in nodes}
+    best, best_side = None, set()
+    live = list(nodes)
+    while len(live) > 1:
+        order, conn = [live[0]], {x: adj[live[0]].get(x, 0) for x in live[1:]}
+        while conn:
+            nxt = max(sorted(conn), key=lambda x: conn[x])
+            order.append(nxt)
+            cut = conn.pop(nxt)
+            for y, w in adj[nxt].items():
+                if y in conn:
+                    conn[y] += w
+        s, t = order[-2], order[-1]
+        if best is None or cut < best:
+            best, best_side = cut, set(merged[t])
+        # Merge t into s.
+        merged[s] |= merged.pop(t)
+        for y, w in adj.pop(t).items():
+            if y == s:
+                continue
+            adj[y].pop(t, None)
+            adj[s][y] = adj[s].get(y, 0) + w
+            adj[y][s] = adj[s][y]
+        adj[s].pop(t, None)
+        live.remove(t)
+    return best or 0, best_side
+
+
+def _confirm_by_agreement(decisions: dict, votes: dict, min_same_votes: int) -> int:
+    """Link pending pairs that the other answers confirm: in a set of tracklets joined by "same"
+    votes in which every cut is crossed by at least ``min_same_votes`` "same" votes, merging two
+    people would take that many wrong answers, as one pair asked that many times would. So the
+    mutual answers of a first round (A-B asked from both sides) and closed triangles (A=B, B=C,
+    A=C) confirm each other. A set with a lighter cut is split there and each side tried again;
+    the pairs across the cut stay pending (asked again). Returns the pairs linked so."""
+    if min_same_votes <= 1:
+        return 0
+    leading = [p for p, d in decisions.items() if d in ("linked", "pending")]
+    uf = UnionFind()
+    for a, b in leading:
+        uf.union(a, b)
+    comps: dict[str, set[str]] = defaultdict(set)
+    for a, b in leading:
+        comps[uf.find(a)].update((a, b))
+    stack = [members for members in comps.values() if len(members) >= 2]
+    linked = 0
+    while stack:
+        members = stack.pop()
+        weight = {p: votes[p][0] for p in leading if p[0] in members and p[1] in members}
+        # Only connected sets: a side of a cut may fall apart into pieces.
+        part = UnionFind()
+        for a, b in weight:
+            part.union(a, b)
+        pieces: dict[str, set[str]] = defaultdict(set)
+        for x in members:
+            pieces[part.find(x)].add(x)
+        if len(pieces) > 1:
+            stack.extend(p for p in pieces.values() if len(p) >= 2)
+            continue
+        cut, side = _min_cut(sorted(members), weight)
+        if cut >= min_same_votes:
+            for p in weight:
+                if decisions[p] == "pending":
+                    decisions[p] = "linked"
+                    linked += 1
+            continue
+        for half in (side, members - side):
+            if len(half) >= 2:
+                stack.append(half)
+    return linked
 
 
 def _overlap(a: dict, b: dict, spans) -> bool:

@@ -8,7 +8,7 @@ are. A round asks only what is neither implied nor given:
   camera at the same time) gets one task that shows the chain (then the group's other members,
   up to 2K candidates); its members stay held out until it is answered. With several annotators it goes to one who did not answer the chain's links.
 - **second looks**: a pair whose "same" has fewer than ``min_same_votes`` votes, or whose votes
-  tie, is asked again, from its other side where that side was not asked yet;
+  tie, is asked again, packed densely, from its other side where that costs no extra task;
 - **open group pairs**: two groups that the candidates manifest connects (a member of one ranks
   a member of the other in its top K), that are neither one group nor separated and that one
   camera at one time does not rule out, get their best-scoring member pair asked (never a pair
@@ -91,20 +91,27 @@ def candidate_scores(candidates) -> dict[tuple[str, str], float]:
     return scores
 
 
-def _pack(pairs: list[tuple[str, str, float]], k: int, prefix: str, kind: str, used: set[str]) -> list[PlannedTask]:
-    """Pairs into tasks of at most k candidates, each around the tracklet most of its pairs share."""
+def _pack(
+    pairs: list[tuple[str, str, float]], k: int, prefix: str, kind: str, used: set[str], asked_from: dict | None = None
+) -> list[PlannedTask]:
+    """Pairs into tasks of at most k candidates, each around the tracklet most of its pairs share
+    (fewest tasks); among equals, the one most of whose pairs were not asked from it yet
+    (``asked_from``: pair -> queries it was asked from), so a second look sees the other side."""
     left = {(_pair(a, b)): s for a, b, s in pairs}
+    asked_from = asked_from or {}
     tasks = []
     while left:
         degree = Counter(x for pair in left for x in pair)
-        query = min(degree, key=lambda x: (-degree[x], x))
+        fresh = Counter(x for pair in left for x in pair if x not in asked_from.get(pair, ()))
+        query = min(degree, key=lambda x: (-degree[x], -fresh[x], x))
         mine = sorted(
             ((b if a == query else a, s) for (a, b), s in left.items() if query in (a, b)), key=lambda c: (-c[1], c[0])
         )[:k]
-        key = f"{prefix}-{query}"
-        n = 2
+        # No prefix: the bare query tracklet id (round 1's keys).
+        base = f"{prefix}-{query}" if prefix else query
+        key, n = base, 2
         while key in used:
-            key, n = f"{prefix}-{query}.{n}", n + 1
+            key, n = f"{base}.{n}", n + 1
         used.add(key)
         tasks.append(PlannedTask(key, kind, query, tuple(mine)))
         for c, _ in mine:
@@ -221,7 +228,7 @@ def plan_round(
 
     link_pairs = [(a, b, scores.get((a, b), 0.0)) for a, b in again]
     link_pairs += [(a, b, s) for (a, b), s in fresh]
-    link_tasks = _pack_with_sides(link_pairs, asked_from, k, f"r{round_number}", used)
+    link_tasks = _pack(link_pairs, k, f"r{round_number}", "link", used, asked_from)
     plan.tasks.extend(link_tasks)
 
     # 4. Audit single-camera groups once nothing else is open.
@@ -270,45 +277,30 @@ def plan_round(
     return plan
 
 
-def _pack_with_sides(pairs, asked_from, k, prefix, used) -> list[PlannedTask]:
-    """Pack, asking a pair from a side it was not asked from yet where there is one."""
-    if not pairs:
-        return []
-    oriented = []
-    for a, b, s in pairs:
-        sides = asked_from.get(_pair(a, b), set())
-        oriented.append((a, b, s, sides))
-    # Pairs with a fresh side are packed around it; the rest by shared tracklets.
-    fixed: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    free = []
-    for a, b, s, sides in oriented:
-        if sides and not (a in sides and b in sides):
-            query = b if a in sides else a
-            fixed[query].append((a if query == b else b, s))
-        else:
-            free.append((a, b, s))
-    tasks = []
-    for query in sorted(fixed):
-        cands = sorted(fixed[query], key=lambda c: (-c[1], c[0]))
-        for i in range(0, len(cands), k):
-            key = f"{prefix}-{query}"
-            n = 2
-            while key in used:
-                key, n = f"{prefix}-{query}.{n}", n + 1
-            used.add(key)
-            tasks.append(PlannedTask(key, "link", query, tuple(cands[i : i + k])))
-    tasks.extend(_pack(free, k, prefix, "link", used))
-    return tasks
+def first_round(candidates, k: int, *, each_pair_once: bool = False) -> list[PlannedTask]:
+    """Round 1, keyed by the task's query tracklet id.
 
+    ``each_pair_once``: every pair some tracklet ranks in its top K is asked once, the pairs packed
+    into tasks of up to K around the tracklet most of them share, so a pair both sides rank is one
+    question, not two. The second look a lone answer needs comes in the next rounds for the pairs
+    answered "same" (``min_same_votes``), where every pair of an open group is asked through its
+    best member pair anyway. Otherwise (the way a campaign began before rounds) every kept
+    tracklet gets its own task with its top K, so each is a query once and a pair both sides rank
+    is seen twice.
 
-def first_round(candidates, k: int) -> list[PlannedTask]:
-    """Round 1: every kept tracklet's own task with its top K candidates (as the campaign always
-    began), so each tracklet is a query once (its attributes are asked there) and a pair both sides
-    rank is seen twice."""
+    Attributes are asked of a task's query: a tracklet that is no query in round 1 gets them at
+    the identity level from its group's queried members (every linked pair has its query inside
+    the group); an identity of one tracklet that no task queried (a distractor) gets none.
+    """
     ranked: dict[str, list[tuple[int, str, float]]] = defaultdict(list)
     cols = candidates.select(["query_tracklet_id", "candidate_tracklet_id", "rank", "score"]).to_pydict()
     for q, c, r, s in zip(cols["query_tracklet_id"], cols["candidate_tracklet_id"], cols["rank"], cols["score"]):
         ranked[q].append((r, c, float(s)))
-    return [
-        PlannedTask(q, "link", q, tuple((c, s) for _, c, s in sorted(rows)[:k])) for q, rows in sorted(ranked.items())
-    ]
+    top = {q: [(c, s) for _, c, s in sorted(rows)[:k]] for q, rows in sorted(ranked.items())}
+    if not each_pair_once:
+        return [PlannedTask(q, "link", q, tuple(rows)) for q, rows in top.items()]
+    pairs = [(q, c, s) for q, rows in top.items() for c, s in rows]
+    best: dict[tuple[str, str], float] = {}
+    for a, b, s in pairs:
+        best[_pair(a, b)] = max(best.get(_pair(a, b), float("-inf")), s)
+    return _pack([(a, b, s) for (a, b), s in sorted(best.items())], k, "", "link", set())
