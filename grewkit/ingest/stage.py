@@ -74,10 +74,10 @@ def record_inputs(project: Project, files: list[Path], rules: list[CameraRule]) 
     record["rules"] = sorted(kept + new, key=lambda r: (r["camera_id"], r.get("file") or "", r.get("pattern") or ""))
     all_rules = _rules(project, record)
     # Files inside the project are recorded relative to it (records of older versions hold absolute paths).
-    by_path = {
-        project.stored(project.resolve(f["path"])): {**f, "path": project.stored(project.resolve(f["path"]))}
-        for f in record["files"]
-    }
+    by_path = {}
+    for f in record["files"]:
+        stored = project.stored(project.resolve(f["path"]))
+        by_path[stored] = {**f, "path": stored}
     for path in files:
         path = Path(os.path.abspath(path))  # not resolve(): a symlink keeps its own (camera) name
         camera, _ = match_camera(path, all_rules)
