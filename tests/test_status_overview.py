@@ -126,8 +126,8 @@ def test_status_prints_the_overview_lines(project):
     )
     assert "annotation [links]: 3 tasks pushed, 3 conflicts at the last pull (cycle: 2, same-frame: 1)" in text
     assert "annotations: 3 tasks answered, 1 skipped, 4 in all by 2 annotators" in text
-    assert "identities: 2 resolved from 4 tracklets, 1 tracklets held out" in text
-    assert "splits: distractor 1 sequences / 0 identities; test probe 2 sequences / 2 identities; train 6" in text
+    assert "identities: 2 resolved from 4 tracklets, 1 tracklet held out" in text
+    assert "splits: distractor 1 sequence / 0 identities; test probe 2 sequences / 2 identities; train 6" in text
 
 
 def test_status_of_a_new_project_has_no_dataset_parts(project):

@@ -21,6 +21,7 @@ from grewkit.annotate.runs import ANNOTATION_DIR, AnnotationRun, resolve_connect
 from grewkit.core.atomic import write_json
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
+from grewkit.core.wording import counted
 
 UNAUDITED = "unaudited: seen in one camera only, not yet shown beside the benchmark identities"
 
@@ -284,7 +285,7 @@ class PullSummary:
         return (
             f"{self.fetched} annotations fetched, {self.new_or_changed} new or changed since the last pull, "
             f"{self.deleted} deleted there; {r['identities']} identities over {r['resolved_tracklets']} tracklets, "
-            f"{r['held_out_tracklets']} tracklets held out, {len(r['conflicts'])} conflicts"
+            f"{counted(r['held_out_tracklets'], 'tracklet')} held out, {counted(len(r['conflicts']), 'conflict')}"
             + _round_line(r.get("round"))
         )
 
@@ -293,12 +294,12 @@ def _round_line(plan: dict | None) -> str:
     if not plan:
         return ""
     if plan.get("open_tasks"):
-        return f"; round {plan['round']} still has {plan['open_tasks']} open tasks (e.g. {plan['open_example']})"
+        return f"; round {plan['round']} still has {counted(plan['open_tasks'], 'open task')} (e.g. {plan['open_example']})"
     if plan.get("closed"):
         return f"; closed after round {plan['round'] - 1}: nothing is left to ask"
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(plan["tasks_by_kind"].items()))
     return (
-        f"; round {plan['round']} planned: {plan['tasks']} tasks ({kinds}), {plan['questions']} questions "
+        f"; round {plan['round']} planned: {counted(plan['tasks'], 'task')} ({kinds}), {counted(plan['questions'], 'question')} "
         "(`grewkit annotate push` sends it)"
     )
 

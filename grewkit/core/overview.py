@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from grewkit.core import manifests
 from grewkit.core.manifests import read_manifest
+from grewkit.core.wording import counted
 
 
 def reason_kind(reason: str) -> str:
@@ -138,23 +139,26 @@ def overview_lines(overview: dict) -> list[str]:
             if "error" in c:
                 lines.append(f"annotation [{name}]: {c['error']}")
                 continue
-            text = f"annotation [{name}]: {c['tasks_pushed']} tasks pushed"
+            text = f"annotation [{name}]: {counted(c['tasks_pushed'], 'task')} pushed"
             if "conflicts" in c:
                 kinds = ", ".join(f"{k}: {n}" for k, n in sorted(c["conflict_counts"].items()))
-                text += f", {c['conflicts']} conflicts at the last pull" + (f" ({kinds})" if kinds else "")
+                text += f", {counted(c['conflicts'], 'conflict')} at the last pull" + (f" ({kinds})" if kinds else "")
             lines.append(text)
         if "annotations" in a:
             lines.append(
-                f"annotations: {a['tasks_answered']} tasks answered, {a['skipped']} skipped, "
-                f"{a['annotations']} in all by {a['annotators']} annotator" + ("" if a["annotators"] == 1 else "s")
+                f"annotations: {counted(a['tasks_answered'], 'task')} answered, {a['skipped']} skipped, "
+                f"{a['annotations']} in all by {counted(a['annotators'], 'annotator')}"
             )
         if "identities" in a:
             lines.append(
-                f"identities: {a['identities']} resolved from {a['tracklets_resolved']} tracklets, "
-                f"{a['tracklets_held_out']} tracklets held out"
+                f"identities: {a['identities']} resolved from {counted(a['tracklets_resolved'], 'tracklet')}, "
+                f"{counted(a['tracklets_held_out'], 'tracklet')} held out"
             )
     s = overview.get("splits")
     if s is not None:
-        parts = [f"{name} {v['sequences']} sequences / {v['identities']} identities" for name, v in s.items()]
+        parts = [
+            f"{name} {counted(v['sequences'], 'sequence')} / {counted(v['identities'], 'identity', 'identities')}"
+            for name, v in s.items()
+        ]
         lines.append("splits: " + "; ".join(parts) if parts else "splits: empty")
     return lines

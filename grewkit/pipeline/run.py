@@ -21,6 +21,7 @@ from grewkit.core.atomic import write_json
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import console
 from grewkit.core.project import Project
+from grewkit.core.wording import counted
 from grewkit.pipeline.settings import ALL_STEPS, RunSettings
 
 ALWAYS_RUN = {"ingest", "detect", "track", "render", "serve", "stop"}
@@ -137,10 +138,10 @@ class Pipeline:
                 return
             if time.monotonic() > deadline:
                 raise GrewkitError(
-                    f"{open_tasks} tasks still open after {self.settings.wait_timeout_s:.0f} s; "
+                    f"{counted(open_tasks, 'task')} still open after {self.settings.wait_timeout_s:.0f} s; "
                     "run `grewkit run` again to keep waiting"
                 )
-            console.print(f"waiting for annotators: {open_tasks} tasks open ({run.url})", highlight=False)
+            console.print(f"waiting for annotators: {counted(open_tasks, 'task')} open ({run.url})", highlight=False)
             time.sleep(30)
 
     def pull(self):

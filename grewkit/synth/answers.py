@@ -18,6 +18,7 @@ from grewkit.annotate.runs import AnnotationRun
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
 from grewkit.core.project import Project
+from grewkit.core.wording import counted
 from grewkit.synth.annotators import SimulatedAnnotator, TimeModel, answer_from_truth
 
 
@@ -30,7 +31,7 @@ class SimulationSummary:
 
     def line(self) -> str:
         return (
-            f"simulated annotators ({self.annotators}): {self.answered} tasks answered, "
+            f"simulated annotators ({self.annotators}): {counted(self.answered, 'task')} answered, "
             f"{self.already_answered} already answered, {self.without_truth} query tracklets match no "
             f"ground-truth person (answered 'different' throughout)"
         )

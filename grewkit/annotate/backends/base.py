@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from grewkit.core.errors import GrewkitError
+from grewkit.core.wording import counted
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class PushResult:
 
     def line(self) -> str:
         return (
-            f"{self.created} tasks created, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{counted(self.created, 'task')} created, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.kept_annotated} changed but kept (already annotated; --force to replace)"
             + (f", {self.retries} batch retries after server errors" if self.retries else "")
             + (f"; {self.note}" if self.note else "")
