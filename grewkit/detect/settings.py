@@ -24,6 +24,11 @@ class DetectSettings:
     )
     max_frames: int = setting(0, "Stop after this many frames per video (0: all); for quick trials.")
     threads: int = setting(1, "Inference threads per worker process (workers x threads should not exceed the cores).")
+    decode_ahead: int = setting(
+        4,
+        "Decode video in a background thread, up to this many frames ahead of the detector (0: decode in turn); "
+        "overlaps decoding with inference where a core is free. Also used by track when it reads frames.",
+    )
     tiles: list = setting(
         [],
         "Tiled detection for small people (grewkit.detect.tiles): besides the whole frame, detect on each tile [x0, y0, x1, y1] (fractions of the frame; together they must cover it), e.g. [[0, 0, 0.6, 0.6], [0.4, 0, 1, 0.6], [0, 0.4, 0.6, 1], [0.4, 0.4, 1, 1]]; empty: whole frame only.",
@@ -44,3 +49,5 @@ class DetectSettings:
             raise ValueError("min_score must be in [0, 1]")
         if self.chunk_frames < 0 or self.max_frames < 0 or self.threads < 1 or self.min_box_height < 0:
             raise ValueError("max_frames and min_box_height must be >= 0, threads >= 1")
+        if self.decode_ahead < 0:
+            raise ValueError("decode_ahead must be >= 0")

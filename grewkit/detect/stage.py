@@ -66,7 +66,8 @@ class DetectStage(Stage):
     outputs = ("detections",)
     unit_noun = "video"
 
-    volatile_settings = ("threads",)
+    # Neither changes a box: how many threads infer, how far ahead frames are decoded.
+    volatile_settings = ("threads", "decode_ahead")
 
     def __init__(self, project):
         super().__init__(project)
@@ -111,7 +112,11 @@ class DetectStage(Stage):
         v = unit.payload
         found = []
         for f, image in read_frames(
-            self.project.resolve(v["path"]), start=v["start"], stop=v["end"], step=settings.stride
+            self.project.resolve(v["path"]),
+            start=v["start"],
+            stop=v["end"],
+            step=settings.stride,
+            ahead=settings.decode_ahead,
         ):
             found.append(
                 detector.detect(image)

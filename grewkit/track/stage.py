@@ -71,14 +71,16 @@ def video_frames(project, video_id: str):
     """``frames(indices)`` over one video's file, for the offline association that reads the boxes' pixels.
 
     The path is looked up when tracking, not carried in the unit, so that moving the media does not re-track.
+    Frames are decoded ahead as detect does (``[detect] decode_ahead``), overlapping with the descriptors.
     """
     from grewkit.core.frames import read_frames
 
     videos = project.read("videos", ["video_id", "path"]).to_pylist()
     path = project.resolve(next(r["path"] for r in videos if r["video_id"] == video_id))
+    ahead = project.settings.section("detect").decode_ahead
 
     def frames(indices):
-        return read_frames(path, frames=indices)
+        return read_frames(path, frames=indices, ahead=ahead)
 
     return frames
 
