@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 import pytest
@@ -156,3 +158,69 @@ def test_vtest_frames_equal_a_sequential_decode(shared_data):
     capture.set(cv2.CAP_PROP_POS_FRAMES, 397)
     assert int(capture.get(cv2.CAP_PROP_POS_FRAMES)) == 397
     capture.release()
+
+
+def test_decoding_ahead_yields_the_same_frames_in_order(video):
+    path, ref = video
+    for ahead in (1, 3, 64):
+        _same(list(read_frames(path, ahead=ahead)), ref, range(N))
+        _same(list(read_frames(path, start=13, stop=31, step=2, ahead=ahead)), ref, range(14, 31, 2))
+        _same(list(read_frames(path, [0, 7, 8, 30, N - 1], ahead=ahead)), ref, [0, 7, 8, 30, N - 1])
+    with pytest.raises(GrewkitError, match=f"video ends at frame {N}"):
+        list(read_frames(path, stop=N + 5, ahead=2))
+    with pytest.raises(ValueError, match="strictly increasing"):
+        list(read_frames(path, [5, 3], ahead=2))
+
+
+def _live_prefetchers() -> int:
+    return sum(t.name == "grewkit-prefetch" for t in threading.enumerate())
+
+
+def test_closing_early_stops_the_decoder_and_releases_the_video(video, monkeypatch):
+    path, ref = video
+    released = []
+    real_open = frames_module.open_video
+
+    class Recorded:
+        def __init__(self, capture):
+            self.capture = capture
+
+        def release(self):
+            released.append(True)
+            return self.capture.release()
+
+        def __getattr__(self, name):
+            return getattr(self.capture, name)
+
+    monkeypatch.setattr(frames_module, "open_video", lambda p: Recorded(real_open(p)))
+    before = _live_prefetchers()
+    frames = read_frames(path, ahead=2)
+    got = [next(frames) for _ in range(3)]
+    _same(got, ref, range(3))
+    frames.close()  # the decoder thread is blocked on a full buffer here
+    assert released == [True] and _live_prefetchers() == before
+    # An exception in the caller's loop body closes it the same way.
+    with pytest.raises(RuntimeError, match="caller"):
+        for i, _ in read_frames(path, ahead=4):
+            if i == 5:
+                raise RuntimeError("caller")
+    assert released == [True, True] and _live_prefetchers() == before
+
+
+def test_prefetched_raises_the_producers_error_where_it_happened():
+    closed = []
+
+    def items():
+        try:
+            yield from range(3)
+            raise OSError("disk gone")
+        finally:
+            closed.append(threading.current_thread().name)
+
+    got = []
+    with pytest.raises(OSError, match="disk gone"):
+        for item in frames_module.prefetched(items(), 8):
+            got.append(item)
+    assert got == [0, 1, 2] and closed == ["grewkit-prefetch"]
+    with pytest.raises(ValueError):
+        list(frames_module.prefetched(iter([]), 0))

@@ -200,3 +200,31 @@ def test_an_annotations_manifest_of_schema_v1_reads_with_unknown_lead_times(proj
     table = project.read("annotations")
     assert table.column_names[-1] == "lead_time_s" and table["lead_time_s"].to_pylist() == [None]
     assert table["annotation_id"].to_pylist() == ["ls:1"]
+
+
+def test_detections_v1_read_with_no_descriptors(project):
+    """Detections written before descriptors were stored read as boxes without them (track reads the frames)."""
+    row = {
+        "video_id": "v",
+        "camera_id": "c",
+        "frame": 3,
+        "det_index": 0,
+        "x1": 1.0,
+        "y1": 2.0,
+        "x2": 30.0,
+        "y2": 90.0,
+        "score": 0.8,
+        "detector": "ssdlite",
+    }
+    v2 = get_schema("detections").arrow
+    v1 = pa.schema(
+        [f for f in v2 if not f.name.startswith("descriptor")],
+        metadata={b"grewkit.schema": b"detections", b"grewkit.schema_version": b"1"},
+    )
+    path = project.manifests_dir / "detections" / "c.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist([row], schema=v1), path)
+    table = project.read("detections")
+    assert table.column_names[-2:] == ["descriptor", "descriptor_kind"]
+    assert table["descriptor"].to_pylist() == [None] and table["descriptor_kind"].to_pylist() == [None]
+    assert table["x2"].to_pylist() == [30.0]

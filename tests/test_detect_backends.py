@@ -141,3 +141,16 @@ def test_a_fallback_naming_no_detector_is_refused(tmp_path):
     (tmp_path / "detectors.toml").write_text(text)
     with pytest.raises(GrewkitError, match="without_int8_dot_product names no detector"):
         make_detector("ssdlite", backends_file=tmp_path / "detectors.toml")
+
+
+def test_ssdlite_batched_pass_gives_each_frames_own_boxes(shared_data):
+    """The tiles of a frame go through the network as one batch: the boxes equal one pass per image."""
+    detector = make_detector("ssdlite")
+    frame = vtest_frame(shared_data, 120)
+    images = [frame, np.ascontiguousarray(frame[0:350, 0:460]), np.ascontiguousarray(frame[230:576, 300:768])]
+    batched = detector.detect_many(images)
+    assert len(batched) == 3 and len(batched[0]) >= 3
+    for image, got in zip(images, batched):
+        alone = detector.detect(image)
+        np.testing.assert_array_equal(got.xyxy, alone.xyxy)
+        np.testing.assert_array_equal(got.score, alone.score)

@@ -76,3 +76,42 @@ def test_ingest_detect_track_on_vtest(pets):
     tracklets = project.read("tracklets")
     assert not any(tracklets.column("kept").to_pylist())
     assert all("boxes too small" in r for r in tracklets.column("filter_reason").to_pylist())
+
+
+def test_track_uses_the_descriptors_detect_stored_and_they_equal_the_pixels(pets, monkeypatch):
+    """Detect describes every box while it has the frame; track then reads no frame, with the same result."""
+    from grewkit.core.appearance import APPEARANCES, describe_tracks
+    from grewkit.core.boxes import Boxes
+    from grewkit.core.frames import read_frames
+    from grewkit.track import stage as track_stage
+
+    project = pets
+    run(project, "detect")
+    dets = project.read("detections")
+    assert set(dets.column("descriptor_kind").to_pylist()) == {"hsv-histogram"}
+    stored = np.array(dets.column("descriptor").to_pylist(), np.float32)
+    boxes = Boxes.from_arrow(dets)
+    video = project.resolve(project.read("videos", ["path"]).column("path")[0].as_py())
+    [from_pixels] = describe_tracks([boxes], lambda idx: read_frames(video, idx), APPEARANCES.get("hsv-histogram")())
+    assert stored.shape == from_pixels.shape and len(stored) > 20
+    np.testing.assert_array_equal(stored, from_pixels)
+
+    reads = []
+    real = track_stage.video_frames
+
+    def counted(project, video_id):
+        frames = real(project, video_id)
+        return lambda indices: reads.append(len(indices)) or frames(indices)
+
+    monkeypatch.setattr(track_stage, "video_frames", counted)
+    run(project, "track")
+    assert reads == []  # every tracked box had its descriptor from detect
+    with_stored = project.read("tracklets"), project.read("boxes")
+
+    # Without stored descriptors, track reads the frames and comes to the same tracklets.
+    set_option(project, "detect", "appearance", '""')
+    run(project, "detect")
+    assert project.read("detections").column("descriptor").null_count == project.read("detections").num_rows
+    run(project, "track")
+    assert reads and sum(reads) > 10
+    assert project.read("tracklets").equals(with_stored[0]) and project.read("boxes").equals(with_stored[1])

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from grewkit.bench.mot_sequence import TUD_CAMPUS_FPS, MotSequence
+from grewkit.core.appearance import APPEARANCES, HsvHistogram, describe_tracks, mean_descriptor
 from grewkit.core.boxes import Boxes
-from grewkit.track.appearance import APPEARANCES, HsvHistogram, describe_tracks, mean_descriptor
 from grewkit.track.cuts import crowding, drift_points
 from grewkit.track.settings import TrackSettings
 from grewkit.track.stitch import stitch

@@ -58,6 +58,8 @@ class ToyDetect(Stage):
                 "y2": [50.0] * len(frames),
                 "score": [0.9] * len(frames),
                 "detector": ["toy"] * len(frames),
+                "descriptor": pa.nulls(len(frames), pa.list_(pa.float32())),
+                "descriptor_kind": pa.nulls(len(frames), pa.string()),
             }
         )
         return {"videos": videos, "detections": dets}

@@ -5,12 +5,20 @@ frame number (two backends may decode the same file differently) and all of them
 seek landed: FFmpeg seeks frame-accurately in the containers grewkit has met (AVI with MJPG or
 MPEG-4, MP4), but where the position does not come back exact the reader decodes from the
 start instead, so a frame number always means the same image.
+
+``read_frames(..., ahead=n)`` decodes in a background thread up to ``n`` frames ahead of the caller:
+OpenCV's decoder releases the GIL, so on a machine with a core to spare the decoding of frame
+i + 1 overlaps with whatever the caller does with frame i (the detector's inference, which also
+releases it). The frames and their order are the same either way.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -40,7 +48,13 @@ def video_size(path: str | Path) -> tuple[int, int]:
 
 
 def read_frames(
-    path: str | Path, frames: Iterable[int] | None = None, *, start: int = 0, stop: int | None = None, step: int = 1
+    path: str | Path,
+    frames: Iterable[int] | None = None,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    step: int = 1,
+    ahead: int = 0,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame index, BGR frame)`` in order.
 
@@ -48,7 +62,71 @@ def read_frames(
     ``start`` up to ``stop`` (exclusive; the end of the video when None) whose index is a multiple
     of ``step``. Frames in between are only grabbed (demuxed and decoded, not converted). A video
     that ends before a frame asked for (``frames``' last, or ``stop - 1``) raises GrewkitError.
+    ``ahead`` > 0 decodes in a background thread, at most that many frames ahead (see ``prefetched``).
     """
+    frames_read = _read_frames(path, frames, start=start, stop=stop, step=step)
+    yield from prefetched(frames_read, ahead) if ahead > 0 else frames_read
+
+
+T = TypeVar("T")
+
+
+def prefetched(items: Iterable[T], ahead: int) -> Iterator[T]:
+    """The items of ``items``, in order, produced by a background thread at most ``ahead`` items in advance.
+
+    An exception in the producer is raised here, at the item where it happened. Closing this iterator
+    early (a ``break``, an exception in the caller) stops the producer, which then closes ``items``
+    itself (a generator must be closed by the thread that runs it): a video capture is released
+    before this returns.
+    """
+    if ahead < 1:
+        raise ValueError(f"ahead must be >= 1, got {ahead}")
+    buffer: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+    done = object()
+
+    def put(entry) -> bool:
+        # Waits for room in bounded slices so that a stop asked for while the buffer is full is seen.
+        while not stop.is_set():
+            try:
+                buffer.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        source = iter(items)
+        try:
+            for item in source:
+                if not put((item, None)):
+                    return
+            put((done, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((None, exc))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="grewkit-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = buffer.get()
+            if exc is not None:
+                raise exc
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _read_frames(
+    path: str | Path, frames: Iterable[int] | None, *, start: int, stop: int | None, step: int
+) -> Iterator[tuple[int, np.ndarray]]:
     path = Path(path)
     if frames is not None:
         wanted = [int(f) for f in frames]

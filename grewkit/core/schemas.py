@@ -160,7 +160,18 @@ def _annotations_v1_to_v2(table: pa.Table) -> pa.Table:
     return table.append_column(pa.field("lead_time_s", pa.float64()), pa.nulls(table.num_rows, pa.float64()))
 
 
-MIGRATIONS: dict[tuple[str, int], Callable[[pa.Table], pa.Table]] = {("annotations", 1): _annotations_v1_to_v2}
+def _detections_v1_to_v2(table: pa.Table) -> pa.Table:
+    # v1 kept no appearance descriptors: track reads the frames again for them, as it did then.
+    table = table.append_column(
+        pa.field("descriptor", pa.list_(pa.float32())), pa.nulls(table.num_rows, pa.list_(pa.float32()))
+    )
+    return table.append_column(pa.field("descriptor_kind", pa.string()), pa.nulls(table.num_rows, pa.string()))
+
+
+MIGRATIONS: dict[tuple[str, int], Callable[[pa.Table], pa.Table]] = {
+    ("annotations", 1): _annotations_v1_to_v2,
+    ("detections", 1): _detections_v1_to_v2,
+}
 
 
 def conform(table: pa.Table, schema: ManifestSchema, *, path: Path | str | None = None) -> pa.Table:

@@ -24,6 +24,15 @@ class DetectSettings:
     )
     max_frames: int = setting(0, "Stop after this many frames per video (0: all); for quick trials.")
     threads: int = setting(1, "Inference threads per worker process (workers x threads should not exceed the cores).")
+    decode_ahead: int = setting(
+        4,
+        "Decode video in a background thread, up to this many frames ahead of the detector (0: decode in turn); "
+        "overlaps decoding with inference where a core is free. Also used by track when it reads frames.",
+    )
+    appearance: str = setting(
+        "hsv-histogram",
+        "Appearance descriptor stored with every box (grewkit.core.appearance), computed while the frame is decoded anyway, so that track's stitching need not decode the video a second time when [track] appearance is the same; empty: none (track reads the frames).",
+    )
     tiles: list = setting(
         [],
         "Tiled detection for small people (grewkit.detect.tiles): besides the whole frame, detect on each tile [x0, y0, x1, y1] (fractions of the frame; together they must cover it), e.g. [[0, 0, 0.6, 0.6], [0.4, 0, 1, 0.6], [0, 0.4, 0.6, 1], [0.4, 0.4, 1, 1]]; empty: whole frame only.",
@@ -36,6 +45,11 @@ class DetectSettings:
         from grewkit.detect.tiles import check_layout
 
         check_layout(self.tiles)
+        if self.appearance:
+            from grewkit.core.appearance import APPEARANCES
+
+            if self.appearance not in APPEARANCES:
+                raise ValueError(APPEARANCES.unknown(self.appearance).reason)
         if not 0.0 < self.tile_merge_iou <= 1.0:
             raise ValueError("tile_merge_iou must be in (0, 1]")
         if self.stride < 1:
@@ -44,3 +58,5 @@ class DetectSettings:
             raise ValueError("min_score must be in [0, 1]")
         if self.chunk_frames < 0 or self.max_frames < 0 or self.threads < 1 or self.min_box_height < 0:
             raise ValueError("max_frames and min_box_height must be >= 0, threads >= 1")
+        if self.decode_ahead < 0:
+            raise ValueError("decode_ahead must be >= 0")

@@ -63,13 +63,24 @@ class SSDLiteDetector:
         pass
 
     def detect(self, frame: np.ndarray) -> Boxes:
-        h, w = frame.shape[:2]
-        small = cv2.resize(frame, (self.input_size, self.input_size), interpolation=cv2.INTER_LINEAR)
-        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
-        image = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)
-        boxes, scores = self.session.run(None, {self.input_name: image})
-        keep = scores[0, :, 0] >= self.score_floor
-        yx, score = boxes[0][keep], scores[0, keep, 0]
+        return self.detect_many([frame])[0]
+
+    def detect_many(self, frames: list[np.ndarray]) -> list[Boxes]:
+        """``detect`` of each frame (any sizes), in one batched pass of the network: the tiles of a frame
+        cost about a tenth less than one pass each, with the same boxes (the batch's rows are computed
+        alike; docs/detect.md)."""
+        images = []
+        for frame in frames:
+            small = cv2.resize(frame, (self.input_size, self.input_size), interpolation=cv2.INTER_LINEAR)
+            images.append(cv2.cvtColor(small, cv2.COLOR_BGR2RGB).transpose(2, 0, 1))
+        batch = np.ascontiguousarray(np.stack(images), dtype=np.float32)
+        boxes, scores = self.session.run(None, {self.input_name: batch})
+        return [self._decode(b, s, frame.shape[:2]) for b, s, frame in zip(boxes, scores, frames)]
+
+    def _decode(self, boxes: np.ndarray, scores: np.ndarray, shape: tuple[int, int]) -> Boxes:
+        h, w = shape
+        keep = scores[:, 0] >= self.score_floor
+        yx, score = boxes[keep], scores[keep, 0]
         # NMS in the graph's normalised coordinates (done in pixels, rounding flipped a few decisions at
         # the IoU threshold on vtest.avi), on the unclipped boxes, then the clip: in this order the
         # survivors equal the original graph's on every frame checked. The graph keeps at most

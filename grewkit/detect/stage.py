@@ -40,6 +40,7 @@ def detector_fingerprint(settings) -> str:
             "max_frames": settings.max_frames,
             # Only when tiling is on, so that projects detected before tiling existed stay up to date.
             **({"tiles": settings.tiles, "tile_merge_iou": settings.tile_merge_iou} if settings.tiles else {}),
+            "appearance": settings.appearance,
         },
         sort_keys=True,
         default=str,
@@ -66,7 +67,8 @@ class DetectStage(Stage):
     outputs = ("detections",)
     unit_noun = "video"
 
-    volatile_settings = ("threads",)
+    # Neither changes a box: how many threads infer, how far ahead frames are decoded.
+    volatile_settings = ("threads", "decode_ahead")
 
     def __init__(self, project):
         super().__init__(project)
@@ -108,23 +110,42 @@ class DetectStage(Stage):
         settings = self.project.settings.section("detect")
         detector = self.detector(settings)
         detector.reset()
+        appearance = None
+        if settings.appearance:
+            from grewkit.core.appearance import APPEARANCES
+
+            appearance = APPEARANCES.get(settings.appearance)()
         v = unit.payload
-        found = []
+        found, described = [], []
         for f, image in read_frames(
-            self.project.resolve(v["path"]), start=v["start"], stop=v["end"], step=settings.stride
+            self.project.resolve(v["path"]),
+            start=v["start"],
+            stop=v["end"],
+            step=settings.stride,
+            ahead=settings.decode_ahead,
         ):
-            found.append(
+            boxes = (
                 detector.detect(image)
                 .filter(min_score=settings.min_score, min_height=settings.min_box_height)
                 .in_frame(f)
             )
+            found.append(boxes)
+            if appearance is not None:
+                described.append(appearance.describe(image, boxes.xyxy))
         boxes = Boxes.concat(found)
         n = len(boxes)
         index = np.concatenate([np.arange(len(b), dtype=np.int32) for b in found]) if n else np.zeros(0, np.int32)
         table = boxes.to_arrow().append_column("det_index", pa.array(index, pa.int32()))
         for name, value in (("video_id", v["video_id"]), ("camera_id", v["camera_id"]), ("detector", detector.name)):
             table = table.append_column(name, pa.array([value] * n, pa.string()))
-        return {"detections": table}
+        if appearance is not None:
+            rows = np.concatenate(described) if n else np.zeros((0, appearance.dim), np.float32)
+            descriptor = pa.FixedSizeListArray.from_arrays(pa.array(rows.reshape(-1), pa.float32()), rows.shape[1])
+            table = table.append_column("descriptor", descriptor.cast(pa.list_(pa.float32())))
+        else:
+            table = table.append_column("descriptor", pa.nulls(n, pa.list_(pa.float32())))
+        kind = pa.array([settings.appearance or None] * n, pa.string())
+        return {"detections": table.append_column("descriptor_kind", kind)}
 
     def close(self) -> None:
         self._detector = None

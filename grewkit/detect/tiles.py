@@ -78,11 +78,19 @@ class TiledDetector:
 
     def detect(self, frame: np.ndarray) -> Boxes:
         height, width = frame.shape[:2]
-        parts = [self.inner.detect(frame)]
+        corners = []
         for x0, y0, x1, y1 in self.tiles:
             a, b = int(round(x0 * width)), int(round(x1 * width))
             c, d = int(round(y0 * height)), int(round(y1 * height))
-            found = self.inner.detect(np.ascontiguousarray(frame[c:d, a:b]))
+            corners.append((a, b, c, d))
+        crops = [np.ascontiguousarray(frame[c:d, a:b]) for a, b, c, d in corners]
+        # A detector that takes a batch (SSDLite) sees the frame and its tiles in one pass.
+        if hasattr(self.inner, "detect_many"):
+            results = self.inner.detect_many([frame, *crops])
+        else:
+            results = [self.inner.detect(image) for image in (frame, *crops)]
+        parts = [results[0]]
+        for (a, b, c, d), found in zip(corners, results[1:]):
             if not len(found):
                 continue
             xyxy = found.xyxy + np.array([a, c, a, c], np.float32)

@@ -79,7 +79,7 @@ class TrackSettings:
         "Join the kept pieces of one person across missed detections, occlusions and cuts when motion (extrapolated both ways) and appearance agree (grewkit.track.stitch).",
     )
     appearance: str = setting(
-        "hsv-histogram", "Appearance descriptor of a box (grewkit.track.appearance): hsv-histogram."
+        "hsv-histogram", "Appearance descriptor of a box (grewkit.core.appearance): hsv-histogram."
     )
     stitch_max_gap_seconds: float = setting(2.0, "Join pieces at most this many seconds apart.")
     stitch_fill_seconds: float = setting(
@@ -142,7 +142,7 @@ class TrackSettings:
         for name in ("lost_track_seconds", "max_gap_seconds", "cut_gap_seconds", "cut_front_margin"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ValueError(f"{name} must be >= 0")
-        from grewkit.track.appearance import APPEARANCES
+        from grewkit.core.appearance import APPEARANCES
 
         if self.appearance not in APPEARANCES:
             raise ValueError(APPEARANCES.unknown(self.appearance).reason)

@@ -13,6 +13,7 @@ from dataclasses import asdict
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from grewkit.core import manifests
 from grewkit.core.boxes import Boxes
@@ -71,16 +72,35 @@ def video_frames(project, video_id: str):
     """``frames(indices)`` over one video's file, for the offline association that reads the boxes' pixels.
 
     The path is looked up when tracking, not carried in the unit, so that moving the media does not re-track.
+    Frames are decoded ahead as detect does (``[detect] decode_ahead``), overlapping with the descriptors.
     """
     from grewkit.core.frames import read_frames
 
     videos = project.read("videos", ["video_id", "path"]).to_pylist()
     path = project.resolve(next(r["path"] for r in videos if r["video_id"] == video_id))
+    ahead = project.settings.section("detect").decode_ahead
 
     def frames(indices):
-        return read_frames(path, frames=indices)
+        return read_frames(path, frames=indices, ahead=ahead)
 
     return frames
+
+
+def known_descriptors(dets: pa.Table, boxes: Boxes, appearance: str):
+    """The descriptors detect stored with the boxes, when every box has one made by ``appearance``; else None
+    (detected with another or no ``[detect] appearance``, or before schema v2): track reads the frames then."""
+    from grewkit.core.appearance import KnownDescriptors
+
+    kinds = dets.column("descriptor_kind")
+    column = dets.column("descriptor")
+    if not dets.num_rows or kinds.null_count or column.null_count or set(kinds.unique().to_pylist()) != {appearance}:
+        return None
+    flat = column.combine_chunks()
+    lengths = set(pc.list_value_length(flat).unique().to_pylist())
+    if len(lengths) != 1:
+        return None
+    values = flat.flatten().to_numpy(zero_copy_only=False).reshape(dets.num_rows, lengths.pop())
+    return KnownDescriptors(boxes.frame, boxes.xyxy, values)
 
 
 def tracklet_id(video_id: str, number: int) -> str:
@@ -146,14 +166,16 @@ class TrackStage(Stage):
         n_frames = v["frame_count"] if not v["max_frames"] else min(v["frame_count"], v["max_frames"])
         detected = np.arange(0, n_frames, v["stride"], dtype=np.int64)
         frames = video_frames(self.project, v["video_id"]) if settings.stitch else None
+        boxes = Boxes.from_arrow(dets)
         tracklets = track_detections(
-            Boxes.from_arrow(dets),
+            boxes,
             detected_frames=detected,
             fps=v["fps"],
             settings=settings,
             stride=v["stride"],
             cut=settings.cut_switches,
             frames=frames,
+            known=known_descriptors(dets, boxes, settings.appearance) if settings.stitch else None,
         )
         estimate_visibility(tracklets)
         rows, box_parts = [], []

@@ -11,7 +11,7 @@ continues piece A when
   motion extrapolated backward lands on A (feet position, in box heights; the tolerance grows
   with the gap);
 - the box height agrees (within ``cut_height_jump``, the cuts' own limit);
-- they look alike: the appearance descriptors (grewkit.track.appearance) of A's last and B's
+- they look alike: the appearance descriptors (grewkit.core.appearance) of A's last and B's
   first second, from boxes not at a crossing, are closer than ``stitch_max_distance``.
 
 Candidate links are taken greedily, best first, each piece continuing at most one and continued
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grewkit.core.appearance import mean_descriptor
 from grewkit.core.boxes import Boxes
-from grewkit.track.appearance import mean_descriptor
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ def build_tracklets(
     fps: float | None = None,
     stitch_settings=None,
     frames=None,
+    known=None,
 ) -> list[Tracklet]:
     """Raw tracks (boxes with the tracker's ids) to numbered tracklets; with ``cut_settings``, first cut
     where a track may change person; with ``stitch_settings`` and ``frames``, then cut where a kept piece's
@@ -80,7 +81,9 @@ def build_tracklets(
     ``detections`` are what the tracker was given: a detection no track follows still counts as a
     person at a crossing. Dropped pieces come back as tracklets with ``reasons``. ``max_gap`` is in frames;
     the cuts' durations are seconds, so cutting needs the video's ``fps``. ``frames(indices)`` yields
-    ``(index, BGR image)`` for increasing frame indices (the appearance is read from the pixels).
+    ``(index, BGR image)`` for increasing frame indices (the appearance is read from the pixels);
+    ``known`` (grewkit.core.appearance.KnownDescriptors): descriptors detect already computed, used
+    instead of reading the frames when they cover every box.
     """
     from grewkit.track.cuts import cut_tracks
 
@@ -114,6 +117,7 @@ def build_tracklets(
             stride=stride,
             frames=frames,
             drift=cut_settings is not None,
+            known=known,
         )
     filled = [(_fill_gaps(b, max_gap if reason is None else 0), reason) for b, reason in pieces]
     filled.sort(
@@ -122,18 +126,22 @@ def build_tracklets(
     return [Tracklet(i + 1, b, reasons=[r] if r else None) for i, (b, r) in enumerate(filled)]
 
 
-def associate(pieces: list, detections: Boxes, *, settings, fps: float, stride: int, frames, drift: bool) -> list:
+def associate(
+    pieces: list, detections: Boxes, *, settings, fps: float, stride: int, frames, drift: bool, known=None
+) -> list:
     """The offline pass over one video's pieces ``(boxes, reason)``: with ``drift``, kept pieces are cut
     where their appearance changes for good; then kept pieces of one person are joined. Dropped pieces
     pass through untouched."""
-    from grewkit.track.appearance import APPEARANCES, describe_tracks
+    from grewkit.core.appearance import APPEARANCES, describe_tracks
     from grewkit.track.cuts import crowding, drift_points
     from grewkit.track.stitch import join, stitch
 
     appearance = APPEARANCES.get(settings.appearance)()
     kept = [b for b, reason in pieces if reason is None]
     dropped = [(b, reason) for b, reason in pieces if reason is not None]
-    descriptors = describe_tracks(kept, frames, appearance)
+    descriptors = known.lookup(kept) if known is not None else None
+    if descriptors is None:
+        descriptors = describe_tracks(kept, frames, appearance)
     if drift and settings.cut_appearance_drift > 0:
         window = max(3, settings.frames(settings.stitch_window_seconds, fps) // max(stride, 1))
         split, split_desc = [], []
@@ -160,10 +168,11 @@ def track_detections(
     stride: int = 1,
     cut: bool = False,
     frames=None,
+    known=None,
 ) -> list[Tracklet]:
     """One video's detections through the configured tracker (ByteTrack by default) into numbered, gap-filled
-    tracklets; with ``cut``, also the identity-switch cuts; with ``frames`` (see build_tracklets), the offline
-    association that joins the pieces of one person. The track stage and the MOT benchmarks both track
+    tracklets; with ``cut``, also the identity-switch cuts; with ``frames`` (and ``known``, see build_tracklets), the
+    offline association that joins the pieces of one person. The track stage and the MOT benchmarks both track
     through here."""
     raw = TRACKERS.get(settings.tracker)(detections, detected_frames=detected_frames, fps=fps, settings=settings)
     given = detections[detections.score >= settings.min_score]  # what the tracker was given (trackers drop the rest)
@@ -176,6 +185,7 @@ def track_detections(
         fps=fps,
         stitch_settings=settings,
         frames=frames,
+        known=known,
     )
 
 

@@ -78,7 +78,7 @@ class HsvHistogram:
         return float(np.sqrt(np.clip(1.0 - bc[valid], 0.0, 1.0)).mean())
 
 
-APPEARANCES: Registry[Callable] = Registry("appearance", {"hsv-histogram": "grewkit.track.appearance:HsvHistogram"})
+APPEARANCES: Registry[Callable] = Registry("appearance", {"hsv-histogram": "grewkit.core.appearance:HsvHistogram"})
 
 
 def describe_tracks(
@@ -102,6 +102,33 @@ def describe_tracks(
         idx = order[a:b]
         out[idx] = appearance.describe(image, boxes[idx])
     return list(np.split(out, np.cumsum([len(t) for t in tracks])[:-1]))
+
+
+class KnownDescriptors:
+    """Descriptors computed before tracking (by detect, while it had the frame), found again by frame and box.
+
+    A tracker that passes the detections' boxes through (ByteTrack does) yields boxes equal to the
+    bit; ``lookup`` answers None as soon as one box is not among them (a tracker that smooths its
+    boxes), and the caller describes from the pixels instead (``describe_tracks``).
+    """
+
+    def __init__(self, frame: np.ndarray, xyxy: np.ndarray, descriptors: np.ndarray):
+        self.descriptors = np.asarray(descriptors, np.float32)
+        self._row = {key: i for i, key in enumerate(_box_keys(frame, xyxy))}
+
+    def lookup(self, tracks: list[Boxes]) -> list[np.ndarray] | None:
+        out = []
+        for t in tracks:
+            rows = [self._row.get(key) for key in _box_keys(t.frame, t.xyxy)]
+            if None in rows:
+                return None
+            out.append(self.descriptors[np.asarray(rows, np.int64)].reshape(len(rows), -1))
+        return out
+
+
+def _box_keys(frame: np.ndarray, xyxy: np.ndarray) -> list[tuple[int, bytes]]:
+    boxes = np.ascontiguousarray(xyxy, np.float32)
+    return [(int(f), b.tobytes()) for f, b in zip(frame, boxes)]
 
 
 def _checked(items: Iterable[tuple[int, np.ndarray]], wanted: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
