@@ -40,19 +40,23 @@ HOG_RECALL = "hog-recall"
 
 
 def retrack_row(world: Path, work: Path, *, cuts: bool) -> dict:
-    """Track a copy of ``world`` (a project detect has finished) again with the current code and settings, its
-    detections kept: the synthetic scores of the result. Rendering and detecting a world takes many minutes;
-    tracking it again, seconds."""
+    """Track the detections of ``world`` (a project whose detections manifest is complete) again, with the
+    current code and settings, into a copy: the synthetic scores of the result. Rendering and detecting a
+    world takes many minutes; tracking it again, seconds. Each video goes through the track stage's own
+    ``process`` (not the runner: a checkout whose model file differs would call the detections stale)."""
+    import dataclasses
+
+    import pyarrow as pa
+
     from grewkit.bench.synth_tracking import evaluate_synth
-    from grewkit.core.executors import make_executor
+    from grewkit.core import manifests
     from grewkit.core.project import Project
+    from grewkit.core.stage import Unit
+    from grewkit.track.stage import TrackStage
 
     root = work / "retrack"
-    keep = {"grewkit.toml", "ground_truth", "media", "manifests", "state"}
+    keep = {"grewkit.toml", "ground_truth", "media", "manifests"}
     shutil.copytree(world, root, ignore=lambda d, names: [n for n in names if Path(d) == world and n not in keep])
-    for name in ("state/track", "manifests/tracklets.parquet", "manifests/boxes"):
-        path = root / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     project = Project(root)
     if not project.has("detections"):
         raise click.ClickException(f"{world}: no detections manifest; run `grewkit detect` there first")
@@ -60,16 +64,28 @@ def retrack_row(world: Path, work: Path, *, cuts: bool) -> dict:
         from grewkit.core.settings import update_settings
 
         update_settings(project.settings_path, "track", {"cut_switches": False})
-    with make_executor("serial", 1) as executor:
-        started = time.perf_counter()
-        run_stages(project, ["track"], executor=executor)
-        seconds = time.perf_counter() - started
-    backend = project.settings.section("detect").backend
-    return {
-        "backend": f"{backend} (its detections, tracked again)",
-        **evaluate_synth(project),
-        "detect_track_s": seconds,
-    }
+        project = Project(root)
+    detect = project.settings.section("detect")
+    stage = TrackStage(project)
+    counts = dict(
+        zip(*np.unique(project.read("detections", ["video_id"]).column("video_id").to_numpy(), return_counts=True))
+    )
+    started = time.perf_counter()
+    parts: dict[str, list] = {"tracklets": [], "boxes": []}
+    for v in sorted(project.read("videos").to_pylist(), key=lambda v: v["video_id"]):
+        payload = {
+            **{k: v[k] for k in ("video_id", "camera_id", "fps", "frame_count", "width", "height")},
+            "stride": detect.stride,
+            "max_frames": detect.max_frames,
+            "detections": int(counts.get(v["video_id"], 0)),
+        }
+        for name, table in stage.process(Unit(v["video_id"], payload)).items():
+            parts[name].append(table)
+    seconds = time.perf_counter() - started
+    for name, tables in parts.items():
+        manifests.write_manifest(project.manifests_dir, name, pa.concat_tables(tables))
+    row = {"backend": f"{detect.backend} (its detections, tracked again)", **evaluate_synth(project)}
+    return {**row, "detect_track_s": seconds, "settings": dataclasses.asdict(project.settings.section("track"))}
 
 
 def pipeline_row(world: Path, work: Path, backend: str, *, cuts: bool) -> dict:
