@@ -37,6 +37,25 @@ def test_each_filter_gives_its_reason(t, reason):
         assert len(reasons) == 1 and reasons[0].startswith(reason), reasons
 
 
+def test_a_walker_towards_the_camera_is_walking():
+    # Feet 0.2 box heights lower at the end, the box 40 % taller: the image of someone walking at the camera.
+    n = 50
+    h = np.linspace(150.0, 210.0, n)
+    feet = np.linspace(300.0, 330.0, n)
+    xyxy = np.stack([np.full(n, 200.0), feet - h, 200.0 + 0.4 * h, feet], axis=1).astype(np.float32)
+    t = Tracklet(1, Boxes(np.arange(n), xyxy, np.full(n, 0.9, np.float32)), np.ones(n, np.float32))
+    assert judge(t, fps=FPS, width=W, height=H, settings=TrackSettings()) == []
+    feet_only = judge(t, fps=FPS, width=W, height=H, settings=TrackSettings(min_size_change=0))
+    assert len(feet_only) == 1 and feet_only[0].startswith("too static to be walking"), feet_only
+    # Someone standing, whose box height jitters by 10 % from frame to frame, does not pass for one.
+    rng = np.random.default_rng(0)
+    jitter = 160.0 * (1 + 0.1 * rng.standard_normal(n))
+    still = np.stack([np.full(n, 200.0), 300.0 - jitter, np.full(n, 260.0), np.full(n, 300.0)], axis=1)
+    s = Tracklet(1, Boxes(np.arange(n), still.astype(np.float32), np.full(n, 0.9, np.float32)), np.ones(n, np.float32))
+    reasons = judge(s, fps=FPS, width=W, height=H, settings=TrackSettings())
+    assert len(reasons) == 1 and reasons[0].startswith("too static to be walking"), reasons
+
+
 def test_occlusion_by_a_nearer_walker():
     back = walker(y=100.0, h=160.0)  # feet at 260
     front = walker(y=120.0, h=200.0, x0=105.0)  # feet at 320: nearer, covers the other
@@ -64,3 +83,5 @@ def test_numbering_is_by_first_frame_and_gaps_fill():
 def test_settings_are_validated():
     with pytest.raises(ValueError):
         TrackSettings(min_visibility=1.5)
+    with pytest.raises(ValueError):
+        TrackSettings(min_size_change=-0.1)

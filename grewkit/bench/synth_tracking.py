@@ -5,7 +5,9 @@ detector precision/recall (all people, and people at least half visible), MOTA /
 switches over all videos (all tracklets, dropped parts included), and the purity of kept
 tracklets (share of a tracklet's boxes whose best-overlapping true person is its majority
 identity; boxes matching nobody count as impure), also without those loose boxes (identity
-purity: identity errors alone).
+purity: identity errors alone), the share of true boxes a kept box covers (IoU >= 0.5; all of them,
+and those at least half visible), the median kept tracklet length in seconds, and of the true people seen
+by two or more cameras, how many the kept tracklets hold (majority identity) in two or more cameras.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def evaluate_synth(project: Project, *, min_score: float = 0.3, min_visibility: 
     mot = MotEvaluator()
     ids = {name: i for i, name in enumerate(sorted(set(gt_boxes.identity.dropna()) | set(boxes.tracklet_id)))}
     purity_ev = PurityEvaluator()
+    kept_ids = set(tracklets.tracklet_id[tracklets.kept])
+    covered = covered_visible = true_boxes = true_visible = 0
     frame_offset = 0
     detect = project.settings.section("detect")
     stride, max_frames = detect.stride, detect.max_frames or 1 << 62
@@ -74,6 +78,14 @@ def evaluate_synth(project: Project, *, min_score: float = 0.3, min_visibility: 
                 frame_offset + f, [ids[i] for i in gg.identity], _xyxy(gg), [ids[t] for t in bb.tracklet_id], _xyxy(bb)
             )
             purity_ev.process(list(gg.identity), _xyxy(gg), list(bb.tracklet_id), _xyxy(bb))
+            if len(gg):
+                visible = gg.visibility.to_numpy() >= min_visibility
+                kb = bb[bb.tracklet_id.isin(kept_ids)]
+                hit = iou_matrix(_xyxy(gg), _xyxy(kb)).max(axis=1) >= 0.5 if len(kb) else np.zeros(len(gg), bool)
+                true_boxes += len(gg)
+                true_visible += int(visible.sum())
+                covered += int(hit.sum())
+                covered_visible += int((hit & visible).sum())
         frame_offset += 10**6
     purity, identity_purity = purity_ev.evaluate(), purity_ev.identity_purity()
     kept = tracklets[tracklets.kept]
@@ -81,6 +93,16 @@ def evaluate_synth(project: Project, *, min_score: float = 0.3, min_visibility: 
     kept_id_purity = np.array([identity_purity.get(t, np.nan) for t in kept.tracklet_id])
     kept_id_purity = kept_id_purity[~np.isnan(kept_id_purity)]
     kept_boxes = boxes[boxes.tracklet_id.isin(set(kept.tracklet_id))]
+    fps = dict(project.read("videos", ["video_id", "fps"]).to_pandas().itertuples(index=False))
+    seconds = (kept.n_frames / kept.video_id.map(fps)).to_numpy(np.float64)
+    # People seen by two or more cameras (the ground truth's tracklets), and those kept in two or more.
+    gt_cameras = gt_boxes.groupby("identity").camera_id.nunique()
+    multi = set(gt_cameras.index[gt_cameras >= 2])
+    kept_cameras: dict = {}
+    for t, camera in zip(kept.tracklet_id, kept.camera_id):
+        who = purity_ev.majority(t)
+        if who is not None:
+            kept_cameras.setdefault(who, set()).add(camera)
     out = {
         "videos": len(pairs),
         "det_all": det_all.evaluate(),
@@ -98,5 +120,10 @@ def evaluate_synth(project: Project, *, min_score: float = 0.3, min_visibility: 
         "kept_boxes": int(len(kept_boxes)),
         "gt_identities_covered": len({purity_ev.majority(t) for t in kept.tracklet_id} - {None}),
         "gt_identities": int(gt_boxes.identity.nunique()),
+        "coverage": covered / max(true_boxes, 1),
+        "coverage_visible": covered_visible / max(true_visible, 1),
+        "kept_median_seconds": float(np.median(seconds)) if len(seconds) else 0.0,
+        "multi_camera_people": len(multi),
+        "kept_multi_camera_people": sum(len(kept_cameras.get(i, ())) >= 2 for i in multi),
     }
     return out

@@ -117,7 +117,12 @@ class TrackSettings:
     )
     max_occluded_fraction: float = setting(0.5, "Drop tracklets occluded in more than this share of frames.")
     min_travel: float = setting(
-        0.5, "Drop tracklets whose feet move less than this many median box heights (not walking)."
+        0.5,
+        "Drop tracklets whose feet move less than this many median box heights (not walking), unless the box changes size by min_size_change.",
+    )
+    min_size_change: float = setting(
+        0.2,
+        "A tracklet whose box grows or shrinks by at least this share from its first to its last third (medians) walks towards or away from the camera: not too static, however little its feet move (0: feet only).",
     )
 
     def frames(self, seconds: float, fps: float) -> int:
@@ -167,5 +172,11 @@ class TrackSettings:
             or self.cut_max_shift <= 0
         ):
             raise ValueError("cut_margin_frames must be >= 0; cut_height_jump, cut_width_jump and cut_max_shift > 0")
-        if self.min_seconds < 0 or self.min_box_height < 0 or self.min_travel < 0 or self.border_margin < 0:
-            raise ValueError("min_seconds, min_box_height, min_travel and border_margin must be >= 0")
+        if (
+            self.min_seconds < 0
+            or self.min_box_height < 0
+            or self.min_travel < 0
+            or self.border_margin < 0
+            or not (math.isfinite(self.min_size_change) and self.min_size_change >= 0)
+        ):
+            raise ValueError("min_seconds, min_box_height, min_travel, min_size_change and border_margin must be >= 0")
