@@ -72,6 +72,7 @@ class Answer:
     kind: str = "link"  # link, adjudicate or audit (the task data's ``kind``)
     updated_at: object = None
     rejected: tuple[str, ...] = ()  # one line per choice that could not be taken
+    answered_chain: tuple[str, ...] = ()  # adjudication: who answered the links of its chain
 
 
 def parse_answer(row: dict) -> Answer | None:
@@ -107,6 +108,7 @@ def parse_answer(row: dict) -> Answer | None:
         kind=data.get("kind") or "link",
         updated_at=row["updated_at"],
         rejected=tuple(rejected),
+        answered_chain=tuple(data.get("answered_chain") or ()),
     )
 
 
@@ -177,6 +179,7 @@ class LinkState:
     chains: dict[str, list[str]]
     queried: set[str]
     voters: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    against: dict[tuple[str, str], set[tuple[str, str]]] = field(default_factory=dict)  # "different" (task, annotator)
 
 
 def _chain(links: dict[str, set[str]], a: str, b: str) -> list[str]:
@@ -221,6 +224,7 @@ def resolve(
     touched: set[str] = set()
     rejected: list[str] = []
     adjudications = []
+    self_adjudicated: set[str] = set()
     for answer in answers:
         touched.add(answer.query)
         rejected.extend(answer.rejected)
@@ -236,8 +240,12 @@ def resolve(
             if label != "unsure":
                 touched.add(candidate)
         if answer.kind == "adjudicate":
-            adjudications.append((answer, links))
-            continue
+            if answer.annotator not in answer.answered_chain:
+                adjudications.append((answer, links))
+                continue
+            # The one who answered the chain contradicted themselves: their adjudication is one more
+            # look at the query's pairs, and what still contradicts is cut (below), never merged.
+            self_adjudicated.add(answer.query)
         for candidate, label in links.items():
             if label != "unsure":
                 pair_votes[_pair(answer.query, candidate)][(answer.task_key, answer.annotator)] = label
@@ -275,6 +283,7 @@ def resolve(
         for a in same:
             for b in different:
                 decisions[_pair(a, b)] = "separated"
+    cuts = _cut_self_contradictions(decisions, votes, touched, self_adjudicated, impossible)
     linked = [p for p, d in decisions.items() if d == "linked"]
     separated = [p for p, d in decisions.items() if d == "separated"]
     disputed = [p for p, d in decisions.items() if d == "disputed"]
@@ -335,7 +344,8 @@ def resolve(
             }
         )
     voters = {pair: {annotator for _task, annotator in pv} for pair, pv in pair_votes.items()}
-    state = LinkState(decisions, votes, groups, held, chains, {a.query for a in answers}, voters)
+    against = {pair: {key for key, label in pv.items() if label == "different"} for pair, pv in pair_votes.items()}
+    state = LinkState(decisions, votes, groups, held, chains, {a.query for a in answers}, voters, against)
 
     identity_rows = {"tracklet_id": [], "identity_id": [], "source": [], "status": [], "reason": []}
     identity_of: dict[str, str] = {}
@@ -384,12 +394,14 @@ def resolve(
         "skipped_tasks": skipped,
         "pairs": {"linked": len(linked), "separated": len(separated), "disputed": len(disputed)}
         | ({"pending": len(pending)} if pending else {})
-        | ({"linked_by_agreement": confirmed} if confirmed else {}),
+        | ({"linked_by_agreement": confirmed} if confirmed else {})
+        | ({"cut": sum(len(c["links"]) for c in cuts)} if cuts else {}),
         "identities": identities,
         "resolved_tracklets": len(identity_of),
         "held_out_tracklets": sum(len(groups[r]) for r in held),
         "conflicts": conflicts,
         "conflict_counts": dict(Counter(c["kind"] for c in conflicts)),
+        "cuts": cuts,
         "agreement": {"links": _agreement(pair_votes), "attributes": _agreement(attribute_answers, exclude=())},
         "attribute_disagreements": dict(disagreements),
         "rejected_answers": rejected,
@@ -473,6 +485,92 @@ def _confirm_by_agreement(decisions: dict, votes: dict, min_same_votes: int) -> 
             if len(half) >= 2:
                 stack.append(half)
     return linked
+
+
+def _st_cut(weight: dict[tuple[str, str], float], s: str, t: str) -> tuple[float, set[str]]:
+    """Minimum s-t cut of an undirected weighted graph (Edmonds-Karp): its weight and s's side."""
+    cap: dict[str, dict[str, float]] = defaultdict(dict)
+    for (a, b), w in weight.items():
+        cap[a][b] = cap[a].get(b, 0) + w
+        cap[b][a] = cap[b].get(a, 0) + w
+    flow = 0.0
+    while True:
+        previous = {s: None}
+        frontier = [s]
+        while frontier and t not in previous:
+            nxt = []
+            for x in frontier:
+                for y, c in sorted(cap[x].items()):
+                    if c > 0 and y not in previous:
+                        previous[y] = x
+                        nxt.append(y)
+            frontier = nxt
+        if t not in previous:
+            return flow, set(previous)
+        path, y = [], t
+        while previous[y] is not None:
+            path.append((previous[y], y))
+            y = previous[y]
+        push = min(cap[x][y] for x, y in path)
+        for x, y in path:
+            cap[x][y] -= push
+            cap[y][x] = cap[y].get(x, 0) + push
+        flow += push
+
+
+def _cut_self_contradictions(decisions: dict, votes: dict, touched: set[str], queries: set[str], impossible) -> list:
+    """Settle the contradictions of groups whose adjudication came from the very annotators of the
+    chain (``queries``: the queries of such adjudications) by cutting, never by merging.
+
+    Their adjudication counted as votes; a "different" pair (or two tracklets of one camera at one
+    time) still joined by links is cut along the links that carry the fewest "same" votes between
+    its two ends (minimum s-t cut), those links become separated, until no contradiction is left.
+    Someone who contradicted themselves cannot say which answer was wrong; the lightest cut is the
+    one that overrules the fewest of their "same" answers, and a wrong cut costs a link (recall),
+    a wrong merge a label (precision). Returns one record per cut."""
+    if not queries:
+        return []
+    uf = UnionFind()
+    for t in touched:
+        uf.find(t)
+    for p, d in decisions.items():
+        if d == "linked":
+            uf.union(*p)
+    members: dict[str, set[str]] = defaultdict(set)
+    for t in touched:
+        members[uf.find(t)].add(t)
+    cuts = []
+    for root in sorted({uf.find(q) for q in queries if q in touched}):
+        group = members[root]
+        while True:
+            weight = {
+                p: max(votes.get(p, (0, 0))[0] - votes.get(p, (0, 0))[1], 1)
+                for p, d in decisions.items()
+                if d == "linked" and p[0] in group
+            }
+            part = UnionFind()
+            for a, b in weight:
+                part.union(a, b)
+            against = [p for p, d in decisions.items() if d == "separated" and p[0] in group and p[1] in group]
+            against += [p for p in itertools.combinations(sorted(group), 2) if impossible(*p)]
+            joined = [p for p in sorted(set(against)) if part.find(p[0]) == part.find(p[1])]
+            if not joined:
+                break
+            a, b = joined[0]
+            value, side = _st_cut(weight, a, b)
+            links = sorted(p for p in weight if (p[0] in side) != (p[1] in side))
+            for p in links:
+                decisions[p] = "separated"
+            cuts.append(
+                {
+                    "tracklets": [a, b],
+                    "links": [list(p) for p in links],
+                    "same_votes": value,
+                    "detail": f"{a} and {b} cannot be one person and the chain's own annotators adjudicated: "
+                    f"cut {len(links)} link(s) with {value:g} 'same' votes",
+                }
+            )
+    return cuts
 
 
 def _overlap(a: dict, b: dict, spans) -> bool:
