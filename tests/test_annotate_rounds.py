@@ -250,6 +250,13 @@ def test_an_adjudication_by_the_chain_s_own_annotator_cuts_and_never_merges():
     other = _adjudication(4, "A1", ["B1", "C1"], annotator="b@x", links=["same", "same"], chain_annotators=["a@x"])
     res = resolve(_table([*rows, other]), tracks)
     assert {r["identity_id"] for r in res.identities.to_pylist()} == {"id-A1"}
+    # So does the majority of several, even when each of them answered the chain.
+    both = [
+        _adjudication(4, "A1", ["B1", "C1"], annotator=a, links=["same", "same"], chain_annotators=["a@x", "b@x"])
+        for a in ("a@x", "b@x")
+    ]
+    res = resolve(_table([*rows, *both]), tracks)
+    assert {r["identity_id"] for r in res.identities.to_pylist()} == {"id-A1"}
 
 
 def test_a_cover_first_round_leaves_out_tasks_whose_pairs_the_other_side_shows():

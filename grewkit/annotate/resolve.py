@@ -8,7 +8,9 @@ outvotes "same", and disputed on a tie. Pending pairs that the other answers con
 of a set joined by leading "same" votes crossed by ``min_same_votes`` of them) are linked as
 well. Adjudication tasks (``kind`` "adjudicate" in the task
 data) overrule the votes: the query and the candidates answered "same" are one person, each of
-them is separated from the candidates answered "different". Identities are the connected
+them is separated from the candidates answered "different"; but one answered by a single person
+who also answered its chain is only one more vote per pair, and the contradiction that still
+stands is cut along the lightest links (``_cut_self_contradictions``), never merged. Identities are the connected
 components of the linked pairs (union-find). A component is held out, never merged silently,
 when it contains a separated pair (A=B, B=C, A!=C) or two tracklets of one camera at the same
 time (one person cannot be in two places); the conflict carries the chain of links that joins
@@ -240,12 +242,24 @@ def resolve(
             if label != "unsure":
                 touched.add(candidate)
         if answer.kind == "adjudicate":
-            if answer.annotator not in answer.answered_chain:
-                adjudications.append((answer, links))
-                continue
-            # The one who answered the chain contradicted themselves: their adjudication is one more
-            # look at the query's pairs, and what still contradicts is cut (below), never merged.
-            self_adjudicated.add(answer.query)
+            adjudications.append((answer, links))
+            continue
+        for candidate, label in links.items():
+            if label != "unsure":
+                pair_votes[_pair(answer.query, candidate)][(answer.task_key, answer.annotator)] = label
+    # An adjudication answered by one person alone who also answered its chain does not overrule:
+    # they contradicted themselves. It is one more look at the query's pairs, and what still
+    # contradicts is cut (below), never merged. Someone new, or the majority of several, overrules.
+    per_task: dict[str, list] = defaultdict(list)
+    for answer, links in adjudications:
+        per_task[answer.task_key].append((answer, links))
+    adjudications = []
+    for items in per_task.values():
+        (answer, links), *rest = items
+        if rest or answer.annotator not in answer.answered_chain:
+            adjudications.extend(items)
+            continue
+        self_adjudicated.add(answer.query)
         for candidate, label in links.items():
             if label != "unsure":
                 pair_votes[_pair(answer.query, candidate)][(answer.task_key, answer.annotator)] = label
