@@ -233,7 +233,8 @@ def _adjudication(i, query, candidates, *, annotator, links, chain_annotators):
 def test_an_adjudication_by_the_chain_s_own_annotator_cuts_and_never_merges():
     # a@x said A1 = B1 (twice), B1 = C1 (once) and A1 != C1 (twice); asked to adjudicate, a@x says
     # all three are one person. They contradicted themselves: the answer is one more vote each, and
-    # the contradiction that still stands (A1 != C1, 2 to 1) is cut along the lightest links (B1-C1).
+    # the contradiction that still stands (A1 != C1, 2 to 1) is weighed across the lightest cut
+    # (B1-C1): 2 "same" against 2 "different" there, so it is cut.
     tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "C1": ("C", 0, 9)})
     rows = [
         _ann(1, "A1", ["B1", "C1"], links=["same", "different"]),
@@ -245,7 +246,14 @@ def test_an_adjudication_by_the_chain_s_own_annotator_cuts_and_never_merges():
     ids = {r["tracklet_id"]: (r["identity_id"], r["status"]) for r in res.identities.to_pylist()}
     assert ids["A1"] == ids["B1"] == ("id-A1", "resolved") and ids["C1"] == ("id-C1", "resolved")
     assert res.report["pairs"]["cut"] == 1 and res.report["cuts"][0]["links"] == [["B1", "C1"]]
-    assert res.report["conflicts"] == []
+    assert res.report["cuts"][0]["outcome"] == "cut" and res.report["conflicts"] == []
+    # "Same" one vote ahead across the cut (3 to 2), less than a link needs (2): neither cut nor
+    # kept, both sides are asked again.
+    closer = [*rows[:2], _ann(3, "C1", ["A1", "B1"], links=["different", "same"]), own]
+    res = resolve(_table(closer), tracks, min_same_votes=2)
+    assert res.report["cuts"][0]["outcome"] == "asked again"
+    assert res.state.decisions[("B1", "C1")] == "pending" and res.state.decisions[("A1", "C1")] == "disputed"
+    assert res.report["identities"] == 2 and res.report["held_out_tracklets"] == 0
     # Someone who answered none of the chain overrules, as before: all three one person.
     other = _adjudication(4, "A1", ["B1", "C1"], annotator="b@x", links=["same", "same"], chain_annotators=["a@x"])
     res = resolve(_table([*rows, other]), tracks)

@@ -297,7 +297,7 @@ def resolve(
         for a in same:
             for b in different:
                 decisions[_pair(a, b)] = "separated"
-    cuts = _cut_self_contradictions(decisions, votes, touched, self_adjudicated, impossible)
+    cuts = _cut_self_contradictions(decisions, votes, touched, self_adjudicated, impossible, min_same_votes)
     linked = [p for p, d in decisions.items() if d == "linked"]
     separated = [p for p, d in decisions.items() if d == "separated"]
     disputed = [p for p, d in decisions.items() if d == "disputed"]
@@ -409,7 +409,7 @@ def resolve(
         "pairs": {"linked": len(linked), "separated": len(separated), "disputed": len(disputed)}
         | ({"pending": len(pending)} if pending else {})
         | ({"linked_by_agreement": confirmed} if confirmed else {})
-        | ({"cut": sum(len(c["links"]) for c in cuts)} if cuts else {}),
+        | ({"cut": sum(len(c["links"]) for c in cuts if c["outcome"] == "cut")} if cuts else {}),
         "identities": identities,
         "resolved_tracklets": len(identity_of),
         "held_out_tracklets": sum(len(groups[r]) for r in held),
@@ -532,16 +532,21 @@ def _st_cut(weight: dict[tuple[str, str], float], s: str, t: str) -> tuple[float
         flow += push
 
 
-def _cut_self_contradictions(decisions: dict, votes: dict, touched: set[str], queries: set[str], impossible) -> list:
-    """Settle the contradictions of groups whose adjudication came from the very annotators of the
-    chain (``queries``: the queries of such adjudications) by cutting, never by merging.
+def _cut_self_contradictions(
+    decisions: dict, votes: dict, touched: set[str], queries: set[str], impossible, min_same_votes: int
+) -> list:
+    """Settle the contradictions of groups whose adjudication came from the very annotator of the
+    chain (``queries``: the queries of such adjudications) by the votes, never by one more answer.
 
-    Their adjudication counted as votes; a "different" pair (or two tracklets of one camera at one
-    time) still joined by links is cut along the links that carry the fewest "same" votes between
-    its two ends (minimum s-t cut), those links become separated, until no contradiction is left.
-    Someone who contradicted themselves cannot say which answer was wrong; the lightest cut is the
-    one that overrules the fewest of their "same" answers, and a wrong cut costs a link (recall),
-    a wrong merge a label (precision). Returns one record per cut."""
+    Their adjudication counted as votes. For a "different" pair (or two tracklets of one camera at
+    one time) still joined by links, take the lightest cut between its two ends (minimum s-t cut,
+    each link weighing its "same" minus "different" votes) and weigh all the votes on pairs across
+    it: when "different" is as strong as "same" (or one camera at one time is across), the links
+    on the cut become separated; when "same" leads by ``min_same_votes`` or more (what a pair needs
+    to link), the "different" pairs across are outvoted and the group stays one; in between, the
+    links on the cut become pending and the pairs across disputed, so both are asked again (up to
+    ``max_asks``; a pair still unsettled then stays unlinked: the cut). Someone who contradicted
+    themselves cannot say which answer was wrong; more looks can. Returns one record per cut."""
     if not queries:
         return []
     uf = UnionFind()
@@ -572,16 +577,38 @@ def _cut_self_contradictions(decisions: dict, votes: dict, touched: set[str], qu
                 break
             a, b = joined[0]
             value, side = _st_cut(weight, a, b)
+            component = {x for x in group if part.find(x) == part.find(a)}
+            across = [p for p in votes if p[0] in component and p[1] in component and (p[0] in side) != (p[1] in side)]
+            same = sum(votes[p][0] for p in across)
+            different = sum(votes[p][1] for p in across)
             links = sorted(p for p in weight if (p[0] in side) != (p[1] in side))
-            for p in links:
-                decisions[p] = "separated"
+            proven = any(impossible(x, y) for x in component & side for y in component - side)
+            if proven or different >= same:
+                outcome = "cut"
+                for p in links:
+                    decisions[p] = "separated"
+            elif same - different >= min_same_votes:
+                outcome = "kept"
+                for p in across:
+                    if decisions[p] == "separated":
+                        decisions[p] = "linked"
+            else:
+                outcome = "asked again"
+                for p in links:
+                    decisions[p] = "pending"
+                for p in across:
+                    if decisions[p] == "separated":
+                        decisions[p] = "disputed"
             cuts.append(
                 {
                     "tracklets": [a, b],
                     "links": [list(p) for p in links],
-                    "same_votes": value,
-                    "detail": f"{a} and {b} cannot be one person and the chain's own annotators adjudicated: "
-                    f"cut {len(links)} link(s) with {value:g} 'same' votes",
+                    "outcome": outcome,
+                    "same_votes": same,
+                    "different_votes": different,
+                    "detail": f"{a} and {b} cannot be one person and the chain's own annotator adjudicated: "
+                    f"{len(links)} link(s) on the lightest cut, {same} 'same' / {different} 'different' votes "
+                    f"across it: {outcome}",
                 }
             )
     return cuts
