@@ -177,6 +177,16 @@ def test_project_without_a_split_is_a_clear_error(tmp_path):
     assert "no splits manifest" in str(result.exception) + result.output
 
 
+def test_replay_of_a_project_without_candidates_is_a_clear_error(tmp_path):
+    from grewkit.core.project import Project
+
+    project = Project.init(tmp_path / "p")
+    result = CliRunner().invoke(bench_dataset_command, ["--replay", str(project.root), "--draws", "1"])
+    assert result.exit_code != 0
+    assert "no candidates manifest" in str(result.exception) + result.output
+    assert not (project.root / "annotation").exists() or not any((project.root / "annotation").rglob("*.json"))
+
+
 def test_set_option_rewrites_one_key_of_its_section_only(tmp_path):
     from grewkit.bench.dataset import _set_option
 
