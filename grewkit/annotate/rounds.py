@@ -15,7 +15,8 @@ are. A round asks only what is neither implied nor given:
   asked before, A-B being B-A);
 - **audit**, once nothing above is left: a group seen in one camera only, which would become a
   distractor, is shown beside the most similar groups seen in two or more cameras ("same" on one
-  links it; "different" on all of them audits it); the pairs are packed like link pairs.
+  links it; "different" on all of them audits it); the pairs are packed like link pairs, and a
+  pair of groups that answers already judged different twice (``AUDIT_LOOKS``) is not asked.
 
 A plan is empty when every open group's plausible candidates are decided: the campaign is closed.
 Pairs are packed into tasks of up to K candidates around the tracklet that most of them share.

@@ -20,7 +20,9 @@ On a project with ground truth (``grewkit synth``) after ``grewkit run``:
 hand-built tables; ``score_project`` reads them from a project. ``--project`` scores one
 finished project; without it, a sweep builds one small world, runs synth to render once, and for
 each error rate and annotator count runs annotation onwards (through one real Label Studio) on a
-copy of it.
+copy of it. ``--replay`` runs the campaign offline on a finished project's candidates
+(``replay_campaign``: the real round planner and resolver with simulated answers, no server),
+for many draws in seconds.
 """
 
 from __future__ import annotations
