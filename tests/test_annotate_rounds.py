@@ -1,5 +1,6 @@
 """The round planner: what the answers imply is never asked, contradictions become adjudications."""
 
+import json
 from collections import Counter
 
 import pyarrow as pa
@@ -160,11 +161,11 @@ def test_a_single_camera_group_is_audited_beside_the_closest_multi_camera_group(
 def test_each_pair_once_packs_a_first_round_around_shared_tracklets():
     # A1-B1 is ranked from both sides: asked once; B1's pairs share one task.
     rows = [("A1", "B1", 0.9), ("B1", "A1", 0.9), ("B1", "C1", 0.5), ("C1", "B1", 0.6)]
-    tasks = first_round(_candidates(rows), k=5, each_pair_once=True)
+    tasks = first_round(_candidates(rows), k=5, mode="pairs")
     assert [(t.key, t.query, sorted(c for c, _ in t.candidates)) for t in tasks] == [("B1", "B1", ["A1", "C1"])]
     # More pairs than K around one tracklet: a second task, its key the query's with a suffix.
     rows = [(x, "A1", 0.9) for x in ("B1", "C1", "D1")]
-    assert [t.key for t in first_round(_candidates(rows), k=2, each_pair_once=True)] == ["A1", "A1.2"]
+    assert [t.key for t in first_round(_candidates(rows), k=2, mode="pairs")] == ["A1", "A1.2"]
 
 
 def test_answers_that_confirm_each_other_link_without_asking_again():
@@ -201,3 +202,76 @@ def test_one_wrong_same_between_two_confirmed_people_stays_pending():
         min_same_votes=2,
     )
     assert _asked_pairs(plan) == {("B1", "C1")}
+
+
+def test_a_single_camera_group_judged_different_twice_needs_no_audit_question():
+    # C1 was judged different from the group {A1, B1} in two tasks (its own and B1's): that is the
+    # audit already. C2 once only: it is audited, beside B1, and nothing else is shown.
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "C1": ("C", 0, 9), "C2": ("C", 20, 29)})
+    rows = [
+        _ann(1, "A1", ["B1"], links=["same"]),
+        _ann(2, "C1", ["A1", "B1"], links=["different", "different"]),
+        _ann(3, "B1", ["C1"], links=["different"]),
+        _ann(4, "C2", ["B1"], links=["different"]),
+    ]
+    candidates = [("A1", "B1", 0.9), ("C1", "A1", 0.5), ("C1", "B1", 0.6), ("C2", "B1", 0.2)]
+    asked = [("A1", ["B1"]), ("C1", ["A1", "B1"]), ("B1", ["C1"]), ("C2", ["B1"])]
+    plan = _plan(tracks, rows, candidates, asked_tasks=asked)
+    audits = {t.query: [c for c, _ in t.candidates] for t in plan.tasks if t.kind == "audit"}
+    assert audits == {"B1": ["C2"]}
+    assert plan.audited_by_answers == 1 and plan.unaudited_groups == 1 and plan.unaudited == ["C2"]
+
+
+def _adjudication(i, query, candidates, *, annotator, links, chain_annotators):
+    row = _ann(i, query, candidates, annotator=annotator, links=links, minutes=5)
+    row["task_key"] = f"adj2-{query}"
+    data = json.loads(row["task_data_json"]) | {"kind": "adjudicate", "answered_chain": chain_annotators}
+    row["task_data_json"] = json.dumps(data)
+    return row
+
+
+def test_an_adjudication_by_the_chain_s_own_annotator_cuts_and_never_merges():
+    # a@x said A1 = B1 (twice), B1 = C1 (once) and A1 != C1 (twice); asked to adjudicate, a@x says
+    # all three are one person. They contradicted themselves: the answer is one more vote each, and
+    # the contradiction that still stands (A1 != C1, 2 to 1) is weighed across the lightest cut
+    # (B1-C1): 2 "same" against 2 "different" there, so it is cut.
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "C1": ("C", 0, 9)})
+    rows = [
+        _ann(1, "A1", ["B1", "C1"], links=["same", "different"]),
+        _ann(2, "B1", ["A1", "C1"], links=["same", "same"]),
+        _ann(3, "C1", ["A1"], links=["different"]),
+    ]
+    own = _adjudication(4, "A1", ["B1", "C1"], annotator="a@x", links=["same", "same"], chain_annotators=["a@x"])
+    res = resolve(_table([*rows, own]), tracks)
+    ids = {r["tracklet_id"]: (r["identity_id"], r["status"]) for r in res.identities.to_pylist()}
+    assert ids["A1"] == ids["B1"] == ("id-A1", "resolved") and ids["C1"] == ("id-C1", "resolved")
+    assert res.report["pairs"]["cut"] == 1 and res.report["cuts"][0]["links"] == [["B1", "C1"]]
+    assert res.report["cuts"][0]["outcome"] == "cut" and res.report["conflicts"] == []
+    # "Same" one vote ahead across the cut (3 to 2), less than a link needs (2): neither cut nor
+    # kept, both sides are asked again.
+    closer = [*rows[:2], _ann(3, "C1", ["A1", "B1"], links=["different", "same"]), own]
+    res = resolve(_table(closer), tracks, min_same_votes=2)
+    assert res.report["cuts"][0]["outcome"] == "asked again"
+    assert res.state.decisions[("B1", "C1")] == "pending" and res.state.decisions[("A1", "C1")] == "disputed"
+    assert res.report["identities"] == 2 and res.report["held_out_tracklets"] == 0
+    # Someone who answered none of the chain overrules, as before: all three one person.
+    other = _adjudication(4, "A1", ["B1", "C1"], annotator="b@x", links=["same", "same"], chain_annotators=["a@x"])
+    res = resolve(_table([*rows, other]), tracks)
+    assert {r["identity_id"] for r in res.identities.to_pylist()} == {"id-A1"}
+    # So does the majority of several, even when each of them answered the chain.
+    both = [
+        _adjudication(4, "A1", ["B1", "C1"], annotator=a, links=["same", "same"], chain_annotators=["a@x", "b@x"])
+        for a in ("a@x", "b@x")
+    ]
+    res = resolve(_table([*rows, *both]), tracks)
+    assert {r["identity_id"] for r in res.identities.to_pylist()} == {"id-A1"}
+
+
+def test_a_cover_first_round_leaves_out_tasks_whose_pairs_the_other_side_shows():
+    # A1 and B1 rank each other: A1's task (tried first among the equally scored) shows nothing
+    # that B1's does not; C1 ranks D1, which no task shows from its side: C1's task stays.
+    rows = [("A1", "B1", 0.9), ("B1", "A1", 0.9), ("B1", "C1", 0.5), ("C1", "B1", 0.5), ("C1", "D1", 0.4)]
+    tasks = first_round(_candidates(rows), k=5, mode="cover")
+    assert [(t.key, [c for c, _ in t.candidates]) for t in tasks] == [("B1", ["A1", "C1"]), ("C1", ["B1", "D1"])]
+    shown = {_pair(t.query, c) for t in tasks for c, _ in t.candidates}
+    assert shown == {_pair(q, c) for q, c, _ in rows}

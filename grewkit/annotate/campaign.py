@@ -128,7 +128,7 @@ def push(
     note = None
     if not rounds or (rounds[-1]["round"] == 1 and not rounds[-1]["closed"]):
         # Round 1 follows the candidates manifest while it is open, as a single push always did.
-        planned = first_round(candidates, settings.k, each_pair_once=settings.first_round == "pairs")
+        planned = first_round(candidates, settings.k, mode=settings.first_round)
         rounds = [{"round": 1, "pushed": True, "closed": False, "tasks": [_task_dict(t) for t in planned]}]
     else:
         latest = rounds[-1]
@@ -214,8 +214,7 @@ def _round_open_keys(round_: dict, annotations: pa.Table, annotators_per_task: i
 
 def plan_next(project, run: AnnotationRun, resolution, annotations: pa.Table, spans) -> dict | None:
     """After a pull: close the current round when all its tasks are answered and plan the next one."""
-    from grewkit.annotate.resolve import _pair
-    from grewkit.annotate.rounds import candidate_scores, plan_round
+    from grewkit.annotate.rounds import candidate_scores, history, plan_round
 
     settings = settings_of(project)
     rounds = load_rounds(project, run)
@@ -231,22 +230,8 @@ def plan_next(project, run: AnnotationRun, resolution, annotations: pa.Table, sp
         _save_rounds(project, run, rounds, {**summary, "closed": False})
         return summary
     latest["closed"] = True
-    asked: Counter = Counter()
-    asked_from: dict = {}
-    adjudicated: Counter = Counter()
     answered = set(annotations.filter(pc.invert(annotations["was_cancelled"]))["task_key"].to_pylist())
-    audited = set()
-    for r in rounds:
-        for t in r["tasks"]:
-            if t["kind"] == "adjudicate":
-                adjudicated["|".join(sorted([t["query"], *(c for c, _ in t["candidates"])]))] += 1
-                continue
-            if t["kind"] == "audit" and t["key"] in answered:
-                audited.update([t["query"], *(c for c, _ in t["candidates"])])
-            for c, _ in t["candidates"]:
-                pair = _pair(t["query"], c)
-                asked[pair] += 1
-                asked_from.setdefault(pair, set()).add(t["query"])
+    asked, asked_from, adjudicated, audited = history(rounds, answered)
     state = resolution.state
     info = {r["tracklet_id"]: r for r in project.read("tracklets").to_pylist()}
     plan = plan_round(

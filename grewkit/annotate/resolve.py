@@ -8,7 +8,9 @@ outvotes "same", and disputed on a tie. Pending pairs that the other answers con
 of a set joined by leading "same" votes crossed by ``min_same_votes`` of them) are linked as
 well. Adjudication tasks (``kind`` "adjudicate" in the task
 data) overrule the votes: the query and the candidates answered "same" are one person, each of
-them is separated from the candidates answered "different". Identities are the connected
+them is separated from the candidates answered "different"; but one answered by a single person
+who also answered its chain is only one more vote per pair, and the contradiction that still
+stands is cut along the lightest links (``_cut_self_contradictions``), never merged. Identities are the connected
 components of the linked pairs (union-find). A component is held out, never merged silently,
 when it contains a separated pair (A=B, B=C, A!=C) or two tracklets of one camera at the same
 time (one person cannot be in two places); the conflict carries the chain of links that joins
@@ -72,6 +74,7 @@ class Answer:
     kind: str = "link"  # link, adjudicate or audit (the task data's ``kind``)
     updated_at: object = None
     rejected: tuple[str, ...] = ()  # one line per choice that could not be taken
+    answered_chain: tuple[str, ...] = ()  # adjudication: who answered the links of its chain
 
 
 def parse_answer(row: dict) -> Answer | None:
@@ -107,6 +110,7 @@ def parse_answer(row: dict) -> Answer | None:
         kind=data.get("kind") or "link",
         updated_at=row["updated_at"],
         rejected=tuple(rejected),
+        answered_chain=tuple(data.get("answered_chain") or ()),
     )
 
 
@@ -177,6 +181,7 @@ class LinkState:
     chains: dict[str, list[str]]
     queried: set[str]
     voters: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    against: dict[tuple[str, str], set[tuple[str, str]]] = field(default_factory=dict)  # "different" (task, annotator)
 
 
 def _chain(links: dict[str, set[str]], a: str, b: str) -> list[str]:
@@ -221,6 +226,7 @@ def resolve(
     touched: set[str] = set()
     rejected: list[str] = []
     adjudications = []
+    self_adjudicated: set[str] = set()
     for answer in answers:
         touched.add(answer.query)
         rejected.extend(answer.rejected)
@@ -238,6 +244,22 @@ def resolve(
         if answer.kind == "adjudicate":
             adjudications.append((answer, links))
             continue
+        for candidate, label in links.items():
+            if label != "unsure":
+                pair_votes[_pair(answer.query, candidate)][(answer.task_key, answer.annotator)] = label
+    # An adjudication answered by one person alone who also answered its chain does not overrule:
+    # they contradicted themselves. It is one more look at the query's pairs, and what still
+    # contradicts is cut (below), never merged. Someone new, or the majority of several, overrules.
+    per_task: dict[str, list] = defaultdict(list)
+    for answer, links in adjudications:
+        per_task[answer.task_key].append((answer, links))
+    adjudications = []
+    for items in per_task.values():
+        (answer, links), *rest = items
+        if rest or answer.annotator not in answer.answered_chain:
+            adjudications.extend(items)
+            continue
+        self_adjudicated.add(answer.query)
         for candidate, label in links.items():
             if label != "unsure":
                 pair_votes[_pair(answer.query, candidate)][(answer.task_key, answer.annotator)] = label
@@ -275,6 +297,7 @@ def resolve(
         for a in same:
             for b in different:
                 decisions[_pair(a, b)] = "separated"
+    cuts = _cut_self_contradictions(decisions, votes, touched, self_adjudicated, impossible, min_same_votes)
     linked = [p for p, d in decisions.items() if d == "linked"]
     separated = [p for p, d in decisions.items() if d == "separated"]
     disputed = [p for p, d in decisions.items() if d == "disputed"]
@@ -335,7 +358,8 @@ def resolve(
             }
         )
     voters = {pair: {annotator for _task, annotator in pv} for pair, pv in pair_votes.items()}
-    state = LinkState(decisions, votes, groups, held, chains, {a.query for a in answers}, voters)
+    against = {pair: {key for key, label in pv.items() if label == "different"} for pair, pv in pair_votes.items()}
+    state = LinkState(decisions, votes, groups, held, chains, {a.query for a in answers}, voters, against)
 
     identity_rows = {"tracklet_id": [], "identity_id": [], "source": [], "status": [], "reason": []}
     identity_of: dict[str, str] = {}
@@ -384,12 +408,14 @@ def resolve(
         "skipped_tasks": skipped,
         "pairs": {"linked": len(linked), "separated": len(separated), "disputed": len(disputed)}
         | ({"pending": len(pending)} if pending else {})
-        | ({"linked_by_agreement": confirmed} if confirmed else {}),
+        | ({"linked_by_agreement": confirmed} if confirmed else {})
+        | ({"cut": sum(len(c["links"]) for c in cuts if c["outcome"] == "cut")} if cuts else {}),
         "identities": identities,
         "resolved_tracklets": len(identity_of),
         "held_out_tracklets": sum(len(groups[r]) for r in held),
         "conflicts": conflicts,
         "conflict_counts": dict(Counter(c["kind"] for c in conflicts)),
+        "cuts": cuts,
         "agreement": {"links": _agreement(pair_votes), "attributes": _agreement(attribute_answers, exclude=())},
         "attribute_disagreements": dict(disagreements),
         "rejected_answers": rejected,
@@ -473,6 +499,119 @@ def _confirm_by_agreement(decisions: dict, votes: dict, min_same_votes: int) -> 
             if len(half) >= 2:
                 stack.append(half)
     return linked
+
+
+def _st_cut(weight: dict[tuple[str, str], float], s: str, t: str) -> tuple[float, set[str]]:
+    """Minimum s-t cut of an undirected weighted graph (Edmonds-Karp): its weight and s's side."""
+    cap: dict[str, dict[str, float]] = defaultdict(dict)
+    for (a, b), w in weight.items():
+        cap[a][b] = cap[a].get(b, 0) + w
+        cap[b][a] = cap[b].get(a, 0) + w
+    flow = 0.0
+    while True:
+        previous = {s: None}
+        frontier = [s]
+        while frontier and t not in previous:
+            nxt = []
+            for x in frontier:
+                for y, c in sorted(cap[x].items()):
+                    if c > 0 and y not in previous:
+                        previous[y] = x
+                        nxt.append(y)
+            frontier = nxt
+        if t not in previous:
+            return flow, set(previous)
+        path, y = [], t
+        while previous[y] is not None:
+            path.append((previous[y], y))
+            y = previous[y]
+        push = min(cap[x][y] for x, y in path)
+        for x, y in path:
+            cap[x][y] -= push
+            cap[y][x] = cap[y].get(x, 0) + push
+        flow += push
+
+
+def _cut_self_contradictions(
+    decisions: dict, votes: dict, touched: set[str], queries: set[str], impossible, min_same_votes: int
+) -> list:
+    """Settle the contradictions of groups whose adjudication came from the very annotator of the
+    chain (``queries``: the queries of such adjudications) by the votes, never by one more answer.
+
+    Their adjudication counted as votes. For a "different" pair (or two tracklets of one camera at
+    one time) still joined by links, take the lightest cut between its two ends (minimum s-t cut,
+    each link weighing its "same" minus "different" votes) and weigh all the votes on pairs across
+    it: when "different" is as strong as "same" (or one camera at one time is across), the links
+    on the cut become separated; when "same" leads by ``min_same_votes`` or more (what a pair needs
+    to link), the "different" pairs across are outvoted and the group stays one; in between, the
+    links on the cut become pending and the pairs across disputed, so both are asked again (up to
+    ``max_asks``; a pair still unsettled then stays unlinked: the cut). Someone who contradicted
+    themselves cannot say which answer was wrong; more looks can. Returns one record per cut."""
+    if not queries:
+        return []
+    uf = UnionFind()
+    for t in touched:
+        uf.find(t)
+    for p, d in decisions.items():
+        if d == "linked":
+            uf.union(*p)
+    members: dict[str, set[str]] = defaultdict(set)
+    for t in touched:
+        members[uf.find(t)].add(t)
+    cuts = []
+    for root in sorted({uf.find(q) for q in queries if q in touched}):
+        group = members[root]
+        while True:
+            weight = {
+                p: max(votes.get(p, (0, 0))[0] - votes.get(p, (0, 0))[1], 1)
+                for p, d in decisions.items()
+                if d == "linked" and p[0] in group
+            }
+            part = UnionFind()
+            for a, b in weight:
+                part.union(a, b)
+            against = [p for p, d in decisions.items() if d == "separated" and p[0] in group and p[1] in group]
+            against += [p for p in itertools.combinations(sorted(group), 2) if impossible(*p)]
+            joined = [p for p in sorted(set(against)) if part.find(p[0]) == part.find(p[1])]
+            if not joined:
+                break
+            a, b = joined[0]
+            value, side = _st_cut(weight, a, b)
+            component = {x for x in group if part.find(x) == part.find(a)}
+            across = [p for p in votes if p[0] in component and p[1] in component and (p[0] in side) != (p[1] in side)]
+            same = sum(votes[p][0] for p in across)
+            different = sum(votes[p][1] for p in across)
+            links = sorted(p for p in weight if (p[0] in side) != (p[1] in side))
+            proven = any(impossible(x, y) for x in component & side for y in component - side)
+            if proven or different >= same:
+                outcome = "cut"
+                for p in links:
+                    decisions[p] = "separated"
+            elif same - different >= min_same_votes:
+                outcome = "kept"
+                for p in across:
+                    if decisions[p] == "separated":
+                        decisions[p] = "linked"
+            else:
+                outcome = "asked again"
+                for p in links:
+                    decisions[p] = "pending"
+                for p in across:
+                    if decisions[p] == "separated":
+                        decisions[p] = "disputed"
+            cuts.append(
+                {
+                    "tracklets": [a, b],
+                    "links": [list(p) for p in links],
+                    "outcome": outcome,
+                    "same_votes": same,
+                    "different_votes": different,
+                    "detail": f"{a} and {b} cannot be one person and the chain's own annotator adjudicated: "
+                    f"{len(links)} link(s) on the lightest cut, {same} 'same' / {different} 'different' votes "
+                    f"across it: {outcome}",
+                }
+            )
+    return cuts
 
 
 def _overlap(a: dict, b: dict, spans) -> bool:

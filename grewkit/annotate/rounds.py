@@ -15,7 +15,8 @@ are. A round asks only what is neither implied nor given:
   asked before, A-B being B-A);
 - **audit**, once nothing above is left: a group seen in one camera only, which would become a
   distractor, is shown beside the most similar groups seen in two or more cameras ("same" on one
-  links it; "different" on all of them audits it); the pairs are packed like link pairs.
+  links it; "different" on all of them audits it); the pairs are packed like link pairs, and a
+  pair of groups that answers already judged different twice (``AUDIT_LOOKS``) is not asked.
 
 A plan is empty when every open group's plausible candidates are decided: the campaign is closed.
 Pairs are packed into tasks of up to K candidates around the tracklet that most of them share.
@@ -59,6 +60,7 @@ class Plan:
     held_groups: int = 0
     unaudited_groups: int = 0
     unaudited: list = field(default_factory=list)  # tracklets of single-camera groups not audited yet
+    audited_by_answers: int = 0  # single-camera groups whose earlier answers already were the audit
     given_up: dict = field(default_factory=dict)  # why some questions are no longer asked, counted
 
     @property
@@ -76,9 +78,49 @@ class Plan:
             "undecided_group_pairs": self.undecided_group_pairs,
             "held_groups": self.held_groups,
             "unaudited_groups": self.unaudited_groups,
+            "audited_by_answers": self.audited_by_answers,
             "given_up": self.given_up,
             "closed": self.closed,
         }
+
+
+# "Different" answers (task and annotator each) between a single-camera group and a group seen in
+# several cameras that make an audit question between them redundant: an audit adds one look to
+# the one round 1 gave when one ranked the other, so two looks are what an audited pair of groups
+# has at least.
+AUDIT_LOOKS = 2
+
+
+def _looks(state: LinkState, xs: list[str], ys: list[str]) -> int:
+    """Distinct answers (task, annotator) that judged a member of xs different from a member of ys."""
+    seen = set()
+    for x in xs:
+        for y in ys:
+            seen |= state.against.get(_pair(x, y), set())
+    return len(seen)
+
+
+def history(rounds: list[dict], answered: set[str] | None = None) -> tuple[Counter, dict, Counter, set]:
+    """What a campaign's rounds asked, for ``plan_round``: (asked, asked_from, adjudicated,
+    audited). ``rounds``: each with ``tasks`` as dicts (key, kind, query, candidates as
+    [tracklet, score]); ``answered``: keys of answered tasks (audits count once answered; None:
+    all)."""
+    asked: Counter = Counter()
+    asked_from: dict = {}
+    adjudicated: Counter = Counter()
+    audited: set = set()
+    for r in rounds:
+        for t in r["tasks"]:
+            if t["kind"] == "adjudicate":
+                adjudicated["|".join(sorted([t["query"], *(c for c, _ in t["candidates"])]))] += 1
+                continue
+            if t["kind"] == "audit" and (answered is None or t["key"] in answered):
+                audited.update([t["query"], *(c for c, _ in t["candidates"])])
+            for c, _ in t["candidates"]:
+                pair = _pair(t["query"], c)
+                asked[pair] += 1
+                asked_from.setdefault(pair, set()).add(t["query"])
+    return asked, asked_from, adjudicated, audited
 
 
 def candidate_scores(candidates) -> dict[tuple[str, str], float]:
@@ -250,14 +292,26 @@ def plan_round(
                 old = by_group[gx].get(gy)
                 if old is None or s > old[0]:
                     by_group[gx][gy] = (s, x, y)
+    # Each single-camera group is audited beside its K most similar multi-camera groups; a pair of
+    # groups that answers already judged different AUDIT_LOOKS times needs no audit question.
+    shown = {}
+    for root in sorted(single):
+        if not by_group.get(root) or audited & set(state.groups[root]):
+            continue
+        rows = sorted(by_group[root].values(), key=lambda v: (-v[0], v[2]))[:k]
+        missing = [v for v in rows if _looks(state, state.groups[root], state.groups[group(v[2])]) < AUDIT_LOOKS]
+        if missing:
+            shown[root] = missing
+        else:
+            plan.audited_by_answers += 1
     # A group that nothing seen in two cameras resembles has nothing to be shown beside: audited as it is.
-    unaudited = [root for root in sorted(single) if by_group.get(root) and not audited & set(state.groups[root])]
+    unaudited = sorted(shown)
     plan.unaudited = [m for root in unaudited for m in state.groups[root]]
     plan.unaudited_groups = len(unaudited)
     if not plan.tasks:
-        # Each single-camera group beside its K most similar multi-camera groups; the pairs are
-        # packed like link pairs, so one benchmark person's task shows all who resemble it.
-        shown = {root: sorted(by_group[root].values(), key=lambda v: (-v[0], v[2]))[:k] for root in unaudited}
+        # Each single-camera group beside the most similar multi-camera groups it still needs a
+        # look at; the pairs are packed like link pairs, so one benchmark person's task shows all
+        # who resemble it.
         # One face per benchmark group (its member most often the best match), so its audits share a task.
         votes = Counter(y for rows in shown.values() for _, _, y in rows)
         face = {}
@@ -277,16 +331,24 @@ def plan_round(
     return plan
 
 
-def first_round(candidates, k: int, *, each_pair_once: bool = False) -> list[PlannedTask]:
+def first_round(candidates, k: int, *, mode: str = "tracklets") -> list[PlannedTask]:
     """Round 1, keyed by the task's query tracklet id.
 
-    ``each_pair_once``: every pair some tracklet ranks in its top K is asked once, the pairs packed
-    into tasks of up to K around the tracklet most of them share, so a pair both sides rank is one
+    ``mode`` "tracklets": every kept tracklet gets its own task with its top K (the way a campaign
+    began before rounds), so each is a query once and a pair both sides rank is seen twice.
+
+    "cover": the same tasks less those that show nothing new: a tracklet's task is left out when
+    each of its top K ranks it back (so every pair it would show is shown from the other side),
+    as long as those other tasks stay in. Tracklets are tried lowest best score first: a tracklet
+    that resembles nothing much is the likeliest to be one camera's person only, for whom one
+    answer per pair ("different") is what a link question needs, while a likely match keeps the
+    second view from its own side that confirms a "same" at once. Every ranked pair is still shown.
+
+    "pairs": every pair some tracklet ranks in its top K is asked once, the pairs packed into
+    tasks of up to K around the tracklet most of them share, so a pair both sides rank is one
     question, not two. The second look a lone answer needs comes in the next rounds for the pairs
     answered "same" (``min_same_votes``), where every pair of an open group is asked through its
-    best member pair anyway. Otherwise (the way a campaign began before rounds) every kept
-    tracklet gets its own task with its top K, so each is a query once and a pair both sides rank
-    is seen twice.
+    best member pair anyway.
 
     Attributes are asked of a task's query: a tracklet that is no query in round 1 gets them at
     the identity level from its group's queried members (every linked pair has its query inside
@@ -297,8 +359,17 @@ def first_round(candidates, k: int, *, each_pair_once: bool = False) -> list[Pla
     for q, c, r, s in zip(cols["query_tracklet_id"], cols["candidate_tracklet_id"], cols["rank"], cols["score"]):
         ranked[q].append((r, c, float(s)))
     top = {q: [(c, s) for _, c, s in sorted(rows)[:k]] for q, rows in sorted(ranked.items())}
-    if not each_pair_once:
+    if mode == "cover":
+        shown = {q: {c for c, _ in rows} for q, rows in top.items()}
+        live = set(top)
+        for q in sorted(top, key=lambda q: (max(s for _, s in top[q]), q)):
+            if all(c in live and q in shown[c] for c in shown[q]):
+                live.discard(q)
+        return [PlannedTask(q, "link", q, tuple(rows)) for q, rows in top.items() if q in live]
+    if mode == "tracklets":
         return [PlannedTask(q, "link", q, tuple(rows)) for q, rows in top.items()]
+    if mode != "pairs":
+        raise ValueError(f"first_round mode must be 'tracklets', 'cover' or 'pairs', not {mode!r}")
     pairs = [(q, c, s) for q, rows in top.items() for c, s in rows]
     best: dict[tuple[str, str], float] = {}
     for a, b, s in pairs:

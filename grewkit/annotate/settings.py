@@ -48,9 +48,11 @@ class AnnotateSettings:
     first_round: str = setting(
         "tracklets",
         "Round 1: 'tracklets' (each kept tracklet's own task with its top K: a pair both sides rank is "
-        "asked twice, and those two answers can confirm it at once) or 'pairs' (each ranked pair asked "
-        "once, packed around shared tracklets: fewer first tasks, more second looks). Chosen on the bench "
-        "dataset worlds (docs/benchmarks.md).",
+        "asked twice, and those two answers can confirm it at once), 'cover' (those tasks less the ones whose "
+        "every candidate ranks the query back, so every pair is still shown: fewer first tasks, cheaper with "
+        "two or more annotators per task) or 'pairs' (each ranked pair asked once, packed around shared "
+        "tracklets: fewer first tasks, more second looks). Chosen on the bench dataset worlds "
+        "(docs/benchmarks.md).",
     )
     max_asks: int = setting(4, "Times one pair is asked at most before it is left unsettled (not linked).")
     max_adjudications: int = setting(
@@ -71,8 +73,8 @@ class AnnotateSettings:
             raise ValueError("annotators_per_task must be at least 1")
         if self.min_same_votes < 1 or self.max_asks < 1 or self.max_adjudications < 0 or self.max_rounds < 1:
             raise ValueError("min_same_votes, max_asks and max_rounds must be at least 1, max_adjudications >= 0")
-        if self.first_round not in ("tracklets", "pairs"):
-            raise ValueError(f"first_round must be 'tracklets' or 'pairs', not {self.first_round!r}")
+        if self.first_round not in ("tracklets", "cover", "pairs"):
+            raise ValueError(f"first_round must be 'tracklets', 'cover' or 'pairs', not {self.first_round!r}")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if self.rank_query_block < 1 or self.rank_candidate_block < 1:

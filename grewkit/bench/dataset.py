@@ -20,7 +20,9 @@ On a project with ground truth (``grewkit synth``) after ``grewkit run``:
 hand-built tables; ``score_project`` reads them from a project. ``--project`` scores one
 finished project; without it, a sweep builds one small world, runs synth to render once, and for
 each error rate and annotator count runs annotation onwards (through one real Label Studio) on a
-copy of it.
+copy of it. ``--replay`` runs the campaign offline on a finished project's candidates
+(``replay_campaign``: the real round planner and resolver with simulated answers, no server),
+for many draws in seconds.
 """
 
 from __future__ import annotations
@@ -316,6 +318,217 @@ def sweep(
     }
 
 
+# -- the replay --------------------------------------------------------------------------------
+
+
+def _simulated_answers(tasks, annotators: int, truth, attrs, rate: float, rng, clock, start: int) -> list[dict]:
+    """Annotation rows for planned tasks answered offline, as ``grewkit.synth.answers`` answers them
+    through the server: every task by each annotator, an adjudication by one who answered none of
+    its chain (all of them when there is none); lead times from the default time model."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from grewkit.synth.annotators import TimeModel, answer_from_truth
+
+    model = TimeModel()
+    people = [f"simulated-{i + 1}@grewkit.local" for i in range(annotators)]
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    rows, n = [], start
+    for task in tasks:
+        data = {"query_id": task.query, "kind": task.kind}
+        data |= {f"cand{i + 1}_id": c for i, (c, _) in enumerate(task.candidates)}
+        if task.avoid_annotators:
+            data["answered_chain"] = list(task.avoid_annotators)
+        chosen = people
+        if task.kind == "adjudicate":
+            others = [p for p in people if p not in task.avoid_annotators]
+            chosen = [others[rng.randrange(len(others))]] if others else people
+        for person in chosen:
+            n += 1
+            result = answer_from_truth(data, truth, attributes=attrs, error_rate=rate, rng=rng)
+            rows.append(
+                {
+                    "annotation_id": f"replay#{n}",
+                    "task_key": task.key,
+                    "task_id": n,
+                    "query_tracklet_id": task.query,
+                    "annotator": person,
+                    "created_at": t0,
+                    "updated_at": t0 + timedelta(seconds=n),
+                    "was_cancelled": False,
+                    "lead_time_s": model.lead_time(data, result, clock),
+                    "result_json": json.dumps(result),
+                    "task_data_json": json.dumps(data),
+                }
+            )
+    return rows
+
+
+def replay_campaign(
+    *,
+    candidates: pa.Table,
+    tracklets: pa.Table,
+    truth: dict,
+    attributes: dict,
+    spans,
+    settings,
+    error_rate: float,
+    annotators: int,
+    draw: int,
+) -> tuple[list[dict], list[dict], object, bool]:
+    """A campaign offline, from tables: round 1 from ``candidates``, then answers simulated from
+    ``truth`` (tracklet -> person), resolve, plan the next round, until the plan is empty or
+    ``settings.max_rounds``. ``settings``: the annotate settings (k, min_same_votes, max_asks,
+    max_adjudications, max_rounds, first_round). Returns (rounds, annotation rows, last resolution,
+    closed: whether the last plan was empty)."""
+    import random
+
+    from grewkit.annotate.campaign import _task_dict
+    from grewkit.annotate.resolve import resolve
+    from grewkit.annotate.rounds import candidate_scores, first_round, history, plan_round
+    from grewkit.core.schemas import get_schema
+
+    scores = candidate_scores(candidates)
+    info = {r["tracklet_id"]: r for r in tracklets.to_pylist()}
+    rng, clock = random.Random(draw), random.Random(f"lead-time-{draw}")
+    tasks = first_round(candidates, settings.k, mode=settings.first_round)
+    rounds: list[dict] = []
+    rows: list[dict] = []
+    resolution = None
+    while tasks and len(rounds) < settings.max_rounds:
+        rounds.append({"round": len(rounds) + 1, "tasks": [_task_dict(t) for t in tasks]})
+        rows += _simulated_answers(tasks, annotators, truth, attributes, error_rate, rng, clock, len(rows))
+        annotations = pa.Table.from_pylist(rows, schema=get_schema("annotations").arrow)
+        resolution = resolve(annotations, tracklets, time_spans=spans, min_same_votes=settings.min_same_votes)
+        asked, asked_from, adjudicated, audited = history(rounds)
+        tasks = plan_round(
+            round_number=len(rounds) + 1,
+            state=resolution.state,
+            scores=scores,
+            info=info,
+            spans=spans,
+            asked=asked,
+            asked_from=asked_from,
+            adjudicated=adjudicated,
+            audited=audited,
+            k=settings.k,
+            max_asks=settings.max_asks,
+            max_adjudications=settings.max_adjudications,
+        ).tasks
+    return rounds, rows, resolution, not tasks
+
+
+def replay_project(project_dir: Path, *, error_rate: float, annotators: int, draw: int) -> dict:
+    """One campaign replayed offline on a project's candidates (``replay_campaign``: the real round
+    planner and resolver, simulated answers from the ground truth, no server). Scored as
+    ``score_dataset`` scores a release in which every resolved tracklet is one sequence, identities
+    seen in two or more cameras are the benchmark and the rest distractors (the split's own drops,
+    e.g. unaudited distractors, aside)."""
+    from grewkit.annotate.campaign import settings_of
+    from grewkit.annotate.candidates import _time_spans, kept_tracklets
+    from grewkit.core.errors import GrewkitError
+    from grewkit.core.project import Project
+    from grewkit.core.schemas import get_schema
+    from grewkit.synth.answers import truth_of_tracklets
+    from grewkit.synth.truth import ground_truth, match_tracklets_to_truth
+
+    project = Project.open(project_dir)
+    if not project.has("candidates"):
+        raise GrewkitError(
+            "no candidates manifest: run `grewkit annotate candidates` first", path=project.manifests_dir
+        )
+    tracklets = project.read("tracklets")
+    truth, attrs = truth_of_tracklets(project)
+    rounds, rows, resolution, closed = replay_campaign(
+        candidates=project.read("candidates"),
+        tracklets=tracklets,
+        truth=truth,
+        attributes=attrs,
+        spans=_time_spans(project, kept_tracklets(project)),
+        settings=settings_of(project),
+        error_rate=error_rate,
+        annotators=annotators,
+        draw=draw,
+    )
+    info = {r["tracklet_id"]: r for r in tracklets.to_pylist()}
+    camera = {t: r["camera_id"] for t, r in info.items()}
+    resolved = [r for r in resolution.identities.to_pylist() if r["status"] == "resolved"] if resolution else []
+    cams: dict[str, set] = defaultdict(set)
+    for r in resolved:
+        cams[r["identity_id"]].add(camera[r["tracklet_id"]])
+    splits = pa.table(
+        {
+            "sequence_id": [r["tracklet_id"] for r in resolved],
+            "identity_id": [r["identity_id"] for r in resolved],
+            "camera_id": [camera[r["tracklet_id"]] for r in resolved],
+            "split": ["train" if len(cams[r["identity_id"]]) >= 2 else "distractor" for r in resolved],
+        }
+    )
+    gt = ground_truth(project)
+    figures = score_dataset(
+        splits=splits,
+        sequences=pa.table({"sequence_id": splits["sequence_id"], "tracklet_id": splits["sequence_id"]}),
+        truth=match_tracklets_to_truth(project),
+        tracklets=tracklets,
+        gt_identities=gt.read("identities", ["tracklet_id", "identity_id"]),
+        gt_tracklets=gt.read("tracklets", ["tracklet_id", "camera_id"]),
+        annotations=pa.Table.from_pylist(rows, schema=get_schema("annotations").arrow),
+    )
+    report = resolution.report if resolution else {}
+    return {
+        "error_rate": error_rate,
+        "annotators": annotators,
+        "draw": draw,
+        "rounds": [len(r["tasks"]) for r in rounds],
+        "closed": closed,
+        "held_out_tracklets": report.get("held_out_tracklets", 0),
+        "cut_links": report.get("pairs", {}).get("cut", 0),
+        **figures,
+    }
+
+
+def replay(project_dir: Path, *, error_rates: list[float], annotators: list[int], draws: int) -> dict:
+    """``replay_project`` for each error rate, annotator count and draw (seeds 0 .. draws-1)."""
+    rows = [
+        replay_project(project_dir, error_rate=rate, annotators=n, draw=d)
+        for n in annotators
+        for rate in error_rates
+        for d in range(draws)
+    ]
+    summary = []
+    for n in annotators:
+        for rate in error_rates:
+            mine = [r for r in rows if r["annotators"] == n and r["error_rate"] == rate]
+            per_seq = [r["tasks_per_sequence"] for r in mine if r["tasks_per_sequence"] is not None]
+            summary.append(
+                {
+                    "error_rate": rate,
+                    "annotators": n,
+                    "draws": len(mine),
+                    "mean_tasks_per_sequence": round(sum(per_seq) / len(per_seq), 3) if per_seq else None,
+                    "max_tasks_per_sequence": max(per_seq, default=None),
+                    "min_yield_kept": min((r["yield_kept"] for r in mine if r["yield_kept"] is not None), default=None),
+                    "min_pair_precision": min(
+                        (r["pair_precision"] for r in mine if r["pair_precision"] is not None), default=None
+                    ),
+                    "draws_below_precision_0.98": sum(
+                        r["pair_precision"] is not None and r["pair_precision"] < 0.98 for r in mine
+                    ),
+                    "min_pair_recall": min(
+                        (r["pair_recall"] for r in mine if r["pair_recall"] is not None), default=None
+                    ),
+                    "max_distractor_leaks": max(r["distractor_leak_sequences"] for r in mine),
+                }
+            )
+    return {
+        "machine": machine(),
+        "load_average": load_average(),
+        "replay": str(project_dir),
+        "rows": rows,
+        "summary": summary,
+    }
+
+
 def _cell(value, digits: int = 3) -> str:
     if value is None:
         return "n/a"
@@ -323,9 +536,11 @@ def _cell(value, digits: int = 3) -> str:
 
 
 def markdown_dataset(result: dict) -> str:
+    replayed = "replay" in result
     headers = [
         "error rate",
         "annotators",
+        *(["draw"] if replayed else []),
         "yield (kept in >= 2 cams)",
         "yield (overall)",
         "benchmark seqs / ids",
@@ -344,6 +559,7 @@ def markdown_dataset(result: dict) -> str:
             (
                 _cell(r.get("error_rate"), 2),
                 _cell(r.get("annotators")),
+                *([_cell(r.get("draw"))] if replayed else []),
                 f"{r['reached_kept_people']}/{r['kept_multi_camera_people']} = {_cell(r['yield_kept'])}",
                 f"{r['reached_people']}/{r['multi_camera_people']} = {_cell(r['yield_overall'])}",
                 f"{r['benchmark_sequences']} / {ids}",
@@ -366,8 +582,14 @@ def markdown_dataset(result: dict) -> str:
             if w["synth_to_render_s"] is not None
             else "(world reused from an earlier sweep)"
         )
+    if replayed:
+        head += f"; offline replay of {result['replay']} (no server; every resolved tracklet one sequence)"
     note = "benchmark ids are train/val/test; leaks: distractor sequences of a train/val/test person, test identities affected"
-    return head + "\n\n" + markdown_table(headers, rows) + "\n\n" + note
+    out = head + "\n\n" + markdown_table(headers, rows) + "\n\n" + note
+    if replayed:
+        keys = list(result["summary"][0]) if result["summary"] else []
+        out += "\n\n" + markdown_table(keys, [tuple(_cell(v) for v in row.values()) for row in result["summary"]])
+    return out
 
 
 @click.command("dataset")
@@ -391,6 +613,15 @@ def markdown_dataset(result: dict) -> str:
     show_default=True,
     help="Sweep: comma-separated simulated annotators per task ([annotate] annotators_per_task).",
 )
+@click.option(
+    "--replay",
+    "replay_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="Replay the campaign offline on this project's candidates (no server): the planner and resolver "
+    "with simulated answers, for each error rate, annotator count and draw. Reads only.",
+)
+@click.option("--draws", default=5, show_default=True, help="Replay: draws (answer seeds 0 .. N-1) per setting.")
 @click.option("--cameras", default=3, show_default=True, help="Sweep: cameras of the synthetic world.")
 @click.option("--identities", default=14, show_default=True, help="Sweep: people in the world.")
 @click.option("--seconds", default=25.0, show_default=True, help="Sweep: seconds of footage per camera.")
@@ -402,15 +633,25 @@ def markdown_dataset(result: dict) -> str:
     help="Sweep: keep the world, the server and each run here (reused: the world and the server's migrations).",
 )
 @JSON_OPTION
-def bench_dataset_command(project_dir, error_rates, annotators, cameras, identities, seconds, seed, work_dir, as_json):
+def bench_dataset_command(
+    project_dir, replay_dir, draws, error_rates, annotators, cameras, identities, seconds, seed, work_dir, as_json
+):
     """Yield, label pair precision/recall, distractor leaks and annotation cost of a released dataset.
 
     \b
     Examples:
       grewkit bench dataset --project /tmp/demo            # a finished `grewkit run` of a synthetic world
       grewkit bench dataset --error-rates 0.02,0.10,0.20 --annotators 1,2 --work-dir /tmp/bench-dataset
+      grewkit bench dataset --replay /tmp/demo --annotators 1,2 --draws 10   # offline, seconds per draw
     """
-    if project_dir is not None:
+    if replay_dir is not None:
+        result = replay(
+            replay_dir,
+            error_rates=[float(x) for x in error_rates.split(",")],
+            annotators=[int(x) for x in annotators.split(",")],
+            draws=draws,
+        )
+    elif project_dir is not None:
         from grewkit.core.project import Project
 
         settings = Project.open(project_dir).settings
