@@ -65,6 +65,7 @@ class Entry:
     opengait: list[str]
     shapes: list[tuple]  # the OpenGait shapes, in the order of ``opengait``
     combine: Callable[[list[torch.Tensor]], torch.Tensor]
+    separate: Callable[[torch.Tensor], list[torch.Tensor]]  # the inverse: grewkit's tensor -> OpenGait's
 
 
 def _same(ts):
@@ -75,12 +76,23 @@ def _stack_parts(ts):
     return torch.cat(ts, 0)
 
 
+def _unchanged(t):
+    return [t]
+
+
 def _bnneck_from_opengait(parts: int):
     def convert(ts):
         t = ts[0]
         if t.dim() == 0:  # num_batches_tracked
             return t
         return t.reshape(-1, parts).t().reshape(-1)  # (C, P) channel-major -> (P, C) part-major
+
+    return convert
+
+
+def _bnneck_to_opengait(parts: int):
+    def convert(t):
+        return [t if t.dim() == 0 else t.reshape(parts, -1).t().reshape(-1)]
 
     return convert
 
@@ -130,13 +142,28 @@ def mapping(name: str, model: torch.nn.Module) -> list[Entry]:
             stack = {"att3": "conv1d3x1", "att5": "conv1d3x3"}[m.group(1)]
             parts = model.parts
             keys = [f"TFA.pooling_func.{stack}.{p}.{m.group(2)}.conv.weight" for p in range(parts)]
-            entries.append(Entry(key, keys, [(t.shape[0] // parts, *t.shape[1:])] * parts, _stack_parts))
-        elif key.startswith("bnneck.bn."):
             entries.append(
-                Entry(key, [_rename(name, key, model)], [tuple(t.shape)], _bnneck_from_opengait(model.bnneck.parts))
+                Entry(
+                    key,
+                    keys,
+                    [(t.shape[0] // parts, *t.shape[1:])] * parts,
+                    _stack_parts,
+                    lambda t, parts=parts: list(t.chunk(parts, 0)),
+                )
+            )
+        elif key.startswith("bnneck.bn."):
+            parts = model.bnneck.parts
+            entries.append(
+                Entry(
+                    key,
+                    [_rename(name, key, model)],
+                    [tuple(t.shape)],
+                    _bnneck_from_opengait(parts),
+                    _bnneck_to_opengait(parts),
+                )
             )
         else:
-            entries.append(Entry(key, [_rename(name, key, model)], [tuple(t.shape)], _same))
+            entries.append(Entry(key, [_rename(name, key, model)], [tuple(t.shape)], _same, _unchanged))
     return entries
 
 
@@ -399,3 +426,35 @@ def model_from_opengait(
             )
     model.load_state_dict(converted)
     return model.eval(), cfg, iteration
+
+
+def to_opengait(name: str, model: torch.nn.Module) -> dict:
+    """The state dict OpenGait's model of the same widths would hold: the inverse of the loading map."""
+    if name not in OPENGAIT_MODELS:
+        raise GrewkitError(f"{name!r} has no OpenGait counterpart; known: {', '.join(OPENGAIT_MODELS)}")
+    state = model.state_dict()
+    out = {}
+    for e in mapping(name, model):
+        for key, t in zip(e.opengait, e.separate(state[e.grewkit])):
+            out[key] = t.detach().clone().contiguous()
+    return out
+
+
+def save_opengait_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
+    """A checkpoint of `grewkit train` rewritten as OpenGait's ``save_ckpt`` writes one: ``{"model",
+    "optimizer", "scheduler", "iteration"}`` with the model's tensors under OpenGait's names."""
+    from grewkit.core.atomic import atomic_path
+    from grewkit.train.loop import model_from_checkpoint
+
+    model, cfg, state = model_from_checkpoint(checkpoint)
+    ckpt = {
+        "model": to_opengait(cfg.model.name, model),
+        "optimizer": state.get("optimizer", {}),
+        "scheduler": state.get("scheduler", {}),
+        "iteration": int(state["iteration"]),
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        torch.save(ckpt, tmp)
+    return out
