@@ -202,3 +202,57 @@ def test_ccpg_exclusion_drops_only_same_identity_same_camera():
     assert cam.per_probe().ranks.tolist()[0][0] == 1  # same-camera also removes b
     with pytest.raises(GrewkitError, match="camera"):
         evaluate_retrieval(fs([0], ["a"]), fs([1], ["a"]), Conventions(exclude="same-identity-camera"))
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_tiled_threads_equal_the_block_path_bit_for_bit(distance):
+    # Small tiles on two worker threads: many tiles per chunk, tails joined to the tile before, checkpoint
+    # snapshots between chunks, exclusion codes and the top k; every number equals the plain-torch block path.
+    import torch
+
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((203, 64), dtype=np.float32)
+    g = rng.standard_normal((3001, 64), dtype=np.float32)
+    ql, gl = rng.integers(0, 300, 203), np.arange(3001) % 400
+    qk, gk = rng.integers(0, 3, 203), rng.integers(0, 3, 3001)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        cfg = SearchConfig(distance=distance, topk=9, gallery_chunk=700, tile_rows=12, tile_cols=48)
+        kw = dict(probe_labels=ql, gallery_labels=gl, probe_keys=qk, gallery_keys=gk, checkpoints=[1500, 3001])
+        a = search(q, g, config=cfg, **kw)
+        assert torch.get_num_threads() == 2  # the workers' one-thread BLAS setting does not leak out
+        b = search(q, g, config=SearchConfig(distance=distance, topk=9, gallery_chunk=700, use_numba=False), **kw)
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(a.pos_ranks, b.pos_ranks) and a.pos_ranks[-1].max() > 0
+    assert np.array_equal(a.topk_index, b.topk_index) and np.array_equal(a.topk_distance, b.topk_distance)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_matrix_products_round_alike_from_the_least_tile_up(threads):
+    # The fused search relies on this (search._LEAST_ROWS/_LEAST_COLS): a BLAS that rounds a tile
+    # differently from a large block would make the two paths disagree at ties.
+    import torch
+
+    from grewkit.evaluate.search import _LEAST_COLS, _LEAST_ROWS
+
+    rng = np.random.default_rng(4)
+    a = torch.from_numpy(rng.standard_normal((600, 256), dtype=np.float32))
+    b = torch.from_numpy(rng.standard_normal((5000, 256), dtype=np.float32))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    ref = a @ b.T
+    torch.set_num_threads(threads)
+    try:
+        for m in range(_LEAST_ROWS, _LEAST_ROWS + 30):
+            for n in (_LEAST_COLS, _LEAST_COLS + 7, 100, 1024, 1039):
+                assert torch.equal(a[5 : 5 + m] @ b[7 : 7 + n].T, ref[5 : 5 + m, 7 : 7 + n]), (m, n)
+        assert torch.equal(a[:600] @ b[:_LEAST_COLS].T, ref[:, :_LEAST_COLS])
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_tiles_smaller_than_the_blas_minimum_are_refused():
+    with pytest.raises(GrewkitError, match="tile_rows"):
+        SearchConfig(tile_rows=2)

@@ -64,6 +64,20 @@ def test_tiny_training_beats_untrained_and_chance(casiab, tmp_path):
     print("untrained", untrained, "trained", trained)
     assert hard_after > hard_before
     assert min(trained.values()) > 10.0  # chance: 1 of 10 test subjects
+    # The same weights written as OpenGait's save_ckpt writes them and read back through the OpenGait path.
+    from grewkit.train.opengait import save_opengait_checkpoint
+
+    og = save_opengait_checkpoint(ckpt[-1], tmp_path / "og" / "GaitSet-00024.pt")
+    saved = torch.load(og, weights_only=True)
+    assert set(saved) == {"model", "optimizer", "scheduler", "iteration"} and saved["iteration"] == 24
+    assert "Head.fc_bin" in saved["model"]
+    # The OpenGait path brings no [data] settings: give it the run's (TINY caps test clips at 40 frames).
+    from grewkit.train.opengait import model_from_opengait
+
+    net, _, _ = model_from_opengait(og, "gaitset")
+    via_opengait = _score(casiab, ModelEmbedder(net, ModelEmbedder.from_checkpoint(ckpt[-1]).cfg), tmp_path / "f2")
+    assert via_opengait == trained
+    assert (load_features(tmp_path / "f2").array == load_features(tmp_path / "f1").array).all()
 
 
 def test_resume_gives_the_same_weights(casiab, tmp_path):

@@ -17,7 +17,8 @@ SMALL = {
     "gaitpart": {"channels": [4, 8, 8], "out_channels": 16},
     "gaitbase": {"channels": [4, 8, 8, 16], "out_channels": 16},
     "deepgaitv2": {"channels": [4, 8, 8, 16], "blocks": [1, 2, 1, 1]},
-    "gaitgraph": {"branch_channels": [8, 8], "main_channels": [16], "out_channels": 8, "reduction": 4},
+    "gaitgraph": {"input_branch": [3, 8, 8], "main_stream": [8, 16, 16], "num_out": 8, "reduction": 4},
+    "gaitgraph2": {"input_branch": [5, 8, 8], "main_stream": [8, 16], "num_out": 8, "reduction": 4},
     "skeletongait": {"channels": [4, 8, 8, 16], "blocks": [1, 1, 1, 1]},
 }
 PARTS = {
@@ -27,6 +28,7 @@ PARTS = {
     "gaitbase": 16,
     "deepgaitv2": 16,
     "gaitgraph": 1,
+    "gaitgraph2": 1,
     "skeletongait": 16,
 }
 
@@ -161,6 +163,40 @@ def _og_deepgaitv2(classes, layers, ch=(64, 128, 256, 512), parts=16, in_channel
     return total + parts * ch[3] * ch[2] + _bn(ch[2] * parts) + parts * ch[2] * classes
 
 
+def _convb(cin, cout, k):  # ResGCN's convolutions keep nn.Conv2d's bias
+    return cin * cout * k + cout
+
+
+_EDGE = 4 * 17 * 17  # every ResGCNModule's edge importance: ones_like(A), A from Graph(max_hop=3)
+
+
+def _og_resgcn_module(cin, cout, kind, reduction, strided):
+    """OpenGait's ResGCNModule (backbones/resgcn.py with modules.py's Spatial/Temporal blocks, kernel [9, 2])."""
+    if kind == "initial":  # SpatialBasicBlock and TemporalBasicBlock without residuals
+        return _convb(cin, 3 * cout, 1) + _bn(cout) + _convb(cout, cout, 9) + _bn(cout) + _EDGE
+    m = cout // reduction  # Bottleneck: both blocks with their own residuals, none around the module
+    spatial = _convb(cin, m, 1) + _bn(m) + _convb(m, 3 * m, 1) + _bn(m) + _convb(m, cout, 1) + _bn(cout)
+    spatial += _convb(cin, cout, 1) + _bn(cout) if cin != cout else 0
+    temporal = _convb(cout, m, 1) + _bn(m) + _convb(m, m, 9) + _bn(m) + _convb(m, cout, 1) + _bn(cout)
+    temporal += _convb(cout, cout, 1) + _bn(cout) if strided else 0
+    return spatial + temporal + _EDGE
+
+
+def _og_resgcn(input_num, branch, main, reduction, num_class):
+    """GaitGraph1/GaitGraph2: input_num branches (BatchNorm, an initial module, bottleneck modules), the main
+    stream (the first module's temporal residual is strided, get_res; later ones where the width changes)
+    and nn.Linear(256, num_class)."""
+    one = _bn(branch[0]) + sum(
+        _og_resgcn_module(branch[i], branch[i + 1], "initial" if i == 0 else "Bottleneck", reduction, False)
+        for i in range(len(branch) - 1)
+    )
+    total = input_num * one
+    for i in range(len(main) - 1):
+        cin = main[i] * input_num if i == 0 else main[i]
+        total += _og_resgcn_module(cin, main[i + 1], "Bottleneck", reduction, i == 0 or main[i] != main[i + 1])
+    return total + 256 * num_class + num_class
+
+
 OPENGAIT_COUNTS = {
     "gaitset_grew": (20000, _og_gaitset((1, 64, 128, 256), 256)),
     "gaitset_casiab": (74, _og_gaitset((1, 32, 64, 128), 256)),
@@ -180,6 +216,12 @@ OPENGAIT_COUNTS = {
     "deepgaitv2_casiab": (74, _og_deepgaitv2(74, (1, 1, 1, 1))),
     # SkeletonGait: DeepGaitV2 at C = 2 (32C = 64 channels) on two-channel maps
     "skeletongait_grew": (20000, _og_deepgaitv2(20000, (1, 4, 4, 1), in_channels=2)),
+    # GaitGraph1 (configs/gaitgraph1/gaitgraph1_phase1_GREW.yaml, gaitgraph1_phase1.yaml) and GaitGraph2
+    # (configs/gaitgraph2/gaitgraph2_GREW.yaml, gaitgraph2.yaml): no classifier, num_class is the embedding.
+    "gaitgraph_grew": (20000, _og_resgcn(1, (3, 64, 64, 32), (32, 128, 128, 256, 256), 8, 256)),
+    "gaitgraph_casiab": (74, _og_resgcn(1, (3, 64, 64, 32), (32, 128, 128, 256, 256), 8, 128)),
+    "gaitgraph2_grew": (20000, _og_resgcn(3, (5, 64, 64, 32), (32, 128, 128, 128, 256, 256, 256), 4, 128)),
+    "gaitgraph2_casiab": (74, _og_resgcn(3, (5, 64, 32), (32, 128, 256), 8, 128)),
 }
 
 

@@ -390,3 +390,33 @@ def test_cli_embed_refuses_and_writes_nothing(tmp_path):
         cli, ["embed", "--project", str(project), "--opengait-checkpoint", str(path), "--out", str(out)]
     )
     assert r.exit_code != 0 and "--model" in r.output and not out.exists()
+
+
+@pytest.mark.parametrize("name", ["gaitset", "gaitpart", "gaitbase", "deepgaitv2", "gaitgraph2"])
+def test_grewkit_weights_written_in_opengait_names_load_back_unchanged(name):
+    # to_opengait is the loader's inverse: per-part TFA convolutions split, the BNNeck back to channel-major.
+    from grewkit.train.models import build_model
+    from grewkit.train.opengait import check_and_convert, to_opengait
+
+    small = {
+        "gaitset": {"channels": [4, 8, 8], "out_channels": 6},
+        "gaitpart": {"layers": ["BC-4", "BC-4", "M", "FC-8-2", "FC-8-2", "M", "FC-8-3", "FC-8-3"], "out_channels": 6},
+        "gaitbase": {"channels": [4, 8, 8, 16], "out_channels": 6},
+        "deepgaitv2": {"channels": [4, 8, 8, 16], "blocks": [1, 2, 1, 1]},
+        "gaitgraph2": {"input_branch": [5, 8, 8], "main_stream": [8, 16, 256], "num_out": 6, "reduction": 4},
+    }[name]
+    torch.manual_seed(0)
+    model = build_model(name, num_classes=5, height=64, width=44, **small)
+    with torch.no_grad():
+        for t in model.state_dict().values():
+            if t.is_floating_point():
+                t.copy_(torch.randn(t.shape))
+    og = to_opengait(name, model)
+    if name == "gaitpart":
+        assert og["TFA.pooling_func.conv1d3x1.15.0.conv.weight"].shape == (2, 8, 3)
+    if name == "gaitbase":
+        c, p = 6, 16  # OpenGait's BatchNorm1d index c * P + p holds grewkit's p * D + d
+        assert og["BNNecks.bn1d.running_mean"][3 * p + 5] == model.state_dict()["bnneck.bn.running_mean"][5 * c + 3]
+    back = check_and_convert(name, model, og, Path("x.pt"))
+    for key, t in model.state_dict().items():
+        assert torch.equal(back[key], t), key

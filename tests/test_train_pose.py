@@ -20,7 +20,7 @@ from grewkit.train.loop import train
 TINY = """
 [model]
 name = "gaitgraph"
-args = { inputs = "%s", branch_channels = [16, 16], main_channels = [32, 32], out_channels = 32, reduction = 4 }
+args = { inputs = "%s", input_branch = [%d, 16, 16], main_stream = [16, 32, 32], num_out = 32, reduction = 4 }
 [data]
 modality = "pose2d"
 frames = 20
@@ -79,7 +79,7 @@ def test_gaitgraph_trains_on_walker_poses(tmp_path, inputs):
     torch.set_num_threads(1)
     records = _records(tmp_path, walker_poses(8, 4, frames=40, seed=1))
     text = tmp_path / "tiny.toml"
-    text.write_text(TINY % (inputs, 30, 30))
+    text.write_text(TINY % (inputs, 3 if inputs == "joints" else 5, 30, 30))
     cfg = TrainConfig.load(text)
     res = train(cfg, records, tmp_path / "run", device="cpu", show_progress=False)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
@@ -93,7 +93,8 @@ def test_gaitgraph_trains_on_walker_poses(tmp_path, inputs):
     assert emb.input_kind == "pose" and emb.cfg.data.modality == "pose2d"
     pose = normalise_pose(walker_poses(1, 1, frames=55, seed=9)[0][2])
     a = emb.embed(pose)
-    assert a.shape == (1, 32) and np.isfinite(a).all()
+    # OpenGait's test-time views: GaitGraph averages two, GaitGraph2 concatenates three.
+    assert a.shape == ((1, 32) if inputs == "joints" else (1, 96)) and np.isfinite(a).all()
     np.testing.assert_array_equal(emb.embed(pose), a)  # eval mode: no dropout, no batch statistics
     if inputs == "joints":
         assert np.linalg.norm(a) == pytest.approx(1.0, abs=1e-5)  # GaitGraph's L2-normalised embedding
@@ -111,7 +112,7 @@ def test_train_embed_evaluate_on_pose2d(project, tmp_path):
     torch.set_num_threads(1)
     runner = CliRunner()
     splits = small_world(project, modalities=("pose2d",)).to_pylist()
-    (tmp_path / "tiny.toml").write_text(TINY % ("joints", 4, 4))
+    (tmp_path / "tiny.toml").write_text(TINY % ("joints", 3, 4, 4))
     run = tmp_path / "run"
     args = ["--project", str(project.root)]
     r = runner.invoke(
@@ -133,7 +134,7 @@ def test_train_embed_evaluate_on_pose2d(project, tmp_path):
 
     # A pose model on silhouettes: one line naming the file and what was expected, nothing written.
     sil = tmp_path / "sil.toml"
-    sil.write_text((TINY % ("joints", 4, 4)).replace('modality = "pose2d"', 'modality = "sil64"'))
+    sil.write_text((TINY % ("joints", 3, 4, 4)).replace('modality = "pose2d"', 'modality = "sil64"'))
     small_world(project, modalities=("sil64",))
     r = runner.invoke(
         cli, ["train", *args, "--config", str(sil), "--out", str(tmp_path / "bad"), "--device", "cpu", "--quiet"]

@@ -4,6 +4,9 @@ Uses only grewkit commands on the real CASIA-B excerpt in the shared data (subje
 090): import, a by-subject split (075-084 train, 085-094 test; gallery nm-01..04), then ``grewkit
 train``, ``grewkit embed`` and ``grewkit evaluate --protocol casiab --include-identical-view`` for
 the trained model and for ``--model gei``. Each command runs in a fresh process, as a user runs it.
+The trained checkpoint is also rewritten in OpenGait's checkpoint format (``save_ckpt``'s keys, OpenGait's
+tensor names) and evaluated through ``grewkit embed --opengait-checkpoint``: the row must equal the
+trained one.
 """
 
 from __future__ import annotations
@@ -91,10 +94,20 @@ def _train_and_compare(data: Path, work: Path, *, config: str, iterations: int, 
         "train_line": line.strip(),
         "load_avg_1min": load_average(),
     }
-    for name, extra, dist in (
+    from grewkit.train.config import TrainConfig
+    from grewkit.train.opengait import OPENGAIT_MODELS, save_opengait_checkpoint
+
+    rows = [
         ("gei", ["--model", "gei"], "euclidean"),
         ("trained", ["--checkpoint", str(ckpt), "--device", device], distance),
-    ):
+    ]
+    model_name = TrainConfig.load(config).model.name
+    if model_name in OPENGAIT_MODELS:
+        og = save_opengait_checkpoint(ckpt, work / "opengait" / f"{model_name}-{iterations:05d}.pt")
+        rows.append(
+            ("opengait_path", ["--opengait-checkpoint", str(og), "--model", model_name, "--device", device], distance)
+        )
+    for name, extra, dist in rows:
         run_grewkit("embed", "--project", str(proj), *extra, "--split", "test", "--out", str(work / name), "--quiet")
         run_grewkit(
             "evaluate",
@@ -117,6 +130,9 @@ def _train_and_compare(data: Path, work: Path, *, config: str, iterations: int, 
             "distance": dist,
             "ms_per_sequence": round(meta["seconds_per_sequence"] * 1000, 2),
         }
+    if "opengait_path" in result:
+        keys = [k for k in result["trained"] if k != "ms_per_sequence"]
+        result["opengait_path_same_metrics"] = all(result["trained"][k] == result["opengait_path"][k] for k in keys)
     log = [json.loads(x) for x in (work / "run" / "log.jsonl").read_text().splitlines()]
     result["seconds_per_iter_log"] = [e["seconds_per_iter"] for e in log]
     return result
@@ -127,7 +143,13 @@ def markdown(r: dict) -> str:
     return (
         f"machine: {r['machine']}; load average {r['load_avg_1min']}\n"
         f"{r['config']}, {r['iterations']} iterations on {r['device']}: {r['train_wall_s']} s wall; {r['train_line']}\n"
-        f"seconds per iteration (log): {', '.join(f'{s:.2f}' for s in r['seconds_per_iter_log'])}\n\n"
+        f"seconds per iteration (log): {', '.join(f'{s:.2f}' for s in r['seconds_per_iter_log'])}\n"
+        + (
+            f"OpenGait-format checkpoint gives the same metrics: {r['opengait_path_same_metrics']}\n"
+            if "opengait_path" in r
+            else ""
+        )
+        + "\n"
         + markdown_table(
             ["model", "distance", *metrics, "ms per sequence"],
             [
@@ -137,7 +159,8 @@ def markdown(r: dict) -> str:
                     *(f"{r[name][m]:.2f}" if isinstance(r[name][m], float) else r[name][m] for m in metrics),
                     r[name]["ms_per_sequence"],
                 )
-                for name in ("gei", "trained")
+                for name in ("gei", "trained", "opengait_path")
+                if name in r
             ],
         )
     )

@@ -32,7 +32,8 @@ TINY_ARGS: dict[str, dict] = {
     "gaitpart": {"channels": [4, 8, 8], "out_channels": 8, "parts": 4},
     "gaitbase": {"channels": [4, 8, 8, 16], "out_channels": 8, "parts": 4},
     "deepgaitv2": {"mode": "p3d", "channels": [4, 8, 8, 16], "blocks": [1, 1, 1, 1], "parts": 4},
-    "gaitgraph": {"branch_channels": [8, 8], "main_channels": [16], "out_channels": 8, "reduction": 4},
+    "gaitgraph": {"input_branch": [3, 8, 8], "main_stream": [8, 16, 16], "num_out": 8, "reduction": 4},
+    "gaitgraph2": {"input_branch": [5, 8, 8], "main_stream": [8, 16], "num_out": 8, "reduction": 4},
     "skeletongait": {"mode": "p3d", "channels": [4, 8, 8, 16], "blocks": [1, 1, 1, 1], "parts": 4},
 }
 STRICT_REL_TOL = 1e-4  # max |device - cpu| / max |cpu| in strict float32

@@ -82,25 +82,38 @@ class Distance:
     # (cosine keys lie in [0, 2]).
     tie_scale: str
 
+    @property
+    def has_dot_form(self) -> bool:
+        """Whether the key is alpha * (one matrix product) + a probe term + a gallery term (see ``operands``)."""
+        return self.name in ("euclidean", "cosine")
+
+    def operands(self, x: torch.Tensor, gallery: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """For a distance with a dot form: the rows that enter the product and each row's own term.
+
+        Euclidean: the flattened rows and their squared norms; cosine: unit rows, term 1 for a probe and
+        0 for a gallery entry (key = 1 - cos)."""
+        if self.name == "euclidean":
+            xf = _flat(x)
+            return xf, (xf * xf).sum(1)
+        xf = _normalise(_flat(x))
+        return xf, torch.full((len(xf),), 0.0 if gallery else 1.0, device=x.device)
+
+    @property
+    def alpha(self) -> float:
+        return -2.0 if self.name == "euclidean" else -1.0
+
     def block(self, q: torch.Tensor, g: torch.Tensor, out: torch.Tensor | None = None):
         """``(dot, alpha, qterm, gterm, clamp)`` with key = alpha * dot + qterm[i] + gterm[j] (clamped at 0).
 
         ``out``: a flat float32 buffer of at least len(q) * len(g) for the dot products. A search reuses one
         across blocks: a fresh block of hundreds of MB is fresh pages for the kernel to fault in and zero."""
-
-        def dot(a, b):
-            if out is None:
-                return a @ b.T
-            return torch.mm(a, b.T, out=out[: len(a) * len(b)].view(len(a), len(b)))
-
-        if self.name == "euclidean":
-            qf, gf = _flat(q), _flat(g)
-            return dot(qf, gf), -2.0, (qf * qf).sum(1), (gf * gf).sum(1), True
-        if self.name == "cosine":
-            qf, gf = _normalise(_flat(q)), _normalise(_flat(g))
-            return dot(qf, gf), -1.0, torch.ones(len(qf), device=q.device), torch.zeros(len(gf), device=g.device), False
-        zq = torch.zeros(len(q), device=q.device)
-        return self.key(q, g), 1.0, zq, torch.zeros(len(g), device=g.device), False
+        if not self.has_dot_form:
+            zq = torch.zeros(len(q), device=q.device)
+            return self.key(q, g), 1.0, zq, torch.zeros(len(g), device=g.device), False
+        qf, qterm = self.operands(q, gallery=False)
+        gf, gterm = self.operands(g, gallery=True)
+        dot = qf @ gf.T if out is None else torch.mm(qf, gf.T, out=out[: len(qf) * len(gf)].view(len(qf), len(gf)))
+        return dot, self.alpha, qterm, gterm, self.name == "euclidean"
 
     def gallery_stat(self, g) -> float:
         """The gallery's share of the tie scale over one (numpy, float32) chunk; the search keeps the maximum."""

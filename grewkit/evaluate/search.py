@@ -15,6 +15,7 @@ read at a checkpoint are right for the probes whose true matches all lie within 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +24,14 @@ import torch
 from grewkit.core.errors import GrewkitError
 from grewkit.evaluate.conventions import TIES  # noqa: E402  (re-exported)
 from grewkit.evaluate.distances import get_distance
-from grewkit.evaluate.kernels import scan_block
+from grewkit.evaluate.kernels import HAVE_NUMBA, scan_block, scan_tile
+
+# MKL's sgemm gives every output element the same float32 value whatever the product's shape once it has
+# at least 12 rows and 16 columns (smaller products take other kernels, with other rounding; with 2
+# threads some of 5-11 rows differ too, with 1 thread only 1-3): measured on this CPU for feature widths
+# 64 to 1024. Tiles are kept at least that large so the fused path's keys equal the block path's bit for
+# bit (tests/test_evaluate_metrics.py checks the rule).
+_LEAST_ROWS, _LEAST_COLS = 12, 16
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,10 @@ class SearchConfig:
     # 4096: a 2048 x 4096 block (32 MB) stays in the last-level cache, where the matrix product runs
     # about 1.5x faster on the CPU than into a 268 MB block (docs/benchmarks.md, "Search at GREW scale").
     gallery_chunk: int = 4096
+    # The CPU path (numba): each thread multiplies tile_rows probes by tile_cols gallery entries into its
+    # own 1 MB block and scans it while it is still in that core's caches (docs/benchmarks.md).
+    tile_rows: int = 256
+    tile_cols: int = 1024
     device: str = "cpu"
     use_numba: bool = True
 
@@ -45,8 +57,14 @@ class SearchConfig:
         get_distance(self.distance)
         if self.ties not in TIES:
             raise GrewkitError(f"ties must be one of {TIES}, not {self.ties!r}")
-        if self.topk < 0 or self.probe_chunk < 1 or self.gallery_chunk < 1 or self.tie_ulps < 0:
+        if (
+            self.topk < 0
+            or min(self.probe_chunk, self.gallery_chunk, self.tile_rows, self.tile_cols) < 1
+            or self.tie_ulps < 0
+        ):
             raise GrewkitError("topk and tie_ulps must be >= 0 and chunk sizes >= 1")
+        if self.tile_rows < _LEAST_ROWS or self.tile_cols < _LEAST_COLS:
+            raise GrewkitError(f"tile_rows must be >= {_LEAST_ROWS} and tile_cols >= {_LEAST_COLS}")
 
 
 @dataclass
@@ -137,83 +155,221 @@ def search(
     for g0 in range(0, n_gal, config.gallery_chunk):
         gc = np.asarray(gallery[g0 : g0 + config.gallery_chunk], dtype=np.float32)
         g_stat = max(g_stat, dist.gallery_stat(gc))
-    # Gallery segments end at every checkpoint so that counts can be snapshot there.
-    bounds = []
-    start = 0
-    for cp in checkpoints:
-        for g0 in range(start, cp, config.gallery_chunk):
-            bounds.append((g0, min(g0 + config.gallery_chunk, cp)))
-        bounds.append(None)  # snapshot marker
-        start = cp
-    gkeys_t = torch.as_tensor(gallery_keys, device=device) if exclude else None
-    buf = torch.empty(min(config.probe_chunk, len(probe)) * min(config.gallery_chunk, n_gal), device=device)
+    gkeys_t = torch.as_tensor(gallery_keys if exclude else np.full(n_gal, -2), device=device)
+    pkeys_t = torch.as_tensor(probe_keys if exclude else np.full(len(probe), -1), device=device)
+    pessimistic = config.ties == "pessimistic"
+    # Per probe: the limits its true matches set (their keys, sorted, +-the tie tolerance), the count of
+    # other entries below each, and the running top k.
+    limit = torch.full((len(probe), m), float("inf"), device=device)
+    neg_count = torch.zeros((len(probe), m), dtype=torch.int64, device=device)
+    top_dk = torch.full((len(probe), k), float("inf"), device=device)
+    top_ik = torch.full((len(probe), k), -1, dtype=torch.int64, device=device)
+    pidx_t = torch.as_tensor(pos_idx, device=device)
+    valid = pos_idx >= 0
+    fused = device.type == "cpu" and config.use_numba and HAVE_NUMBA and dist.has_dot_form
     with torch.inference_mode():
         for p0 in range(0, len(probe), config.probe_chunk):
             p1 = min(p0 + config.probe_chunk, len(probe))
             q = torch.as_tensor(np.ascontiguousarray(probe[p0:p1], dtype=np.float32), device=device)
-            b = p1 - p0
-            pidx = pos_idx[p0:p1]
-            # True matches' keys, sorted ascending per probe; padding is +inf.
-            thr = torch.full((b, m), float("inf"), device=device)
-            valid = pidx >= 0
-            if valid.any():
-                rows, cols = np.nonzero(valid)
-                g_sel = torch.as_tensor(
-                    np.ascontiguousarray(gallery[pidx[rows, cols]], dtype=np.float32), device=device
-                )
-                q_sel = q[torch.as_tensor(rows, device=device)]
-                keys = _rowwise_key(dist, q_sel, g_sel)
-                thr[torch.as_tensor(rows, device=device), torch.as_tensor(cols, device=device)] = keys.float()
-            thr, _ = thr.sort(dim=1)
-            tol = dist.tie_tolerance(q, g_stat, config.tie_ulps).unsqueeze(1)
-            pessimistic = config.ties == "pessimistic"
-            limit = (thr + tol if pessimistic else thr - tol).contiguous()
-            neg_count = torch.zeros((b, m), dtype=torch.int64, device=device)
-            top_dk = torch.full((b, k), float("inf"), device=device)
-            top_ik = torch.full((b, k), -1, dtype=torch.int64, device=device)
-            pkey = torch.as_tensor(probe_keys[p0:p1] if exclude else np.full(b, -1), device=device)
-            snap = 0
-            for bound in bounds:
-                if bound is None:
-                    ranks = neg_count.cpu().numpy() + np.arange(1, m + 1)[None, :]
-                    pos_ranks[snap, p0:p1] = np.where(valid, ranks, 0)
-                    snap += 1
-                    continue
-                g0, g1 = bound
-                g = torch.as_tensor(np.ascontiguousarray(gallery[g0:g1], dtype=np.float32), device=device)
-                dot, alpha, qterm, gterm, clamp = dist.block(q, g, out=buf)
-                gkey = gkeys_t[g0:g1] if exclude else torch.full((g1 - g0,), -2, dtype=torch.int64, device=device)
-                pcol = torch.as_tensor(np.where(valid & (pidx >= g0) & (pidx < g1), pidx - g0, -1), device=device)
-                scan_block(
-                    dot.contiguous(),
-                    alpha,
-                    qterm.contiguous(),
-                    gterm.contiguous(),
-                    clamp,
-                    pkey,
-                    gkey,
-                    pcol,
-                    limit,
-                    pessimistic,
-                    neg_count,
-                    top_dk,
-                    top_ik,
-                    g0,
-                    use_numba=config.use_numba,
-                )
-            if k:
-                # Sort by distance, earlier gallery entries first on ties.
-                key_i = torch.where(top_ik < 0, torch.iinfo(torch.int64).max, top_ik)
-                order = torch.argsort(key_i, dim=1, stable=True)
-                top_dk, top_ik = torch.gather(top_dk, 1, order), torch.gather(top_ik, 1, order)
-                order = torch.argsort(top_dk, dim=1, stable=True)
-                top_d[p0:p1] = dist.to_distance(torch.gather(top_dk, 1, order)).cpu().numpy()
-                top_i[p0:p1] = torch.gather(top_ik, 1, order).cpu().numpy()
-            if progress is not None:
-                progress(b)
+            limit[p0:p1] = _limits(dist, q, gallery, pos_idx[p0:p1], g_stat, config, device)
+        if fused:
+            _fused_pass(
+                dist,
+                probe,
+                gallery,
+                bounds_of(checkpoints, config.gallery_chunk),
+                pos_ranks,
+                valid,
+                limit,
+                neg_count,
+                top_dk,
+                top_ik,
+                pkeys_t,
+                gkeys_t,
+                pidx_t,
+                pessimistic,
+                config,
+                progress,
+            )
+        else:
+            bounds = bounds_of(checkpoints, config.gallery_chunk)
+            buf = torch.empty(min(config.probe_chunk, len(probe)) * min(config.gallery_chunk, n_gal), device=device)
+            for p0 in range(0, len(probe), config.probe_chunk):
+                p1 = min(p0 + config.probe_chunk, len(probe))
+                q = torch.as_tensor(np.ascontiguousarray(probe[p0:p1], dtype=np.float32), device=device)
+                snap = 0
+                for bound in bounds:
+                    if bound is None:
+                        _snapshot(pos_ranks[snap], neg_count, valid, p0, p1)
+                        snap += 1
+                        continue
+                    g0, g1 = bound
+                    g = torch.as_tensor(np.ascontiguousarray(gallery[g0:g1], dtype=np.float32), device=device)
+                    dot, alpha, qterm, gterm, clamp = dist.block(q, g, out=buf)
+                    scan_block(
+                        dot.contiguous(),
+                        alpha,
+                        qterm.contiguous(),
+                        gterm.contiguous(),
+                        clamp,
+                        pkeys_t[p0:p1],
+                        gkeys_t[g0:g1],
+                        pidx_t[p0:p1],
+                        limit[p0:p1],
+                        pessimistic,
+                        neg_count[p0:p1],
+                        top_dk[p0:p1],
+                        top_ik[p0:p1],
+                        g0,
+                        use_numba=config.use_numba,
+                    )
+                if progress is not None:
+                    progress(p1 - p0)
+        if k:
+            # Sort by distance, earlier gallery entries first on ties.
+            key_i = torch.where(top_ik < 0, torch.iinfo(torch.int64).max, top_ik)
+            order = torch.argsort(key_i, dim=1, stable=True)
+            top_dk, top_ik = torch.gather(top_dk, 1, order), torch.gather(top_ik, 1, order)
+            order = torch.argsort(top_dk, dim=1, stable=True)
+            top_d[:] = dist.to_distance(torch.gather(top_dk, 1, order)).cpu().numpy()
+            top_i[:] = torch.gather(top_ik, 1, order).cpu().numpy()
     return SearchResult(
         n_pos=n_pos, pos_ranks=pos_ranks, checkpoints=checkpoints, topk_index=top_i, topk_distance=top_d
     )
+
+
+def bounds_of(checkpoints: list[int], chunk: int) -> list:
+    """Gallery segments of at most ``chunk`` entries that end at every checkpoint (so that counts can be
+    snapshot there); None marks a snapshot."""
+    bounds = []
+    start = 0
+    for cp in checkpoints:
+        for g0 in range(start, cp, chunk):
+            bounds.append((g0, min(g0 + chunk, cp)))
+        bounds.append(None)
+        start = cp
+    return bounds
+
+
+def _snapshot(out: np.ndarray, neg_count: torch.Tensor, valid: np.ndarray, p0: int, p1: int) -> None:
+    ranks = neg_count[p0:p1].cpu().numpy() + np.arange(1, neg_count.shape[1] + 1)[None, :]
+    out[p0:p1] = np.where(valid[p0:p1], ranks, 0)
+
+
+def _limits(dist, q: torch.Tensor, gallery, pidx: np.ndarray, g_stat: float, config: SearchConfig, device):
+    """Per probe of a chunk: its true matches' keys, sorted ascending, moved by the tie tolerance; padding +inf."""
+    b, m = pidx.shape
+    thr = torch.full((b, m), float("inf"), device=device)
+    valid = pidx >= 0
+    if valid.any():
+        rows, cols = np.nonzero(valid)
+        g_sel = torch.as_tensor(np.ascontiguousarray(gallery[pidx[rows, cols]], dtype=np.float32), device=device)
+        q_sel = q[torch.as_tensor(rows, device=device)]
+        keys = _rowwise_key(dist, q_sel, g_sel)
+        thr[torch.as_tensor(rows, device=device), torch.as_tensor(cols, device=device)] = keys.float()
+    thr, _ = thr.sort(dim=1)
+    tol = dist.tie_tolerance(q, g_stat, config.tie_ulps).unsqueeze(1)
+    return thr + tol if config.ties == "pessimistic" else thr - tol
+
+
+def _cuts(n: int, size: int, least: int) -> list[tuple[int, int]]:
+    """``[0, n)`` in pieces of ``size``; a last piece shorter than ``least`` joins the one before it."""
+    edges = list(range(0, n, size))
+    if len(edges) > 1 and n - edges[-1] < least:
+        edges.pop()
+    return list(zip(edges, edges[1:] + [n]))
+
+
+def _fused_pass(
+    dist,
+    probe,
+    gallery,
+    bounds,
+    pos_ranks,
+    valid,
+    limit,
+    neg_count,
+    top_dk,
+    top_ik,
+    pkeys,
+    gkeys,
+    pidx,
+    pessimistic,
+    config,
+    progress,
+) -> None:
+    """The CPU search with one worker per thread, each owning a run of probe rows.
+
+    A worker multiplies ``tile_rows`` probes by ``tile_cols`` gallery entries into its own small block
+    and scans it at once with numba (no GIL held), while the block is still in that core's caches. One
+    BLAS thread per worker and no barrier inside a chunk: a two-thread product into a 2048 x 4096 block
+    ran at two thirds of the one-thread small-block rate, and the block path's scan then read the block
+    back from memory (docs/benchmarks.md, "Search at GREW scale"). Every dot product is the same float32
+    number as in the block path (see _LEAST_ROWS), so the results are too.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = max(1, torch.get_num_threads())
+    n_probe = len(probe)
+    rows, cols = config.tile_rows, config.tile_cols
+    runs = _cuts(n_probe, rows, _LEAST_ROWS)
+    alpha = np.float32(dist.alpha)
+    clamp = dist.name == "euclidean"
+    qf_all, qterm_all = dist.operands(torch.as_tensor(np.ascontiguousarray(probe, dtype=np.float32)), gallery=False)
+    q_np, qterm_np = qf_all.contiguous().numpy(), qterm_all.contiguous().numpy()
+    lim_np, cnt_np, td_np, ti_np = limit.numpy(), neg_count.numpy(), top_dk.numpy(), top_ik.numpy()
+    pk_np, gk_np, pidx_np = pkeys.numpy(), gkeys.numpy(), pidx.numpy()
+    local = threading.local()
+
+    def work(run, g_t, gterm, g0):
+        a, b = run
+        buf = getattr(local, "buf", None)
+        if buf is None:
+            torch.set_num_threads(1)
+            buf = local.buf = torch.empty((rows + _LEAST_ROWS) * (cols + _LEAST_COLS))
+        q = torch.from_numpy(q_np[a:b])
+        for c0, c1 in _cuts(len(g_t), cols, _LEAST_COLS):
+            out = buf[: (b - a) * (c1 - c0)].view(b - a, c1 - c0)
+            torch.mm(q, g_t[c0:c1].T, out=out)
+            scan_tile(
+                out.numpy(),
+                alpha,
+                qterm_np[a:b],
+                gterm[c0:c1],
+                clamp,
+                pk_np[a:b],
+                gk_np[g0 + c0 : g0 + c1],
+                pidx_np[a:b],
+                lim_np[a:b],
+                pessimistic,
+                cnt_np[a:b],
+                td_np[a:b],
+                ti_np[a:b],
+                g0 + c0,
+            )
+
+    snap = 0
+    # One thread for torch here too: an OpenMP team started by a small op in this thread spins between
+    # regions on the cores the workers need.
+    torch.set_num_threads(1)
+    try:
+        pool = ThreadPoolExecutor(threads)
+        for bound in bounds:
+            if bound is None:
+                _snapshot(pos_ranks[snap], neg_count, valid, 0, n_probe)
+                snap += 1
+                continue
+            g0, g1 = bound
+            g_t, gterm = dist.operands(
+                torch.as_tensor(np.ascontiguousarray(gallery[g0:g1], dtype=np.float32)), gallery=True
+            )
+            g_t, gterm = g_t.contiguous(), gterm.contiguous().numpy()
+            list(pool.map(lambda r: work(r, g_t, gterm, g0), runs))
+    finally:
+        pool.shutdown()
+        torch.set_num_threads(threads)  # the workers set BLAS to one thread; the caller's count back
+    if progress is not None:
+        progress(n_probe)
 
 
 def _rowwise_key(dist, q_sel: torch.Tensor, g_sel: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,11 @@ class EvaluateSettings:
     ties: str = setting(
         "pessimistic", "A true match tied with another identity ranks after it (pessimistic) or before."
     )
-    probe_chunk: int = setting(2048, "Probes per search block (memory: probe_chunk x gallery_chunk x 4 bytes).")
+    probe_chunk: int = setting(
+        2048,
+        "Probes per search block on a GPU or without numba (memory: probe_chunk x gallery_chunk x 4 bytes); "
+        "the CPU path works in runs of 256 probes per thread.",
+    )
     gallery_chunk: int = setting(
         4096,
         "Gallery entries per search block; 4096 keeps a block in the CPU cache (docs/benchmarks.md), larger suits a GPU.",

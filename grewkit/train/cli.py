@@ -65,7 +65,8 @@ def train_command(project, config_name, out_dir, splits, device, iterations, thr
     "--model",
     default=None,
     help="gei: the untrained GEI baseline; with --opengait-checkpoint, its architecture: gaitset, gaitpart, "
-    "gaitbase (OpenGait's Baseline) or deepgaitv2.",
+    "gaitbase (OpenGait's Baseline), deepgaitv2, skeletongait (OpenGait's DeepGaitV2 on skel maps), gaitgraph "
+    "(GaitGraph1) or gaitgraph2.",
 )
 @click.option(
     "--opengait-checkpoint",

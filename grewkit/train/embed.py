@@ -119,7 +119,10 @@ def make_sequence_embedder(
         raise GrewkitError("give --checkpoint or --opengait-checkpoint, not both")
     if opengait_checkpoint:
         if not model or model == "gei":
-            raise GrewkitError("--opengait-checkpoint needs --model: gaitset, gaitpart, gaitbase or deepgaitv2")
+            raise GrewkitError(
+                "--opengait-checkpoint needs --model: gaitset, gaitpart, gaitbase, deepgaitv2, skeletongait, "
+                "gaitgraph (GaitGraph1) or gaitgraph2"
+            )
         return ModelEmbedder.from_opengait(
             opengait_checkpoint, model, config=opengait_config, resolution=resolution, device=device
         )

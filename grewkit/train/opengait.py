@@ -1,5 +1,6 @@
-"""OpenGait checkpoints: GaitSet, GaitPart, GaitBase (OpenGait's ``Baseline``) and DeepGaitV2 weights
-trained with OpenGait, loaded into grewkit's models so that they give OpenGait's embeddings.
+"""OpenGait checkpoints: GaitSet, GaitPart, GaitBase (OpenGait's ``Baseline``), DeepGaitV2, SkeletonGait
+(OpenGait's DeepGaitV2 on two-channel skeleton maps), GaitGraph1 and GaitGraph2 weights trained with
+OpenGait, loaded into grewkit's models so that they give OpenGait's embeddings.
 
 An OpenGait checkpoint is ``{"model": state_dict, "optimizer": ..., "scheduler": ..., "iteration": n}``
 (``BaseModel.save_ckpt``). It is read with ``torch.load(weights_only=True)``: tensors and plain
@@ -8,7 +9,10 @@ mapped key by key: the expected OpenGait names are derived from the grewkit mode
 describe, and every key must be there, with its shape; a missing, unexpected or misshapen key is
 reported by name, the first one in one line.
 
-Names differ (OpenGait's ``SetBlockWrapper.forward_block`` is grewkit's ``FramewiseConv.module``,
+GaitGraph1/2 keep OpenGait's layout and names under its ``ResGCN.`` prefix, including the graph's adjacency
+that each input branch saves (``ResGCN.head.<i>.A``): a checkpoint whose graph differs from grewkit's is refused.
+
+Names differ elsewhere (OpenGait's ``SetBlockWrapper.forward_block`` is grewkit's ``FramewiseConv.module``,
 ``BasicConv2d.conv``, ``SeparateFCs.fc_bin``, ``downsample``), and two layouts differ:
 
 - GaitPart's temporal feature aggregator keeps one Conv1d stack per part (``conv1d3x1.<p>``);
@@ -38,7 +42,18 @@ from grewkit.train.models import build_model
 from grewkit.train.models.gaitpart import CASIAB_LAYERS, GREW_LAYERS
 
 # OpenGait's model class name (model_cfg.model) for each grewkit model that can load its weights.
-OPENGAIT_MODELS = {"gaitset": "GaitSet", "gaitpart": "GaitPart", "gaitbase": "Baseline", "deepgaitv2": "DeepGaitV2"}
+OPENGAIT_MODELS = {
+    "gaitset": "GaitSet",
+    "gaitpart": "GaitPart",
+    "gaitbase": "Baseline",
+    "deepgaitv2": "DeepGaitV2",
+    "skeletongait": "DeepGaitV2",
+    "gaitgraph": "GaitGraph1",
+    "gaitgraph2": "GaitGraph2",
+}
+# What each model reads (the TrainConfig's modality); the silhouette models read sil<resolution>.
+_MODALITY = {"gaitgraph": "pose2d", "gaitgraph2": "pose2d", "skeletongait": "skel{}"}
+_GRAPH_STREAMS = {"gaitgraph": (1, 3), "gaitgraph2": (3, 5)}  # input branches and their input channels
 _BN_STATS = ("weight", "bias", "running_mean", "running_var")
 
 
@@ -50,6 +65,7 @@ class Entry:
     opengait: list[str]
     shapes: list[tuple]  # the OpenGait shapes, in the order of ``opengait``
     combine: Callable[[list[torch.Tensor]], torch.Tensor]
+    separate: Callable[[torch.Tensor], list[torch.Tensor]]  # the inverse: grewkit's tensor -> OpenGait's
 
 
 def _same(ts):
@@ -60,12 +76,23 @@ def _stack_parts(ts):
     return torch.cat(ts, 0)
 
 
+def _unchanged(t):
+    return [t]
+
+
 def _bnneck_from_opengait(parts: int):
     def convert(ts):
         t = ts[0]
         if t.dim() == 0:  # num_batches_tracked
             return t
         return t.reshape(-1, parts).t().reshape(-1)  # (C, P) channel-major -> (P, C) part-major
+
+    return convert
+
+
+def _bnneck_to_opengait(parts: int):
+    def convert(t):
+        return [t if t.dim() == 0 else t.reshape(parts, -1).t().reshape(-1)]
 
     return convert
 
@@ -81,6 +108,8 @@ def _rename(name: str, key: str, model: torch.nn.Module) -> str:
             r"^backbone\.module\.(\d+)\.(?:conv\.)?weight$", r"Backbone.forward_block.feature.\1.conv.weight", key
         )
         return key.replace("fcs.weight", "Head.fc_bin")
+    if name in _GRAPH_STREAMS:
+        return "ResGCN." + key
     if key == "fcs.weight":
         return "FCs.fc_bin"
     if key == "bnneck.fc":
@@ -113,13 +142,28 @@ def mapping(name: str, model: torch.nn.Module) -> list[Entry]:
             stack = {"att3": "conv1d3x1", "att5": "conv1d3x3"}[m.group(1)]
             parts = model.parts
             keys = [f"TFA.pooling_func.{stack}.{p}.{m.group(2)}.conv.weight" for p in range(parts)]
-            entries.append(Entry(key, keys, [(t.shape[0] // parts, *t.shape[1:])] * parts, _stack_parts))
-        elif key.startswith("bnneck.bn."):
             entries.append(
-                Entry(key, [_rename(name, key, model)], [tuple(t.shape)], _bnneck_from_opengait(model.bnneck.parts))
+                Entry(
+                    key,
+                    keys,
+                    [(t.shape[0] // parts, *t.shape[1:])] * parts,
+                    _stack_parts,
+                    lambda t, parts=parts: list(t.chunk(parts, 0)),
+                )
+            )
+        elif key.startswith("bnneck.bn."):
+            parts = model.bnneck.parts
+            entries.append(
+                Entry(
+                    key,
+                    [_rename(name, key, model)],
+                    [tuple(t.shape)],
+                    _bnneck_from_opengait(parts),
+                    _bnneck_to_opengait(parts),
+                )
             )
         else:
-            entries.append(Entry(key, [_rename(name, key, model)], [tuple(t.shape)], _same))
+            entries.append(Entry(key, [_rename(name, key, model)], [tuple(t.shape)], _same, _unchanged))
     return entries
 
 
@@ -186,6 +230,8 @@ def args_from_checkpoint(name: str, state: dict, path: Path) -> tuple[dict, int]
             "--opengait-config (plain or focal convolutions cannot be read from the weights)",
             path=path,
         )
+    if name in _GRAPH_STREAMS:
+        return _graph_args_from_checkpoint(name, state, path), 0
     fc = _need(state, "FCs.fc_bin", path, name)
     classes = int(_need(state, "BNNecks.fc_bin", path, name).shape[2])
     if name == "gaitbase":
@@ -206,6 +252,39 @@ def args_from_checkpoint(name: str, state: dict, path: Path) -> tuple[dict, int]
         channels.append(int(_need(state, key, path, name).shape[0]))
         blocks.append(_count(state, rf"^layer{i}\.(\d+)\." if p3d else rf"^layer{i}\.forward_block\.(\d+)\."))
     return {"mode": "p3d" if p3d else "2d", "channels": channels, "blocks": blocks, "parts": int(fc.shape[0])}, classes
+
+
+def _graph_width(state: dict, prefix: str, path: Path, name: str) -> int:
+    # A module's output width: its temporal block's last BatchNorm (bn_up in a bottleneck, bn otherwise).
+    key = f"{prefix}.tcn.bn_up.weight" if f"{prefix}.tcn.bn_up.weight" in state else f"{prefix}.tcn.bn.weight"
+    return int(_need(state, key, path, name).shape[0])
+
+
+def _graph_args_from_checkpoint(name: str, state: dict, path: Path) -> dict:
+    streams, cin = _GRAPH_STREAMS[name]
+    heads = _count(state, r"^ResGCN\.head\.(\d+)\.")
+    if heads != streams:
+        raise GrewkitError(
+            f"{heads} input branches (ResGCN.head.*): OpenGait's {OPENGAIT_MODELS[name]} has {streams}", path=path
+        )
+    branch = [int(_need(state, "ResGCN.head.0.bn.weight", path, name).shape[0])]
+    for i in range(_count(state, r"^ResGCN\.head\.0\.layers\.(\d+)\.")):
+        branch.append(_graph_width(state, f"ResGCN.head.0.layers.{i}", path, name))
+    main = [branch[-1]]
+    for i in range(_count(state, r"^ResGCN\.backbone\.(\d+)\.")):
+        main.append(_graph_width(state, f"ResGCN.backbone.{i}", path, name))
+    bottleneck = "ResGCN.backbone.0.scn.conv_down.weight" in state
+    reduction = 4
+    if bottleneck:
+        reduction = main[1] // int(state["ResGCN.backbone.0.scn.conv_down.weight"].shape[0])
+    fc = _need(state, "ResGCN.fcn.weight", path, name)
+    return {
+        "input_branch": branch,
+        "main_stream": main,
+        "num_out": int(fc.shape[0]),
+        "block": "Bottleneck" if bottleneck else "Basic",
+        "reduction": reduction,
+    }
 
 
 def args_from_config(name: str, path: str | Path) -> tuple[dict, int]:
@@ -256,6 +335,20 @@ def args_from_config(name: str, path: str | Path) -> tuple[dict, int]:
             "out_channels": int(get("SeparateFCs", "out_channels")),
             "parts": parts,
         }, 0
+    if name in _GRAPH_STREAMS:
+        streams, cin = _GRAPH_STREAMS[name]
+        expect(get("joint_format"), "coco", "joint_format")
+        expect(int(get("input_num")), streams, "input_num")
+        expect(list(get("input_branch"))[0], cin, "input_branch[0]")
+        expect(list(get("main_stream"))[-1], 256, "main_stream[-1] (OpenGait's fcn reads 256 channels)")
+        return {
+            "input_branch": list(get("input_branch")),
+            "main_stream": list(get("main_stream")),
+            "num_out": int(get("num_class")),
+            "block": get("block"),
+            "reduction": int(get("reduction")),
+            "tta": bool(get("tta", default=True, required=False)),
+        }, 0
     classes = int(get("SeparateBNNecks", "class_num"))
     if name == "gaitbase":
         expect(get("backbone_cfg", "type"), "ResNet9", "backbone_cfg.type")
@@ -274,7 +367,7 @@ def args_from_config(name: str, path: str | Path) -> tuple[dict, int]:
     mode = get("Backbone", "mode")
     if mode not in ("p3d", "2d"):
         raise GrewkitError(f"model_cfg.Backbone.mode = {mode!r}: grewkit's deepgaitv2 builds p3d or 2d", path=path)
-    expect(get("Backbone", "in_channels"), 1, "Backbone.in_channels")
+    expect(get("Backbone", "in_channels"), 2 if name == "skeletongait" else 1, "Backbone.in_channels")
     expect(bool(get("use_emb2", default=False, required=False)), False, "use_emb2")
     return {
         "mode": mode,
@@ -315,13 +408,53 @@ def model_from_opengait(
         raise GrewkitError(f"--model {name!r} cannot load OpenGait weights; known: {', '.join(OPENGAIT_MODELS)}")
     state, iteration = read_checkpoint(path)
     args, classes = args_from_config(name, config) if config else args_from_checkpoint(name, state, path)
-    cfg = TrainConfig.from_dict(
-        {"model": {"name": name, "args": args}, "data": {"resolution": resolution}}, source=str(config or path)
-    )
+    data = {"resolution": resolution}
+    if name in _MODALITY:
+        data["modality"] = _MODALITY[name].format(resolution)
+    cfg = TrainConfig.from_dict({"model": {"name": name, "args": args}, "data": data}, source=str(config or path))
     h, w = RESOLUTIONS[resolution]
     try:
         model = build_model(name, num_classes=classes, height=h, width=w, **args)
     except (GrewkitError, ValueError) as exc:
         raise GrewkitError(f"cannot build {name} from these widths ({exc})", path=config or path) from None
-    model.load_state_dict(check_and_convert(name, model, state, path))
+    converted = check_and_convert(name, model, state, path)
+    for key, value in model.state_dict().items():
+        # The saved graph must be the one grewkit builds (the backbone uses grewkit's own copy of it).
+        if key.endswith(".A") and name in _GRAPH_STREAMS and not torch.allclose(converted[key], value, atol=1e-6):
+            raise GrewkitError(
+                f"key {_rename(name, key, model)!r} holds another graph than OpenGait's COCO graph", path=path
+            )
+    model.load_state_dict(converted)
     return model.eval(), cfg, iteration
+
+
+def to_opengait(name: str, model: torch.nn.Module) -> dict:
+    """The state dict OpenGait's model of the same widths would hold: the inverse of the loading map."""
+    if name not in OPENGAIT_MODELS:
+        raise GrewkitError(f"{name!r} has no OpenGait counterpart; known: {', '.join(OPENGAIT_MODELS)}")
+    state = model.state_dict()
+    out = {}
+    for e in mapping(name, model):
+        for key, t in zip(e.opengait, e.separate(state[e.grewkit])):
+            out[key] = t.detach().clone().contiguous()
+    return out
+
+
+def save_opengait_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
+    """A checkpoint of `grewkit train` rewritten as OpenGait's ``save_ckpt`` writes one: ``{"model",
+    "optimizer", "scheduler", "iteration"}`` with the model's tensors under OpenGait's names."""
+    from grewkit.core.atomic import atomic_path
+    from grewkit.train.loop import model_from_checkpoint
+
+    model, cfg, state = model_from_checkpoint(checkpoint)
+    ckpt = {
+        "model": to_opengait(cfg.model.name, model),
+        "optimizer": state.get("optimizer", {}),
+        "scheduler": state.get("scheduler", {}),
+        "iteration": int(state["iteration"]),
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        torch.save(ckpt, tmp)
+    return out

@@ -23,6 +23,7 @@ MODELS: Registry[type] = Registry(
         "gaitbase": "grewkit.train.models.gaitbase:GaitBase",
         "deepgaitv2": "grewkit.train.models.deepgaitv2:DeepGaitV2",
         "gaitgraph": "grewkit.train.models.gaitgraph:GaitGraph",
+        "gaitgraph2": "grewkit.train.models.gaitgraph:GaitGraph2",
         "skeletongait": "grewkit.train.models.skeletongait:SkeletonGait",
     },
 )
