@@ -214,7 +214,7 @@ def _round_open_keys(round_: dict, annotations: pa.Table, annotators_per_task: i
 
 def plan_next(project, run: AnnotationRun, resolution, annotations: pa.Table, spans) -> dict | None:
     """After a pull: close the current round when all its tasks are answered and plan the next one."""
-    from grewkit.annotate.rounds import candidate_scores, history, plan_round
+    from grewkit.annotate.rounds import candidate_scores, plan_after
 
     settings = settings_of(project)
     rounds = load_rounds(project, run)
@@ -231,22 +231,16 @@ def plan_next(project, run: AnnotationRun, resolution, annotations: pa.Table, sp
         return summary
     latest["closed"] = True
     answered = set(annotations.filter(pc.invert(annotations["was_cancelled"]))["task_key"].to_pylist())
-    asked, asked_from, adjudicated, audited = history(rounds, answered)
     state = resolution.state
     info = {r["tracklet_id"]: r for r in project.read("tracklets").to_pylist()}
-    plan = plan_round(
-        round_number=latest["round"] + 1,
+    plan = plan_after(
+        rounds,
         state=state,
         scores=candidate_scores(project.read("candidates")),
         info=info,
         spans=spans,
-        asked=asked,
-        asked_from=asked_from,
-        adjudicated=adjudicated,
-        audited=audited,
-        k=settings.k,
-        max_asks=settings.max_asks,
-        max_adjudications=settings.max_adjudications,
+        settings=settings,
+        answered=answered,
     )
     if plan.tasks:
         rounds.append(

@@ -123,6 +123,36 @@ def history(rounds: list[dict], answered: set[str] | None = None) -> tuple[Count
     return asked, asked_from, adjudicated, audited
 
 
+def plan_after(
+    rounds: list[dict],
+    *,
+    state: LinkState,
+    scores: dict[tuple[str, str], float],
+    info: dict[str, dict],
+    spans: dict | None,
+    settings,
+    answered: set[str] | None = None,
+) -> Plan:
+    """The round after ``rounds``: what they asked (``history``) and the annotate ``settings`` (k,
+    max_asks, max_adjudications) fed to ``plan_round``. Used by the campaign after each pull and by the
+    offline replay, so both plan alike."""
+    asked, asked_from, adjudicated, audited = history(rounds, answered)
+    return plan_round(
+        round_number=rounds[-1]["round"] + 1,
+        state=state,
+        scores=scores,
+        info=info,
+        spans=spans,
+        asked=asked,
+        asked_from=asked_from,
+        adjudicated=adjudicated,
+        audited=audited,
+        k=settings.k,
+        max_asks=settings.max_asks,
+        max_adjudications=settings.max_adjudications,
+    )
+
+
 def candidate_scores(candidates) -> dict[tuple[str, str], float]:
     """Unordered pair -> best score over both directions of the candidates manifest."""
     scores: dict[tuple[str, str], float] = {}

@@ -385,7 +385,7 @@ def replay_campaign(
 
     from grewkit.annotate.campaign import _task_dict
     from grewkit.annotate.resolve import resolve
-    from grewkit.annotate.rounds import candidate_scores, first_round, history, plan_round
+    from grewkit.annotate.rounds import candidate_scores, first_round, plan_after
     from grewkit.core.schemas import get_schema
 
     scores = candidate_scores(candidates)
@@ -400,20 +400,8 @@ def replay_campaign(
         rows += _simulated_answers(tasks, annotators, truth, attributes, error_rate, rng, clock, len(rows))
         annotations = pa.Table.from_pylist(rows, schema=get_schema("annotations").arrow)
         resolution = resolve(annotations, tracklets, time_spans=spans, min_same_votes=settings.min_same_votes)
-        asked, asked_from, adjudicated, audited = history(rounds)
-        tasks = plan_round(
-            round_number=len(rounds) + 1,
-            state=resolution.state,
-            scores=scores,
-            info=info,
-            spans=spans,
-            asked=asked,
-            asked_from=asked_from,
-            adjudicated=adjudicated,
-            audited=audited,
-            k=settings.k,
-            max_asks=settings.max_asks,
-            max_adjudications=settings.max_adjudications,
+        tasks = plan_after(
+            rounds, state=resolution.state, scores=scores, info=info, spans=spans, settings=settings
         ).tasks
     return rounds, rows, resolution, not tasks
 
