@@ -154,3 +154,35 @@ def test_ssdlite_batched_pass_gives_each_frames_own_boxes(shared_data):
         alone = detector.detect(image)
         np.testing.assert_array_equal(got.xyxy, alone.xyxy)
         np.testing.assert_array_equal(got.score, alone.score)
+
+
+def test_centernet_is_shipped_and_finds_the_walkers_of_tud_frames(shared_data):
+    folder = preprocess_dir()
+    config = load_backends(folder / "detectors.toml")["centernet"]
+    assert (folder / config["model"]).is_file() and len(config["sha256"]) == 64
+    assert "MIT" in (folder / "models" / "LICENSE-centernet").read_text()
+    seq = MotSequence.open(shared_data / "tud_campus", fps=TUD_CAMPUS_FPS)
+    det = make_detector("centernet")
+    found = total = 0
+    for i in (0, 20, 40, 60):
+        gt = seq.gt.at(i + 1).xyxy
+        boxes = det.detect(cv2.imread(str(seq.frames[i]))).filter(min_score=0.3)
+        assert np.all(np.diff(boxes.score) <= 0)
+        # NMS ran: no two kept boxes of one frame overlap as one person's would.
+        pair = iou_matrix(boxes.xyxy, boxes.xyxy)
+        assert (pair[np.triu_indices(len(boxes), 1)] < 0.6).all()
+        iou = iou_matrix(gt, boxes.xyxy)
+        found += int((iou.max(axis=1) >= 0.5).sum()) if iou.size else 0
+        total += len(gt)
+    assert found / total >= 0.65, f"CenterNet found {found} of {total} ground-truth people"
+
+
+def test_generic_onnx_refuses_an_unknown_layout(tmp_path):
+    folder = preprocess_dir()
+    config = dict(load_backends(folder / "detectors.toml")["centernet"], layout="nwhc")
+    config["model"] = str((folder / config["model"]).resolve())
+    (tmp_path / "detectors.toml").write_text(
+        "[mine]\n" + "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in config.items())
+    )
+    with pytest.raises(GrewkitError, match="layout 'nwhc'"):
+        make_detector("mine", backends_file=str(tmp_path / "detectors.toml"))

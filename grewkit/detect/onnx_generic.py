@@ -6,13 +6,15 @@ Described entirely in a detectors.toml entry, so a lab plugs in its checkpoint w
     kind = "onnx"
     model = "/models/yolox_s.onnx"      # relative paths are relative to the toml file
     sha256 = "..."                      # optional; checked at load time when given
-    output_format = "yolox"             # or "dets_labels" (mmdeploy end2end: dets (1,N,5) + labels (1,N))
+    output_format = "yolox"             # or "dets_labels" (mmdeploy end2end: dets (1,N,5) + labels (1,N)),
+                                        # or "dets_class" (one output (1,N,6): x1, y1, x2, y2, score, class)
     input_size = [640, 640]             # model input height, width
     resize = "letterbox"                # keep aspect, pad bottom/right (YOLOX, RTMDet); or "stretch"
     pad_value = 114
     channels = "bgr"                    # channel order the model expects; "rgb" for most mmdeploy exports
     mean = [0.0, 0.0, 0.0]              # (pixel - mean) / std, per channel, after reordering
     std = [1.0, 1.0, 1.0]
+    layout = "nchw"                     # or "nhwc" (TensorFlow exports)
     person_class = 0                    # class index of "person" (COCO: 0); -1 for a one-class model
     nms_iou = 0.45                      # YOLOX outputs need NMS; mmdeploy end2end outputs have it already
 
@@ -32,7 +34,8 @@ from grewkit.core.errors import GrewkitError
 from grewkit.core.onnx_session import open_session
 from grewkit.core.registry import check_keys
 
-FORMATS = ("yolox", "dets_labels")
+FORMATS = ("yolox", "dets_labels", "dets_class")
+LAYOUTS = ("nchw", "nhwc")
 
 
 class OnnxDetector:
@@ -50,6 +53,7 @@ class OnnxDetector:
         channels: str = "bgr",
         mean=(0.0, 0.0, 0.0),
         std=(1.0, 1.0, 1.0),
+        layout: str = "nchw",
         person_class: int = 0,
         nms_iou: float = 0.45,
         min_score: float = 0.05,
@@ -62,10 +66,13 @@ class OnnxDetector:
             raise GrewkitError(f"[{label}] resize {resize!r}: use letterbox or stretch")
         if channels not in ("bgr", "rgb"):
             raise GrewkitError(f"[{label}] channels {channels!r}: use bgr or rgb")
+        if layout not in LAYOUTS:
+            raise GrewkitError(f"[{label}] layout {layout!r}: use one of {', '.join(LAYOUTS)}")
         self.session = open_session(model, sha256=sha256, threads=threads)
         self.input = self.session.get_inputs()[0]
         if len(self.input.shape) != 4:
-            raise GrewkitError(f"expects a 4-D NCHW image input, the model's is {self.input.shape}", path=model)
+            raise GrewkitError(f"expects a 4-D image input, the model's is {self.input.shape}", path=model)
+        self.nhwc = layout == "nhwc"
         self.output_format = output_format
         self.input_hw = (int(input_size[0]), int(input_size[1]))
         self.resize = resize
@@ -94,6 +101,7 @@ class OnnxDetector:
                 "channels",
                 "mean",
                 "std",
+                "layout",
                 "person_class",
                 "nms_iou",
                 "min_score",
@@ -122,7 +130,7 @@ class OnnxDetector:
         if self.rgb:
             canvas = canvas[..., ::-1]
         canvas = (canvas - self.mean) / self.std
-        blob = np.ascontiguousarray(canvas.transpose(2, 0, 1)[None])
+        blob = np.ascontiguousarray((canvas if self.nhwc else canvas.transpose(2, 0, 1))[None])
         return blob.astype(np.float16 if self.fp16 else np.float32), sx, sy
 
     def detect(self, frame: np.ndarray) -> Boxes:
@@ -144,9 +152,17 @@ class OnnxDetector:
             if dets.shape[1] < 5:
                 raise GrewkitError(f"dets output has {dets.shape[1]} columns, expected x1, y1, x2, y2, score")
             keep = dets[:, 4] >= self.min_score
-            if len(outputs) > 1 and self.person_class >= 0:
+            if self.output_format == "dets_class":
+                if dets.shape[1] < 6:
+                    raise GrewkitError(f"dets_class output has {dets.shape[1]} columns, expected 6 (box, score, class)")
+                if self.person_class >= 0:
+                    keep &= np.rint(dets[:, 5]) == self.person_class
+            elif len(outputs) > 1 and self.person_class >= 0:
                 labels = np.asarray(outputs[1]).reshape(-1)
                 keep &= labels == self.person_class
             boxes = Boxes.best_first(dets[keep, :4], dets[keep, 4])
+            if self.output_format == "dets_class":
+                # Such graphs decode every peak of their heat map: one person can give a few peaks.
+                boxes = nms(boxes, self.nms_iou)
         scale = np.array([sx, sy, sx, sy], np.float32)
         return Boxes.best_first(boxes.xyxy / scale, boxes.score).clip(w, h)
