@@ -106,9 +106,9 @@ def set_settings(project, section: str, **values):
     project.settings_path.write_text(text[:start] + body + text[end:])
 
 
-def walker_poses(identities: int, walks: int, *, frames: int = 40, seed: int = 0):
+def walker_poses(identities: int, walks, *, frames: int = 40, seed: int = 0):
     """COCO-17 pose sequences (T, 17, 3) in image pixels of the synthetic world's walkers, seen side-on:
-    ``walks`` walks of each of ``identities`` people (the same gait within a few percent), at a random image
+    ``walks`` walks (or ``walks[i]`` of person i) of each of ``identities`` people (the same gait within a few percent), at a random image
     scale and place, with pixel noise and random confidences. Returns [(identity, walk index, pose)]."""
     from grewkit.synth.body import Walk, coco17, make_identities, perturb
 
@@ -116,7 +116,7 @@ def walker_poses(identities: int, walks: int, *, frames: int = 40, seed: int = 0
     people = make_identities(rng, identities)
     out = []
     for i, person in enumerate(people):
-        for w in range(walks):
+        for w in range(walks if isinstance(walks, int) else walks[i]):
             walk = Walk(f"w{i}-{w}", perturb(person, rng), 0, (0.0, 0.0), 0.0, 0.0, 10.0, float(rng.uniform()))
             scale, x0, y0 = rng.uniform(80, 240), rng.uniform(100, 500), rng.uniform(300, 460)
             pose = []
@@ -127,3 +127,47 @@ def walker_poses(identities: int, walks: int, *, frames: int = 40, seed: int = 0
                 pose.append(np.c_[xy, rng.uniform(0.6, 1.0, 17)])
             out.append((f"p{i:02d}", w, np.asarray(pose, np.float32)))
     return out
+
+
+def walker_world(project, *, n_multi: int = 16, n_single: int = 4, frames: int = 40, seed: int = 0):
+    """A small project whose pose2d sequences are the walkers of ``walker_poses``: the identities and cameras of
+    split_world's ``world_rows`` (multi-camera identities with 3-8 sequences, single-camera ones, 3 unlabelled),
+    each identity one person, each of its sequences another walk of that person; written, split 6/1/3.
+    Returns the splits table."""
+    from split_world import set_split_settings, world_rows
+
+    from grewkit.core.arrays import save_array
+    from grewkit.split.cli import split_project
+
+    rows = world_rows(n_multi=n_multi, n_single=n_single, n_unlabelled=3).to_pylist()
+    people = sorted({r["identity_id"] or r["sequence_id"] for r in rows})
+    walks = {}
+    for r in rows:
+        key = r["identity_id"] or r["sequence_id"]
+        walks[r["sequence_id"]] = (people.index(key), sum(1 for w in walks.values() if w[0] == people.index(key)))
+    counts = [sum(1 for p, _ in walks.values() if p == i) for i in range(len(people))]
+    poses = {
+        (int(ident[1:]), w): pose for ident, w, pose in walker_poses(len(people), counts, frames=frames, seed=seed)
+    }
+    out = []
+    for r in rows:
+        pose = poses[walks[r["sequence_id"]]]
+        path = project.folder("renders") / "pose2d" / f"{r['sequence_id']}.npy"
+        digest = save_array(path, pose)
+        out.append(
+            {
+                **r,
+                "modality": "pose2d",
+                "tracklet_id": None,
+                "view": None,
+                "condition": None,
+                "path": project.relative(path),
+                "frames": int(pose.shape[0]),
+                "height": 0,
+                "width": 0,
+                "sha256": digest,
+            }
+        )
+    project.write("sequences", schema_table("sequences", out))
+    set_split_settings(project, "ratios = [6, 1, 3]\n")
+    return split_project(project)[0].table

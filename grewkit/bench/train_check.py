@@ -1,7 +1,7 @@
 """``grewkit bench train``: the CUDA and mixed-precision paths of training and embedding, checked on a device.
 
 For each model: forward and backward steps as ``grewkit train`` takes them (its model builder,
-optimiser, triplet + cross-entropy losses, float16 autocast with a GradScaler on CUDA),
+optimiser, the config's loss terms, float16 autocast with a GradScaler on CUDA),
 iterations per second, peak device memory (``torch.cuda.max_memory_allocated``), and the
 embeddings of ``grewkit embed``'s path on the device against the same weights on the CPU
 (eval mode, same input). On CUDA the comparison runs twice: in strict float32 (TF32 off: it must
@@ -129,7 +129,7 @@ def check_model(
 
     from grewkit.train.data import RESOLUTIONS
     from grewkit.train.loop import _optimizer, make_model
-    from grewkit.train.losses import ce_loss, triplet_loss
+    from grewkit.train.losses import combined_loss
 
     dev = _device(device)
     cfg = model_config(name, size)
@@ -149,14 +149,11 @@ def check_model(
     kind = getattr(model, "input_kind", "silhouettes")
     x = torch.from_numpy(_inputs(rng, kind, batch, frames, h, w)).to(dev)
     y = torch.arange(batch, device=dev) // 2 % num_classes  # K = 2 sequences per identity
-    use_ce = cfg.loss.ce_weight > 0
 
     def step() -> float:
         with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=amp):
             out = model(x)
-            loss = cfg.loss.triplet_weight * triplet_loss(out["embeddings"], y, cfg.loss.triplet_margin)[0]
-            if use_ce and out["logits"] is not None:
-                loss = loss + cfg.loss.ce_weight * ce_loss(out["logits"], y, cfg.loss.label_smoothing)
+            loss = combined_loss(cfg.loss, out, y)[0]
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)

@@ -190,6 +190,29 @@ class PKSampler:
             yield batch
 
 
+class RandomSampler:
+    """Batches of ``batch`` sequences drawn at random, whatever their identities (OpenGait's ``CommonSampler``:
+    without replacement within a batch, with replacement when there are fewer sequences than ``batch``)."""
+
+    def __init__(self, labels: list[str], batch: int, seed: int = 0):
+        if len(set(labels)) < 2:
+            raise GrewkitError("training needs at least 2 identities")
+        if batch < 2:
+            raise GrewkitError(f"a random batch needs at least 2 sequences, not {batch}")
+        self.n, self.batch = len(labels), batch
+        self.rng = np.random.default_rng(seed)
+
+    def state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+    def __iter__(self) -> Iterator[list[int]]:
+        while True:
+            yield self.rng.choice(self.n, size=self.batch, replace=self.n < self.batch).tolist()
+
+
 def records_from_project(project, *, splits: tuple[str, ...] | None, modality: str) -> list[SequenceRecord]:
     """Sequences of ``modality`` (whose split is one of ``splits``; None = every sequence)."""
     if not project.has("sequences"):

@@ -1,4 +1,5 @@
-"""The training loop: P x K batches, triplet + CE, mixed precision on GPU, checkpoints that resume.
+"""The training loop: P x K (or random) batches, one or more augmented views of each sequence, the config's
+loss terms (triplet, CE, supervised contrastive), mixed precision on GPU, checkpoints that resume.
 
 A run folder holds ``config.json`` (the config as run), ``labels.json`` (identity -> class
 index), ``checkpoints/iter-NNNNNNN.pt`` (model, optimiser, scheduler, sampler and RNG state) and
@@ -19,9 +20,10 @@ import torch
 from grewkit.core.atomic import atomic_path, write_json
 from grewkit.core.errors import GrewkitError
 from grewkit.core.progress import progress_bar
+from grewkit.train.augment import PoseAugment
 from grewkit.train.config import TrainConfig
-from grewkit.train.data import RESOLUTIONS, PKSampler, SequenceRecord, SequenceStore, sample_frames
-from grewkit.train.losses import ce_loss, triplet_loss
+from grewkit.train.data import RESOLUTIONS, PKSampler, RandomSampler, SequenceRecord, SequenceStore, sample_frames
+from grewkit.train.losses import combined_loss
 from grewkit.train.models import build_model
 
 
@@ -42,7 +44,41 @@ def _optimizer(cfg: TrainConfig, params):
     o = cfg.optim
     if o.name == "adam":
         return torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
+    if o.name == "adamw":
+        return torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
     return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+
+
+def _scheduler(cfg: TrainConfig, opt, total_iters: int):
+    o = cfg.optim
+    if o.scheduler == "onecycle":
+        # OpenGait's pose configs: OneCycleLR with max_lr = lr over the whole run, stepped every iteration.
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt,
+            max_lr=o.lr,
+            total_steps=total_iters,
+            three_phase=o.three_phase,
+            div_factor=o.div_factor,
+            final_div_factor=o.final_div_factor,
+        )
+    return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(o.milestones), gamma=o.gamma)
+
+
+def _sampler(cfg: TrainConfig, labels: list[str]):
+    if cfg.data.sampler == "random":
+        return RandomSampler(labels, cfg.data.batch_size, seed=cfg.train.seed)
+    return PKSampler(labels, cfg.data.p, cfg.data.k, seed=cfg.train.seed)
+
+
+def batch_clips(cfg: TrainConfig, store, idx: list[int], rng: np.random.Generator, augment=None) -> np.ndarray:
+    """The batch of sequences ``idx``: ``views`` clips of each (view v of sequence j is row v * len(idx) + j, as
+    OpenGait stacks its two views), each sampled and then augmented on its own."""
+    clips = []
+    for _ in range(cfg.data.views):
+        for i in idx:
+            clip = sample_frames(store.get(i), cfg.data.frames, rng, ordered=cfg.data.ordered)
+            clips.append(augment(clip, rng) if augment else clip)
+    return np.stack(clips)
 
 
 def checkpoints(run_dir: Path) -> list[Path]:
@@ -101,10 +137,11 @@ def train(
     torch.manual_seed(cfg.train.seed)
     model = make_model(cfg, len(labels)).to(dev)
     opt = _optimizer(cfg, model.parameters())
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.optim.milestones), gamma=cfg.optim.gamma)
+    sched = _scheduler(cfg, opt, total_iters)
     amp = bool(cfg.train.amp and dev.type == "cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    sampler = PKSampler([r.identity_id for r in records], cfg.data.p, cfg.data.k, seed=cfg.train.seed)
+    sampler = _sampler(cfg, [r.identity_id for r in records])
+    augment = PoseAugment(cfg.augment.steps, source=cfg.source)
     rng = np.random.default_rng(cfg.train.seed + 1)
     start = 0
     found = checkpoints(run_dir)
@@ -113,6 +150,12 @@ def train(
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
+        if cfg.optim.scheduler == "onecycle" and sched.total_steps != total_iters:
+            raise GrewkitError(
+                f"this run's OneCycle schedule spans {sched.total_steps} iterations, not {total_iters}: "
+                "resume it with the same --iterations, or train into a new --out folder",
+                path=run_dir,
+            )
         scaler.load_state_dict(state["scaler"])
         sampler.set_state(json.loads(state["sampler"]))
         rng.bit_generator.state = json.loads(state["rng"])
@@ -137,18 +180,11 @@ def train(
         for it in range(start, total_iters):
             t_it = time.perf_counter()
             idx = next(batches)
-            clips = np.stack([sample_frames(store.get(i), cfg.data.frames, rng, ordered=cfg.data.ordered) for i in idx])
-            x = torch.from_numpy(clips).to(dev, non_blocking=True)
-            y = torch.tensor([label_index[records[i].identity_id] for i in idx], device=dev)
+            x = torch.from_numpy(batch_clips(cfg, store, idx, rng, augment)).to(dev, non_blocking=True)
+            y = torch.tensor([label_index[records[i].identity_id] for i in idx] * cfg.data.views, device=dev)
             with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=amp):
                 out = model(x)
-                loss = torch.zeros((), device=dev)
-                frac = 0.0
-                if cfg.loss.triplet_weight > 0:
-                    tl, frac = triplet_loss(out["embeddings"], y, cfg.loss.triplet_margin)
-                    loss = loss + cfg.loss.triplet_weight * tl
-                if cfg.loss.ce_weight > 0 and out["logits"] is not None:
-                    loss = loss + cfg.loss.ce_weight * ce_loss(out["logits"], y, cfg.loss.label_smoothing)
+                loss, terms = combined_loss(cfg.loss, out, y)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -161,7 +197,7 @@ def train(
                 entry = {
                     "iteration": done,
                     "loss": round(last_loss, 5),
-                    "triplet_active": round(frac, 4),
+                    **{k: round(v, 5) if k.startswith("loss_") else v for k, v in terms.items()},
                     "lr": sched.get_last_lr()[0],
                     "seconds_per_iter": round(float(np.mean(window)), 4),
                 }
