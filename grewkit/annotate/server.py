@@ -354,12 +354,30 @@ def stop_detached(data_dir: Path, timeout: float = 20.0) -> bool:
         return False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
+        if _ended(pid):
             break
         time.sleep(0.3)
     else:
         os.killpg(pid, signal.SIGKILL)
     (Path(data_dir) / STATE_FILE).unlink(missing_ok=True)
     return True
+
+
+def _ended(pid: int) -> bool:
+    """True once ``pid`` has exited.
+
+    A server detached by this very process (``grewkit run`` starts and stops it in one process)
+    is our child: after SIGTERM it stays a zombie, which ``kill(pid, 0)`` still finds, until it
+    is reaped, so it is reaped here rather than waited on until the timeout and killed.
+    """
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return True
+    except ChildProcessError:
+        pass  # another process's child (a `serve --detach` typed earlier): only its existence tells
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return True
+    return False

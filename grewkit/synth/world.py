@@ -48,6 +48,16 @@ class SynthConfig:
         3, "Non-person movers per camera (cars on a road behind, dogs in the walking area)."
     )
     occluders_per_camera: int = setting(2, "Static occluders per camera (lamp posts, planters).")
+    person_px_min: float = setting(
+        95.0,
+        "Height in pixels of an adult at the far edge of each camera's walking area, at 480 rows "
+        "(in proportion at other frame heights).",
+    )
+    person_px_max: float = setting(
+        235.0,
+        "Height in pixels of an adult at the near edge of the walking area. Taller walkers are found "
+        "more often by SSDLite and cross the view faster (fewer frames per walk, fewer people at once).",
+    )
     noise_sigma: float = setting(3.0, "Standard deviation of the sensor noise, grey levels.")
     illumination_drift: float = setting(0.12, "Relative amplitude of the slow illumination changes.")
     jpeg_quality: int = setting(80, "Quality of the written videos (1-100).")
@@ -73,6 +83,10 @@ class SynthConfig:
             (1 <= self.jpeg_quality <= 100, "jpeg_quality must be in [1, 100]"),
             (self.codec in ("MJPG", "XVID"), "codec must be MJPG or XVID"),
             (self.movers_per_camera >= 0 and self.occluders_per_camera >= 0, "movers and occluders must be >= 0"),
+            (
+                16 <= self.person_px_min < self.person_px_max <= 480,
+                "person_px_min and person_px_max must satisfy 16 <= min < max <= 480",
+            ),
             (
                 bool(_SAFE_ID.match(self.camera_prefix)) and bool(_SAFE_ID.match(self.identity_prefix)),
                 "camera_prefix and identity_prefix may hold letters, digits, '.', '_' and '-' only (they name files)",
@@ -198,10 +212,10 @@ def make_cameras(config: SynthConfig) -> list[Camera]:
         h0, view = _CAMERA_PRESETS[k % len(_CAMERA_PRESETS)]
         h = h0 * rng.uniform(0.9, 1.1)
         f = config.width * rng.uniform(0.85, 1.05)
-        # Adults 95-235 px tall at 480 rows, in proportion at other sizes.
+        # Adults person_px_min-person_px_max tall at 480 rows, in proportion at other sizes.
         rows = config.height / 480.0
-        far = f * _REF_HEIGHT / (95.0 * rows)
-        near = f * _REF_HEIGHT / (235.0 * rows)
+        far = f * _REF_HEIGHT / (config.person_px_min * rows)
+        near = f * _REF_HEIGHT / (config.person_px_max * rows)
         # Aim the optical axis at the middle of the walking band (a bit beyond for high cameras).
         aim = 0.55 * (near + far) + (0.15 * h if h > 5 else 0.0)
         pitch = math.degrees(math.atan2(h - 1.0, aim))
