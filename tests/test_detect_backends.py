@@ -29,15 +29,22 @@ def test_ssdlite_model_is_shipped_with_checksum_and_licence():
     assert "MIT License" in (folder / "models" / "LICENSE-ssdlite").read_text()
 
 
-def test_ssdlite_finds_the_walkers_of_a_tud_frame(shared_data):
+def tud_frames(shared_data, detector):
+    """(ground-truth boxes, detector boxes at score >= 0.3) on four TUD-Campus frames."""
     seq = MotSequence.open(shared_data / "tud_campus", fps=TUD_CAMPUS_FPS)
-    det = make_detector("ssdlite")
-    found = total = 0
     for i in (0, 20, 40, 60):
-        gt = seq.gt.at(i + 1).xyxy
-        boxes = det.detect(cv2.imread(str(seq.frames[i]))).filter(min_score=0.3)
-        iou = iou_matrix(gt, boxes.xyxy)
-        found += int((iou.max(axis=1) >= 0.5).sum()) if iou.size else 0
+        yield seq.gt.at(i + 1).xyxy, detector.detect(cv2.imread(str(seq.frames[i]))).filter(min_score=0.3)
+
+
+def found_people(gt: np.ndarray, boxes) -> int:
+    iou = iou_matrix(gt, boxes.xyxy)
+    return int((iou.max(axis=1) >= 0.5).sum()) if iou.size else 0
+
+
+def test_ssdlite_finds_the_walkers_of_a_tud_frame(shared_data):
+    found = total = 0
+    for gt, boxes in tud_frames(shared_data, make_detector("ssdlite")):
+        found += found_people(gt, boxes)
         total += len(gt)
     assert found / total >= 0.6, f"SSDLite found {found} of {total} ground-truth people"
 
@@ -161,18 +168,13 @@ def test_centernet_is_shipped_and_finds_the_walkers_of_tud_frames(shared_data):
     config = load_backends(folder / "detectors.toml")["centernet"]
     assert (folder / config["model"]).is_file() and len(config["sha256"]) == 64
     assert "MIT" in (folder / "models" / "LICENSE-centernet").read_text()
-    seq = MotSequence.open(shared_data / "tud_campus", fps=TUD_CAMPUS_FPS)
-    det = make_detector("centernet")
     found = total = 0
-    for i in (0, 20, 40, 60):
-        gt = seq.gt.at(i + 1).xyxy
-        boxes = det.detect(cv2.imread(str(seq.frames[i]))).filter(min_score=0.3)
+    for gt, boxes in tud_frames(shared_data, make_detector("centernet")):
         assert np.all(np.diff(boxes.score) <= 0)
         # NMS ran: no two kept boxes of one frame overlap as one person's would.
         pair = iou_matrix(boxes.xyxy, boxes.xyxy)
         assert (pair[np.triu_indices(len(boxes), 1)] < 0.6).all()
-        iou = iou_matrix(gt, boxes.xyxy)
-        found += int((iou.max(axis=1) >= 0.5).sum()) if iou.size else 0
+        found += found_people(gt, boxes)
         total += len(gt)
     assert found / total >= 0.65, f"CenterNet found {found} of {total} ground-truth people"
 

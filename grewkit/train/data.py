@@ -158,7 +158,20 @@ def sample_frames(seq: np.ndarray, frames: int, rng: np.random.Generator, *, ord
     return seq[rng.choice(t, size=frames, replace=t < frames)]
 
 
-class PKSampler:
+class SeededSampler:
+    """A batch sampler whose draws come from one generator, so a resumed run continues its sequence of batches."""
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+
+    def state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+
+class PKSampler(SeededSampler):
     """Batches of P identities x K sequences each (K drawn with replacement when an identity has fewer)."""
 
     def __init__(self, labels: list[str], p: int, k: int, seed: int = 0):
@@ -172,13 +185,7 @@ class PKSampler:
         self.labels = sorted(self.by_label)
         self.p = min(p, len(self.labels))
         self.k = k
-        self.rng = np.random.default_rng(seed)
-
-    def state(self) -> dict:
-        return self.rng.bit_generator.state
-
-    def set_state(self, state: dict) -> None:
-        self.rng.bit_generator.state = state
+        super().__init__(seed)
 
     def __iter__(self) -> Iterator[list[int]]:
         while True:
@@ -190,7 +197,7 @@ class PKSampler:
             yield batch
 
 
-class RandomSampler:
+class RandomSampler(SeededSampler):
     """Batches of ``batch`` sequences drawn at random, whatever their identities (OpenGait's ``CommonSampler``:
     without replacement within a batch, with replacement when there are fewer sequences than ``batch``)."""
 
@@ -200,13 +207,7 @@ class RandomSampler:
         if batch < 2:
             raise GrewkitError(f"a random batch needs at least 2 sequences, not {batch}")
         self.n, self.batch = len(labels), batch
-        self.rng = np.random.default_rng(seed)
-
-    def state(self) -> dict:
-        return self.rng.bit_generator.state
-
-    def set_state(self, state: dict) -> None:
-        self.rng.bit_generator.state = state
+        super().__init__(seed)
 
     def __iter__(self) -> Iterator[list[int]]:
         while True:
