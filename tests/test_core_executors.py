@@ -60,6 +60,20 @@ def test_one_dying_unit_fails_alone_and_the_others_finish():
     assert all(o.value == i for i, o in outcomes.items() if i != 3)
 
 
+def die_the_first_time(marker: str) -> str:
+    if not os.path.exists(marker):
+        Path(marker).touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return marker
+
+
+def test_a_unit_whose_worker_dies_once_while_it_runs_alone_is_retried(tmp_path):
+    # One worker: the unit always runs alone, so nothing but a second run alone can tell it from a killer.
+    with LocalExecutor(workers=1) as executor:
+        outcomes = list(executor.map_unordered(die_the_first_time, [str(tmp_path / "killed-once")]))
+    assert [o.error for o in outcomes] == [None] and outcomes[0].value.endswith("killed-once")
+
+
 def test_a_worker_killed_from_outside_costs_no_unit(project):
     """A real stage: one worker killed mid-run (as by the OOM killer); the runner retries, nothing fails."""
     from toy_stages import ToyDetect

@@ -133,9 +133,10 @@ class LocalExecutor(Executor):
         """One dead worker fails only the unit it was running; the others run again on fresh workers.
 
         When a worker dies, the pool fails every unfinished unit alike. The marks left by ``_tracked``
-        tell which units were running: the ones not started go back to the queue unharmed; a unit that
-        was running alone is the one that died; several that were running at once are retried one at a
-        time, so that the one that kills its worker is found and the others finish.
+        tell which units were running: the ones not started go back to the queue unharmed; the ones
+        running are retried one at a time, so that the one that kills its worker is found and the others
+        finish. A unit fails only when its worker dies while it runs alone: a worker killed once from
+        outside (the OOM killer, a preempted node) costs no unit, even when its unit was the only one running.
         """
         items = list(items)
         if not items:
@@ -172,7 +173,7 @@ class LocalExecutor(Executor):
                         for i in broken:
                             yield Outcome(items[i], error=DIED)
                         continue
-                if isolated or len(running) == 1:
+                if isolated:
                     for i in running:
                         yield Outcome(items[i], error=DIED)
                 else:
