@@ -110,11 +110,13 @@ def check_int8() -> Check:
     from grewkit.core.onnx_session import has_int8_dot_product
 
     if has_int8_dot_product():
-        return Check("int8 inference", True, "exact int8 dot product (VNNI / dotprod): the INT8 detector runs")
+        return Check(
+            "int8 inference", True, "exact int8 dot product (VNNI / dotprod): `ssdlite-int8` runs its INT8 model"
+        )
     return Check(
         "int8 inference",
         False,
-        "no VNNI / dotprod: int8 kernels saturate, so the default detector runs its float model",
+        "no VNNI / dotprod: int8 kernels saturate, so `ssdlite-int8` runs the float model (the default `ssdlite`)",
     )
 
 

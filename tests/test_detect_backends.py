@@ -56,7 +56,7 @@ def test_ssdlite_on_vtest_frame(shared_data):
     assert np.all((h > 40) & (h < 250)) and np.all(np.diff(boxes.score) <= 0)
 
 
-@pytest.mark.parametrize("name", ["ssdlite", "ssdlite-fp32"])
+@pytest.mark.parametrize("name", ["ssdlite", "ssdlite-int8"])
 def test_damaged_model_is_refused(tmp_path, monkeypatch, name):
     monkeypatch.setenv("GREWKIT_INT8_DOT", "1")  # load the int8 file itself, whatever this CPU
     folder = preprocess_dir()
@@ -73,11 +73,11 @@ def test_damaged_model_is_refused(tmp_path, monkeypatch, name):
 
 @pytest.mark.skipif(
     not has_int8_dot_product(),
-    reason="this CPU has no exact int8 dot product (VNNI / dotprod): the default runs the float model here",
+    reason="this CPU has no exact int8 dot product (VNNI / dotprod): ssdlite-int8 runs the float model here",
 )
 def test_int8_model_finds_the_boxes_of_the_float_model(shared_data):
-    """The quantized default must stay a faithful copy of the float network, frame by frame."""
-    int8, fp32 = make_detector("ssdlite"), make_detector("ssdlite-fp32")
+    """The quantized model must stay a faithful copy of the float network, frame by frame."""
+    int8, fp32 = make_detector("ssdlite-int8"), make_detector("ssdlite")
     matched = total = 0
     for index in (10, 120, 300, 500, 700):
         frame = vtest_frame(shared_data, index)
@@ -132,22 +132,23 @@ def test_mmdet_adapter_explains_what_is_missing(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "int8_dot, model", [("1", "ssdlite_mobilenet_v2_pedestrian_int8"), ("0", "ssdlite_mobilenet_v2_pedestrian")]
 )
-def test_the_default_runs_the_float_model_where_int8_kernels_are_inexact(monkeypatch, int8_dot, model):
+def test_the_int8_model_runs_its_float_twin_where_int8_kernels_are_inexact(monkeypatch, int8_dot, model):
     monkeypatch.setenv("GREWKIT_INT8_DOT", int8_dot)
-    detector = make_detector("ssdlite")
-    assert f":{model}@" in detector.name  # the detections manifest names the model that ran
+    assert f":{model}@" in make_detector("ssdlite-int8").name  # the detections manifest names the model that ran
+    # The default finds the same boxes on every CPU: always the float model.
+    assert ":ssdlite_mobilenet_v2_pedestrian@" in make_detector("ssdlite").name
 
 
 def test_a_fallback_naming_no_detector_is_refused(tmp_path):
     text = (
         (preprocess_dir() / "detectors.toml")
         .read_text()
-        .replace('without_int8_dot_product = "ssdlite-fp32"', 'without_int8_dot_product = "nowhere"')
+        .replace('without_int8_dot_product = "ssdlite"', 'without_int8_dot_product = "nowhere"')
     )
     text = text.replace('model = "models/', f'model = "{preprocess_dir()}/models/')
     (tmp_path / "detectors.toml").write_text(text)
     with pytest.raises(GrewkitError, match="without_int8_dot_product names no detector"):
-        make_detector("ssdlite", backends_file=tmp_path / "detectors.toml")
+        make_detector("ssdlite-int8", backends_file=tmp_path / "detectors.toml")
 
 
 def test_ssdlite_batched_pass_gives_each_frames_own_boxes(shared_data):

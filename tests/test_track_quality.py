@@ -20,8 +20,8 @@ from grewkit.detect.registry import make_detector
 from grewkit.track.settings import TrackSettings
 
 FLOORS = {  # model -> (MOTA, IDF1) at stride 1
-    "ssdlite": (0.55, 0.60),
-    "ssdlite-fp32": (0.60, 0.65),
+    "ssdlite": (0.60, 0.65),
+    "ssdlite-int8": (0.55, 0.60),
 }
 
 

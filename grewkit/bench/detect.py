@@ -144,7 +144,7 @@ def markdown(result: dict) -> str:
 @SHARED_DATA_OPTION
 @click.option(
     "--backends",
-    default="ssdlite,ssdlite-fp32,hog,mog2",
+    default="ssdlite,ssdlite-int8,hog,mog2",
     show_default=True,
     help="Comma-separated detector names from the backends file.",
 )
@@ -162,7 +162,7 @@ def bench_detect_command(data, backends, backends_file, vtest_frames, tiles, as_
 
     \b
     Example:
-      grewkit bench detect --shared-data ../shared/data --backends ssdlite,ssdlite-fp32
+      grewkit bench detect --shared-data ../shared/data --backends ssdlite,ssdlite-int8
       grewkit bench detect --shared-data ../shared/data --backends ssdlite --tiles 2x2
     """
     layout = None

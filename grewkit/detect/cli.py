@@ -28,7 +28,7 @@ grewkit.toml before the run, so a later `grewkit detect` (or `grewkit run`) repe
 Examples:
   grewkit detect --project demo
   grewkit detect --workers 2 --strict
-  grewkit detect --project demo --backend ssdlite-fp32 --stride 2
+  grewkit detect --project demo --backend ssdlite-int8 --stride 2
 """,
     settings_options=(
         settings_option("detect", "backend", "--backend", check=known_backend),
