@@ -344,7 +344,10 @@ def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool 
         run.watermark = _ts(max(newest, watermark) if watermark else newest)
     tracklets = project.read("tracklets")
     spans = _time_spans(project, kept_tracklets(project))
-    resolution = resolve(table, tracklets, time_spans=spans, min_same_votes=settings_of(project).min_same_votes)
+    from grewkit.annotate.rounds import candidate_scores
+
+    scores = candidate_scores(project.read("candidates")) if project.has("candidates") else {}
+    resolution = resolve(table, tracklets, time_spans=spans, scores=scores, **settings_of(project).link_options())
     plan = plan_next(project, run, resolution, table, spans)
     resolution.report["round"] = plan
     identities = resolution.identities

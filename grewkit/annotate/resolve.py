@@ -26,12 +26,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
 from grewkit.annotate.config import ATTRIBUTES, LINK_CHOICES
+from grewkit.annotate.posterior import doubt, fit_posteriors
+
+LINK_RULES = ("votes", "posterior")
 
 
 class UnionFind:
@@ -182,6 +186,7 @@ class LinkState:
     queried: set[str]
     voters: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     against: dict[tuple[str, str], set[tuple[str, str]]] = field(default_factory=dict)  # "different" (task, annotator)
+    posteriors: dict[tuple[str, str], float] = field(default_factory=dict)  # P(same); link_rule "posterior" only
 
 
 def _chain(links: dict[str, set[str]], a: str, b: str) -> list[str]:
@@ -209,7 +214,17 @@ def resolve(
     *,
     time_spans: dict[str, tuple[float, float]] | None = None,
     min_same_votes: int = 1,
+    link_rule: str = "votes",
+    scores: dict[tuple[str, str], float] | None = None,
+    posterior_link: float = 0.999,
+    posterior_separate: float = 0.99,
 ) -> Resolution:
+    """Identities and attributes from the answers. ``link_rule`` "votes" decides a pair by its vote
+    counts (``min_same_votes``); "posterior" by P(same) from the candidate ``scores`` (pair -> the
+    ranker's score) and the answers (``posterior.fit_posteriors``): linked at ``posterior_link`` or
+    more, separated when P(different) is ``posterior_separate`` or more, asked again in between."""
+    if link_rule not in LINK_RULES:
+        raise ValueError(f"link_rule must be one of {', '.join(LINK_RULES)}, not {link_rule!r}")
     answers, skipped = latest_answers(annotations)
     info = {
         r["tracklet_id"]: r
@@ -268,13 +283,34 @@ def resolve(
     for pair, pv in sorted(pair_votes.items()):
         counts = Counter(pv.values())
         votes[pair] = (counts["same"], counts["different"])
-        if counts["same"] > counts["different"]:
-            decisions[pair] = "linked" if counts["same"] >= min_same_votes else "pending"
-        elif counts["different"] > counts["same"]:
-            decisions[pair] = "separated"
-        else:
-            decisions[pair] = "disputed"
-    confirmed = _confirm_by_agreement(decisions, votes, min_same_votes)
+    fit = None
+    if link_rule == "posterior":
+        fit = fit_posteriors(pair_votes, scores)
+        for pair in votes:
+            p_same = fit.same[pair]
+            if p_same >= posterior_link:
+                decisions[pair] = "linked"
+            elif 1.0 - p_same >= posterior_separate:
+                decisions[pair] = "separated"
+            else:
+                decisions[pair] = "pending" if p_same >= 0.5 else "disputed"
+        # A set links when every cut of it would take wrong answers as unlikely as one pair at posterior_link.
+        confirmed = _confirm_by_agreement(
+            decisions, {p: doubt(fit.same[p]) for p in votes}, doubt(posterior_link) - 1e-9
+        )
+    else:
+        for pair, (same, different) in votes.items():
+            if same > different:
+                decisions[pair] = "linked" if same >= min_same_votes else "pending"
+            elif different > same:
+                decisions[pair] = "separated"
+            else:
+                decisions[pair] = "disputed"
+        confirmed = (
+            _confirm_by_agreement(decisions, {p: v[0] for p, v in votes.items()}, min_same_votes)
+            if min_same_votes > 1
+            else 0
+        )
     # Adjudications overrule, the latest last: per task the majority of its adjudicators per candidate.
     by_task: dict[str, list] = defaultdict(list)
     for answer, links in adjudications:
@@ -297,7 +333,35 @@ def resolve(
         for a in same:
             for b in different:
                 decisions[_pair(a, b)] = "separated"
-    cuts = _cut_self_contradictions(decisions, votes, touched, self_adjudicated, impossible, min_same_votes)
+    if fit is None:
+
+        def link_weight(p):
+            return max(votes.get(p, (0, 0))[0] - votes.get(p, (0, 0))[1], 1)
+
+        def verdict(across):
+            same = sum(votes[p][0] for p in across)
+            different = sum(votes[p][1] for p in across)
+            outcome = "cut" if different >= same else "kept" if same - different >= min_same_votes else "asked again"
+            return outcome, f"{same} 'same' / {different} 'different' votes"
+
+    else:
+
+        def link_weight(p):
+            return max(fit.log_odds.get(p, 0.0), 0.01)
+
+        def verdict(across):
+            if not across:
+                return "cut", "no answers"
+            # One person on both sides, against two: every pair across the cut is that one
+            # question, so their answers' evidence adds up on the prior of the likeliest pair.
+            log_odds = sum(fit.evidence[p] for p in across) + max(
+                math.log(fit.prior[p] / (1 - fit.prior[p])) for p in across
+            )
+            p_same = 1.0 / (1.0 + math.exp(-max(min(log_odds, 50.0), -50.0)))
+            outcome = "kept" if p_same >= posterior_link else "cut" if p_same < 0.5 else "asked again"
+            return outcome, f"P(same) {p_same:.4f}"
+
+    cuts = _cut_self_contradictions(decisions, votes, touched, self_adjudicated, impossible, link_weight, verdict)
     linked = [p for p, d in decisions.items() if d == "linked"]
     separated = [p for p, d in decisions.items() if d == "separated"]
     disputed = [p for p, d in decisions.items() if d == "disputed"]
@@ -354,12 +418,26 @@ def resolve(
                 "kind": "annotators_disagree",
                 "tracklets": [a, b],
                 "component": None,
-                "detail": f"as many 'same' as 'different' votes for {a} and {b}: not linked",
+                "detail": f"as many 'same' as 'different' votes for {a} and {b}: not linked"
+                if fit is None
+                else f"P(same) {fit.same.get((a, b), 0.5):.4f} for {a} and {b} "
+                f"({votes.get((a, b), (0, 0))[0]} 'same' / {votes.get((a, b), (0, 0))[1]} 'different'): "
+                "neither linked nor separated",
             }
         )
     voters = {pair: {annotator for _task, annotator in pv} for pair, pv in pair_votes.items()}
     against = {pair: {key for key, label in pv.items() if label == "different"} for pair, pv in pair_votes.items()}
-    state = LinkState(decisions, votes, groups, held, chains, {a.query for a in answers}, voters, against)
+    state = LinkState(
+        decisions,
+        votes,
+        groups,
+        held,
+        chains,
+        {a.query for a in answers},
+        voters,
+        against,
+        fit.same if fit is not None else {},
+    )
 
     identity_rows = {"tracklet_id": [], "identity_id": [], "source": [], "status": [], "reason": []}
     identity_of: dict[str, str] = {}
@@ -420,6 +498,11 @@ def resolve(
         "attribute_disagreements": dict(disagreements),
         "rejected_answers": rejected,
     }
+    if fit is not None:
+        report["posterior"] = {
+            "error_rates": fit.error_rates,
+            "calibration": {"intercept": fit.calibration[0], "slope": fit.calibration[1]},
+        }
     return Resolution(pa.table(identity_rows), pa.table(attr_rows), report, state)
 
 
@@ -457,15 +540,15 @@ def _min_cut(nodes: list[str], weight: dict[tuple[str, str], int]) -> tuple[int,
     return best or 0, best_side
 
 
-def _confirm_by_agreement(decisions: dict, votes: dict, min_same_votes: int) -> int:
-    """Link pending pairs that the other answers confirm: in a set of tracklets joined by "same"
-    votes in which every cut is crossed by at least ``min_same_votes`` "same" votes, merging two
-    people would take that many wrong answers, as one pair asked that many times would. So the
-    mutual answers of a first round (A-B asked from both sides) and closed triangles (A=B, B=C,
-    A=C) confirm each other. A set with a lighter cut is split there and each side tried again;
-    the pairs across the cut stay pending (asked again). Returns the pairs linked so."""
-    if min_same_votes <= 1:
-        return 0
+def _confirm_by_agreement(decisions: dict, weights: dict, needed: float) -> int:
+    """Link pending pairs that the other answers confirm: in a set of tracklets joined by leading
+    "same" answers in which every cut weighs at least ``needed`` (``weights``: pair -> its "same"
+    votes under the votes rule, -ln P(different) under the posterior rule), merging two people
+    would take as many wrong answers as one pair needs to link (votes), or answers as unlikely
+    together (posterior). So the mutual answers of a first round (A-B asked from both sides) and
+    closed triangles (A=B, B=C, A=C) confirm each other. A set with a lighter cut is split there
+    and each side tried again; the pairs across the cut stay pending (asked again). Returns the
+    pairs linked so."""
     leading = [p for p, d in decisions.items() if d in ("linked", "pending")]
     uf = UnionFind()
     for a, b in leading:
@@ -477,7 +560,7 @@ def _confirm_by_agreement(decisions: dict, votes: dict, min_same_votes: int) -> 
     linked = 0
     while stack:
         members = stack.pop()
-        weight = {p: votes[p][0] for p in leading if p[0] in members and p[1] in members}
+        weight = {p: weights[p] for p in leading if p[0] in members and p[1] in members}
         # Only connected sets: a side of a cut may fall apart into pieces.
         part = UnionFind()
         for a, b in weight:
@@ -489,7 +572,7 @@ def _confirm_by_agreement(decisions: dict, votes: dict, min_same_votes: int) -> 
             stack.extend(p for p in pieces.values() if len(p) >= 2)
             continue
         cut, side = _min_cut(sorted(members), weight)
-        if cut >= min_same_votes:
+        if cut >= needed:
             for p in weight:
                 if decisions[p] == "pending":
                     decisions[p] = "linked"
@@ -533,20 +616,22 @@ def _st_cut(weight: dict[tuple[str, str], float], s: str, t: str) -> tuple[float
 
 
 def _cut_self_contradictions(
-    decisions: dict, votes: dict, touched: set[str], queries: set[str], impossible, min_same_votes: int
+    decisions: dict, votes: dict, touched: set[str], queries: set[str], impossible, link_weight, verdict
 ) -> list:
     """Settle the contradictions of groups whose adjudication came from the very annotator of the
     chain (``queries``: the queries of such adjudications) by the votes, never by one more answer.
 
     Their adjudication counted as votes. For a "different" pair (or two tracklets of one camera at
     one time) still joined by links, take the lightest cut between its two ends (minimum s-t cut,
-    each link weighing its "same" minus "different" votes) and weigh all the votes on pairs across
-    it: when "different" is as strong as "same" (or one camera at one time is across), the links
-    on the cut become separated; when "same" leads by ``min_same_votes`` or more (what a pair needs
-    to link), the "different" pairs across are outvoted and the group stays one; in between, the
-    links on the cut become pending and the pairs across disputed, so both are asked again (up to
-    ``max_asks``; a pair still unsettled then stays unlinked: the cut). Someone who contradicted
-    themselves cannot say which answer was wrong; more looks can. Returns one record per cut."""
+    each link weighing ``link_weight``: its "same" minus "different" votes, or its posterior
+    log-odds) and weigh all the answers on pairs across it (``verdict``: "cut", "kept" or "asked
+    again", and a line saying why): when "different" is as strong as "same" (or one camera at one
+    time is across), the links on the cut become separated; when "same" is as strong as one pair
+    needs to link (``min_same_votes`` ahead, or ``posterior_link``), the "different" pairs across
+    are outvoted and the group stays one; in between, the links on the cut become pending and the
+    pairs across disputed, so both are asked again (up to ``max_asks``; a pair still unsettled
+    then stays unlinked: the cut). Someone who contradicted themselves cannot say which answer was
+    wrong; more looks can. Returns one record per cut."""
     if not queries:
         return []
     uf = UnionFind()
@@ -562,11 +647,7 @@ def _cut_self_contradictions(
     for root in sorted({uf.find(q) for q in queries if q in touched}):
         group = members[root]
         while True:
-            weight = {
-                p: max(votes.get(p, (0, 0))[0] - votes.get(p, (0, 0))[1], 1)
-                for p, d in decisions.items()
-                if d == "linked" and p[0] in group
-            }
+            weight = {p: link_weight(p) for p, d in decisions.items() if d == "linked" and p[0] in group}
             part = UnionFind()
             for a, b in weight:
                 part.union(a, b)
@@ -583,12 +664,12 @@ def _cut_self_contradictions(
             different = sum(votes[p][1] for p in across)
             links = sorted(p for p in weight if (p[0] in side) != (p[1] in side))
             proven = any(impossible(x, y) for x in component & side for y in component - side)
-            if proven or different >= same:
+            outcome, why = verdict(across)
+            if proven or outcome == "cut":
                 outcome = "cut"
                 for p in links:
                     decisions[p] = "separated"
-            elif same - different >= min_same_votes:
-                outcome = "kept"
+            elif outcome == "kept":
                 for p in across:
                     if decisions[p] == "separated":
                         decisions[p] = "linked"
@@ -607,8 +688,7 @@ def _cut_self_contradictions(
                     "same_votes": same,
                     "different_votes": different,
                     "detail": f"{a} and {b} cannot be one person and the chain's own annotator adjudicated: "
-                    f"{len(links)} link(s) on the lightest cut, {same} 'same' / {different} 'different' votes "
-                    f"across it: {outcome}",
+                    f"{len(links)} link(s) on the lightest cut, {why} across it: {outcome}",
                 }
             )
     return cuts

@@ -45,6 +45,21 @@ class AnnotateSettings:
         "pair seen again in a later round); until then it is asked again. With 2, two wrong answers on "
         "one pair link two people, which at 10 % error happened once in two draws (docs/benchmarks.md).",
     )
+    link_rule: str = setting(
+        "votes",
+        "How a pair is decided: 'votes' (linked at min_same_votes 'same' votes that outvote 'different') "
+        "or 'posterior' (P(same) from the candidate score calibrated on the answers and each annotator's "
+        "error rate estimated from the answers: linked at posterior_link, separated at posterior_separate; "
+        "docs/annotation.md).",
+    )
+    posterior_link: float = setting(
+        0.999, "link_rule 'posterior': P(same) at which a pair (or a set, over its every cut) links."
+    )
+    posterior_separate: float = setting(
+        0.99,
+        "link_rule 'posterior': P(different) at which a pair is separated (a wrong separation loses a link, "
+        "a wrong link merges two people, so this one is lower).",
+    )
     first_round: str = setting(
         "tracklets",
         "Round 1: 'tracklets' (each kept tracklet's own task with its top K: a pair both sides rank is "
@@ -64,6 +79,15 @@ class AnnotateSettings:
         0.0, "Pre-select 'same' for the rank-1 candidate when its score is at least this (predictions)."
     )
 
+    def link_options(self) -> dict:
+        """The keyword arguments of ``resolve.resolve`` that decide links."""
+        return {
+            "min_same_votes": self.min_same_votes,
+            "link_rule": self.link_rule,
+            "posterior_link": self.posterior_link,
+            "posterior_separate": self.posterior_separate,
+        }
+
     def __post_init__(self):
         if self.k < 1:
             raise ValueError(f"k must be at least 1, not {self.k}")
@@ -75,6 +99,10 @@ class AnnotateSettings:
             raise ValueError("min_same_votes, max_asks and max_rounds must be at least 1, max_adjudications >= 0")
         if self.first_round not in ("tracklets", "cover", "pairs"):
             raise ValueError(f"first_round must be 'tracklets', 'cover' or 'pairs', not {self.first_round!r}")
+        if self.link_rule not in ("votes", "posterior"):
+            raise ValueError(f"link_rule must be 'votes' or 'posterior', not {self.link_rule!r}")
+        if not (0.5 < self.posterior_link < 1 and 0.5 < self.posterior_separate < 1):
+            raise ValueError("posterior_link and posterior_separate must be between 0.5 and 1 (exclusive)")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if self.rank_query_block < 1 or self.rank_candidate_block < 1:

@@ -399,7 +399,7 @@ def replay_campaign(
         rounds.append({"round": len(rounds) + 1, "tasks": [_task_dict(t) for t in tasks]})
         rows += _simulated_answers(tasks, annotators, truth, attributes, error_rate, rng, clock, len(rows))
         annotations = pa.Table.from_pylist(rows, schema=get_schema("annotations").arrow)
-        resolution = resolve(annotations, tracklets, time_spans=spans, min_same_votes=settings.min_same_votes)
+        resolution = resolve(annotations, tracklets, time_spans=spans, scores=scores, **settings.link_options())
         tasks = plan_after(
             rounds, state=resolution.state, scores=scores, info=info, spans=spans, settings=settings
         ).tasks
