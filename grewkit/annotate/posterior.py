@@ -29,7 +29,7 @@ SLOPE_RIDGE = 1.0
 ITERATIONS = 25
 
 
-def _sigmoid(x: float) -> float:
+def sigmoid(x: float) -> float:
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
     z = math.exp(x)
@@ -54,6 +54,15 @@ class PairPosteriors:
     error_rates: dict
     calibration: tuple[float, float]
 
+    def cut_log_odds(self, pairs) -> float:
+        """Log-odds that the two sides of a cut are one person, ``pairs`` the answered pairs across
+        it: one question asked through each of them, so their answers' evidence adds up on one
+        prior, that of the likeliest pair (pairs by themselves would count a prior each)."""
+        pairs = list(pairs)
+        if not pairs:
+            return -math.inf
+        return sum(self.evidence[p] for p in pairs) + max(_logit(self.prior[p]) for p in pairs)
+
 
 def _fit_calibration(points: list[tuple[float, float]], a: float, b: float) -> tuple[float, float]:
     """Weighted logistic regression of the posterior q on the score (Newton steps), the slope
@@ -69,7 +78,7 @@ def _fit_calibration(points: list[tuple[float, float]], a: float, b: float) -> t
         ga = gb = 0.0
         haa = hab = hbb = 0.0
         for s, q in points:
-            p = _sigmoid(a + b * s)
+            p = sigmoid(a + b * s)
             r = p - q
             w = p * (1 - p)
             ga += r
@@ -96,7 +105,7 @@ def _evaluate(pair_votes: dict, scores: dict, error: dict, a: float, b: float) -
     weight = {x: math.log((1 - e) / e) for x, e in error.items()}
     prior, evidence, log_odds = {}, {}, {}
     for p, pv in pair_votes.items():
-        prior[p] = min(max(_sigmoid(a + b * scores[p]), PRIOR_FLOOR), PRIOR_CEILING) if p in scores else 0.5
+        prior[p] = min(max(sigmoid(a + b * scores[p]), PRIOR_FLOOR), PRIOR_CEILING) if p in scores else 0.5
         evidence[p] = sum(weight[x] if label == "same" else -weight[x] for (_task, x), label in pv.items())
         log_odds[p] = _logit(prior[p]) + evidence[p]
     return prior, evidence, log_odds
@@ -113,7 +122,7 @@ def fit_posteriors(pair_votes: dict, scores: dict | None) -> PairPosteriors:
     scored = [p for p in pair_votes if p in scores]
     for _ in range(ITERATIONS):
         _prior, _evidence, log_odds = _evaluate(pair_votes, scores, error, a, b)
-        same = {p: _sigmoid(v) for p, v in log_odds.items()}
+        same = {p: sigmoid(v) for p, v in log_odds.items()}
         wrong = dict.fromkeys(annotators, ERROR_PRIOR * ERROR_PSEUDO_ANSWERS)
         total = dict.fromkeys(annotators, ERROR_PSEUDO_ANSWERS)
         for p, pv in pair_votes.items():
@@ -128,16 +137,10 @@ def fit_posteriors(pair_votes: dict, scores: dict | None) -> PairPosteriors:
             break
     prior, evidence, log_odds = _evaluate(pair_votes, scores, error, a, b)
     return PairPosteriors(
-        same={p: _sigmoid(v) for p, v in log_odds.items()},
+        same={p: sigmoid(v) for p, v in log_odds.items()},
         log_odds=log_odds,
         evidence=evidence,
         prior=prior,
         error_rates={x: round(e, 4) for x, e in error.items()},
         calibration=(round(a, 4), round(b, 4)),
     )
-
-
-def doubt(p_same: float) -> float:
-    """-ln P(different): how much a 'same' decision on this pair would take to be wrong (a cut's
-    weight in the confirmation by agreement; capped so one pair cannot outweigh every other)."""
-    return min(-math.log(max(1.0 - p_same, 1e-12)), 30.0)

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
 from grewkit.annotate.config import ATTRIBUTES, LINK_CHOICES
-from grewkit.annotate.posterior import doubt, fit_posteriors
+from grewkit.annotate.posterior import fit_posteriors, sigmoid
 
 LINK_RULES = ("votes", "posterior")
 
@@ -294,9 +293,10 @@ def resolve(
                 decisions[pair] = "separated"
             else:
                 decisions[pair] = "pending" if p_same >= 0.5 else "disputed"
-        # A set links when every cut of it would take wrong answers as unlikely as one pair at posterior_link.
         confirmed = _confirm_by_agreement(
-            decisions, {p: doubt(fit.same[p]) for p in votes}, doubt(posterior_link) - 1e-9
+            decisions,
+            {p: max(fit.evidence[p], 0.01) for p in votes},
+            lambda across: sigmoid(fit.cut_log_odds(across)) >= posterior_link,
         )
     else:
         for pair, (same, different) in votes.items():
@@ -307,7 +307,11 @@ def resolve(
             else:
                 decisions[pair] = "disputed"
         confirmed = (
-            _confirm_by_agreement(decisions, {p: v[0] for p, v in votes.items()}, min_same_votes)
+            _confirm_by_agreement(
+                decisions,
+                {p: v[0] for p, v in votes.items()},
+                lambda across: sum(votes[p][0] for p in across) >= min_same_votes,
+            )
             if min_same_votes > 1
             else 0
         )
@@ -352,12 +356,7 @@ def resolve(
         def verdict(across):
             if not across:
                 return "cut", "no answers"
-            # One person on both sides, against two: every pair across the cut is that one
-            # question, so their answers' evidence adds up on the prior of the likeliest pair.
-            log_odds = sum(fit.evidence[p] for p in across) + max(
-                math.log(fit.prior[p] / (1 - fit.prior[p])) for p in across
-            )
-            p_same = 1.0 / (1.0 + math.exp(-max(min(log_odds, 50.0), -50.0)))
+            p_same = sigmoid(fit.cut_log_odds(across))
             outcome = "kept" if p_same >= posterior_link else "cut" if p_same < 0.5 else "asked again"
             return outcome, f"P(same) {p_same:.4f}"
 
@@ -508,12 +507,18 @@ def resolve(
 
 def _min_cut(nodes: list[str], weight: dict[tuple[str, str], int]) -> tuple[int, set[str]]:
     """Stoer-Wagner: the lightest cut of a connected weighted graph and one side of it."""
+    return min(_phase_cuts(nodes, weight), key=lambda c: c[0], default=(0, set()))
+
+
+def _phase_cuts(nodes: list[str], weight: dict) -> list[tuple[float, set[str]]]:
+    """Stoer-Wagner's cut of each phase (its weight and one side), in order: the lightest cut of
+    the graph is among them (``_min_cut``)."""
     adj: dict[str, dict[str, int]] = {x: {} for x in nodes}
     for (a, b), w in weight.items():
         adj[a][b] = adj[a].get(b, 0) + w
         adj[b][a] = adj[b].get(a, 0) + w
     merged = {x: {x} for x in nodes}
-    best, best_side = None, set()
+    phases = []
     live = list(nodes)
     while len(live) > 1:
         order, conn = [live[0]], {x: adj[live[0]].get(x, 0) for x in live[1:]}
@@ -525,8 +530,7 @@ def _min_cut(nodes: list[str], weight: dict[tuple[str, str], int]) -> tuple[int,
                 if y in conn:
                     conn[y] += w
         s, t = order[-2], order[-1]
-        if best is None or cut < best:
-            best, best_side = cut, set(merged[t])
+        phases.append((cut, set(merged[t])))
         # Merge t into s.
         merged[s] |= merged.pop(t)
         for y, w in adj.pop(t).items():
@@ -537,18 +541,21 @@ def _min_cut(nodes: list[str], weight: dict[tuple[str, str], int]) -> tuple[int,
             adj[y][s] = adj[s][y]
         adj[s].pop(t, None)
         live.remove(t)
-    return best or 0, best_side
+    return phases
 
 
-def _confirm_by_agreement(decisions: dict, weights: dict, needed: float) -> int:
+def _confirm_by_agreement(decisions: dict, weights: dict, strong_enough) -> int:
     """Link pending pairs that the other answers confirm: in a set of tracklets joined by leading
-    "same" answers in which every cut weighs at least ``needed`` (``weights``: pair -> its "same"
-    votes under the votes rule, -ln P(different) under the posterior rule), merging two people
-    would take as many wrong answers as one pair needs to link (votes), or answers as unlikely
-    together (posterior). So the mutual answers of a first round (A-B asked from both sides) and
-    closed triangles (A=B, B=C, A=C) confirm each other. A set with a lighter cut is split there
-    and each side tried again; the pairs across the cut stay pending (asked again). Returns the
-    pairs linked so."""
+    "same" answers in which every cut is ``strong_enough`` (given the pairs across it), merging two
+    people would take as many wrong answers as one pair needs to link. ``weights``: pair -> its
+    "same" votes (votes rule: a cut needs ``min_same_votes`` of them) or its answers' log
+    likelihood ratio (posterior rule: a cut needs the summed evidence of its pairs on the prior of
+    its likeliest pair to reach ``posterior_link``, the one question "are the two sides one
+    person?"). The cuts tried are Stoer-Wagner's phase cuts by ``weights``, which hold the
+    lightest. So the mutual answers of a first round (A-B asked from both sides) and closed
+    triangles (A=B, B=C, A=C) confirm each other. A set with a weak cut is split at the lightest
+    weak one and each side tried again; the pairs across the cut stay pending (asked again).
+    Returns the pairs linked so."""
     leading = [p for p, d in decisions.items() if d in ("linked", "pending")]
     uf = UnionFind()
     for a, b in leading:
@@ -571,13 +578,18 @@ def _confirm_by_agreement(decisions: dict, weights: dict, needed: float) -> int:
         if len(pieces) > 1:
             stack.extend(p for p in pieces.values() if len(p) >= 2)
             continue
-        cut, side = _min_cut(sorted(members), weight)
-        if cut >= needed:
+        weak = [
+            (cut, side)
+            for cut, side in _phase_cuts(sorted(members), weight)
+            if not strong_enough([p for p in weight if (p[0] in side) != (p[1] in side)])
+        ]
+        if not weak:
             for p in weight:
                 if decisions[p] == "pending":
                     decisions[p] = "linked"
                     linked += 1
             continue
+        _cut, side = min(weak, key=lambda c: c[0])
         for half in (side, members - side):
             if len(half) >= 2:
                 stack.append(half)
