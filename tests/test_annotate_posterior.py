@@ -140,7 +140,7 @@ def test_an_unlikely_pair_needs_more_than_three_to_one():
     assert votes[("D01", "E01")] == "linked"
     posterior, res = _decide(extra, scores, link_rule="posterior")
     assert posterior[("D01", "E01")] == "pending"
-    assert res.state.posteriors[("D01", "E01")] < 0.999
+    assert res.state.fit.same[("D01", "E01")] < 0.999
 
 
 def test_one_different_separates_an_unlikely_pair_and_asks_a_likely_one_again():

@@ -87,7 +87,7 @@ def _tasks(backend, project_id):
 
 
 def test_campaign_round_trip_with_annotators_conflicts_and_edits(ls_server, shared_data):
-    project = _project(ls_server, "roundtrip", k=3, annotators_per_task=2, min_same_votes=2)
+    project = _project(ls_server, "roundtrip", k=3, annotators_per_task=2, link_rule="votes", min_same_votes=2)
     truth = build_tud_world(project, shared_data)
     campaign.compute_candidates(project, show_progress=False)
     backend = _backend(ls_server)
@@ -556,15 +556,17 @@ def test_headless_chromium_renders_the_labelling_page(ls_server, synth_source, t
     assert wanted <= fetched, sorted(p for p in fetched if "local-files" in p)
 
 
-def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_source):
+@pytest.mark.parametrize("link_rule", ["votes", "posterior"])
+def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_source, link_rule):
     """Three annotators answer every task from the synthetic ground truth, each link answer wrong
-    with probability 0.15; majority votes and held-out contradictions keep the identities right."""
+    with probability 0.15; majority votes (or the posterior, each annotator's error rate estimated
+    from the answers) and held-out contradictions keep the identities right."""
     import random
 
     from grewkit.synth.annotators import answer_from_truth
     from grewkit.synth.truth import ground_truth
 
-    project = _project(ls_server, "synthetic", k=3, annotators_per_task=3, min_same_votes=2)
+    project = _project(ls_server, "synthetic", k=3, annotators_per_task=3, link_rule=link_rule, min_same_votes=2)
     truth = link_synth_world(project, synth_source)
     attributes: dict[str, dict[str, list[str]]] = {}
     for r in ground_truth(project).read("attributes").to_pylist():
@@ -600,6 +602,10 @@ def test_synthetic_world_round_trip_with_annotator_errors(ls_server, synth_sourc
     accuracy = identity_accuracy(identities, truth)
     assert accuracy["pair_precision"] >= 0.8 and accuracy["pair_recall"] >= 0.6, accuracy
     assert summary.report["agreement"]["links"]["items"] > 0
+    if link_rule == "posterior":
+        # Estimated from the answers alone, never told: near the true 0.15 for each of the three.
+        rates = summary.report["posterior"]["error_rates"]
+        assert len(rates) == 3 and all(0.05 <= e <= 0.3 for e in rates.values()), rates
     # Attributes of resolved identities: the majority is the true value.
     members = {}
     for r in identities.to_pylist():

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from grewkit.annotate.config import ATTRIBUTES, LINK_CHOICES
-from grewkit.annotate.posterior import fit_posteriors, sigmoid
+from grewkit.annotate.posterior import PairPosteriors, fit_posteriors, sigmoid
 
 LINK_RULES = ("votes", "posterior")
 
@@ -185,7 +185,8 @@ class LinkState:
     queried: set[str]
     voters: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     against: dict[tuple[str, str], set[tuple[str, str]]] = field(default_factory=dict)  # "different" (task, annotator)
-    posteriors: dict[tuple[str, str], float] = field(default_factory=dict)  # P(same); link_rule "posterior" only
+    fit: PairPosteriors | None = None  # link_rule "posterior": P(same) per pair and what it came from
+    separate_at: float = 0.99  # link_rule "posterior": P(different) at which a pair is separated
 
 
 def _chain(links: dict[str, set[str]], a: str, b: str) -> list[str]:
@@ -435,7 +436,8 @@ def resolve(
         {a.query for a in answers},
         voters,
         against,
-        fit.same if fit is not None else {},
+        fit,
+        posterior_separate,
     )
 
     identity_rows = {"tracklet_id": [], "identity_id": [], "source": [], "status": [], "reason": []}

@@ -16,7 +16,8 @@ are. A round asks only what is neither implied nor given:
 - **audit**, once nothing above is left: a group seen in one camera only, which would become a
   distractor, is shown beside the most similar groups seen in two or more cameras ("same" on one
   links it; "different" on all of them audits it); the pairs are packed like link pairs, and a
-  pair of groups that answers already judged different twice (``AUDIT_LOOKS``) is not asked.
+  pair of groups that answers already judged different twice (``AUDIT_LOOKS``; under the
+  posterior link rule: whose P(different) reaches ``posterior_separate``) is not asked.
 
 A plan is empty when every open group's plausible candidates are decided: the campaign is closed.
 Pairs are packed into tasks of up to K candidates around the tracklet that most of them share.
@@ -27,6 +28,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from grewkit.annotate.posterior import sigmoid
 from grewkit.annotate.resolve import LinkState, _overlap, _pair
 
 # What the note above the candidates says on the labelling page.
@@ -89,6 +91,17 @@ class Plan:
 # the one round 1 gave when one ranked the other, so two looks are what an audited pair of groups
 # has at least.
 AUDIT_LOOKS = 2
+
+
+def _judged_apart(state: LinkState, xs: list[str], ys: list[str]) -> bool:
+    """Whether the answers already say that groups xs and ys are two people, so an audit question
+    between them adds nothing: ``AUDIT_LOOKS`` "different" answers under the votes rule; under the
+    posterior rule, P(different) of the one question "are they one person?" asked through every
+    answered pair between them (``PairPosteriors.cut_log_odds``) at ``posterior_separate`` or more."""
+    if state.fit is None:
+        return _looks(state, xs, ys) >= AUDIT_LOOKS
+    pairs = [p for x in xs for y in ys if (p := _pair(x, y)) in state.fit.same]
+    return bool(pairs) and 1.0 - sigmoid(state.fit.cut_log_odds(pairs)) >= state.separate_at
 
 
 def _looks(state: LinkState, xs: list[str], ys: list[str]) -> int:
@@ -329,7 +342,7 @@ def plan_round(
         if not by_group.get(root) or audited & set(state.groups[root]):
             continue
         rows = sorted(by_group[root].values(), key=lambda v: (-v[0], v[2]))[:k]
-        missing = [v for v in rows if _looks(state, state.groups[root], state.groups[group(v[2])]) < AUDIT_LOOKS]
+        missing = [v for v in rows if not _judged_apart(state, state.groups[root], state.groups[group(v[2])])]
         if missing:
             shown[root] = missing
         else:

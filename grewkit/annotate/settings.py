@@ -41,24 +41,26 @@ class AnnotateSettings:
     )
     min_same_votes: int = setting(
         3,
-        "'Same' votes a pair needs before it links (answers of one task by several annotators, or the "
+        "link_rule 'votes': 'same' votes a pair needs before it links (answers of one task by several annotators, or the "
         "pair seen again in a later round); until then it is asked again. With 2, two wrong answers on "
         "one pair link two people, which at 10 % error happened once in two draws (docs/benchmarks.md).",
     )
     link_rule: str = setting(
-        "votes",
-        "How a pair is decided: 'votes' (linked at min_same_votes 'same' votes that outvote 'different') "
-        "or 'posterior' (P(same) from the candidate score calibrated on the answers and each annotator's "
-        "error rate estimated from the answers: linked at posterior_link, separated at posterior_separate; "
-        "docs/annotation.md).",
+        "posterior",
+        "How a pair is decided: 'posterior' (P(same) from the candidate score calibrated on the answers and "
+        "each annotator's error rate estimated from the answers: linked at posterior_link, separated at "
+        "posterior_separate) or 'votes' (linked at min_same_votes 'same' votes that outvote 'different'). "
+        "Chosen on the bench dataset worlds (docs/annotation.md, docs/benchmarks.md).",
     )
     posterior_link: float = setting(
-        0.999, "link_rule 'posterior': P(same) at which a pair (or a set, over its every cut) links."
+        0.99,
+        "link_rule 'posterior': P(same) at which a pair (or a set, over its every cut) links (chosen on the "
+        "seed-1 bench world, checked on the demo world: docs/benchmarks.md).",
     )
     posterior_separate: float = setting(
-        0.99,
-        "link_rule 'posterior': P(different) at which a pair is separated (a wrong separation loses a link, "
-        "a wrong link merges two people, so this one is lower).",
+        0.9,
+        "link_rule 'posterior': P(different) at which a pair is separated, and at which two groups need no "
+        "audit question (a wrong separation loses a link, a wrong link merges two people, so this one is lower).",
     )
     first_round: str = setting(
         "tracklets",
@@ -69,7 +71,11 @@ class AnnotateSettings:
         "tracklets: fewer first tasks, more second looks). Chosen on the bench dataset worlds "
         "(docs/benchmarks.md).",
     )
-    max_asks: int = setting(4, "Times one pair is asked at most before it is left unsettled (not linked).")
+    max_asks: int = setting(
+        6,
+        "Times one pair is asked at most before it is left unsettled (not linked); the votes rule was "
+        "measured with 4 (docs/benchmarks.md).",
+    )
     max_adjudications: int = setting(
         2, "Adjudication tasks one contradiction gets at most; after that its tracklets stay held out."
     )
