@@ -151,6 +151,14 @@ def test_one_different_separates_an_unlikely_pair_and_asks_a_likely_one_again():
     assert decisions[("D02", "E02")] == "disputed"
 
 
+def test_a_tie_is_asked_again_whatever_the_score():
+    # One "same", one "different": the answers say nothing, and the score alone never separates.
+    extra = [("D01", "E01", "same"), ("E01", "D01", "different")]
+    decisions, res = _decide(extra, {("D01", "E01"): 0.5}, link_rule="posterior")
+    assert res.state.fit.same[("D01", "E01")] < 0.1
+    assert decisions[("D01", "E01")] == "disputed"
+
+
 def test_a_closed_triangle_of_single_answers_links_as_a_set():
     # Each pair has one "same" only, too little alone; together every cut needs two wrong answers.
     extra = [("D01", "E01", "same"), ("E01", "F01", "same"), ("D01", "F01", "same")]

@@ -290,7 +290,8 @@ def resolve(
             p_same = fit.same[pair]
             if p_same >= posterior_link:
                 decisions[pair] = "linked"
-            elif 1.0 - p_same >= posterior_separate:
+            elif 1.0 - p_same >= posterior_separate and fit.evidence[pair] < 0:
+                # Separated by the answers, never by the score alone: a tie is asked again.
                 decisions[pair] = "separated"
             else:
                 decisions[pair] = "pending" if p_same >= 0.5 else "disputed"
