@@ -7,8 +7,10 @@ are. A round asks only what is neither implied nor given:
 - **adjudication**: a group that holds a contradiction (A=B, B=C, A!=C; two tracklets of one
   camera at the same time) gets one task that shows the chain (then the group's other members,
   up to 2K candidates); its members stay held out until it is answered. With several annotators it goes to one who did not answer the chain's links.
-- **second looks**: a pair whose "same" has fewer than ``min_same_votes`` votes, or whose votes
-  tie, is asked again, packed densely, from its other side where that costs no extra task;
+- **second looks**: a pair the answers leave unsettled (pending or disputed: under the posterior
+  rule P(same) between the two thresholds, under the votes rule fewer "same" votes than
+  ``min_same_votes``, or a tie) is asked again, packed densely, from its other side where that
+  costs no extra task;
 - **open group pairs**: two groups that the candidates manifest connects (a member of one ranks
   a member of the other in its top K), that are neither one group nor separated and that one
   camera at one time does not rule out, get their best-scoring member pair asked (never a pair
