@@ -160,10 +160,10 @@ def test_a_tie_is_asked_again_whatever_the_score():
 
 
 def test_a_closed_triangle_of_single_answers_links_as_a_set():
-    # Each pair has one "same" only, too little alone; together every cut needs two wrong answers.
+    # Middling scores, one "same" per pair: too little alone; together every cut needs two wrong answers.
     extra = [("D01", "E01", "same"), ("E01", "F01", "same"), ("D01", "F01", "same")]
-    scores = {("D01", "E01"): 0.9, ("E01", "F01"): 0.9, ("D01", "F01"): 0.9}
-    alone, _ = _decide(extra[:1], {("D01", "E01"): 0.9}, link_rule="posterior")
+    scores = {("D01", "E01"): 0.7, ("E01", "F01"): 0.7, ("D01", "F01"): 0.7}
+    alone, _ = _decide(extra[:1], {("D01", "E01"): 0.7}, link_rule="posterior")
     assert alone[("D01", "E01")] == "pending"
     decisions, res = _decide(extra, scores, link_rule="posterior")
     assert all(decisions[p] == "linked" for p in scores)

@@ -186,7 +186,7 @@ class LinkState:
     voters: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     against: dict[tuple[str, str], set[tuple[str, str]]] = field(default_factory=dict)  # "different" (task, annotator)
     fit: PairPosteriors | None = None  # link_rule "posterior": P(same) per pair and what it came from
-    separate_at: float = 0.99  # link_rule "posterior": P(different) at which a pair is separated
+    separate_at: float = 0.9  # link_rule "posterior": P(different) at which a pair is separated
 
 
 def _chain(links: dict[str, set[str]], a: str, b: str) -> list[str]:
@@ -216,8 +216,8 @@ def resolve(
     min_same_votes: int = 1,
     link_rule: str = "votes",
     scores: dict[tuple[str, str], float] | None = None,
-    posterior_link: float = 0.999,
-    posterior_separate: float = 0.99,
+    posterior_link: float = 0.99,
+    posterior_separate: float = 0.9,
 ) -> Resolution:
     """Identities and attributes from the answers. ``link_rule`` "votes" decides a pair by its vote
     counts (``min_same_votes``); "posterior" by P(same) from the candidate ``scores`` (pair -> the
@@ -508,14 +508,9 @@ def resolve(
     return Resolution(pa.table(identity_rows), pa.table(attr_rows), report, state)
 
 
-def _min_cut(nodes: list[str], weight: dict[tuple[str, str], int]) -> tuple[int, set[str]]:
-    """Stoer-Wagner: the lightest cut of a connected weighted graph and one side of it."""
-    return min(_phase_cuts(nodes, weight), key=lambda c: c[0], default=(0, set()))
-
-
 def _phase_cuts(nodes: list[str], weight: dict) -> list[tuple[float, set[str]]]:
-    """Stoer-Wagner's cut of each phase (its weight and one side), in order: the lightest cut of
-    the graph is among them (``_min_cut``)."""
+    """Stoer-Wagner on a connected weighted graph: the cut of each phase (its weight and one
+    side), in order; the lightest cut of the graph is among them."""
     adj: dict[str, dict[str, int]] = {x: {} for x in nodes}
     for (a, b), w in weight.items():
         adj[a][b] = adj[a].get(b, 0) + w
