@@ -13,7 +13,8 @@ Described entirely in a detectors.toml entry, so a lab plugs in its checkpoint w
     resize = "letterbox"                # keep aspect, pad bottom/right (YOLOX, RTMDet); or "stretch"
     # long_side = 512                   # instead of input_size, for models with a free input size: each
     # size_multiple = 32                # frame is resized to long side 512 and short side rounded to a
-                                        # multiple of 32 (640x480 -> 512x384, 1920x1080 -> 512x288)
+                                        # multiple of 32 (640x480 -> 512x384, 1920x1080 -> 512x288);
+                                        # no padding then: the input already has the frame's aspect
     pad_value = 114
     channels = "bgr"                    # channel order the model expects; "rgb" for most mmdeploy exports
     mean = [0.0, 0.0, 0.0]              # (pixel - mean) / std, per channel, after reordering
