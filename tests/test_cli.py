@@ -84,7 +84,7 @@ def test_doctor_takes_a_project_like_every_command(tmp_path):
     for flag in ("-p", "--project"):
         result = grewkit("doctor", flag, str(tmp_path / "p"))
         assert result.returncode == 0, result.stderr
-        assert "settings valid" in result.stdout and "detector [ssdlite]" in result.stdout
+        assert "settings valid" in result.stdout and "detector [centernet]" in result.stdout
         assert "pose estimator [mediapipe]" in result.stdout
     (tmp_path / "p" / "grewkit.toml").write_text('[detect]\nbackend = "nosuch"\n[render]\npose_estimator = "mine"\n')
     result = grewkit("doctor", "-p", str(tmp_path / "p"))

@@ -33,7 +33,7 @@ def test_ingest_detect_track_on_vtest(pets):
     dets = project.read("detections")
     frames = set(dets.column("frame").to_pylist())
     assert frames <= set(range(0, 40, 2)) and len(frames) >= 16
-    assert dets.column("detector")[0].as_py().startswith("ssdlite:ssdlite-onnx:")
+    assert dets.column("detector")[0].as_py().startswith("centernet:onnx:centernet_mobilenetv3_person@")
     assert (project.manifests_dir / "detections" / "pets.parquet").is_file()
     assert run(project, "detect").done == 0  # rerun: nothing to do
 

@@ -98,7 +98,10 @@ def pipeline_row(world: Path, work: Path, backend: str, *, cuts: bool) -> dict:
     shutil.copytree(world, root, ignore=shutil.ignore_patterns("state"))
     (root / "manifests" / "videos.parquet").unlink(missing_ok=True)
     project = Project(root)
-    text = project.settings_path.read_text().replace('backend = "ssdlite"', f'backend = "{backend}"')
+    from grewkit.core.settings import update_settings
+
+    update_settings(project.settings_path, "detect", {"backend": backend})
+    text = project.settings_path.read_text()
     if not cuts:
         if "\ncut_switches = true\n" not in text:
             raise click.ClickException("no 'cut_switches = true' in the world's grewkit.toml")

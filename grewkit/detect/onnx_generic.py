@@ -8,8 +8,13 @@ Described entirely in a detectors.toml entry, so a lab plugs in its checkpoint w
     sha256 = "..."                      # optional; checked at load time when given
     output_format = "yolox"             # or "dets_labels" (mmdeploy end2end: dets (1,N,5) + labels (1,N)),
                                         # or "dets_class" (one output (1,N,6): x1, y1, x2, y2, score, class)
+                                        # or "heatmap_ltrb" (CenterNet heads, see below)
     input_size = [640, 640]             # model input height, width
     resize = "letterbox"                # keep aspect, pad bottom/right (YOLOX, RTMDet); or "stretch"
+    # long_side = 512                   # instead of input_size, for models with a free input size: each
+    # size_multiple = 32                # frame is resized to long side 512 and short side rounded to a
+                                        # multiple of 32 (640x480 -> 512x384, 1920x1080 -> 512x288);
+                                        # no padding then: the input already has the frame's aspect
     pad_value = 114
     channels = "bgr"                    # channel order the model expects; "rgb" for most mmdeploy exports
     mean = [0.0, 0.0, 0.0]              # (pixel - mean) / std, per channel, after reordering
@@ -20,6 +25,12 @@ Described entirely in a detectors.toml entry, so a lab plugs in its checkpoint w
 
 ``yolox`` expects the decoded head output (1, anchors, 5 + classes): cx, cy, w, h, objectness,
 class scores, as YOLOX's ``export_onnx.py`` writes by default (``decode_in_inference``).
+
+``heatmap_ltrb`` expects a CenterNet's two heads: a person heat map (N, 1, h, w) of scores in 0-1
+and the distances (N, 4, h, w) in input pixels from each cell's point to the box's left, top, right
+and bottom. A box is decoded at every cell that is the maximum of its 3 x 3 neighbourhood (the usual
+CenterNet peak test) and scores at least ``min_score``; the cell's point is its index times the
+stride, the input's size over the heat map's (tools/convert_centernet.py writes such a model).
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ from grewkit.core.errors import GrewkitError
 from grewkit.core.onnx_session import open_session
 from grewkit.core.registry import check_keys
 
-FORMATS = ("yolox", "dets_labels", "dets_class")
+FORMATS = ("yolox", "dets_labels", "dets_class", "heatmap_ltrb")
 LAYOUTS = ("nchw", "nhwc")
 
 
@@ -48,6 +59,8 @@ class OnnxDetector:
         sha256: str | None = None,
         output_format: str = "yolox",
         input_size: tuple[int, int] = (640, 640),
+        long_side: int | None = None,
+        size_multiple: int = 1,
         resize: str = "letterbox",
         pad_value: float = 114.0,
         channels: str = "bgr",
@@ -75,6 +88,10 @@ class OnnxDetector:
         self.nhwc = layout == "nhwc"
         self.output_format = output_format
         self.input_hw = (int(input_size[0]), int(input_size[1]))
+        self.long_side = None if long_side is None else int(long_side)
+        self.size_multiple = int(size_multiple)
+        self._check_input_size(label, model)
+        self._sizes: dict[tuple[int, int], tuple[int, int]] = {}
         self.resize = resize
         self.pad_value = float(pad_value)
         self.rgb = channels == "rgb"
@@ -96,6 +113,8 @@ class OnnxDetector:
                 "sha256",
                 "output_format",
                 "input_size",
+                "long_side",
+                "size_multiple",
                 "resize",
                 "pad_value",
                 "channels",
@@ -109,16 +128,56 @@ class OnnxDetector:
         )
         if "model" not in config:
             raise GrewkitError(f'[{name}] needs model = "path/to/model.onnx"')
+        if "input_size" in config and "long_side" in config:
+            raise GrewkitError(f"[{name}] give input_size (fixed) or long_side (aspect kept), not both")
         kwargs = {k: v for k, v in config.items() if k not in ("kind", "model")}
         return cls(model=(base_dir / config["model"]).resolve(), threads=threads, label=name, **kwargs)
+
+    def _check_input_size(self, label: str, model: Path) -> None:
+        """Refuse sizes the network cannot take: off its stride multiple, or unlike its fixed input."""
+        m = self.size_multiple
+        if m < 1:
+            raise GrewkitError(f"[{label}] size_multiple {m}: must be at least 1")
+        if self.long_side is not None:
+            if self.long_side < m or self.long_side % m:
+                raise GrewkitError(
+                    f"[{label}] long_side {self.long_side} is not a positive multiple of {m} (size_multiple)"
+                )
+        elif any(side < 1 or side % m for side in self.input_hw):
+            raise GrewkitError(
+                f"[{label}] input_size {list(self.input_hw)}: each side must be a positive multiple of {m} (size_multiple)"
+            )
+        fixed = self.input.shape[1:3] if self.nhwc else self.input.shape[2:4]
+        if all(isinstance(d, int) for d in fixed):
+            if self.long_side is not None:
+                raise GrewkitError(
+                    f"[{label}] long_side needs a model with a free input size; this one takes only {list(fixed)}",
+                    path=model,
+                )
+            if tuple(fixed) != self.input_hw:
+                raise GrewkitError(
+                    f"[{label}] input_size {list(self.input_hw)} but the model takes {list(fixed)}", path=model
+                )
+
+    def input_size_for(self, h: int, w: int) -> tuple[int, int]:
+        """The network input (height, width) for an h x w frame: fixed, or long side ``long_side`` and the
+        short side rounded to a multiple of ``size_multiple`` (the frame's aspect ratio kept up to that)."""
+        if self.long_side is None:
+            return self.input_hw
+        size = self._sizes.get((h, w))
+        if size is None:
+            m, r = self.size_multiple, self.long_side / max(h, w)
+            size = (max(m, round(h * r / m) * m), max(m, round(w * r / m) * m))
+            self._sizes[(h, w)] = size
+        return size
 
     def reset(self) -> None:
         pass
 
     def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, float, float]:
         h, w = frame.shape[:2]
-        th, tw = self.input_hw
-        if self.resize == "letterbox":
+        th, tw = self.input_size_for(h, w)
+        if self.resize == "letterbox" and self.long_side is None:
             r = min(th / h, tw / w)
             nh, nw = max(1, round(h * r)), max(1, round(w * r))
             canvas = np.full((th, tw, 3), self.pad_value, np.float32)
@@ -137,7 +196,9 @@ class OnnxDetector:
         h, w = frame.shape[:2]
         blob, sx, sy = self._prepare(frame)
         outputs = self.session.run(None, {self.input.name: blob})
-        if self.output_format == "yolox":
+        if self.output_format == "heatmap_ltrb":
+            boxes = nms(self._peaks(outputs, blob.shape[1:3] if self.nhwc else blob.shape[2:4]), self.nms_iou)
+        elif self.output_format == "yolox":
             pred = np.asarray(outputs[0], np.float32).reshape(-1, outputs[0].shape[-1])
             if pred.shape[1] < 6:
                 raise GrewkitError(f"yolox output has {pred.shape[1]} columns per anchor, expected 5 + classes")
@@ -166,3 +227,19 @@ class OnnxDetector:
                 boxes = nms(boxes, self.nms_iou)
         scale = np.array([sx, sy, sx, sy], np.float32)
         return Boxes.best_first(boxes.xyxy / scale, boxes.score).clip(w, h)
+
+    def _peaks(self, outputs, input_hw) -> Boxes:
+        """Boxes at the heat map's 3 x 3 maxima (``heatmap_ltrb``), in input pixels."""
+        if len(outputs) < 2 or outputs[0].ndim != 4 or outputs[1].shape[1:2] != (4,):
+            shapes = [list(o.shape) for o in outputs]
+            raise GrewkitError(f"heatmap_ltrb expects outputs (N, 1, h, w) and (N, 4, h, w); the model gives {shapes}")
+        heat = np.asarray(outputs[0][0, 0], np.float32)
+        ltrb = np.asarray(outputs[1][0], np.float32)
+        # cv2.dilate with a 3 x 3 kernel is the 3 x 3 max-pool (borders padded with the neutral value).
+        peak = (heat >= self.min_score) & (heat == cv2.dilate(heat, np.ones((3, 3), np.uint8)))
+        ys, xs = np.nonzero(peak)
+        stride_y, stride_x = input_hw[0] / heat.shape[0], input_hw[1] / heat.shape[1]
+        cx, cy = xs * np.float32(stride_x), ys * np.float32(stride_y)
+        left, top, right, bottom = ltrb[:, ys, xs]
+        xyxy = np.stack([cx - left, cy - top, cx + right, cy + bottom], axis=1)
+        return Boxes.best_first(xyxy, heat[ys, xs])
