@@ -94,6 +94,7 @@ class MicroMotion(nn.Module):
 
 class GaitPart(nn.Module):
     input_kind = "silhouettes"
+    channels_last = True  # convolution weights in NHWC (grewkit.train.models.convolutions_channels_last)
 
     def __init__(
         self,
