@@ -54,25 +54,6 @@ def test_model_shapes_and_step(name, res):
         assert model(torch.rand(1, *input_shape(model.input_kind, 11, *res)))["embeddings"].shape[1] == PARTS[name]
 
 
-@pytest.mark.parametrize("name", ["gaitset", "gaitpart"])
-def test_channels_last_convolutions_give_the_default_layouts_results(name):
-    torch.manual_seed(0)
-    model = build_model(name, num_classes=3, height=64, width=44, **SMALL[name])
-    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
-    default = build_model(name, num_classes=3, height=64, width=44, **SMALL[name])
-    for c in default.modules():
-        if isinstance(c, torch.nn.Conv2d):
-            c.weight.data = c.weight.data.contiguous()
-    default.load_state_dict(model.state_dict())
-    model.load_state_dict(default.state_dict())  # as a checkpoint loads: the values, not the layout
-    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
-    x = torch.rand(3, *input_shape(model.input_kind, 6, 64, 44))
-    model.eval(), default.eval()
-    with torch.no_grad():
-        assert torch.allclose(model(x)["embeddings"], default(x)["embeddings"], rtol=1e-4, atol=1e-5)
-
-
 def test_triplet_loss_hand_case():
     # Part-wise distances: same-label pair at 0, other label at 1 -> margin 0.2 is satisfied: loss 0.
     emb = torch.tensor([[[0.0]], [[0.0]], [[1.0]], [[1.0]]])

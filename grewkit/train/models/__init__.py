@@ -35,29 +35,6 @@ def model_class(name: str):
 
 def build_model(name: str, *, num_classes: int, height: int, width: int, **kwargs):
     try:
-        model = model_class(name)(num_classes=num_classes, height=height, width=width, **kwargs)
+        return model_class(name)(num_classes=num_classes, height=height, width=width, **kwargs)
     except TypeError as exc:
         raise GrewkitError(f"model {name!r}: {exc}") from None
-    if getattr(model, "channels_last", False):
-        convolutions_channels_last(model)
-    return model
-
-
-def convolutions_channels_last(model):
-    """Store every 2-D convolution's weight channels-last (NHWC), in place; return the model.
-
-    PyTorch then convolves in that layout (its convolutions follow the weight's layout as well as the
-    input's), so oneDNN on the CPU no longer reorders every frame batch to and from its blocked layout in
-    each forward and backward call: a gaitset_tiny training step takes about 1.5x less CPU, gaitpart's
-    1.4x (docs/benchmarks.md); the arithmetic is the same convolution, the results equal to rounding.
-    ``build_model`` applies it to the classes that set ``channels_last = True`` (GaitSet, GaitPart): with
-    torch 2.13's CPU kernels GaitBase's backward at 128 x 88 crashes (SIGSEGV) in this layout, and the
-    other models were not measured. Loading a state dict copies values into these weights and keeps their
-    layout."""
-    import torch
-    from torch import nn
-
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            module.to(memory_format=torch.channels_last)
-    return model

@@ -94,7 +94,6 @@ class MicroMotion(nn.Module):
 
 class GaitPart(nn.Module):
     input_kind = "silhouettes"
-    channels_last = True  # convolution weights in NHWC (grewkit.train.models.convolutions_channels_last)
 
     def __init__(
         self,

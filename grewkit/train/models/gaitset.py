@@ -26,7 +26,6 @@ def _block(cin, cout, k1, k2, pool):
 
 class GaitSet(nn.Module):
     input_kind = "silhouettes"
-    channels_last = True  # convolution weights in NHWC (grewkit.train.models.convolutions_channels_last)
 
     def __init__(
         self,
