@@ -44,3 +44,13 @@ def test_open_refuses_a_folder_that_is_not_a_project(tmp_path):
         Project.open(tmp_path)
     with pytest.raises(GrewkitError, match="does not exist"):
         Project.open(tmp_path / "missing")
+
+
+def test_the_demo_settings_load_and_name_a_shipped_detector():
+    from grewkit.detect.registry import backends_path, load_backends
+    from grewkit.pipeline.cli import DEMO_SETTINGS
+
+    settings = Settings.load(DEMO_SETTINGS)  # every section and key known, every value of its type
+    detect = settings.section("detect")
+    assert detect.backend in load_backends(backends_path(detect.backends_file))
+    assert set(settings.section("render").modalities) >= {"sil", "gei"}  # what the demo trains and evaluates on
