@@ -12,6 +12,8 @@ by several points: the floors catch breakage, not fine differences.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -29,14 +31,20 @@ FLOORS = {  # model -> (MOTA, IDF1) at stride 1, (MOTA, IDF1) at stride 2, (prec
 }
 
 
-@pytest.fixture(scope="module", params=sorted(FLOORS))
-def tud(request):
+@functools.cache
+def tud_detections(model: str):
+    """TUD-Campus and one detector's boxes on it, detected once per test session."""
     from conftest import SHARED_DATA
 
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent")
     seq = MotSequence.open(SHARED_DATA / "tud_campus", fps=TUD_CAMPUS_FPS)
-    return request.param, seq, detect_sequence(seq, make_detector(request.param), min_score=0.1)
+    return model, seq, detect_sequence(seq, make_detector(model), min_score=0.1)
+
+
+@pytest.fixture(scope="module", params=sorted(FLOORS))
+def tud(request):
+    return tud_detections(request.param)
 
 
 def test_metric_code_reproduces_the_reference_scores(shared_data):
@@ -88,13 +96,11 @@ def test_bytetrack_on_public_detections_floor(shared_data):
     assert r["mota"] >= 0.52 and r["idf1"] >= 0.52, r
 
 
-def test_default_detector_kept_tracklets_floor(tud):
+def test_default_detector_kept_tracklets_floor():
     """What the track stage keeps on TUD-Campus with the default detector (cuts, stitching, filters):
     box purity 0.915 (min 0.81) and 0.716 of the true boxes covered (docs/benchmarks.md)."""
     from grewkit.bench.track import kept_figures
 
-    model, seq, dets = tud
-    if model != DetectSettings().backend:
-        pytest.skip("measured for the default detector")
+    _model, seq, dets = tud_detections(DetectSettings().backend)
     k = kept_figures(seq, dets, TrackSettings())
     assert k["purity"] >= 0.9 and k["min_purity"] >= 0.78 and k["coverage"] >= 0.68 and k["kept"] >= 5, k
