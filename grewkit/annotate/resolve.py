@@ -33,8 +33,7 @@ import pyarrow as pa
 
 from grewkit.annotate.config import ATTRIBUTES, LINK_CHOICES
 from grewkit.annotate.posterior import PairPosteriors, fit_posteriors, sigmoid
-
-LINK_RULES = ("votes", "posterior")
+from grewkit.annotate.settings import LINK_RULES
 
 
 class UnionFind:

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from grewkit.core.settings import setting
 
+# How a pair of tracklets is decided from its answers (grewkit.annotate.resolve).
+LINK_RULES = ("votes", "posterior")
+
 
 @dataclass(frozen=True)
 class AnnotateSettings:
@@ -105,8 +108,8 @@ class AnnotateSettings:
             raise ValueError("min_same_votes, max_asks and max_rounds must be at least 1, max_adjudications >= 0")
         if self.first_round not in ("tracklets", "cover", "pairs"):
             raise ValueError(f"first_round must be 'tracklets', 'cover' or 'pairs', not {self.first_round!r}")
-        if self.link_rule not in ("votes", "posterior"):
-            raise ValueError(f"link_rule must be 'votes' or 'posterior', not {self.link_rule!r}")
+        if self.link_rule not in LINK_RULES:
+            raise ValueError(f"link_rule must be one of {', '.join(LINK_RULES)}, not {self.link_rule!r}")
         if not (0.5 < self.posterior_link < 1 and 0.5 < self.posterior_separate < 1):
             raise ValueError("posterior_link and posterior_separate must be between 0.5 and 1 (exclusive)")
         if self.batch_size < 1:
