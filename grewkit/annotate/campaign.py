@@ -212,9 +212,13 @@ def _round_open_keys(round_: dict, annotations: pa.Table, annotators_per_task: i
     return out
 
 
-def plan_next(project, run: AnnotationRun, resolution, annotations: pa.Table, spans) -> dict | None:
-    """After a pull: close the current round when all its tasks are answered and plan the next one."""
-    from grewkit.annotate.rounds import candidate_scores, plan_after
+def plan_next(
+    project, run: AnnotationRun, resolution, annotations: pa.Table, tracklets: pa.Table, spans, scores
+) -> dict | None:
+    """After a pull: close the current round when all its tasks are answered and plan the next one.
+    ``tracklets``, ``spans`` and ``scores`` (the candidates manifest's pair scores,
+    ``rounds.candidate_scores``) are what the pull resolved with."""
+    from grewkit.annotate.rounds import plan_after
 
     settings = settings_of(project)
     rounds = load_rounds(project, run)
@@ -232,11 +236,11 @@ def plan_next(project, run: AnnotationRun, resolution, annotations: pa.Table, sp
     latest["closed"] = True
     answered = set(annotations.filter(pc.invert(annotations["was_cancelled"]))["task_key"].to_pylist())
     state = resolution.state
-    info = {r["tracklet_id"]: r for r in project.read("tracklets").to_pylist()}
+    info = {r["tracklet_id"]: r for r in tracklets.to_pylist()}
     plan = plan_after(
         rounds,
         state=state,
-        scores=candidate_scores(project.read("candidates")),
+        scores=scores,
         info=info,
         spans=spans,
         settings=settings,
@@ -348,7 +352,7 @@ def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool 
 
     scores = candidate_scores(project.read("candidates")) if project.has("candidates") else {}
     resolution = resolve(table, tracklets, time_spans=spans, scores=scores, **settings_of(project).link_options())
-    plan = plan_next(project, run, resolution, table, spans)
+    plan = plan_next(project, run, resolution, table, tracklets, spans, scores)
     resolution.report["round"] = plan
     identities = resolution.identities
     if plan and plan.get("unaudited_tracklets"):
