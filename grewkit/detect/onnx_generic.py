@@ -91,7 +91,6 @@ class OnnxDetector:
         self.long_side = None if long_side is None else int(long_side)
         self.size_multiple = int(size_multiple)
         self._check_input_size(label, model)
-        self._sizes: dict[tuple[int, int], tuple[int, int]] = {}
         self.resize = resize
         self.pad_value = float(pad_value)
         self.rgb = channels == "rgb"
@@ -147,7 +146,7 @@ class OnnxDetector:
             raise GrewkitError(
                 f"[{label}] input_size {list(self.input_hw)}: each side must be a positive multiple of {m} (size_multiple)"
             )
-        fixed = self.input.shape[1:3] if self.nhwc else self.input.shape[2:4]
+        fixed = self._height_width(self.input.shape)
         if all(isinstance(d, int) for d in fixed):
             if self.long_side is not None:
                 raise GrewkitError(
@@ -159,17 +158,17 @@ class OnnxDetector:
                     f"[{label}] input_size {list(self.input_hw)} but the model takes {list(fixed)}", path=model
                 )
 
+    def _height_width(self, shape) -> tuple:
+        """The spatial dimensions of an input-shaped array or of the model's declared input."""
+        return tuple(shape[1:3] if self.nhwc else shape[2:4])
+
     def input_size_for(self, h: int, w: int) -> tuple[int, int]:
         """The network input (height, width) for an h x w frame: fixed, or long side ``long_side`` and the
         short side rounded to a multiple of ``size_multiple`` (the frame's aspect ratio kept up to that)."""
         if self.long_side is None:
             return self.input_hw
-        size = self._sizes.get((h, w))
-        if size is None:
-            m, r = self.size_multiple, self.long_side / max(h, w)
-            size = (max(m, round(h * r / m) * m), max(m, round(w * r / m) * m))
-            self._sizes[(h, w)] = size
-        return size
+        m, r = self.size_multiple, self.long_side / max(h, w)
+        return max(m, round(h * r / m) * m), max(m, round(w * r / m) * m)
 
     def reset(self) -> None:
         pass
@@ -197,7 +196,7 @@ class OnnxDetector:
         blob, sx, sy = self._prepare(frame)
         outputs = self.session.run(None, {self.input.name: blob})
         if self.output_format == "heatmap_ltrb":
-            boxes = nms(self._peaks(outputs, blob.shape[1:3] if self.nhwc else blob.shape[2:4]), self.nms_iou)
+            boxes = nms(self._peaks(outputs, self._height_width(blob.shape)), self.nms_iou)
         elif self.output_format == "yolox":
             pred = np.asarray(outputs[0], np.float32).reshape(-1, outputs[0].shape[-1])
             if pred.shape[1] < 6:
