@@ -60,6 +60,12 @@ def _stand_in_unused_imports() -> None:
     sys.modules.setdefault("tensorflowjs.converters.jax_conversion", jax_conversion)
 
 
+def report_written(out: Path) -> None:
+    """What a step wrote and its sha256, the line that goes into preprocess/detectors.toml."""
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    print(f'wrote {out} ({out.stat().st_size} bytes)\nsha256 = "{digest}"')
+
+
 def convert(model_json: Path, out: Path) -> None:
     _stand_in_unused_imports()
     from tfjs_graph_converter import api
@@ -88,8 +94,7 @@ def convert(model_json: Path, out: Path) -> None:
             ],
             check=True,
         )
-    digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    print(f'wrote {out} ({out.stat().st_size} bytes)\nsha256 = "{digest}"')
+    report_written(out)
 
 
 # sha256 of the first step's output (the 80-class graph with its own decoder), the second step's input.
@@ -164,8 +169,7 @@ def cut_to_person_heads(full: Path, out: Path) -> None:
     onnx.checker.check_model(model)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out))
-    digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    print(f'wrote {out} ({out.stat().st_size} bytes)\nsha256 = "{digest}"')
+    report_written(out)
 
 
 def main() -> None:
