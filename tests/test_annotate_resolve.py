@@ -3,9 +3,11 @@
 import json
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 
 from grewkit.annotate.resolve import UnionFind, identity_accuracy, resolve
+from grewkit.annotate.timeline import Timeline
 from grewkit.core.schemas import get_schema
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
@@ -111,6 +113,39 @@ def test_same_camera_at_different_times_is_fine():
     tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "B2": ("B", 20, 29)})
     res = resolve(_table([_ann(1, "A1", ["B1", "B2"], links=["same", "same"])]), tracks)
     assert {v[1] for v in _identity(res).values()} == {"resolved"}
+
+
+def _detected(frames):
+    """A Timeline whose camera-B boxes were detected in ``frames`` (tracklet -> frames)."""
+    return Timeline(detected=lambda camera: {t: np.array(f) for t, f in frames.items()} if camera == "B" else {})
+
+
+def test_interleaved_pieces_of_one_walk_in_one_camera_can_be_one_person():
+    # B1 and B2 take turns on one walker (spans overlap, never a detection in one frame): the
+    # spans alone call them two people; their detected frames show one person could be both.
+    tracks = _tracklets({"A1": ("A", 0, 20), "B1": ("B", 0, 20), "B2": ("B", 8, 30)})
+    timeline = _detected({"B1": [*range(0, 8), *range(14, 21)], "B2": [*range(8, 14), *range(21, 31)]})
+    rows = [_ann(1, "A1", ["B1", "B2"], links=["same", "same"])]
+    res = resolve(_table(rows), tracks, timeline=timeline)
+    ids = _identity(res)
+    assert ids["A1"] == ids["B1"] == ids["B2"] and ids["A1"][1] == "resolved"
+    assert res.report["conflict_counts"] == {}
+    # One frame detected in both is two people at once: held out, as with the spans.
+    timeline = _detected({"B1": [*range(0, 8), *range(13, 21)], "B2": [*range(8, 14), *range(21, 31)]})
+    res = resolve(_table(rows), tracks, timeline=timeline)
+    assert res.report["conflict_counts"] == {"same_camera_same_time": 1}
+
+
+def test_timeline_counts_detected_frames_only_and_falls_back_to_spans():
+    rows = {
+        r["tracklet_id"]: r
+        for r in _tracklets({"B1": ("B", 0, 20), "B2": ("B", 8, 30), "B3": ("B", 40, 50)}).to_pylist()
+    }
+    timeline = _detected({"B1": [0, 1, 2, 20], "B2": [8, 30]})
+    assert not timeline.seen_together(rows["B1"], rows["B2"])
+    assert not timeline.seen_together(rows["B1"], rows["B3"])  # spans apart
+    assert Timeline().seen_together(rows["B1"], rows["B2"])  # no boxes: the spans decide
+    assert _detected({"B1": [5]}).seen_together(rows["B1"], rows["B2"])  # B2's boxes unknown
 
 
 def test_tied_votes_are_a_conflict_not_a_link_and_agreement_is_counted():

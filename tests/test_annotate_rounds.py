@@ -35,7 +35,7 @@ def _plan(tracks, rows, candidates, *, asked_tasks=(), audited=(), adjudicated=N
         state=res.state,
         scores=candidate_scores(_candidates(candidates)),
         info=info,
-        spans=None,
+        timeline=None,
         asked=asked,
         asked_from=asked_from,
         adjudicated=adjudicated or Counter(),

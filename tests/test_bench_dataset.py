@@ -263,7 +263,7 @@ def _replay_figures(first_round: str, error_rate: float, annotators: int, draws:
             tracklets=tracklets,
             truth=truth,
             attributes={},
-            spans=None,
+            timeline=None,
             settings=settings,
             error_rate=error_rate,
             annotators=annotators,

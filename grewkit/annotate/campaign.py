@@ -213,10 +213,10 @@ def _round_open_keys(round_: dict, annotations: pa.Table, annotators_per_task: i
 
 
 def plan_next(
-    project, run: AnnotationRun, resolution, annotations: pa.Table, tracklets: pa.Table, spans, scores
+    project, run: AnnotationRun, resolution, annotations: pa.Table, tracklets: pa.Table, timeline, scores
 ) -> dict | None:
     """After a pull: close the current round when all its tasks are answered and plan the next one.
-    ``tracklets``, ``spans`` and ``scores`` (the candidates manifest's pair scores,
+    ``tracklets``, ``timeline`` and ``scores`` (the candidates manifest's pair scores,
     ``rounds.candidate_scores``) are what the pull resolved with."""
     from grewkit.annotate.rounds import plan_after
 
@@ -242,7 +242,7 @@ def plan_next(
         state=state,
         scores=scores,
         info=info,
-        spans=spans,
+        timeline=timeline,
         settings=settings,
         answered=answered,
     )
@@ -294,8 +294,9 @@ def _ts(dt: datetime) -> str:
 def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool = False) -> PullSummary:
     """Fetch what changed since the run's watermark (everything on the first pull or with ``full``),
     merge it into the annotations manifest, then resolve identities and attributes from all of it."""
-    from grewkit.annotate.candidates import _time_spans, kept_tracklets
+    from grewkit.annotate.candidates import kept_tracklets
     from grewkit.annotate.resolve import resolve
+    from grewkit.annotate.timeline import Timeline
 
     if run.project_id is None:
         raise GrewkitError(f"campaign {run.key!r} has not been pushed yet: run `grewkit annotate push`")
@@ -347,12 +348,12 @@ def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool 
         newest = max(a.updated_at for a in remote)
         run.watermark = _ts(max(newest, watermark) if watermark else newest)
     tracklets = project.read("tracklets")
-    spans = _time_spans(project, kept_tracklets(project))
+    timeline = Timeline.of_project(project, kept_tracklets(project))
     from grewkit.annotate.rounds import candidate_scores
 
     scores = candidate_scores(project.read("candidates")) if project.has("candidates") else {}
-    resolution = resolve(table, tracklets, time_spans=spans, scores=scores, **settings_of(project).link_options())
-    plan = plan_next(project, run, resolution, table, tracklets, spans, scores)
+    resolution = resolve(table, tracklets, timeline=timeline, scores=scores, **settings_of(project).link_options())
+    plan = plan_next(project, run, resolution, table, tracklets, timeline, scores)
     resolution.report["round"] = plan
     identities = resolution.identities
     if plan and plan.get("unaudited_tracklets"):

@@ -13,7 +13,7 @@ who also answered its chain is only one more vote per pair, and the contradictio
 stands is cut along the lightest links (``_cut_self_contradictions``), never merged. Identities are the connected
 components of the linked pairs (union-find). A component is held out, never merged silently,
 when it contains a separated pair (A=B, B=C, A!=C) or two tracklets of one camera at the same
-time (one person cannot be in two places); the conflict carries the chain of links that joins
+time (detected in one frame, ``timeline.Timeline``: one person cannot be in two places); the conflict carries the chain of links that joins
 the pair, which the round planner turns into an adjudication task. Attributes are counted per
 tracklet (from the tasks where it is the query) and per resolved identity, with disagreements
 counted.
@@ -34,6 +34,7 @@ import pyarrow as pa
 from grewkit.annotate.config import ATTRIBUTES, LINK_CHOICES
 from grewkit.annotate.posterior import PairPosteriors, fit_posteriors, sigmoid
 from grewkit.annotate.settings import LINK_RULES
+from grewkit.annotate.timeline import Timeline
 
 
 class UnionFind:
@@ -211,7 +212,7 @@ def resolve(
     annotations: pa.Table,
     tracklets: pa.Table,
     *,
-    time_spans: dict[str, tuple[float, float]] | None = None,
+    timeline: Timeline | None = None,
     min_same_votes: int = 1,
     link_rule: str = "votes",
     scores: dict[tuple[str, str], float] | None = None,
@@ -224,6 +225,7 @@ def resolve(
     more, separated when P(different) is ``posterior_separate`` or more, asked again in between."""
     if link_rule not in LINK_RULES:
         raise ValueError(f"link_rule must be one of {', '.join(LINK_RULES)}, not {link_rule!r}")
+    timeline = timeline or Timeline()
     answers, skipped = latest_answers(annotations)
     info = {
         r["tracklet_id"]: r
@@ -232,7 +234,9 @@ def resolve(
 
     def impossible(a: str, b: str) -> bool:
         ia, ib = info.get(a), info.get(b)
-        return ia is not None and ib is not None and ia["camera_id"] == ib["camera_id"] and _overlap(ia, ib, time_spans)
+        return (
+            ia is not None and ib is not None and ia["camera_id"] == ib["camera_id"] and timeline.seen_together(ia, ib)
+        )
 
     # Votes per pair, one per task and annotator: a pair asked again in a later round (or from its
     # other side) is a second look, which is what confirms a lone answer.
@@ -398,7 +402,7 @@ def resolve(
             ia, ib = info.get(a), info.get(b)
             if ia is None or ib is None or ia["camera_id"] != ib["camera_id"]:
                 continue
-            if _overlap(ia, ib, time_spans):
+            if timeline.seen_together(ia, ib):
                 chain = _chain(neighbours, a, b)
                 conflicts.append(
                     {
@@ -701,15 +705,6 @@ def _cut_self_contradictions(
                 }
             )
     return cuts
-
-
-def _overlap(a: dict, b: dict, spans) -> bool:
-    if a["video_id"] == b["video_id"]:
-        return a["start_frame"] <= b["end_frame"] and b["start_frame"] <= a["end_frame"]
-    if spans and a["tracklet_id"] in spans and b["tracklet_id"] in spans:
-        (s1, e1), (s2, e2) = spans[a["tracklet_id"]], spans[b["tracklet_id"]]
-        return s1 <= e2 and s2 <= e1
-    return False
 
 
 def identity_accuracy(identities: pa.Table, truth: dict[str, str]) -> dict:

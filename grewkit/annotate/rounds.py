@@ -31,7 +31,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from grewkit.annotate.posterior import sigmoid
-from grewkit.annotate.resolve import LinkState, _overlap, _pair
+from grewkit.annotate.resolve import LinkState, _pair
+from grewkit.annotate.timeline import Timeline
 
 # What the note above the candidates says on the labelling page.
 ADJUDICATION_NOTE = (
@@ -144,7 +145,7 @@ def plan_after(
     state: LinkState,
     scores: dict[tuple[str, str], float],
     info: dict[str, dict],
-    spans: dict | None,
+    timeline: Timeline | None,
     settings,
     answered: set[str] | None = None,
 ) -> Plan:
@@ -157,7 +158,7 @@ def plan_after(
         state=state,
         scores=scores,
         info=info,
-        spans=spans,
+        timeline=timeline,
         asked=asked,
         asked_from=asked_from,
         adjudicated=adjudicated,
@@ -212,7 +213,7 @@ def plan_round(
     state: LinkState,
     scores: dict[tuple[str, str], float],
     info: dict[str, dict],
-    spans: dict | None,
+    timeline: Timeline | None,
     asked: Counter,
     asked_from: dict[tuple[str, str], set[str]],
     adjudicated: Counter,
@@ -223,7 +224,9 @@ def plan_round(
 ) -> Plan:
     """The next round's tasks. ``asked``: pair -> times it was pushed; ``asked_from``: pair -> the
     queries it was asked from; ``adjudicated``: an adjudication task's sorted tracklets joined by "|" -> times pushed;
-    ``audited``: tracklets of answered audit tasks."""
+    ``audited``: tracklets of answered audit tasks; ``timeline`` tells which tracklets of one camera
+    were seen together (None: their frame spans)."""
+    timeline = timeline or Timeline()
     plan = Plan(round_number)
     used: set[str] = set()
     member_of = {m: root for root, members in state.groups.items() for m in members}
@@ -293,7 +296,7 @@ def plan_round(
         for x in state.groups[ga]:
             for y in state.groups[gb]:
                 ix, iy = info.get(x), info.get(y)
-                if ix and iy and ix["camera_id"] == iy["camera_id"] and _overlap(ix, iy, spans):
+                if ix and iy and ix["camera_id"] == iy["camera_id"] and timeline.seen_together(ix, iy):
                     return False
         return True
 

@@ -370,7 +370,7 @@ def replay_campaign(
     tracklets: pa.Table,
     truth: dict,
     attributes: dict,
-    spans,
+    timeline,
     settings,
     error_rate: float,
     annotators: int,
@@ -399,9 +399,9 @@ def replay_campaign(
         rounds.append({"round": len(rounds) + 1, "tasks": [_task_dict(t) for t in tasks]})
         rows += _simulated_answers(tasks, annotators, truth, attributes, error_rate, rng, clock, len(rows))
         annotations = pa.Table.from_pylist(rows, schema=get_schema("annotations").arrow)
-        resolution = resolve(annotations, tracklets, time_spans=spans, scores=scores, **settings.link_options())
+        resolution = resolve(annotations, tracklets, timeline=timeline, scores=scores, **settings.link_options())
         tasks = plan_after(
-            rounds, state=resolution.state, scores=scores, info=info, spans=spans, settings=settings
+            rounds, state=resolution.state, scores=scores, info=info, timeline=timeline, settings=settings
         ).tasks
     return rounds, rows, resolution, not tasks
 
@@ -413,7 +413,8 @@ def replay_project(project_dir: Path, *, error_rate: float, annotators: int, dra
     seen in two or more cameras are the benchmark and the rest distractors (the split's own drops,
     e.g. unaudited distractors, aside)."""
     from grewkit.annotate.campaign import settings_of
-    from grewkit.annotate.candidates import _time_spans, kept_tracklets
+    from grewkit.annotate.candidates import kept_tracklets
+    from grewkit.annotate.timeline import Timeline
     from grewkit.core.errors import GrewkitError
     from grewkit.core.project import Project
     from grewkit.core.schemas import get_schema
@@ -432,7 +433,7 @@ def replay_project(project_dir: Path, *, error_rate: float, annotators: int, dra
         tracklets=tracklets,
         truth=truth,
         attributes=attrs,
-        spans=_time_spans(project, kept_tracklets(project)),
+        timeline=Timeline.of_project(project, kept_tracklets(project)),
         settings=settings_of(project),
         error_rate=error_rate,
         annotators=annotators,

@@ -1,0 +1,83 @@
+"""When each tracklet was seen: which two tracklets of one camera cannot be one person.
+
+One person is in one place at a time, so two tracklets of one camera that were both detected in
+one frame are two people, whatever an annotator says. Overlapping first-to-last spans are not
+proof of that: a tracker that loses a walker, starts a new track on them and then finds the old
+track again leaves interleaved pieces of one walk whose spans overlap but which never have a
+detection in the same frame. Treating those as "at the same time" rejects the true "same"
+answer that would join them, and the piece left over passes as a distractor of its own.
+
+So two tracklets of one video are seen together only when a frame holds a detected box of each
+(boxes the tracker interpolated are guesses and do not count). Tracklets of two videos of one
+camera, or when the boxes are not at hand, fall back to their time spans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow.compute as pc
+
+
+class Timeline:
+    """``spans``: tracklet -> absolute (start, end) seconds, or None when a video lacks a start time.
+    ``detected``: camera -> {tracklet -> sorted frames with a detected box}, called once per camera
+    and only for a camera where two tracklets' spans overlap; None: spans decide alone."""
+
+    def __init__(
+        self,
+        spans: dict[str, tuple[float, float]] | None = None,
+        detected: Callable[[str], dict[str, np.ndarray]] | None = None,
+    ):
+        self.spans = spans
+        self._detected = detected
+        self._frames: dict[str, dict[str, np.ndarray]] = {}
+
+    @classmethod
+    def of_project(cls, project, tracklets) -> Timeline:
+        """The timeline of a project's ``tracklets`` (``candidates.kept_tracklets``), its boxes read
+        lazily, one camera's partition at a time."""
+        from grewkit.annotate.candidates import _time_spans
+
+        wanted = {t.tracklet_id for t in tracklets}
+
+        def detected(camera: str) -> dict[str, np.ndarray]:
+            from grewkit.core.manifests import read_partition
+
+            boxes = read_partition(project.manifests_dir, "boxes", camera, ["tracklet_id", "frame", "score"])
+            boxes = boxes.filter(pc.is_valid(boxes["score"]))
+            ids = boxes["tracklet_id"].to_numpy(zero_copy_only=False)
+            frames = boxes["frame"].to_numpy()
+            order = np.lexsort((frames, ids))
+            ids, frames = ids[order], frames[order]
+            starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], dtype=int)
+            ends = np.r_[starts[1:], len(ids)]
+            return {str(ids[s]): frames[s:e] for s, e in zip(starts, ends) if ids[s] in wanted}
+
+        return cls(_time_spans(project, tracklets), detected)
+
+    def seen_together(self, a: dict, b: dict) -> bool:
+        """True when tracklets ``a`` and ``b`` (tracklets-manifest rows of one camera) were seen at
+        one moment, so cannot be one person."""
+        if a["video_id"] != b["video_id"]:
+            spans = self.spans
+            if spans and a["tracklet_id"] in spans and b["tracklet_id"] in spans:
+                (s1, e1), (s2, e2) = spans[a["tracklet_id"]], spans[b["tracklet_id"]]
+                return s1 <= e2 and s2 <= e1
+            return False
+        lo, hi = max(a["start_frame"], b["start_frame"]), min(a["end_frame"], b["end_frame"])
+        if lo > hi:
+            return False
+        if self._detected is None:
+            return True
+        camera = a["camera_id"]
+        if camera not in self._frames:
+            self._frames[camera] = self._detected(camera)
+        frames = self._frames[camera]
+        fa, fb = frames.get(a["tracklet_id"]), frames.get(b["tracklet_id"])
+        if fa is None or fb is None:
+            return True  # no boxes to tell by: the spans decide
+        fa = fa[(fa >= lo) & (fa <= hi)]
+        fb = fb[(fb >= lo) & (fb <= hi)]
+        return bool(np.intersect1d(fa, fb, assume_unique=True).size)
