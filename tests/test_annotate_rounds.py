@@ -70,7 +70,10 @@ def test_implied_and_given_pairs_are_never_asked():
         ("B1", "C1", 0.9),
         ("B1", "D1", 0.5),
     ]
-    plan = _plan(tracks, rows, candidates, asked_tasks=[("A1", ["B1"]), ("B1", ["C1", "D1"])], audited={"D1"})
+    # D1's audit, answered: a second look that B1 and D1 are two people.
+    rows.append(_ann(3, "D1", ["B1"], annotator="b@x", links=["different"]))
+    asked = [("A1", ["B1"]), ("B1", ["C1", "D1"]), ("D1", ["B1"])]
+    plan = _plan(tracks, rows, candidates, asked_tasks=asked, audited={"D1"})
     assert plan.closed and plan.tasks == [] and plan.undecided_group_pairs == 0
 
 
@@ -154,8 +157,56 @@ def test_a_single_camera_group_is_audited_beside_the_closest_multi_camera_group(
     # Both single-camera tracklets resemble B1 most: one task around B1 shows them both.
     audits = {t.query: [c for c, _ in t.candidates] for t in plan.tasks if t.kind == "audit"}
     assert audits == {"B1": ["C1", "C2"]} and plan.unaudited_groups == 2
-    done = _plan(tracks, rows, candidates, asked_tasks=asked, audited={"C1", "C2"})
-    assert done.closed and done.unaudited_groups == 0
+    # Pushed but not answered: no audit yet. Answered "different" for both: audited.
+    pushed = _plan(tracks, rows, candidates, asked_tasks=[*asked, ("B1", ["C1", "C2"])], audited={"C1", "C2"})
+    assert [t.kind for t in pushed.tasks] == ["audit"] and pushed.unaudited_groups == 2
+    rows.append(_ann(4, "B1", ["C1", "C2"], links=["different", "different"]))
+    done = _plan(tracks, rows, candidates, asked_tasks=[*asked, ("B1", ["C1", "C2"])], audited={"C1", "C2"})
+    assert done.closed and done.unaudited_groups == 0 and done.undecided_audits == []
+
+
+def test_a_doubtful_audit_is_asked_again_and_then_held_out_not_released_as_a_distractor():
+    # C1 looks like the benchmark person {A1, B1} (score 0.9) and two answers say "different": under
+    # the posterior rule that separates the pair (P(different) 0.95) but is not the standard of a
+    # link, so the audit is asked again; once the pair has been asked max_asks times and the
+    # answers still fall short, C1 is held out.
+    from grewkit.annotate.campaign import AUDIT_UNDECIDED, mark_audits
+
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "C1": ("C", 0, 9)})
+    rows = [_ann(1, "A1", ["B1"], links=["same"]), _ann(2, "C1", ["B1"], links=["different"])]
+    rows.append(_ann(6, "B1", ["C1"], annotator="e@x", links=["different"]))
+    rows += [_ann(3 + i, "B1", ["A1"], annotator=f"{name}@x", links=["same"]) for i, name in enumerate("bcd")]
+    candidates = [("A1", "B1", 0.9), ("C1", "B1", 0.9)]
+    scores = candidate_scores(_candidates(candidates))
+    res = resolve(_table(rows), tracks, link_rule="posterior", scores=scores)
+    assert res.state.decisions[("B1", "C1")] == "separated"
+    info = {r["tracklet_id"]: r for r in tracks.to_pylist()}
+
+    def plan(times_asked):
+        return plan_round(
+            round_number=3,
+            state=res.state,
+            scores=scores,
+            info=info,
+            timeline=None,
+            asked=Counter({("A1", "B1"): 2, ("B1", "C1"): times_asked}),
+            asked_from={("A1", "B1"): {"A1", "B1"}, ("B1", "C1"): {"C1", "B1"}},
+            adjudicated=Counter(),
+            audited={"C1", "B1"},
+            k=5,
+            max_asks=3,
+            max_adjudications=2,
+        )
+
+    again = plan(2)
+    assert [(t.kind, t.query, [c for c, _ in t.candidates]) for t in again.tasks] == [("audit", "B1", ["C1"])]
+    spent = plan(3)
+    assert spent.closed and spent.undecided_audits == ["C1"]
+    marked = {
+        r["tracklet_id"]: (r["status"], r["reason"])
+        for r in mark_audits(res.identities, {"undecided_audit_tracklets": spent.undecided_audits}).to_pylist()
+    }
+    assert marked["C1"] == ("held_out", AUDIT_UNDECIDED) and marked["A1"][0] == "resolved"
 
 
 def test_each_pair_once_packs_a_first_round_around_shared_tracklets():

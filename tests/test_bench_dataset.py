@@ -279,11 +279,12 @@ def _replay_figures(first_round: str, error_rate: float, annotators: int, draws:
 
 def test_a_replayed_campaign_closes_right_and_within_its_task_floor():
     # 24 benchmark tracklets and 4 loners. Measured (draws 0-4), posterior rule: first round
-    # "tracklets", 1 annotator at 2 %: 1.17-1.33 tasks per benchmark tracklet; "cover", 2
-    # annotators: 1.21-1.33. The votes rule: 1.38-1.62 and 1.25-1.42.
+    # "tracklets", 1 annotator at 2 %: 1.21-1.42 tasks per benchmark tracklet (1.17-1.33 before a
+    # loner's audit had to reach the standard of a link); "cover", 2 annotators: 1.21-1.33. The
+    # votes rule: 1.38-1.62 and 1.25-1.42.
     for closed, per_seq, acc in _replay_figures("tracklets", 0.02, 1, 5):
         assert closed and acc["pair_precision"] == 1.0 and acc["pair_recall"] == 1.0
-        assert per_seq <= 1.4
+        assert per_seq <= 1.45
     for closed, per_seq, acc in _replay_figures("cover", 0.02, 2, 5):
         assert closed and acc["pair_precision"] == 1.0 and acc["pair_recall"] == 1.0
         assert per_seq <= 1.4
@@ -295,8 +296,9 @@ def test_a_replayed_campaign_closes_right_and_within_its_task_floor():
 def test_one_annotator_at_ten_percent_error_keeps_precision():
     # The only annotator's adjudication cuts, never merges; under the votes rule a wrong pair
     # takes three wrong "same" answers on it. Measured over seeds 0-9: precision >= 0.98 in every
-    # draw with either rule; the posterior rule 1.000, recall 0.917 at least, 2.16 tasks per
-    # benchmark tracklet on average (votes: 2.29, recall 0.917 at least).
+    # draw with either rule; the posterior rule 1.000, recall 1.000, 2.35 tasks per benchmark
+    # tracklet on average (2.16 before a loner's audit had to reach the standard of a link; votes:
+    # 2.29, recall 0.917 at least).
     votes = _replay_figures("tracklets", 0.10, 1, 10, link_rule="votes", max_asks=4)
     assert all(closed for closed, _, _ in votes)
     assert min(acc["pair_precision"] for _, _, acc in votes) >= 0.98
@@ -304,4 +306,4 @@ def test_one_annotator_at_ten_percent_error_keeps_precision():
     assert all(closed for closed, _, _ in posterior)
     assert min(acc["pair_precision"] for _, _, acc in posterior) >= 0.98
     assert min(acc["pair_recall"] for _, _, acc in posterior) >= 0.9
-    assert sum(per_seq for _, per_seq, _ in posterior) / 10 <= 2.3
+    assert sum(per_seq for _, per_seq, _ in posterior) / 10 <= 2.4

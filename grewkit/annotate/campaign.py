@@ -24,6 +24,10 @@ from grewkit.core.progress import progress_bar
 from grewkit.core.wording import counted
 
 UNAUDITED = "unaudited: seen in one camera only, not yet shown beside the benchmark identities"
+AUDIT_UNDECIDED = (
+    "audit undecided: seen in one camera only, and its audits, asked the most times, could not rule out "
+    "a benchmark identity"
+)
 
 
 def settings_of(project):
@@ -252,8 +256,34 @@ def plan_next(
         )
     summary = plan.summary()
     summary["unaudited_tracklets"] = plan.unaudited
+    summary["undecided_audit_tracklets"] = plan.undecided_audits
     _save_rounds(project, run, rounds, summary)
     return summary
+
+
+def mark_audits(identities: pa.Table, plan: dict | None) -> pa.Table:
+    """The resolved ``identities`` with what the round ``plan`` (``plan_next``'s summary) says of
+    single-camera groups: not audited yet (``grewkit split`` refuses them as distractors unless told
+    otherwise), or audited the most times without ruling out a benchmark identity (held out)."""
+    if not plan:
+        return identities
+    unaudited = set(plan.get("unaudited_tracklets") or ())
+    undecided = set(plan.get("undecided_audit_tracklets") or ())
+    if not unaudited and not undecided:
+        return identities
+    status, reason = [], []
+    for t, s, r in zip(
+        identities["tracklet_id"].to_pylist(), identities["status"].to_pylist(), identities["reason"].to_pylist()
+    ):
+        if s == "resolved" and t in undecided:
+            s, r = "held_out", AUDIT_UNDECIDED
+        elif s == "resolved" and t in unaudited:
+            r = UNAUDITED
+        status.append(s)
+        reason.append(r)
+    for name, values in (("status", status), ("reason", reason)):
+        identities = identities.set_column(identities.schema.get_field_index(name), name, pa.array(values, pa.string()))
+    return identities
 
 
 @dataclass(frozen=True)
@@ -355,21 +385,7 @@ def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool 
     resolution = resolve(table, tracklets, timeline=timeline, scores=scores, **settings_of(project).link_options())
     plan = plan_next(project, run, resolution, table, tracklets, timeline, scores)
     resolution.report["round"] = plan
-    identities = resolution.identities
-    if plan and plan.get("unaudited_tracklets"):
-        # Not audited yet: `grewkit split` refuses these as distractors unless told otherwise.
-        unaudited = set(plan["unaudited_tracklets"])
-        reasons = [
-            UNAUDITED if t in unaudited and s == "resolved" else r
-            for t, s, r in zip(
-                identities["tracklet_id"].to_pylist(),
-                identities["status"].to_pylist(),
-                identities["reason"].to_pylist(),
-            )
-        ]
-        identities = identities.set_column(
-            identities.schema.get_field_index("reason"), "reason", pa.array(reasons, pa.string())
-        )
+    identities = mark_audits(resolution.identities, plan)
     _write_merged(project, "identities", identities, key="tracklet_id")
     _write_merged(project, "attributes", resolution.attributes, key=None)
     write_json(project.root / ANNOTATION_DIR / "reports" / f"{run.key}.json", resolution.report)

@@ -187,6 +187,7 @@ class LinkState:
     against: dict[tuple[str, str], set[tuple[str, str]]] = field(default_factory=dict)  # "different" (task, annotator)
     fit: PairPosteriors | None = None  # link_rule "posterior": P(same) per pair and what it came from
     separate_at: float = 0.9  # link_rule "posterior": P(different) at which a pair is separated
+    link_at: float = 0.99  # link_rule "posterior": P(same) at which a pair links
 
 
 def _chain(links: dict[str, set[str]], a: str, b: str) -> list[str]:
@@ -442,6 +443,7 @@ def resolve(
         against,
         fit,
         posterior_separate,
+        posterior_link,
     )
 
     identity_rows = {"tracklet_id": [], "identity_id": [], "source": [], "status": [], "reason": []}

@@ -19,7 +19,10 @@ are. A round asks only what is neither implied nor given:
   distractor, is shown beside the most similar groups seen in two or more cameras ("same" on one
   links it; "different" on all of them audits it); the pairs are packed like link pairs, and a
   pair of groups that answers already judged different twice (``AUDIT_LOOKS``; under the
-  posterior link rule: whose P(different) reaches ``posterior_separate``) is not asked.
+  posterior link rule: whose P(different) reaches ``posterior_link``, the standard of a link,
+  since a wrong "different" leaks a benchmark person into the distractors) is not asked. An
+  audit is asked again while its answers fall short of that; a group whose audits were asked
+  ``max_asks`` times and still fall short is held out (``Plan.undecided_audits``).
 
 A plan is empty when every open group's plausible candidates are decided: the campaign is closed.
 Pairs are packed into tasks of up to K candidates around the tracklet that most of them share.
@@ -66,6 +69,10 @@ class Plan:
     unaudited_groups: int = 0
     unaudited: list = field(default_factory=list)  # tracklets of single-camera groups not audited yet
     audited_by_answers: int = 0  # single-camera groups whose earlier answers already were the audit
+    # Tracklets of single-camera groups whose audits were asked the most times and still cannot rule
+    # out a benchmark identity: held out, neither distractor nor benchmark (a leak would score a
+    # benchmark person's walk as an impostor of their own probe).
+    undecided_audits: list = field(default_factory=list)
     given_up: dict = field(default_factory=dict)  # why some questions are no longer asked, counted
 
     @property
@@ -84,6 +91,7 @@ class Plan:
             "held_groups": self.held_groups,
             "unaudited_groups": self.unaudited_groups,
             "audited_by_answers": self.audited_by_answers,
+            "undecided_audits": len(self.undecided_audits),
             "given_up": self.given_up,
             "closed": self.closed,
         }
@@ -100,11 +108,18 @@ def _judged_apart(state: LinkState, xs: list[str], ys: list[str]) -> bool:
     """Whether the answers already say that groups xs and ys are two people, so an audit question
     between them adds nothing: ``AUDIT_LOOKS`` "different" answers under the votes rule; under the
     posterior rule, P(different) of the one question "are they one person?" asked through every
-    answered pair between them (``PairPosteriors.cut_log_odds``) at ``posterior_separate`` or more."""
+    answered pair between them (``PairPosteriors.cut_log_odds``) at ``posterior_link`` or more."""
     if state.fit is None:
         return _looks(state, xs, ys) >= AUDIT_LOOKS
     pairs = [p for x in xs for y in ys if (p := _pair(x, y)) in state.fit.same]
-    return bool(pairs) and 1.0 - sigmoid(state.fit.cut_log_odds(pairs)) >= state.separate_at
+    # As sure as a link (``posterior_link``), not as a separation: a wrong "different" here sends a
+    # benchmark person's walk to the distractors, as harmful as a wrong link.
+    return bool(pairs) and 1.0 - sigmoid(state.fit.cut_log_odds(pairs)) >= state.link_at
+
+
+def _asks(asked: Counter, xs: list[str], ys: list[str]) -> int:
+    """Times any pair between groups xs and ys was pushed (link, second look or audit)."""
+    return sum(asked[_pair(x, y)] for x in xs for y in ys)
 
 
 def _looks(state: LinkState, xs: list[str], ys: list[str]) -> int:
@@ -340,18 +355,24 @@ def plan_round(
                 old = by_group[gx].get(gy)
                 if old is None or s > old[0]:
                     by_group[gx][gy] = (s, x, y)
-    # Each single-camera group is audited beside its K most similar multi-camera groups; a pair of
-    # groups that answers already judged different AUDIT_LOOKS times needs no audit question.
+    # Each single-camera group is audited beside its K most similar multi-camera groups, again
+    # after an answered audit while the answers do not yet judge them apart (``_judged_apart``); a
+    # pair of groups asked ``max_asks`` times and still not judged apart leaves the group undecided.
     shown = {}
     for root in sorted(single):
-        if not by_group.get(root) or audited & set(state.groups[root]):
+        if not by_group.get(root):
             continue
+        members = state.groups[root]
         rows = sorted(by_group[root].values(), key=lambda v: (-v[0], v[2]))[:k]
-        missing = [v for v in rows if not _judged_apart(state, state.groups[root], state.groups[group(v[2])])]
-        if missing:
-            shown[root] = missing
-        else:
-            plan.audited_by_answers += 1
+        missing = [v for v in rows if not _judged_apart(state, members, state.groups[group(v[2])])]
+        if not missing:
+            if not audited & set(members):
+                plan.audited_by_answers += 1
+            continue
+        if any(_asks(asked, members, state.groups[group(v[2])]) >= max_asks for v in missing):
+            plan.undecided_audits.extend(members)
+            continue
+        shown[root] = missing
     # A group that nothing seen in two cameras resembles has nothing to be shown beside: audited as it is.
     unaudited = sorted(shown)
     plan.unaudited = [m for root in unaudited for m in state.groups[root]]

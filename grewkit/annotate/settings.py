@@ -57,13 +57,15 @@ class AnnotateSettings:
     )
     posterior_link: float = setting(
         0.99,
-        "link_rule 'posterior': P(same) at which a pair (or a set, over its every cut) links (chosen on the "
-        "seed-1 bench world, checked on the demo world: docs/benchmarks.md).",
+        "link_rule 'posterior': P(same) at which a pair (or a set, over its every cut) links, and P(different) "
+        "at which a single-camera group needs no more audit beside a benchmark group (a wrong 'different' there "
+        "leaks a benchmark person into the distractors) (chosen on the seed-1 bench world, checked on the demo "
+        "world: docs/benchmarks.md).",
     )
     posterior_separate: float = setting(
         0.9,
-        "link_rule 'posterior': P(different) at which a pair is separated, and at which two groups need no "
-        "audit question (a wrong separation loses a link, a wrong link merges two people, so this one is lower).",
+        "link_rule 'posterior': P(different) at which a pair is separated (a wrong separation loses a link, "
+        "a wrong link merges two people, so this one is lower).",
     )
     first_round: str = setting(
         "tracklets",

@@ -383,7 +383,7 @@ def replay_campaign(
     closed: whether the last plan was empty)."""
     import random
 
-    from grewkit.annotate.campaign import _task_dict
+    from grewkit.annotate.campaign import _task_dict, mark_audits
     from grewkit.annotate.resolve import resolve
     from grewkit.annotate.rounds import candidate_scores, first_round, plan_after
     from grewkit.core.schemas import get_schema
@@ -400,9 +400,14 @@ def replay_campaign(
         rows += _simulated_answers(tasks, annotators, truth, attributes, error_rate, rng, clock, len(rows))
         annotations = pa.Table.from_pylist(rows, schema=get_schema("annotations").arrow)
         resolution = resolve(annotations, tracklets, timeline=timeline, scores=scores, **settings.link_options())
-        tasks = plan_after(
+        plan = plan_after(
             rounds, state=resolution.state, scores=scores, info=info, timeline=timeline, settings=settings
-        ).tasks
+        )
+        tasks = plan.tasks
+        resolution.identities = mark_audits(
+            resolution.identities,
+            {"unaudited_tracklets": plan.unaudited, "undecided_audit_tracklets": plan.undecided_audits},
+        )
     return rounds, rows, resolution, not tasks
 
 
