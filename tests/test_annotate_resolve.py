@@ -148,6 +148,23 @@ def test_timeline_counts_detected_frames_only_and_falls_back_to_spans():
     assert _detected({"B1": [5]}).seen_together(rows["B1"], rows["B2"])  # B2's boxes unknown
 
 
+def test_neighbours_are_pieces_of_one_video_close_in_time_and_never_seen_together():
+    rows = {
+        r["tracklet_id"]: r
+        for r in _tracklets(
+            {"B1": ("B", 0, 20), "B2": ("B", 8, 30), "B3": ("B", 40, 50), "B4": ("B", 100, 120), "C1": ("C", 21, 30)}
+        ).to_pylist()
+    }
+    timeline = Timeline(
+        detected=lambda camera: {"B1": np.arange(0, 21), "B2": np.arange(8, 31)} if camera == "B" else {},
+        fps={"B-v": 10.0, "C-v": 10.0},
+    )
+    # B1 and B2 share detected frames (two people); B3 starts 1 s after B2, 2 s after B1; B4 is 5 s on.
+    assert timeline.neighbours(rows, 2.0) == {"B1": ["B3"], "B3": ["B1", "B2"], "B2": ["B3"]}
+    assert timeline.neighbours(rows, 0.0) == {}
+    assert Timeline().neighbours(rows, 2.0) == {}  # no fps: nothing to measure the gap in
+
+
 def test_tied_votes_are_a_conflict_not_a_link_and_agreement_is_counted():
     tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9)})
     rows = [

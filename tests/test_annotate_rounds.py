@@ -8,6 +8,7 @@ from test_annotate_resolve import _ann, _table, _tracklets
 
 from grewkit.annotate.resolve import _pair, resolve
 from grewkit.annotate.rounds import candidate_scores, first_round, plan_round
+from grewkit.annotate.timeline import Timeline
 
 
 def _candidates(rows):
@@ -56,6 +57,19 @@ def test_first_round_is_one_task_per_query_with_its_top_k():
         ("A1", "A1", ["B1"]),
         ("B1", "B1", ["A1"]),
     ]
+
+
+def test_first_round_shows_a_query_s_neighbours_in_its_own_video_after_its_top_k():
+    candidates = _candidates([("A1", "B1", 0.9), ("B1", "A1", 0.9), ("B2", "A1", 0.4)])
+    tasks = first_round(candidates, k=1, neighbours={"B1": ["B2"], "B2": ["B1"]})
+    assert {t.query: [c for c, _ in t.candidates] for t in tasks} == {
+        "A1": ["B1"],
+        "B1": ["A1", "B2"],
+        "B2": ["A1", "B1"],
+    }
+    # "cover" keeps a task that shows a neighbour, even when its candidates rank it back.
+    cover = first_round(candidates, k=1, mode="cover", neighbours={"B1": ["B2"], "B2": ["B1"]})
+    assert "B1" in {t.query for t in cover}
 
 
 def test_implied_and_given_pairs_are_never_asked():
@@ -163,6 +177,40 @@ def test_a_single_camera_group_is_audited_beside_the_closest_multi_camera_group(
     rows.append(_ann(4, "B1", ["C1", "C2"], links=["different", "different"]))
     done = _plan(tracks, rows, candidates, asked_tasks=[*asked, ("B1", ["C1", "C2"])], audited={"C1", "C2"})
     assert done.closed and done.unaudited_groups == 0 and done.undecided_audits == []
+
+
+def test_a_single_camera_piece_is_audited_beside_the_benchmark_group_of_its_neighbour_in_time():
+    # B2 follows B1 in camera B (a walk cut in two); B1 is linked to A1, and no candidate ranks B2
+    # near that person: its audit still shows {A1, B1}.
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "B2": ("B", 11, 30), "C1": ("C", 40, 49)})
+    rows = [_ann(1, "A1", ["B1"], links=["same"]), _ann(2, "B1", ["A1"], annotator="b@x", links=["same"])]
+    rows.append(_ann(3, "B2", ["C1"], links=["different"]))
+    candidates = [("A1", "B1", 0.9), ("B1", "A1", 0.9), ("B2", "C1", 0.3), ("C1", "A1", 0.2)]
+    res = resolve(_table(rows), tracks)
+    info = {r["tracklet_id"]: r for r in tracks.to_pylist()}
+    asked = Counter({("A1", "B1"): 2, ("B2", "C1"): 1, ("A1", "C1"): 2})
+
+    def plan(gap):
+        return plan_round(
+            round_number=2,
+            state=res.state,
+            scores=candidate_scores(_candidates(candidates)),
+            info=info,
+            timeline=Timeline(fps={"B-v": 10.0}),
+            asked=asked,
+            asked_from={},
+            adjudicated=Counter(),
+            audited=set(),
+            k=5,
+            max_asks=4,
+            max_adjudications=2,
+            neighbour_gap_s=gap,
+        )
+
+    audits = {t.query: sorted(c for c, _ in t.candidates) for t in plan(2.0).tasks if t.kind == "audit"}
+    assert any("B2" in [q, *cs] and ({"A1", "B1"} & {q, *cs}) for q, cs in audits.items()), audits
+    without = {t.query: sorted(c for c, _ in t.candidates) for t in plan(0.0).tasks if t.kind == "audit"}
+    assert not any("B2" in [q, *cs] and ({"A1", "B1"} & {q, *cs}) for q, cs in without.items()), without
 
 
 def test_a_doubtful_audit_is_asked_again_and_then_held_out_not_released_as_a_distractor():

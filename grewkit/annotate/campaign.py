@@ -132,7 +132,9 @@ def push(
     note = None
     if not rounds or (rounds[-1]["round"] == 1 and not rounds[-1]["closed"]):
         # Round 1 follows the candidates manifest while it is open, as a single push always did.
-        planned = first_round(candidates, settings.k, mode=settings.first_round)
+        planned = first_round(
+            candidates, settings.k, mode=settings.first_round, neighbours=walk_neighbours(project, settings)
+        )
         rounds = [{"round": 1, "pushed": True, "closed": False, "tasks": [_task_dict(t) for t in planned]}]
     else:
         latest = rounds[-1]
@@ -259,6 +261,18 @@ def plan_next(
     summary["undecided_audit_tracklets"] = plan.undecided_audits
     _save_rounds(project, run, rounds, summary)
     return summary
+
+
+def walk_neighbours(project, settings) -> dict[str, list[str]]:
+    """Kept tracklet -> the kept tracklets of its own video within ``settings.neighbour_gap_s`` of it
+    and never seen with it (``Timeline.neighbours``), which round 1 shows beside its candidates."""
+    from grewkit.annotate.candidates import kept_tracklets
+    from grewkit.annotate.timeline import Timeline
+
+    kept = kept_tracklets(project)
+    wanted = {t.tracklet_id for t in kept}
+    rows = {r["tracklet_id"]: r for r in project.read("tracklets").to_pylist() if r["tracklet_id"] in wanted}
+    return Timeline.of_project(project, kept).neighbours(rows, settings.neighbour_gap_s)
 
 
 def mark_audits(identities: pa.Table, plan: dict | None) -> pa.Table:

@@ -180,6 +180,7 @@ def plan_after(
         audited=audited,
         k=settings.k,
         max_asks=settings.max_asks,
+        neighbour_gap_s=settings.neighbour_gap_s,
         max_adjudications=settings.max_adjudications,
     )
 
@@ -236,6 +237,7 @@ def plan_round(
     k: int,
     max_asks: int,
     max_adjudications: int,
+    neighbour_gap_s: float = 0.0,
 ) -> Plan:
     """The next round's tasks. ``asked``: pair -> times it was pushed; ``asked_from``: pair -> the
     queries it was asked from; ``adjudicated``: an adjudication task's sorted tracklets joined by "|" -> times pushed;
@@ -355,15 +357,31 @@ def plan_round(
                 old = by_group[gx].get(gy)
                 if old is None or s > old[0]:
                     by_group[gx][gy] = (s, x, y)
+    # Pieces of one walk in one camera that the tracker cut apart rank no candidate of each other
+    # (candidates are never of the query's camera), and a short piece's own candidates often miss
+    # its person: so a group's audit also shows the benchmark groups of its members' neighbours
+    # in time in their own video (``Timeline.neighbours``), whatever their score.
+    near: dict[str, dict[str, tuple[float, str, str]]] = defaultdict(dict)
+    if neighbour_gap_s > 0 and single:
+        rows = {m: info[m] for m in member_of if m in info}
+        neighbours = timeline.neighbours(rows, neighbour_gap_s)
+        for root in single:
+            for x in state.groups[root]:
+                for y in neighbours.get(x, ()):
+                    gy = group(y)
+                    if gy in multi and gy not in near[root] and compatible(root, gy):
+                        near[root][gy] = (scores.get(_pair(x, y), 0.0), x, y)
     # Each single-camera group is audited beside its K most similar multi-camera groups, again
     # after an answered audit while the answers do not yet judge them apart (``_judged_apart``); a
     # pair of groups asked ``max_asks`` times and still not judged apart leaves the group undecided.
     shown = {}
     for root in sorted(single):
-        if not by_group.get(root):
+        if not by_group.get(root) and not near.get(root):
             continue
         members = state.groups[root]
         rows = sorted(by_group[root].values(), key=lambda v: (-v[0], v[2]))[:k]
+        shown_groups = {group(v[2]) for v in rows}
+        rows += [v for gy, v in sorted(near[root].items()) if gy not in shown_groups]
         missing = [v for v in rows if not _judged_apart(state, members, state.groups[group(v[2])])]
         if not missing:
             if not audited & set(members):
@@ -400,7 +418,9 @@ def plan_round(
     return plan
 
 
-def first_round(candidates, k: int, *, mode: str = "tracklets") -> list[PlannedTask]:
+def first_round(
+    candidates, k: int, *, mode: str = "tracklets", neighbours: dict[str, list[str]] | None = None
+) -> list[PlannedTask]:
     """Round 1, keyed by the task's query tracklet id.
 
     ``mode`` "tracklets": every kept tracklet gets its own task with its top K (the way a campaign
@@ -419,6 +439,12 @@ def first_round(candidates, k: int, *, mode: str = "tracklets") -> list[PlannedT
     answered "same" (``min_same_votes``), where every pair of an open group is asked through its
     best member pair anyway.
 
+    ``neighbours`` (``Timeline.neighbours``: tracklet -> tracklets of its own video just before or
+    after it, never seen with it) are shown after a query's top K in modes "tracklets" and
+    "cover": pieces of one walk that the tracker cut apart never rank each other (candidates are
+    of other cameras), and a short piece's own candidates often miss its person, which then
+    leaks into the distractors. Each such pair is seen from both sides at no extra task.
+
     Attributes are asked of a task's query: a tracklet that is no query in round 1 gets them at
     the identity level from its group's queried members (every linked pair has its query inside
     the group); an identity of one tracklet that no task queried (a distractor) gets none.
@@ -428,15 +454,20 @@ def first_round(candidates, k: int, *, mode: str = "tracklets") -> list[PlannedT
     for q, c, r, s in zip(cols["query_tracklet_id"], cols["candidate_tracklet_id"], cols["rank"], cols["score"]):
         ranked[q].append((r, c, float(s)))
     top = {q: [(c, s) for _, c, s in sorted(rows)[:k]] for q, rows in sorted(ranked.items())}
+
+    def with_neighbours(q: str, rows: list) -> tuple:
+        shown = {c for c, _ in rows}
+        return tuple(rows) + tuple((n, 0.0) for n in sorted((neighbours or {}).get(q, ())) if n not in shown)
+
     if mode == "cover":
         shown = {q: {c for c, _ in rows} for q, rows in top.items()}
         live = set(top)
         for q in sorted(top, key=lambda q: (max(s for _, s in top[q]), q)):
-            if all(c in live and q in shown[c] for c in shown[q]):
+            if all(c in live and q in shown[c] for c in shown[q]) and not (neighbours or {}).get(q):
                 live.discard(q)
-        return [PlannedTask(q, "link", q, tuple(rows)) for q, rows in top.items() if q in live]
+        return [PlannedTask(q, "link", q, with_neighbours(q, rows)) for q, rows in top.items() if q in live]
     if mode == "tracklets":
-        return [PlannedTask(q, "link", q, tuple(rows)) for q, rows in top.items()]
+        return [PlannedTask(q, "link", q, with_neighbours(q, rows)) for q, rows in top.items()]
     if mode != "pairs":
         raise ValueError(f"first_round mode must be 'tracklets', 'cover' or 'pairs', not {mode!r}")
     pairs = [(q, c, s) for q, rows in top.items() for c, s in rows]

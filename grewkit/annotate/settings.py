@@ -25,6 +25,12 @@ class AnnotateSettings:
         0.0,
         "Time gate: drop candidates more than this many seconds away from the query (0: no gate; needs videos.start_time).",
     )
+    neighbour_gap_s: float = setting(
+        2.0,
+        "A single-camera group's audit also shows the benchmark groups of the tracklets of its own video that "
+        "start or end within this many seconds of one of its members and were never seen with it (a walk the "
+        "tracker cut into pieces; 0: off). The default is the stitcher's own gap, [track] stitch_max_gap_seconds.",
+    )
     topology: dict = setting(
         {}, "Camera topology: camera_id -> list of cameras a walker can reach next; empty: every camera."
     )
@@ -120,5 +126,5 @@ class AnnotateSettings:
             raise ValueError("rank_query_block and rank_candidate_block must be at least 1")
         if any(not isinstance(w, (int, float)) or w < 0 for w in self.weights.values()):
             raise ValueError(f"weights must be numbers >= 0, not {self.weights}")
-        if self.max_gap_s < 0:
-            raise ValueError("max_gap_s must be >= 0")
+        if self.max_gap_s < 0 or self.neighbour_gap_s < 0:
+            raise ValueError("max_gap_s and neighbour_gap_s must be >= 0")

@@ -14,6 +14,7 @@ camera, or when the boxes are not at hand, fall back to their time spans.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 
 import numpy as np
@@ -29,8 +30,10 @@ class Timeline:
         self,
         spans: dict[str, tuple[float, float]] | None = None,
         detected: Callable[[str], dict[str, np.ndarray]] | None = None,
+        fps: dict[str, float] | None = None,
     ):
         self.spans = spans
+        self.fps = fps or {}
         self._detected = detected
         self._frames: dict[str, dict[str, np.ndarray]] = {}
 
@@ -55,7 +58,9 @@ class Timeline:
             ends = np.r_[starts[1:], len(ids)]
             return {str(ids[s]): frames[s:e] for s, e in zip(starts, ends) if ids[s] in wanted}
 
-        return cls(_time_spans(project, tracklets), detected)
+        videos = project.read("videos", ["video_id", "fps"]).to_pydict()
+        fps = {v: f for v, f in zip(videos["video_id"], videos["fps"]) if f}
+        return cls(_time_spans(project, tracklets), detected, fps)
 
     def seen_together(self, a: dict, b: dict) -> bool:
         """True when tracklets ``a`` and ``b`` (tracklets-manifest rows of one camera) were seen at
@@ -81,3 +86,27 @@ class Timeline:
         fa = fa[(fa >= lo) & (fa <= hi)]
         fb = fb[(fb >= lo) & (fb <= hi)]
         return bool(np.intersect1d(fa, fb, assume_unique=True).size)
+
+    def neighbours(self, rows: dict[str, dict], max_gap_s: float) -> dict[str, list[str]]:
+        """For each tracklet of ``rows`` (tracklets-manifest rows), the others of its own video whose
+        spans come within ``max_gap_s`` of its own and that were never seen together with it:
+        candidates for pieces of one walk that the tracker cut (a suspected switch) or lost. Videos
+        without an fps have none."""
+        by_video: dict[str, list[dict]] = defaultdict(list)
+        for row in rows.values():
+            by_video[row["video_id"]].append(row)
+        out: dict[str, list[str]] = defaultdict(list)
+        for video, items in by_video.items():
+            fps = self.fps.get(video)
+            if not fps or max_gap_s <= 0:
+                continue
+            gap = max_gap_s * fps
+            items.sort(key=lambda r: (r["start_frame"], r["tracklet_id"]))
+            for i, a in enumerate(items):
+                for b in items[i + 1 :]:
+                    if b["start_frame"] - a["end_frame"] > gap:
+                        break  # starts only grow from here
+                    if not self.seen_together(a, b):
+                        out[a["tracklet_id"]].append(b["tracklet_id"])
+                        out[b["tracklet_id"]].append(a["tracklet_id"])
+        return out
