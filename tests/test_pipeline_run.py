@@ -81,3 +81,18 @@ def test_run_takes_every_step_then_skips_them_all(ls_server, tmp_path, monkeypat
     assert "split       skipped" in again.output and "train       skipped" in again.output
     assert "serve       skipped" in again.output and "stop        skipped" in again.output
     assert manifest_bytes(project) == before
+
+    # A changed tracking setting changes the tracklets: every step after the per-unit stages runs
+    # again on them (the release never comes from the old ones), and the earlier training run is kept.
+    text = project.settings_path.read_text()
+    assert "cut_switches = false" in text
+    project.settings_path.write_text(text.replace("cut_switches = false", "cut_switches = false\nmin_seconds = 1.5"))
+    changed = CliRunner().invoke(cli, ["run", "--project", str(root), "--quiet"])
+    assert changed.exit_code == 0, changed.output + repr(changed.exception)
+    for step in ("candidates", "split", "train", "report"):
+        assert f"{step:<11} ran" in changed.output, changed.output
+    assert manifest_bytes(project) != before
+    assert list((root / "runs").glob("gaitset_tiny.before-*")), "the earlier run folder is kept"
+    assert validate_project(Project.open(root)) == []
+    settled = CliRunner().invoke(cli, ["run", "--project", str(root), "--quiet"])
+    assert settled.exit_code == 0 and "split       skipped" in settled.output, settled.output

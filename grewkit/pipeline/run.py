@@ -3,11 +3,15 @@
 Per-unit stages (ingest, detect, track, render) always run: the runner skips their done units,
 so a rerun costs a glance at the state folder. The other steps record a marker in
 ``state/run/<step>.json`` when they succeed and are skipped on the next run; ``--force STEP``
-(or deleting the marker) takes one again, and every step after it whose inputs it changed.
+(or deleting the marker) takes one again, and every step after it whose inputs it changed. A
+marker holds a digest of the manifests the per-unit stages write (``Pipeline.upstream``), so a step that
+ran before those changed (a changed ``[track]`` setting, a new video) runs again, with every step
+after it: the release always comes from the current tracklets.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -25,6 +29,8 @@ from grewkit.core.wording import counted
 from grewkit.pipeline.settings import ALL_STEPS, RunSettings
 
 ALWAYS_RUN = {"ingest", "detect", "track", "render", "serve", "stop"}
+# What the per-unit stages (ingest, detect, track, render) write and the later steps read.
+UPSTREAM_MANIFESTS = ("videos", "cameras", "detections", "tracklets", "boxes", "sequences")
 ANNOTATION_STEPS = ("candidates", "push", "annotate", "pull")
 
 
@@ -163,12 +169,19 @@ class Pipeline:
         return self.project.root / "runs" / Path(self.settings.train_config).stem
 
     def train(self):
+        run_dir = self._run_dir()
+        if self.marker("train").exists() and run_dir.exists():
+            # Trained before, and asked again (forced, or the identities changed since): a run
+            # folder holds one set of training identities, so the earlier one is kept beside it.
+            aside = run_dir.with_name(f"{run_dir.name}.before-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+            run_dir.rename(aside)
+            console.print(f"the earlier training run is kept in {self.project.relative(aside)}", highlight=False)
         args = [
             "train",
             "--config",
             self.settings.train_config,
             "--out",
-            str(self._run_dir()),
+            str(run_dir),
             "--device",
             "auto",
             *self.p,
@@ -233,19 +246,57 @@ class Pipeline:
     def marker(self, step: str) -> Path:
         return self.marker_dir / f"{step}.json"
 
+    def upstream(self) -> str:
+        """A digest of the manifests the per-unit stages write (``UPSTREAM_MANIFESTS``, their bytes:
+        a rerun that changes nothing writes the same bytes), kept in the markers of the steps after
+        them: a step whose marker holds another digest ran on tracklets or renders that have since
+        changed (a changed setting, new videos), so it runs again, and every step after it."""
+        from grewkit.core.manifests import manifest_path
+
+        digest = hashlib.sha256()
+        for name in UPSTREAM_MANIFESTS:
+            path = manifest_path(self.project.manifests_dir, name)
+            for file in sorted(path.glob("*.parquet")) if path.is_dir() else [path]:
+                if file.is_file():
+                    digest.update(f"{name}/{file.name}\n".encode())
+                    with open(file, "rb") as f:
+                        for block in iter(lambda: f.read(1 << 20), b""):
+                            digest.update(block)
+        return digest.hexdigest()
+
+    def _stale(self, step: str, upstream: str | None) -> bool:
+        """Whether ``step``'s marker was written on other per-unit results than ``upstream`` (a
+        marker written before markers held a digest is taken as current)."""
+        if upstream is None or not self.marker(step).exists():
+            return False
+        try:
+            recorded = json.loads(self.marker(step).read_text()).get("upstream")
+        except (OSError, ValueError):
+            return True
+        return recorded is not None and recorded != upstream
+
     def run(self, *, force: set[str] = frozenset(), until: str | None = None) -> list[StepResult]:
         results = []
         forcing = False
-        # Decided once, before any step: a server is started only when an annotation step is left,
-        # and then always stopped at the end of the annotation steps.
-        needs_server = bool(force & {"serve", *ANNOTATION_STEPS, *ALL_STEPS[: ALL_STEPS.index("serve")]}) or not all(
-            self.marker(s).exists() for s in ANNOTATION_STEPS
-        )
+        upstream = None
+        needs_server = False
         for step in ALL_STEPS:
             forcing = forcing or step in force
+            if step == "serve":
+                # The per-unit stages are done: what they did decides which later steps are stale.
+                # Decided once: a server is started only when an annotation step is left, and then
+                # always stopped at the end of the annotation steps.
+                upstream = self.upstream()
+                needs_server = forcing or bool(force & {"serve", *ANNOTATION_STEPS})
+                needs_server = needs_server or not all(
+                    self.marker(s).exists() and not self._stale(s, upstream) for s in ANNOTATION_STEPS
+                )
             if not self.applicable(step):
                 results.append(StepResult(step, "off"))
-            elif step in ("serve", "stop") and not needs_server:
+                continue
+            if step not in ALWAYS_RUN and self._stale(step, upstream):
+                forcing = True  # ran on results that have changed since: again, and every step after it
+            if step in ("serve", "stop") and not needs_server:
                 results.append(StepResult(step, "skipped"))  # no annotation step left: no server needed
             elif step not in ALWAYS_RUN and self.marker(step).exists() and not forcing:
                 results.append(StepResult(step, "skipped"))
@@ -262,7 +313,8 @@ class Pipeline:
                     raise
                 seconds = time.perf_counter() - started
                 if step not in ALWAYS_RUN:
-                    write_json(self.marker(step), {"step": step, "seconds": round(seconds, 1)})
+                    marker = {"step": step, "seconds": round(seconds, 1)}
+                    write_json(self.marker(step), marker | ({"upstream": upstream} if upstream else {}))
                 results.append(StepResult(step, "ran", seconds))
             if step == until:
                 break
