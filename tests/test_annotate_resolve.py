@@ -160,7 +160,7 @@ def test_neighbours_are_pieces_of_one_video_close_in_time_and_never_seen_togethe
         fps={"B-v": 10.0, "C-v": 10.0},
     )
     # B1 and B2 share detected frames (two people); B3 starts 1 s after B2, 2 s after B1; B4 is 5 s on.
-    assert timeline.neighbours(rows, 2.0) == {"B1": ["B3"], "B3": ["B1", "B2"], "B2": ["B3"]}
+    assert timeline.neighbours(rows, 2.0) == {"B1": ["B3"], "B3": ["B2", "B1"], "B2": ["B3"]}
     assert timeline.neighbours(rows, 0.0) == {}
     assert Timeline().neighbours(rows, 2.0) == {}  # no fps: nothing to measure the gap in
 

@@ -27,9 +27,10 @@ class AnnotateSettings:
     )
     neighbour_gap_s: float = setting(
         2.0,
-        "A single-camera group's audit also shows the benchmark groups of the tracklets of its own video that "
-        "start or end within this many seconds of one of its members and were never seen with it (a walk the "
-        "tracker cut into pieces; 0: off). The default is the stitcher's own gap, [track] stitch_max_gap_seconds.",
+        "Pieces of one walk: round 1 shows each query's tracklets of its own video that start or end within this "
+        "many seconds of it, were never detected in one frame with it and are within a walker's reach of it, and "
+        "a single-camera group's audit shows their benchmark groups (0: off). The stitcher's gap ([track] "
+        "stitch_max_gap_seconds); 4 s was measured and not taken (docs/benchmarks.md).",
     )
     topology: dict = setting(
         {}, "Camera topology: camera_id -> list of cameras a walker can reach next; empty: every camera."

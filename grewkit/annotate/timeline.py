@@ -10,6 +10,12 @@ answer that would join them, and the piece left over passes as a distractor of i
 So two tracklets of one video are seen together only when a frame holds a detected box of each
 (boxes the tracker interpolated are guesses and do not count). Tracklets of two videos of one
 camera, or when the boxes are not at hand, fall back to their time spans.
+
+The same boxes give each tracklet's neighbours: the tracklets of its own video just before or
+after it, never seen with it and within a walker's reach of it. Candidates are never of the
+query's camera, so pieces of one walk that the tracker cut apart are otherwise joined only
+through other cameras, and a short piece whose own candidates miss its person ends up a
+distractor of that benchmark person; the round planner shows neighbours to each other.
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pyarrow.compute as pc
+
+# How far a walker's box centre moves per second, in box heights: people walk about 0.8 of their
+# height a second (1.4 m/s at 1.7 m); 1.5 leaves room for a brisk walk, perspective and a loose box.
+WALK_HEIGHTS_PER_S = 1.5
 
 
 class Timeline:
@@ -31,11 +41,13 @@ class Timeline:
         spans: dict[str, tuple[float, float]] | None = None,
         detected: Callable[[str], dict[str, np.ndarray]] | None = None,
         fps: dict[str, float] | None = None,
+        ends: Callable[[str], dict[str, np.ndarray]] | None = None,
     ):
         self.spans = spans
         self.fps = fps or {}
         self._detected = detected
         self._frames: dict[str, dict[str, np.ndarray]] = {}
+        self._ends = ends  # camera -> {tracklet -> (2, 4) first and last detected box, x1 y1 x2 y2}
 
     @classmethod
     def of_project(cls, project, tracklets) -> Timeline:
@@ -44,23 +56,33 @@ class Timeline:
         from grewkit.annotate.candidates import _time_spans
 
         wanted = {t.tracklet_id for t in tracklets}
+        cache: dict[str, tuple[dict, dict]] = {}
 
-        def detected(camera: str) -> dict[str, np.ndarray]:
+        def load(camera: str) -> tuple[dict, dict]:
             from grewkit.core.manifests import read_partition
 
-            boxes = read_partition(project.manifests_dir, "boxes", camera, ["tracklet_id", "frame", "score"])
+            if camera in cache:
+                return cache[camera]
+            columns = ["tracklet_id", "frame", "score", "x1", "y1", "x2", "y2"]
+            boxes = read_partition(project.manifests_dir, "boxes", camera, columns)
             boxes = boxes.filter(pc.is_valid(boxes["score"]))
             ids = boxes["tracklet_id"].to_numpy(zero_copy_only=False)
             frames = boxes["frame"].to_numpy()
+            xyxy = np.stack([boxes[c].to_numpy() for c in ("x1", "y1", "x2", "y2")], axis=1) if len(ids) else None
             order = np.lexsort((frames, ids))
             ids, frames = ids[order], frames[order]
             starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], dtype=int)
-            ends = np.r_[starts[1:], len(ids)]
-            return {str(ids[s]): frames[s:e] for s, e in zip(starts, ends) if ids[s] in wanted}
+            stops = np.r_[starts[1:], len(ids)]
+            keep = [(str(ids[a]), a, b) for a, b in zip(starts, stops) if ids[a] in wanted]
+            cache[camera] = (
+                {t: frames[a:b] for t, a, b in keep},
+                {t: xyxy[order[[a, b - 1]]] for t, a, b in keep},
+            )
+            return cache[camera]
 
         videos = project.read("videos", ["video_id", "fps"]).to_pydict()
         fps = {v: f for v, f in zip(videos["video_id"], videos["fps"]) if f}
-        return cls(_time_spans(project, tracklets), detected, fps)
+        return cls(_time_spans(project, tracklets), lambda c: load(c)[0], fps, lambda c: load(c)[1])
 
     def seen_together(self, a: dict, b: dict) -> bool:
         """True when tracklets ``a`` and ``b`` (tracklets-manifest rows of one camera) were seen at
@@ -89,13 +111,14 @@ class Timeline:
 
     def neighbours(self, rows: dict[str, dict], max_gap_s: float) -> dict[str, list[str]]:
         """For each tracklet of ``rows`` (tracklets-manifest rows), the others of its own video whose
-        spans come within ``max_gap_s`` of its own and that were never seen together with it:
+        spans come within ``max_gap_s`` of its own, that were never seen together with it and whose
+        boxes a walker could have moved between (``_within_reach``), nearest in time first:
         candidates for pieces of one walk that the tracker cut (a suspected switch) or lost. Videos
         without an fps have none."""
         by_video: dict[str, list[dict]] = defaultdict(list)
         for row in rows.values():
             by_video[row["video_id"]].append(row)
-        out: dict[str, list[str]] = defaultdict(list)
+        found: dict[str, list[tuple[int, str]]] = defaultdict(list)
         for video, items in by_video.items():
             fps = self.fps.get(video)
             if not fps or max_gap_s <= 0:
@@ -104,9 +127,25 @@ class Timeline:
             items.sort(key=lambda r: (r["start_frame"], r["tracklet_id"]))
             for i, a in enumerate(items):
                 for b in items[i + 1 :]:
-                    if b["start_frame"] - a["end_frame"] > gap:
+                    apart = b["start_frame"] - a["end_frame"]
+                    if apart > gap:
                         break  # starts only grow from here
-                    if not self.seen_together(a, b):
-                        out[a["tracklet_id"]].append(b["tracklet_id"])
-                        out[b["tracklet_id"]].append(a["tracklet_id"])
-        return out
+                    if not self.seen_together(a, b) and self._within_reach(a, b, apart / fps):
+                        found[a["tracklet_id"]].append((max(apart, 0), b["tracklet_id"]))
+                        found[b["tracklet_id"]].append((max(apart, 0), a["tracklet_id"]))
+        return {t: [other for _, other in sorted(near)] for t, near in found.items()}
+
+    def _within_reach(self, a: dict, b: dict, seconds: float) -> bool:
+        """Whether a walker who left ``a``'s last detected box could be in ``b``'s first one
+        ``seconds`` later (``b`` starts after ``a`` ends): centres at most ``1 + WALK_HEIGHTS_PER_S *
+        seconds`` box heights apart. Interleaved pieces, or boxes not at hand, are within reach."""
+        if seconds <= 0 or self._ends is None:
+            return True
+        ends = self._ends(a["camera_id"])
+        ea, eb = ends.get(a["tracklet_id"]), ends.get(b["tracklet_id"])
+        if ea is None or eb is None:
+            return True
+        last, first = ea[1], eb[0]
+        height = max(last[3] - last[1], first[3] - first[1])
+        shift = np.hypot((last[0] + last[2] - first[0] - first[2]) / 2, (last[1] + last[3] - first[1] - first[3]) / 2)
+        return bool(shift <= height * (1.0 + WALK_HEIGHTS_PER_S * seconds))
