@@ -285,7 +285,7 @@ def test_generic_onnx_input_is_the_straightforward_one(tmp_path, changes):
     detector = make_detector("centernet", backends_file=centernet_table(tmp_path, **changes))
     frame = np.random.default_rng(0).integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
     frame[:, :, 0] //= 3  # channels that differ, so that a wrong order shows
-    blob, sx, sy = detector._prepare(frame)
+    blob, sx, sy = detector.prepare(frame)
     expected = straightforward_blob(detector, frame)
     assert blob.dtype == np.float32 and blob.flags.c_contiguous
     np.testing.assert_array_equal(blob, expected)

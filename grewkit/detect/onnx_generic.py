@@ -175,7 +175,9 @@ class OnnxDetector:
     def reset(self) -> None:
         pass
 
-    def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, float, float]:
+    def prepare(self, frame: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """The network input for ``frame`` and the scales from frame to input pixels; thread-safe, so that
+        the detect stage can run it in its decoding thread (``detect(frame, prepared)`` then only infers)."""
         h, w = frame.shape[:2]
         th, tw = self.input_size_for(h, w)
         letterbox = self.resize == "letterbox" and self.long_side is None
@@ -203,9 +205,9 @@ class OnnxDetector:
         blob = np.ascontiguousarray((canvas if self.nhwc else canvas.transpose(2, 0, 1))[None])
         return (blob.astype(np.float16) if self.fp16 else blob), sx, sy
 
-    def detect(self, frame: np.ndarray) -> Boxes:
+    def detect(self, frame: np.ndarray, prepared: tuple[np.ndarray, float, float] | None = None) -> Boxes:
         h, w = frame.shape[:2]
-        blob, sx, sy = self._prepare(frame)
+        blob, sx, sy = self.prepare(frame) if prepared is None else prepared
         outputs = self.session.run(None, {self.input.name: blob})
         if self.output_format == "heatmap_ltrb":
             boxes = nms(self._peaks(outputs, self._height_width(blob.shape)), self.nms_iou)
