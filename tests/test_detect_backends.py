@@ -252,3 +252,40 @@ def test_generic_onnx_refuses_an_unknown_layout(tmp_path):
     )
     with pytest.raises(GrewkitError, match="layout 'nwhc'"):
         make_detector("mine", backends_file=str(tmp_path / "detectors.toml"))
+
+
+def straightforward_blob(detector, frame):
+    """The network input written out step by step: resize, pad, float, channel order, (x - mean) / std, layout."""
+    h, w = frame.shape[:2]
+    th, tw = detector.input_size_for(h, w)
+    if detector.resize == "letterbox" and detector.long_side is None:
+        r = min(th / h, tw / w)
+        nh, nw = max(1, round(h * r)), max(1, round(w * r))
+        canvas = np.full((th, tw, 3), detector.pad_value, np.float32)
+        canvas[:nh, :nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    else:
+        canvas = cv2.resize(frame, (tw, th), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    if detector.rgb:
+        canvas = canvas[..., ::-1]
+    canvas = (canvas - detector.mean) / detector.std
+    return np.ascontiguousarray((canvas if detector.nhwc else canvas.transpose(2, 0, 1))[None]).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"channels": "bgr"},
+        {"mean": [123.7, 116.3, 103.5], "std": [58.4, 57.1, 57.4]},
+        {"long_side": None, "input_size": [320, 320], "resize": "letterbox", "pad_value": 114},
+        {"long_side": None, "input_size": [320, 320], "resize": "letterbox", "layout": "nchw", "mean": [1, 2, 3]},
+    ],
+)
+def test_generic_onnx_input_is_the_straightforward_one(tmp_path, changes):
+    detector = make_detector("centernet", backends_file=centernet_table(tmp_path, **changes))
+    frame = np.random.default_rng(0).integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
+    frame[:, :, 0] //= 3  # channels that differ, so that a wrong order shows
+    blob, sx, sy = detector.prepare(frame)
+    expected = straightforward_blob(detector, frame)
+    assert blob.dtype == np.float32 and blob.flags.c_contiguous
+    np.testing.assert_array_equal(blob, expected)

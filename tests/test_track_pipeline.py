@@ -115,3 +115,25 @@ def test_track_uses_the_descriptors_detect_stored_and_they_equal_the_pixels(pets
     run(project, "track")
     assert reads and sum(reads) > 10
     assert project.read("tracklets").equals(with_stored[0]) and project.read("boxes").equals(with_stored[1])
+
+
+def test_detect_prepares_inputs_in_the_decoding_thread_with_the_same_boxes(pets):
+    """The generic onnx kind's input preparation runs beside the decoding (``decode_ahead``), off the
+    inference thread; the detections are those of preparing and inferring in turn (``decode_ahead = 0``)."""
+    import threading
+
+    from grewkit.core.project import Project
+    from grewkit.detect.stage import DetectStage
+
+    tables, threads = {}, {}
+    for ahead in ("4", "0"):
+        set_option(pets, "detect", "decode_ahead", ahead)
+        stage = DetectStage(Project.open(pets.root))
+        detector = stage.detector(stage.project.settings.section("detect"))
+        real, seen = detector.prepare, []
+        detector.prepare = lambda frame, real=real, seen=seen: seen.append(threading.current_thread()) or real(frame)
+        [unit] = stage.plan()
+        tables[ahead], threads[ahead] = stage.process(unit)["detections"], set(seen)
+    assert tables["4"].num_rows > 20 and tables["4"].equals(tables["0"])
+    assert threads["0"] == {threading.main_thread()}
+    assert len(threads["4"]) == 1 and threading.main_thread() not in threads["4"]

@@ -45,6 +45,8 @@ class HsvHistogram:
         out = np.zeros((len(xyxy), self.dim), np.float32)
         height, width = image.shape[:2]
         per = self.H_BINS * self.S_BINS + self.V_BINS
+        cw, ch = self.SIZE[0], self.SIZE[1] // 2
+        crops, slots = [], []
         for i, (x1, y1, x2, y2) in enumerate(np.asarray(xyxy, np.float64)):
             w, h = x2 - x1, y2 - y1
             for r, (top, bottom) in enumerate(REGIONS):
@@ -52,18 +54,26 @@ class HsvHistogram:
                 c, d = int(max(0, y1 + top * h)), int(min(height, y1 + bottom * h))
                 if b - a < 2 or d - c < 2:
                     continue
-                crop = cv2.resize(image[c:d, a:b], (self.SIZE[0], self.SIZE[1] // 2), interpolation=cv2.INTER_AREA)
-                hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV).reshape(-1, 3).astype(np.int32)
-                hue, sat, val = hsv[:, 0], hsv[:, 1], hsv[:, 2]
-                coloured = (sat >= 40) & (val >= 40)
-                hs = (hue[coloured] * self.H_BINS // 180) * self.S_BINS + sat[coloured] * self.S_BINS // 256
-                hist = np.concatenate(
-                    [
-                        np.bincount(hs, minlength=self.H_BINS * self.S_BINS),
-                        np.bincount(val[~coloured] * self.V_BINS // 256, minlength=self.V_BINS),
-                    ]
-                ).astype(np.float32)
-                out[i, r * per : (r + 1) * per] = hist / max(hist.sum(), 1.0)
+                crops.append(cv2.resize(image[c:d, a:b], (cw, ch), interpolation=cv2.INTER_AREA))
+                slots.append(i * len(REGIONS) + r)
+        if not crops:
+            return out
+        # Every crop has the same size, so the colour conversion and the histograms run once over all of
+        # them (a frame's dozens of boxes cost a few numpy calls instead of a dozen each); the bins of
+        # crop k are offset by k * per, so one bincount counts every histogram.
+        hsv = cv2.cvtColor(np.concatenate(crops), cv2.COLOR_BGR2HSV).reshape(len(crops), -1, 3).astype(np.int32)
+        hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+        coloured = (sat >= 40) & (val >= 40)
+        hs_bins = self.H_BINS * self.S_BINS
+        bins = np.where(
+            coloured,
+            (hue * self.H_BINS // 180) * self.S_BINS + sat * self.S_BINS // 256,
+            hs_bins + val * self.V_BINS // 256,
+        )
+        bins += np.arange(len(crops))[:, None] * per
+        hist = np.bincount(bins.reshape(-1), minlength=len(crops) * per).reshape(len(crops), per).astype(np.float32)
+        hist /= np.maximum(hist.sum(axis=1, keepdims=True), 1.0)
+        out.reshape(-1, per)[slots] = hist
         return out
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator
+from contextlib import closing
 
 import numpy as np
 import pyarrow as pa
 
 from grewkit.core.boxes import Boxes
-from grewkit.core.frames import read_frames
+from grewkit.core.frames import prefetched, read_frames
 from grewkit.core.stage import Stage, Unit, unit_key
 from grewkit.detect.registry import backends_path, load_backends
 
@@ -60,6 +62,13 @@ def chunks(n_frames: int, size: int) -> list[tuple[int, int]]:
     if size <= 0 or n_frames <= size:
         return [(0, n_frames)]
     return [(a, min(a + size, n_frames)) for a in range(0, n_frames, size)]
+
+
+def _prepared(frames: Iterator, prepare: Callable) -> Iterator:
+    """``(index, frame, prepare(frame))`` for each frame; closing this closes ``frames`` (its video capture)."""
+    with closing(frames):
+        for f, image in frames:
+            yield f, image, prepare(image)
 
 
 class DetectStage(Stage):
@@ -117,18 +126,25 @@ class DetectStage(Stage):
             appearance = APPEARANCES.get(settings.appearance)()
         v = unit.payload
         found, described = [], []
-        for f, image in read_frames(
+        prepare = getattr(detector, "prepare", None)
+        ahead = settings.decode_ahead
+        frames = read_frames(
             self.project.resolve(v["path"]),
             start=v["start"],
             stop=v["end"],
             step=settings.stride,
-            ahead=settings.decode_ahead,
-        ):
-            boxes = (
-                detector.detect(image)
-                .filter(min_score=settings.min_score, min_height=settings.min_box_height)
-                .in_frame(f)
-            )
+            ahead=0 if prepare is not None else ahead,
+        )
+        if prepare is None:
+            items = ((f, image, None) for f, image in frames)
+        else:
+            # A detector that splits its input preparation off (the generic onnx kind: resize, colour,
+            # float) has it done in the decoding thread too, so the inference thread only infers.
+            items = _prepared(frames, prepare)
+            items = prefetched(items, ahead) if ahead > 0 else items
+        for f, image, prepared in items:
+            boxes = detector.detect(image) if prepared is None else detector.detect(image, prepared)
+            boxes = boxes.filter(min_score=settings.min_score, min_height=settings.min_box_height).in_frame(f)
             found.append(boxes)
             if appearance is not None:
                 described.append(appearance.describe(image, boxes.xyxy))
