@@ -33,6 +33,7 @@ import numpy as np
 from grewkit.bench.data import SHARED_DATA_OPTION, require
 from grewkit.bench.report import JSON_OPTION, emit, load_average, machine, markdown_table
 from grewkit.core.boxes import Boxes
+from grewkit.detect.settings import DetectSettings
 
 REFERENCE = {"TUD-Campus": (0.5265, 0.5577, 7), "TUD-Stadtmitte": (0.5640, 0.6446, 7)}
 METRICS = ("mota", "idf1", "num_switches", "num_false_positives", "num_misses", "mostly_tracked")
@@ -361,7 +362,12 @@ def markdown_speed(runs: list[dict]) -> str:
 
 @click.command("track")
 @SHARED_DATA_OPTION
-@click.option("--backend", default="ssdlite", show_default=True, help="Detector name from the backends file.")
+@click.option(
+    "--backend",
+    default=DetectSettings().backend,
+    show_default=True,
+    help="Detector name from the backends file (default: the detect stage's own default).",
+)
 @click.option(
     "--video",
     type=click.Path(path_type=Path, dir_okay=False),
