@@ -16,8 +16,9 @@ are. A round asks only what is neither implied nor given:
   camera at one time does not rule out, get their best-scoring member pair asked (never a pair
   asked before, A-B being B-A);
 - **audit**, once nothing above is left: a group seen in one camera only, which would become a
-  distractor, is shown beside the most similar groups seen in two or more cameras ("same" on one
-  links it; "different" on all of them audits it); the pairs are packed like link pairs, and a
+  distractor, is shown beside the most similar groups seen in two or more cameras, and beside
+  those of its members' neighbours in their own video (pieces of one walk, ``Timeline.neighbours``)
+  ("same" on one links it; "different" on all of them audits it); the pairs are packed like link pairs, and a
   pair of groups that answers already judged different twice (``AUDIT_LOOKS``; under the
   posterior link rule: whose P(different) reaches ``posterior_link``, the standard of a link,
   since a wrong "different" leaks a benchmark person into the distractors) is not asked. An
