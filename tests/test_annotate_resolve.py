@@ -244,3 +244,23 @@ def test_identity_accuracy_counts_pairs():
     )
     acc = identity_accuracy(ids, {"a": "p1", "b": "p1", "c": "p2", "d": "p2"})
     assert acc["linked_pairs"] == 3 and abs(acc["pair_precision"] - 1 / 3) < 1e-9 and acc["pair_recall"] == 0.5
+
+
+def test_a_set_is_confirmed_only_when_every_cut_is_strong_not_only_the_lightest():
+    # Posterior rule: a cut links when its pairs' evidence plus the log prior odds of its likeliest
+    # pair reach posterior_link. B = A is likely and answered less (evidence 4, prior log-odds +1:
+    # strong), A = C unlikely and answered more (6, -3: weak). The lightest cut (B off) is strong,
+    # the heavier one (C off) is not, so C stays pending and only A = B links.
+    import math
+
+    from grewkit.annotate.resolve import _confirm_by_agreement
+
+    evidence = {("A", "B"): 4.0, ("A", "C"): 6.0}
+    prior = {("A", "B"): 1.0, ("A", "C"): -3.0}
+
+    def strong_enough(across):
+        return bool(across) and sum(evidence[p] for p in across) + max(prior[p] for p in across) >= math.log(99)
+
+    decisions = dict.fromkeys(evidence, "pending")
+    assert _confirm_by_agreement(decisions, evidence, strong_enough) == 1
+    assert decisions == {("A", "B"): "linked", ("A", "C"): "pending"}

@@ -547,6 +547,25 @@ def _phase_cuts(nodes: list[str], weight: dict) -> list[tuple[float, set[str]]]:
     return phases
 
 
+# Sets of up to this many tracklets have every cut tried before they are confirmed (2^(n-1) - 1
+# of them), not only Stoer-Wagner's phase cuts: those hold the lightest cut by weight, but under
+# the posterior rule a cut's strength also depends on the prior of its likeliest pair, so a cut
+# heavier in evidence across low-scoring pairs can be the weak one.
+EXACT_CUTS_UP_TO = 12
+
+
+def _weak_cuts(nodes: list[str], weight: dict, strong_enough) -> list[tuple[float, set[str]]]:
+    """Every cut of ``nodes`` (its weight and one side) whose pairs across are not ``strong_enough``."""
+    weak = []
+    first, rest = nodes[0], nodes[1:]
+    for mask in range(2 ** len(rest) - 1):
+        side = {first} | {x for i, x in enumerate(rest) if mask >> i & 1}
+        across = [p for p in weight if (p[0] in side) != (p[1] in side)]
+        if not strong_enough(across):
+            weak.append((sum(weight[p] for p in across), side))
+    return weak
+
+
 def _confirm_by_agreement(decisions: dict, weights: dict, strong_enough) -> int:
     """Link pending pairs that the other answers confirm: in a set of tracklets joined by leading
     "same" answers in which every cut is ``strong_enough`` (given the pairs across it), merging two
@@ -586,6 +605,8 @@ def _confirm_by_agreement(decisions: dict, weights: dict, strong_enough) -> int:
             for cut, side in _phase_cuts(sorted(members), weight)
             if not strong_enough([p for p in weight if (p[0] in side) != (p[1] in side)])
         ]
+        if not weak and len(members) <= EXACT_CUTS_UP_TO:
+            weak = _weak_cuts(sorted(members), weight, strong_enough)
         if not weak:
             for p in weight:
                 if decisions[p] == "pending":
