@@ -374,19 +374,3 @@ def test_a_cover_first_round_leaves_out_tasks_whose_pairs_the_other_side_shows()
     assert [(t.key, [c for c, _ in t.candidates]) for t in tasks] == [("B1", ["A1", "C1"]), ("C1", ["B1", "D1"])]
     shown = {_pair(t.query, c) for t in tasks for c, _ in t.candidates}
     assert shown == {_pair(q, c) for q, c, _ in rows}
-
-
-def test_an_unsettled_pair_of_groups_seen_in_one_camera_at_one_time_is_not_asked_again():
-    # A1 = B1 has one "same" of the two it needs, but B1 = A2 and A2 is in camera A at A1's time:
-    # {A1} and {B1, A2} cannot be one person, so a second "same" could only make a contradiction.
-    tracks = _tracklets({"A1": ("A", 0, 9), "A2": ("A", 0, 9), "B1": ("B", 0, 9)})
-    rows = [
-        _ann(1, "A1", ["B1"], links=["same"]),
-        _ann(2, "B1", ["A2"], links=["same"]),
-        _ann(3, "A2", ["B1"], links=["same"]),
-    ]
-    candidates = [("A1", "B1", 0.8), ("B1", "A2", 0.9), ("A2", "B1", 0.9)]
-    asked = [("A1", ["B1"]), ("B1", ["A2"]), ("A2", ["B1"])]
-    plan = _plan(tracks, rows, candidates, asked_tasks=asked, min_same_votes=2)
-    assert not [t for t in plan.tasks if t.kind == "link"]
-    assert plan.given_up == {"unsettled pairs of groups seen in one camera at one time": 1}

@@ -290,14 +290,6 @@ def plan_round(
             )
         )
 
-    def compatible(ga: str, gb: str) -> bool:
-        for x in state.groups[ga]:
-            for y in state.groups[gb]:
-                ix, iy = info.get(x), info.get(y)
-                if ix and iy and ix["camera_id"] == iy["camera_id"] and timeline.seen_together(ix, iy):
-                    return False
-        return True
-
     # 2. Second looks at pairs whose answer is not settled.
     again = []
     for pair, decision in sorted(state.decisions.items()):
@@ -306,13 +298,6 @@ def plan_round(
         if asked[pair] >= max_asks:
             plan.given_up["pairs asked the most times and still unsettled"] = (
                 plan.given_up.get("pairs asked the most times and still unsettled", 0) + 1
-            )
-            continue
-        # Two groups that hold two tracklets of one camera at one time cannot be one person: a
-        # "same" could only make a contradiction to adjudicate (as for open group pairs below).
-        if group(pair[0]) != group(pair[1]) and not compatible(group(pair[0]), group(pair[1])):
-            plan.given_up["unsettled pairs of groups seen in one camera at one time"] = (
-                plan.given_up.get("unsettled pairs of groups seen in one camera at one time", 0) + 1
             )
             continue
         again.append(pair)
@@ -324,6 +309,14 @@ def plan_round(
         if ga != gb and decision in ("separated", "pending", "disputed"):
             settled.add(_pair(ga, gb))  # different carries; unsettled pairs are asked again instead
     pending_groups = {_pair(group(a), group(b)) for a, b in again}
+
+    def compatible(ga: str, gb: str) -> bool:
+        for x in state.groups[ga]:
+            for y in state.groups[gb]:
+                ix, iy = info.get(x), info.get(y)
+                if ix and iy and ix["camera_id"] == iy["camera_id"] and timeline.seen_together(ix, iy):
+                    return False
+        return True
 
     for pair, score in scores.items():
         ga, gb = group(pair[0]), group(pair[1])
