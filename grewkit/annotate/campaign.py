@@ -472,8 +472,11 @@ def status(project, backend: AnnotationBackend | None, run: AnnotationRun | None
             out["estimate_left"] = f"nothing: the campaign closed after round {latest['round']}"
             if plan.get("given_up"):
                 out["given_up"] = plan["given_up"]
+            if plan.get("undecided_audits"):
+                out["held_out_undecided_audits"] = plan["undecided_audits"]
         elif plan:
-            out["next_round"] = {k: v for k, v in plan.items() if k != "unaudited_tracklets"}
+            lists = ("unaudited_tracklets", "undecided_audit_tracklets")
+            out["next_round"] = {k: v for k, v in plan.items() if k not in lists}
             # What is left: at least the planned questions; each open group pair may need one more.
             out["estimate_left"] = (
                 f"{plan.get('questions', 0)} questions in {plan.get('tasks', 0)} tasks next; "
