@@ -115,10 +115,11 @@ def push(
     """Push the campaign's current round: round 1 from the candidates manifest, later rounds as the
     last pull planned them. A round still open is pushed again as it is (same keys: nothing is
     duplicated), with a line saying so; a closed campaign pushes nothing."""
-    from grewkit.annotate.candidates import method_name
+    from grewkit.annotate.candidates import kept_tracklets, method_name
     from grewkit.annotate.media import render_strips, write_placeholder
     from grewkit.annotate.rounds import first_round
     from grewkit.annotate.tasks import build_tasks
+    from grewkit.annotate.timeline import Timeline
 
     settings = settings_of(project)
     if not project.has("candidates"):
@@ -132,9 +133,9 @@ def push(
     note = None
     if not rounds or (rounds[-1]["round"] == 1 and not rounds[-1]["closed"]):
         # Round 1 follows the candidates manifest while it is open, as a single push always did.
-        planned = first_round(
-            candidates, settings.k, mode=settings.first_round, neighbours=walk_neighbours(project, settings)
-        )
+        timeline = Timeline.of_project(project, kept_tracklets(project))
+        neighbours = walk_neighbours(timeline, tracklets, settings.neighbour_gap_s)
+        planned = first_round(candidates, settings.k, mode=settings.first_round, neighbours=neighbours)
         rounds = [{"round": 1, "pushed": True, "closed": False, "tasks": [_task_dict(t) for t in planned]}]
     else:
         latest = rounds[-1]
@@ -263,16 +264,14 @@ def plan_next(
     return summary
 
 
-def walk_neighbours(project, settings) -> dict[str, list[str]]:
-    """Kept tracklet -> the kept tracklets of its own video within ``settings.neighbour_gap_s`` of it
-    and never seen with it (``Timeline.neighbours``), which round 1 shows beside its candidates."""
-    from grewkit.annotate.candidates import kept_tracklets
+def walk_neighbours(timeline, tracklets: pa.Table, max_gap_s: float) -> dict[str, list[str]]:
+    """Kept tracklet of ``tracklets`` (the tracklets manifest) -> the kept tracklets of its own video
+    within ``max_gap_s`` of it and never seen with it (``Timeline.neighbours``), which round 1 shows
+    beside its candidates. Used by the push and by the offline replay, so both show the same."""
     from grewkit.annotate.timeline import Timeline
 
-    kept = kept_tracklets(project)
-    wanted = {t.tracklet_id for t in kept}
-    rows = {r["tracklet_id"]: r for r in project.read("tracklets").to_pylist() if r["tracklet_id"] in wanted}
-    return Timeline.of_project(project, kept).neighbours(rows, settings.neighbour_gap_s)
+    rows = {r["tracklet_id"]: r for r in tracklets.filter(pc.equal(tracklets["kept"], True)).to_pylist()}
+    return (timeline or Timeline()).neighbours(rows, max_gap_s)
 
 
 def mark_audits(identities: pa.Table, plan: dict | None) -> pa.Table:
@@ -340,6 +339,7 @@ def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool 
     merge it into the annotations manifest, then resolve identities and attributes from all of it."""
     from grewkit.annotate.candidates import kept_tracklets
     from grewkit.annotate.resolve import resolve
+    from grewkit.annotate.rounds import candidate_scores
     from grewkit.annotate.timeline import Timeline
 
     if run.project_id is None:
@@ -393,8 +393,6 @@ def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool 
         run.watermark = _ts(max(newest, watermark) if watermark else newest)
     tracklets = project.read("tracklets")
     timeline = Timeline.of_project(project, kept_tracklets(project))
-    from grewkit.annotate.rounds import candidate_scores
-
     scores = candidate_scores(project.read("candidates")) if project.has("candidates") else {}
     resolution = resolve(table, tracklets, timeline=timeline, scores=scores, **settings_of(project).link_options())
     plan = plan_next(project, run, resolution, table, tracklets, timeline, scores)

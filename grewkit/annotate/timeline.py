@@ -33,8 +33,10 @@ WALK_HEIGHTS_PER_S = 1.5
 
 class Timeline:
     """``spans``: tracklet -> absolute (start, end) seconds, or None when a video lacks a start time.
-    ``detected``: camera -> {tracklet -> sorted frames with a detected box}, called once per camera
-    and only for a camera where two tracklets' spans overlap; None: spans decide alone."""
+    ``detected``: camera -> {tracklet -> sorted frames with a detected box}, called only for a camera
+    where two tracklets' spans overlap (``of_project``'s loader reads each camera once); None: spans
+    decide alone. ``fps``: video -> frames per second. ``ends``: camera -> {tracklet -> (2, 4) its
+    first and last detected box, x1 y1 x2 y2}, for ``neighbours``' reach test."""
 
     def __init__(
         self,
@@ -46,8 +48,7 @@ class Timeline:
         self.spans = spans
         self.fps = fps or {}
         self._detected = detected
-        self._frames: dict[str, dict[str, np.ndarray]] = {}
-        self._ends = ends  # camera -> {tracklet -> (2, 4) first and last detected box, x1 y1 x2 y2}
+        self._ends = ends
 
     @classmethod
     def of_project(cls, project, tracklets) -> Timeline:
@@ -98,10 +99,7 @@ class Timeline:
             return False
         if self._detected is None:
             return True
-        camera = a["camera_id"]
-        if camera not in self._frames:
-            self._frames[camera] = self._detected(camera)
-        frames = self._frames[camera]
+        frames = self._detected(a["camera_id"])
         fa, fb = frames.get(a["tracklet_id"]), frames.get(b["tracklet_id"])
         if fa is None or fb is None:
             return True  # no boxes to tell by: the spans decide

@@ -383,19 +383,15 @@ def replay_campaign(
     closed: whether the last plan was empty)."""
     import random
 
-    from grewkit.annotate.campaign import _task_dict, mark_audits
+    from grewkit.annotate.campaign import _task_dict, mark_audits, walk_neighbours
     from grewkit.annotate.resolve import resolve
     from grewkit.annotate.rounds import candidate_scores, first_round, plan_after
-    from grewkit.annotate.timeline import Timeline
     from grewkit.core.schemas import get_schema
 
     scores = candidate_scores(candidates)
     info = {r["tracklet_id"]: r for r in tracklets.to_pylist()}
     rng, clock = random.Random(draw), random.Random(f"lead-time-{draw}")
-    kept = {t for pair in scores for t in pair}
-    neighbours = (timeline or Timeline()).neighbours(
-        {t: r for t, r in info.items() if t in kept}, settings.neighbour_gap_s
-    )
+    neighbours = walk_neighbours(timeline, tracklets, settings.neighbour_gap_s)
     tasks = first_round(candidates, settings.k, mode=settings.first_round, neighbours=neighbours)
     rounds: list[dict] = []
     rows: list[dict] = []
