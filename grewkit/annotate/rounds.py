@@ -455,16 +455,17 @@ def first_round(
     for q, c, r, s in zip(cols["query_tracklet_id"], cols["candidate_tracklet_id"], cols["rank"], cols["score"]):
         ranked[q].append((r, c, float(s)))
     top = {q: [(c, s) for _, c, s in sorted(rows)[:k]] for q, rows in sorted(ranked.items())}
+    neighbours = neighbours or {}
 
     def with_neighbours(q: str, rows: list) -> tuple:
         shown = {c for c, _ in rows}
-        return tuple(rows) + tuple((n, 0.0) for n in sorted((neighbours or {}).get(q, ())) if n not in shown)
+        return tuple(rows) + tuple((n, 0.0) for n in sorted(neighbours.get(q, ())) if n not in shown)
 
     if mode == "cover":
         shown = {q: {c for c, _ in rows} for q, rows in top.items()}
         live = set(top)
         for q in sorted(top, key=lambda q: (max(s for _, s in top[q]), q)):
-            if all(c in live and q in shown[c] for c in shown[q]) and not (neighbours or {}).get(q):
+            if all(c in live and q in shown[c] for c in shown[q]) and not neighbours.get(q):
                 live.discard(q)
         return [PlannedTask(q, "link", q, with_neighbours(q, rows)) for q, rows in top.items() if q in live]
     if mode == "tracklets":

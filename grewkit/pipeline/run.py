@@ -287,7 +287,7 @@ class Pipeline:
                 # Decided once: a server is started only when an annotation step is left, and then
                 # always stopped at the end of the annotation steps.
                 upstream = self.upstream()
-                needs_server = forcing or bool(force & {"serve", *ANNOTATION_STEPS})
+                needs_server = forcing or bool(force & set(ANNOTATION_STEPS))  # forcing holds "serve"
                 needs_server = needs_server or not all(
                     self.marker(s).exists() and not self._stale(s, upstream) for s in ANNOTATION_STEPS
                 )
