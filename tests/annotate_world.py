@@ -21,8 +21,14 @@ T0 = datetime(2026, 5, 1, 9, 0, 0, tzinfo=UTC)
 CAMERAS = {"camA": (1, 35, False, 0.0), "camB": (36, 71, False, 3.5), "camC": (1, 35, True, 0.0)}
 
 
-def build_tud_world(project, shared_data: Path, *, min_frames: int = 5) -> dict[str, str]:
-    """Write videos, cameras, tracklets and boxes manifests into ``project``; return tracklet -> true identity."""
+def build_tud_world(
+    project, shared_data: Path, *, min_frames: int = 5, lost: tuple[str, int, int] | None = None
+) -> dict[str, str]:
+    """Write videos, cameras, tracklets and boxes manifests into ``project``; return tracklet -> true identity.
+
+    ``lost`` (camera, first, end): a tracker that loses every walker of that camera over those
+    video frames (end excluded) and tracks them again after: each walk seen on both sides becomes
+    two tracklets, the later one's id ending in "b"."""
     root = shared_data / "tud_campus"
     gt = np.loadtxt(root / "gt" / "gt.txt", delimiter=",")
     first = cv2.imread(str(root / "img1" / "000001.jpg"))
@@ -63,10 +69,16 @@ def build_tud_world(project, shared_data: Path, *, min_frames: int = 5) -> dict[
             per_id[int(pid)].append(
                 (int(frame) - f0, float(max(0, x1)), float(max(0, y)), float(min(width, x2)), float(min(height, y + h)))
             )
+        pieces = []
         for pid, rows in sorted(per_id.items()):
+            if lost and lost[0] == camera:
+                pieces.append((f"{video_id}-t{pid}", pid, [r for r in rows if r[0] < lost[1]]))
+                pieces.append((f"{video_id}-t{pid}b", pid, [r for r in rows if r[0] >= lost[2]]))
+            else:
+                pieces.append((f"{video_id}-t{pid}", pid, rows))
+        for tid, pid, rows in pieces:
             if len(rows) < min_frames:
                 continue
-            tid = f"{video_id}-t{pid}"
             truth[tid] = f"person{pid}"
             frames = [r[0] for r in rows]
             tracklets.append(

@@ -41,7 +41,7 @@ def test_error_rates_are_estimated_from_the_answers_alone():
         assert abs(fit.error_rates[annotator] - e) < 0.05, (annotator, fit.error_rates)
     assert fit.error_rates["careful@x"] < fit.error_rates["usual@x"] < fit.error_rates["sloppy@x"]
     # The calibration rises with the score, and the posteriors are right where they are sure.
-    assert fit.calibration[1] > 0
+    assert fit.calibration["candidate"][1] > 0
     sure = [p for p, q in fit.same.items() if q >= 0.999 or q <= 0.001]
     assert len(sure) > len(votes) / 2
     assert all((fit.same[p] >= 0.5) == truth[p] for p in sure)
@@ -178,3 +178,30 @@ def test_the_link_rule_is_checked():
     answers, scores = _campaign()
     with pytest.raises(ValueError, match="link_rule"):
         resolve(_annotations(answers[:1]), _tracklets({"A00", "B00"}), link_rule="majority")
+
+
+def test_neighbour_pairs_get_their_own_calibration():
+    # Two pieces of one video look more alike than two cameras' views of one person, and most are
+    # two people: scored on the candidates' scale, a neighbour pair's score means a lower P(same).
+    rng = random.Random(1)
+    votes, scores, truth = _simulated_votes({"x@x": 0.1}, pairs=200)
+    near = {}
+    for i in range(200):
+        same = rng.random() < 1 / 8
+        pair = (f"n{i:03d}", f"m{i:03d}")
+        near[pair] = rng.gauss(0.9 if same else 0.75, 0.04)
+        truth[pair] = same
+        right = rng.random() >= 0.1
+        votes[pair] = {(f"u{i}", "x@x"): "same" if same == right else "different"}
+    fit = fit_posteriors(votes, scores, near)
+    one_scale = fit_posteriors(votes, {**scores, **near})
+    assert fit.calibration["neighbour"][1] > 0
+    # A neighbour pair scoring like a likely cross-camera match is a likely two people.
+    typical = [p for p, s in near.items() if 0.76 <= s <= 0.8]
+    assert typical and all(fit.prior[p] < 0.3 for p in typical)
+    assert all(one_scale.prior[p] > fit.prior[p] for p in typical)
+    # Two people's pieces answered "same" by mistake stay unlinked; on one scale some link.
+    wrong_same = [p for p in near if not truth[p] and "same" in votes[p].values()]
+    assert wrong_same and all(fit.same[p] < 0.99 for p in wrong_same)
+    linked = [p for p in near if fit.same[p] >= 0.99]
+    assert linked and all(truth[p] for p in linked)

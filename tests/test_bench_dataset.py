@@ -253,6 +253,7 @@ def _replay_figures(first_round: str, error_rate: float, annotators: int, draws:
     from grewkit.annotate.resolve import identity_accuracy
     from grewkit.annotate.settings import AnnotateSettings
     from grewkit.bench.dataset import replay_campaign
+    from grewkit.core.schemas import get_schema
 
     candidates, tracklets, truth = _world()
     settings = AnnotateSettings(first_round=first_round, **options)
@@ -260,6 +261,7 @@ def _replay_figures(first_round: str, error_rate: float, annotators: int, draws:
     for draw in range(draws):
         rounds, rows, res, closed = replay_campaign(
             candidates=candidates,
+            neighbours=get_schema("neighbours").empty_table(),
             tracklets=tracklets,
             truth=truth,
             attributes={},

@@ -35,16 +35,31 @@ def settings_of(project):
 
 
 def compute_candidates(project, *, show_progress: bool = True) -> pa.Table:
-    from grewkit.annotate.candidates import rank_candidates
+    """Write the candidates manifest and the neighbours manifest (pieces of one video scored with
+    the same similarity), from one embedding of the kept tracklets; returns the candidates."""
+    from grewkit.annotate.candidates import embed_tracklets, rank_embedded, score_neighbours
 
     settings = settings_of(project)
 
     def factory(label, total):
         return progress_bar(label, total=total, unit="tracklet", enabled=show_progress)
 
-    table = rank_candidates(project, settings, progress_factory=factory)
+    tracklets, similarities = embed_tracklets(project, settings, progress_factory=factory)
+    table = rank_embedded(project, settings, tracklets, similarities)
+    neighbours = score_neighbours(project, settings, tracklets, similarities)
     project.write("candidates", table)
+    project.write("neighbours", neighbours)
     return table
+
+
+def read_neighbours(project) -> pa.Table:
+    """The neighbours manifest, which the candidates step writes beside the candidates."""
+    if not project.has("neighbours"):
+        raise GrewkitError(
+            "no neighbours manifest (projects ranked before it existed): run `grewkit annotate candidates` again",
+            path=project.manifests_dir / "neighbours.parquet",
+        )
+    return project.read("neighbours")
 
 
 def open_backend(
@@ -115,11 +130,10 @@ def push(
     """Push the campaign's current round: round 1 from the candidates manifest, later rounds as the
     last pull planned them. A round still open is pushed again as it is (same keys: nothing is
     duplicated), with a line saying so; a closed campaign pushes nothing."""
-    from grewkit.annotate.candidates import kept_tracklets, method_name
+    from grewkit.annotate.candidates import method_name, neighbour_lists
     from grewkit.annotate.media import render_strips, write_placeholder
     from grewkit.annotate.rounds import first_round
     from grewkit.annotate.tasks import build_tasks
-    from grewkit.annotate.timeline import Timeline
 
     settings = settings_of(project)
     if not project.has("candidates"):
@@ -133,8 +147,7 @@ def push(
     note = None
     if not rounds or (rounds[-1]["round"] == 1 and not rounds[-1]["closed"]):
         # Round 1 follows the candidates manifest while it is open, as a single push always did.
-        timeline = Timeline.of_project(project, kept_tracklets(project))
-        neighbours = walk_neighbours(timeline, tracklets, settings.neighbour_gap_s)
+        neighbours = neighbour_lists(read_neighbours(project))
         planned = first_round(candidates, settings.k, mode=settings.first_round, neighbours=neighbours)
         rounds = [{"round": 1, "pushed": True, "closed": False, "tasks": [_task_dict(t) for t in planned]}]
     else:
@@ -264,16 +277,6 @@ def plan_next(
     return summary
 
 
-def walk_neighbours(timeline, tracklets: pa.Table, max_gap_s: float) -> dict[str, list[str]]:
-    """Kept tracklet of ``tracklets`` (the tracklets manifest) -> the kept tracklets of its own video
-    within ``max_gap_s`` of it and never seen with it (``Timeline.neighbours``), which round 1 shows
-    beside its candidates. Used by the push and by the offline replay, so both show the same."""
-    from grewkit.annotate.timeline import Timeline
-
-    rows = {r["tracklet_id"]: r for r in tracklets.filter(pc.equal(tracklets["kept"], True)).to_pylist()}
-    return (timeline or Timeline()).neighbours(rows, max_gap_s)
-
-
 def mark_audits(identities: pa.Table, plan: dict | None) -> pa.Table:
     """The resolved ``identities`` with what the round ``plan`` (``plan_next``'s summary) says of
     single-camera groups: not audited yet (``grewkit split`` refuses them as distractors unless told
@@ -337,7 +340,7 @@ def _ts(dt: datetime) -> str:
 def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool = False) -> PullSummary:
     """Fetch what changed since the run's watermark (everything on the first pull or with ``full``),
     merge it into the annotations manifest, then resolve identities and attributes from all of it."""
-    from grewkit.annotate.candidates import kept_tracklets
+    from grewkit.annotate.candidates import kept_tracklets, neighbour_scores
     from grewkit.annotate.resolve import resolve
     from grewkit.annotate.rounds import candidate_scores
     from grewkit.annotate.timeline import Timeline
@@ -394,7 +397,10 @@ def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool 
     tracklets = project.read("tracklets")
     timeline = Timeline.of_project(project, kept_tracklets(project))
     scores = candidate_scores(project.read("candidates")) if project.has("candidates") else {}
-    resolution = resolve(table, tracklets, timeline=timeline, scores=scores, **settings_of(project).link_options())
+    near = neighbour_scores(read_neighbours(project)) if project.has("candidates") else {}
+    resolution = resolve(
+        table, tracklets, timeline=timeline, scores=scores, neighbour_scores=near, **settings_of(project).link_options()
+    )
     plan = plan_next(project, run, resolution, table, tracklets, timeline, scores)
     resolution.report["round"] = plan
     identities = mark_audits(resolution.identities, plan)

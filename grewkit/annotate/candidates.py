@@ -525,14 +525,13 @@ def rank_vectors(
     return candidates_table(ids, camera_names, cameras, index, scores, method_name(settings))
 
 
-def rank_candidates(project, settings, *, progress_factory=None) -> pa.Table:
-    """The candidates manifest: top ``settings.k`` gated candidates per kept tracklet."""
+def embed_tracklets(project, settings, *, progress_factory=None) -> tuple[list[TrackletInfo], list[Similarity]]:
+    """The kept tracklets and each available embedder's vectors of them (``settings.embedders``)."""
     tracklets = kept_tracklets(project)
     if not tracklets:
         raise GrewkitError("no kept tracklets to rank", path=project.manifests_dir / "tracklets.parquet")
-    ids = [t.tracklet_id for t in tracklets]
-    index = {t: i for i, t in enumerate(ids)}
-    n = len(ids)
+    index = {t.tracklet_id: i for i, t in enumerate(tracklets)}
+    n = len(tracklets)
     similarities: list[Similarity] = []
     for name in settings.embedders:
         embedder = make_embedder(name)
@@ -555,6 +554,12 @@ def rank_candidates(project, settings, *, progress_factory=None) -> pa.Table:
         similarities.append(Similarity(matrix, present, float(settings.weights.get(name, 1.0))))
     if not similarities:
         raise GrewkitError(f"none of the embedders {settings.embedders} could describe the tracklets")
+    return tracklets, similarities
+
+
+def rank_embedded(project, settings, tracklets: list[TrackletInfo], similarities: list[Similarity]) -> pa.Table:
+    """The candidates manifest of tracklets already embedded (``embed_tracklets``)."""
+    ids = [t.tracklet_id for t in tracklets]
     spans = None
     if settings.max_gap_s > 0:
         by_id = _time_spans(project, tracklets)
@@ -565,6 +570,69 @@ def rank_candidates(project, settings, *, progress_factory=None) -> pa.Table:
             )
         spans = (np.array([by_id[t][0] for t in ids]), np.array([by_id[t][1] for t in ids]))
     return rank_vectors(ids, [t.camera_id for t in tracklets], similarities, spans, settings)
+
+
+def rank_candidates(project, settings, *, progress_factory=None) -> pa.Table:
+    """The candidates manifest: top ``settings.k`` gated candidates per kept tracklet."""
+    tracklets, similarities = embed_tracklets(project, settings, progress_factory=progress_factory)
+    return rank_embedded(project, settings, tracklets, similarities)
+
+
+def score_neighbours(
+    project, settings, tracklets: list[TrackletInfo], similarities: list[Similarity], timeline=None
+) -> pa.Table:
+    """The neighbours manifest: the kept tracklets of one video that may be pieces of one walk
+    (``Timeline.neighbour_pairs`` within ``settings.neighbour_gap_s``), each pair scored with the
+    candidates' combined similarity, so the resolver can give it an informed prior."""
+    from grewkit.annotate.timeline import Timeline
+
+    timeline = timeline or Timeline.of_project(project, tracklets)
+    rows = {t.tracklet_id: asdict(t) for t in tracklets}
+    pairs = timeline.neighbour_pairs(rows, settings.neighbour_gap_s)
+    index = {t.tracklet_id: i for i, t in enumerate(tracklets)}
+    a = np.array([index[p[0]] for p in pairs], dtype=np.int64)
+    b = np.array([index[p[1]] for p in pairs], dtype=np.int64)
+    score = (
+        _combine(
+            [
+                np.einsum("ij,ij->i", s.matrix[a].astype(np.float64), s.matrix[b].astype(np.float64))
+                for s in similarities
+            ],
+            [s.present[a] & s.present[b] for s in similarities],
+            [s.weight for s in similarities],
+        )
+        if len(pairs)
+        else np.zeros(0, np.float32)
+    )
+    return pa.table(
+        {
+            "first_tracklet_id": pa.array([p[0] for p in pairs], pa.string()),
+            "second_tracklet_id": pa.array([p[1] for p in pairs], pa.string()),
+            "gap_s": pa.array([p[2] for p in pairs], pa.float32()),
+            "score": pa.array([None if np.isnan(x) else float(x) for x in score], pa.float32()),
+            "method": pa.array(
+                [f"{method_name(settings)}/within {settings.neighbour_gap_s:g}s"] * len(pairs), pa.string()
+            ),
+        }
+    )
+
+
+def neighbour_lists(neighbours: pa.Table) -> dict[str, list[str]]:
+    """Tracklet -> its neighbours (the neighbours manifest), nearest in time first."""
+    from grewkit.annotate.timeline import nearest_first
+
+    cols = neighbours.select(["first_tracklet_id", "second_tracklet_id", "gap_s"]).to_pydict()
+    return nearest_first(zip(cols["first_tracklet_id"], cols["second_tracklet_id"], cols["gap_s"]))
+
+
+def neighbour_scores(neighbours: pa.Table) -> dict[tuple[str, str], float]:
+    """Unordered pair (sorted ids) -> the neighbours manifest's score, where it has one."""
+    cols = neighbours.select(["first_tracklet_id", "second_tracklet_id", "score"]).to_pydict()
+    return {
+        tuple(sorted((a, b))): float(s)
+        for a, b, s in zip(cols["first_tracklet_id"], cols["second_tracklet_id"], cols["score"])
+        if s is not None
+    }
 
 
 def recall_at_k(

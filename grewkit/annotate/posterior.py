@@ -8,12 +8,22 @@ priori with ``sigmoid(a + b * score)``, the ranker's score calibrated on the sam
 posterior from its votes, then refits ``e`` per annotator and the calibration from those
 posteriors.
 
+Pairs of two kinds are scored, and each kind gets its own calibration: cross-camera candidates
+(the ranker's score) and neighbours, two pieces of one video shown to each other as maybe one
+walk (the same similarity, scored by the candidates stage). One camera's lighting and pose make
+two people look more alike than two cameras make one person, and most neighbour pairs are two
+people, so a score means a different P(same) for each kind.
+
 Robust when few answers exist: each error rate starts from ``ERROR_PSEUDO_ANSWERS`` pretend
 answers at ``ERROR_PRIOR`` (a conservative 20 % wrong), so a handful of answers cannot make anyone
 look infallible; the calibration's slope is ridge-penalised towards a flat prior and the prior
 is kept inside [``PRIOR_FLOOR``, ``PRIOR_CEILING``], so no score alone links or separates a pair
-and a low-scoring true match can still be linked by enough "same" answers. A pair with no score
-(an adjudication's group member that no ranking showed) gets the flat prior 0.5.
+and a low-scoring true match can still be linked by enough "same" answers. The floor is 0.01,
+not 0.05: with about ten two-person neighbour pairs for each one-person pair, each shown from
+both sides in round 1, two wrong "same" answers on one pair at 2 % error happened about once in
+ten replayed campaigns, and on a 0.05 prior they link (P 0.991); on 0.01 they do not, while three
+"same" answers at 2 % error still link a pair at the floor (docs/benchmarks.md). A pair with no
+score (an adjudication's group member that no ranking showed) gets the flat prior 0.5.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from dataclasses import dataclass
 ERROR_PRIOR = 0.2
 ERROR_PSEUDO_ANSWERS = 10.0
 ERROR_BOUNDS = (0.005, 0.45)
-PRIOR_FLOOR, PRIOR_CEILING = 0.05, 0.95
+PRIOR_FLOOR, PRIOR_CEILING = 0.01, 0.95
 SLOPE_RIDGE = 1.0
 ITERATIONS = 25
 
@@ -45,14 +55,14 @@ class PairPosteriors:
     """What the fit says: ``same`` pair -> P(same | score, answers); ``log_odds`` pair -> its log-odds;
     ``evidence`` pair -> the answers' log likelihood ratio alone (without the prior); ``prior``
     pair -> P(same | score); ``error_rates`` annotator -> estimated share of wrong answers;
-    ``calibration`` (a, b) of the prior's logistic curve."""
+    ``calibration`` kind of pair ("candidate", "neighbour") -> (a, b) of its prior's logistic curve."""
 
     same: dict
     log_odds: dict
     evidence: dict
     prior: dict
     error_rates: dict
-    calibration: tuple[float, float]
+    calibration: dict[str, tuple[float, float]]
 
     def cut_log_odds(self, pairs) -> float:
         """Log-odds that the two sides of a cut are one person, ``pairs`` the answered pairs across
@@ -100,28 +110,40 @@ def _fit_calibration(points: list[tuple[float, float]], a: float, b: float) -> t
     return a - b * mean / spread, b / spread
 
 
-def _evaluate(pair_votes: dict, scores: dict, error: dict, a: float, b: float) -> tuple[dict, dict, dict]:
-    """Each pair's prior, its answers' log likelihood ratio and its posterior log-odds."""
+def _evaluate(pair_votes: dict, scored: dict, error: dict, curves: dict) -> tuple[dict, dict, dict]:
+    """Each pair's prior, its answers' log likelihood ratio and its posterior log-odds. ``scored``:
+    pair -> (kind, score); ``curves``: kind -> (a, b)."""
     weight = {x: math.log((1 - e) / e) for x, e in error.items()}
     prior, evidence, log_odds = {}, {}, {}
     for p, pv in pair_votes.items():
-        prior[p] = min(max(sigmoid(a + b * scores[p]), PRIOR_FLOOR), PRIOR_CEILING) if p in scores else 0.5
+        if p in scored:
+            kind, score = scored[p]
+            a, b = curves[kind]
+            prior[p] = min(max(sigmoid(a + b * score), PRIOR_FLOOR), PRIOR_CEILING)
+        else:
+            prior[p] = 0.5
         evidence[p] = sum(weight[x] if label == "same" else -weight[x] for (_task, x), label in pv.items())
         log_odds[p] = _logit(prior[p]) + evidence[p]
     return prior, evidence, log_odds
 
 
-def fit_posteriors(pair_votes: dict, scores: dict | None) -> PairPosteriors:
+KINDS = ("candidate", "neighbour")
+
+
+def fit_posteriors(pair_votes: dict, scores: dict | None, neighbour_scores: dict | None = None) -> PairPosteriors:
     """``pair_votes``: pair -> {(task, annotator): "same" | "different"}; ``scores``: pair -> the
-    candidate ranker's score (``rounds.candidate_scores``). Deterministic for given inputs."""
-    scores = scores or {}
+    candidate ranker's score (``rounds.candidate_scores``); ``neighbour_scores``: pair -> the
+    similarity of two neighbours (``candidates.neighbour_scores``), calibrated apart.
+    Deterministic for given inputs."""
     pair_votes = dict(sorted(pair_votes.items()))
+    scored = {p: ("neighbour", float(s)) for p, s in (neighbour_scores or {}).items() if p in pair_votes}
+    scored.update({p: ("candidate", float(s)) for p, s in (scores or {}).items() if p in pair_votes})
+    by_kind = {kind: [p for p in pair_votes if scored.get(p, ("",))[0] == kind] for kind in KINDS}
     annotators = sorted({annotator for pv in pair_votes.values() for _task, annotator in pv})
     error = dict.fromkeys(annotators, ERROR_PRIOR)
-    a = b = 0.0
-    scored = [p for p in pair_votes if p in scores]
+    curves = dict.fromkeys(KINDS, (0.0, 0.0))
     for _ in range(ITERATIONS):
-        _prior, _evidence, log_odds = _evaluate(pair_votes, scores, error, a, b)
+        _prior, _evidence, log_odds = _evaluate(pair_votes, scored, error, curves)
         same = {p: sigmoid(v) for p, v in log_odds.items()}
         wrong = dict.fromkeys(annotators, ERROR_PRIOR * ERROR_PSEUDO_ANSWERS)
         total = dict.fromkeys(annotators, ERROR_PSEUDO_ANSWERS)
@@ -130,17 +152,22 @@ def fit_posteriors(pair_votes: dict, scores: dict | None) -> PairPosteriors:
                 wrong[x] += (1 - same[p]) if label == "same" else same[p]
                 total[x] += 1
         new_error = {x: min(max(wrong[x] / total[x], ERROR_BOUNDS[0]), ERROR_BOUNDS[1]) for x in annotators}
-        new_a, new_b = _fit_calibration([(scores[p], same[p]) for p in scored], a, b)
-        moved = max([abs(new_error[x] - error[x]) for x in annotators] + [abs(new_a - a), abs(new_b - b)])
-        error, a, b = new_error, new_a, new_b
+        new_curves = {
+            kind: _fit_calibration([(scored[p][1], same[p]) for p in by_kind[kind]], *curves[kind]) for kind in KINDS
+        }
+        moved = max(
+            [abs(new_error[x] - error[x]) for x in annotators]
+            + [abs(n - o) for kind in KINDS for n, o in zip(new_curves[kind], curves[kind])]
+        )
+        error, curves = new_error, new_curves
         if moved < 1e-5:
             break
-    prior, evidence, log_odds = _evaluate(pair_votes, scores, error, a, b)
+    prior, evidence, log_odds = _evaluate(pair_votes, scored, error, curves)
     return PairPosteriors(
         same={p: sigmoid(v) for p, v in log_odds.items()},
         log_odds=log_odds,
         evidence=evidence,
         prior=prior,
         error_rates={x: round(e, 4) for x, e in error.items()},
-        calibration=(round(a, 4), round(b, 4)),
+        calibration={kind: (round(a, 4), round(b, 4)) for kind, (a, b) in curves.items()},
     )

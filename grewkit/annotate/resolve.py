@@ -217,13 +217,15 @@ def resolve(
     min_same_votes: int = 1,
     link_rule: str = "votes",
     scores: dict[tuple[str, str], float] | None = None,
+    neighbour_scores: dict[tuple[str, str], float] | None = None,
     posterior_link: float = 0.99,
     posterior_separate: float = 0.9,
 ) -> Resolution:
     """Identities and attributes from the answers. ``link_rule`` "votes" decides a pair by its vote
     counts (``min_same_votes``); "posterior" by P(same) from the candidate ``scores`` (pair -> the
-    ranker's score) and the answers (``posterior.fit_posteriors``): linked at ``posterior_link`` or
-    more, separated when P(different) is ``posterior_separate`` or more, asked again in between."""
+    ranker's score), the ``neighbour_scores`` (two pieces of one video -> their similarity) and the
+    answers (``posterior.fit_posteriors``): linked at ``posterior_link`` or more, separated when
+    P(different) is ``posterior_separate`` or more, asked again in between."""
     if link_rule not in LINK_RULES:
         raise ValueError(f"link_rule must be one of {', '.join(LINK_RULES)}, not {link_rule!r}")
     timeline = timeline or Timeline()
@@ -289,7 +291,7 @@ def resolve(
         votes[pair] = (counts["same"], counts["different"])
     fit = None
     if link_rule == "posterior":
-        fit = fit_posteriors(pair_votes, scores)
+        fit = fit_posteriors(pair_votes, scores, neighbour_scores)
         for pair in votes:
             p_same = fit.same[pair]
             if p_same >= posterior_link:
@@ -508,7 +510,7 @@ def resolve(
     if fit is not None:
         report["posterior"] = {
             "error_rates": fit.error_rates,
-            "calibration": {"intercept": fit.calibration[0], "slope": fit.calibration[1]},
+            "calibration": {kind: {"intercept": a, "slope": b} for kind, (a, b) in fit.calibration.items()},
         }
     return Resolution(pa.table(identity_rows), pa.table(attr_rows), report, state)
 

@@ -26,11 +26,11 @@ class AnnotateSettings:
         "Time gate: drop candidates more than this many seconds away from the query (0: no gate; needs videos.start_time).",
     )
     neighbour_gap_s: float = setting(
-        2.0,
+        4.0,
         "Pieces of one walk: round 1 shows each query's tracklets of its own video that start or end within this "
         "many seconds of it, were never detected in one frame with it and are within a walker's reach of it, and "
-        "a single-camera group's audit shows their benchmark groups (0: off). The stitcher's gap ([track] "
-        "stitch_max_gap_seconds); 4 s was measured and not taken (docs/benchmarks.md).",
+        "a single-camera group's audit shows their benchmark groups (0: off). The candidates step scores these "
+        "pairs (manifests/neighbours.parquet); chosen against 2 s on two worlds (docs/benchmarks.md).",
     )
     topology: dict = setting(
         {}, "Camera topology: camera_id -> list of cameras a walker can reach next; empty: every camera."

@@ -31,6 +31,15 @@ import pyarrow.compute as pc
 WALK_HEIGHTS_PER_S = 1.5
 
 
+def nearest_first(pairs) -> dict[str, list[str]]:
+    """(a, b, gap seconds) pairs -> each tracklet's partners, nearest in time first."""
+    found: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for a, b, gap in pairs:
+        found[a].append((gap, b))
+        found[b].append((gap, a))
+    return {t: [other for _, other in sorted(near)] for t, near in found.items()}
+
+
 class Timeline:
     """``spans``: tracklet -> absolute (start, end) seconds, or None when a video lacks a start time.
     ``detected``: camera -> {tracklet -> sorted frames with a detected box}, called only for a camera
@@ -107,17 +116,18 @@ class Timeline:
         fb = fb[(fb >= lo) & (fb <= hi)]
         return bool(np.intersect1d(fa, fb, assume_unique=True).size)
 
-    def neighbours(self, rows: dict[str, dict], max_gap_s: float) -> dict[str, list[str]]:
-        """For each tracklet of ``rows`` (tracklets-manifest rows), the others of its own video whose
-        spans come within ``max_gap_s`` of its own, that were never seen together with it and whose
-        boxes a walker could have moved between (``_within_reach``), nearest in time first:
-        candidates for pieces of one walk that the tracker cut (a suspected switch) or lost. Videos
-        without an fps have none."""
+    def neighbour_pairs(self, rows: dict[str, dict], max_gap_s: float) -> list[tuple[str, str, float]]:
+        """Pairs of tracklets of ``rows`` (tracklets-manifest rows) of one video whose spans come
+        within ``max_gap_s`` of each other, that were never seen together and whose boxes a walker
+        could have moved between (``_within_reach``): candidates for pieces of one walk that the
+        tracker cut (a suspected switch) or lost. Each is (earlier start, later start, seconds from
+        the first's end to the second's start, 0 when they interleave), in video and start order.
+        Videos without an fps have none."""
         by_video: dict[str, list[dict]] = defaultdict(list)
         for row in rows.values():
             by_video[row["video_id"]].append(row)
-        found: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        for video, items in by_video.items():
+        pairs: list[tuple[str, str, float]] = []
+        for video, items in sorted(by_video.items()):
             fps = self.fps.get(video)
             if not fps or max_gap_s <= 0:
                 continue
@@ -129,9 +139,12 @@ class Timeline:
                     if apart > gap:
                         break  # starts only grow from here
                     if not self.seen_together(a, b) and self._within_reach(a, b, apart / fps):
-                        found[a["tracklet_id"]].append((max(apart, 0), b["tracklet_id"]))
-                        found[b["tracklet_id"]].append((max(apart, 0), a["tracklet_id"]))
-        return {t: [other for _, other in sorted(near)] for t, near in found.items()}
+                        pairs.append((a["tracklet_id"], b["tracklet_id"], max(apart, 0) / fps))
+        return pairs
+
+    def neighbours(self, rows: dict[str, dict], max_gap_s: float) -> dict[str, list[str]]:
+        """For each tracklet of ``rows``, its ``neighbour_pairs`` partners, nearest in time first."""
+        return nearest_first(self.neighbour_pairs(rows, max_gap_s))
 
     def _within_reach(self, a: dict, b: dict, seconds: float) -> bool:
         """Whether a walker who left ``a``'s last detected box could be in ``b``'s first one

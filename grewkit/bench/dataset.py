@@ -367,6 +367,7 @@ def _simulated_answers(tasks, annotators: int, truth, attrs, rate: float, rng, c
 def replay_campaign(
     *,
     candidates: pa.Table,
+    neighbours: pa.Table,
     tracklets: pa.Table,
     truth: dict,
     attributes: dict,
@@ -376,23 +377,25 @@ def replay_campaign(
     annotators: int,
     draw: int,
 ) -> tuple[list[dict], list[dict], object, bool]:
-    """A campaign offline, from tables: round 1 from ``candidates``, then answers simulated from
+    """A campaign offline, from tables: round 1 from ``candidates`` and ``neighbours`` (the
+    manifests), then answers simulated from
     ``truth`` (tracklet -> person), resolve, plan the next round, until the plan is empty or
     ``settings.max_rounds``. ``settings``: the annotate settings (k, min_same_votes, max_asks,
     max_adjudications, max_rounds, first_round). Returns (rounds, annotation rows, last resolution,
     closed: whether the last plan was empty)."""
     import random
 
-    from grewkit.annotate.campaign import _task_dict, mark_audits, walk_neighbours
+    from grewkit.annotate.campaign import _task_dict, mark_audits
+    from grewkit.annotate.candidates import neighbour_lists, neighbour_scores
     from grewkit.annotate.resolve import resolve
     from grewkit.annotate.rounds import candidate_scores, first_round, plan_after
     from grewkit.core.schemas import get_schema
 
     scores = candidate_scores(candidates)
+    near = neighbour_scores(neighbours)
     info = {r["tracklet_id"]: r for r in tracklets.to_pylist()}
     rng, clock = random.Random(draw), random.Random(f"lead-time-{draw}")
-    neighbours = walk_neighbours(timeline, tracklets, settings.neighbour_gap_s)
-    tasks = first_round(candidates, settings.k, mode=settings.first_round, neighbours=neighbours)
+    tasks = first_round(candidates, settings.k, mode=settings.first_round, neighbours=neighbour_lists(neighbours))
     rounds: list[dict] = []
     rows: list[dict] = []
     resolution = None
@@ -400,7 +403,9 @@ def replay_campaign(
         rounds.append({"round": len(rounds) + 1, "tasks": [_task_dict(t) for t in tasks]})
         rows += _simulated_answers(tasks, annotators, truth, attributes, error_rate, rng, clock, len(rows))
         annotations = pa.Table.from_pylist(rows, schema=get_schema("annotations").arrow)
-        resolution = resolve(annotations, tracklets, timeline=timeline, scores=scores, **settings.link_options())
+        resolution = resolve(
+            annotations, tracklets, timeline=timeline, scores=scores, neighbour_scores=near, **settings.link_options()
+        )
         plan = plan_after(
             rounds, state=resolution.state, scores=scores, info=info, timeline=timeline, settings=settings
         )
@@ -418,7 +423,7 @@ def replay_project(project_dir: Path, *, error_rate: float, annotators: int, dra
     ``score_dataset`` scores a release in which every resolved tracklet is one sequence, identities
     seen in two or more cameras are the benchmark and the rest distractors (the split's own drops,
     e.g. unaudited distractors, aside)."""
-    from grewkit.annotate.campaign import settings_of
+    from grewkit.annotate.campaign import read_neighbours, settings_of
     from grewkit.annotate.candidates import kept_tracklets
     from grewkit.annotate.timeline import Timeline
     from grewkit.core.errors import GrewkitError
@@ -436,6 +441,7 @@ def replay_project(project_dir: Path, *, error_rate: float, annotators: int, dra
     truth, attrs = truth_of_tracklets(project)
     rounds, rows, resolution, closed = replay_campaign(
         candidates=project.read("candidates"),
+        neighbours=read_neighbours(project),
         tracklets=tracklets,
         truth=truth,
         attributes=attrs,
