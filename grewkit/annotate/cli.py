@@ -124,7 +124,8 @@ def candidates_command(project, quiet):
 
     Similarities need no hand labels: colour of upper and lower body, and gait energy images
     when the render stage has made them, combined by [annotate] weights, gated by camera
-    topology and time. Writes manifests/candidates.parquet.
+    topology and time. Writes manifests/candidates.parquet, and manifests/neighbours.parquet:
+    the pieces of one video that may be one walk ([annotate] neighbour_gap_s), scored alike.
 
     \b
     Example:
@@ -134,7 +135,8 @@ def candidates_command(project, quiet):
 
     table = compute_candidates(project, show_progress=not quiet)
     queries = len(set(table.column("query_tracklet_id").to_pylist()))
-    click.echo(f"{table.num_rows} candidates for {queries} query tracklets")
+    pairs = project.read("neighbours", ["first_tracklet_id"]).num_rows
+    click.echo(f"{table.num_rows} candidates for {queries} query tracklets; {pairs} neighbour pairs")
 
 
 @annotate_group.command("push")
