@@ -261,6 +261,16 @@ def _combine(products: list[np.ndarray], both: list[np.ndarray], weights: list[f
     return score
 
 
+def pair_scores(similarities: list[Similarity], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """float32 combined scores of the tracklet pairs (a[i], b[i]), indices into the similarities'
+    rows, computed exactly (float64 dot products, ``_combine``); NaN where no embedder describes both."""
+    return _combine(
+        [np.einsum("ij,ij->i", s.matrix[a].astype(np.float64), s.matrix[b].astype(np.float64)) for s in similarities],
+        [s.present[a] & s.present[b] for s in similarities],
+        [float(s.weight) for s in similarities],
+    )
+
+
 # Packed sort keys: high 32 bits order scores from highest to lowest, low 32 bits are the
 # candidate's index in the tracklets manifest, so one ascending order ranks by score and breaks
 # ties by manifest order.
@@ -412,14 +422,7 @@ def rank_top_k(
             rows, cols = _sparse_nonzero(allowed & (approx >= cutoff[:, None]))
             if not len(rows):
                 continue
-            exact = _combine(
-                [
-                    np.einsum("ij,ij->i", qv[rows].astype(np.float64), s.matrix[c[cols]].astype(np.float64))
-                    for qv, s in zip(q_vectors, similarities)
-                ],
-                [qp[rows] & cp[cols] for qp, cp in zip(q_present, c_present)],
-                weights,
-            )
+            exact = pair_scores(similarities, q[rows], c[cols])
             keep = np.isfinite(exact)
             running = _merge(running, rows[keep], _pack(exact[keep], c[cols[keep]]))
             worst = running[:, -1]
@@ -592,18 +595,7 @@ def score_neighbours(
     index = {t.tracklet_id: i for i, t in enumerate(tracklets)}
     a = np.array([index[p[0]] for p in pairs], dtype=np.int64)
     b = np.array([index[p[1]] for p in pairs], dtype=np.int64)
-    score = (
-        _combine(
-            [
-                np.einsum("ij,ij->i", s.matrix[a].astype(np.float64), s.matrix[b].astype(np.float64))
-                for s in similarities
-            ],
-            [s.present[a] & s.present[b] for s in similarities],
-            [s.weight for s in similarities],
-        )
-        if len(pairs)
-        else np.zeros(0, np.float32)
-    )
+    score = pair_scores(similarities, a, b)
     return pa.table(
         {
             "first_tracklet_id": pa.array([p[0] for p in pairs], pa.string()),
@@ -626,10 +618,12 @@ def neighbour_lists(neighbours: pa.Table) -> dict[str, list[str]]:
 
 
 def neighbour_scores(neighbours: pa.Table) -> dict[tuple[str, str], float]:
-    """Unordered pair (sorted ids) -> the neighbours manifest's score, where it has one."""
+    """Unordered pair (``resolve._pair``) -> the neighbours manifest's score, where it has one."""
+    from grewkit.annotate.resolve import _pair
+
     cols = neighbours.select(["first_tracklet_id", "second_tracklet_id", "score"]).to_pydict()
     return {
-        tuple(sorted((a, b))): float(s)
+        _pair(a, b): float(s)
         for a, b, s in zip(cols["first_tracklet_id"], cols["second_tracklet_id"], cols["score"])
         if s is not None
     }
