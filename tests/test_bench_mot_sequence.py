@@ -81,3 +81,21 @@ def test_det_score_modes():
     assert scale_scores(np.array([0.2, 0.9]), "as-given").tolist() == pytest.approx([0.2, 0.9])
     proc = _bench("--sequence", ".", "--det-scores", "divide:0")
     assert proc.returncode != 0
+
+
+@pytest.mark.parametrize(
+    "pair, named",
+    [("nope=1", "'nope' is not a [track] setting"), ("min_seconds=abc", "min_seconds=abc"), ("stitch", "KEY=VALUE")],
+)
+def test_a_bad_track_setting_is_refused_before_any_work(shared_data, pair, named):
+    proc = _bench("--sequence", str(shared_data / "tud_campus"), "--fps", "25", "--track-setting", pair)
+    assert proc.returncode != 0 and not proc.stdout
+    assert "--track-setting" in proc.stderr and named in proc.stderr, proc.stderr
+
+
+def test_a_track_setting_reaches_the_figures(shared_data):
+    tud = str(shared_data / "tud_campus")
+    default = json.loads(_bench("--sequence", tud, "--fps", "25", "--json").stdout)["mot"]
+    short = _bench("--sequence", tud, "--fps", "25", "--json", "--track-setting", "lost_track_seconds=0.04")
+    assert short.returncode == 0, short.stderr
+    assert json.loads(short.stdout)["mot"] != default

@@ -7,7 +7,7 @@ import pytest
 
 from grewkit.core.boxes import Boxes
 from grewkit.track.settings import TrackSettings
-from grewkit.track.tracklets import Tracklet, build_tracklets, estimate_visibility, judge
+from grewkit.track.tracklets import TRUNCATED_END, Tracklet, build_tracklets, estimate_visibility, judge
 
 W, H, FPS = 640, 480, 25.0
 
@@ -85,3 +85,35 @@ def test_settings_are_validated():
         TrackSettings(min_visibility=1.5)
     with pytest.raises(ValueError):
         TrackSettings(min_size_change=-0.1)
+
+
+def test_truncated_ends_are_split_off_when_asked():
+    # A walker entering at the left edge (first 8 boxes at x <= border_margin) and leaving at the right one.
+    n, w = 60, 60.0
+    x = np.linspace(-20.0, W - 30.0, n)
+    xyxy = np.stack([np.clip(x, 0, None), np.full(n, 100.0), np.clip(x + w, None, W), np.full(n, 260.0)], axis=1)
+    raw = Boxes(np.arange(n), xyxy.astype(np.float32), np.full(n, 0.9, np.float32), np.full(n, 4))
+    margin = TrackSettings().border_margin
+    touch = (xyxy[:, 0] <= margin) | (xyxy[:, 2] >= W - margin)
+    inside = np.flatnonzero(~touch)
+
+    def tracklets(**changes):
+        settings = TrackSettings(stitch=False, **changes)
+        return build_tracklets(raw, max_gap=10, cut_settings=settings, fps=FPS, frame_size=(W, H))
+
+    whole = tracklets()  # the default keeps the ends
+    assert len(whole) == 1 and not whole[0].reasons and len(whole[0].frame) == n
+    trimmed = tracklets(trim_border_ends=True)
+    kept = [t for t in trimmed if not t.reasons]
+    assert len(kept) == 1 and kept[0].frame.tolist() == list(range(inside[0], inside[-1] + 1))
+    ends = [t for t in trimmed if t.reasons]
+    assert [t.reasons for t in ends] == [[TRUNCATED_END]] * 2
+    assert sum(len(t.frame) for t in trimmed) == n  # nothing lost: every box is in a tracklet
+    # A walk that touches the border only in its middle (there and back along the left edge) stays whole.
+    left = 200.0 * np.abs(np.arange(n) - n // 2) / (n // 2)
+    mid = np.stack([left, np.full(n, 100.0), left + w, np.full(n, 260.0)], axis=1)
+    assert (mid[:, 0] <= margin).any()
+    raw_mid = Boxes(np.arange(n), mid.astype(np.float32), np.full(n, 0.9, np.float32), np.full(n, 4))
+    settings = TrackSettings(stitch=False, trim_border_ends=True)
+    out = build_tracklets(raw_mid, max_gap=10, cut_settings=settings, fps=FPS, frame_size=(W, H))
+    assert [len(t.frame) for t in out if not t.reasons] == [n]

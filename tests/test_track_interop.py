@@ -62,10 +62,13 @@ def test_export_mot_reads_back_as_the_manifests(tracked, tmp_path):
     # Whole trajectories: every box the tracker followed, before the cuts split and dropped parts of it.
     whole = read_mot(folder / "whole.txt")
     assert len(whole) >= len(got) and whole.frame.min() >= 1 and whole.frame.max() <= 40
-    for name in ("kept.txt", "whole.txt"):
+    # All tracklets: every box of the boxes manifest, kept or dropped, each tracklet one id.
+    every = read_mot(folder / "tracklets.txt")
+    assert len(every) == len(boxes) >= len(got) and len(np.unique(every.track_id)) == len(tracklets)
+    for name in ("kept.txt", "whole.txt", "tracklets.txt"):
         df = motmetrics.io.loadtxt(str(folder / name), fmt="mot15-2D")
         assert len(df) == len(read_mot(folder / name))
-    assert "whole.txt" in proc.stdout and "kept.txt" in proc.stdout
+    assert all(name in proc.stdout for name in ("whole.txt", "kept.txt", "tracklets.txt"))
 
 
 def test_export_mot_refuses_before_tracking(project, tmp_path):

@@ -142,10 +142,19 @@ def detection_scores(seq: MotSequence, detections: Boxes, *, threshold: float, i
 
 
 def track_sequence(
-    detections: Boxes, *, n_frames: int, fps: float, settings, stride: int = 1, cut: bool = False, frames=None
+    detections: Boxes,
+    *,
+    n_frames: int,
+    fps: float,
+    settings,
+    stride: int = 1,
+    cut: bool = False,
+    frames=None,
+    frame_size: tuple[int, int] | None = None,
 ) -> list[Tracklet]:
-    """ByteTrack + grewkit's tracklet building; with ``cut``, also the identity-switch cuts of the track stage;
-    with ``frames`` (a sequence's ``read``), the offline association as in the track stage."""
+    """ByteTrack + grewkit's tracklet building; with ``cut``, also the identity-switch cuts of the track stage
+    (and with ``frame_size``, its trimmed truncated ends); with ``frames`` (a sequence's ``read``), the offline
+    association as in the track stage."""
     return track_detections(
         detections,
         detected_frames=np.arange(0, n_frames, stride),
@@ -154,6 +163,7 @@ def track_sequence(
         stride=stride,
         cut=cut,
         frames=frames,
+        frame_size=frame_size,
     )
 
 

@@ -52,13 +52,14 @@ def check_metric_code(data: Path) -> list[dict]:
     return rows
 
 
-def sequence_figures(seq, name: str, *, backend: str, strides: list[int], det_scores: str) -> list[dict]:
+def sequence_figures(seq, name: str, *, backend: str, strides: list[int], det_scores: str, settings=None) -> list[dict]:
+    """MOT rows and kept-tracklet figures of one sequence; ``settings``: TrackSettings (default: the defaults)."""
     from grewkit.bench.mot import score_mot_files
     from grewkit.bench.mot_sequence import detect_sequence, scale_scores, track_to_mot
     from grewkit.detect.registry import make_detector
     from grewkit.track.settings import TrackSettings
 
-    settings = TrackSettings()
+    settings = settings or TrackSettings()
     plain = dataclasses.replace(settings, stitch=False)
     # Public detections first: a malformed det.txt stops the run before minutes of detection.
     pub = seq.public_detections() if seq.has_public_detections() else None
@@ -87,7 +88,15 @@ def sequence_figures(seq, name: str, *, backend: str, strides: list[int], det_sc
                     }
                 )
         for label, s in (("", settings), (", without stitching", plain)):
-            kept.append({"run": f"{name}: {backend}, stride {strides[0]}{label}", **kept_figures(seq, dets, s)})
+            k = kept_figures(seq, dets, s)
+            kept.append({"run": f"{name}: {backend}, stride {strides[0]}{label}", **k})
+            rows.append(
+                {
+                    "run": f"{name}: {backend}, stride {strides[0]}{label}, all tracklets of the track stage "
+                    "(its cuts as ids)",
+                    **k["stage_mot"],
+                }
+            )
     if pub is not None:
         pub = Boxes(pub.frame - 1, pub.xyxy, scale_scores(pub.score, det_scores))
         for label, s in (("", settings), (", without stitching", plain)):
@@ -106,14 +115,24 @@ def sequence_figures(seq, name: str, *, backend: str, strides: list[int], det_sc
 def kept_figures(seq, dets: Boxes, settings) -> dict:
     """What the track stage keeps on a sequence (cuts, stitching, quality filters): box purity of the kept
     tracklets (boxes on their majority person at IoU >= 0.5), identity purity (the same over the boxes on
-    anybody), the share of true boxes a kept box covers (IoU >= 0.5), and their lengths."""
-    from grewkit.bench.mot import PurityEvaluator
+    anybody), the share of true boxes a kept box covers (IoU >= 0.5), and their lengths; ``stage_mot``, the MOT
+    metrics of all the tracklets the stage writes (kept and dropped parts: every box it found, with the ids its
+    cuts and stitching gave them), beside the whole trajectories of the other rows."""
+    from grewkit.bench.mot import PurityEvaluator, score_mot_files
     from grewkit.bench.mot_sequence import track_sequence
     from grewkit.core.boxes import iou_matrix
     from grewkit.export.mot import tracklets_to_mot
     from grewkit.track.tracklets import estimate_visibility, judge
 
-    out = track_sequence(dets, n_frames=len(seq.frames), fps=seq.fps, settings=settings, cut=True, frames=seq.read)
+    out = track_sequence(
+        dets,
+        n_frames=len(seq.frames),
+        fps=seq.fps,
+        settings=settings,
+        cut=True,
+        frames=seq.read,
+        frame_size=(seq.width, seq.height),
+    )
     estimate_visibility(out)
     kept = [
         t
@@ -131,6 +150,7 @@ def kept_figures(seq, dets: Boxes, settings) -> dict:
     matched = sum(n for c in ev.counts.values() for k, n in c.items() if k is not None)
     purity = ev.evaluate()
     lengths = [len(t.frame) for t in kept]
+    stage = score_mot_files(seq.gt, tracklets_to_mot(out))
     return {
         "tracklets": len(out),
         "kept": len(kept),
@@ -139,16 +159,45 @@ def kept_figures(seq, dets: Boxes, settings) -> dict:
         "identity_purity": on / max(matched, 1),
         "coverage": covered / max(len(seq.gt), 1),
         "median_seconds": float(np.median(lengths)) / seq.fps if lengths else 0.0,
+        "stage_mot": {m: float(stage[m]) for m in METRICS},
     }
 
 
 def tud_figures(
-    data: Path, *, backend: str, strides: list[int], det_scores: str = "divide:50"
+    data: Path, *, backend: str, strides: list[int], det_scores: str = "divide:50", settings=None
 ) -> tuple[list[dict], list[dict]]:
     from grewkit.bench.mot_sequence import TUD_CAMPUS_FPS, MotSequence
 
     seq = MotSequence.open(require(data / "tud_campus", "TUD-Campus folder"), fps=TUD_CAMPUS_FPS)
-    return sequence_figures(seq, "TUD-Campus", backend=backend, strides=strides, det_scores=det_scores)
+    return sequence_figures(
+        seq, "TUD-Campus", backend=backend, strides=strides, det_scores=det_scores, settings=settings
+    )
+
+
+def track_settings_from(pairs: tuple[str, ...]):
+    """TrackSettings with ``KEY=VALUE`` changes (VALUE in TOML: true, 0.3, "name"); a bad one raises
+    click.BadParameter naming it."""
+    import tomllib
+
+    from grewkit.track.settings import TrackSettings
+
+    changes = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        try:
+            if not sep:
+                raise ValueError("expected KEY=VALUE")
+            changes[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
+        except (ValueError, tomllib.TOMLDecodeError) as e:
+            raise click.BadParameter(f"{pair!r}: {e}", param_hint="--track-setting") from None
+    known = {f.name for f in dataclasses.fields(TrackSettings)}
+    for key in changes:
+        if key not in known:
+            raise click.BadParameter(f"{key!r} is not a [track] setting", param_hint="--track-setting")
+    try:
+        return TrackSettings(**changes)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--track-setting") from None
 
 
 #: Encoder settings of the H.264 clip: libx264's defaults (CABAC, B-frames, CRF 23) at preset ``fast``,
@@ -417,6 +466,14 @@ def markdown_speed(runs: list[dict]) -> str:
     help="How det.txt scores become [0, 1] tracker scores: as-given, max-normalised or divide:N "
     "(default: divide:50 for TUD-Campus's DPM margins, as-given for --sequence).",
 )
+@click.option(
+    "--track-setting",
+    "track_setting",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A [track] setting for the TUD-Campus / --sequence figures (repeatable; VALUE in TOML, e.g. "
+    "trim_border_ends=true); the speed runs use the defaults.",
+)
 @JSON_OPTION
 def bench_track_command(
     data,
@@ -434,6 +491,7 @@ def bench_track_command(
     sequence,
     fps,
     det_scores,
+    track_setting,
     as_json,
 ):
     """MOTA/IDF1 on TUD-Campus (or --sequence), and detect + track wall time over pure decode on a real video.
@@ -452,6 +510,7 @@ def bench_track_command(
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--tiles") from None
 
+    settings = track_settings_from(track_setting)
     stride_list = [int(s) for s in strides.split(",") if s]
     result = {"machine": machine(), "mot": [], "kept": [], "speed": []}
     if sequence is not None:
@@ -459,12 +518,14 @@ def bench_track_command(
         mode = det_scores or "as-given"
         scale_scores(np.zeros(1), mode)  # a bad mode stops here, before any detection runs
         result["mot"], result["kept"] = sequence_figures(
-            seq, sequence.name, backend=backend, strides=stride_list, det_scores=mode
+            seq, sequence.name, backend=backend, strides=stride_list, det_scores=mode, settings=settings
         )
     elif not skip_tud:
         mode = det_scores or "divide:50"
         scale_scores(np.zeros(1), mode)
-        rows, result["kept"] = tud_figures(data, backend=backend, strides=stride_list, det_scores=mode)
+        rows, result["kept"] = tud_figures(
+            data, backend=backend, strides=stride_list, det_scores=mode, settings=settings
+        )
         result["mot"] = check_metric_code(data) + rows
     if not skip_speed:
         video = video or require(data / "vtest.avi", "vtest.avi")

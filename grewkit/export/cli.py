@@ -134,7 +134,8 @@ def export_mot_command(out, project):
     """Write MOTChallenge text files per video, for TrackEval, py-motmetrics and other tracking tools.
 
     OUT/<video_id>/whole.txt (whole trajectories: ByteTrack without the identity-switch cuts, as
-    MOT metrics score them), OUT/<video_id>/kept.txt (the kept tracklets, one id each) and
+    MOT metrics score them), OUT/<video_id>/kept.txt (the kept tracklets, one id each),
+    OUT/<video_id>/tracklets.txt (every tracklet, kept or dropped, one id each) and
     OUT/<video_id>/seqinfo.ini (fps, size, length). Rows: frame,id,x,y,w,h,conf,-1,-1,-1 with
     1-based frames.
 
@@ -147,5 +148,6 @@ def export_mot_command(out, project):
     r = export_mot(project, out)
     click.echo(
         f"wrote {r.videos} videos to {out}: {r.whole_rows} boxes of whole trajectories (whole.txt), "
-        f"{r.kept_rows} boxes of {r.kept_tracklets} kept tracklets (kept.txt), seqinfo.ini beside them"
+        f"{r.kept_rows} boxes of {r.kept_tracklets} kept tracklets (kept.txt), {r.tracklet_rows} boxes of "
+        "all tracklets (tracklets.txt), seqinfo.ini beside them"
     )

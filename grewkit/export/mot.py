@@ -7,6 +7,9 @@ Per video, ``OUT/<video_id>/``:
   metrics score (the cuts split trajectories on purpose) and what ``grewkit bench track`` scores;
 - ``kept.txt``: the kept tracklets as the tracklets and boxes manifests hold them, one id per tracklet
   (the number in its tracklet_id);
+- ``tracklets.txt``: every tracklet the track stage wrote, kept or dropped, the same way: its cuts and
+  stitching as MOT ids (on TUD-Campus these score higher IDF1 than the whole trajectories,
+  docs/benchmarks.md);
 - ``seqinfo.ini``: name, fps, size and length, as in a MOTChallenge sequence folder.
 
 Rows are ``frame,id,x,y,w,h,conf,-1,-1,-1`` with 1-based frames (the manifests count from 0);
@@ -31,6 +34,7 @@ class MotExport:
     whole_rows: int
     kept_rows: int
     kept_tracklets: int
+    tracklet_rows: int
 
 
 def mot_lines(boxes: Boxes) -> str:
@@ -52,10 +56,13 @@ def seqinfo(name: str, *, fps: float, width: int, height: int, length: int) -> s
     )
 
 
-def kept_boxes(project, video_id: str) -> Boxes:
-    """The kept tracklets' boxes of one video, 1-based frames, the tracklet number as id."""
+def tracklet_boxes(project, video_id: str, *, kept_only: bool) -> Boxes:
+    """The boxes of one video's tracklets (only the kept ones with ``kept_only``), 1-based frames, the
+    tracklet number as id."""
     tracklets = project.read("tracklets", ["tracklet_id", "video_id", "track_id", "kept"]).to_pylist()
-    number = {t["tracklet_id"]: t["track_id"] for t in tracklets if t["video_id"] == video_id and t["kept"]}
+    number = {
+        t["tracklet_id"]: t["track_id"] for t in tracklets if t["video_id"] == video_id and (t["kept"] or not kept_only)
+    }
     boxes = project.read("boxes")
     rows = [
         i
@@ -105,7 +112,7 @@ def export_mot(project, out: str | Path) -> MotExport:
         )
     settings = project.settings.section("track")
     files: dict[Path, str] = {}
-    whole_rows = kept_rows = kept_tracklets = 0
+    whole_rows = kept_rows = kept_tracklets = tracklet_rows = 0
     for unit in judged.units:
         v = unit.payload
         n_frames = v["frame_count"] if not v["max_frames"] else min(v["frame_count"], v["max_frames"])
@@ -121,17 +128,20 @@ def export_mot(project, out: str | Path) -> MotExport:
                 frames=video_frames(project, v["video_id"]) if settings.stitch else None,
             )
         )
-        kept = kept_boxes(project, v["video_id"])
+        kept = tracklet_boxes(project, v["video_id"], kept_only=True)
+        every = tracklet_boxes(project, v["video_id"], kept_only=False)
         folder = Path(out) / v["video_id"]
         files[folder / "whole.txt"] = mot_lines(whole)
         files[folder / "kept.txt"] = mot_lines(kept)
+        files[folder / "tracklets.txt"] = mot_lines(every)
         files[folder / "seqinfo.ini"] = seqinfo(
             v["video_id"], fps=v["fps"], width=v["width"], height=v["height"], length=n_frames
         )
         whole_rows, kept_rows = whole_rows + len(whole), kept_rows + len(kept)
         kept_tracklets += len(np.unique(kept.track_id))
+        tracklet_rows += len(every)
     # Everything is computed before the first file is written: a refusal above leaves OUT as it was.
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    return MotExport(len(judged.units), whole_rows, kept_rows, kept_tracklets)
+    return MotExport(len(judged.units), whole_rows, kept_rows, kept_tracklets, tracklet_rows)

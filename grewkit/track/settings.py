@@ -105,6 +105,10 @@ class TrackSettings:
         0.4,
         "Cut a kept piece where the look of the windows before and after a box differ by more than this (0: never).",
     )
+    trim_border_ends: bool = setting(
+        False,
+        "With cut_switches: split a kept tracklet's first and last boxes that touch the frame border (within border_margin; a person entering or leaving the frame, the box clipped) off as a dropped part.",
+    )
     # Quality filters: a tracklet failing any is kept in the manifests with kept=false and the reasons.
     min_seconds: float = setting(1.0, "Drop tracklets shorter than this many seconds (too short for a gait cycle).")
     min_box_height: float = setting(50.0, "Drop tracklets whose median box height is below this, in pixels.")

@@ -176,6 +176,7 @@ class TrackStage(Stage):
             cut=settings.cut_switches,
             frames=frames,
             known=known_descriptors(dets, boxes, settings.appearance) if settings.stitch else None,
+            frame_size=(v["width"], v["height"]),
         )
         estimate_visibility(tracklets)
         rows, box_parts = [], []

@@ -73,10 +73,12 @@ def build_tracklets(
     stitch_settings=None,
     frames=None,
     known=None,
+    frame_size: tuple[int, int] | None = None,
 ) -> list[Tracklet]:
     """Raw tracks (boxes with the tracker's ids) to numbered tracklets; with ``cut_settings``, first cut
     where a track may change person; with ``stitch_settings`` and ``frames``, then cut where a kept piece's
-    appearance drifts and join the kept pieces of one person (grewkit.track.stitch).
+    appearance drifts and join the kept pieces of one person (grewkit.track.stitch); with ``cut_settings``
+    and ``frame_size`` (width, height), last split off the truncated ends of kept pieces (trim_border_ends).
 
     ``detections`` are what the tracker was given: a detection no track follows still counts as a
     person at a crossing. Dropped pieces come back as tracklets with ``reasons``. ``max_gap`` is in frames;
@@ -119,11 +121,59 @@ def build_tracklets(
             drift=cut_settings is not None,
             known=known,
         )
+    if cut_settings is not None and frame_size is not None and cut_settings.trim_border_ends:
+        pieces = [
+            part
+            for boxes, reason in pieces
+            for part in (
+                trim_border_ends(boxes, frame_size, margin=cut_settings.border_margin)
+                if reason is None
+                else [(boxes, reason)]
+            )
+        ]
     filled = [(_fill_gaps(b, max_gap if reason is None else 0), reason) for b, reason in pieces]
     filled.sort(
         key=lambda g: (int(g[0].frame[0]), float(g[0].xyxy[0, 0]), float(g[0].xyxy[0, 1]), len(g[0]), g[1] or "")
     )
     return [Tracklet(i + 1, b, reasons=[r] if r else None) for i, (b, r) in enumerate(filled)]
+
+
+#: Why a truncated end of a kept piece is dropped (trim_border_ends).
+TRUNCATED_END = "truncated end: the box touches the frame border (a person entering or leaving the frame)"
+
+
+def touches_border(xyxy: np.ndarray, frame_size: tuple[int, int], *, margin: float) -> np.ndarray:
+    """Per box, whether it lies within ``margin`` pixels of an edge of a ``frame_size`` (width, height) frame."""
+    width, height = frame_size
+    return (
+        (xyxy[:, 0] <= margin)
+        | (xyxy[:, 1] <= margin)
+        | (xyxy[:, 2] >= width - margin)
+        | (xyxy[:, 3] >= height - margin)
+    )
+
+
+def trim_border_ends(boxes: Boxes, frame_size: tuple[int, int], *, margin: float) -> list:
+    """A kept piece ``(boxes, None)`` without the runs of boxes at its start and end that touch the frame border,
+    those runs as dropped pieces with their reason.
+
+    A person walking into or out of the frame is boxed only where they are inside it: the box is clipped to the
+    frame, so it holds part of a body and its height and feet are wrong for a gait sequence (on TUD-Campus,
+    boxes of people leaving the frame were the largest share of the loose boxes in kept tracklets, and a track
+    that lingers on the edge after its person left jumps onto whoever walks in next). Only the ends are trimmed:
+    a person who touches the border in the middle of a walk stays whole, and one who walks along the border is
+    the whole-tracklet filter's case (``max_border_fraction``, judge)."""
+    touch = touches_border(boxes.xyxy, frame_size, margin=margin)
+    inside = np.flatnonzero(~touch)
+    if not len(inside):
+        return [(boxes, TRUNCATED_END)]
+    first, last = int(inside[0]), int(inside[-1]) + 1
+    parts = [(boxes[first:last], None)]
+    if first:
+        parts.append((boxes[:first], TRUNCATED_END))
+    if last < len(boxes):
+        parts.append((boxes[last:], TRUNCATED_END))
+    return parts
 
 
 def associate(
@@ -169,11 +219,12 @@ def track_detections(
     cut: bool = False,
     frames=None,
     known=None,
+    frame_size: tuple[int, int] | None = None,
 ) -> list[Tracklet]:
     """One video's detections through the configured tracker (ByteTrack by default) into numbered, gap-filled
     tracklets; with ``cut``, also the identity-switch cuts; with ``frames`` (and ``known``, see build_tracklets), the
-    offline association that joins the pieces of one person. The track stage and the MOT benchmarks both track
-    through here."""
+    offline association that joins the pieces of one person; with ``cut`` and ``frame_size`` (width, height), the
+    truncated ends trimmed. The track stage and the MOT benchmarks both track through here."""
     raw = TRACKERS.get(settings.tracker)(detections, detected_frames=detected_frames, fps=fps, settings=settings)
     given = detections[detections.score >= settings.min_score]  # what the tracker was given (trackers drop the rest)
     return build_tracklets(
@@ -186,6 +237,7 @@ def track_detections(
         stitch_settings=settings,
         frames=frames,
         known=known,
+        frame_size=frame_size,
     )
 
 
@@ -239,8 +291,7 @@ def judge(t: Tracklet, *, fps: float, width: int, height: int, settings) -> list
     h = float(np.median(t.heights))
     if h < settings.min_box_height:
         reasons.append(f"boxes too small: median height {h:.0f} px (< {settings.min_box_height:g})")
-    m = settings.border_margin
-    touch = (t.xyxy[:, 0] <= m) | (t.xyxy[:, 1] <= m) | (t.xyxy[:, 2] >= width - m) | (t.xyxy[:, 3] >= height - m)
+    touch = touches_border(t.xyxy, (width, height), margin=settings.border_margin)
     if touch.mean() > settings.max_border_fraction:
         reasons.append(
             f"truncated at the frame border: in {touch.mean():.0%} of frames (> {settings.max_border_fraction:.0%})"
