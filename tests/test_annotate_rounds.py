@@ -190,7 +190,7 @@ def test_a_single_camera_piece_is_audited_beside_the_benchmark_group_of_its_neig
     info = {r["tracklet_id"]: r for r in tracks.to_pylist()}
     asked = Counter({("A1", "B1"): 2, ("B2", "C1"): 1, ("A1", "C1"): 2})
 
-    def plan(gap):
+    def plan(neighbours):
         return plan_round(
             round_number=2,
             state=res.state,
@@ -204,12 +204,15 @@ def test_a_single_camera_piece_is_audited_beside_the_benchmark_group_of_its_neig
             k=5,
             max_asks=4,
             max_adjudications=2,
-            neighbour_gap_s=gap,
+            neighbours=neighbours,
         )
 
-    audits = {t.query: sorted(c for c, _ in t.candidates) for t in plan(2.0).tasks if t.kind == "audit"}
+    # The neighbours manifest's lists, as the candidates step writes them within 2 s.
+    pieces = Timeline(fps={"B-v": 10.0}).neighbours(info, 2.0)
+    assert pieces == {"B1": ["B2"], "B2": ["B1"]}, pieces
+    audits = {t.query: sorted(c for c, _ in t.candidates) for t in plan(pieces).tasks if t.kind == "audit"}
     assert any("B2" in [q, *cs] and ({"A1", "B1"} & {q, *cs}) for q, cs in audits.items()), audits
-    without = {t.query: sorted(c for c, _ in t.candidates) for t in plan(0.0).tasks if t.kind == "audit"}
+    without = {t.query: sorted(c for c, _ in t.candidates) for t in plan({}).tasks if t.kind == "audit"}
     assert not any("B2" in [q, *cs] and ({"A1", "B1"} & {q, *cs}) for q, cs in without.items()), without
 
 

@@ -233,11 +233,19 @@ def _round_open_keys(round_: dict, annotations: pa.Table, annotators_per_task: i
 
 
 def plan_next(
-    project, run: AnnotationRun, resolution, annotations: pa.Table, tracklets: pa.Table, timeline, scores
+    project,
+    run: AnnotationRun,
+    resolution,
+    annotations: pa.Table,
+    tracklets: pa.Table,
+    timeline,
+    scores,
+    neighbours: dict[str, list[str]] | None = None,
 ) -> dict | None:
     """After a pull: close the current round when all its tasks are answered and plan the next one.
     ``tracklets``, ``timeline`` and ``scores`` (the candidates manifest's pair scores,
-    ``rounds.candidate_scores``) are what the pull resolved with."""
+    ``rounds.candidate_scores``) are what the pull resolved with; ``neighbours``, the neighbours
+    manifest's lists (``candidates.neighbour_lists``)."""
     from grewkit.annotate.rounds import plan_after
 
     settings = settings_of(project)
@@ -265,6 +273,7 @@ def plan_next(
         timeline=timeline,
         settings=settings,
         answered=answered,
+        neighbours=neighbours,
     )
     if plan.tasks:
         rounds.append(
@@ -340,7 +349,7 @@ def _ts(dt: datetime) -> str:
 def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool = False) -> PullSummary:
     """Fetch what changed since the run's watermark (everything on the first pull or with ``full``),
     merge it into the annotations manifest, then resolve identities and attributes from all of it."""
-    from grewkit.annotate.candidates import kept_tracklets, neighbour_scores
+    from grewkit.annotate.candidates import kept_tracklets, neighbour_lists, neighbour_scores
     from grewkit.annotate.resolve import resolve
     from grewkit.annotate.rounds import candidate_scores
     from grewkit.annotate.timeline import Timeline
@@ -397,11 +406,13 @@ def pull(project, backend: AnnotationBackend, run: AnnotationRun, *, full: bool 
     tracklets = project.read("tracklets")
     timeline = Timeline.of_project(project, kept_tracklets(project))
     scores = candidate_scores(project.read("candidates")) if project.has("candidates") else {}
-    near = neighbour_scores(read_neighbours(project)) if project.has("candidates") else {}
+    pieces = read_neighbours(project) if project.has("candidates") else None
+    near = neighbour_scores(pieces) if pieces is not None else {}
     resolution = resolve(
         table, tracklets, timeline=timeline, scores=scores, neighbour_scores=near, **settings_of(project).link_options()
     )
-    plan = plan_next(project, run, resolution, table, tracklets, timeline, scores)
+    lists = neighbour_lists(pieces) if pieces is not None else {}
+    plan = plan_next(project, run, resolution, table, tracklets, timeline, scores, neighbours=lists)
     resolution.report["round"] = plan
     identities = mark_audits(resolution.identities, plan)
     _write_merged(project, "identities", identities, key="tracklet_id")

@@ -164,10 +164,12 @@ def plan_after(
     timeline: Timeline | None,
     settings,
     answered: set[str] | None = None,
+    neighbours: dict[str, list[str]] | None = None,
 ) -> Plan:
     """The round after ``rounds``: what they asked (``history``) and the annotate ``settings`` (k,
-    max_asks, max_adjudications) fed to ``plan_round``. Used by the campaign after each pull and by the
-    offline replay, so both plan alike."""
+    max_asks, max_adjudications) fed to ``plan_round``, with ``neighbours`` (the neighbours manifest,
+    ``candidates.neighbour_lists``). Used by the campaign after each pull and by the offline replay, so
+    both plan alike."""
     asked, asked_from, adjudicated, audited = history(rounds, answered)
     return plan_round(
         round_number=rounds[-1]["round"] + 1,
@@ -181,7 +183,7 @@ def plan_after(
         audited=audited,
         k=settings.k,
         max_asks=settings.max_asks,
-        neighbour_gap_s=settings.neighbour_gap_s,
+        neighbours=neighbours,
         max_adjudications=settings.max_adjudications,
     )
 
@@ -238,12 +240,13 @@ def plan_round(
     k: int,
     max_asks: int,
     max_adjudications: int,
-    neighbour_gap_s: float = 0.0,
+    neighbours: dict[str, list[str]] | None = None,
 ) -> Plan:
     """The next round's tasks. ``asked``: pair -> times it was pushed; ``asked_from``: pair -> the
     queries it was asked from; ``adjudicated``: an adjudication task's sorted tracklets joined by "|" -> times pushed;
     ``audited``: tracklets of answered audit tasks; ``timeline`` tells which tracklets of one camera
-    were seen together (None: their frame spans)."""
+    were seen together (None: their frame spans); ``neighbours``: tracklet -> the pieces of its own
+    video that may continue its walk (the neighbours manifest, ``candidates.neighbour_lists``)."""
     timeline = timeline or Timeline()
     plan = Plan(round_number)
     used: set[str] = set()
@@ -361,14 +364,14 @@ def plan_round(
     # Pieces of one walk in one camera that the tracker cut apart rank no candidate of each other
     # (candidates are never of the query's camera), and a short piece's own candidates often miss
     # its person: so a group's audit also shows the benchmark groups of its members' neighbours
-    # in time in their own video (``Timeline.neighbours``), whatever their score.
+    # in time in their own video (the neighbours manifest), whatever their score.
     near: dict[str, dict[str, tuple[float, str, str]]] = defaultdict(dict)
-    if neighbour_gap_s > 0 and single:
-        rows = {m: info[m] for m in member_of if m in info}
-        neighbours = timeline.neighbours(rows, neighbour_gap_s)
+    if neighbours:
         for root in single:
             for x in state.groups[root]:
                 for y in neighbours.get(x, ()):
+                    if y not in member_of:
+                        continue  # a neighbour that no candidate or answer names is no group here
                     gy = group(y)
                     if gy in multi and gy not in near[root] and compatible(root, gy):
                         near[root][gy] = (scores.get(_pair(x, y), 0.0), x, y)

@@ -395,7 +395,8 @@ def replay_campaign(
     near = neighbour_scores(neighbours)
     info = {r["tracklet_id"]: r for r in tracklets.to_pylist()}
     rng, clock = random.Random(draw), random.Random(f"lead-time-{draw}")
-    tasks = first_round(candidates, settings.k, mode=settings.first_round, neighbours=neighbour_lists(neighbours))
+    lists = neighbour_lists(neighbours)
+    tasks = first_round(candidates, settings.k, mode=settings.first_round, neighbours=lists)
     rounds: list[dict] = []
     rows: list[dict] = []
     resolution = None
@@ -407,7 +408,13 @@ def replay_campaign(
             annotations, tracklets, timeline=timeline, scores=scores, neighbour_scores=near, **settings.link_options()
         )
         plan = plan_after(
-            rounds, state=resolution.state, scores=scores, info=info, timeline=timeline, settings=settings
+            rounds,
+            state=resolution.state,
+            scores=scores,
+            info=info,
+            timeline=timeline,
+            settings=settings,
+            neighbours=lists,
         )
         tasks = plan.tasks
         resolution.identities = mark_audits(
