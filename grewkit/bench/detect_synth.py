@@ -52,6 +52,7 @@ def retrack_row(world: Path, work: Path, *, cuts: bool) -> dict:
     from grewkit.core import manifests
     from grewkit.core.project import Project
     from grewkit.core.stage import Unit
+    from grewkit.track.settings import project_track_settings
     from grewkit.track.stage import TrackStage
 
     root = work / "retrack"
@@ -85,7 +86,7 @@ def retrack_row(world: Path, work: Path, *, cuts: bool) -> dict:
     for name, tables in parts.items():
         manifests.write_manifest(project.manifests_dir, name, pa.concat_tables(tables))
     row = {"backend": f"{detect.backend} (its detections, tracked again)", **evaluate_synth(project)}
-    return {**row, "detect_track_s": seconds, "settings": dataclasses.asdict(project.settings.section("track"))}
+    return {**row, "detect_track_s": seconds, "settings": dataclasses.asdict(project_track_settings(project))}
 
 
 def pipeline_row(world: Path, work: Path, backend: str, *, cuts: bool) -> dict:

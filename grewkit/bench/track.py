@@ -56,15 +56,17 @@ def sequence_figures(seq, name: str, *, backend: str, strides: list[int], det_sc
     """MOT rows and kept-tracklet figures of one sequence; ``settings``: TrackSettings (default: the defaults)."""
     from grewkit.bench.mot import score_mot_files
     from grewkit.bench.mot_sequence import detect_sequence, scale_scores, track_to_mot
-    from grewkit.detect.registry import make_detector
+    from grewkit.detect.registry import make_detector, track_threshold
     from grewkit.track.settings import TrackSettings
 
-    settings = settings or TrackSettings()
-    plain = dataclasses.replace(settings, stitch=False)
+    given = settings or TrackSettings()
     # Public detections first: a malformed det.txt stops the run before minutes of detection.
     pub = seq.public_detections() if seq.has_public_detections() else None
     rows, kept = [], []
     if strides:
+        # The detector's own score thresholds for the tracker, where [track] leaves them to it.
+        settings = given.for_detector(track_threshold(backend))
+        plain = dataclasses.replace(settings, stitch=False)
         dets = detect_sequence(seq, make_detector(backend, threads=1), min_score=0.1)
         for stride in strides:
             for label, s in (
@@ -99,6 +101,8 @@ def sequence_figures(seq, name: str, *, backend: str, strides: list[int], det_sc
             )
     if pub is not None:
         pub = Boxes(pub.frame - 1, pub.xyxy, scale_scores(pub.score, det_scores))
+        # No detector table says how these scores run: thresholds left to the detector take the fallback.
+        settings, plain = given, dataclasses.replace(given, stitch=False)
         for label, s in (("", settings), (", without stitching", plain)):
             r = score_mot_files(
                 seq.gt, track_to_mot(pub, n_frames=len(seq.frames), fps=seq.fps, settings=s, frames=seq.read)

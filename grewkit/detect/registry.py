@@ -48,13 +48,39 @@ def load_backends(path: Path) -> dict[str, dict]:
     return doc
 
 
-def make_detector(name: str, *, backends_file: str | Path = "", threads: int = 1) -> Detector:
-    """Build the detector called ``name`` in the backends file."""
+#: Keys of a detector table that are not its kind's: read here and by the tracker, never passed to ``from_config``.
+SHARED_KEYS = ("without_int8_dot_product", "track_threshold")
+
+
+def detector_table(name: str, backends_file: str | Path = "") -> tuple[dict, dict, Path]:
+    """The table called ``name`` in the backends file, all of that file's tables, and the file's path."""
     path = backends_path(str(backends_file))
     backends = load_backends(path)
     if name not in backends:
         raise GrewkitError(f"no detector named {name!r}; defined: {', '.join(backends)}", path=path)
-    config = dict(backends[name])
+    return dict(backends[name]), backends, path
+
+
+def track_threshold(name: str, backends_file: str | Path = "") -> float | None:
+    """The score at which the detector's boxes start a track and go to ByteTrack's first association
+    (``track_threshold`` in its table), or None where the table names none.
+
+    Detectors score the same person differently (CenterNet's heat-map peaks run lower than SSDLite's class
+    scores), so the tracker's thresholds belong with the detector; ``[track]`` takes them from here unless
+    it sets its own (grewkit/track/settings.py)."""
+    config, _, path = detector_table(name, backends_file)
+    value = config.get("track_threshold")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
+        raise GrewkitError(f"[{name}] track_threshold = {value!r} must be a number in (0, 1]", path=path)
+    return float(value)
+
+
+def make_detector(name: str, *, backends_file: str | Path = "", threads: int = 1) -> Detector:
+    """Build the detector called ``name`` in the backends file."""
+    config, backends, path = detector_table(name, backends_file)
+    config.pop("track_threshold", None)
     # An int8 model names the float model to run on CPUs whose int8 kernels are inexact; the detections
     # manifest then names the model that really ran.
     fallback = config.pop("without_int8_dot_product", None)
@@ -64,5 +90,5 @@ def make_detector(name: str, *, backends_file: str | Path = "", threads: int = 1
         if fallback not in backends:
             raise GrewkitError(f"[{name}] without_int8_dot_product names no detector: {fallback!r}", path=path)
         if not has_int8_dot_product():  # keeps its name; the model stem and checksum in it say which file ran
-            config = {k: v for k, v in backends[fallback].items() if k != "without_int8_dot_product"}
+            config = {k: v for k, v in backends[fallback].items() if k not in SHARED_KEYS}
     return build_from_table(KINDS, name, config, path, threads=threads)

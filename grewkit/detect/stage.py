@@ -24,6 +24,8 @@ def detector_fingerprint(settings) -> str:
     """Hash of everything that changes the boxes: the backend's table, its model's size and mtime, the settings."""
     path = backends_path(settings.backends_file)
     config = load_backends(path).get(settings.backend, {"missing": settings.backend})
+    # The tracker's threshold in the table changes tracks, not boxes: the track stage's keys hash it instead.
+    config = {k: v for k, v in config.items() if k != "track_threshold"}
     model_stamp = None
     if "model" in config:
         model = (path.parent / config["model"]).resolve()

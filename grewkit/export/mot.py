@@ -92,6 +92,7 @@ def tracklets_to_mot(tracklets) -> Boxes:
 def export_mot(project, out: str | Path) -> MotExport:
     """Write every video's MOT files; refuses while the track stage is not done for its current settings."""
     from grewkit.core.runner import assess
+    from grewkit.track.settings import project_track_settings
     from grewkit.track.stage import TrackStage, detections_of, video_frames
     from grewkit.track.tracklets import track_detections
 
@@ -110,7 +111,7 @@ def export_mot(project, out: str | Path) -> MotExport:
             f"tracks of {len(missing)} video(s) are not up to date with the settings "
             f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): run `grewkit track` first"
         )
-    settings = project.settings.section("track")
+    settings = project_track_settings(project)
     files: dict[Path, str] = {}
     whole_rows = kept_rows = kept_tracklets = tracklet_rows = 0
     for unit in judged.units:

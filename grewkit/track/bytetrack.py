@@ -24,10 +24,10 @@ def run_bytetrack(detections: Boxes, *, detected_frames: np.ndarray, fps: float,
         # Its buffer counts 30 fps frames (a time: buffer / 30 seconds at any frame rate).
         lost_track_buffer=settings.lost_track_seconds * 30.0,
         frame_rate=fps,
-        track_activation_threshold=settings.track_activation_threshold,
+        track_activation_threshold=settings.score_threshold("track_activation_threshold"),
         minimum_consecutive_frames=settings.minimum_consecutive_frames,
         minimum_iou_threshold=settings.minimum_iou_threshold,
-        high_conf_det_threshold=settings.high_conf_det_threshold,
+        high_conf_det_threshold=settings.score_threshold("high_conf_det_threshold"),
     )
     given = detections[detections.score >= settings.min_score]
     given = given[np.argsort(given.frame, kind="stable")]

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 from grewkit.core.settings import setting
 from grewkit.track.trackers import TRACKERS
+
+#: A score threshold given as this takes the detector's ``track_threshold`` (grewkit.detect.registry).
+DETECTOR = "detector"
+#: The threshold where the detector is not known (public detections, a bare call) or names none: ByteTrack's
+#: usual split, at which SSDLite's scores were tuned (docs/benchmarks.md).
+FALLBACK_THRESHOLD = 0.5
+SCORE_THRESHOLDS = ("track_activation_threshold", "high_conf_det_threshold")
 
 
 @dataclass(frozen=True)
@@ -22,10 +30,17 @@ class TrackSettings:
     min_score: float = setting(
         0.3, "Ignore detections scoring below this (SSDLite's weakest boxes are half-bodies that pull tracks off)."
     )
-    # ByteTrack (Roboflow trackers 2.6.1), names as in its ByteTrackTracker.
-    track_activation_threshold: float = setting(0.5, "ByteTrack: a detection needs this score to start a track.")
-    high_conf_det_threshold: float = setting(
-        0.5, "ByteTrack: scores at or above go to the first association, below to the second."
+    # ByteTrack (Roboflow trackers 2.6.1), names as in its ByteTrackTracker. Its two score thresholds depend on
+    # how the detector scores people, so by default they come from the detector's table (``track_threshold``).
+    track_activation_threshold: float | str = setting(
+        DETECTOR,
+        'ByteTrack: a detection needs this score to start a track; "detector": the [detect] backend\'s '
+        "track_threshold in its backends file (centernet 0.45), 0.5 where it names none.",
+    )
+    high_conf_det_threshold: float | str = setting(
+        DETECTOR,
+        "ByteTrack: scores at or above go to the first association, below to the second; "
+        '"detector": as track_activation_threshold.',
     )
     minimum_iou_threshold: float = setting(
         0.2, "ByteTrack: least IoU between a track's predicted box and a detection to match."
@@ -133,13 +148,29 @@ class TrackSettings:
         """A duration setting in frames of a video at ``fps`` (the defaults were tuned on TUD-Campus, 25 fps)."""
         return int(round(seconds * fps))
 
+    def for_detector(self, threshold: float | None) -> TrackSettings:
+        """These settings with every score threshold left to the detector set to its ``threshold`` (None: the
+        detector names none, FALLBACK_THRESHOLD)."""
+        value = FALLBACK_THRESHOLD if threshold is None else float(threshold)
+        return dataclasses.replace(self, **{k: value for k in SCORE_THRESHOLDS if getattr(self, k) == DETECTOR})
+
+    def score_threshold(self, name: str) -> float:
+        """One of SCORE_THRESHOLDS as a number (FALLBACK_THRESHOLD where still left to an unknown detector)."""
+        value = getattr(self, name)
+        return FALLBACK_THRESHOLD if value == DETECTOR else value
+
     def __post_init__(self):
         if self.tracker not in TRACKERS:
             raise ValueError(TRACKERS.unknown(self.tracker).reason)
+        for name in SCORE_THRESHOLDS:
+            value = getattr(self, name)
+            if value == DETECTOR:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ValueError(f'{name} = {value!r} must be a number in [0, 1] or "{DETECTOR}"')
+            object.__setattr__(self, name, float(value))
         for name in (
             "min_score",
-            "track_activation_threshold",
-            "high_conf_det_threshold",
             "minimum_iou_threshold",
             "max_border_fraction",
             "min_visibility",
@@ -184,3 +215,16 @@ class TrackSettings:
             or not (math.isfinite(self.min_size_change) and self.min_size_change >= 0)
         ):
             raise ValueError("min_seconds, min_box_height, min_travel, min_size_change and border_margin must be >= 0")
+
+
+def project_track_settings(project) -> TrackSettings:
+    """The project's ``[track]`` settings with the score thresholds it leaves to the detector taken from its
+    ``[detect] backend``'s table: what the track stage tracks with, and what its units' keys hash (so that a
+    changed threshold in the backends file re-tracks)."""
+    from grewkit.detect.registry import track_threshold
+
+    detect = project.settings.section("detect")
+    track = project.settings.section("track")
+    if all(getattr(track, k) != DETECTOR for k in SCORE_THRESHOLDS):
+        return track
+    return track.for_detector(track_threshold(detect.backend, detect.backends_file))

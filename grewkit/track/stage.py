@@ -21,6 +21,7 @@ from grewkit.core.errors import GrewkitError
 from grewkit.core.runner import StageState
 from grewkit.core.schemas import conform, get_schema
 from grewkit.core.stage import Stage, Unit, unit_key
+from grewkit.track.settings import project_track_settings
 from grewkit.track.tracklets import estimate_visibility, judge, track_detections
 
 
@@ -123,7 +124,7 @@ class TrackStage(Stage):
     def plan(self) -> list[Unit]:
         from grewkit.detect.stage import DetectStage
 
-        track = self.project.settings.section("track")
+        track = project_track_settings(self.project)
         detect = self.project.settings.section("detect")
         videos = self.project.read("videos", ["video_id", "camera_id", "path", "fps", "frame_count", "width", "height"])
         # The rows detect recorded per video (None while any of its units is not done): the worker
@@ -161,7 +162,7 @@ class TrackStage(Stage):
 
     def process(self, unit: Unit) -> dict[str, pa.Table]:
         v = unit.payload
-        settings = self.project.settings.section("track")
+        settings = project_track_settings(self.project)
         dets = detections_of(self.project, v["camera_id"], v["video_id"], v.get("detections"))
         n_frames = v["frame_count"] if not v["max_frames"] else min(v["frame_count"], v["max_frames"])
         detected = np.arange(0, n_frames, v["stride"], dtype=np.int64)
