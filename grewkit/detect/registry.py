@@ -48,8 +48,11 @@ def load_backends(path: Path) -> dict[str, dict]:
     return doc
 
 
+#: Keys of a detector table for the tracker: they change tracks, not boxes (the detect stage's fingerprint leaves
+#: them out, the track stage's unit keys hash them).
+TRACKER_KEYS = ("track_threshold",)
 #: Keys of a detector table that are not its kind's: read here and by the tracker, never passed to ``from_config``.
-SHARED_KEYS = ("without_int8_dot_product", "track_threshold")
+SHARED_KEYS = ("without_int8_dot_product", *TRACKER_KEYS)
 
 
 def detector_table(name: str, backends_file: str | Path = "") -> tuple[dict, dict, Path]:
@@ -79,11 +82,11 @@ def track_threshold(name: str, backends_file: str | Path = "") -> float | None:
 
 def make_detector(name: str, *, backends_file: str | Path = "", threads: int = 1) -> Detector:
     """Build the detector called ``name`` in the backends file."""
-    config, backends, path = detector_table(name, backends_file)
-    config.pop("track_threshold", None)
+    table, backends, path = detector_table(name, backends_file)
+    config = {k: v for k, v in table.items() if k not in SHARED_KEYS}
     # An int8 model names the float model to run on CPUs whose int8 kernels are inexact; the detections
     # manifest then names the model that really ran.
-    fallback = config.pop("without_int8_dot_product", None)
+    fallback = table.get("without_int8_dot_product")
     if fallback is not None:
         from grewkit.core.onnx_session import has_int8_dot_product
 

@@ -17,15 +17,14 @@ import pyarrow as pa
 from grewkit.core.boxes import Boxes
 from grewkit.core.frames import prefetched, read_frames
 from grewkit.core.stage import Stage, Unit, unit_key
-from grewkit.detect.registry import backends_path, load_backends
+from grewkit.detect.registry import TRACKER_KEYS, backends_path, load_backends
 
 
 def detector_fingerprint(settings) -> str:
     """Hash of everything that changes the boxes: the backend's table, its model's size and mtime, the settings."""
     path = backends_path(settings.backends_file)
     config = load_backends(path).get(settings.backend, {"missing": settings.backend})
-    # The tracker's threshold in the table changes tracks, not boxes: the track stage's keys hash it instead.
-    config = {k: v for k, v in config.items() if k != "track_threshold"}
+    config = {k: v for k, v in config.items() if k not in TRACKER_KEYS}
     model_stamp = None
     if "model" in config:
         model = (path.parent / config["model"]).resolve()
