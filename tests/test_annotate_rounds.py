@@ -377,3 +377,46 @@ def test_a_cover_first_round_leaves_out_tasks_whose_pairs_the_other_side_shows()
     assert [(t.key, [c for c, _ in t.candidates]) for t in tasks] == [("B1", ["A1", "C1"]), ("C1", ["B1", "D1"])]
     shown = {_pair(t.query, c) for t in tasks for c, _ in t.candidates}
     assert shown == {_pair(q, c) for q, c, _ in rows}
+
+
+def test_a_twin_of_a_benchmark_person_is_held_out_not_audited_or_released_as_a_distractor():
+    # B1 and B2 are one walker boxed twice at once in camera B (a tracker's duplicate): the answers
+    # link both to A1, one camera at one time forbids B1 = B2, and the cut leaves B1 alone. Its
+    # answers with A1 still say "same" at the standard of a link, so no audit can clear it as a
+    # distractor: it is held out as a twin.
+    from grewkit.annotate.campaign import TWIN, mark_audits
+
+    tracks = _tracklets({"A1": ("A", 0, 9), "B1": ("B", 0, 9), "B2": ("B", 0, 9)})
+    rows = [
+        _ann(1, "A1", ["B1", "B2"], links=["same", "same"]),
+        _ann(2, "B1", ["A1", "B2"], links=["same", "same"]),
+        _ann(3, "B2", ["A1"], links=["same"]),
+    ]
+    adjudication = _ann(4, "A1", ["B1", "B2"], links=["same", "same"], minutes=5)
+    adjudication["task_key"] = "adj2-A1"
+    adjudication["task_data_json"] = adjudication["task_data_json"].replace(
+        "{", '{"kind": "adjudicate", "answered_chain": ["a@x"], ', 1
+    )
+    scores = candidate_scores(_candidates([("A1", "B1", 0.9), ("A1", "B2", 0.9), ("B1", "A1", 0.9), ("B2", "A1", 0.9)]))
+    res = resolve(_table([*rows, adjudication]), tracks, link_rule="posterior", scores=scores)
+    assert res.state.groups == {"A1": ["A1", "B2"], "B1": ["B1"]}, res.state.groups
+    plan = plan_round(
+        round_number=3,
+        state=res.state,
+        scores=scores,
+        info={r["tracklet_id"]: r for r in tracks.to_pylist()},
+        timeline=None,
+        asked=Counter({("A1", "B1"): 2, ("A1", "B2"): 2, ("B1", "B2"): 1}),
+        asked_from={},
+        adjudicated=Counter({"A1|B1|B2": 1}),
+        audited=set(),
+        k=5,
+        max_asks=6,
+        max_adjudications=2,
+    )
+    assert plan.closed and plan.twins == ["B1"] and plan.unaudited == [] and plan.undecided_audits == []
+    marked = {
+        r["tracklet_id"]: (r["status"], r["reason"])
+        for r in mark_audits(res.identities, {"twin_tracklets": plan.twins}).to_pylist()
+    }
+    assert marked["B1"] == ("held_out", TWIN) and marked["A1"][0] == marked["B2"][0] == "resolved"

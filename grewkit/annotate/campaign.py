@@ -28,6 +28,10 @@ AUDIT_UNDECIDED = (
     "audit undecided: seen in one camera only, and its audits, asked the most times, could not rule out "
     "a benchmark identity"
 )
+TWIN = (
+    "twin: seen in one camera only; the answers make it the person of a benchmark identity, but one camera "
+    "sees it at the same time as a tracklet of that identity (a tracker's second box on one walker?)"
+)
 
 
 def settings_of(project):
@@ -282,6 +286,7 @@ def plan_next(
     summary = plan.summary()
     summary["unaudited_tracklets"] = plan.unaudited
     summary["undecided_audit_tracklets"] = plan.undecided_audits
+    summary["twin_tracklets"] = plan.twins
     _save_rounds(project, run, rounds, summary)
     return summary
 
@@ -294,13 +299,16 @@ def mark_audits(identities: pa.Table, plan: dict | None) -> pa.Table:
         return identities
     unaudited = set(plan.get("unaudited_tracklets") or ())
     undecided = set(plan.get("undecided_audit_tracklets") or ())
-    if not unaudited and not undecided:
+    twins = set(plan.get("twin_tracklets") or ())
+    if not unaudited and not undecided and not twins:
         return identities
     status, reason = [], []
     for t, s, r in zip(
         identities["tracklet_id"].to_pylist(), identities["status"].to_pylist(), identities["reason"].to_pylist()
     ):
-        if s == "resolved" and t in undecided:
+        if s == "resolved" and t in twins:
+            s, r = "held_out", TWIN
+        elif s == "resolved" and t in undecided:
             s, r = "held_out", AUDIT_UNDECIDED
         elif s == "resolved" and t in unaudited:
             r = UNAUDITED
@@ -489,8 +497,10 @@ def status(project, backend: AnnotationBackend | None, run: AnnotationRun | None
                 out["given_up"] = plan["given_up"]
             if plan.get("undecided_audits"):
                 out["held_out_undecided_audits"] = plan["undecided_audits"]
+            if plan.get("twins"):
+                out["held_out_twins"] = plan["twins"]
         elif plan:
-            lists = ("unaudited_tracklets", "undecided_audit_tracklets")
+            lists = ("unaudited_tracklets", "undecided_audit_tracklets", "twin_tracklets")
             out["next_round"] = {k: v for k, v in plan.items() if k not in lists}
             # What is left: at least the planned questions; each open group pair may need one more.
             out["estimate_left"] = (

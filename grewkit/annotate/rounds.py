@@ -23,7 +23,11 @@ are. A round asks only what is neither implied nor given:
   posterior link rule: whose P(different) reaches ``posterior_link``, the standard of a link,
   since a wrong "different" leaks a benchmark person into the distractors) is not asked. An
   audit is asked again while its answers fall short of that; a group whose audits were asked
-  ``max_asks`` times and still fall short is held out (``Plan.undecided_audits``).
+  ``max_asks`` times and still fall short is held out (``Plan.undecided_audits``). A group that
+  the answers already make one person with a benchmark group it cannot join (one camera sees a
+  member of each at the same time, e.g. a tracker's second box on one walker) is held out without
+  an audit (``Plan.twins``): asking again cannot undo the time conflict, and as a distractor it
+  would be its own benchmark person's impostor.
 
 A plan is empty when every open group's plausible candidates are decided: the campaign is closed.
 Pairs are packed into tasks of up to K candidates around the tracklet that most of them share.
@@ -74,6 +78,9 @@ class Plan:
     # out a benchmark identity: held out, neither distractor nor benchmark (a leak would score a
     # benchmark person's walk as an impostor of their own probe).
     undecided_audits: list = field(default_factory=list)
+    # Tracklets of single-camera groups that the answers make one person with a group seen in several
+    # cameras, yet cannot join it (one camera sees a member of each at the same time): held out.
+    twins: list = field(default_factory=list)
     given_up: dict = field(default_factory=dict)  # why some questions are no longer asked, counted
 
     @property
@@ -93,6 +100,7 @@ class Plan:
             "unaudited_groups": self.unaudited_groups,
             "audited_by_answers": self.audited_by_answers,
             "undecided_audits": len(self.undecided_audits),
+            "twins": len(self.twins),
             "given_up": self.given_up,
             "closed": self.closed,
         }
@@ -116,6 +124,21 @@ def _judged_apart(state: LinkState, xs: list[str], ys: list[str]) -> bool:
     # As sure as a link (``posterior_link``), not as a separation: a wrong "different" here sends a
     # benchmark person's walk to the distractors, as harmful as a wrong link.
     return bool(pairs) and 1.0 - sigmoid(state.fit.cut_log_odds(pairs)) >= state.link_at
+
+
+def _judged_same(state: LinkState, xs: list[str], ys: list[str], together) -> bool:
+    """Whether the answers say that groups xs and ys are one person at the standard of a link: under
+    the posterior rule P(same) of the one question asked through every answered pair between them at
+    ``posterior_link`` or more; under the votes rule "same" ahead of "different" by ``AUDIT_LOOKS``.
+    Pairs that ``together(x, y)`` says one camera sees at one time are left out: their "same"
+    answers were taken as "different", which is what the time conflict says, not what was seen."""
+    pairs = [p for x in xs for y in ys if (p := _pair(x, y)) in state.votes and not together(x, y)]
+    if not pairs:
+        return False
+    if state.fit is None:
+        return sum(state.votes[p][0] - state.votes[p][1] for p in pairs) >= AUDIT_LOOKS
+    pairs = [p for p in pairs if p in state.fit.same]
+    return bool(pairs) and sigmoid(state.fit.cut_log_odds(pairs)) >= state.link_at
 
 
 def _asks(asked: Counter, xs: list[str], ys: list[str]) -> int:
@@ -261,6 +284,11 @@ def plan_round(
     def group(x: str) -> str:
         return member_of[x]
 
+    def together(x: str, y: str) -> bool:
+        """One camera sees tracklets x and y at one time: they cannot be one person."""
+        ix, iy = info.get(x), info.get(y)
+        return bool(ix and iy and ix["camera_id"] == iy["camera_id"] and timeline.seen_together(ix, iy))
+
     # 1. Contradictions: adjudicate the chain, a bounded number of times.
     held = set(state.held)
     plan.held_groups = len(held)
@@ -298,6 +326,8 @@ def plan_round(
     for pair, decision in sorted(state.decisions.items()):
         if decision not in ("pending", "disputed") or group(pair[0]) in held or group(pair[1]) in held:
             continue
+        if together(*pair):
+            continue  # one camera at one time has answered it: asking people again cannot change that
         if asked[pair] >= max_asks:
             plan.given_up["pairs asked the most times and still unsettled"] = (
                 plan.given_up.get("pairs asked the most times and still unsettled", 0) + 1
@@ -314,12 +344,7 @@ def plan_round(
     pending_groups = {_pair(group(a), group(b)) for a, b in again}
 
     def compatible(ga: str, gb: str) -> bool:
-        for x in state.groups[ga]:
-            for y in state.groups[gb]:
-                ix, iy = info.get(x), info.get(y)
-                if ix and iy and ix["camera_id"] == iy["camera_id"] and timeline.seen_together(ix, iy):
-                    return False
-        return True
+        return not any(together(x, y) for x in state.groups[ga] for y in state.groups[gb])
 
     for pair, score in scores.items():
         ga, gb = group(pair[0]), group(pair[1])
@@ -378,11 +403,21 @@ def plan_round(
     # Each single-camera group is audited beside its K most similar multi-camera groups, again
     # after an answered audit while the answers do not yet judge them apart (``_judged_apart``); a
     # pair of groups asked ``max_asks`` times and still not judged apart leaves the group undecided.
+    # Groups seen in several cameras that a single-camera group has answered pairs with.
+    answered_with: dict[str, set[str]] = defaultdict(set)
+    for a, b in state.votes:
+        for x, y in ((a, b), (b, a)):
+            if x in member_of and y in member_of and group(y) in multi and group(x) != group(y):
+                answered_with[group(x)].add(group(y))
     shown = {}
     for root in sorted(single):
+        members = state.groups[root]
+        if any(_judged_same(state, members, state.groups[gy], together) for gy in sorted(answered_with.get(root, ()))):
+            # One person by the answers, two groups by the time conflict that cut them apart.
+            plan.twins.extend(members)
+            continue
         if not by_group.get(root) and not near.get(root):
             continue
-        members = state.groups[root]
         rows = sorted(by_group[root].values(), key=lambda v: (-v[0], v[2]))[:k]
         shown_groups = {group(v[2]) for v in rows}
         rows += [v for gy, v in sorted(near[root].items()) if gy not in shown_groups]

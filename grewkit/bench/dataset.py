@@ -419,7 +419,11 @@ def replay_campaign(
         tasks = plan.tasks
         resolution.identities = mark_audits(
             resolution.identities,
-            {"unaudited_tracklets": plan.unaudited, "undecided_audit_tracklets": plan.undecided_audits},
+            {
+                "unaudited_tracklets": plan.unaudited,
+                "undecided_audit_tracklets": plan.undecided_audits,
+                "twin_tracklets": plan.twins,
+            },
         )
     return rounds, rows, resolution, not tasks
 
