@@ -298,9 +298,10 @@ def test_a_replayed_campaign_closes_right_and_within_its_task_floor():
 def test_one_annotator_at_ten_percent_error_keeps_precision():
     # The only annotator's adjudication cuts, never merges; under the votes rule a wrong pair
     # takes three wrong "same" answers on it. Measured over seeds 0-9: precision >= 0.98 in every
-    # draw with either rule; the posterior rule 1.000, recall 1.000, 2.35 tasks per benchmark
-    # tracklet on average (2.16 before a loner's audit had to reach the standard of a link; votes:
-    # 2.29, recall 0.917 at least).
+    # draw with either rule; the posterior rule 1.000, recall 1.000, 2.63 tasks per benchmark
+    # tracklet on average, up to 17 rounds (posterior_link 0.99 with max_asks 6: 2.31, recall 0.917
+    # at least; 2.35 before a loner's audit had to reach the standard of a link; votes: 2.29, recall
+    # 0.917 at least).
     votes = _replay_figures("tracklets", 0.10, 1, 10, link_rule="votes", max_asks=4)
     assert all(closed for closed, _, _ in votes)
     assert min(acc["pair_precision"] for _, _, acc in votes) >= 0.98
@@ -308,4 +309,4 @@ def test_one_annotator_at_ten_percent_error_keeps_precision():
     assert all(closed for closed, _, _ in posterior)
     assert min(acc["pair_precision"] for _, _, acc in posterior) >= 0.98
     assert min(acc["pair_recall"] for _, _, acc in posterior) >= 0.9
-    assert sum(per_seq for _, per_seq, _ in posterior) / 10 <= 2.4
+    assert sum(per_seq for _, per_seq, _ in posterior) / 10 <= 2.75

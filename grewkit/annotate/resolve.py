@@ -187,7 +187,7 @@ class LinkState:
     against: dict[tuple[str, str], set[tuple[str, str]]] = field(default_factory=dict)  # "different" (task, annotator)
     fit: PairPosteriors | None = None  # link_rule "posterior": P(same) per pair and what it came from
     separate_at: float = 0.9  # link_rule "posterior": P(different) at which a pair is separated
-    link_at: float = 0.99  # link_rule "posterior": P(same) at which a pair links
+    link_at: float = 0.995  # link_rule "posterior": P(same) at which a pair links
 
 
 def _chain(links: dict[str, set[str]], a: str, b: str) -> list[str]:
@@ -218,7 +218,7 @@ def resolve(
     link_rule: str = "votes",
     scores: dict[tuple[str, str], float] | None = None,
     neighbour_scores: dict[tuple[str, str], float] | None = None,
-    posterior_link: float = 0.99,
+    posterior_link: float = 0.995,
     posterior_separate: float = 0.9,
 ) -> Resolution:
     """Identities and attributes from the answers. ``link_rule`` "votes" decides a pair by its vote
