@@ -17,7 +17,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test,train,ray]"
+	$(BIN)/pip install -q -e ".[test,train,ray,openvino]"
 	$(BIN)/pip install -q --no-deps $(NODEPS)
 	touch $@
 

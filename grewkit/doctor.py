@@ -120,6 +120,24 @@ def check_int8() -> Check:
     )
 
 
+def check_bf16() -> Check:
+    from grewkit.core.onnx_session import has_bf16
+
+    ok, version, _ = _version("openvino")
+    if has_bf16() and ok:
+        return Check(
+            "bf16 inference",
+            True,
+            f"bf16 instructions and openvino {version.split('-')[0]}: `centernet-bf16` runs in bfloat16",
+        )
+    why = (
+        "no AVX-512 BF16 / AMX-BF16"
+        if not has_bf16()
+        else f"openvino missing ({version}): pip install 'grewkit[openvino]'"
+    )
+    return Check("bf16 inference", False, f"{why}: `centernet-bf16` runs the float model (the default `centernet`)")
+
+
 def check_openmmlab() -> Check:
     """mmdet/mmpose in their own venv (make openmmlab), run through a worker process."""
     from grewkit.openmmlab import ENV_VAR, openmmlab_python, probe
@@ -139,6 +157,7 @@ def run_checks(label_studio_url: str | None = None) -> list[Check]:
     checks = [*check_torch(), *check_opencv()]
     checks.append(check_module("onnxruntime", "onnxruntime"))
     checks.append(check_int8())
+    checks.append(check_bf16())
     checks.append(check_module("numba", "numba", "search falls back to plain torch, about 2x slower"))
     checks.append(check_mediapipe())
     checks.append(check_module("trackers (ByteTrack)", "trackers"))

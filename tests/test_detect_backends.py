@@ -12,8 +12,9 @@ import pytest
 from grewkit.bench.mot_sequence import TUD_CAMPUS_FPS, MotSequence
 from grewkit.core.boxes import iou_matrix
 from grewkit.core.errors import GrewkitError
-from grewkit.core.onnx_session import has_int8_dot_product
-from grewkit.detect.registry import load_backends, make_detector, preprocess_dir
+from grewkit.core.onnx_session import has_bf16, has_int8_dot_product
+from grewkit.detect.onnx_generic import OnnxDetector
+from grewkit.detect.registry import detector_table, load_backends, make_detector, preprocess_dir
 
 
 def vtest_frame(shared_data, index=50):
@@ -289,3 +290,55 @@ def test_generic_onnx_input_is_the_straightforward_one(tmp_path, changes):
     expected = straightforward_blob(detector, frame)
     assert blob.dtype == np.float32 and blob.flags.c_contiguous
     np.testing.assert_array_equal(blob, expected)
+
+
+def _matched(reference, other, shared_data, *, iou: float) -> tuple[int, int]:
+    """Boxes of ``reference`` (score >= 0.3) on five vtest.avi frames that ``other`` finds at ``iou``."""
+    matched = total = 0
+    for index in (10, 120, 300, 500, 700):
+        frame = vtest_frame(shared_data, index)
+        a, b = reference.detect(frame).filter(min_score=0.3), other.detect(frame).filter(min_score=0.3)
+        overlap = iou_matrix(a.xyxy, b.xyxy)
+        matched += int((overlap.max(axis=1) >= iou).sum()) if overlap.size else 0
+        total += len(a)
+    return matched, total
+
+
+def test_openvino_float32_finds_onnxruntimes_boxes(shared_data):
+    """The OpenVINO runtime itself changes nothing: at float32 it finds ONNX Runtime's boxes."""
+    table, _, path = detector_table("centernet-bf16")
+    config = {k: v for k, v in table.items() if k not in ("without_bf16", "track_threshold")} | {"precision": "f32"}
+    openvino = OnnxDetector.from_config("centernet-openvino", config, path.parent, threads=1)
+    matched, total = _matched(make_detector("centernet"), openvino, shared_data, iou=0.99)
+    assert total >= 20 and matched == total, f"openvino f32 matched {matched} of {total} onnxruntime boxes"
+    assert openvino.name.endswith("+openvino-f32")
+
+
+@pytest.mark.skipif(
+    not has_bf16(), reason="this CPU has no bf16 instructions: centernet-bf16 runs the float model here"
+)
+def test_bf16_centernet_finds_the_boxes_of_the_float_model(shared_data):
+    # Measured: 37 of 38 float boxes at IoU >= 0.9 (the other at 0.53), scores within 0.014.
+    matched, total = _matched(make_detector("centernet"), make_detector("centernet-bf16"), shared_data, iou=0.9)
+    assert total >= 20 and matched / total >= 0.9, f"bf16 matched {matched} of {total} float boxes"
+
+
+@pytest.mark.parametrize("bf16, ran", [("1", "+openvino-bf16"), ("0", "@761cb5a4")])
+def test_the_bf16_table_runs_the_float_model_where_the_cpu_has_no_bf16(monkeypatch, bf16, ran):
+    monkeypatch.setenv("GREWKIT_BF16", bf16)
+    assert make_detector("centernet-bf16").name.endswith(ran)  # the detections manifest names what ran
+
+
+@pytest.mark.parametrize(
+    "changes, reason",
+    [
+        ({"runtime": "tensorrt"}, "runtime 'tensorrt'"),
+        ({"runtime": "onnxruntime", "precision": "bf16"}, "onnxruntime runs f32"),
+        ({"precision": "int4"}, "precision 'int4'"),
+    ],
+)
+def test_a_runtime_or_precision_it_cannot_run_is_refused(changes, reason):
+    table, _, path = detector_table("centernet-bf16")
+    config = {k: v for k, v in table.items() if k not in ("without_bf16", "track_threshold")} | changes
+    with pytest.raises(GrewkitError, match=reason):
+        OnnxDetector.from_config("bad", config, path.parent, threads=1)

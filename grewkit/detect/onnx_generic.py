@@ -42,7 +42,7 @@ import numpy as np
 
 from grewkit.core.boxes import Boxes, nms
 from grewkit.core.errors import GrewkitError
-from grewkit.core.onnx_session import open_session
+from grewkit.core.onnx_session import PRECISIONS, RUNTIMES, open_session
 from grewkit.core.registry import check_keys
 
 FORMATS = ("yolox", "dets_labels", "dets_class", "heatmap_ltrb")
@@ -71,6 +71,8 @@ class OnnxDetector:
         nms_iou: float = 0.45,
         min_score: float = 0.05,
         threads: int = 1,
+        runtime: str = "onnxruntime",
+        precision: str = "f32",
         label: str = "onnx",
     ):
         if output_format not in FORMATS:
@@ -81,7 +83,11 @@ class OnnxDetector:
             raise GrewkitError(f"[{label}] channels {channels!r}: use bgr or rgb")
         if layout not in LAYOUTS:
             raise GrewkitError(f"[{label}] layout {layout!r}: use one of {', '.join(LAYOUTS)}")
-        self.session = open_session(model, sha256=sha256, threads=threads)
+        if runtime not in RUNTIMES:
+            raise GrewkitError(f"[{label}] runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
+        if precision not in PRECISIONS or (runtime == "onnxruntime" and precision != "f32"):
+            raise GrewkitError(f"[{label}] precision {precision!r}: onnxruntime runs f32; openvino f32 or bf16")
+        self.session = open_session(model, sha256=sha256, threads=threads, runtime=runtime, precision=precision)
         self.input = self.session.get_inputs()[0]
         if len(self.input.shape) != 4:
             raise GrewkitError(f"expects a 4-D image input, the model's is {self.input.shape}", path=model)
@@ -102,7 +108,9 @@ class OnnxDetector:
         self.nms_iou = float(nms_iou)
         self.min_score = float(min_score)
         self.fp16 = "float16" in (self.input.type or "")
-        self.name = f"{label}:{self.kind}:{Path(model).stem}@{(sha256 or 'unchecked')[:8]}"
+        # The runtime and precision are in the name: they change the boxes (slightly), so the manifests say which ran.
+        ran = "" if runtime == "onnxruntime" else f"+{runtime}-{precision}"
+        self.name = f"{label}:{self.kind}:{Path(model).stem}@{(sha256 or 'unchecked')[:8]}{ran}"
 
     @classmethod
     def from_config(cls, name: str, config: dict, base_dir: Path, threads: int) -> OnnxDetector:
@@ -125,6 +133,8 @@ class OnnxDetector:
                 "person_class",
                 "nms_iou",
                 "min_score",
+                "runtime",
+                "precision",
             },
         )
         if "model" not in config:

@@ -52,7 +52,7 @@ def load_backends(path: Path) -> dict[str, dict]:
 #: them out, the track stage's unit keys hash them).
 TRACKER_KEYS = ("track_threshold",)
 #: Keys of a detector table that are not its kind's: read here and by the tracker, never passed to ``from_config``.
-SHARED_KEYS = ("without_int8_dot_product", *TRACKER_KEYS)
+SHARED_KEYS = ("without_int8_dot_product", "without_bf16", *TRACKER_KEYS)
 
 
 def detector_table(name: str, backends_file: str | Path = "") -> tuple[dict, dict, Path]:
@@ -86,12 +86,16 @@ def make_detector(name: str, *, backends_file: str | Path = "", threads: int = 1
     config = {k: v for k, v in table.items() if k not in SHARED_KEYS}
     # An int8 model names the float model to run on CPUs whose int8 kernels are inexact; the detections
     # manifest then names the model that really ran.
-    fallback = table.get("without_int8_dot_product")
-    if fallback is not None:
-        from grewkit.core.onnx_session import has_int8_dot_product
+    # Likewise a bfloat16 table names the float32 one to run on CPUs without bf16 instructions.
+    from grewkit.core.onnx_session import has_bf16, has_int8_dot_product
 
+    for key, present in (("without_int8_dot_product", has_int8_dot_product), ("without_bf16", has_bf16)):
+        fallback = table.get(key)
+        if fallback is None:
+            continue
         if fallback not in backends:
-            raise GrewkitError(f"[{name}] without_int8_dot_product names no detector: {fallback!r}", path=path)
-        if not has_int8_dot_product():  # keeps its name; the model stem and checksum in it say which file ran
+            raise GrewkitError(f"[{name}] {key} names no detector: {fallback!r}", path=path)
+        if not present():  # keeps its name; the model stem, checksum and runtime in it say what ran
             config = {k: v for k, v in backends[fallback].items() if k not in SHARED_KEYS}
+            break
     return build_from_table(KINDS, name, config, path, threads=threads)
