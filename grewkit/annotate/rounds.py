@@ -400,15 +400,15 @@ def plan_round(
                     gy = group(y)
                     if gy in multi and gy not in near[root] and compatible(root, gy):
                         near[root][gy] = (scores.get(_pair(x, y), 0.0), x, y)
-    # Each single-camera group is audited beside its K most similar multi-camera groups, again
-    # after an answered audit while the answers do not yet judge them apart (``_judged_apart``); a
-    # pair of groups asked ``max_asks`` times and still not judged apart leaves the group undecided.
     # Groups seen in several cameras that a single-camera group has answered pairs with.
     answered_with: dict[str, set[str]] = defaultdict(set)
     for a, b in state.votes:
         for x, y in ((a, b), (b, a)):
             if x in member_of and y in member_of and group(y) in multi and group(x) != group(y):
                 answered_with[group(x)].add(group(y))
+    # Each single-camera group is audited beside its K most similar multi-camera groups, again
+    # after an answered audit while the answers do not yet judge them apart (``_judged_apart``); a
+    # pair of groups asked ``max_asks`` times and still not judged apart leaves the group undecided.
     shown = {}
     for root in sorted(single):
         members = state.groups[root]
