@@ -3,7 +3,7 @@
 Two runtimes: ONNX Runtime (the default: float32 on every CPU, so every machine finds the same
 boxes) and OpenVINO's CPU plugin, which can run the same graph in bfloat16 on CPUs with bf16
 instructions (AVX-512 BF16, AMX): about 2x faster for CenterNet on an AMD EPYC (Zen 4), with
-heat maps within 0.003 of float32 (docs/detect.md). Both are used through ONNX Runtime's
+heat maps within about 0.015 of float32 (docs/detect.md). Both are used through ONNX Runtime's
 ``get_inputs()`` / ``run(None, feeds)``."""
 
 from __future__ import annotations
