@@ -60,6 +60,15 @@ RUNTIMES = ("onnxruntime", "openvino")
 PRECISIONS = ("f32", "bf16")
 
 
+def runtime_problem(runtime: str, precision: str) -> str | None:
+    """Why ``runtime`` cannot run a model at ``precision`` (None: it can)."""
+    if runtime not in RUNTIMES:
+        return f"runtime {runtime!r}: use one of {', '.join(RUNTIMES)}"
+    if precision not in PRECISIONS or (runtime == "onnxruntime" and precision != "f32"):
+        return f"precision {precision!r}: onnxruntime runs f32; openvino f32 or bf16"
+    return None
+
+
 def open_session(
     model: Path, *, sha256: str | None, threads: int = 1, runtime: str = "onnxruntime", precision: str = "f32"
 ):
@@ -76,12 +85,11 @@ def open_session(
                 "(a damaged or replaced file)",
                 path=model,
             )
+    problem = runtime_problem(runtime, precision)
+    if problem:
+        raise GrewkitError(problem, path=model)
     if runtime == "openvino":
         return OpenVinoSession(model, threads=threads, precision=precision)
-    if runtime != "onnxruntime" or precision != "f32":
-        raise GrewkitError(
-            f"runtime {runtime!r} at precision {precision!r}: onnxruntime runs f32, openvino f32 or bf16"
-        )
     try:
         import onnxruntime as ort
     except ImportError as exc:
@@ -112,8 +120,6 @@ class OpenVinoSession:
     faster than its dynamic ones."""
 
     def __init__(self, model: Path, *, threads: int, precision: str):
-        if precision not in PRECISIONS:
-            raise GrewkitError(f"precision {precision!r}: use one of {', '.join(PRECISIONS)}", path=model)
         try:
             import openvino as ov
         except ImportError as exc:

@@ -42,7 +42,7 @@ import numpy as np
 
 from grewkit.core.boxes import Boxes, nms
 from grewkit.core.errors import GrewkitError
-from grewkit.core.onnx_session import PRECISIONS, RUNTIMES, open_session
+from grewkit.core.onnx_session import open_session, runtime_problem
 from grewkit.core.registry import check_keys
 
 FORMATS = ("yolox", "dets_labels", "dets_class", "heatmap_ltrb")
@@ -83,10 +83,9 @@ class OnnxDetector:
             raise GrewkitError(f"[{label}] channels {channels!r}: use bgr or rgb")
         if layout not in LAYOUTS:
             raise GrewkitError(f"[{label}] layout {layout!r}: use one of {', '.join(LAYOUTS)}")
-        if runtime not in RUNTIMES:
-            raise GrewkitError(f"[{label}] runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
-        if precision not in PRECISIONS or (runtime == "onnxruntime" and precision != "f32"):
-            raise GrewkitError(f"[{label}] precision {precision!r}: onnxruntime runs f32; openvino f32 or bf16")
+        problem = runtime_problem(runtime, precision)
+        if problem:  # before the model loads, naming the table
+            raise GrewkitError(f"[{label}] {problem}")
         self.session = open_session(model, sha256=sha256, threads=threads, runtime=runtime, precision=precision)
         self.input = self.session.get_inputs()[0]
         if len(self.input.shape) != 4:
